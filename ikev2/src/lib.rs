@@ -1,0 +1,5 @@
+//! IKEv2 (RFC 7296) as a Sans-IO library.
+//!
+//! This crate turns datagrams into IKE SA and Child SA state changes and back, with no sockets,
+//! threads or clocks of its own: time, randomness and crypto come in from the caller
+//! (see [`ipsec_core::crypto::CryptoProvider`] and [`ipsec_core::time::Instant`]).

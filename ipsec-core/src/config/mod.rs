@@ -1,0 +1,1 @@
+//! The PAN-OS configuration model.

@@ -1,0 +1,25 @@
+//! Shared vocabulary of the IPsec stack.
+//!
+//! `ipsec-core` holds what both protocol cores ([`ikev2`] and [`esp`]) speak:
+//!
+//! - [`config`]: the PAN-OS configuration model (IKE gateway, crypto profiles, tunnel interface,
+//!   IPsec tunnel with proxy IDs, static routes, zones, security and NAT rules), loaded from TOML or
+//!   built in code, validated into errors that name the object and field;
+//! - [`selector`]: traffic selectors, proxy-ID conversion, RFC 7296 section 2.9 narrowing and packet
+//!   matching;
+//! - [`crypto`]: IANA transform identifiers and the pluggable crypto provider (rustls style: passed
+//!   explicitly, no process-wide default);
+//! - [`child_sa`]: the description of a negotiated Child SA that IKE emits and ESP installs;
+//! - [`time`]: a monotonic [`time::Instant`] in integer microseconds, passed in by the caller.
+//!
+//! Nothing here performs I/O, reads a clock or keeps global state.
+//!
+//! [`ikev2`]: https://docs.rs/ikev2
+//! [`esp`]: https://docs.rs/esp
+
+pub mod child_sa;
+mod iana;
+pub mod config;
+pub mod crypto;
+pub mod selector;
+pub mod time;
