@@ -18,8 +18,8 @@
 //! [`esp`]: https://docs.rs/esp
 
 pub mod child_sa;
-mod iana;
 pub mod config;
 pub mod crypto;
+mod iana;
 pub mod selector;
 pub mod time;

@@ -25,12 +25,16 @@ impl Instant {
 
     /// An instant `millis` milliseconds after the origin.
     pub const fn from_millis(millis: u64) -> Self {
-        Instant { micros: millis.saturating_mul(1000) }
+        Instant {
+            micros: millis.saturating_mul(1000),
+        }
     }
 
     /// An instant `secs` seconds after the origin.
     pub const fn from_secs(secs: u64) -> Self {
-        Instant { micros: secs.saturating_mul(1_000_000) }
+        Instant {
+            micros: secs.saturating_mul(1_000_000),
+        }
     }
 
     /// Microseconds since the origin.
@@ -46,7 +50,9 @@ impl Instant {
     /// `self + d`, saturating at the far future instead of overflowing.
     pub fn saturating_add(self, d: Duration) -> Instant {
         let add = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        Instant { micros: self.micros.saturating_add(add) }
+        Instant {
+            micros: self.micros.saturating_add(add),
+        }
     }
 }
 
@@ -77,9 +83,15 @@ mod tests {
     #[test]
     fn arithmetic_saturates() {
         let t = Instant::from_secs(2);
-        assert_eq!(t + Duration::from_millis(500), Instant::from_micros(2_500_000));
+        assert_eq!(
+            t + Duration::from_millis(500),
+            Instant::from_micros(2_500_000)
+        );
         assert_eq!(Instant::from_secs(1) - t, Duration::ZERO);
         assert_eq!(t - Instant::from_secs(1), Duration::from_secs(1));
-        assert_eq!(Instant::from_micros(u64::MAX) + Duration::from_secs(1), Instant::from_micros(u64::MAX));
+        assert_eq!(
+            Instant::from_micros(u64::MAX) + Duration::from_secs(1),
+            Instant::from_micros(u64::MAX)
+        );
     }
 }

@@ -191,7 +191,10 @@ mod tests {
         assert_eq!(format!("{:?}", DhGroup(99)), "DhGroup(99)");
         assert_eq!(u16::from(DhGroup::from(31u16)), 31);
         assert_eq!(DhGroup(31), DhGroup::CURVE25519);
-        assert_eq!(Encryption::new(EncrId::ENCR_AES_CBC, 256).to_string(), "ENCR_AES_CBC-256");
+        assert_eq!(
+            Encryption::new(EncrId::ENCR_AES_CBC, 256).to_string(),
+            "ENCR_AES_CBC-256"
+        );
         assert!(Encryption::new(EncrId::ENCR_CHACHA20_POLY1305, 0).is_aead());
         assert!(!Encryption::new(EncrId::ENCR_AES_CBC, 128).is_aead());
     }

@@ -217,7 +217,8 @@ pub trait KeyExchangeGroup: Send + Sync + fmt::Debug {
     /// Starts a key exchange with a fresh private key from `rng`.
     fn start(&self, rng: &dyn SecureRandom) -> Result<Box<dyn ActiveKeyExchange>, CryptoError>;
     /// Starts a key exchange with the given private key (known-answer tests, scripted peers).
-    fn start_with_private(&self, private: &[u8]) -> Result<Box<dyn ActiveKeyExchange>, CryptoError>;
+    fn start_with_private(&self, private: &[u8])
+        -> Result<Box<dyn ActiveKeyExchange>, CryptoError>;
 }
 
 /// One side of a key exchange in progress. Its private key is zeroized on drop.
@@ -280,7 +281,10 @@ impl CryptoProvider {
 
     /// The key exchange method `group`, if any.
     pub fn key_exchange(&self, group: DhGroup) -> Option<&'static dyn KeyExchangeGroup> {
-        self.key_exchanges.iter().copied().find(|k| k.group() == group)
+        self.key_exchanges
+            .iter()
+            .copied()
+            .find(|k| k.group() == group)
     }
 
     /// True when the provider implements `enc`, as an AEAD or as a plain cipher.
@@ -304,7 +308,9 @@ impl CryptoProvider {
         let all_enc: Vec<_> = aeads.iter().chain(ciphers.iter()).copied().collect();
         no_dups(&all_enc, "encryption transform listed twice")?;
         if aeads.iter().any(|e| !e.is_aead()) || ciphers.iter().any(|e| e.is_aead()) {
-            return Err(CryptoError::Unsupported("AEAD and non-AEAD tables mixed up"));
+            return Err(CryptoError::Unsupported(
+                "AEAD and non-AEAD tables mixed up",
+            ));
         }
         let integ: Vec<_> = self.integrity.iter().map(|i| i.id()).collect();
         no_dups(&integ, "integrity transform listed twice")?;
@@ -313,7 +319,9 @@ impl CryptoProvider {
         let kes: Vec<_> = self.key_exchanges.iter().map(|k| k.group()).collect();
         no_dups(&kes, "key exchange listed twice")?;
         if prfs.is_empty() || kes.is_empty() {
-            return Err(CryptoError::Unsupported("a provider needs a PRF and a key exchange"));
+            return Err(CryptoError::Unsupported(
+                "a provider needs a PRF and a key exchange",
+            ));
         }
         Ok(())
     }
