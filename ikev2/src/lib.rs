@@ -3,3 +3,10 @@
 //! This crate turns datagrams into IKE SA and Child SA state changes and back, with no sockets,
 //! threads or clocks of its own: time, randomness and crypto come in from the caller
 //! (see [`ipsec_core::crypto::CryptoProvider`] and [`ipsec_core::time::Instant`]).
+
+pub mod error;
+pub mod keys;
+#[cfg(test)]
+mod test_crypto;
+
+pub use error::Error;
