@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The interop test network: two network namespaces joined by a veth pair.
+#
+#   US (our endpoint)                       SW (strongSwan)
+#   192.0.2.1/24 veth-us <==== veth ====> veth-sw 192.0.2.2/24
+#   10.1.0.1/32 on lo (protected LAN end)   10.2.0.1/32 on lo
+#
+# The inner addresses live on `lo` because the test machines' kernels have no `dummy` links.
+#
+#   netns.sh up      create (idempotent: an existing, complete network is kept)
+#   netns.sh down    delete both namespaces (processes inside must be stopped first)
+#   netns.sh show    addresses and routes
+#
+# Environment (defaults): US_NS=ipsec-us SW_NS=ipsec-sw US_IP=192.0.2.1 SW_IP=192.0.2.2
+#                         US_INNER=10.1.0.1 SW_INNER=10.2.0.1
+set -euo pipefail
+
+US_NS="${US_NS:-ipsec-us}"
+SW_NS="${SW_NS:-ipsec-sw}"
+US_IP="${US_IP:-192.0.2.1}"
+SW_IP="${SW_IP:-192.0.2.2}"
+US_INNER="${US_INNER:-10.1.0.1}"
+SW_INNER="${SW_INNER:-10.2.0.1}"
+
+nsx() { local ns="$1"; shift; ip netns exec "$ns" "$@"; }
+ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
+
+complete() {
+  ns_exists "$US_NS" && ns_exists "$SW_NS" &&
+    nsx "$US_NS" ip -br addr show dev veth-us 2>/dev/null | grep -q "$US_IP/" &&
+    nsx "$SW_NS" ip -br addr show dev veth-sw 2>/dev/null | grep -q "$SW_IP/"
+}
+
+up() {
+  if complete; then
+    echo "netns: $US_NS and $SW_NS already up"
+    return 0
+  fi
+  down >/dev/null
+  ip netns add "$US_NS"
+  ip netns add "$SW_NS"
+  nsx "$US_NS" ip link set lo up
+  nsx "$SW_NS" ip link set lo up
+  ip link add veth-us netns "$US_NS" type veth peer name veth-sw netns "$SW_NS"
+  nsx "$US_NS" ip addr add "$US_IP/24" dev veth-us
+  nsx "$SW_NS" ip addr add "$SW_IP/24" dev veth-sw
+  nsx "$US_NS" ip link set veth-us up
+  nsx "$SW_NS" ip link set veth-sw up
+  nsx "$US_NS" ip addr add "$US_INNER/32" dev lo
+  nsx "$SW_NS" ip addr add "$SW_INNER/32" dev lo
+  # Bounded check of the outer path: at most about 2 s.
+  if nsx "$US_NS" ping -c 2 -W 1 -i 0.2 "$SW_IP" >/dev/null; then
+    echo "netns: up: $US_NS ($US_IP) <-> $SW_NS ($SW_IP)"
+  else
+    echo "netns: $US_NS cannot reach $SW_IP over the veth pair" >&2
+    exit 1
+  fi
+}
+
+down() {
+  for ns in "$US_NS" "$SW_NS"; do
+    ns_exists "$ns" || continue
+    pids="$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ' || true)"
+    [ -z "$pids" ] || echo "netns: $ns still has processes: $pids" >&2
+    ip netns del "$ns"
+    echo "netns: deleted $ns"
+  done
+}
+
+show() {
+  for ns in "$US_NS" "$SW_NS"; do
+    ns_exists "$ns" || continue
+    echo "=== $ns"
+    nsx "$ns" ip -br addr
+    nsx "$ns" ip route
+  done
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  show) show ;;
+  *) echo "usage: $0 up|down|show" >&2; exit 2 ;;
+esac

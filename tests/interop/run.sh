@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# strongSwan interop scenarios, each in a fresh pair of network namespaces (see netns.sh).
+#
+#   tests/interop/run.sh [SCENARIO...]     all scenarios when none is named
+#   tests/interop/run.sh --list
+#
+# Prints one line per scenario (PASS/FAIL, name, seconds, reason) and a final `N passed, N failed`
+# line; exits 1 when any scenario failed. Namespaces and processes are cleaned up on every exit
+# path. Each scenario is bounded by SCENARIO_TIMEOUT seconds (default 30). Logs of each scenario
+# are kept under $WORKDIR/<scenario>/ (WORKDIR defaults to a new directory under /tmp; KEEP=1 keeps it,
+# by default it is deleted when every scenario passed).
+#
+# Must run as root on Linux with `ip netns`; tests/interop/setup.sh installs strongSwan.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+export US_NS="${US_NS:-ipsec-us}" SW_NS="${SW_NS:-ipsec-sw}"
+export US_IP=192.0.2.1 SW_IP=192.0.2.2 US_INNER=10.1.0.1 SW_INNER=10.2.0.1
+SCENARIO_TIMEOUT="${SCENARIO_TIMEOUT:-30}"
+WORKDIR="${WORKDIR:-$(mktemp -d /tmp/ipsec-interop.XXXXXX)}"
+KEEP="${KEEP:-0}"
+PSK="interop-test-psk-0123456789"
+US_ID=us.ike.test
+SW_ID=sw.ike.test
+
+# ---------------------------------------------------------------------------------------------
+# Plumbing
+
+# Processes this script started (the driver), killed by pid on cleanup.
+OUR_PIDS=()
+# charon instance directories started by the current scenario.
+CHARONS=()
+
+sw_in() { # sw_in DIR NS strongswan.sh-args...
+  local dir="$1" ns="$2"
+  shift 2
+  SW_DIR="$dir" SW_NS="$ns" "$HERE/strongswan.sh" "$@"
+}
+
+scenario_cleanup() {
+  local p d
+  for p in "${OUR_PIDS[@]}"; do
+    if [ -d "/proc/$p" ]; then kill "$p" 2>/dev/null || true; fi
+  done
+  for p in "${OUR_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  OUR_PIDS=()
+  for d in "${CHARONS[@]}"; do
+    sw_in "${d%%|*}" "${d##*|}" stop >/dev/null 2>&1 || true
+  done
+  CHARONS=()
+  "$HERE/netns.sh" down >/dev/null 2>&1 || true
+}
+trap scenario_cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_charon() { # start_charon DIR NS
+  mkdir -p "$1"
+  CHARONS+=("$1|$2")
+  sw_in "$1" "$2" start >"$1/start.txt" 2>&1 || { cat "$1/start.txt"; return 1; }
+}
+
+# swanctl.conf for one charon.
+# swanctl_conf LOCAL_ADDR REMOTE_ADDRS IKE_PROP ESP_PROP LOCAL_ID REMOTE_ID LOCAL_TS REMOTE_TS PSK
+swanctl_conf() {
+  cat <<CONF
+connections {
+  gw {
+    version = 2
+    local_addrs = $1
+    remote_addrs = $2
+    proposals = $3
+    # kernel-libipsec only sends ESP through charon's UDP socket: force UDP encapsulation.
+    encap = yes
+    dpd_delay = 0
+    rekey_time = 4h
+    local {
+      auth = psk
+      id = $5
+    }
+    remote {
+      auth = psk
+      id = $6
+    }
+    children {
+      net {
+        local_ts = $7
+        remote_ts = $8
+        esp_proposals = $4
+        mode = tunnel
+        start_action = none
+        rekey_time = 1h
+      }
+    }
+  }
+}
+secrets {
+  ike-gw {
+    id-l = $5
+    id-r = $6
+    secret = "$9"
+  }
+}
+CONF
+}
+
+# The SAs of one charon as `key=value` words on one line:
+# `ike=AES_GCM_16-256/PRF_HMAC_SHA2_256/CURVE_25519 ike_spi_i=.. ike_spi_r=.. child=INSTALLED
+#  esp=AES_GCM_16-128 in=2f214d5a out=2418309d`; empty when there is no IKE SA.
+sas_summary() { # sas_summary DIR NS
+  sw_in "$1" "$2" swanctl --list-sas 2>/dev/null | awk '
+    /^[^ ].*: #[0-9]+, / { for (i = 1; i <= NF; i++) {
+                             if ($i ~ /_i\*?$/) { s = $i; sub(/_i\*?$/, "", s); out = out " ike_spi_i=" s }
+                             if ($i ~ /_r\*?$/) { s = $i; sub(/_r\*?$/, "", s); out = out " ike_spi_r=" s } }
+                           st = $3; sub(/,$/, "", st); out = out " ike_state=" st; ike = 1; next }
+    ike == 1 && /^  [A-Z0-9_]+-?[0-9]*\// && !algs { out = out " ike=" $1; algs = 1; next }
+    /^  [^ ].*: #[0-9]+, reqid/ { st = $5; sub(/,$/, "", st); out = out " child=" st
+                                  for (i = 1; i <= NF; i++) if ($i ~ /^ESP:/) { e = $i; sub(/^ESP:/, "", e); out = out " esp=" e } next }
+    $1 == "in" { s = $2; sub(/,$/, "", s); out = out " in=" s; next }
+    $1 == "out" { s = $2; sub(/,$/, "", s); out = out " out=" s; next }
+    END { sub(/^ /, "", out); print out }'
+}
+
+word() { # word KEY LINE: the value of KEY=VALUE in LINE
+  local k="$1" w
+  for w in $2; do
+    case "$w" in "$k="*) echo "${w#*=}"; return 0 ;; esac
+  done
+  return 1
+}
+
+# charon logs each message it generates and parses with its payloads, notifies in short form:
+# `generating IKE_AUTH response 1 [ N(AUTH_FAILED) ]`, `parsed IKE_AUTH response 1 [ IDr AUTH
+# N(TS_UNACCEPT) ... ]`.
+charon_sent() { grep -Eq "generating [A-Z_]+ (request|response) [0-9]+ \[.*N\($2\)" "$1/charon.log"; }
+charon_received() { grep -Eq "parsed [A-Z_]+ (request|response) [0-9]+ \[.*N\($2\)" "$1/charon.log"; }
+
+no_child() { # no_child DIR NS: no INSTALLED Child SA in that charon
+  local s
+  s="$(sas_summary "$1" "$2")"
+  if [ "$(word child "$s" || true)" = INSTALLED ]; then
+    echo "charon in $2 has an INSTALLED CHILD_SA: $s"
+    return 1
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios. Each runs in $DIR, prints nothing on success and a one-line reason on failure
+# (last line of its output), and returns non-zero on failure.
+
+# strongSwan on both sides: proves the namespaces, charon start-up and the SA checks work here.
+scenario_swan_to_swan() {
+  local prop=aes256gcm16-prfsha256-curve25519 esp=aes128gcm16
+  swanctl_conf "$US_IP" "$SW_IP" "$prop" "$esp" "$US_ID" "$SW_ID" 10.1.0.0/24 10.2.0.0/24 "$PSK" \
+    >"$DIR/us/swanctl/swanctl.conf"
+  swanctl_conf "$SW_IP" %any "$prop" "$esp" "$SW_ID" "$US_ID" 10.2.0.0/24 10.1.0.0/24 "$PSK" \
+    >"$DIR/sw/swanctl/swanctl.conf"
+  start_charon "$DIR/sw" "$SW_NS"
+  start_charon "$DIR/us" "$US_NS"
+  sw_in "$DIR/us" "$US_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1 ||
+    { echo "swanctl --initiate failed (see $DIR/initiate.txt)"; return 1; }
+  local a b
+  a="$(sas_summary "$DIR/us" "$US_NS")"
+  b="$(sas_summary "$DIR/sw" "$SW_NS")"
+  printf 'us: %s\nsw: %s\n' "$a" "$b" >"$DIR/sas.txt"
+  [ "$(word child "$a")" = INSTALLED ] || { echo "initiator has no INSTALLED CHILD_SA: $a"; return 1; }
+  [ "$(word child "$b")" = INSTALLED ] || { echo "responder has no INSTALLED CHILD_SA: $b"; return 1; }
+  [ "$(word in "$a")" = "$(word out "$b")" ] && [ "$(word out "$a")" = "$(word in "$b")" ] ||
+    { echo "SPIs disagree: $a | $b"; return 1; }
+  [ "$(word esp "$a")" = AES_GCM_16-128 ] && [ "$(word esp "$b")" = AES_GCM_16-128 ] ||
+    { echo "unexpected ESP algorithms: $a | $b"; return 1; }
+  [ "$(word ike "$a")" = AES_GCM_16-256/PRF_HMAC_SHA2_256/CURVE_25519 ] ||
+    { echo "unexpected IKE algorithms: $a"; return 1; }
+  # Traffic through both userspace datapaths (ESP in UDP 4500).
+  ip netns exec "$US_NS" ping -c 2 -i 0.2 -W 2 -I "$US_INNER" "$SW_INNER" >"$DIR/ping.txt" 2>&1 ||
+    { echo "no ping through the tunnel"; return 1; }
+}
+
+# Failure cases between two charons: they prove that the log checks used against our endpoint
+# recognise what charon writes for each notify.
+swan_failure() { # swan_failure SW_PSK SW_REMOTE_TS NOTIFY(short form as charon logs it)
+  local prop=aes256gcm16-prfsha256-curve25519 esp=aes128gcm16
+  swanctl_conf "$US_IP" "$SW_IP" "$prop" "$esp" "$US_ID" "$SW_ID" 10.1.0.0/24 10.2.0.0/24 "$PSK" \
+    >"$DIR/us/swanctl/swanctl.conf"
+  swanctl_conf "$SW_IP" %any "$prop" "$esp" "$SW_ID" "$US_ID" 10.2.0.0/24 "$2" "$1" \
+    >"$DIR/sw/swanctl/swanctl.conf"
+  start_charon "$DIR/sw" "$SW_NS"
+  start_charon "$DIR/us" "$US_NS"
+  if sw_in "$DIR/us" "$US_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1; then
+    echo "swanctl --initiate succeeded; expected $3"
+    return 1
+  fi
+  charon_sent "$DIR/sw" "$3" || { echo "responder charon did not send $3"; return 1; }
+  charon_received "$DIR/us" "$3" || { echo "initiator charon did not receive $3"; return 1; }
+  no_child "$DIR/us" "$US_NS" && no_child "$DIR/sw" "$SW_NS"
+}
+scenario_swan_wrong_psk() { swan_failure "not-the-$PSK" 10.1.0.0/24 AUTH_FAILED; }
+scenario_swan_ts_mismatch() { swan_failure "$PSK" 10.9.0.0/24 TS_UNACCEPT; }
+
+ALL_SCENARIOS=(swan-to-swan swan-wrong-psk swan-ts-mismatch)
+
+# ---------------------------------------------------------------------------------------------
+
+run_one() { # run_one NAME: in a fresh network, bounded in time; sets RESULT_LINE
+  local name="$1" fn="scenario_${1//-/_}" t0 t1 rc reason
+  DIR="$WORKDIR/$name"
+  rm -rf "$DIR"
+  mkdir -p "$DIR/us/swanctl" "$DIR/sw/swanctl"
+  t0=$(date +%s%N)
+  rc=0
+  if ! "$HERE/netns.sh" up >"$DIR/netns.txt" 2>&1; then
+    rc=1
+    echo "network setup failed: $(tail -1 "$DIR/netns.txt")" >"$DIR/result.txt"
+  else
+    # The scenario runs in a subshell with a deadline; its own processes are cleaned up below.
+    ("$fn") >"$DIR/result.txt" 2>&1 &
+    local pid=$! waited=0
+    while [ -d "/proc/$pid" ] && [ "$waited" -lt $((SCENARIO_TIMEOUT * 10)) ]; do
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+    if [ -d "/proc/$pid" ]; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      echo "timed out after ${SCENARIO_TIMEOUT}s" >>"$DIR/result.txt"
+      rc=1
+    else
+      wait "$pid" || rc=$?
+    fi
+  fi
+  # Stop whatever the scenario subshell started (its CHARONS/OUR_PIDS died with it; rebuild them).
+  local d
+  for d in "$DIR/us" "$DIR/sw"; do
+    [ -f "$d/charon.pid" ] && CHARONS+=("$d|x")
+  done
+  [ -f "$DIR/peer.pid" ] && OUR_PIDS+=("$(cat "$DIR/peer.pid")")
+  scenario_cleanup
+  t1=$(date +%s%N)
+  reason="$(tail -1 "$DIR/result.txt" 2>/dev/null || true)"
+  local secs
+  secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')"
+  if [ "$rc" -eq 0 ]; then
+    printf 'PASS  %-34s %5ss\n' "$name" "$secs"
+  else
+    printf 'FAIL  %-34s %5ss  %s  (logs: %s)\n' "$name" "$secs" "$reason" "$DIR"
+  fi
+  return "$rc"
+}
+
+main() {
+  if [ "${1:-}" = --list ]; then
+    printf '%s\n' "${ALL_SCENARIOS[@]}"
+    return 0
+  fi
+  [ "$(id -u)" -eq 0 ] || { echo "run.sh: must run as root (network namespaces)" >&2; return 2; }
+  local todo=("$@")
+  [ "${#todo[@]}" -gt 0 ] || todo=("${ALL_SCENARIOS[@]}")
+  local s passed=0 failed=0
+  for s in "${todo[@]}"; do
+    if ! declare -F "scenario_${s//-/_}" >/dev/null; then
+      echo "run.sh: unknown scenario $s (see --list)" >&2
+      return 2
+    fi
+  done
+  "$HERE/netns.sh" down >/dev/null 2>&1 || true
+  for s in "${todo[@]}"; do
+    if run_one "$s"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  done
+  echo "$passed passed, $failed failed"
+  if [ "$failed" -eq 0 ] && [ "$KEEP" = 0 ]; then rm -rf "$WORKDIR"; fi
+  [ "$failed" -eq 0 ]
+}
+
+main "$@"
