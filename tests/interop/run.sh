@@ -197,7 +197,168 @@ swan_failure() { # swan_failure SW_PSK SW_REMOTE_TS NOTIFY(short form as charon 
 scenario_swan_wrong_psk() { swan_failure "not-the-$PSK" 10.1.0.0/24 AUTH_FAILED; }
 scenario_swan_ts_mismatch() { swan_failure "$PSK" 10.9.0.0/24 TS_UNACCEPT; }
 
-ALL_SCENARIOS=(swan-to-swan swan-wrong-psk swan-ts-mismatch)
+# ---------------------------------------------------------------------------------------------
+# Our endpoint (examples/src/bin/ike-peer.rs) in US_NS against charon in SW_NS.
+
+# IKE and ESP proposals of each configuration under configs/ (strongSwan notation).
+proposal_ike() {
+  case "$1" in
+    x25519) echo aes256gcm16-prfsha256-curve25519 ;;
+    modp2048) echo aes128-sha256-modp2048 ;;
+    ecp384) echo aes256-sha384-ecp384 ;;
+  esac
+}
+proposal_esp() {
+  case "$1" in
+    x25519) echo aes128gcm16 ;;
+    modp2048) echo aes128-sha256 ;;
+    ecp384) echo aes256-sha384 ;;
+  esac
+}
+
+# charon's algorithm list (`AES_CBC-128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048`) in the
+# IANA names our events print: `enc=ENCR_AES_CBC-128 integ=AUTH_HMAC_SHA2_256_128
+# prf=PRF_HMAC_SHA2_256 dh=MODP_2048` (integ=NONE for AEADs).
+sw_algs() {
+  echo "$1" | tr '/' '\n' | awk '
+    /^(AES|CHACHA|CAMELLIA|3DES|NULL)/ { enc = "ENCR_" $0; next }
+    /^HMAC_|^AES_XCBC|^AES_CMAC/ { integ = "AUTH_" $0; next }
+    /^PRF_/ { prf = $0; next }
+    /^CURVE_/ { sub(/_/, ""); dh = $0; next }
+    /^(MODP|ECP)_/ { dh = $0; next }
+    END { printf "enc=%s integ=%s", enc, (integ == "" ? "NONE" : integ)
+          if (prf != "") printf " prf=%s", prf
+          if (dh != "") printf " dh=%s", dh
+          print "" }'
+}
+
+IKE_PEER="${IKE_PEER:-}"
+build_peer() {
+  [ -n "$IKE_PEER" ] && return 0
+  (cd "$ROOT" && cargo build --quiet -p ipsec-examples --bin ike-peer) || return 1
+  IKE_PEER="${CARGO_TARGET_DIR:-$ROOT/target}/debug/ike-peer"
+}
+
+# peer ARGS...: runs ike-peer in US_NS in the foreground; output in $DIR/peer.out, peer.err.
+peer() {
+  ip netns exec "$US_NS" "$IKE_PEER" --bind "$US_IP" "$@" >"$DIR/peer.out" 2>"$DIR/peer.err"
+}
+# peer_bg ARGS...: the same in the background; returns once its sockets are bound.
+peer_bg() {
+  ip netns exec "$US_NS" "$IKE_PEER" --bind "$US_IP" "$@" >"$DIR/peer.out" 2>"$DIR/peer.err" &
+  echo $! >"$DIR/peer.pid"
+  local i
+  for i in $(seq 1 50); do
+    grep -q '^READY' "$DIR/peer.out" 2>/dev/null && return 0
+    [ -d "/proc/$(cat "$DIR/peer.pid")" ] || break
+    sleep 0.1
+  done
+  echo "ike-peer did not start: $(tail -1 "$DIR/peer.err")"
+  return 1
+}
+peer_wait() { # peer_wait: exit status of the background ike-peer
+  local rc=0
+  wait "$(cat "$DIR/peer.pid")" || rc=$?
+  rm -f "$DIR/peer.pid"
+  return "$rc"
+}
+
+# The charon side of a scenario: CONF (x25519|modp2048|ecp384), PSK, remote TS.
+sw_setup() {
+  swanctl_conf "$SW_IP" "$US_IP" "$(proposal_ike "$1")" "$(proposal_esp "$1")" "$SW_ID" "$US_ID" \
+    10.2.0.0/24 "$3" "$2" >"$DIR/sw/swanctl/swanctl.conf"
+  start_charon "$DIR/sw" "$SW_NS"
+}
+
+# Both sides agree: our events against `swanctl --list-sas`, SPIs and algorithms.
+check_agreement() {
+  local sw ours_child ours_ike want
+  sw="$(sas_summary "$DIR/sw" "$SW_NS")"
+  echo "sw: $sw" >"$DIR/sas.txt"
+  ours_child="$(grep -m1 '^EVENT child-sa-installed ' "$DIR/peer.out" || true)"
+  ours_ike="$(grep -m1 '^EVENT ike-sa-up ' "$DIR/peer.out" || true)"
+  [ -n "$ours_child" ] || { echo "no child-sa-installed event from ike-peer"; return 1; }
+  [ "$(word child "$sw")" = INSTALLED ] || { echo "charon has no INSTALLED CHILD_SA: $sw"; return 1; }
+  [ "$(word spi_in "$ours_child")" = "$(word out "$sw")" ] &&
+    [ "$(word spi_out "$ours_child")" = "$(word in "$sw")" ] ||
+    { echo "Child SA SPIs disagree: ours $(word spi_in "$ours_child")/$(word spi_out "$ours_child"), charon in/out $(word in "$sw")/$(word out "$sw")"; return 1; }
+  for want in $(sw_algs "$(word esp "$sw")"); do
+    [ "$(word "${want%%=*}" "$ours_child")" = "${want#*=}" ] ||
+      { echo "ESP algorithm disagrees: charon $want, ours: $ours_child"; return 1; }
+  done
+  [ -n "$ours_ike" ] || { echo "no ike-sa-up event from ike-peer"; return 1; }
+  [ "$(word spi_i "$ours_ike")" = "$(word ike_spi_i "$sw")" ] &&
+    [ "$(word spi_r "$ours_ike")" = "$(word ike_spi_r "$sw")" ] ||
+    { echo "IKE SPIs disagree: ours $ours_ike, charon $sw"; return 1; }
+  for want in $(sw_algs "$(word ike "$sw")"); do
+    [ "$(word "${want%%=*}" "$ours_ike")" = "${want#*=}" ] ||
+      { echo "IKE algorithm disagrees: charon $want, ours: $ours_ike"; return 1; }
+  done
+}
+
+# We initiate a tunnel with configuration $1; charon responds.
+us_initiate() {
+  build_peer || { echo "cannot build ike-peer"; return 1; }
+  sw_setup "$1" "$PSK" 10.1.0.0/24
+  peer --config "$HERE/configs/$1.toml" --initiate to-strongswan --until child-up \
+    --timeout 20s --linger 500ms ||
+    { echo "ike-peer: no Child SA: $(tail -1 "$DIR/peer.err")"; return 1; }
+  check_agreement
+}
+
+# charon initiates; we respond with configuration $1.
+sw_initiate() {
+  build_peer || { echo "cannot build ike-peer"; return 1; }
+  sw_setup "$1" "$PSK" 10.1.0.0/24
+  peer_bg --config "$HERE/configs/$1.toml" --until child-up --timeout 20s --linger 500ms
+  sw_in "$DIR/sw" "$SW_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1 ||
+    { echo "swanctl --initiate failed: $(grep -m1 -i fail "$DIR/initiate.txt")"; return 1; }
+  peer_wait || { echo "ike-peer: no Child SA: $(tail -1 "$DIR/peer.err")"; return 1; }
+  check_agreement
+}
+
+# A failure both sides must see. $1: who initiates (us|sw); $2: charon's PSK; $3: charon's remote
+# TS; $4: the notify (IANA name, in our events); $5: the notify as charon logs it.
+failure() {
+  build_peer || { echo "cannot build ike-peer"; return 1; }
+  sw_setup x25519 "$2" "$3"
+  local cfg="$HERE/configs/x25519.toml" ev
+  if [ "$1" = us ]; then
+    peer --config "$cfg" --initiate to-strongswan --until failure --timeout 20s --linger 500ms ||
+      { echo "ike-peer did not report a failure: $(tail -1 "$DIR/peer.err")"; return 1; }
+    charon_sent "$DIR/sw" "$5" || { echo "charon did not send $5"; return 1; }
+  else
+    peer_bg --config "$cfg" --until failure --timeout 20s --linger 500ms
+    if sw_in "$DIR/sw" "$SW_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1; then
+      echo "swanctl --initiate succeeded; expected $5"
+      return 1
+    fi
+    peer_wait || { echo "ike-peer did not report a failure: $(tail -1 "$DIR/peer.err")"; return 1; }
+    charon_received "$DIR/sw" "$5" || { echo "charon did not receive $5"; return 1; }
+  fi
+  ev="$(grep -m1 '^EVENT .*-failed ' "$DIR/peer.out" || true)"
+  [ "$(word notify "$ev")" = "$4" ] || { echo "our failure event does not name $4: $ev"; return 1; }
+  grep -q '^EVENT child-sa-installed ' "$DIR/peer.out" && { echo "ike-peer installed a Child SA"; return 1; }
+  no_child "$DIR/sw" "$SW_NS"
+}
+
+scenario_us_init_x25519() { us_initiate x25519; }
+scenario_sw_init_x25519() { sw_initiate x25519; }
+scenario_us_init_modp2048() { us_initiate modp2048; }
+scenario_sw_init_modp2048() { sw_initiate modp2048; }
+scenario_us_init_ecp384() { us_initiate ecp384; }
+scenario_sw_init_ecp384() { sw_initiate ecp384; }
+scenario_us_init_wrong_psk() { failure us "not-the-$PSK" 10.1.0.0/24 AUTHENTICATION_FAILED AUTH_FAILED; }
+scenario_sw_init_wrong_psk() { failure sw "not-the-$PSK" 10.1.0.0/24 AUTHENTICATION_FAILED AUTH_FAILED; }
+scenario_us_init_ts_mismatch() { failure us "$PSK" 10.9.0.0/24 TS_UNACCEPTABLE TS_UNACCEPT; }
+scenario_sw_init_ts_mismatch() { failure sw "$PSK" 10.9.0.0/24 TS_UNACCEPTABLE TS_UNACCEPT; }
+
+SMOKE_SCENARIOS=(swan-to-swan swan-wrong-psk swan-ts-mismatch)
+OUR_SCENARIOS=(
+  us-init-x25519 sw-init-x25519 us-init-modp2048 sw-init-modp2048 us-init-ecp384 sw-init-ecp384
+  us-init-wrong-psk sw-init-wrong-psk us-init-ts-mismatch sw-init-ts-mismatch
+)
+ALL_SCENARIOS=("${SMOKE_SCENARIOS[@]}" "${OUR_SCENARIOS[@]}")
 
 # ---------------------------------------------------------------------------------------------
 
@@ -254,7 +415,8 @@ main() {
   fi
   [ "$(id -u)" -eq 0 ] || { echo "run.sh: must run as root (network namespaces)" >&2; return 2; }
   local todo=("$@")
-  [ "${#todo[@]}" -gt 0 ] || todo=("${ALL_SCENARIOS[@]}")
+  # Until the endpoint runs the handshake, the default is the strongSwan-only smoke set.
+  [ "${#todo[@]}" -gt 0 ] || todo=("${SMOKE_SCENARIOS[@]}")
   local s passed=0 failed=0
   for s in "${todo[@]}"; do
     if ! declare -F "scenario_${s//-/_}" >/dev/null; then
