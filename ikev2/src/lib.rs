@@ -10,3 +10,8 @@ pub mod keys;
 mod test_crypto;
 
 pub use error::Error;
+pub mod config;
+pub mod identity;
+pub mod proposal;
+pub mod queue;
+pub mod timer;

@@ -1,0 +1,213 @@
+//! The resolved configuration an [`Endpoint`](crate::Endpoint) runs from.
+//!
+//! These types are the PAN-OS objects after validation and name resolution: an IKE gateway with
+//! its crypto profile inlined ([`GatewayConfig`]), an IPsec tunnel with its crypto profile and proxy
+//! IDs as traffic selectors ([`TunnelConfig`]). Everything is plain data; [`EndpointConfig::validate`]
+//! checks cross references so the state machines never meet a dangling name.
+
+use crate::identity::{IdPattern, Identity};
+use crate::proposal::{EspProposal, IkeProposal};
+use crate::queue::RetransmitPolicy;
+use core::time::Duration;
+use ipsec_core::child_sa::Mode;
+use ipsec_core::crypto::SecretBytes;
+use ipsec_core::selector::TrafficSelector;
+use std::net::IpAddr;
+
+/// Liveness checking (PAN-OS "dead peer detection"/IKEv2 liveness, RFC 7296 section 2.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LivenessConfig {
+    /// Idle time after which an empty INFORMATIONAL request is sent (PAN-OS default 5 s).
+    pub interval: Duration,
+}
+
+/// One IKE gateway: the peer, the identities, the PSK and the IKE crypto profile.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// The `ike-gateway` name.
+    pub name: String,
+    /// Our address toward this peer.
+    pub local_addr: IpAddr,
+    /// The peer's address; `None` for a dynamic peer (any address, identified by its ID).
+    pub peer_addr: Option<IpAddr>,
+    /// The ID we send in IDi/IDr.
+    pub local_id: Identity,
+    /// The ID the peer must present; `None` accepts any ID (with a dynamic peer, the PSK then
+    /// identifies it).
+    pub peer_id: Option<IdPattern>,
+    /// The pre-shared key (zeroized on drop).
+    pub psk: SecretBytes,
+    /// The IKE crypto profile as proposals, in our order of preference.
+    pub ike_proposals: Vec<IkeProposal>,
+    /// IKE SA lifetime (PAN-OS default 8 h).
+    pub ike_lifetime: Duration,
+    /// NAT traversal: send NAT detection notifies and float to port 4500 when NAT is detected.
+    pub nat_traversal: bool,
+    /// Force UDP encapsulation of ESP even without NAT, by sending a NAT_DETECTION_SOURCE_IP hash
+    /// that cannot match (what strongSwan's `encap = yes` does).
+    pub force_encapsulation: bool,
+    /// Never initiate; only answer (PAN-OS "passive mode").
+    pub passive: bool,
+    /// Require a COOKIE round trip (RFC 7296 section 2.6) from every initiator.
+    pub require_cookie: bool,
+    /// Offer and use IKE fragmentation (RFC 7383).
+    pub fragmentation: bool,
+    /// Liveness checks; `None` disables them.
+    pub liveness: Option<LivenessConfig>,
+    /// Retransmission of our requests.
+    pub retransmit: RetransmitPolicy,
+}
+
+/// One proxy ID: a local and a remote traffic selector (PAN-OS `proxy-id`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyId {
+    /// The proxy ID's name.
+    pub name: String,
+    /// Our side (TSi when we initiate).
+    pub local: TrafficSelector,
+    /// The peer's side.
+    pub remote: TrafficSelector,
+}
+
+/// One IPsec tunnel: the gateway it runs over, the IPsec crypto profile and proxy IDs.
+#[derive(Clone, Debug)]
+pub struct TunnelConfig {
+    /// The `ipsec-tunnel` name.
+    pub name: String,
+    /// The `ike-gateway` it uses (a [`GatewayConfig::name`]).
+    pub gateway: String,
+    /// The IPsec crypto profile as proposals, in our order of preference.
+    pub esp_proposals: Vec<EspProposal>,
+    /// Proxy IDs; empty means 0.0.0.0/0 both ways.
+    pub proxy_ids: Vec<ProxyId>,
+    /// Child SA lifetime (PAN-OS default 1 h).
+    pub lifetime: Duration,
+    /// Tunnel or transport mode.
+    pub mode: Mode,
+    /// Anti-replay window in packets (PAN-OS default 1024); 0 disables it.
+    pub replay_window: u32,
+}
+
+/// Everything one endpoint runs: gateways and tunnels, plus endpoint-wide limits.
+#[derive(Clone, Debug, Default)]
+pub struct EndpointConfig {
+    /// IKE gateways.
+    pub gateways: Vec<GatewayConfig>,
+    /// IPsec tunnels.
+    pub tunnels: Vec<TunnelConfig>,
+    /// Half-open IKE SAs above which every new initiator must return a cookie (RFC 7296 2.6).
+    pub cookie_threshold: usize,
+    /// Largest IKE datagram we send before fragmenting (when the peer supports it), in bytes of
+    /// IKE message (RFC 7383 section 2.5.1 suggests 1280 minus IP and UDP headers).
+    pub fragment_size: usize,
+}
+
+impl EndpointConfig {
+    /// An empty configuration with PAN-OS-like defaults for the endpoint-wide limits.
+    pub fn new() -> Self {
+        EndpointConfig {
+            gateways: Vec::new(),
+            tunnels: Vec::new(),
+            cookie_threshold: 64,
+            fragment_size: 1200,
+        }
+    }
+
+    /// Checks cross references and required fields; the error names the object and field.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        use crate::Error::Config;
+        for (i, g) in self.gateways.iter().enumerate() {
+            if self.gateways[..i].iter().any(|o| o.name == g.name) {
+                return Err(Config(format!("ike-gateway \"{}\": defined twice", g.name)));
+            }
+            if g.ike_proposals.is_empty() || g.ike_proposals.iter().any(|p| !p.is_complete()) {
+                return Err(Config(format!(
+                    "ike-gateway \"{}\": ike-crypto-profile needs encryption, prf/hash and dh-group",
+                    g.name
+                )));
+            }
+            if g.psk.is_empty() {
+                return Err(Config(format!(
+                    "ike-gateway \"{}\": pre-shared-key is empty",
+                    g.name
+                )));
+            }
+            if let Some(p) = g.peer_addr {
+                if p.is_ipv4() != g.local_addr.is_ipv4() {
+                    return Err(Config(format!(
+                        "ike-gateway \"{}\": local-address and peer-address differ in family",
+                        g.name
+                    )));
+                }
+            }
+        }
+        for (i, t) in self.tunnels.iter().enumerate() {
+            if self.tunnels[..i].iter().any(|o| o.name == t.name) {
+                return Err(Config(format!(
+                    "ipsec-tunnel \"{}\": defined twice",
+                    t.name
+                )));
+            }
+            if !self.gateways.iter().any(|g| g.name == t.gateway) {
+                return Err(Config(format!(
+                    "ipsec-tunnel \"{}\": ike-gateway \"{}\" is not defined",
+                    t.name, t.gateway
+                )));
+            }
+            if t.esp_proposals.is_empty() || t.esp_proposals.iter().any(|p| !p.is_complete()) {
+                return Err(Config(format!(
+                    "ipsec-tunnel \"{}\": ipsec-crypto-profile needs encryption",
+                    t.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The gateway named `name`.
+    pub fn gateway(&self, name: &str) -> Option<&GatewayConfig> {
+        self.gateways.iter().find(|g| g.name == name)
+    }
+
+    /// The tunnel named `name`.
+    pub fn tunnel(&self, name: &str) -> Option<&TunnelConfig> {
+        self.tunnels.iter().find(|t| t.name == name)
+    }
+
+    /// The tunnels that run over gateway `gateway`.
+    pub fn tunnels_of<'a>(&'a self, gateway: &'a str) -> impl Iterator<Item = &'a TunnelConfig> {
+        self.tunnels.iter().filter(move |t| t.gateway == gateway)
+    }
+}
+
+impl TunnelConfig {
+    /// The first proxy ID as (local, remote) selectors, or 0.0.0.0/0 both ways (of the family of
+    /// `family_of`) when none is configured.
+    pub fn first_selectors(&self, family_of: IpAddr) -> (TrafficSelector, TrafficSelector) {
+        match self.proxy_ids.first() {
+            Some(p) => (p.local, p.remote),
+            None => {
+                let any = any_selector(family_of);
+                (any, any)
+            }
+        }
+    }
+}
+
+/// The selector covering every address of `family_of`'s family, any protocol and port.
+pub fn any_selector(family_of: IpAddr) -> TrafficSelector {
+    let (start_addr, end_addr) = match family_of {
+        IpAddr::V4(_) => (
+            IpAddr::V4([0, 0, 0, 0].into()),
+            IpAddr::V4([255, 255, 255, 255].into()),
+        ),
+        IpAddr::V6(_) => (IpAddr::V6(0u128.into()), IpAddr::V6(u128::MAX.into())),
+    };
+    TrafficSelector {
+        protocol: 0,
+        start_port: 0,
+        end_port: 65535,
+        start_addr,
+        end_addr,
+    }
+}

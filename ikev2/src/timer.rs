@@ -1,0 +1,101 @@
+//! The timers of one IKE SA: a closed enum indexed into a small table (quinn's timer table).
+
+use ipsec_core::time::Instant;
+
+/// What a deadline is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Retransmit the outstanding request, or give up on it.
+    Retransmit,
+    /// The IKE SA has been idle for the liveness interval: send an empty INFORMATIONAL request.
+    Liveness,
+    /// A half-open (not yet authenticated) IKE SA expires.
+    HalfOpen,
+    /// The IKE SA's lifetime has run out: delete it (and start over unless passive).
+    Lifetime,
+    /// Start a new IKE SA after the last one failed or died (never for passive gateways).
+    Restart,
+}
+
+impl Timer {
+    const COUNT: usize = 5;
+
+    fn index(self) -> usize {
+        match self {
+            Timer::Retransmit => 0,
+            Timer::Liveness => 1,
+            Timer::HalfOpen => 2,
+            Timer::Lifetime => 3,
+            Timer::Restart => 4,
+        }
+    }
+
+    const ALL: [Timer; Timer::COUNT] = [
+        Timer::Retransmit,
+        Timer::Liveness,
+        Timer::HalfOpen,
+        Timer::Lifetime,
+        Timer::Restart,
+    ];
+}
+
+/// One optional deadline per [`Timer`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimerTable {
+    data: [Option<Instant>; Timer::COUNT],
+}
+
+impl TimerTable {
+    /// Arms `timer` for `at`, replacing any earlier setting.
+    pub fn set(&mut self, timer: Timer, at: Instant) {
+        self.data[timer.index()] = Some(at);
+    }
+
+    /// The deadline of `timer`, if armed.
+    pub fn get(&self, timer: Timer) -> Option<Instant> {
+        self.data[timer.index()]
+    }
+
+    /// Disarms `timer`.
+    pub fn stop(&mut self, timer: Timer) {
+        self.data[timer.index()] = None;
+    }
+
+    /// Disarms every timer.
+    pub fn stop_all(&mut self) {
+        self.data = Default::default();
+    }
+
+    /// The earliest armed deadline.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.data.iter().flatten().min().copied()
+    }
+
+    /// Disarms and returns a timer whose deadline is at or before `now`, earliest first.
+    pub fn expire_one(&mut self, now: Instant) -> Option<Timer> {
+        let t = Timer::ALL
+            .into_iter()
+            .filter(|t| self.get(*t).is_some_and(|at| at <= now))
+            .min_by_key(|t| self.get(*t))?;
+        self.stop(t);
+        Some(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expires_in_deadline_order() {
+        let mut t = TimerTable::default();
+        t.set(Timer::Liveness, Instant::from_secs(5));
+        t.set(Timer::Retransmit, Instant::from_secs(2));
+        assert_eq!(t.next_timeout(), Some(Instant::from_secs(2)));
+        assert_eq!(t.expire_one(Instant::from_secs(1)), None);
+        assert_eq!(t.expire_one(Instant::from_secs(6)), Some(Timer::Retransmit));
+        assert_eq!(t.expire_one(Instant::from_secs(6)), Some(Timer::Liveness));
+        assert_eq!(t.expire_one(Instant::from_secs(6)), None);
+        assert_eq!(t.next_timeout(), None);
+    }
+}
