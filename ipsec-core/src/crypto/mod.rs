@@ -10,8 +10,10 @@
 //! buffer, with no allocation. Secret material lives in types that zeroize on drop
 //! ([`SecretBytes`]); tags and MACs are compared in constant time.
 
+pub mod default;
 mod ids;
 
+pub use default::default_provider;
 pub use ids::{DhGroup, EncrId, Encryption, EsnId, IntegId, PrfId, TransformType};
 
 use core::fmt;
