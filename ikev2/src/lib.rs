@@ -15,3 +15,4 @@ pub mod identity;
 pub mod proposal;
 pub mod queue;
 pub mod timer;
+pub mod wire;
