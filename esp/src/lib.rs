@@ -2,3 +2,28 @@
 //!
 //! SAs are built from an [`ipsec_core::child_sa::ChildSa`] description; packets are transformed in
 //! place in caller-owned buffers.
+//!
+//! - [`wire`]: the ESP header view, the port-4500 demultiplexer (non-ESP marker, NAT keepalive);
+//! - [`OutboundSa`] / [`InboundSa`]: encapsulation and decapsulation, one provider call per
+//!   packet, no allocation;
+//! - [`replay`]: the anti-replay window with ESN;
+//! - [`lifetime`]: byte/packet/time limits and the events they raise;
+//! - [`encap`]: outer IP and UDP headers (DSCP, ECN, DF) for embedders that send raw IP;
+//! - [`SaTable`]: inbound lookup by SPI in O(1), outbound lookup by tunnel and traffic selector,
+//!   counters per SA and per drop reason.
+//!
+//! Nothing here performs I/O, reads a clock or keeps global state: time comes in as `now`.
+
+pub mod encap;
+mod error;
+pub mod ip;
+pub mod lifetime;
+pub mod replay;
+mod sa;
+mod table;
+pub mod wire;
+
+pub use error::{DropCounters, DropReason, EspError};
+pub use lifetime::{LimitKind, SaEvent};
+pub use sa::{Decapsulated, InboundSa, IvSource, OutboundSa, SaCounters};
+pub use table::{ChildHandle, Delivered, SaTable, TableEvent, Transmit, TunnelId, MAX_INBOUND};

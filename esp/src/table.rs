@@ -1,0 +1,484 @@
+//! SA tables: inbound lookup by SPI in O(1), outbound lookup by tunnel and traffic selector.
+//!
+//! Inbound SPIs handed out by [`SaTable::allocate_spi`] carry their slot in the low 16 bits (the
+//! high 16 bits are random and never zero, so the SPI is never in the reserved range 1-255 of
+//! RFC 4303 section 2.1): a lookup is one index and one comparison. SPIs chosen elsewhere still
+//! work through a hash map.
+//!
+//! Outbound, each tunnel keeps its Child SAs (one per proxy ID, plus the new one during a rekey);
+//! a packet goes to the newest SA whose selectors contain it, so several proxy IDs under one
+//! tunnel interface each get their packets.
+//!
+//! Counters: every SA has its own ([`SaCounters`]); the table adds the drops that happen before
+//! an SA is known (unknown SPI, malformed) and sums everything for [`SaTable::drop_counters`],
+//! in the spirit of PAN-OS's `show counter global`.
+
+use crate::error::{DropCounters, DropReason, EspError};
+use crate::lifetime::SaEvent;
+use crate::sa::{Decapsulated, InboundSa, OutboundSa, SaCounters};
+use crate::{ip, wire};
+use core::ops::Range;
+use ipsec_core::child_sa::ChildSa;
+use ipsec_core::crypto::CryptoProvider;
+use ipsec_core::time::Instant;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+const SLOT_BITS: u32 = 16;
+const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
+/// The most inbound SAs a table holds.
+pub const MAX_INBOUND: usize = 1 << SLOT_BITS;
+
+/// A tunnel (`ipsec-tunnel` name) known to the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TunnelId(u32);
+
+/// The two halves of an installed Child SA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChildHandle {
+    /// Our inbound SPI.
+    pub inbound_spi: u32,
+    /// The peer's SPI, used outbound.
+    pub outbound_spi: u32,
+    outbound: u32,
+}
+
+/// A packet to send, as [`SaTable::encapsulate`] describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The bytes to send, in the caller's buffer.
+    pub range: Range<usize>,
+    /// The peer (UDP port 4500 or its NAT mapping when encapsulated; port 0 for raw ESP).
+    pub destination: SocketAddr,
+    /// Our address and port.
+    pub source: SocketAddr,
+    /// The SPI of the SA that was used.
+    pub spi: u32,
+}
+
+/// A received packet that decapsulated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// The inbound SPI.
+    pub spi: u32,
+    /// The tunnel it belongs to.
+    pub tunnel: TunnelId,
+    /// Where the inner packet is and what it is.
+    pub packet: Decapsulated,
+}
+
+/// An event for the owner of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableEvent {
+    /// The SPI of the SA the event is about.
+    pub spi: u32,
+    /// True for the outbound SA of the pair.
+    pub outbound: bool,
+    /// What happened.
+    pub event: SaEvent,
+}
+
+enum Slot {
+    Free,
+    Reserved(u32),
+    Used(Box<InboundSa>, TunnelId),
+}
+
+struct OutEntry {
+    sa: OutboundSa,
+    tunnel: TunnelId,
+}
+
+/// The SAs of one gateway.
+pub struct SaTable {
+    provider: CryptoProvider,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    foreign: HashMap<u32, u32>,
+    outbound: Vec<Option<OutEntry>>,
+    tunnels: Vec<String>,
+    /// Per tunnel, indexes into `outbound`, oldest first.
+    by_tunnel: Vec<Vec<u32>>,
+    drops: DropCounters,
+    event_cursor: usize,
+}
+
+impl core::fmt::Debug for SaTable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SaTable")
+            .field("inbound", &self.inbound_count())
+            .field("tunnels", &self.tunnels)
+            .field("drops", &self.drops)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SaTable {
+    /// An empty table whose SAs use `provider`.
+    pub fn new(provider: CryptoProvider) -> Self {
+        SaTable {
+            provider,
+            slots: Vec::new(),
+            free: Vec::new(),
+            foreign: HashMap::new(),
+            outbound: Vec::new(),
+            tunnels: Vec::new(),
+            by_tunnel: Vec::new(),
+            drops: DropCounters::default(),
+            event_cursor: 0,
+        }
+    }
+
+    // --- getters ---
+
+    /// The tunnel named `name`, once a Child SA of it was installed.
+    pub fn tunnel(&self, name: &str) -> Option<TunnelId> {
+        self.tunnels
+            .iter()
+            .position(|t| t == name)
+            .and_then(|i| u32::try_from(i).ok())
+            .map(TunnelId)
+    }
+
+    /// The name of `tunnel`.
+    pub fn tunnel_name(&self, tunnel: TunnelId) -> Option<&str> {
+        self.tunnels.get(tunnel.0 as usize).map(String::as_str)
+    }
+
+    /// The inbound SA with SPI `spi`.
+    pub fn inbound(&self, spi: u32) -> Option<&InboundSa> {
+        let slot = self.lookup(spi)?;
+        match self.slots.get(slot as usize) {
+            Some(Slot::Used(sa, _)) => Some(sa),
+            _ => None,
+        }
+    }
+
+    /// The inbound SA with SPI `spi`, mutably (to set a failover replay state).
+    pub fn inbound_mut(&mut self, spi: u32) -> Option<&mut InboundSa> {
+        let slot = self.lookup(spi)?;
+        match self.slots.get_mut(slot as usize) {
+            Some(Slot::Used(sa, _)) => Some(sa),
+            _ => None,
+        }
+    }
+
+    /// The outbound SA of `child`.
+    pub fn outbound(&self, child: ChildHandle) -> Option<&OutboundSa> {
+        self.outbound
+            .get(child.outbound as usize)?
+            .as_ref()
+            .map(|e| &e.sa)
+    }
+
+    /// The outbound SA of `child`, mutably (framing, TFC padding, IV source).
+    pub fn outbound_mut(&mut self, child: ChildHandle) -> Option<&mut OutboundSa> {
+        self.outbound
+            .get_mut(child.outbound as usize)?
+            .as_mut()
+            .map(|e| &mut e.sa)
+    }
+
+    /// How many inbound SAs are installed.
+    pub fn inbound_count(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, Slot::Used(..)))
+            .count()
+    }
+
+    /// Drops by reason, over the table and every installed SA.
+    pub fn drop_counters(&self) -> DropCounters {
+        let mut total = self.drops;
+        for s in &self.slots {
+            if let Slot::Used(sa, _) = s {
+                for (r, n) in sa.counters().drops.iter() {
+                    total.add(r, n);
+                }
+            }
+        }
+        total
+    }
+
+    /// Counters of the inbound SA `spi`.
+    pub fn inbound_counters(&self, spi: u32) -> Option<SaCounters> {
+        self.inbound(spi).map(|sa| *sa.counters())
+    }
+
+    // --- commands ---
+
+    /// Reserves a fresh inbound SPI (for IKE to offer) that encodes a table slot.
+    pub fn allocate_spi(&mut self) -> Result<u32, EspError> {
+        let slot = self.take_slot()?;
+        let mut r = [0u8; 2];
+        let high = loop {
+            self.provider
+                .random
+                .fill(&mut r)
+                .map_err(EspError::Crypto)?;
+            let h = u16::from_be_bytes(r);
+            if h != 0 {
+                break u32::from(h);
+            }
+        };
+        let spi = high << SLOT_BITS | slot;
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            *s = Slot::Reserved(spi);
+        }
+        Ok(spi)
+    }
+
+    /// Releases an SPI reserved with [`allocate_spi`](Self::allocate_spi) that was never
+    /// installed (a failed negotiation).
+    pub fn release_spi(&mut self, spi: u32) {
+        let slot = spi & SLOT_MASK;
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            if matches!(s, Slot::Reserved(x) if *x == spi) {
+                *s = Slot::Free;
+                self.free.push(slot);
+            }
+        }
+    }
+
+    /// Installs both halves of `child` at `now`.
+    pub fn install(&mut self, now: Instant, child: &ChildSa) -> Result<ChildHandle, EspError> {
+        let spi = child.inbound.spi;
+        if self.inbound(spi).is_some() {
+            return Err(EspError::Config(format!(
+                "inbound SPI {spi:#010x} already installed"
+            )));
+        }
+        let inbound = InboundSa::new(&self.provider, child, now)?;
+        let outbound = OutboundSa::new(&self.provider, child, now)?;
+        let tunnel = match self.tunnel(&child.tunnel) {
+            Some(t) => t,
+            None => {
+                let id = u32::try_from(self.tunnels.len()).map_err(|_| EspError::TableFull)?;
+                self.tunnels.push(child.tunnel.clone());
+                self.by_tunnel.push(Vec::new());
+                TunnelId(id)
+            }
+        };
+        let slot = spi & SLOT_MASK;
+        let reserved =
+            matches!(self.slots.get(slot as usize), Some(Slot::Reserved(x)) if *x == spi);
+        let slot = if reserved {
+            slot
+        } else {
+            let s = self.take_slot()?;
+            self.foreign.insert(spi, s);
+            s
+        };
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            *s = Slot::Used(Box::new(inbound), tunnel);
+        }
+        let out_idx = match self.outbound.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.outbound.push(None);
+                self.outbound.len() - 1
+            }
+        };
+        let out_idx32 = u32::try_from(out_idx).map_err(|_| EspError::TableFull)?;
+        self.outbound[out_idx] = Some(OutEntry {
+            sa: outbound,
+            tunnel,
+        });
+        if let Some(list) = self.by_tunnel.get_mut(tunnel.0 as usize) {
+            list.push(out_idx32);
+        }
+        Ok(ChildHandle {
+            inbound_spi: spi,
+            outbound_spi: child.outbound.spi,
+            outbound: out_idx32,
+        })
+    }
+
+    /// Removes both halves of `child` (deleted or replaced by a rekey).
+    pub fn remove(&mut self, child: ChildHandle) {
+        if let Some(slot) = self.lookup(child.inbound_spi) {
+            if let Some(s) = self.slots.get_mut(slot as usize) {
+                *s = Slot::Free;
+                self.free.push(slot);
+            }
+            self.foreign.remove(&child.inbound_spi);
+        }
+        if let Some(e) = self.outbound.get_mut(child.outbound as usize) {
+            if let Some(entry) = e.take() {
+                if let Some(list) = self.by_tunnel.get_mut(entry.tunnel.0 as usize) {
+                    list.retain(|i| *i != child.outbound);
+                }
+            }
+        }
+    }
+
+    // --- the datapath ---
+
+    /// Encapsulates the IP packet at `buf[inner]` with the newest SA of `tunnel` whose
+    /// selectors contain it.
+    pub fn encapsulate(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        buf: &mut [u8],
+        inner: Range<usize>,
+    ) -> Result<Transmit, EspError> {
+        let pkt = buf
+            .get(inner.clone())
+            .ok_or(EspError::BadInnerPacket("range"))?;
+        let flow = ip::flow(pkt)?;
+        let list = self
+            .by_tunnel
+            .get(tunnel.0 as usize)
+            .ok_or(EspError::NoOutboundSa)?;
+        let idx = list
+            .iter()
+            .rev()
+            .copied()
+            .find(|i| {
+                self.outbound
+                    .get(*i as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|e| e.sa.matches(&flow))
+            })
+            .ok_or(EspError::NoOutboundSa)?;
+        let sa = &mut self
+            .outbound
+            .get_mut(idx as usize)
+            .and_then(Option::as_mut)
+            .ok_or(EspError::NoOutboundSa)?
+            .sa;
+        let range = sa.encapsulate(now, buf, inner)?;
+        Ok(Transmit {
+            range,
+            destination: sa.destination(),
+            source: sa.source(),
+            spi: sa.spi(),
+        })
+    }
+
+    /// Decapsulates the ESP packet filling `packet` with the SA its SPI names. `Ok(None)` is an
+    /// authenticated dummy packet. Every failure is counted under its drop reason.
+    pub fn decapsulate(
+        &mut self,
+        now: Instant,
+        packet: &mut [u8],
+    ) -> Result<Option<Delivered>, EspError> {
+        self.decapsulate_ecn(now, packet, None)
+    }
+
+    /// As [`decapsulate`](Self::decapsulate), applying RFC 6040 with the outer ECN field.
+    pub fn decapsulate_ecn(
+        &mut self,
+        now: Instant,
+        packet: &mut [u8],
+        outer_ecn: Option<u8>,
+    ) -> Result<Option<Delivered>, EspError> {
+        let spi = match wire::peek_spi(packet) {
+            Ok(s) => s,
+            Err(e) => {
+                self.drops.count(DropReason::Malformed);
+                return Err(e);
+            }
+        };
+        let Some(slot) = self.lookup(spi) else {
+            self.drops.count(DropReason::UnknownSpi);
+            return Err(EspError::UnknownSpi(spi));
+        };
+        let Some(Slot::Used(sa, tunnel)) = self.slots.get_mut(slot as usize) else {
+            self.drops.count(DropReason::UnknownSpi);
+            return Err(EspError::UnknownSpi(spi));
+        };
+        let tunnel = *tunnel;
+        let r = match outer_ecn {
+            Some(e) => sa.decapsulate_with_ecn(now, packet, e),
+            None => sa.decapsulate(now, packet),
+        };
+        Ok(r?.map(|packet| Delivered {
+            spi,
+            tunnel,
+            packet,
+        }))
+    }
+
+    // --- outputs ---
+
+    /// The next lifetime event of any SA, round robin.
+    pub fn poll_event(&mut self) -> Option<TableEvent> {
+        let n = self.slots.len() + self.outbound.len();
+        for k in 0..n {
+            let i = (self.event_cursor + k) % n;
+            let ev = if i < self.slots.len() {
+                match self.slots.get_mut(i) {
+                    Some(Slot::Used(sa, _)) => sa.poll_event().map(|event| TableEvent {
+                        spi: sa.spi(),
+                        outbound: false,
+                        event,
+                    }),
+                    _ => None,
+                }
+            } else {
+                match self.outbound.get_mut(i - self.slots.len()) {
+                    Some(Some(e)) => e.sa.poll_event().map(|event| TableEvent {
+                        spi: e.sa.spi(),
+                        outbound: true,
+                        event,
+                    }),
+                    _ => None,
+                }
+            };
+            if ev.is_some() {
+                self.event_cursor = i;
+                return ev;
+            }
+        }
+        None
+    }
+
+    /// The earliest time limit of any SA.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let inb = self.slots.iter().filter_map(|s| match s {
+            Slot::Used(sa, _) => sa.poll_timeout(),
+            _ => None,
+        });
+        let out = self
+            .outbound
+            .iter()
+            .flatten()
+            .filter_map(|e| e.sa.poll_timeout());
+        inb.chain(out).min()
+    }
+
+    /// Raises the time-based events due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for s in &mut self.slots {
+            if let Slot::Used(sa, _) = s {
+                sa.handle_timeout(now);
+            }
+        }
+        for e in self.outbound.iter_mut().flatten() {
+            e.sa.handle_timeout(now);
+        }
+    }
+
+    fn lookup(&self, spi: u32) -> Option<u32> {
+        let slot = spi & SLOT_MASK;
+        if let Some(Slot::Used(sa, _)) = self.slots.get(slot as usize) {
+            if sa.spi() == spi {
+                return Some(slot);
+            }
+        }
+        self.foreign.get(&spi).copied()
+    }
+
+    fn take_slot(&mut self) -> Result<u32, EspError> {
+        if let Some(s) = self.free.pop() {
+            return Ok(s);
+        }
+        if self.slots.len() >= MAX_INBOUND {
+            return Err(EspError::TableFull);
+        }
+        self.slots.push(Slot::Free);
+        u32::try_from(self.slots.len() - 1).map_err(|_| EspError::TableFull)
+    }
+}
