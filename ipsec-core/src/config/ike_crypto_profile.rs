@@ -80,30 +80,35 @@ impl IkeCryptoProfile {
     /// Every combination the profile allows, in preference order (cipher, then hash, then
     /// group). AEAD ciphers get `IntegId::NONE`; `non-auth` contributes no PRF.
     pub fn proposals(&self) -> Vec<IkeProposal> {
-        let integ_list = if self.integrity.is_empty() {
-            &self.hash
-        } else {
-            &self.integrity
-        };
+        // Each hash names a PRF and, for non-AEAD ciphers, the matching integrity algorithm
+        // (sha256: PRF_HMAC_SHA2_256 with AUTH_HMAC_SHA2_256_128). A separate `integrity` list
+        // is combined with every PRF instead.
+        let mut pairs: Vec<(PrfId, Option<IntegId>)> = Vec::new();
+        for h in &self.hash {
+            let Some(prf) = h.prf() else { continue };
+            if self.integrity.is_empty() {
+                pairs.push((prf, h.integrity()));
+            } else {
+                pairs.extend(self.integrity.iter().map(|i| (prf, i.integrity())));
+            }
+        }
         let mut out = Vec::new();
         for enc in &self.encryption {
-            for prf in self.hash.iter().filter_map(|h| h.prf()) {
-                let integs: Vec<IntegId> = if enc.is_aead() {
-                    vec![IntegId::NONE]
-                } else {
-                    integ_list.iter().filter_map(|h| h.integrity()).collect()
+            for &(prf, integ) in &pairs {
+                let integrity = match (enc.is_aead(), integ) {
+                    (true, _) => IntegId::NONE,
+                    (false, Some(i)) => i,
+                    (false, None) => continue,
                 };
-                for integrity in integs {
-                    for dh in &self.dh_group {
-                        let p = IkeProposal {
-                            encryption: enc.encryption(),
-                            prf,
-                            integrity,
-                            dh_group: dh.dh_group(),
-                        };
-                        if !out.contains(&p) {
-                            out.push(p);
-                        }
+                for dh in &self.dh_group {
+                    let p = IkeProposal {
+                        encryption: enc.encryption(),
+                        prf,
+                        integrity,
+                        dh_group: dh.dh_group(),
+                    };
+                    if !out.contains(&p) {
+                        out.push(p);
                     }
                 }
             }
