@@ -149,21 +149,24 @@ impl ReplayWindow {
             if advance >= self.size {
                 self.bits.fill(0);
             } else {
-                // Clear the slots of the numbers that enter the window.
-                let mut s = self.top + 1;
-                while s <= seq {
-                    let (w, b) = self.slot(s);
-                    if b == 0 && seq - s >= 63 {
-                        if let Some(word) = self.bits.get_mut(w) {
-                            *word = 0;
-                        }
-                        s += 64;
-                        continue;
-                    }
-                    if let Some(word) = self.bits.get_mut(w) {
+                // Clear the slots of the numbers that enter the window, a word at a time where
+                // a whole word enters.
+                let mut next = self.top + 1;
+                let mut remaining = advance;
+                while remaining > 0 {
+                    let (w, b) = self.slot(next);
+                    let Some(word) = self.bits.get_mut(w) else {
+                        break;
+                    };
+                    if b == 0 && remaining >= 64 {
+                        *word = 0;
+                        remaining -= 64;
+                        next = next.wrapping_add(64);
+                    } else {
                         *word &= !(1u64 << b);
+                        remaining -= 1;
+                        next = next.wrapping_add(1);
                     }
-                    s += 1;
                 }
             }
             self.top = seq;

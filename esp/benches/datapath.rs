@@ -1,0 +1,2 @@
+//! Placeholder until the datapath benchmark is written.
+fn main() {}

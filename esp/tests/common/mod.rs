@@ -1,0 +1,172 @@
+//! Helpers shared by the esp integration tests and the benchmark.
+
+#![allow(dead_code, unreachable_pub)]
+
+pub mod provider;
+
+use esp::IvSource;
+use ipsec_core::child_sa::{ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode};
+use ipsec_core::crypto::{CryptoError, EncrId, Encryption, IntegId, SecretBytes};
+use std::collections::HashMap;
+
+/// Decodes hex (whitespace ignored).
+pub fn hex(s: &str) -> Vec<u8> {
+    let s: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    s.chunks(2)
+        .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap())
+        .collect()
+}
+
+/// Reads a `testdata/esp` file of `[case]` blocks of `name = value` lines.
+pub fn cases(text: &str) -> Vec<HashMap<String, String>> {
+    let mut out = Vec::new();
+    let mut cur: Option<HashMap<String, String>> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if line.starts_with('[') {
+            if let Some(c) = cur.take() {
+                out.push(c);
+            }
+            let mut c = HashMap::new();
+            c.insert("name".to_string(), line.to_string());
+            cur = Some(c);
+            continue;
+        }
+        let (k, v) = line.split_once('=').expect("name = value");
+        cur.as_mut()
+            .expect("a [case] first")
+            .insert(k.trim().to_string(), v.trim().to_string());
+    }
+    out.extend(cur);
+    out
+}
+
+/// A Child SA description using the same keys both ways, so one description can build the
+/// sending and the receiving side of a direction.
+pub fn child(enc: Encryption, integ: IntegId, ekey: &[u8], ikey: &[u8], spi: u32) -> ChildSa {
+    let keys = DirectionKeys {
+        spi,
+        encryption_key: SecretBytes::from_slice(ekey),
+        integrity_key: SecretBytes::from_slice(ikey),
+    };
+    ChildSa {
+        tunnel: "to-branch".into(),
+        proxy_id: None,
+        protocol: IpsecProtocol::Esp,
+        mode: Mode::Tunnel,
+        encryption: enc,
+        integrity: integ,
+        esn: false,
+        inbound: keys.clone(),
+        outbound: keys,
+        local_ts: Vec::new(),
+        remote_ts: Vec::new(),
+        local_addr: "192.0.2.1:4500".parse().unwrap(),
+        remote_addr: "192.0.2.2:4500".parse().unwrap(),
+        encapsulation: None,
+        lifetimes: Lifetimes::default(),
+        replay_window: 1024,
+        tfc_padding: false,
+    }
+}
+
+/// The transforms the datapath supports, with key lengths: (name, encryption, integrity,
+/// encryption key length, integrity key length).
+pub fn suites() -> Vec<(&'static str, Encryption, IntegId, usize, usize)> {
+    vec![
+        (
+            "aes128gcm16",
+            Encryption::new(EncrId::ENCR_AES_GCM_16, 128),
+            IntegId::NONE,
+            20,
+            0,
+        ),
+        (
+            "aes256gcm16",
+            Encryption::new(EncrId::ENCR_AES_GCM_16, 256),
+            IntegId::NONE,
+            36,
+            0,
+        ),
+        (
+            "chacha20poly1305",
+            Encryption::new(EncrId::ENCR_CHACHA20_POLY1305, 0),
+            IntegId::NONE,
+            36,
+            0,
+        ),
+        (
+            "aes128-sha256",
+            Encryption::new(EncrId::ENCR_AES_CBC, 128),
+            IntegId::AUTH_HMAC_SHA2_256_128,
+            16,
+            32,
+        ),
+        (
+            "aes256-sha256",
+            Encryption::new(EncrId::ENCR_AES_CBC, 256),
+            IntegId::AUTH_HMAC_SHA2_256_128,
+            32,
+            32,
+        ),
+        (
+            "3des-sha256",
+            Encryption::new(EncrId::ENCR_3DES, 0),
+            IntegId::AUTH_HMAC_SHA2_256_128,
+            24,
+            32,
+        ),
+        (
+            "null-sha256",
+            Encryption::new(EncrId::ENCR_NULL, 0),
+            IntegId::AUTH_HMAC_SHA2_256_128,
+            0,
+            32,
+        ),
+    ]
+}
+
+/// IVs given in advance, one per packet in order (to reproduce captured or published packets).
+pub struct FixedIvs(pub Vec<Vec<u8>>);
+
+impl IvSource for FixedIvs {
+    fn fill_iv(&mut self, _seq: u64, iv: &mut [u8]) -> Result<(), CryptoError> {
+        if self.0.is_empty() {
+            return Err(CryptoError::RandomFailed);
+        }
+        let next = self.0.remove(0);
+        if next.len() != iv.len() {
+            return Err(CryptoError::InvalidLength("IV"));
+        }
+        iv.copy_from_slice(&next);
+        Ok(())
+    }
+}
+
+/// The packets of a classic pcap file (any byte order, microsecond or nanosecond), as
+/// `(link type, frame bytes)`.
+pub fn pcap_frames(file: &[u8]) -> (u32, Vec<Vec<u8>>) {
+    let magic = u32::from_le_bytes(file[0..4].try_into().unwrap());
+    let le = matches!(magic, 0xa1b2_c3d4 | 0xa1b2_3c4d);
+    let rd = |b: &[u8]| {
+        let a: [u8; 4] = b.try_into().unwrap();
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    };
+    let link = rd(&file[20..24]);
+    let mut at = 24;
+    let mut frames = Vec::new();
+    while at + 16 <= file.len() {
+        let incl = rd(&file[at + 8..at + 12]) as usize;
+        at += 16;
+        frames.push(file[at..at + incl].to_vec());
+        at += incl;
+    }
+    (link, frames)
+}
