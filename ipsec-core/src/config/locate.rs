@@ -161,10 +161,7 @@ impl<'s> Document<'s> {
             return out;
         };
         // The top-level table holding the span: an object kind (or an unknown top-level key).
-        let Some((key, val)) = top
-            .iter()
-            .find(|(k, v)| contains(v, &span) || k.span() == span)
-        else {
+        let Some((key, val)) = top.iter().find(|(k, v)| holds(Some(k), v, &span)) else {
             if let Problem::UnknownField(f) = &out.problem {
                 out.field = Some(f.clone());
             }
@@ -178,7 +175,11 @@ impl<'s> Document<'s> {
             out.object = Some(ObjectRef { kind, name: None });
             return out;
         };
-        let Some((index, item)) = items.iter().enumerate().find(|(_, i)| contains(i, &span)) else {
+        let Some((index, item)) = items
+            .iter()
+            .enumerate()
+            .find(|(_, i)| holds(None, i, &span))
+        else {
             out.object = Some(ObjectRef { kind, name: None });
             return out;
         };
@@ -195,19 +196,14 @@ impl<'s> Document<'s> {
         let mut node = item.get_ref();
         loop {
             match node {
-                Node::Table(t) => {
-                    match t
-                        .iter()
-                        .find(|(k, v)| contains(v, &span) || k.span() == span)
-                    {
-                        Some((k, v)) => {
-                            path.push(Seg::Key(k.get_ref().clone()));
-                            node = v.get_ref();
-                        }
-                        None => break,
+                Node::Table(t) => match t.iter().find(|(k, v)| holds(Some(k), v, &span)) {
+                    Some((k, v)) => {
+                        path.push(Seg::Key(k.get_ref().clone()));
+                        node = v.get_ref();
                     }
-                }
-                Node::Array(a) => match a.iter().enumerate().find(|(_, x)| contains(x, &span)) {
+                    None => break,
+                },
+                Node::Array(a) => match a.iter().enumerate().find(|(_, x)| holds(None, x, &span)) {
                     Some((i, x)) => {
                         let n = match x.get_ref().get("name") {
                             Some((_, n)) => match n.get_ref() {
@@ -226,7 +222,11 @@ impl<'s> Document<'s> {
         }
         // Unknown and missing fields name the field in the message, not by position.
         match &out.problem {
-            Problem::UnknownField(f) => path.push(Seg::Key(f.clone())),
+            Problem::UnknownField(f) => {
+                if path.last() != Some(&Seg::Key(f.clone())) {
+                    path.push(Seg::Key(f.clone()));
+                }
+            }
             Problem::Missing => {
                 if let Some(f) = backticked(&message) {
                     path.push(Seg::Key(f));
@@ -237,6 +237,19 @@ impl<'s> Document<'s> {
         out.field = path_display(&path);
         out.site = Some((index, path));
         out
+    }
+}
+
+/// True when `span` lies in `v`, in its key, or in any of its descendants (an array of tables
+/// such as `[[ipsec-tunnel.proxy-id]]` sits outside its parent's header span).
+fn holds(k: Option<&Spanned<String>>, v: &Spanned<Node>, span: &Range<usize>) -> bool {
+    if k.is_some_and(|k| k.span() == *span) || contains(v, span) {
+        return true;
+    }
+    match v.get_ref() {
+        Node::Table(t) => t.iter().any(|(k, v)| holds(Some(k), v, span)),
+        Node::Array(a) => a.iter().any(|x| holds(None, x, span)),
+        _ => false,
     }
 }
 
