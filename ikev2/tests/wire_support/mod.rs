@@ -91,3 +91,4 @@ pub(crate) fn key(name: &str) -> Vec<u8> {
     }
     panic!("no key {name}");
 }
+pub(crate) mod strategy;
