@@ -219,3 +219,24 @@ fn display_in_pan_os_log_style() {
         "10.1.0.0/24 protocol 6 port 22"
     );
 }
+
+#[test]
+fn union_coverage_counts_opaque_and_other_protocols() {
+    let any = ts("10.0.0.0/24", 0, ANY);
+    let low = ts("10.0.0.0/24", 0, (0, 1000));
+    let high = ts("10.0.0.0/24", 0, (1001, 65535));
+    // Every port value is covered, but ANY also holds "ports unavailable" (RFC 4301 4.4.1).
+    assert!(!any.is_covered_by(&[low, high]));
+    assert!(any.is_covered_by(&[low, high, ts("10.0.0.0/24", 0, OPAQUE)]));
+    // Protocol 0 needs every protocol: TCP and UDP alone do not cover it.
+    let tcp = ts("10.0.0.0/24", PROTO_TCP, ANY);
+    let udp = ts("10.0.0.0/24", PROTO_UDP, ANY);
+    assert!(!any.is_covered_by(&[tcp, udp]));
+    assert!(tcp.is_covered_by(&[udp, tcp]));
+    // Adjacent halves cover the whole; a gap does not.
+    let halves = [ts("10.0.0.0/25", 0, ANY), ts("10.0.0.128/25", 0, ANY)];
+    assert!(any.is_covered_by(&halves));
+    assert!(!any.is_covered_by(&halves[1..]));
+    assert!(!any.is_covered_by(&[]));
+    assert!(!any.is_covered_by(&[TrafficSelector::any_v6()]));
+}

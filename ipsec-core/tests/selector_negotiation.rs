@@ -175,6 +175,13 @@ fn initiator_rejects_a_widened_answer() {
         check_narrowed(&tsi, &tsr, &[], &tsr),
         Err(NarrowingError::EmptyList(TsList::Initiator))
     );
+    // An answer spanning two adjacent proposed selectors is still a narrowing.
+    let halves = [net("10.2.0.0/25"), net("10.2.0.128/25")];
+    assert_eq!(
+        check_narrowed(&halves, &tsr, &[net("10.2.0.0/24")], &tsr),
+        Ok(())
+    );
+    assert!(check_narrowed(&halves[..1], &tsr, &[net("10.2.0.0/24")], &tsr).is_err());
     let err = check_narrowed(&tsi, &tsr, &[net("10.3.0.0/24")], &tsr).unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -307,8 +307,53 @@ macro_rules! family_props {
 family_props!(ipv4, false);
 family_props!(ipv6, true);
 
+/// A selector inside a 48-address IPv4 window with ports below 41, so its points can be listed.
+fn arb_small_ts() -> impl Strategy<Value = TrafficSelector> {
+    let ports = prop_oneof![
+        3 => arb_ports(),
+        1 => Just((41u16, u16::MAX)),
+        1 => Just((0u16, 40u16)),
+    ];
+    (0u128..48, 0u128..48, arb_protocol(), ports).prop_map(|(a, b, proto, (sp, ep))| {
+        let (lo, hi) = (V4_BASE + a.min(b), V4_BASE + a.max(b));
+        TrafficSelector::new(ip(false, lo), ip(false, hi), proto, sp, ep).unwrap()
+    })
+}
+
+/// Brute force: every point of `a` (ports above 40 all behave like 1000, protocols other than
+/// 1, 6, 17 like 99) is admitted by some selector of `list`.
+fn covered_brute_force(a: &TrafficSelector, list: &[TrafficSelector]) -> bool {
+    let ports = std::iter::once(None).chain((0u16..=40).chain([1000]).map(Some));
+    let ports: Vec<Option<u16>> = ports.collect();
+    (to_int(a.start_addr)..=to_int(a.end_addr)).all(|addr| {
+        [1u8, 6, 17, 99].iter().all(|&proto| {
+            ports.iter().all(|&port| {
+                let p = Packet5Tuple {
+                    src: ip(false, addr),
+                    dst: ip(false, addr),
+                    protocol: proto,
+                    src_port: port,
+                    dst_port: port,
+                };
+                !a.matches_source(&p) || list.iter().any(|t| t.matches_source(&p))
+            })
+        })
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn union_coverage_matches_brute_force(
+        a in arb_small_ts(),
+        list in proptest::collection::vec(arb_small_ts(), 1..4),
+    ) {
+        prop_assert_eq!(a.is_covered_by(&list), covered_brute_force(&a, &list));
+        if list.iter().any(|t| t.contains(&a)) {
+            prop_assert!(a.is_covered_by(&list));
+        }
+    }
 
     #[test]
     fn mixed_families_never_intersect(a in arb_ts(false), b in arb_ts(true)) {

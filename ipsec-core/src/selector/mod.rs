@@ -17,6 +17,7 @@
 //! the public fields) are reported by [`TrafficSelector::validate`] and otherwise match nothing.
 
 mod addr;
+mod coverage;
 mod mirror;
 mod narrowing;
 mod packet;

@@ -168,11 +168,9 @@ pub fn choose_policy(
 }
 
 /// The initiator's check of a responder's answer: both lists non-empty and every answered
-/// selector inside one selector we proposed in the same list (RFC 7296 section 2.9: the responder
-/// may only narrow).
-///
-/// A selector covered only by the union of several proposed ones is rejected; responders narrow
-/// each proposed selector separately, so this does not happen in practice.
+/// selector inside the union of the selectors we proposed in the same list (RFC 7296 section 2.9:
+/// the responder may only narrow). An answer spanning two adjacent proposed selectors is
+/// accepted; see [`TrafficSelector::is_covered_by`].
 pub fn check_narrowed(
     proposed_tsi: &[TrafficSelector],
     proposed_tsr: &[TrafficSelector],
@@ -186,10 +184,7 @@ pub fn check_narrowed(
         if answer.is_empty() {
             return Err(NarrowingError::EmptyList(list));
         }
-        if let Some(bad) = answer
-            .iter()
-            .find(|a| !proposed.iter().any(|p| p.contains(a)))
-        {
+        if let Some(bad) = answer.iter().find(|a| !a.is_covered_by(proposed)) {
             return Err(NarrowingError::NotNarrowed {
                 list,
                 selector: *bad,
