@@ -1,3 +1,4 @@
 //! Shared helpers of the example programs.
 
+pub mod decode;
 pub mod pcap;
