@@ -1,0 +1,91 @@
+//! Reader for the known-answer files under `testdata/kat/`.
+//!
+//! The format is deliberately plain: `#` starts a comment line, records are separated by blank
+//! lines, and each line of a record is `name = value`. Hex values may contain spaces.
+
+// Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// One record of a known-answer file.
+pub(crate) struct Record {
+    /// The record's fields, in file order.
+    pub(crate) fields: Vec<(String, String)>,
+}
+
+impl Record {
+    /// The field `name`; panics (failing the test) if the file lacks it.
+    pub(crate) fn get(&self, name: &str) -> &str {
+        self.opt(name)
+            .unwrap_or_else(|| panic!("record {:?} has no field {name}", self.label()))
+    }
+
+    /// The field `name`, if present.
+    pub(crate) fn opt(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The field `name` decoded from hex.
+    pub(crate) fn hex(&self, name: &str) -> Vec<u8> {
+        hex(self.get(name))
+    }
+
+    /// A label for failure messages: the `case` or `tcId` field.
+    pub(crate) fn label(&self) -> String {
+        self.opt("case")
+            .or_else(|| self.opt("tcId"))
+            .unwrap_or("?")
+            .to_string()
+    }
+}
+
+/// Decodes hex, ignoring whitespace.
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    assert!(digits.len() % 2 == 0, "odd number of hex digits in {s:?}");
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let text = std::str::from_utf8(pair).expect("ascii");
+            u8::from_str_radix(text, 16).unwrap_or_else(|_| panic!("bad hex {text:?}"))
+        })
+        .collect()
+}
+
+/// Loads `testdata/kat/<name>`.
+pub(crate) fn load(name: &str) -> Vec<Record> {
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "testdata", "kat", name]
+        .iter()
+        .collect();
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut records = Vec::new();
+    let mut fields = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('#') {
+            continue;
+        }
+        if line.is_empty() {
+            if !fields.is_empty() {
+                records.push(Record {
+                    fields: std::mem::take(&mut fields),
+                });
+            }
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("{}: bad line {line:?}", path.display()));
+        fields.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    if !fields.is_empty() {
+        records.push(Record { fields });
+    }
+    assert!(!records.is_empty(), "{} has no records", path.display());
+    records
+}
