@@ -222,10 +222,8 @@ impl<'s> Document<'s> {
         }
         // Unknown and missing fields name the field in the message, not by position.
         match &out.problem {
-            Problem::UnknownField(f) => {
-                if path.last() != Some(&Seg::Key(f.clone())) {
-                    path.push(Seg::Key(f.clone()));
-                }
+            Problem::UnknownField(f) if path.last() != Some(&Seg::Key(f.clone())) => {
+                path.push(Seg::Key(f.clone()))
             }
             Problem::Missing => {
                 if let Some(f) = backticked(&message) {
