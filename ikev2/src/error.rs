@@ -79,6 +79,9 @@ pub enum Error {
     /// A command needs an established IKE SA and there is none.
     #[error("no established IKE SA for `{0}`")]
     NotEstablished(String),
+    /// The request needs a feature this implementation does not have yet.
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
     /// A caller's buffer is too small for the datagram to transmit.
     #[error("buffer too small: need {0} bytes")]
     BufferTooSmall(usize),

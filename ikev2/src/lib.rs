@@ -9,10 +9,19 @@ pub mod keys;
 #[cfg(test)]
 mod test_crypto;
 
+pub use endpoint::{Endpoint, IkeSaInfo, Received, Stats, Transmit};
 pub use error::Error;
+pub use event::{Event, Reason, Role};
 pub mod config;
+pub mod cookie;
+mod endpoint;
+pub mod event;
+mod exchange;
 pub mod identity;
+pub mod nat;
 pub mod proposal;
 pub mod queue;
+mod sa;
+pub mod testing;
 pub mod timer;
 pub mod wire;

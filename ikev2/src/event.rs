@@ -1,0 +1,335 @@
+//! What the endpoint tells its embedder: SAs coming up and going down, and why negotiations fail.
+//!
+//! `Display` renders each event the way PAN-OS writes its system log, so an admin recognises
+//! them (`IKE phase-1 negotiation is failed as initiator, ...`).
+
+use crate::proposal::{EspSuite, IkeSuite};
+use core::fmt;
+use ipsec_core::child_sa::ChildSa;
+use ipsec_core::selector::TrafficSelector;
+use std::net::SocketAddr;
+
+/// Which side of the IKE SA we are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// We sent IKE_SA_INIT.
+    Initiator,
+    /// We answered it.
+    Responder,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Initiator => "initiator",
+            Role::Responder => "responder",
+        })
+    }
+}
+
+/// The SPIs and addresses that name an IKE SA in log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SaName {
+    /// The initiator's IKE SPI.
+    pub spi_i: u64,
+    /// The responder's IKE SPI (0 before the responder answered).
+    pub spi_r: u64,
+    /// Our address and port.
+    pub local: SocketAddr,
+    /// The peer's address and port.
+    pub remote: SocketAddr,
+}
+
+impl fmt::Display for SaName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}[{}]-{}[{}] cookie:{:016x}:{:016x}",
+            self.local.ip(),
+            self.local.port(),
+            self.remote.ip(),
+            self.remote.port(),
+            self.spi_i,
+            self.spi_r
+        )
+    }
+}
+
+/// Why a negotiation failed or an SA went down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// No common proposal: ours and the peer's, as text.
+    NoProposalChosen {
+        /// Our proposals.
+        ours: String,
+        /// The peer's proposals (empty when the peer rejected ours).
+        theirs: String,
+    },
+    /// The peer's AUTH did not verify, or its ID is not the configured peer ID.
+    AuthenticationFailed(String),
+    /// The proxy IDs (traffic selectors) do not match.
+    TsUnacceptable {
+        /// Our local selectors.
+        local: Vec<TrafficSelector>,
+        /// Our remote selectors.
+        remote: Vec<TrafficSelector>,
+        /// The selectors received for the peer's side (TSi when we respond).
+        received_remote: Vec<TrafficSelector>,
+        /// The selectors received for our side.
+        received_local: Vec<TrafficSelector>,
+    },
+    /// The peer answered with an error notify.
+    PeerNotify(u16),
+    /// Retransmissions ran out.
+    Timeout,
+    /// A liveness check went unanswered.
+    DeadPeer,
+    /// The peer deleted the SA.
+    DeletedByPeer,
+    /// We deleted it (command or lifetime).
+    DeletedLocally,
+    /// The IKE SA lifetime ran out.
+    Expired,
+    /// The peer's message was malformed.
+    Malformed(String),
+    /// The parent IKE SA went away.
+    IkeSaGone,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::NoProposalChosen { ours, theirs } if theirs.is_empty() => write!(
+                f,
+                "received notify type NO_PROPOSAL_CHOSEN (my proposals: {ours})"
+            ),
+            Reason::NoProposalChosen { ours, theirs } => write!(
+                f,
+                "no suitable proposal found in peer's SA payload (peer: {theirs}; mine: {ours})"
+            ),
+            Reason::AuthenticationFailed(why) => write!(f, "authentication failed: {why}"),
+            Reason::TsUnacceptable { .. } => f.write_str("received notify type TS_UNACCEPTABLE"),
+            Reason::PeerNotify(n) => write!(f, "received notify type {}", notify_name(*n)),
+            Reason::Timeout => f.write_str("due to timeout"),
+            Reason::DeadPeer => f.write_str("peer is dead (liveness check failed)"),
+            Reason::DeletedByPeer => f.write_str("deleted by peer"),
+            Reason::DeletedLocally => f.write_str("deleted locally"),
+            Reason::Expired => f.write_str("lifetime expired"),
+            Reason::Malformed(m) => write!(f, "malformed message: {m}"),
+            Reason::IkeSaGone => f.write_str("IKE SA deleted"),
+        }
+    }
+}
+
+fn notify_name(n: u16) -> String {
+    crate::wire::NotifyType(n)
+        .name()
+        .map(str::to_owned)
+        .unwrap_or_else(|| n.to_string())
+}
+
+/// Renders a selector as PAN-OS does in proxy-ID log lines.
+fn ts_text(ts: &[TrafficSelector]) -> String {
+    ts.iter()
+        .map(|t| {
+            let kind = if t.start_addr.is_ipv4() {
+                "IPv4"
+            } else {
+                "IPv6"
+            };
+            let port = if t.start_port == 0 && t.end_port == 65535 {
+                0
+            } else {
+                t.start_port
+            };
+            format!(
+                "{} type {kind}_subnet protocol {} port {port}",
+                t.short(),
+                t.protocol
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Something the embedder should know about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
+pub enum Event {
+    /// An IKE SA is established (IKE_AUTH completed).
+    IkeSaUp {
+        /// The `ike-gateway`.
+        gateway: String,
+        /// Our role.
+        role: Role,
+        /// SPIs and addresses.
+        sa: SaName,
+        /// The negotiated algorithms.
+        suite: IkeSuite,
+        /// True when NAT was detected (or encapsulation forced): IKE moved to port 4500.
+        nat: bool,
+    },
+    /// An IKE SA is gone; its Child SAs went with it (each reported by [`Event::ChildSaDown`]).
+    IkeSaDown {
+        /// The `ike-gateway`.
+        gateway: String,
+        /// SPIs and addresses.
+        sa: SaName,
+        /// Why.
+        reason: Reason,
+    },
+    /// A Child SA is negotiated: install it in the datapath.
+    ChildSaUp {
+        /// The `ike-gateway`.
+        gateway: String,
+        /// Everything ESP needs.
+        child: Box<ChildSa>,
+        /// The negotiated algorithms.
+        suite: EspSuite,
+    },
+    /// A Child SA is gone: remove it from the datapath.
+    ChildSaDown {
+        /// The `ipsec-tunnel`.
+        tunnel: String,
+        /// Our inbound SPI.
+        inbound_spi: u32,
+        /// The peer's (outbound) SPI.
+        outbound_spi: u32,
+        /// Why.
+        reason: Reason,
+    },
+    /// IKE SA negotiation (IKE_SA_INIT or IKE_AUTH) failed.
+    Phase1Failed {
+        /// The `ike-gateway` (empty when no gateway matched).
+        gateway: String,
+        /// Our role.
+        role: Role,
+        /// SPIs and addresses.
+        sa: SaName,
+        /// Why.
+        reason: Reason,
+    },
+    /// Child SA negotiation failed; the IKE SA stays up (RFC 7296 section 2.21.3).
+    Phase2Failed {
+        /// The `ipsec-tunnel` (empty when none matched the peer's selectors).
+        tunnel: String,
+        /// Our role.
+        role: Role,
+        /// Why.
+        reason: Reason,
+    },
+    /// An IKE_SA_INIT came from an address no gateway is configured for.
+    NoGateway {
+        /// The sender.
+        remote: SocketAddr,
+    },
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::IkeSaUp {
+                gateway,
+                role,
+                sa,
+                suite,
+                nat,
+            } => write!(
+                f,
+                "IKE phase-1 negotiation is succeeded as {role}, non-rekey. Established SA: {sa}. \
+                 Gateway {gateway}, proposal {suite}, NAT {}.",
+                if *nat { "detected" } else { "not detected" }
+            ),
+            Event::IkeSaDown {
+                gateway,
+                sa,
+                reason,
+            } => write!(f, "IKE SA {sa} of gateway {gateway} deleted: {reason}."),
+            Event::ChildSaUp {
+                gateway,
+                child,
+                suite,
+            } => write!(
+                f,
+                "IKE phase-2 negotiation is succeeded as {}, non-rekey. Established SA: {}-{} \
+                 SPI:{:08X}/{:08X} tunnel {} gateway {gateway}, proposal {suite}{}.",
+                if child.local_ts.is_empty() {
+                    "?"
+                } else {
+                    "peer"
+                },
+                child.local_addr.ip(),
+                child.remote_addr.ip(),
+                child.inbound.spi,
+                child.outbound.spi,
+                child.tunnel,
+                if child.encapsulation.is_some() {
+                    ", UDP-encapsulated"
+                } else {
+                    ""
+                }
+            ),
+            Event::ChildSaDown {
+                tunnel,
+                inbound_spi,
+                outbound_spi,
+                reason,
+            } => write!(
+                f,
+                "IPSec SA SPI:{inbound_spi:08X}/{outbound_spi:08X} of tunnel {tunnel} deleted: {reason}."
+            ),
+            Event::Phase1Failed {
+                gateway,
+                role,
+                sa,
+                reason,
+            } => write!(
+                f,
+                "IKE phase-1 negotiation is failed as {role}, non-rekey. Failed SA: {sa} \
+                 gateway {gateway} {reason}."
+            ),
+            Event::Phase2Failed {
+                tunnel,
+                role,
+                reason: Reason::TsUnacceptable {
+                    received_local,
+                    received_remote,
+                    local,
+                    remote,
+                },
+            } => write!(
+                f,
+                "IKE phase-2 negotiation failed when processing Proxy ID. Received local id {}, \
+                 received remote id {} (tunnel {tunnel} as {role}: local {}, remote {}).",
+                ts_text(received_local),
+                ts_text(received_remote),
+                ts_text(local),
+                ts_text(remote)
+            ),
+            Event::Phase2Failed {
+                tunnel,
+                role,
+                reason: reason @ Reason::NoProposalChosen { .. },
+            } => write!(
+                f,
+                "IKE phase-2 negotiation failed when processing SA payload. Tunnel {tunnel} as \
+                 {role}: {reason}."
+            ),
+            Event::Phase2Failed {
+                tunnel,
+                role,
+                reason,
+            } => write!(
+                f,
+                "IKE phase-2 negotiation is failed as {role}. Tunnel {tunnel}: {reason}."
+            ),
+            Event::NoGateway { remote } => write!(
+                f,
+                "IKE phase 1 negotiation is failed. Couldn't find configuration for IKE phase-1 \
+                 request for peer IP {}[{}].",
+                remote.ip(),
+                remote.port()
+            ),
+        }
+    }
+}

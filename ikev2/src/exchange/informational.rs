@@ -1,0 +1,115 @@
+//! INFORMATIONAL (RFC 7296 sections 1.4, 2.4): deletes of Child and IKE SAs, and liveness checks.
+//!
+//! ```text
+//! Sender                                   Peer
+//! HDR, SK {D(ESP, our inbound SPIs)}  -->
+//!                                     <--  HDR, SK {D(ESP, its inbound SPIs)}
+//! HDR, SK {D(IKE)}                    -->
+//!                                     <--  HDR, SK {}
+//! HDR, SK {}            (liveness)    -->
+//!                                     <--  HDR, SK {}
+//! ```
+
+use super::Ctx;
+use crate::error::Error;
+use crate::event::{Event, Reason};
+use crate::sa::{IkeSa, Pending};
+use crate::wire::{Delete, ExchangeType, Message, Payload, ProtocolId};
+
+impl IkeSa {
+    /// Sends the INFORMATIONAL request for a pending command.
+    pub(crate) fn start_informational(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        p: Pending,
+    ) -> Result<(), Error> {
+        let payloads = match &p {
+            Pending::DeleteChild(spi) => {
+                if !self.children.iter().any(|c| c.sa.inbound.spi == *spi) {
+                    return self.kick(ctx);
+                }
+                vec![Payload::Delete(Delete::esp(&[*spi]))]
+            }
+            Pending::DeleteIke => vec![Payload::Delete(Delete::ike())],
+            Pending::Liveness => Vec::new(),
+        };
+        self.in_flight = Some(p);
+        self.send_request(ctx, ExchangeType::INFORMATIONAL, &payloads)
+    }
+
+    /// Processes the response to our INFORMATIONAL request.
+    pub(crate) fn handle_informational_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        _msg: &Message,
+    ) -> Result<(), Error> {
+        match self.in_flight.take() {
+            Some(Pending::DeleteChild(spi)) => self.remove_child(ctx, spi, Reason::DeletedLocally),
+            Some(Pending::DeleteIke) => self.teardown(ctx, Reason::DeletedLocally),
+            Some(Pending::Liveness) | None => {}
+        }
+        Ok(())
+    }
+
+    fn remove_child(&mut self, ctx: &mut Ctx<'_>, inbound_spi: u32, reason: Reason) {
+        if let Some(i) = self
+            .children
+            .iter()
+            .position(|c| c.sa.inbound.spi == inbound_spi)
+        {
+            let c = self.children.remove(i);
+            ctx.events.push_back(Event::ChildSaDown {
+                tunnel: c.sa.tunnel,
+                inbound_spi: c.sa.inbound.spi,
+                outbound_spi: c.sa.outbound.spi,
+                reason,
+            });
+        }
+    }
+
+    /// Answers the peer's INFORMATIONAL request: deletes, liveness checks, notifies.
+    pub(crate) fn handle_informational_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: u32,
+        msg: &Message,
+    ) -> Result<(), Error> {
+        let deletes: Vec<&Delete> = msg
+            .payloads
+            .iter()
+            .filter_map(|p| match p {
+                Payload::Delete(d) => Some(d),
+                _ => None,
+            })
+            .collect();
+        if deletes.iter().any(|d| d.protocol == ProtocolId::IKE) {
+            // RFC 7296 section 1.4.1: answer with an empty message, then the IKE SA and all its
+            // Child SAs are gone.
+            self.send_response(ctx, ExchangeType::INFORMATIONAL, id, &[])?;
+            self.teardown(ctx, Reason::DeletedByPeer);
+            return Ok(());
+        }
+        let mut ours = Vec::new();
+        for d in deletes.iter().filter(|d| d.protocol == ProtocolId::ESP) {
+            for spi in &d.spis {
+                let Ok(b) = <[u8; 4]>::try_from(spi.as_slice()) else {
+                    continue;
+                };
+                let outbound = u32::from_be_bytes(b);
+                if let Some(c) = self.children.iter().find(|c| c.sa.outbound.spi == outbound) {
+                    let inbound = c.sa.inbound.spi;
+                    ours.push(inbound);
+                    // A delete that crosses ours needs no second answer (RFC 7296 1.4.1).
+                    self.pending.retain(|p| *p != Pending::DeleteChild(inbound));
+                    self.remove_child(ctx, inbound, Reason::DeletedByPeer);
+                }
+            }
+        }
+        let payloads = if ours.is_empty() {
+            Vec::new()
+        } else {
+            vec![Payload::Delete(Delete::esp(&ours))]
+        };
+        self.send_response(ctx, ExchangeType::INFORMATIONAL, id, &payloads)
+    }
+}

@@ -1,0 +1,120 @@
+//! Child SAs: building the [`ChildSa`] description ESP installs.
+
+use crate::config::TunnelConfig;
+use crate::error::Error;
+use crate::event::Role;
+use crate::keys::{self, ChildKeyLengths};
+use crate::proposal::EspSuite;
+use ipsec_core::child_sa::{
+    ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode, UdpEncapsulation,
+};
+use ipsec_core::crypto::{CryptoError, CryptoProvider, IntegId, PrfAlgorithm};
+use ipsec_core::selector::TrafficSelector;
+use std::net::SocketAddr;
+
+/// A Child SA of an IKE SA.
+#[derive(Clone, Debug)]
+pub(crate) struct Child {
+    pub(crate) sa: ChildSa,
+    pub(crate) suite: EspSuite,
+}
+
+/// Key lengths of a negotiated ESP suite.
+pub(crate) fn key_lengths(
+    provider: &CryptoProvider,
+    suite: &EspSuite,
+) -> Result<ChildKeyLengths, Error> {
+    let encr_key = if let Some(a) = provider.aead(suite.encryption) {
+        a.keymat_len()
+    } else if let Some(c) = provider.cipher(suite.encryption) {
+        c.key_len()
+    } else {
+        return Err(CryptoError::Unsupported("ESP encryption not in the provider").into());
+    };
+    let integ_key = if suite.integrity == IntegId::NONE {
+        0
+    } else {
+        provider
+            .integrity(suite.integrity)
+            .ok_or(CryptoError::Unsupported(
+                "ESP integrity not in the provider",
+            ))?
+            .key_len()
+    };
+    Ok(ChildKeyLengths {
+        encr_key,
+        integ_key,
+    })
+}
+
+/// Everything that goes into one [`ChildSa`].
+pub(crate) struct ChildParams<'a> {
+    pub(crate) tunnel: &'a TunnelConfig,
+    pub(crate) proxy_id: Option<String>,
+    pub(crate) role: Role,
+    pub(crate) suite: EspSuite,
+    pub(crate) our_spi: u32,
+    pub(crate) peer_spi: u32,
+    pub(crate) local_ts: Vec<TrafficSelector>,
+    pub(crate) remote_ts: Vec<TrafficSelector>,
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    pub(crate) encap: bool,
+    pub(crate) mode: Mode,
+    pub(crate) tfc_padding: bool,
+}
+
+/// Derives the keys (RFC 7296 section 2.17) and builds the Child SA.
+pub(crate) fn build(
+    provider: &CryptoProvider,
+    prf: &dyn PrfAlgorithm,
+    sk_d: &[u8],
+    ni: &[u8],
+    nr: &[u8],
+    p: ChildParams<'_>,
+) -> Result<Child, Error> {
+    let lens = key_lengths(provider, &p.suite)?;
+    let k = keys::child_keys(prf, sk_d, None, ni, nr, lens)?;
+    // KEYMAT: initiator-to-responder keys first.
+    let (inbound, outbound) = match p.role {
+        Role::Initiator => ((k.encr_r, k.integ_r), (k.encr_i, k.integ_i)),
+        Role::Responder => ((k.encr_i, k.integ_i), (k.encr_r, k.integ_r)),
+    };
+    let life = p.tunnel.lifetime;
+    let sa = ChildSa {
+        tunnel: p.tunnel.name.clone(),
+        proxy_id: p.proxy_id,
+        protocol: IpsecProtocol::Esp,
+        mode: p.mode,
+        encryption: p.suite.encryption,
+        integrity: p.suite.integrity,
+        esn: p.suite.esn,
+        inbound: DirectionKeys {
+            spi: p.our_spi,
+            encryption_key: inbound.0,
+            integrity_key: inbound.1,
+        },
+        outbound: DirectionKeys {
+            spi: p.peer_spi,
+            encryption_key: outbound.0,
+            integrity_key: outbound.1,
+        },
+        local_ts: p.local_ts,
+        remote_ts: p.remote_ts,
+        local_addr: p.local,
+        remote_addr: p.remote,
+        encapsulation: p.encap.then_some(UdpEncapsulation {
+            local_port: p.local.port(),
+            remote_port: p.remote.port(),
+        }),
+        lifetimes: Lifetimes {
+            // Soft limit at 90 % of the hard one, as PAN-OS and strongSwan roughly do.
+            soft_time: Some(life.mul_f64(0.9)),
+            hard_time: Some(life),
+            ..Default::default()
+        },
+        replay_window: p.tunnel.replay_window,
+        tfc_padding: p.tfc_padding,
+    };
+    Ok(Child { sa, suite: p.suite })
+}
