@@ -421,6 +421,18 @@ fn pair_check_finds_mismatches() {
         "{found:#?}"
     );
 
+    // Gateways that do not point at each other: not a pair at all.
+    let elsewhere = BRANCH.replace(
+        "peer-address = { ip = \"192.0.2.1\" }",
+        "peer-address = { ip = \"192.0.2.99\" }",
+    );
+    let elsewhere = load(&elsewhere);
+    assert!(gateway_pairs(&hq, &elsewhere).is_empty());
+    assert_eq!(gateway_pairs(&hq, &branch), [("gw-branch", "gw-hq")]);
+    let found = check_pair(&hq, &elsewhere);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].error.object.is_none());
+
     // No common IKE proposal.
     let other_ike = BRANCH.replace(
         "dh-group = [\"group19\", \"group14\"]",

@@ -41,7 +41,7 @@ pub use ipsec_tunnel::{
 };
 pub use lifetime::{Lifesize, Lifetime};
 pub use network::{Nexthop, StaticRoute, Zone};
-pub use pair::{check_pair, PairFinding, PairSide};
+pub use pair::{check_pair, gateway_pairs, PairFinding, PairSide};
 pub use policy::{
     AddressMatch, DestinationTranslation, DynamicIpAndPort, NatRule, RuleAction, SecurityRule,
     SourceTranslation, StaticIp,

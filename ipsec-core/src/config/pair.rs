@@ -25,43 +25,44 @@ pub struct PairFinding {
     pub error: ConfigError,
 }
 
+/// The gateways of `a` and `b` that point at each other, as `(a's gateway, b's gateway)` names:
+/// each one's `peer-address` is the other's local address (a dynamic or FQDN peer, or a gateway
+/// without a local IP, pairs with any).
+pub fn gateway_pairs<'a, 'b>(a: &'a Config, b: &'b Config) -> Vec<(&'a str, &'b str)> {
+    let mut out = Vec::new();
+    for ga in &a.ike_gateways {
+        for gb in &b.ike_gateways {
+            if points_at(&ga.peer_address, gb) && points_at(&gb.peer_address, ga) {
+                out.push((ga.name.as_str(), gb.name.as_str()));
+            }
+        }
+    }
+    out
+}
+
 /// Checks two firewalls' configurations against each other.
 ///
-/// Gateways are paired when each one's `peer-address` is the other's local address (a dynamic or
-/// FQDN peer pairs with any). For each pair it reports: no gateway pairing at all, IKE version
+/// Gateways are paired by [`gateway_pairs`]; gateways without a counterpart are ignored (they
+/// may serve other peers), but no pair at all is a finding. For each pair it reports: IKE version
 /// mismatch, pre-shared-key mismatch, `peer-id` not matching the other's `local-id`, no common
-/// IKE proposal, nobody able to initiate (both passive, or passive facing a dynamic peer); and for
-/// their tunnels: no common IPsec proposal, PFS mismatch, and proxy IDs without a mirror image.
+/// IKE proposal, nobody able to initiate (both passive, or passive facing a dynamic peer); and
+/// for their tunnels: PFS mismatch, no common IPsec proposal, and proxy IDs without a mirror
+/// image (a tunnel without proxy IDs proposes 0.0.0.0/0 both ways, as PAN-OS does).
 pub fn check_pair(a: &Config, b: &Config) -> Vec<PairFinding> {
     let mut out = Vec::new();
-    let mut paired_b = vec![false; b.ike_gateways.len()];
+    let mut any = false;
     for (ia, ga) in a.ike_gateways.iter().enumerate() {
-        let mut found = false;
         for (ib, gb) in b.ike_gateways.iter().enumerate() {
             if points_at(&ga.peer_address, gb) && points_at(&gb.peer_address, ga) {
-                found = true;
-                if let Some(p) = paired_b.get_mut(ib) {
-                    *p = true;
-                }
+                any = true;
                 gateways(a, b, (ia, ga), (ib, gb), &mut out);
             }
         }
-        if !found {
-            let site = Site::new(ObjectKind::IkeGateway, ia, &ga.name);
-            out.push(first(site.at(
-                "peer-address",
-                mismatch("no ike-gateway in the other configuration has this peer as its local address and this gateway's address as its peer"),
-            )));
-        }
     }
-    for (ib, gb) in b.ike_gateways.iter().enumerate() {
-        if !paired_b.get(ib).copied().unwrap_or(true) {
-            let site = Site::new(ObjectKind::IkeGateway, ib, &gb.name);
-            out.push(second(site.at(
-                "peer-address",
-                mismatch("no ike-gateway in the other configuration has this peer as its local address and this gateway's address as its peer"),
-            )));
-        }
+    if !any {
+        out.push(first(ConfigError::file(mismatch(
+            "no ike-gateway of one configuration has the other's local address as its peer-address",
+        ))));
     }
     out
 }
@@ -73,13 +74,6 @@ fn mismatch(s: impl Into<String>) -> Problem {
 fn first(error: ConfigError) -> PairFinding {
     PairFinding {
         side: PairSide::First,
-        error,
-    }
-}
-
-fn second(error: ConfigError) -> PairFinding {
-    PairFinding {
-        side: PairSide::Second,
         error,
     }
 }
