@@ -174,6 +174,10 @@ fn esp_packets_are_listed_by_spi_and_sequence_number() {
     );
     assert!(out.contains(from_i) && out.contains(from_r), "{out}");
     assert!(out.contains("14 records: 0 IKE, 14 ESP"), "{out}");
+    assert!(
+        out.contains("ESP spi=0x2418309d 192.0.2.1:4500 -> 192.0.2.2:4500: 7 packets, seq 1..7"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -121,7 +121,17 @@ fn main() -> ExitCode {
             }
         }
     }
-    let summary = summary_text(&decoder.summary());
+    let mut summary = summary_text(&decoder.summary());
+    for f in decoder.esp_flows() {
+        let route = match (f.src, f.dst) {
+            (Some(s), Some(d)) => format!(" {s} -> {d}"),
+            _ => String::new(),
+        };
+        summary.push_str(&format!(
+            "\nESP spi=0x{:08x}{route}: {} packets, seq {}..{}",
+            f.spi, f.packets, f.min_seq, f.max_seq
+        ));
+    }
     if args.json {
         eprintln!("{summary}");
     } else {

@@ -611,3 +611,27 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn the_sa_table_is_bounded_and_matches_a_zero_responder_spi() {
+        let mut t = SaTable::default();
+        t.learn(7, 0, None);
+        let chosen = Some((
+            Encryption::new(ipsec_core::crypto::EncrId::ENCR_AES_GCM_16, 128),
+            IntegId::NONE,
+        ));
+        t.learn(7, 9, chosen);
+        assert_eq!(t.sas.len(), 1);
+        assert_eq!(t.find(7, 9).map(|s| s.chosen), Some(chosen));
+        assert!(t.find(7, 10).is_none());
+        for spi in 100..100 + MAX_SAS as u64 + 10 {
+            t.learn(spi, spi, None);
+        }
+        assert_eq!(t.sas.len(), MAX_SAS);
+        assert!(t.find(7, 9).is_none(), "the oldest SA was forgotten");
+    }
+}
