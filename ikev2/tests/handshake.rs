@@ -50,3 +50,217 @@ fn psk_handshake_installs_matching_child_sas() {
     ));
     println!("{up}");
 }
+
+use ikev2::proposal::IkeProposal;
+use ikev2::testing::ike_gcm_x25519;
+use ipsec_core::crypto::{DhGroup, EncrId, Encryption, IntegId, PrfId};
+
+fn with_ike(prop: IkeProposal) -> Pair {
+    let mut l = SiteSpec::left().config();
+    let mut r = SiteSpec::right().config();
+    l.gateways[0].ike_proposals = vec![prop.clone()];
+    r.gateways[0].ike_proposals = vec![prop];
+    Pair::new(l, r, 7)
+}
+
+fn up_with(prop: IkeProposal) -> Pair {
+    let mut p = with_ike(prop.clone());
+    p.left.connect(p.now, "tun").unwrap();
+    let ok = p.drive_until(Duration::from_secs(5), |p| {
+        p.tunnel_up(Side::Left) && p.tunnel_up(Side::Right)
+    });
+    assert!(ok, "no tunnel with {prop}: {:?}", p.left_events);
+    let suite = p.left.ike_sas()[0].suite.unwrap();
+    assert_eq!(suite.encryption, prop.encryption[0]);
+    assert_eq!(suite.prf, prop.prf[0]);
+    assert_eq!(suite.dh, prop.dh[0]);
+    p
+}
+
+/// Same flow as above, once per encryption, PRF, integrity algorithm and key-exchange group of
+/// the default provider.
+#[test]
+fn every_ike_algorithm_of_the_default_provider_negotiates() {
+    let gcm = |bits| Encryption {
+        id: EncrId::ENCR_AES_GCM_16,
+        key_bits: bits,
+    };
+    let cbc = |bits| Encryption {
+        id: EncrId::ENCR_AES_CBC,
+        key_bits: bits,
+    };
+    let chacha = Encryption {
+        id: EncrId::ENCR_CHACHA20_POLY1305,
+        key_bits: 0,
+    };
+    for enc in [gcm(128), gcm(256), chacha] {
+        let mut prop = ike_gcm_x25519();
+        prop.encryption = vec![enc];
+        up_with(prop);
+    }
+    for (enc, integ) in [
+        (cbc(128), IntegId::AUTH_HMAC_SHA2_256_128),
+        (cbc(192), IntegId::AUTH_HMAC_SHA2_384_192),
+        (cbc(256), IntegId::AUTH_HMAC_SHA2_512_256),
+        (cbc(256), IntegId::AUTH_HMAC_SHA1_96),
+        (
+            Encryption {
+                id: EncrId::ENCR_3DES,
+                key_bits: 0,
+            },
+            IntegId::AUTH_HMAC_SHA2_256_128,
+        ),
+    ] {
+        let mut prop = ike_gcm_x25519();
+        prop.encryption = vec![enc];
+        prop.integrity = vec![integ];
+        let p = up_with(prop);
+        assert_eq!(p.left.ike_sas()[0].suite.unwrap().integrity, integ);
+    }
+    for prf in [
+        PrfId::PRF_HMAC_SHA1,
+        PrfId::PRF_HMAC_SHA2_384,
+        PrfId::PRF_HMAC_SHA2_512,
+    ] {
+        let mut prop = ike_gcm_x25519();
+        prop.prf = vec![prf];
+        up_with(prop);
+    }
+    for g in [
+        DhGroup::ECP_256,
+        DhGroup::ECP_384,
+        DhGroup::ECP_521,
+        DhGroup::MODP_2048,
+        DhGroup::MODP_1536,
+        DhGroup::MODP_1024,
+    ] {
+        let mut prop = ike_gcm_x25519();
+        prop.dh = vec![g];
+        up_with(prop);
+    }
+}
+
+/// ```text
+/// right (initiator)                        left (responder)
+/// IKE_SA_INIT                        -->
+///                                    <--   IKE_SA_INIT
+/// IKE_AUTH                           -->
+///                                    <--   IKE_AUTH
+/// ```
+#[test]
+fn either_side_can_initiate() {
+    let mut p = Pair::new(SiteSpec::left().config(), SiteSpec::right().config(), 3);
+    p.right.connect(p.now, "tun").unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+            && p.tunnel_up(Side::Right))
+    );
+    assert_eq!(p.left.ike_sas()[0].role, Role::Responder);
+    let l = child_up(&p.left_events).unwrap();
+    assert_eq!(l.local_ts, vec![l.local_ts[0]]);
+    assert_eq!(l.local_ts[0].start_addr.to_string(), "10.1.0.0");
+}
+
+/// A NAT rewrites the left peer's source to 203.0.113.9:30500.
+///
+/// ```text
+/// left 192.0.2.1:500 --NAT 203.0.113.9:30500--> right 192.0.2.2:500
+/// IKE_SA_INIT N(NAT_D)x2               -->      (source hash mismatch: peer behind NAT)
+///                                      <--      N(NAT_D)x2 (dest hash mismatch: we are behind NAT)
+/// 4500: 0000 | IKE_AUTH                -->      (right follows the mapped port 34500)
+///                                      <--      4500: 0000 | IKE_AUTH
+/// ```
+#[test]
+fn nat_detected_floats_to_4500_and_encapsulates() {
+    // The right peer must accept the mapped address: it is a dynamic peer.
+    let mut r = SiteSpec::right().config();
+    r.gateways[0].peer_addr = None;
+    let mut p = Pair::new(SiteSpec::left().config(), r, 4);
+    p.left_nat = Some("203.0.113.9".parse().unwrap());
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+            && p.tunnel_up(Side::Right))
+    );
+    let l = child_up(&p.left_events).unwrap();
+    let r = child_up(&p.right_events).unwrap();
+    assert_eq!(l.encapsulation.unwrap().local_port, 4500);
+    assert_eq!(l.encapsulation.unwrap().remote_port, 4500);
+    assert_eq!(r.encapsulation.unwrap().remote_port, 34500);
+    assert_eq!(r.remote_addr.ip().to_string(), "203.0.113.9");
+    // IKE_AUTH went from port 4500 with the non-ESP marker.
+    let auth = p
+        .sent
+        .iter()
+        .find(|(s, l, _, b)| *s == Side::Left && l.port() == 4500 && b[..4] == [0, 0, 0, 0])
+        .expect("IKE_AUTH on 4500");
+    assert_eq!(auth.3[4 + 18], 35, "exchange type IKE_AUTH");
+    assert!(p.left.ike_sas()[0].nat && p.right.ike_sas()[0].nat);
+}
+
+/// `force_encapsulation` sends a NAT_DETECTION_SOURCE_IP that cannot match, as strongSwan's
+/// `encap = yes` does; both sides then encapsulate though no NAT is present.
+#[test]
+fn forced_encapsulation_without_nat() {
+    let mut l = SiteSpec::left().config();
+    l.gateways[0].force_encapsulation = true;
+    let mut p = Pair::new(l, SiteSpec::right().config(), 5);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+            && p.tunnel_up(Side::Right))
+    );
+    for ev in [&p.left_events, &p.right_events] {
+        let c = child_up(ev).unwrap();
+        let e = c.encapsulation.expect("encapsulated");
+        assert_eq!((e.local_port, e.remote_port), (4500, 4500));
+    }
+}
+
+/// IPv6 outer and inner addresses; a dynamic responder that accepts any `*.ike.test` FQDN.
+#[test]
+fn ipv6_dynamic_peer_with_wildcard_id() {
+    let mut ls = SiteSpec::left();
+    let mut rs = SiteSpec::right();
+    ls.addr = "2001:db8::1".parse().unwrap();
+    ls.peer = Some("2001:db8::2".parse().unwrap());
+    rs.addr = "2001:db8::2".parse().unwrap();
+    rs.peer = None;
+    rs.peer_id = Some(ikev2::identity::IdPattern::FqdnGlob("*.ike.test".into()));
+    ls.local_net = "2001:db8:1::/64";
+    ls.remote_net = "2001:db8:2::/64";
+    rs.local_net = "2001:db8:2::/64";
+    rs.remote_net = "2001:db8:1::/64";
+    let mut p = Pair::new(ls.config(), rs.config(), 6);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+            && p.tunnel_up(Side::Right))
+    );
+    let r = child_up(&p.right_events).unwrap();
+    assert!(r.remote_addr.is_ipv6());
+    assert_eq!(r.remote_ts[0].start_addr.to_string(), "2001:db8:1::");
+}
+
+/// USE_TRANSPORT_MODE is echoed when both sides are configured for transport mode.
+#[test]
+fn transport_mode_is_negotiated() {
+    let mut l = SiteSpec::left().config();
+    let mut r = SiteSpec::right().config();
+    l.tunnels[0].mode = ipsec_core::child_sa::Mode::Transport;
+    r.tunnels[0].mode = ipsec_core::child_sa::Mode::Transport;
+    let mut p = Pair::new(l, r, 8);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+            && p.tunnel_up(Side::Right))
+    );
+    assert_eq!(
+        child_up(&p.left_events).unwrap().mode,
+        ipsec_core::child_sa::Mode::Transport
+    );
+    assert_eq!(
+        child_up(&p.right_events).unwrap().mode,
+        ipsec_core::child_sa::Mode::Transport
+    );
+}
