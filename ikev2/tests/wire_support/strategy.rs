@@ -62,7 +62,7 @@ fn proposal() -> impl Strategy<Value = Proposal> {
 fn ts_entry() -> impl Strategy<Value = TsEntry> {
     let ports = (any::<u8>(), any::<u16>(), any::<u16>());
     prop_oneof![
-        (ports.clone(), any::<u32>(), any::<u32>()).prop_map(|((p, sp, ep), a, b)| {
+        (ports, any::<u32>(), any::<u32>()).prop_map(|((p, sp, ep), a, b)| {
             TsEntry::Ip(TrafficSelector {
                 protocol: p,
                 start_port: sp,
