@@ -129,7 +129,7 @@ fn gateways(
             out.push(first(sa.at2(
                 "authentication",
                 "pre-shared-key",
-                mismatch(format!("differs from {}'s key", other(gb))),
+                mismatch(format!("differs from the key of {}", other(gb))),
             )));
         }
     }
