@@ -114,7 +114,7 @@ impl Decoder {
                 Ok(frame) => self.decode_frame(number, frame),
                 Err(e) => {
                     self.summary.records += 1;
-                    Some(error(number, 0, None, None, "capture", e.to_string()))
+                    Some(error(number, None, None, None, "capture", e.to_string()))
                 }
             };
             if let Some(r) = decoded {
@@ -141,7 +141,7 @@ impl Decoder {
                 self.summary.skipped += 1;
                 return None;
             }
-            Err(e) => return Some(error(number, t, None, None, "network", e.to_string())),
+            Err(e) => return Some(error(number, Some(t), None, None, "network", e.to_string())),
         };
         let (src, dst, content) = match d.transport {
             Transport::Udp {
@@ -175,7 +175,7 @@ impl Decoder {
             }
         };
         let (kind, item) = match content {
-            Err(e) => return Some(error(number, t, src, dst, "udp", e.to_string())),
+            Err(e) => return Some(error(number, Some(t), src, dst, "udp", e.to_string())),
             Ok(Content::NatKeepalive) => ("nat-keepalive", Item::new("NAT-keepalive")),
             Ok(Content::Esp(esp)) => {
                 self.count_esp(&esp, src, dst);
@@ -189,13 +189,13 @@ impl Decoder {
                         }
                         ("ike", item)
                     }
-                    Err(reason) => return Some(error(number, t, src, dst, "ike", reason)),
+                    Err(reason) => return Some(error(number, Some(t), src, dst, "ike", reason)),
                 }
             }
         };
         Some(Record {
             frame: number,
-            time_ns: t,
+            time_ns: Some(t),
             src,
             dst,
             kind,
@@ -215,7 +215,7 @@ fn fragment(number: usize, t: u64, src: SocketAddr, dst: SocketAddr, d: &Datagra
     let offset = d.fragment.map_or(0, |f| f.offset);
     Record {
         frame: number,
-        time_ns: t,
+        time_ns: Some(t),
         src: Some(src),
         dst: Some(dst),
         kind: "ip-fragment",
@@ -227,7 +227,7 @@ fn fragment(number: usize, t: u64, src: SocketAddr, dst: SocketAddr, d: &Datagra
 
 fn error(
     number: usize,
-    t: u64,
+    t: Option<u64>,
     src: Option<SocketAddr>,
     dst: Option<SocketAddr>,
     layer: &'static str,

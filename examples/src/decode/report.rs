@@ -132,9 +132,9 @@ impl Item {
 pub struct Record {
     /// Record number in its file, from 1.
     pub frame: usize,
-    /// Capture time, nanoseconds since the Unix epoch.
-    pub time_ns: u64,
-    /// Source address and port, when the record got that far.
+    /// Capture time, nanoseconds since the Unix epoch; `None` for a record that could not be read.
+    pub time_ns: Option<u64>,
+    /// Source address and port, when the record got that far (port 0 for ESP directly over IP).
     pub src: Option<SocketAddr>,
     /// Destination address and port, when the record got that far.
     pub dst: Option<SocketAddr>,
@@ -184,7 +184,11 @@ impl Record {
     /// The compact text form: a headline `#frame time src -> dst kind fields`, then one indented
     /// line per nested item. Ends without a newline.
     pub fn to_text(&self) -> String {
-        let mut out = format!("#{} {}", self.frame, time_text(self.time_ns));
+        let mut out = format!("#{}", self.frame);
+        if let Some(t) = self.time_ns {
+            out.push(' ');
+            out.push_str(&time_text(t));
+        }
         if let (Some(s), Some(d)) = (self.src, self.dst) {
             let _ = write!(out, " {s} -> {d}");
         }
@@ -206,8 +210,11 @@ impl Record {
             json_string(f, &mut out);
             out.push(',');
         }
-        let _ = write!(out, "\"frame\":{},\"time\":", self.frame);
-        json_string(&time_text(self.time_ns), &mut out);
+        let _ = write!(out, "\"frame\":{}", self.frame);
+        if let Some(t) = self.time_ns {
+            out.push_str(",\"time\":");
+            json_string(&time_text(t), &mut out);
+        }
         for (key, addr) in [("src", self.src), ("dst", self.dst)] {
             if let Some(a) = addr {
                 let _ = write!(out, ",\"{key}\":");
@@ -305,7 +312,7 @@ mod tests {
     fn sample() -> Record {
         Record {
             frame: 3,
-            time_ns: 1_700_000_000_123_456_789,
+            time_ns: Some(1_700_000_000_123_456_789),
             src: Some("192.0.2.1:500".parse().unwrap()),
             dst: Some("192.0.2.2:500".parse().unwrap()),
             kind: "ike",
