@@ -172,9 +172,10 @@ pub enum Received {
     Ike(core::ops::Range<usize>),
 }
 
-/// Parses the outer IPv4/IPv6 header (and UDP header, for port 4500) of a received packet, for
-/// embedders reading raw IP. Never panics; anything else is [`EspError::Malformed`].
-pub fn parse_outer(p: &[u8]) -> Result<Received, EspError> {
+/// Parses the outer IPv4/IPv6 header (and UDP header) of a received packet, for embedders reading
+/// raw IP. `nat_t_port` is the local port ESP in UDP arrives on (normally 4500); UDP to port 500
+/// is IKE. Never panics; anything else is [`EspError::Malformed`].
+pub fn parse_outer(p: &[u8], nat_t_port: u16) -> Result<Received, EspError> {
     let f = crate::ip::flow(p).map_err(|_| EspError::Malformed("bad outer IP header"))?;
     let hlen = match p.first().map(|b| b >> 4) {
         Some(4) => usize::from(p[0] & 0x0f) * 4,
@@ -197,8 +198,8 @@ pub fn parse_outer(p: &[u8]) -> Result<Received, EspError> {
             if f.dst_port == Some(500) {
                 return Ok(Received::Ike(start..f.len));
             }
-            if f.dst_port != Some(crate::wire::NAT_T_PORT) {
-                return Err(EspError::Malformed("UDP not to port 4500"));
+            if f.dst_port != Some(nat_t_port) {
+                return Err(EspError::Malformed("UDP not to the NAT-T port"));
             }
             match crate::wire::Udp4500::classify(payload)? {
                 crate::wire::Udp4500::Keepalive => Ok(Received::Keepalive),

@@ -446,9 +446,6 @@ impl OutboundSa {
                 tailroom: tail,
             });
         }
-        if self.lifetime.is_expired(now) {
-            return Err(EspError::LifetimeExpired);
-        }
         let seq = self.next_seq;
         let max = if self.esn {
             u64::MAX
@@ -458,6 +455,9 @@ impl OutboundSa {
         if seq == 0 || seq > max {
             self.lifetime.raise(LimitKind::SequenceNumber, true);
             return Err(EspError::SequenceExhausted);
+        }
+        if self.lifetime.is_expired(now) {
+            return Err(EspError::LifetimeExpired);
         }
         let start = payload.start - hlen;
         let ct_start = payload.start;
@@ -661,6 +661,10 @@ impl InboundSa {
             return Err(EspError::Malformed(
                 "shorter than header, IV, trailer and ICV",
             ));
+        }
+        let spi = wire::read_u32(packet, 0);
+        if spi != self.spi {
+            return Err(EspError::UnknownSpi(spi));
         }
         let ct_len = len - hlen - icv_len;
         if !ct_len.is_multiple_of(align) {

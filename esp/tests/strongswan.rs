@@ -85,7 +85,7 @@ fn captured() -> Vec<(Vec<u8>, core::ops::Range<usize>)> {
         .into_iter()
         .map(|f| {
             let ip = f[14..].to_vec();
-            match parse_outer(&ip).unwrap() {
+            match parse_outer(&ip, 4500).unwrap() {
                 Received::Esp(o) => {
                     assert_eq!(o.source.port(), 4500);
                     (ip, o.esp_start..o.esp_end)
