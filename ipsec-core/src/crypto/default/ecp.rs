@@ -20,8 +20,9 @@ use crate::crypto::{
 const MAX_FIELD: usize = 66;
 
 /// How many private-key candidates to draw before giving up on a broken random source. A
-/// candidate is rejected with probability below 2^-32 for P-256 and P-384 and about 1/2 for P-521
-/// after masking, so 64 failures mean the source is not random.
+/// candidate (masked to the order's bit length) is rejected only when it is zero or not below the
+/// order, which for these curves happens with probability below 2^-32, so 64 failures in a row
+/// mean the source is not random.
 const MAX_TRIES: usize = 64;
 
 /// One ECP group.

@@ -5,8 +5,8 @@
 //! secret are big-endian, padded to the modulus length (RFC 7296 sections 3.4 and 2.14).
 //!
 //! Private exponent sizes follow RFC 3526's table of exponent sizes (twice the strength estimate,
-//! upper end): 1536-bit 240, 2048-bit 320, 3072-bit 420, 4096-bit 480 bits; the 1024-bit group gets
-//! 256 bits, well past its own strength. Because every RFC 3526 prime is safe (p = 2q + 1), checking
+//! upper end): 1536-bit 240, 2048-bit 320, 3072-bit 420 (rounded up to 424, whole octets), 4096-bit
+//! 480 bits; the 1024-bit group gets 256 bits, well past its own strength. Because every RFC 3526 prime is safe (p = 2q + 1), checking
 //! 1 < y < p - 1 is all the peer validation RFC 6989 section 2.1 requires.
 
 use std::sync::OnceLock;
