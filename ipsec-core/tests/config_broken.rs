@@ -49,6 +49,22 @@ const IKE_ENC: &str = "encryption = [\"aes-256-gcm\", \"aes-256-cbc\"]";
 const ESP_ENC: &str = "encryption = [\"aes-128-gcm\", \"aes-256-gcm\"]";
 const PSK: &str = "authentication = { pre-shared-key = \"correct horse battery staple\" }";
 
+const DYNAMIC_GW: &str = r#"[[ike-gateway]]
+name = "gw-dyn"
+version = "ikev2"
+local-address = { interface = "ethernet1/1", ip = "192.0.2.1" }
+peer-address = "dynamic"
+authentication = { pre-shared-key = "another key" }
+ike-crypto-profile = "ike-2"
+
+[[ike-crypto-profile]]
+name = "ike-2"
+dh-group = ["group20"]
+hash = ["sha384"]
+encryption = ["aes-256-gcm"]
+
+[[tunnel-interface]]"#;
+
 fn cases() -> Vec<Case> {
     vec![
         // Syntax and type errors (serde stops at the first one).
@@ -105,6 +121,8 @@ fn cases() -> Vec<Case> {
         case("certificate authentication", &[(PSK, "authentication = { certificate = { local-certificate = \"hq\" } }")], GW, "authentication.certificate", Some("certificate")),
         case("local-id ipaddr that is not an address", &[("local-id = { type = \"fqdn\", id = \"hq.example.net\" }", "local-id = { type = \"ipaddr\", id = \"hq.example.net\" }")], GW, "local-id.id", Some("local-id")),
         case("empty pre-shared key", &[(PSK, "authentication = { pre-shared-key = \"\" }")], GW, "authentication.pre-shared-key", Some("pre-shared-key")),
+        case("monitor destination outside every proxy-id", &[("destination-ip = \"169.254.100.2\"", "destination-ip = \"169.254.100.9\"")], TUN, "tunnel-monitor.destination-ip", Some("169.254.100.9")),
+        case("dynamic-peer gateways on one address with different profiles", &[("[[tunnel-interface]]", DYNAMIC_GW)], Some(("ike-gateway", "gw-dyn")), "ike-crypto-profile", Some("ike-crypto-profile = \"ike-2\"")),
         case("both manual key and IKE", &[(MONITOR, "manual-key = { local-spi = 4096, remote-spi = 4097, local-address = { interface = \"ethernet1/1\" }, peer-address = { ip = \"192.0.2.2\" }, esp = { encryption = { algorithm = \"aes-128-cbc\", key = \"00112233445566778899aabbccddeeff\" }, authentication = { algorithm = \"sha256\", key = \"00\" } } }")], TUN, "manual-key", Some("manual-key")),
     ]
 }
@@ -251,4 +269,153 @@ fn garbage_never_panics() {
         let _ = Config::from_toml_str(text);
     }
     assert_eq!(Config::from_toml_str("").unwrap(), Config::new());
+}
+
+/// A manual-key tunnel appended to hq.toml.
+const MANUAL: &str = r#"
+[[tunnel-interface]]
+name = "tunnel.2"
+zone = "vpn"
+
+[[ipsec-tunnel]]
+name = "manual"
+tunnel-interface = "tunnel.2"
+anti-replay = false
+ipsec-mode = "transport"
+copy-tos = true
+
+[ipsec-tunnel.manual-key]
+local-spi = 0x1000
+remote-spi = 0x2000
+local-address = { interface = "ethernet1/1", ip = "192.0.2.1" }
+peer-address = { ip = "192.0.2.3" }
+esp = { encryption = { algorithm = "aes-128-cbc", key = "00112233445566778899aabbccddeeff" }, authentication = { algorithm = "sha256", key = "0x00:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:12:13:14:15:16:17:18:19:1a:1b:1c:1d:1e:1f" } }
+"#;
+
+#[test]
+fn manual_key_tunnels_load_and_their_keys_are_checked() {
+    let text = format!("{HQ}{MANUAL}");
+    let c = Config::from_toml_str(&text).unwrap();
+    let t = c.ipsec_tunnel("manual").unwrap();
+    let mk = t.manual_key.as_ref().unwrap();
+    assert_eq!((mk.local_spi, mk.remote_spi), (0x1000, 0x2000));
+    let esp = mk.esp.as_ref().unwrap();
+    assert_eq!(
+        esp.encryption.key.as_ref().unwrap().0.expose()[..2],
+        [0x00, 0x11]
+    );
+    assert_eq!(esp.authentication.key.as_ref().unwrap().0.len(), 32);
+    assert_eq!(
+        esp.authentication.key.as_ref().unwrap().0.expose()[31],
+        0x1f
+    );
+    assert_eq!(t.replay_window(), 0);
+    assert_eq!(t.ipsec_mode.mode(), ipsec_core::child_sa::Mode::Transport);
+    assert!(
+        !format!("{mk:?}").contains("0011"),
+        "keys must not be printed"
+    );
+    let w = c.warnings();
+    assert!(w.iter().any(|w| w.field == "manual-key"), "{w:?}");
+    assert!(w.iter().any(|w| w.field == "anti-replay"), "{w:?}");
+
+    let short = text.replace(
+        "key = \"00112233445566778899aabbccddeeff\"",
+        "key = \"0011\"",
+    );
+    let errors = Config::from_toml_str(&short).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(
+        errors[0].field.as_deref(),
+        Some("manual-key.esp.encryption.key")
+    );
+
+    let reserved = text.replace("local-spi = 0x1000", "local-spi = 200");
+    let errors = Config::from_toml_str(&reserved).unwrap_err();
+    assert_eq!(errors[0].field.as_deref(), Some("manual-key.local-spi"));
+    assert_eq!(
+        errors[0].location.map(|l| l.line),
+        Some(line_of(&reserved, "local-spi = 200"))
+    );
+
+    let not_hex = text.replace("key = \"00112233445566778899aabbccddeeff\"", "key = \"zz\"");
+    let errors = Config::from_toml_str(&not_hex).unwrap_err();
+    assert_eq!(
+        errors[0].field.as_deref(),
+        Some("manual-key.esp.encryption.key"),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn ipv6_proxy_ids_and_ports_load() {
+    let text = format!(
+        "{HQ}{}",
+        r#"
+[[ipsec-tunnel.proxy-id-v6]]
+name = "v6-web"
+local = "2001:db8:1::/64"
+remote = "2001:db8:2::/64"
+protocol = { tcp = { remote-port = 443 } }
+"#
+    );
+    let c = Config::from_toml_str(&text).unwrap();
+    let t = c.ipsec_tunnel("vpn-branch").unwrap();
+    let p = &t.proxy_ids_v6[0];
+    assert_eq!(p.protocol.ip_protocol(), 6);
+    let ports = p.protocol.ports().unwrap();
+    assert_eq!((ports.local_port, ports.remote_port), (0, 443));
+    assert_eq!(t.all_proxy_ids().count(), 3);
+
+    // An IPv4 proxy ID in the IPv6 list is an error naming the entry.
+    let wrong = text.replace(
+        "local = \"2001:db8:1::/64\"\nremote = \"2001:db8:2::/64\"",
+        "local = \"10.9.0.0/16\"\nremote = \"10.8.0.0/16\"",
+    );
+    let errors = Config::from_toml_str(&wrong).unwrap_err();
+    assert_eq!(
+        errors[0].field.as_deref(),
+        Some("proxy-id-v6[v6-web].local"),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn unknown_field_errors_list_the_valid_fields() {
+    let text = HQ.replace(
+        "mtu = 1400",
+        "mtu = 1400
+mtus = 1",
+    );
+    let errors = Config::from_toml_str(&text).unwrap_err();
+    let shown = errors[0].to_string();
+    assert!(shown.contains("unknown field `mtus`"), "{shown}");
+    assert!(shown.contains("expected one of"), "{shown}");
+    assert!(shown.contains("`virtual-router`"), "{shown}");
+}
+
+mod fuzzish {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Cutting, inserting or replacing text anywhere in a valid file never panics, and every
+        /// error found in text carries a line.
+        #[test]
+        fn mutated_samples_never_panic(at in 0usize..2600, cut in 0usize..40, insert in "[ -~\n]{0,12}") {
+            let mut bytes = HQ.as_bytes().to_vec();
+            let at = at.min(bytes.len());
+            let end = (at + cut).min(bytes.len());
+            bytes.splice(at..end, insert.bytes());
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if let Err(errors) = Config::from_toml_str(&text) {
+                prop_assert!(!errors.is_empty());
+                for e in &errors {
+                    prop_assert!(e.location.is_some(), "no location: {e}\n{text}");
+                }
+            }
+        }
+    }
 }

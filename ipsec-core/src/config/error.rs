@@ -135,8 +135,13 @@ pub enum Problem {
     #[error("TOML syntax error: {0}")]
     Syntax(String),
     /// A field this object kind does not have (a typo, or a PAN-OS field this model lacks).
-    #[error("unknown field: {0}")]
-    UnknownField(String),
+    #[error("unknown field `{name}`{}", expected_text(.expected))]
+    UnknownField {
+        /// The field found.
+        name: String,
+        /// The fields allowed there, as serde lists them (may be empty).
+        expected: String,
+    },
     /// A required field is missing.
     #[error("is required")]
     Missing,
@@ -172,6 +177,14 @@ pub enum Problem {
     /// Two peers' configurations cannot work together (from [`super::check_pair`]).
     #[error("{0}")]
     PeerMismatch(String),
+}
+
+fn expected_text(expected: &str) -> String {
+    if expected.is_empty() {
+        String::new()
+    } else {
+        format!("; {expected}")
+    }
 }
 
 /// One path step inside an object, used to find a field's position in the file.

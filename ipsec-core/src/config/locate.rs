@@ -162,7 +162,7 @@ impl<'s> Document<'s> {
         };
         // The top-level table holding the span: an object kind (or an unknown top-level key).
         let Some((key, val)) = top.iter().find(|(k, v)| holds(Some(k), v, &span)) else {
-            if let Problem::UnknownField(f) = &out.problem {
+            if let Problem::UnknownField { name: f, .. } = &out.problem {
                 out.field = Some(f.clone());
             }
             return out;
@@ -222,7 +222,7 @@ impl<'s> Document<'s> {
         }
         // Unknown and missing fields name the field in the message, not by position.
         match &out.problem {
-            Problem::UnknownField(f) if path.last() != Some(&Seg::Key(f.clone())) => {
+            Problem::UnknownField { name: f, .. } if path.last() != Some(&Seg::Key(f.clone())) => {
                 path.push(Seg::Key(f.clone()))
             }
             Problem::Missing => {
@@ -269,7 +269,11 @@ fn classify(message: &str, syntax: bool) -> Problem {
     }
     if message.starts_with("unknown field") {
         if let Some(f) = backticked(message) {
-            return Problem::UnknownField(f);
+            let expected = message
+                .split_once(", expected ")
+                .map(|(_, e)| format!("expected {e}"))
+                .unwrap_or_default();
+            return Problem::UnknownField { name: f, expected };
         }
     }
     if message.starts_with("missing field") {

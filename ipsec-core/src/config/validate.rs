@@ -28,6 +28,7 @@ pub(crate) fn validate(c: &Config) -> Vec<ConfigError> {
             ));
         }
     }
+    dynamic_peer_profiles(c, &mut out);
     for (i, o) in c.tunnel_interfaces.iter().enumerate() {
         let site = Site::new(ObjectKind::TunnelInterface, i, &o.name);
         o.check(&site, &mut out);
@@ -192,7 +193,20 @@ fn ipsec_tunnel_refs(c: &Config, t: &super::IpsecTunnel, site: &Site, out: &mut 
             ));
         }
     }
-    if let Some(m) = &t.tunnel_monitor {
+    if let Some(m) = t.tunnel_monitor.filter(|m| m.enable) {
+        let mut ids = t.all_proxy_ids().peekable();
+        let covered = ids.peek().is_none() || ids.any(|p| p.remote.contains(m.destination_ip));
+        if !covered {
+            out.push(site.at2(
+                "tunnel-monitor",
+                "destination-ip",
+                Problem::Conflict(format!(
+                    "{} is in no proxy-id's remote prefix, so the monitor's pings cannot enter \
+                     the tunnel; add a proxy-id for it",
+                    m.destination_ip
+                )),
+            ));
+        }
         if let Some(ti) = c.tunnel_interface(&t.tunnel_interface) {
             let v4 = m.destination_ip.is_ipv4();
             let has_family = if v4 {
@@ -200,7 +214,7 @@ fn ipsec_tunnel_refs(c: &Config, t: &super::IpsecTunnel, site: &Site, out: &mut 
             } else {
                 ti.ipv6.is_some()
             };
-            if m.enable && !has_family {
+            if !has_family {
                 out.push(site.at2(
                     "tunnel-monitor",
                     "destination-ip",
@@ -211,6 +225,33 @@ fn ipsec_tunnel_refs(c: &Config, t: &super::IpsecTunnel, site: &Site, out: &mut 
                     )),
                 ));
             }
+        }
+    }
+}
+
+/// PAN-OS: all gateways on the same local address must use the same IKE crypto profile when one
+/// of them has a dynamic peer, since the responder must pick a profile before it knows which
+/// gateway the initiator is.
+fn dynamic_peer_profiles(c: &Config, out: &mut Vec<ConfigError>) {
+    use super::PeerAddress;
+    for (i, g) in c.ike_gateways.iter().enumerate() {
+        let shares = |h: &super::IkeGateway| {
+            h.local_address == g.local_address
+                && (h.peer_address == PeerAddress::Dynamic
+                    || g.peer_address == PeerAddress::Dynamic)
+        };
+        let clash = c.ike_gateways[..i]
+            .iter()
+            .find(|h| shares(h) && h.ike_crypto_profile != g.ike_crypto_profile);
+        if let Some(h) = clash {
+            out.push(Site::new(ObjectKind::IkeGateway, i, &g.name).at(
+                "ike-crypto-profile",
+                Problem::Conflict(format!(
+                    "\"{}\" differs from \"{}\" of ike-gateway \"{}\" on the same local address; \
+                     with a dynamic peer all gateways there must share one profile",
+                    g.ike_crypto_profile, h.ike_crypto_profile, h.name
+                )),
+            ));
         }
     }
 }
