@@ -182,6 +182,8 @@ pub enum Event {
     ChildSaUp {
         /// The `ike-gateway`.
         gateway: String,
+        /// Our role in the exchange that created it.
+        role: Role,
         /// Everything ESP needs.
         child: Box<ChildSa>,
         /// The negotiated algorithms.
@@ -247,17 +249,14 @@ impl fmt::Display for Event {
             } => write!(f, "IKE SA {sa} of gateway {gateway} deleted: {reason}."),
             Event::ChildSaUp {
                 gateway,
+                role,
                 child,
                 suite,
             } => write!(
                 f,
                 "IKE phase-2 negotiation is succeeded as {}, non-rekey. Established SA: {}-{} \
                  SPI:{:08X}/{:08X} tunnel {} gateway {gateway}, proposal {suite}{}.",
-                if child.local_ts.is_empty() {
-                    "?"
-                } else {
-                    "peer"
-                },
+                role,
                 child.local_addr.ip(),
                 child.remote_addr.ip(),
                 child.inbound.spi,

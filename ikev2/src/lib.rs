@@ -21,6 +21,7 @@ pub mod identity;
 pub mod nat;
 pub mod proposal;
 pub mod queue;
+mod resolve;
 mod sa;
 pub mod testing;
 pub mod timer;

@@ -237,6 +237,7 @@ impl IkeSa {
             Ok(Some(c)) => {
                 ctx.events.push_back(Event::ChildSaUp {
                     gateway: self.gateway.clone(),
+                    role: self.role,
                     child: Box::new(c.sa.clone()),
                     suite: c.suite,
                 });
@@ -435,6 +436,7 @@ impl IkeSa {
             Ok(c) => {
                 ctx.events.push_back(Event::ChildSaUp {
                     gateway: self.gateway.clone(),
+                    role: self.role,
                     child: Box::new(c.sa.clone()),
                     suite: c.suite,
                 });

@@ -1,0 +1,191 @@
+//! From the PAN-OS configuration model ([`ipsec_core::config::Config`]) to the resolved
+//! [`EndpointConfig`]: profiles inlined by name, identities and proxy IDs converted.
+
+use crate::config::{EndpointConfig, GatewayConfig, LivenessConfig, ProxyId, TunnelConfig};
+use crate::error::Error;
+use crate::identity::{IdPattern, Identity};
+use crate::proposal::{EspProposal, IkeProposal};
+use crate::queue::RetransmitPolicy;
+use ipsec_core::config::{Config, IdMatching, IdType, IkeVersion, PeerAddress, ProtocolName};
+use ipsec_core::crypto::{DhGroup, IntegId, SecretBytes};
+use ipsec_core::selector::ProxyIdSpec;
+
+fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if !v.contains(&x) {
+        v.push(x);
+    }
+}
+
+fn identity(ty: IdType, id: &str, field: &str) -> Result<Identity, Error> {
+    Ok(match ty {
+        IdType::Ipaddr => Identity::Ip(
+            id.parse()
+                .map_err(|_| Error::Config(format!("{field}: `{id}` is not an IP address")))?,
+        ),
+        IdType::Fqdn => Identity::Fqdn(id.to_owned()),
+        IdType::Ufqdn => Identity::UserFqdn(id.to_owned()),
+        IdType::Keyid => Identity::KeyId(id.as_bytes().to_vec()),
+        IdType::Dn => Identity::Dn(id.as_bytes().to_vec()),
+    })
+}
+
+impl EndpointConfig {
+    /// Resolves a validated PAN-OS configuration: every enabled IKEv2 gateway with a pre-shared
+    /// key, and every enabled auto-key tunnel over one of them.
+    ///
+    /// Fails (naming the object and field) for what this implementation cannot run: certificate
+    /// authentication, a peer given by FQDN (resolve it first and write its address), a gateway
+    /// without a local IP, AH tunnels.
+    pub fn from_config(cfg: &Config) -> Result<EndpointConfig, Error> {
+        cfg.validate().map_err(|errs| {
+            Error::Config(
+                errs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let mut out = EndpointConfig::new();
+        for g in cfg.ike_gateways.iter().filter(|g| !g.disabled) {
+            if g.version == IkeVersion::Ikev1 {
+                continue;
+            }
+            let obj = format!("ike-gateway \"{}\"", g.name);
+            let local_addr = g.local_address.ip.ok_or_else(|| {
+                Error::Config(format!("{obj}: local-address needs an ip for IKE"))
+            })?;
+            let peer_addr = match &g.peer_address {
+                PeerAddress::Ip(ip) => Some(*ip),
+                PeerAddress::Dynamic => None,
+                PeerAddress::Fqdn(name) => {
+                    return Err(Error::Config(format!(
+                        "{obj}: peer-address fqdn `{name}` must be resolved to an ip first"
+                    )))
+                }
+            };
+            let psk = g.pre_shared_key().ok_or_else(|| {
+                Error::Config(format!(
+                    "{obj}: authentication: only pre-shared-key is supported"
+                ))
+            })?;
+            let local_id = match &g.local_id {
+                Some(l) => identity(l.id_type, &l.id, &format!("{obj}: local-id"))?,
+                None => Identity::Ip(local_addr),
+            };
+            let peer_id = match &g.peer_id {
+                None => None,
+                Some(p) => Some(match (p.matching, p.id_type) {
+                    (IdMatching::Wildcard, IdType::Fqdn) => IdPattern::FqdnGlob(p.id.clone()),
+                    (IdMatching::Wildcard, IdType::Ufqdn) => IdPattern::UserFqdnGlob(p.id.clone()),
+                    _ => IdPattern::Exact(identity(p.id_type, &p.id, &format!("{obj}: peer-id"))?),
+                }),
+            };
+            let profile = cfg
+                .ike_crypto_profile(&g.ike_crypto_profile)
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "{obj}: ike-crypto-profile \"{}\" is not defined",
+                        g.ike_crypto_profile
+                    ))
+                })?;
+            let mut prop = IkeProposal::default();
+            for p in profile.proposals() {
+                push_unique(&mut prop.encryption, p.encryption);
+                push_unique(&mut prop.prf, p.prf);
+                if p.integrity != IntegId::NONE {
+                    push_unique(&mut prop.integrity, p.integrity);
+                }
+                push_unique(&mut prop.dh, p.dh_group);
+            }
+            out.gateways.push(GatewayConfig {
+                name: g.name.clone(),
+                local_addr,
+                peer_addr,
+                local_id,
+                peer_id,
+                psk: SecretBytes::from_slice(psk.expose()),
+                ike_proposals: vec![prop],
+                ike_lifetime: profile.lifetime(),
+                nat_traversal: g.nat_traversal.enable,
+                force_encapsulation: false,
+                passive: g.passive_mode,
+                require_cookie: g.require_cookie,
+                fragmentation: g.fragmentation,
+                liveness: g
+                    .liveness_interval()
+                    .map(|interval| LivenessConfig { interval }),
+                retransmit: RetransmitPolicy::default(),
+            });
+        }
+        for t in cfg.ipsec_tunnels.iter().filter(|t| !t.disabled) {
+            let (Some(gw), Some(prof)) = (&t.ike_gateway, &t.ipsec_crypto_profile) else {
+                continue;
+            };
+            if out.gateway(gw).is_none() {
+                continue;
+            }
+            let obj = format!("ipsec-tunnel \"{}\"", t.name);
+            let profile = cfg.ipsec_crypto_profile(prof).ok_or_else(|| {
+                Error::Config(format!(
+                    "{obj}: ipsec-crypto-profile \"{prof}\" is not defined"
+                ))
+            })?;
+            if profile.protocol != ProtocolName::Esp {
+                return Err(Error::Config(format!(
+                    "{obj}: ipsec-crypto-profile \"{prof}\": only ESP is supported"
+                )));
+            }
+            let mut esp = EspProposal::default();
+            for p in profile.proposals() {
+                if let Some(e) = p.encryption {
+                    push_unique(&mut esp.encryption, e);
+                }
+                if p.integrity != IntegId::NONE {
+                    push_unique(&mut esp.integrity, p.integrity);
+                }
+                if p.dh_group != DhGroup::NONE {
+                    push_unique(&mut esp.dh, p.dh_group);
+                }
+            }
+            let mut proxy_ids = Vec::new();
+            for p in t.proxy_ids.iter().chain(t.proxy_ids_v6.iter()) {
+                let ports = |x: u16| if x == 0 { (0, 0) } else { (x, x) };
+                let (lp, rp) = p
+                    .protocol
+                    .ports()
+                    .map(|pp| (ports(pp.local_port), ports(pp.remote_port)))
+                    .unwrap_or(((0, 0), (0, 0)));
+                let spec = ProxyIdSpec {
+                    local: p.local,
+                    remote: p.remote,
+                    protocol: p.protocol.ip_protocol(),
+                    local_ports: lp,
+                    remote_ports: rp,
+                };
+                let (local, remote) = spec
+                    .to_selectors()
+                    .map_err(|e| Error::Config(format!("{obj}: proxy-id \"{}\": {e}", p.name)))?;
+                proxy_ids.push(ProxyId {
+                    name: p.name.clone(),
+                    local,
+                    remote,
+                });
+            }
+            out.tunnels.push(TunnelConfig {
+                name: t.name.clone(),
+                gateway: gw.clone(),
+                esp_proposals: vec![esp],
+                proxy_ids,
+                lifetime: profile.lifetime(),
+                mode: t.ipsec_mode.mode(),
+                replay_window: if t.anti_replay {
+                    t.anti_replay_window
+                } else {
+                    0
+                },
+            });
+        }
+        out.validate()?;
+        Ok(out)
+    }
+}
