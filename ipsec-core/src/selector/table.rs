@@ -75,12 +75,8 @@ impl<T> SelectorTable<T> {
         remote: TrafficSelector,
         value: T,
     ) -> Result<(), SelectorError> {
-        local.validate()?;
-        remote.validate()?;
-        let (Some(local_parts), Some(remote_parts)) = (local.parts(), remote.parts()) else {
-            // Unreachable after validate(); kept as an error rather than a panic.
-            return local.validate().and(remote.validate());
-        };
+        let local_parts = local.parts_checked()?;
+        let remote_parts = remote.parts_checked()?;
         let rank = (
             remote_parts.hi - remote_parts.lo,
             local_parts.hi - local_parts.lo,

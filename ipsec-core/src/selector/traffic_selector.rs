@@ -108,7 +108,8 @@ impl TrafficSelector {
         self.parts_checked().map(|_| ())
     }
 
-    fn parts_checked(&self) -> Result<Parts, SelectorError> {
+    /// The integer form, or why the selector is invalid.
+    pub(crate) fn parts_checked(&self) -> Result<Parts, SelectorError> {
         let (family, lo) = addr::to_u128(self.start_addr);
         let (end_family, hi) = addr::to_u128(self.end_addr);
         if family != end_family {
