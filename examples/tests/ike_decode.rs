@@ -422,3 +422,97 @@ fn wrong_keys_are_reported_not_fatal() {
         "{out}"
     );
 }
+
+/// `ip` (an IPv4 packet without options) cut into fragments of `size` payload bytes.
+fn ipv4_fragments(ip: &[u8], size: usize, id: u16) -> Vec<Vec<u8>> {
+    let payload = &ip[20..];
+    let chunks: Vec<&[u8]> = payload.chunks(size).collect();
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut f = ip[..20].to_vec();
+            f[2..4].copy_from_slice(&u16::try_from(20 + chunk.len()).unwrap().to_be_bytes());
+            f[4..6].copy_from_slice(&id.to_be_bytes());
+            let more = if i + 1 < chunks.len() { 0x2000 } else { 0 };
+            let offset = u16::try_from(i * size / 8).unwrap();
+            f[6..8].copy_from_slice(&(more | offset).to_be_bytes());
+            f.extend_from_slice(chunk);
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn ip_fragments_are_reassembled_into_their_ike_message() {
+    let (_, frames) = frames_of(&testdata("ike_all.pcap"));
+    let raw: Vec<Vec<u8>> = frames.iter().map(|(_, f)| f[14..].to_vec()).collect();
+    let frags = ipv4_fragments(&raw[2], 72, 0x4242);
+    assert_eq!(frags.len(), 4);
+    let mut records: Vec<(u64, Vec<u8>)> = vec![(1, raw[0].clone()), (2, raw[1].clone())];
+    // Out of order, with the first fragment (the one showing the ports) second.
+    for (t, i) in [(3, 2), (4, 0), (5, 3), (6, 1)] {
+        records.push((t, frags[i].clone()));
+    }
+    records.push((7, raw[3].clone()));
+    let path = scratch("ip-fragments.pcap");
+    std::fs::write(&path, write::pcap(LinkType::RAW, false, false, &records)).unwrap();
+    let (code, out, _) = run(&[path.to_str().unwrap(), "--keys", &testdata("keys.txt")]);
+    assert_eq!(code, 0);
+    let heads = headlines(&out);
+    assert_eq!(heads.len(), 5, "{out}");
+    assert!(
+        heads[2].starts_with("#4 ")
+            && heads[2]
+                .contains("192.0.2.1:4500 -> 192.0.2.2:4500 IP-fragment id=0x4242 offset=0 held=2"),
+        "{out}"
+    );
+    assert!(
+        heads[3].starts_with("#6 ") && heads[3].contains("IKE_AUTH I request msgid=1"),
+        "{out}"
+    );
+    assert!(heads[3].contains("ip_fragments=4"), "{out}");
+    assert!(
+        out.contains("decrypted\n    IDi FQDN left.ike.test"),
+        "{out}"
+    );
+    assert!(heads[4].contains("IKE_AUTH R response"), "{out}");
+    assert!(out.contains("3 IP fragments, 0 errors"), "{out}");
+}
+
+/// An IPv4/UDP packet rewritten as IPv6 with a Destination Options header, 192.0.2.x becoming
+/// 2001:db8::x.
+fn to_ipv6(ip: &[u8]) -> Vec<u8> {
+    let udp = &ip[20..];
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&u16::try_from(8 + udp.len()).unwrap().to_be_bytes());
+    p.extend_from_slice(&[60, 64]);
+    for host in [ip[15], ip[19]] {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        a[15] = host;
+        p.extend_from_slice(&a);
+    }
+    p.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]); // Destination Options: PadN
+    p.extend_from_slice(udp);
+    p
+}
+
+#[test]
+fn ipv6_captures_decode_like_ipv4_ones() {
+    for name in ["ike_all.pcap", "esp.pcap"] {
+        let original = decoded(&testdata(name))
+            .replace("192.0.2.1:", "[2001:db8::1]:")
+            .replace("192.0.2.2:", "[2001:db8::2]:");
+        let (_, frames) = frames_of(&testdata(name));
+        let v6: Vec<_> = frames
+            .iter()
+            .map(|(t, f)| (*t, to_ipv6(&f[14..])))
+            .collect();
+        let path = scratch(&format!("{name}.ipv6.pcap"));
+        std::fs::write(&path, write::pcap(LinkType::RAW, false, false, &v6)).unwrap();
+        let out = decoded(path.to_str().unwrap());
+        assert!(out.contains("[2001:db8::1]:"), "{out}");
+        assert_eq!(out, original);
+    }
+}

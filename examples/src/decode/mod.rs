@@ -8,15 +8,16 @@
 mod ike;
 pub mod keys;
 pub mod net;
+pub mod reassembly;
 pub mod report;
 pub mod udp_encap;
 
 pub use keys::{KeyFile, KeyFileError};
-pub use report::{Item, Record, Value};
+pub use report::{Endpoint, Item, Record, Value};
 
 use crate::pcap::{Capture, Frame};
 use net::{Datagram, Transport};
-use std::net::SocketAddr;
+use reassembly::{Outcome, Reassembly};
 use udp_encap::{Content, EspPacket};
 
 /// Counts of what a run decoded.
@@ -30,7 +31,8 @@ pub struct Summary {
     pub esp: usize,
     /// NAT-keepalives.
     pub keepalives: usize,
-    /// IP fragments (not reassembled).
+    /// IP fragments held for reassembly (the last fragment of a datagram counts as what the
+    /// datagram is).
     pub fragments: usize,
     /// Records reported as errors (truncated, malformed, undecryptable).
     pub errors: usize,
@@ -47,9 +49,9 @@ pub struct EspFlow {
     /// The SPI.
     pub spi: u32,
     /// Source of the first packet.
-    pub src: Option<SocketAddr>,
+    pub src: Option<Endpoint>,
     /// Destination of the first packet.
-    pub dst: Option<SocketAddr>,
+    pub dst: Option<Endpoint>,
     /// Packets seen.
     pub packets: u64,
     /// Lowest sequence number seen.
@@ -65,6 +67,7 @@ pub struct Decoder {
     sas: ike::SaTable,
     summary: Summary,
     esp: Vec<EspFlow>,
+    reassembly: Reassembly,
 }
 
 impl Decoder {
@@ -87,7 +90,7 @@ impl Decoder {
         &self.esp
     }
 
-    fn count_esp(&mut self, esp: &EspPacket, src: Option<SocketAddr>, dst: Option<SocketAddr>) {
+    fn count_esp(&mut self, esp: &EspPacket, src: Option<Endpoint>, dst: Option<Endpoint>) {
         if let Some(f) = self.esp.iter_mut().find(|f| f.spi == esp.spi) {
             f.packets = f.packets.saturating_add(1);
             f.min_seq = f.min_seq.min(esp.seq);
@@ -122,7 +125,7 @@ impl Decoder {
                     "ike" => self.summary.ike += 1,
                     "esp" => self.summary.esp += 1,
                     "nat-keepalive" => self.summary.keepalives += 1,
-                    "ip-fragment" => self.summary.fragments += 1,
+                    "ip-fragment" => {}
                     _ => self.summary.errors += 1,
                 }
                 out.push(r);
@@ -131,51 +134,113 @@ impl Decoder {
         out
     }
 
-    /// Decodes one frame; `None` when it is not IKE or ESP traffic.
+    /// Decodes one frame; `None` when it is not IKE or ESP traffic. IP fragments are held until
+    /// their datagram is complete; the record of the last one describes the whole datagram.
     pub fn decode_frame(&mut self, number: usize, frame: &Frame<'_>) -> Option<Record> {
         self.summary.records += 1;
-        let t = frame.timestamp_ns;
+        let t = Some(frame.timestamp_ns);
         let d = match net::parse(frame.link_type, frame.data) {
             Ok(d) => d,
             Err(net::NetError::NotIp(_)) => {
                 self.summary.skipped += 1;
                 return None;
             }
-            Err(e) => return Some(error(number, Some(t), None, None, "network", e.to_string())),
+            Err(e) => return Some(error(number, t, None, None, "network", e.to_string())),
         };
-        let (src, dst, content) = match d.transport {
+        let Some(f) = d.fragment else {
+            return self.decode_transport(number, t, &d, d.transport, None);
+        };
+        if !matches!(d.protocol, net::PROTO_UDP | net::PROTO_ESP) {
+            self.summary.skipped += 1;
+            return None;
+        }
+        match self.reassembly.add(d.src, d.dst, d.protocol, f, d.payload) {
+            Outcome::Held { pieces } => {
+                self.summary.fragments += 1;
+                // Only a first fragment shows ports; report it when they are IKE's.
+                let Transport::Udp {
+                    src_port,
+                    dst_port,
+                    payload,
+                } = d.transport
+                else {
+                    return None;
+                };
+                // A datagram on another port is held silently.
+                let _content = udp_encap::classify(src_port, dst_port, payload)?;
+                Some(Record {
+                    frame: number,
+                    time_ns: t,
+                    src: Some(Endpoint::new(d.src, Some(src_port))),
+                    dst: Some(Endpoint::new(d.dst, Some(dst_port))),
+                    kind: "ip-fragment",
+                    item: Item::new("IP-fragment")
+                        .field("id", format!("0x{:x}", f.id))
+                        .field("offset", f.offset)
+                        .field("held", pieces)
+                        .bare("note", "waiting for the other fragments"),
+                })
+            }
+            Outcome::Dropped(reason) => Some(error(
+                number,
+                t,
+                Some(Endpoint::new(d.src, None)),
+                Some(Endpoint::new(d.dst, None)),
+                "ip-reassembly",
+                reason.to_owned(),
+            )),
+            Outcome::Complete(buf, pieces) => match net::parse_transport(d.protocol, &buf, false) {
+                Ok(transport) => self.decode_transport(number, t, &d, transport, Some(pieces)),
+                Err(e) => Some(error(
+                    number,
+                    t,
+                    Some(Endpoint::new(d.src, None)),
+                    Some(Endpoint::new(d.dst, None)),
+                    "network",
+                    e.to_string(),
+                )),
+            },
+        }
+    }
+
+    /// Decodes a whole transport payload (of one packet, or reassembled from `fragments`).
+    fn decode_transport(
+        &mut self,
+        number: usize,
+        t: Option<u64>,
+        d: &Datagram<'_>,
+        transport: Transport<'_>,
+        fragments: Option<usize>,
+    ) -> Option<Record> {
+        let (src, dst, content) = match transport {
             Transport::Udp {
                 src_port,
                 dst_port,
                 payload,
             } => {
-                let src = SocketAddr::new(d.src, src_port);
-                let dst = SocketAddr::new(d.dst, dst_port);
                 let Some(content) = udp_encap::classify(src_port, dst_port, payload) else {
                     self.summary.skipped += 1;
                     return None;
                 };
-                if d.fragment.is_some() {
-                    return Some(fragment(number, t, src, dst, &d));
-                }
-                (Some(src), Some(dst), content)
-            }
-            Transport::Esp(packet) => {
-                let src = SocketAddr::new(d.src, 0);
-                let dst = SocketAddr::new(d.dst, 0);
                 (
-                    Some(src),
-                    Some(dst),
-                    udp_encap::esp(packet).map(Content::Esp),
+                    Endpoint::new(d.src, Some(src_port)),
+                    Endpoint::new(d.dst, Some(dst_port)),
+                    content,
                 )
             }
+            Transport::Esp(packet) => (
+                Endpoint::new(d.src, None),
+                Endpoint::new(d.dst, None),
+                udp_encap::esp(packet).map(Content::Esp),
+            ),
             Transport::Other(_) => {
                 self.summary.skipped += 1;
                 return None;
             }
         };
-        let (kind, item) = match content {
-            Err(e) => return Some(error(number, Some(t), src, dst, "udp", e.to_string())),
+        let (src, dst) = (Some(src), Some(dst));
+        let (kind, mut item) = match content {
+            Err(e) => return Some(error(number, t, src, dst, "udp", e.to_string())),
             Ok(Content::NatKeepalive) => ("nat-keepalive", Item::new("NAT-keepalive")),
             Ok(Content::Esp(esp)) => {
                 self.count_esp(&esp, src, dst);
@@ -189,13 +254,16 @@ impl Decoder {
                         }
                         ("ike", item)
                     }
-                    Err(reason) => return Some(error(number, Some(t), src, dst, "ike", reason)),
+                    Err(reason) => return Some(error(number, t, src, dst, "ike", reason)),
                 }
             }
         };
+        if let Some(n) = fragments {
+            item = item.field("ip_fragments", n);
+        }
         Some(Record {
             frame: number,
-            time_ns: Some(t),
+            time_ns: t,
             src,
             dst,
             kind,
@@ -211,25 +279,11 @@ fn esp_item(esp: &EspPacket) -> Item {
         .field("len", esp.len)
 }
 
-fn fragment(number: usize, t: u64, src: SocketAddr, dst: SocketAddr, d: &Datagram<'_>) -> Record {
-    let offset = d.fragment.map_or(0, |f| f.offset);
-    Record {
-        frame: number,
-        time_ns: Some(t),
-        src: Some(src),
-        dst: Some(dst),
-        kind: "ip-fragment",
-        item: Item::new("IP-fragment")
-            .field("offset", offset)
-            .bare("note", "not reassembled"),
-    }
-}
-
 fn error(
     number: usize,
     t: Option<u64>,
-    src: Option<SocketAddr>,
-    dst: Option<SocketAddr>,
+    src: Option<Endpoint>,
+    dst: Option<Endpoint>,
     layer: &'static str,
     reason: String,
 ) -> Record {

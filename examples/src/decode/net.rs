@@ -3,7 +3,7 @@
 //! Every length is checked against the captured bytes; a frame cut short by the snap length or
 //! damaged on the way is a [`NetError`], never a panic. IPv4 packets are trimmed to their total
 //! length (Ethernet pads short frames), IPv6 extension headers are skipped up to a fixed count,
-//! and fragments are recognised but not reassembled.
+//! and fragments are recognised (their reassembly is [`super::reassembly`]'s job).
 
 use crate::pcap::LinkType;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -12,9 +12,10 @@ const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
-/// IP protocol numbers (IANA "Assigned Internet Protocol Numbers").
-const PROTO_UDP: u8 = 17;
-const PROTO_ESP: u8 = 50;
+/// IP protocol number of UDP (IANA "Assigned Internet Protocol Numbers").
+pub const PROTO_UDP: u8 = 17;
+/// IP protocol number of ESP.
+pub const PROTO_ESP: u8 = 50;
 /// Extension headers skipped before giving up: real packets carry two or three.
 const MAX_EXTENSION_HEADERS: usize = 16;
 /// VLAN tags skipped before giving up.
@@ -40,6 +41,8 @@ pub enum NetError {
 /// The IP fragment a packet is, when it is one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fragment {
+    /// The Identification field (16 bits in IPv4, 32 in IPv6's Fragment header).
+    pub id: u32,
     /// Offset of this fragment in the original payload, in bytes.
     pub offset: u32,
     /// True when more fragments follow.
@@ -73,7 +76,11 @@ pub struct Datagram<'a> {
     pub dst: IpAddr,
     /// Set when the packet is an IP fragment.
     pub fragment: Option<Fragment>,
-    /// The transport payload.
+    /// The IP protocol of the payload (after IPv6 extension headers).
+    pub protocol: u8,
+    /// The IP payload (of this fragment only, for a fragment).
+    pub payload: &'a [u8],
+    /// The transport payload, as far as this packet shows it.
     pub transport: Transport<'a>,
 }
 
@@ -155,7 +162,8 @@ fn ipv4(p: &[u8]) -> Result<Datagram<'_>, NetError> {
     let flags_offset = be16(header, 6).unwrap_or(0);
     let offset = u32::from(flags_offset & 0x1fff) * 8;
     let more = flags_offset & 0x2000 != 0;
-    let fragment = (offset != 0 || more).then_some(Fragment { offset, more });
+    let id = u32::from(be16(header, 4).unwrap_or(0));
+    let fragment = (offset != 0 || more).then_some(Fragment { id, offset, more });
     let src = Ipv4Addr::from(be32(header, 12).unwrap_or(0)).into();
     let dst = Ipv4Addr::from(be32(header, 16).unwrap_or(0)).into();
     transport(src, dst, header[9], fragment, payload)
@@ -187,10 +195,11 @@ fn ipv6(p: &[u8]) -> Result<Datagram<'_>, NetError> {
             // Fragment: 8 bytes (RFC 8200 section 4.5).
             44 => {
                 let off = be16(ext, 2).ok_or(NetError::Truncated("IPv6 fragment"))?;
+                let id = be32(ext, 4).ok_or(NetError::Truncated("IPv6 fragment"))?;
                 let offset = u32::from(off >> 3) * 8;
                 let more = off & 1 != 0;
                 if offset != 0 || more {
-                    fragment = Some(Fragment { offset, more });
+                    fragment = Some(Fragment { id, offset, more });
                 }
                 8
             }
@@ -219,19 +228,37 @@ fn transport<'a>(
     fragment: Option<Fragment>,
     payload: &'a [u8],
 ) -> Result<Datagram<'a>, NetError> {
-    let first = fragment.is_none_or(|f| f.offset == 0);
-    let transport = match protocol {
-        _ if !first => Transport::Other(protocol),
+    let transport = match fragment {
+        Some(f) if f.offset != 0 => Transport::Other(protocol),
+        _ => parse_transport(protocol, payload, fragment.is_some())?,
+    };
+    Ok(Datagram {
+        src,
+        dst,
+        fragment,
+        protocol,
+        payload,
+        transport,
+    })
+}
+
+/// Decodes the transport header of an IP payload of protocol `protocol`. With `partial` (a first
+/// fragment) a UDP datagram may be longer than the bytes at hand.
+pub fn parse_transport(
+    protocol: u8,
+    payload: &[u8],
+    partial: bool,
+) -> Result<Transport<'_>, NetError> {
+    Ok(match protocol {
         PROTO_UDP => {
             let header = payload.get(..8).ok_or(NetError::Truncated("UDP"))?;
             let len = usize::from(be16(header, 4).unwrap_or(0));
             if len < 8 {
                 return Err(NetError::Malformed("UDP length"));
             }
-            // A first fragment holds only part of the datagram; otherwise the UDP length must fit.
             let data = match payload.get(8..len) {
                 Some(d) => d,
-                None if fragment.is_some() => &payload[8..],
+                None if partial => &payload[8..],
                 None => return Err(NetError::Truncated("UDP payload")),
             };
             Transport::Udp {
@@ -242,12 +269,6 @@ fn transport<'a>(
         }
         PROTO_ESP => Transport::Esp(payload),
         other => Transport::Other(other),
-    };
-    Ok(Datagram {
-        src,
-        dst,
-        fragment,
-        transport,
     })
 }
 
@@ -341,6 +362,7 @@ pub(crate) mod tests {
         assert_eq!(
             d.fragment,
             Some(Fragment {
+                id: 9,
                 offset: 0,
                 more: true
             })
@@ -391,11 +413,13 @@ pub(crate) mod tests {
     #[test]
     fn ipv4_fragments_and_esp() {
         let mut frag = ipv4_udp(4500, 4500, &[0; 16]);
+        frag[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
         frag[6] = 0x20; // MF
         let d = parse(LinkType::RAW, &frag).unwrap();
         assert_eq!(
             d.fragment,
             Some(Fragment {
+                id: 0x1234,
                 offset: 0,
                 more: true
             })
@@ -405,6 +429,7 @@ pub(crate) mod tests {
         assert_eq!(
             d.fragment,
             Some(Fragment {
+                id: 0x1234,
                 offset: 1480,
                 more: false
             })

@@ -1,8 +1,34 @@
 //! What the decoder found, as a tree of labelled fields, and its two renderings: compact text
 //! (one headline, then one indented line per payload) and JSON (one object per packet).
 
-use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::fmt::{self, Write as _};
+use std::net::IpAddr;
+
+/// An address with a port when the transport has one (ESP directly over IP has none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The IP address.
+    pub addr: IpAddr,
+    /// The UDP port.
+    pub port: Option<u16>,
+}
+
+impl Endpoint {
+    /// An endpoint.
+    pub fn new(addr: IpAddr, port: Option<u16>) -> Self {
+        Endpoint { addr, port }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.addr, self.port) {
+            (IpAddr::V6(a), Some(p)) => write!(f, "[{a}]:{p}"),
+            (a, Some(p)) => write!(f, "{a}:{p}"),
+            (a, None) => write!(f, "{a}"),
+        }
+    }
+}
 
 /// A field value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,10 +160,10 @@ pub struct Record {
     pub frame: usize,
     /// Capture time, nanoseconds since the Unix epoch; `None` for a record that could not be read.
     pub time_ns: Option<u64>,
-    /// Source address and port, when the record got that far (port 0 for ESP directly over IP).
-    pub src: Option<SocketAddr>,
+    /// Source address and port, when the record got that far.
+    pub src: Option<Endpoint>,
     /// Destination address and port, when the record got that far.
-    pub dst: Option<SocketAddr>,
+    pub dst: Option<Endpoint>,
     /// What it is: `ike`, `esp`, `nat-keepalive`, `ip-fragment` or `error`.
     pub kind: &'static str,
     /// The details.
@@ -313,8 +339,8 @@ mod tests {
         Record {
             frame: 3,
             time_ns: Some(1_700_000_000_123_456_789),
-            src: Some("192.0.2.1:500".parse().unwrap()),
-            dst: Some("192.0.2.2:500".parse().unwrap()),
+            src: Some(Endpoint::new([192, 0, 2, 1].into(), Some(500))),
+            dst: Some(Endpoint::new([192, 0, 2, 2].into(), Some(500))),
             kind: "ike",
             item: Item::new("IKE_SA_INIT")
                 .bare("role", "request")
@@ -345,6 +371,20 @@ mod tests {
              \"dst\":\"192.0.2.2:500\",\"kind\":\"ike\",\"name\":\"IKE_SA_INIT\",\
              \"role\":\"request\",\"msgid\":0,\"children\":[{\"name\":\"IDi\",\"id_type\":\"FQDN\",\
              \"value\":\"a\\\"b\\\\c\\n\"},{\"name\":\"N\",\"critical\":true}]}"
+        );
+    }
+
+    #[test]
+    fn endpoints_print_like_socket_addresses() {
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(
+            Endpoint::new(v6, Some(500)).to_string(),
+            "[2001:db8::1]:500"
+        );
+        assert_eq!(Endpoint::new(v6, None).to_string(), "2001:db8::1");
+        assert_eq!(
+            Endpoint::new([10, 0, 0, 1].into(), Some(4500)).to_string(),
+            "10.0.0.1:4500"
         );
     }
 
