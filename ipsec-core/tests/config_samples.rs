@@ -403,6 +403,24 @@ fn pair_check_finds_mismatches() {
     assert!(has(PairSide::First, "proxy-id[lan-to-lan]"), "{text:#?}");
     assert!(has(PairSide::Second, "proxy-id[lan-to-lan]"), "{text:#?}");
     assert!(!text.iter().any(|t| t.contains("wrong")), "the key leaked");
+    assert!(
+        text.iter()
+            .any(|t| t.contains("uses group19") && t.contains("uses no-pfs")),
+        "{text:#?}"
+    );
+
+    // IKEv1 against IKEv2.
+    let v1 = load(&BRANCH.replace("version = \"ikev2\"", "version = \"ikev1\""));
+    let found = check_pair(&hq, &v1);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.error.field.as_deref() == Some("version")
+                && f.error
+                    .to_string()
+                    .contains("ikev2 but the peer's ike-gateway \"gw-hq\" uses ikev1")),
+        "{found:#?}"
+    );
 
     // Passive mode facing a dynamic peer: nobody initiates.
     let passive = HQ.replace(

@@ -48,6 +48,22 @@ impl DhGroupName {
         }
     }
 
+    /// The PAN-OS spelling (`group19`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DhGroupName::Group1 => "group1",
+            DhGroupName::Group2 => "group2",
+            DhGroupName::Group5 => "group5",
+            DhGroupName::Group14 => "group14",
+            DhGroupName::Group15 => "group15",
+            DhGroupName::Group16 => "group16",
+            DhGroupName::Group19 => "group19",
+            DhGroupName::Group20 => "group20",
+            DhGroupName::Group21 => "group21",
+            DhGroupName::Group31 => "group31",
+        }
+    }
+
     /// Why the group is weak, if it is.
     pub fn weakness(self) -> Option<&'static str> {
         match self {
@@ -103,6 +119,14 @@ impl PfsGroup {
             PfsGroup::Group21 => DhGroupName::Group21,
             PfsGroup::Group31 => DhGroupName::Group31,
         })
+    }
+
+    /// The PAN-OS spelling (`no-pfs`, `group19`).
+    pub fn as_str(self) -> &'static str {
+        match self.group() {
+            None => "no-pfs",
+            Some(g) => g.as_str(),
+        }
     }
 
     /// The IANA key exchange method; `DhGroup::NONE` for `no-pfs`.

@@ -197,9 +197,11 @@ impl IkeCryptoProfile {
                 out.push(site.warn("dh-group", w));
             }
         }
-        for h in self.hash.iter().chain(&self.integrity) {
-            if let Some(w) = h.weakness() {
-                out.push(site.warn("hash", w));
+        for (field, list) in [("hash", &self.hash), ("integrity", &self.integrity)] {
+            for h in list {
+                if let Some(w) = h.weakness() {
+                    out.push(site.warn(field, w));
+                }
             }
         }
         for c in &self.encryption {

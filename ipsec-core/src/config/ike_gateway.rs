@@ -20,6 +20,30 @@ pub enum IkeVersion {
     Ikev2Preferred,
 }
 
+impl IkeVersion {
+    /// The PAN-OS spelling (`ikev2-preferred`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IkeVersion::Ikev1 => "ikev1",
+            IkeVersion::Ikev2 => "ikev2",
+            IkeVersion::Ikev2Preferred => "ikev2-preferred",
+        }
+    }
+}
+
+impl IdType {
+    /// The PAN-OS spelling (`ufqdn`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdType::Ipaddr => "ipaddr",
+            IdType::Fqdn => "fqdn",
+            IdType::Ufqdn => "ufqdn",
+            IdType::Keyid => "keyid",
+            IdType::Dn => "dn",
+        }
+    }
+}
+
 /// The local end: interface and, optionally, the address on it.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

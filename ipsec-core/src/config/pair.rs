@@ -115,10 +115,10 @@ fn gateways(
         out.push(first(sa.at(
             "version",
             mismatch(format!(
-                "{:?} but {} uses {:?}",
-                ga.version,
+                "{} but {} uses {}",
+                ga.version.as_str(),
                 other(gb),
-                gb.version
+                gb.version.as_str()
             )),
         )));
     }
@@ -142,11 +142,11 @@ fn gateways(
                 let e = s.at(
                     "peer-id",
                     mismatch(format!(
-                        "expects {:?} \"{}\" but {} identifies as {:?} \"{}\"",
-                        want.id_type,
+                        "expects {} \"{}\" but {} identifies as {} \"{}\"",
+                        want.id_type.as_str(),
                         want.id,
                         other(peer),
-                        ty,
+                        ty.as_str(),
                         id
                     )),
                 );
@@ -194,13 +194,9 @@ fn gateways(
     }
 }
 
-fn any_proxy() -> ProxyId {
-    let any = IpPrefix::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
-    // 0.0.0.0/0 is always a valid prefix; fall back to a host route only to avoid a panic path.
-    let p = any.unwrap_or_else(|_| {
-        IpPrefix::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 32).expect("host prefix")
-    });
-    ProxyId::new("(default 0.0.0.0/0)", p, p)
+fn any_proxy() -> Option<ProxyId> {
+    let any = IpPrefix::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0).ok()?;
+    Some(ProxyId::new("(default 0.0.0.0/0)", any, any))
 }
 
 /// The proxy IDs a tunnel proposes; PAN-OS uses 0.0.0.0/0 both ways when none is set.
@@ -218,7 +214,7 @@ fn proposed(t: &IpsecTunnel) -> Vec<(usize, ProxyId, &'static str)> {
         )
         .collect();
     if v.is_empty() {
-        v.push((0, any_proxy(), "proxy-id"));
+        v.extend(any_proxy().map(|p| (0, p, "proxy-id")));
     }
     v
 }
@@ -245,8 +241,11 @@ fn tunnels(
             out.push(first(sa.at(
                 "ipsec-crypto-profile",
                 mismatch(format!(
-                    "PFS group mismatch: \"{}\" uses {:?}, the peer's \"{}\" uses {:?}",
-                    pa.name, pa.dh_group, pb.name, pb.dh_group
+                    "PFS group mismatch: \"{}\" uses {}, the peer's \"{}\" uses {}",
+                    pa.name,
+                    pa.dh_group.as_str(),
+                    pb.name,
+                    pb.dh_group.as_str()
                 )),
             )));
         } else {
