@@ -16,7 +16,7 @@ use ipsec_core::child_sa::ChildSa;
 use ipsec_core::crypto::{CryptoProvider, SecureRandom};
 use ipsec_core::time::Instant;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Wait before a non-passive gateway starts over after its IKE SA died.
 const RESTART_DELAY: Duration = Duration::from_secs(2);
@@ -108,7 +108,8 @@ enum Rng {
 ///   answers [`Received::Esp`] for ESP packets, which the caller hands to its ESP datapath);
 ///   [`handle_timeout`](Self::handle_timeout) when the deadline from `poll_timeout` passes;
 /// - **commands**: [`connect`](Self::connect), [`delete_child`](Self::delete_child),
-///   [`delete_ike`](Self::delete_ike), [`liveness_check`](Self::liveness_check);
+///   [`delete_ike`](Self::delete_ike), [`liveness_check`](Self::liveness_check),
+///   [`invalid_spi`](Self::invalid_spi);
 /// - **outputs**, to poll after every input or command, in this order until each returns `None`:
 ///   [`poll_transmit`](Self::poll_transmit) (send each datagram from `local` to `remote`),
 ///   [`poll_event`](Self::poll_event) (install or remove Child SAs, log), then
@@ -473,6 +474,20 @@ impl Endpoint {
     pub fn liveness_check(&mut self, now: Instant, gateway: &str) -> Result<(), Error> {
         let spi = self.established_for(gateway)?;
         self.queue_pending(now, spi, Pending::Liveness)
+    }
+
+    /// Tells the peer at `remote` that ESP packets with `spi` match no SA here (RFC 7296 section
+    /// 2.21.4), inside the established IKE SA with it. Call it when the ESP datapath drops a
+    /// packet for an unknown SPI (rate-limit it: one per SPI is plenty). Fails when no IKE SA
+    /// with that peer is established.
+    pub fn invalid_spi(&mut self, now: Instant, remote: IpAddr, spi: u32) -> Result<(), Error> {
+        let sa = self
+            .sas
+            .iter()
+            .find(|(_, s)| s.remote.ip() == remote && s.state == State::Established)
+            .map(|(k, _)| *k)
+            .ok_or_else(|| Error::NotEstablished(remote.to_string()))?;
+        self.queue_pending(now, sa, Pending::InvalidSpi(spi))
     }
 
     // ---- outputs ----

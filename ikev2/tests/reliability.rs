@@ -343,3 +343,62 @@ fn garbage_is_dropped() {
     assert_eq!(p.right.stats().dropped_unknown_spi, 1);
     assert_eq!(p.right.stats().dropped_malformed, 1);
 }
+
+/// The right datapath sees ESP with an SPI it does not know and reports it; the left side drops
+/// the Child SA using that SPI.
+///
+/// ```text
+/// left                                 right
+///                                 <--  INFORMATIONAL SK{N(INVALID_SPI, spi)}
+/// SK{}                            -->
+/// (left: ChildSaDown, PeerNotify(INVALID_SPI))
+/// ```
+#[test]
+fn invalid_spi_notify_removes_the_child_sa() {
+    let mut p = Pair::new(SiteSpec::left().config(), SiteSpec::right().config(), 30);
+    up(&mut p);
+    let spi = p.left.ike_sas()[0].children[0].outbound.spi;
+    let left_ip = "192.0.2.1".parse().unwrap();
+    p.right.invalid_spi(p.now, left_ip, spi).unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.left.ike_sas()[0]
+            .children
+            .is_empty())
+    );
+    assert!(p.left_events.iter().any(|e| matches!(
+        e,
+        Event::ChildSaDown {
+            reason: Reason::PeerNotify(11),
+            ..
+        }
+    )));
+    assert!(p.left.ike_sas()[0].established, "the IKE SA stays");
+    assert!(p
+        .right
+        .invalid_spi(p.now, "192.0.2.9".parse().unwrap(), 1)
+        .is_err());
+}
+
+/// An unprotected INFORMATIONAL inside an established IKE SA (right SPIs, next message ID) is
+/// dropped and counted; it deletes nothing.
+#[test]
+fn unprotected_message_in_an_sa_is_dropped() {
+    let mut p = Pair::new(SiteSpec::left().config(), SiteSpec::right().config(), 31);
+    up(&mut p);
+    let sa = p.right.ike_sas()[0].clone();
+    let msg = ikev2::wire::Message {
+        header: ikev2::wire::Header::new(
+            sa.spi_i,
+            sa.spi_r,
+            ikev2::wire::ExchangeType::INFORMATIONAL,
+            ikev2::wire::Flags::new(true, false),
+            2,
+        ),
+        payloads: vec![ikev2::wire::Payload::Delete(ikev2::wire::Delete::ike())],
+    };
+    let bytes = msg.to_bytes().unwrap();
+    let before = p.right.stats().dropped_bad_icv;
+    p.right.handle_datagram(p.now, sa.local, sa.remote, &bytes);
+    assert_eq!(p.right.stats().dropped_bad_icv, before + 1);
+    assert!(p.right.ike_sas()[0].established);
+}

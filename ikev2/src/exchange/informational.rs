@@ -14,7 +14,7 @@ use super::Ctx;
 use crate::error::Error;
 use crate::event::{Event, Reason};
 use crate::sa::{IkeSa, Pending};
-use crate::wire::{Delete, ExchangeType, Message, Payload, ProtocolId};
+use crate::wire::{Delete, ExchangeType, Message, Notify, NotifyType, Payload, ProtocolId};
 
 impl IkeSa {
     /// Sends the INFORMATIONAL request for a pending command.
@@ -32,6 +32,11 @@ impl IkeSa {
             }
             Pending::DeleteIke => vec![Payload::Delete(Delete::ike())],
             Pending::Liveness => Vec::new(),
+            Pending::InvalidSpi(spi) => {
+                let mut n = Notify::new(NotifyType::INVALID_SPI, &spi.to_be_bytes());
+                n.protocol = ProtocolId::ESP;
+                vec![Payload::Notify(n)]
+            }
         };
         self.in_flight = Some(p);
         self.send_request(ctx, ExchangeType::INFORMATIONAL, &payloads)
@@ -46,7 +51,7 @@ impl IkeSa {
         match self.in_flight.take() {
             Some(Pending::DeleteChild(spi)) => self.remove_child(ctx, spi, Reason::DeletedLocally),
             Some(Pending::DeleteIke) => self.teardown(ctx, Reason::DeletedLocally),
-            Some(Pending::Liveness) | None => {}
+            Some(Pending::Liveness) | Some(Pending::InvalidSpi(_)) | None => {}
         }
         Ok(())
     }
@@ -103,6 +108,24 @@ impl IkeSa {
                     self.pending.retain(|p| *p != Pending::DeleteChild(inbound));
                     self.remove_child(ctx, inbound, Reason::DeletedByPeer);
                 }
+            }
+        }
+        // RFC 7296 section 2.21.4: the peer received ESP for an SPI it does not know. The SPI is
+        // our outbound one; that Child SA is useless, so it goes (the embedder may reconnect).
+        let invalid: Vec<u32> = msg
+            .notifies()
+            .filter(|n| n.notify_type == NotifyType::INVALID_SPI)
+            .filter_map(|n| <[u8; 4]>::try_from(n.data.as_slice()).ok())
+            .map(u32::from_be_bytes)
+            .collect();
+        for outbound in invalid {
+            if let Some(inbound) = self
+                .children
+                .iter()
+                .find(|c| c.sa.outbound.spi == outbound)
+                .map(|c| c.sa.inbound.spi)
+            {
+                self.remove_child(ctx, inbound, Reason::PeerNotify(NotifyType::INVALID_SPI.0));
             }
         }
         let payloads = if ours.is_empty() {

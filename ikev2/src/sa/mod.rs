@@ -75,6 +75,8 @@ pub(crate) enum Pending {
     DeleteIke,
     /// An empty INFORMATIONAL (liveness check).
     Liveness,
+    /// Tell the peer its ESP packets with this SPI hit no SA of ours (RFC 7296 2.21.4).
+    InvalidSpi(u32),
 }
 
 /// Keys of an IKE SA once IKE_SA_INIT is done.
