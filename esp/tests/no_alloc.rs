@@ -1,0 +1,46 @@
+//! The per-packet path allocates nothing: a counting global allocator (`stats_alloc`, which keeps
+//! this file free of `unsafe`) watches N encapsulations and decapsulations through the SA table,
+//! for every suite, after setup. This file holds a single test so nothing else allocates while it
+//! counts.
+
+mod common;
+
+use common::{child, provider::test_provider, suites};
+use esp::SaTable;
+use ipsec_core::time::Instant;
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use std::alloc::System;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+#[test]
+fn encapsulation_and_decapsulation_do_not_allocate() {
+    const N: usize = 500;
+    let now = Instant::from_secs(1);
+    for (name, enc, integ, el, il) in suites() {
+        let mut c = child(enc, integ, &vec![5u8; el], &vec![6u8; il], 0x0100_0001);
+        c.esn = true;
+        let mut table = SaTable::new(test_provider());
+        table.install(now, &c).unwrap();
+        let tunnel = table.tunnel("to-branch").unwrap();
+        let mut inner = vec![0u8; 1400];
+        inner[0] = 0x45;
+        inner[2..4].copy_from_slice(&1400u16.to_be_bytes());
+        inner[9] = 17;
+        let mut buf = vec![0u8; 64 + 1400 + 64];
+
+        let region = Region::new(GLOBAL);
+        let mut delivered = 0usize;
+        for _ in 0..N {
+            buf[64..64 + 1400].copy_from_slice(&inner);
+            let tx = table.encapsulate(now, tunnel, &mut buf, 64..1464).unwrap();
+            let rx = table.decapsulate(now, &mut buf[tx.range]).unwrap();
+            delivered += usize::from(rx.is_some());
+        }
+        let stats = region.change();
+        assert_eq!(delivered, N, "{name}");
+        assert_eq!(stats.allocations, 0, "{name} allocated");
+        assert_eq!(stats.reallocations, 0, "{name} reallocated");
+    }
+}
