@@ -13,12 +13,10 @@ pub enum Timer {
     HalfOpen,
     /// The IKE SA's lifetime has run out: delete it (and start over unless passive).
     Lifetime,
-    /// Start a new IKE SA after the last one failed or died (never for passive gateways).
-    Restart,
 }
 
 impl Timer {
-    const COUNT: usize = 5;
+    const COUNT: usize = 4;
 
     fn index(self) -> usize {
         match self {
@@ -26,7 +24,6 @@ impl Timer {
             Timer::Liveness => 1,
             Timer::HalfOpen => 2,
             Timer::Lifetime => 3,
-            Timer::Restart => 4,
         }
     }
 
@@ -35,7 +32,6 @@ impl Timer {
         Timer::Liveness,
         Timer::HalfOpen,
         Timer::Lifetime,
-        Timer::Restart,
     ];
 }
 

@@ -462,7 +462,6 @@ impl IkeSa {
                 self.pending.push_back(Pending::DeleteIke);
                 self.kick(ctx)?;
             }
-            Timer::Restart => {}
         }
         Ok(())
     }
@@ -506,6 +505,9 @@ impl IkeSa {
     /// The IKE SA was authenticated: report it and arm its timers.
     pub(crate) fn established(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
         self.state = State::Established;
+        // The IKE_SA_INIT messages were needed only for the AUTH payloads.
+        self.our_init = Vec::new();
+        self.peer_init = Vec::new();
         self.timers.stop(Timer::HalfOpen);
         let g = self.gateway_cfg(ctx)?;
         self.timers.set(Timer::Lifetime, ctx.now + g.ike_lifetime);
