@@ -132,7 +132,7 @@ fn build_transform(
         }
     };
     let (integ, icv_len) = if child.integrity == IntegId::NONE {
-        if cipher.is_none() {
+        if child.encryption.id == EncrId::ENCR_NULL {
             return Err(EspError::Config(
                 "ENCR_NULL without integrity protects nothing".into(),
             ));

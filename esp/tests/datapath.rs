@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{child, provider::test_provider, suites};
+use common::{child, provider, suites};
 use esp::encap::{parse_outer, DfPolicy, Framing, Received};
 use esp::ip::ecn;
 use esp::{DropReason, EspError, InboundSa, LimitKind, OutboundSa, SaEvent};
@@ -63,7 +63,7 @@ fn ipv6(len: usize, tclass: u8) -> Vec<u8> {
 }
 
 fn pair(c: &ChildSa) -> (OutboundSa, InboundSa) {
-    let p = test_provider();
+    let p = provider();
     (
         OutboundSa::new(&p, c, NOW).unwrap(),
         InboundSa::new(&p, c, NOW).unwrap(),
@@ -520,7 +520,7 @@ fn inner_packets_outside_the_selectors_are_dropped() {
 
 #[test]
 fn configuration_mistakes_are_errors() {
-    let p = test_provider();
+    let p = provider();
     let mut c = keyed("aes128gcm16");
     c.integrity = IntegId::AUTH_HMAC_SHA2_256_128;
     assert!(matches!(
@@ -567,4 +567,24 @@ fn configuration_mistakes_are_errors() {
         OutboundSa::new(&p, &c, NOW),
         Err(EspError::Config(_))
     ));
+}
+
+#[test]
+fn the_default_provider_and_the_test_provider_interoperate() {
+    // Two independent implementations of the provider traits agree on every suite.
+    let other = common::provider::test_provider();
+    for (name, enc, integ, el, il) in suites() {
+        let c = child(enc, integ, &vec![8u8; el], &vec![7u8; il], 0x4000_0004);
+        let mut tx = OutboundSa::new(&provider(), &c, NOW).unwrap();
+        let mut rx = InboundSa::new(&other, &c, NOW).unwrap();
+        let inner = ipv4(300, [10, 1, 0, 1], [10, 2, 0, 1], 0, false);
+        let mut pkt = seal(&mut tx, &inner);
+        let d = rx.decapsulate(NOW, &mut pkt).unwrap().unwrap();
+        assert_eq!(&pkt[d.range], &inner[..], "{name}");
+        let mut tx = OutboundSa::new(&other, &c, NOW).unwrap();
+        let mut rx = InboundSa::new(&provider(), &c, NOW).unwrap();
+        let mut pkt = seal(&mut tx, &inner);
+        let d = rx.decapsulate(NOW, &mut pkt).unwrap().unwrap();
+        assert_eq!(&pkt[d.range], &inner[..], "{name}");
+    }
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{child, provider::test_provider, suites};
+use common::{child, provider, suites};
 use esp::SaTable;
 use ipsec_core::time::Instant;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
@@ -21,7 +21,7 @@ fn encapsulation_and_decapsulation_do_not_allocate() {
     for (name, enc, integ, el, il) in suites() {
         let mut c = child(enc, integ, &vec![5u8; el], &vec![6u8; il], 0x0100_0001);
         c.esn = true;
-        let mut table = SaTable::new(test_provider());
+        let mut table = SaTable::new(provider());
         table.install(now, &c).unwrap();
         let tunnel = table.tunnel("to-branch").unwrap();
         let mut inner = vec![0u8; 1400];

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{child, hex, pcap_frames, provider::test_provider, FixedIvs};
+use common::{child, hex, pcap_frames, provider, FixedIvs};
 use esp::encap::{parse_outer, DfPolicy, Framing, Received};
 use esp::{InboundSa, OutboundSa};
 use ipsec_core::child_sa::{ChildSa, DirectionKeys, UdpEncapsulation};
@@ -98,7 +98,7 @@ fn captured() -> Vec<(Vec<u8>, core::ops::Range<usize>)> {
 
 #[test]
 fn strongswan_pings_decapsulate_and_reencapsulate_byte_for_byte() {
-    let p = test_provider();
+    let p = provider();
     let packets = captured();
     assert_eq!(packets.len(), 14);
     let now = Instant::from_secs(1);

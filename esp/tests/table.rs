@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{child, provider::test_provider};
+use common::{child, provider};
 use esp::wire::Udp4500;
 use esp::{DropReason, EspError, LimitKind, SaEvent, SaTable};
 use ipsec_core::child_sa::{ChildSa, Lifetimes};
@@ -66,7 +66,7 @@ fn send(table: &mut SaTable, tunnel: &str, inner: &[u8]) -> Result<(u32, Vec<u8>
 
 #[test]
 fn allocated_spis_encode_a_slot_and_avoid_the_reserved_range() {
-    let mut t = SaTable::new(test_provider());
+    let mut t = SaTable::new(provider());
     let spis: Vec<u32> = (0..100).map(|_| t.allocate_spi().unwrap()).collect();
     for (i, s) in spis.iter().enumerate() {
         assert!(*s > 0xffff, "{s:#x}");
@@ -79,8 +79,8 @@ fn allocated_spis_encode_a_slot_and_avoid_the_reserved_range() {
 
 #[test]
 fn proxy_ids_under_one_tunnel_each_get_their_packets() {
-    let mut gw = SaTable::new(test_provider());
-    let mut peer = SaTable::new(test_provider());
+    let mut gw = SaTable::new(provider());
+    let mut peer = SaTable::new(provider());
     let a_in = gw.allocate_spi().unwrap();
     let b_in = gw.allocate_spi().unwrap();
     let a = proxy(
@@ -129,7 +129,7 @@ fn proxy_ids_under_one_tunnel_each_get_their_packets() {
 
 #[test]
 fn the_newest_sa_wins_after_a_rekey_and_removal_frees_the_old_one() {
-    let mut gw = SaTable::new(test_provider());
+    let mut gw = SaTable::new(provider());
     let old = proxy(
         "t",
         "10.1.0.0/24",
@@ -161,8 +161,8 @@ fn the_newest_sa_wins_after_a_rekey_and_removal_frees_the_old_one() {
 
 #[test]
 fn drops_are_counted_by_reason_like_show_counter_global() {
-    let mut gw = SaTable::new(test_provider());
-    let mut peer = SaTable::new(test_provider());
+    let mut gw = SaTable::new(provider());
+    let mut peer = SaTable::new(provider());
     let spi = gw.allocate_spi().unwrap();
     let c = proxy("t", "10.1.0.0/24", "10.2.0.0/24", spi, 0x5000_0000, 1);
     gw.install(NOW, &c).unwrap();
@@ -201,7 +201,7 @@ fn drops_are_counted_by_reason_like_show_counter_global() {
 
 #[test]
 fn lifetime_events_come_out_of_the_table() {
-    let mut gw = SaTable::new(test_provider());
+    let mut gw = SaTable::new(provider());
     let mut c = proxy(
         "t",
         "10.1.0.0/24",
@@ -240,8 +240,8 @@ fn lifetime_events_come_out_of_the_table() {
 
 #[test]
 fn port_4500_traffic_is_demultiplexed() {
-    let mut gw = SaTable::new(test_provider());
-    let mut peer = SaTable::new(test_provider());
+    let mut gw = SaTable::new(provider());
+    let mut peer = SaTable::new(provider());
     let c = proxy(
         "t",
         "10.1.0.0/24",

@@ -4,6 +4,11 @@
 
 pub mod provider;
 
+/// The provider the tests run on: the workspace's default provider.
+pub fn provider() -> ipsec_core::crypto::CryptoProvider {
+    ipsec_core::crypto::default_provider()
+}
+
 use esp::IvSource;
 use ipsec_core::child_sa::{ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode};
 use ipsec_core::crypto::{CryptoError, EncrId, Encryption, IntegId, SecretBytes};

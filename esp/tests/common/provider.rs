@@ -1,8 +1,8 @@
-//! A small crypto provider for the esp tests and benchmark, over RustCrypto crates.
+//! A second, independent implementation of the provider traits, for the esp tests.
 //!
-//! It exists so the datapath can be tested against the provider *traits* independently of the
-//! workspace's default provider; it also has AES-192-GCM, which some RFC 4106 test cases use.
-//! The random source is deterministic: fine for tests, never for use.
+//! The tests run on the workspace's default provider; this one cross-checks it (packets sealed by
+//! one open with the other) and adds AES-192-GCM, which one case of draft-mcgrew-gcm-test-01 uses
+//! and the default provider does not offer. Its random source is deterministic: tests only.
 
 #![allow(dead_code, unreachable_pub)]
 
