@@ -340,3 +340,63 @@ pub(crate) fn range(value: impl fmt::Display, range: &'static str) -> Problem {
         range,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_become_lines_and_character_columns() {
+        let text = "a = 1\nname = \"é\"\nx";
+        assert_eq!(
+            Location::of_offset(text, 0),
+            Location { line: 1, column: 1 }
+        );
+        assert_eq!(
+            Location::of_offset(text, 6),
+            Location { line: 2, column: 1 }
+        );
+        // After the two-byte é: column counts characters, not bytes.
+        let after = text.find('é').unwrap() + 2;
+        assert_eq!(
+            Location::of_offset(text, after),
+            Location {
+                line: 2,
+                column: 10
+            }
+        );
+        // Inside a multi-byte character and past the end: clamped, no panic.
+        assert_eq!(Location::of_offset(text, after - 1).line, 2);
+        assert_eq!(
+            Location::of_offset(text, 10_000),
+            Location { line: 3, column: 2 }
+        );
+    }
+
+    #[test]
+    fn undefined_reference_reads_like_the_design_example() {
+        let site = Site::new(ObjectKind::IpsecTunnel, 0, "to-branch");
+        let e = site.at(
+            "ike-gateway",
+            Problem::Undefined {
+                kind: ObjectKind::IkeGateway,
+                name: "gw-x".into(),
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "ipsec-tunnel \"to-branch\": ike-gateway \"gw-x\" is not defined"
+        );
+        let e = site.at(
+            "interface",
+            Problem::Undefined {
+                kind: ObjectKind::TunnelInterface,
+                name: "tunnel.9".into(),
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "ipsec-tunnel \"to-branch\": interface: tunnel-interface \"tunnel.9\" is not defined"
+        );
+    }
+}

@@ -55,7 +55,8 @@ pub struct LocalAddress {
     pub ip: Option<IpAddr>,
 }
 
-/// The peer's address: `{ ip = "..." }`, `{ fqdn = "..." }` or `"dynamic"`.
+/// The peer's address: `{ ip = "..." }`, `{ fqdn = "..." }`, or `"dynamic"` (also written
+/// `{ dynamic = {} }`, like PAN-OS's empty `<dynamic/>` element).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PeerAddress {

@@ -12,6 +12,35 @@
 //!
 //! Crypto profiles map to IANA transforms for the protocol cores:
 //! [`IkeCryptoProfile::proposals`] and [`IpsecCryptoProfile::proposals`].
+//!
+//! ```
+//! use ipsec_core::config::*;
+//!
+//! let text = r#"
+//! [[ipsec-tunnel]]
+//! name = "vpn-branch"
+//! tunnel-interface = "tunnel.1"
+//! ike-gateway = "gw-x"
+//! ipsec-crypto-profile = "esp-gcm"
+//! "#;
+//! let errors = Config::from_toml_str(text).unwrap_err();
+//! let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+//! assert!(shown.contains(
+//!     &r#"line 5, column 1: ipsec-tunnel "vpn-branch": ike-gateway "gw-x" is not defined"#.to_string()
+//! ));
+//!
+//! // The same kind of object, built in code.
+//! let mut config = Config::new();
+//! config.ipsec_crypto_profiles.push(IpsecCryptoProfile::esp(
+//!     "esp-gcm",
+//!     vec![CipherName::Aes256Gcm],
+//!     vec![AuthName::None],
+//! ));
+//! config.ipsec_tunnels.push(IpsecTunnel::auto_key("vpn-branch", "tunnel.1", "gw-x", "esp-gcm"));
+//! let errors = config.validate().unwrap_err();
+//! assert!(errors.iter().any(|e| e.field.as_deref() == Some("ike-gateway")));
+//! assert!(errors.iter().all(|e| e.location.is_none()));
+//! ```
 
 mod algorithms;
 mod error;
