@@ -233,3 +233,32 @@ fn forged_cookie_creates_no_state() {
         "initiator gives up"
     );
 }
+
+/// The initiator expects `other.ike.test` but the responder is `right.ike.test`: the responder
+/// has already established the IKE SA when the initiator rejects it, so the initiator tells it
+/// in an INFORMATIONAL exchange (RFC 7296 section 2.21.2).
+///
+/// ```text
+/// IKE_AUTH                               -->
+///                                        <--  IKE_AUTH {IDr=right.ike.test ...}  (right: up)
+/// INFORMATIONAL SK{N(AUTHENTICATION_FAILED)} -->                              (right: down)
+/// ```
+#[test]
+fn initiator_side_id_mismatch_is_reported_to_the_responder() {
+    let mut l = SiteSpec::left();
+    l.peer_id = Some(IdPattern::Exact(Identity::Fqdn("other.ike.test".into())));
+    let mut p = Pair::new(l.config(), SiteSpec::right().config(), 19);
+    run(&mut p);
+    assert!(matches!(
+        phase1_failure(&p.left_events),
+        Some(Reason::AuthenticationFailed(_))
+    ));
+    assert!(p.right_events.iter().any(|e| matches!(
+        e,
+        Event::IkeSaDown {
+            reason: Reason::AuthenticationFailed(_),
+            ..
+        }
+    )));
+    assert!(p.right.ike_sas().is_empty() && p.left.ike_sas().is_empty());
+}

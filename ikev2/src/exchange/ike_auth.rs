@@ -425,6 +425,15 @@ impl IkeSa {
             return Ok(());
         };
         if let Err(why) = self.verify_peer(ctx, idr, auth) {
+            // RFC 7296 section 2.21.2: the initiator reports the failure in a separate
+            // INFORMATIONAL exchange, so the responder does not keep a useless IKE SA. It is sent
+            // once, without retransmission: the SA is gone either way.
+            let id = self.queue.next_id();
+            let header = self.header(ExchangeType::INFORMATIONAL, false, id);
+            let n = Notify::new(NotifyType::AUTHENTICATION_FAILED, &[]);
+            if let Ok(msgs) = self.protect(ctx, &header, &[Payload::Notify(n)]) {
+                ctx.send(self.local, self.remote, &msgs);
+            }
             self.fail(ctx, Reason::AuthenticationFailed(why));
             return Ok(());
         }

@@ -87,6 +87,15 @@ impl IkeSa {
                 _ => None,
             })
             .collect();
+        if msg.notify(NotifyType::AUTHENTICATION_FAILED).is_some() {
+            // The initiator rejected our AUTH (RFC 7296 section 2.21.2).
+            self.send_response(ctx, ExchangeType::INFORMATIONAL, id, &[])?;
+            self.teardown(
+                ctx,
+                Reason::AuthenticationFailed("peer rejected our AUTH payload or ID".into()),
+            );
+            return Ok(());
+        }
         if deletes.iter().any(|d| d.protocol == ProtocolId::IKE) {
             // RFC 7296 section 1.4.1: answer with an empty message, then the IKE SA and all its
             // Child SAs are gone.
