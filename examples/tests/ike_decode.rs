@@ -231,8 +231,14 @@ fn garbage_packets_are_reported_and_decoding_goes_on() {
     let heads = headlines(&out);
     let expect = [
         ("#1 ", "IKE_SA_INIT I request"),
-        ("#2 ", "ERROR layer=ike IKE header:"),
-        ("#3 ", "ERROR layer=ike IKE header:"),
+        (
+            "#2 ",
+            "ERROR layer=ike IKE header: 18 bytes, shorter than the 28-byte header",
+        ),
+        (
+            "#3 ",
+            "ERROR layer=ike IKE header: length field says 4000 bytes, the datagram has 232",
+        ),
         ("#4 ", "ERROR layer=network truncated IPv4 header"),
         ("#6 ", "ERROR layer=udp 3-byte datagram on port 4500"),
         ("#7 ", "NAT-keepalive"),

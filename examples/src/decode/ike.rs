@@ -13,7 +13,7 @@ use super::report::{hex, printable, Item};
 use ikev2::wire::{
     Auth, Cert, CertReq, Config, Delete, Error, ExchangeType, IdType, Identification, KeyExchange,
     Limits, Notify, NotifyType, Packet, Payload, PayloadType, Proposal, RawPayloads, Reassembler,
-    SecurityAssociation, SkKeys, TrafficSelectors, TsEntry,
+    SecurityAssociation, SkKeys, TrafficSelectors, TsEntry, HEADER_LEN,
 };
 use ipsec_core::crypto::{default_provider, Encryption, IntegId, TransformType};
 use ipsec_core::selector::TrafficSelector;
@@ -79,7 +79,7 @@ pub(crate) fn describe(
     keys: Option<&KeyFile>,
     bytes: &[u8],
 ) -> Result<Item, String> {
-    let packet = Packet::new_checked(bytes).map_err(|e| format!("IKE header: {e}"))?;
+    let packet = Packet::new_checked(bytes).map_err(|e| header_error(bytes, &e))?;
     let header = ikev2::wire::Header::parse(&packet).map_err(|e| format!("IKE header: {e}"))?;
     let flags = header.flags;
     let mut item = Item::new(header.exchange_type.to_string())
@@ -161,6 +161,24 @@ pub(crate) fn describe(
         sas.learn(header.initiator_spi, header.responder_spi, None);
     }
     Ok(item)
+}
+
+/// Why the header of `bytes` is unreadable, with the lengths when they disagree.
+fn header_error(bytes: &[u8], e: &Error) -> String {
+    if bytes.len() < HEADER_LEN {
+        return format!(
+            "IKE header: {} bytes, shorter than the 28-byte header",
+            bytes.len()
+        );
+    }
+    let claimed = Packet::new_unchecked(bytes).length();
+    if usize::try_from(claimed).map_or(true, |c| c > bytes.len()) {
+        return format!(
+            "IKE header: length field says {claimed} bytes, the datagram has {}",
+            bytes.len()
+        );
+    }
+    format!("IKE header: {e}")
 }
 
 /// Facts about the message that change how payloads are named.
