@@ -134,6 +134,8 @@ impl Config {
                 for e in &mut errors {
                     doc.place(e);
                 }
+                // In file order, so they read top to bottom.
+                errors.sort_by_key(|e| e.location.map_or((usize::MAX, 0), |l| (l.line, l.column)));
                 Err(errors)
             }
         }
