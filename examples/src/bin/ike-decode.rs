@@ -14,6 +14,7 @@ use ipsec_examples::decode::{Decoder, KeyFile, Summary};
 use ipsec_examples::pcap;
 use std::io::Write;
 use std::process::ExitCode;
+use zeroize::Zeroizing;
 
 const USAGE: &str = "usage: ike-decode FILE... [--keys FILE] [--json]";
 
@@ -66,7 +67,8 @@ fn main() -> ExitCode {
     };
     let keys = match &args.keys {
         None => None,
-        Some(path) => match std::fs::read_to_string(path).map_err(|e| e.to_string()) {
+        // The file's text holds the keys too: wiped when dropped, like the parsed keys.
+        Some(path) => match std::fs::read_to_string(path).map(Zeroizing::new) {
             Ok(text) => match KeyFile::parse(&text) {
                 Ok(k) => Some(k),
                 Err(e) => {

@@ -34,20 +34,20 @@ pub fn normalize(name: &str) -> String {
     base.split_whitespace().collect::<Vec<_>>().join("_")
 }
 
-/// Decodes hex digits (no separators), or `None`.
+/// Decodes hex digits (no separators), or `None`. The output is allocated once, at its final
+/// size, so no stray copy of a key is left behind by a reallocation.
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let digits = s.as_bytes();
     if !digits.len().is_multiple_of(2) {
         return None;
     }
-    digits
-        .chunks_exact(2)
-        .map(|pair| {
-            let hi = char::from(pair[0]).to_digit(16)?;
-            let lo = char::from(pair[1]).to_digit(16)?;
-            u8::try_from(hi * 16 + lo).ok()
-        })
-        .collect()
+    let mut out = Vec::with_capacity(digits.len() / 2);
+    for pair in digits.chunks_exact(2) {
+        let hi = char::from(pair[0]).to_digit(16)?;
+        let lo = char::from(pair[1]).to_digit(16)?;
+        out.push(u8::try_from(hi * 16 + lo).ok()?);
+    }
+    Some(out)
 }
 
 impl KeyFile {
