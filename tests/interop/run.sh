@@ -146,7 +146,8 @@ no_child() { # no_child DIR NS: no INSTALLED Child SA in that charon
 
 # ---------------------------------------------------------------------------------------------
 # Scenarios. Each runs in $DIR, prints nothing on success and a one-line reason on failure
-# (last line of its output), and returns non-zero on failure.
+# (last line of its output), and returns non-zero on failure. They run inside `if`, where bash
+# ignores `set -e`: every step that can fail is checked explicitly.
 
 # strongSwan on both sides: proves the namespaces, charon start-up and the SA checks work here.
 scenario_swan_to_swan() {
@@ -155,8 +156,8 @@ scenario_swan_to_swan() {
     >"$DIR/us/swanctl/swanctl.conf"
   swanctl_conf "$SW_IP" %any "$prop" "$esp" "$SW_ID" "$US_ID" 10.2.0.0/24 10.1.0.0/24 "$PSK" \
     >"$DIR/sw/swanctl/swanctl.conf"
-  start_charon "$DIR/sw" "$SW_NS"
-  start_charon "$DIR/us" "$US_NS"
+  start_charon "$DIR/sw" "$SW_NS" || return 1
+  start_charon "$DIR/us" "$US_NS" || return 1
   sw_in "$DIR/us" "$US_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1 ||
     { echo "swanctl --initiate failed (see $DIR/initiate.txt)"; return 1; }
   local a b
@@ -184,8 +185,8 @@ swan_failure() { # swan_failure SW_PSK SW_REMOTE_TS NOTIFY(short form as charon 
     >"$DIR/us/swanctl/swanctl.conf"
   swanctl_conf "$SW_IP" %any "$prop" "$esp" "$SW_ID" "$US_ID" 10.2.0.0/24 "$2" "$1" \
     >"$DIR/sw/swanctl/swanctl.conf"
-  start_charon "$DIR/sw" "$SW_NS"
-  start_charon "$DIR/us" "$US_NS"
+  start_charon "$DIR/sw" "$SW_NS" || return 1
+  start_charon "$DIR/us" "$US_NS" || return 1
   if sw_in "$DIR/us" "$US_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1; then
     echo "swanctl --initiate succeeded; expected $3"
     return 1
@@ -298,8 +299,7 @@ check_agreement() {
 
 # We initiate a tunnel with configuration $1; charon responds.
 us_initiate() {
-  build_peer || { echo "cannot build ike-peer"; return 1; }
-  sw_setup "$1" "$PSK" 10.1.0.0/24
+  sw_setup "$1" "$PSK" 10.1.0.0/24 || return 1
   peer --config "$HERE/configs/$1.toml" --initiate to-strongswan --until child-up \
     --timeout 20s --linger 500ms ||
     { echo "ike-peer: no Child SA: $(tail -1 "$DIR/peer.err")"; return 1; }
@@ -308,9 +308,8 @@ us_initiate() {
 
 # charon initiates; we respond with configuration $1.
 sw_initiate() {
-  build_peer || { echo "cannot build ike-peer"; return 1; }
-  sw_setup "$1" "$PSK" 10.1.0.0/24
-  peer_bg --config "$HERE/configs/$1.toml" --until child-up --timeout 20s --linger 500ms
+  sw_setup "$1" "$PSK" 10.1.0.0/24 || return 1
+  peer_bg --config "$HERE/configs/$1.toml" --until child-up --timeout 20s --linger 500ms || return 1
   sw_in "$DIR/sw" "$SW_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1 ||
     { echo "swanctl --initiate failed: $(grep -m1 -i fail "$DIR/initiate.txt")"; return 1; }
   peer_wait || { echo "ike-peer: no Child SA: $(tail -1 "$DIR/peer.err")"; return 1; }
@@ -318,27 +317,34 @@ sw_initiate() {
 }
 
 # A failure both sides must see. $1: who initiates (us|sw); $2: charon's PSK; $3: charon's remote
-# TS; $4: the notify (IANA name, in our events); $5: the notify as charon logs it.
+# TS; $4: our event (ike-sa-failed|child-sa-failed); $5: the notify (IANA name, in our event);
+# $6: the notify as charon logs it.
 failure() {
-  build_peer || { echo "cannot build ike-peer"; return 1; }
-  sw_setup x25519 "$2" "$3"
-  local cfg="$HERE/configs/x25519.toml" ev
+  sw_setup x25519 "$2" "$3" || return 1
+  local cfg="$HERE/configs/x25519.toml" ev role
   if [ "$1" = us ]; then
+    role=initiator
     peer --config "$cfg" --initiate to-strongswan --until failure --timeout 20s --linger 500ms ||
       { echo "ike-peer did not report a failure: $(tail -1 "$DIR/peer.err")"; return 1; }
-    charon_sent "$DIR/sw" "$5" || { echo "charon did not send $5"; return 1; }
+    charon_sent "$DIR/sw" "$6" || { echo "charon did not send $6"; return 1; }
   else
-    peer_bg --config "$cfg" --until failure --timeout 20s --linger 500ms
+    role=responder
+    peer_bg --config "$cfg" --until failure --timeout 20s --linger 500ms || return 1
     if sw_in "$DIR/sw" "$SW_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1; then
-      echo "swanctl --initiate succeeded; expected $5"
+      echo "swanctl --initiate succeeded; expected $6"
       return 1
     fi
     peer_wait || { echo "ike-peer did not report a failure: $(tail -1 "$DIR/peer.err")"; return 1; }
-    charon_received "$DIR/sw" "$5" || { echo "charon did not receive $5"; return 1; }
+    charon_received "$DIR/sw" "$6" || { echo "charon did not receive $6"; return 1; }
   fi
-  ev="$(grep -m1 '^EVENT .*-failed ' "$DIR/peer.out" || true)"
-  [ "$(word notify "$ev")" = "$4" ] || { echo "our failure event does not name $4: $ev"; return 1; }
-  grep -q '^EVENT child-sa-installed ' "$DIR/peer.out" && { echo "ike-peer installed a Child SA"; return 1; }
+  ev="$(grep -m1 "^EVENT $4 " "$DIR/peer.out" || true)"
+  [ -n "$ev" ] || { echo "no $4 event from ike-peer"; return 1; }
+  [ "$(word notify "$ev")" = "$5" ] && [ "$(word role "$ev")" = "$role" ] ||
+    { echo "expected $4 as $role with notify=$5, got: $ev"; return 1; }
+  if grep -q '^EVENT child-sa-installed ' "$DIR/peer.out"; then
+    echo "ike-peer installed a Child SA"
+    return 1
+  fi
   no_child "$DIR/sw" "$SW_NS"
 }
 
@@ -348,10 +354,18 @@ scenario_us_init_modp2048() { us_initiate modp2048; }
 scenario_sw_init_modp2048() { sw_initiate modp2048; }
 scenario_us_init_ecp384() { us_initiate ecp384; }
 scenario_sw_init_ecp384() { sw_initiate ecp384; }
-scenario_us_init_wrong_psk() { failure us "not-the-$PSK" 10.1.0.0/24 AUTHENTICATION_FAILED AUTH_FAILED; }
-scenario_sw_init_wrong_psk() { failure sw "not-the-$PSK" 10.1.0.0/24 AUTHENTICATION_FAILED AUTH_FAILED; }
-scenario_us_init_ts_mismatch() { failure us "$PSK" 10.9.0.0/24 TS_UNACCEPTABLE TS_UNACCEPT; }
-scenario_sw_init_ts_mismatch() { failure sw "$PSK" 10.9.0.0/24 TS_UNACCEPTABLE TS_UNACCEPT; }
+scenario_us_init_wrong_psk() {
+  failure us "not-the-$PSK" 10.1.0.0/24 ike-sa-failed AUTHENTICATION_FAILED AUTH_FAILED
+}
+scenario_sw_init_wrong_psk() {
+  failure sw "not-the-$PSK" 10.1.0.0/24 ike-sa-failed AUTHENTICATION_FAILED AUTH_FAILED
+}
+scenario_us_init_ts_mismatch() {
+  failure us "$PSK" 10.9.0.0/24 child-sa-failed TS_UNACCEPTABLE TS_UNACCEPT
+}
+scenario_sw_init_ts_mismatch() {
+  failure sw "$PSK" 10.9.0.0/24 child-sa-failed TS_UNACCEPTABLE TS_UNACCEPT
+}
 
 SMOKE_SCENARIOS=(swan-to-swan swan-wrong-psk swan-ts-mismatch)
 OUR_SCENARIOS=(
@@ -415,14 +429,22 @@ main() {
   fi
   [ "$(id -u)" -eq 0 ] || { echo "run.sh: must run as root (network namespaces)" >&2; return 2; }
   local todo=("$@")
-  # Until the endpoint runs the handshake, the default is the strongSwan-only smoke set.
-  [ "${#todo[@]}" -gt 0 ] || todo=("${SMOKE_SCENARIOS[@]}")
+  [ "${#todo[@]}" -gt 0 ] || todo=("${ALL_SCENARIOS[@]}")
   local s passed=0 failed=0
   for s in "${todo[@]}"; do
     if ! declare -F "scenario_${s//-/_}" >/dev/null; then
       echo "run.sh: unknown scenario $s (see --list)" >&2
       return 2
     fi
+  done
+  # Build the driver once, outside the scenarios' time bound.
+  for s in "${todo[@]}"; do
+    case " ${OUR_SCENARIOS[*]} " in
+      *" $s "*)
+        build_peer || { echo "run.sh: cannot build ike-peer" >&2; return 2; }
+        break
+        ;;
+    esac
   done
   "$HERE/netns.sh" down >/dev/null 2>&1 || true
   for s in "${todo[@]}"; do
