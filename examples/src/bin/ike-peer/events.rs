@@ -252,6 +252,73 @@ mod tests {
     }
 
     #[test]
+    fn installed_child_sa_prints_spis_and_algorithms_like_swanctl() {
+        use ikev2::proposal::EspSuite;
+        use ipsec_core::child_sa::{
+            ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode, UdpEncapsulation,
+        };
+        use ipsec_core::crypto::{DhGroup, EncrId, Encryption, IntegId, SecretBytes};
+        let ts =
+            |a: [u8; 4], b: [u8; 4]| TrafficSelector::new(a.into(), b.into(), 0, 0, 65535).unwrap();
+        let keys = |spi| DirectionKeys {
+            spi,
+            encryption_key: SecretBytes::from_slice(&[7; 20]),
+            integrity_key: SecretBytes::from_slice(&[]),
+        };
+        let enc = Encryption::new(EncrId::ENCR_AES_GCM_16, 128);
+        let child = ChildSa {
+            tunnel: "to-strongswan".into(),
+            proxy_id: Some("lan".into()),
+            protocol: IpsecProtocol::Esp,
+            mode: Mode::Tunnel,
+            encryption: enc,
+            integrity: IntegId::NONE,
+            esn: false,
+            inbound: keys(0x0418_309d),
+            outbound: keys(0x2f21_4d5a),
+            local_ts: vec![ts([10, 1, 0, 0], [10, 1, 0, 255])],
+            remote_ts: vec![ts([10, 2, 0, 0], [10, 2, 0, 255])],
+            local_addr: "192.0.2.1:4500".parse().unwrap(),
+            remote_addr: "192.0.2.2:4500".parse().unwrap(),
+            encapsulation: Some(UdpEncapsulation {
+                local_port: 4500,
+                remote_port: 4500,
+            }),
+            lifetimes: Lifetimes::default(),
+            replay_window: 1024,
+            tfc_padding: true,
+        };
+        let e = Event::ChildSaUp {
+            gateway: "gw".into(),
+            role: Role::Responder,
+            child: Box::new(child),
+            suite: EspSuite {
+                encryption: enc,
+                integrity: IntegId::NONE,
+                dh: DhGroup::NONE,
+                esn: false,
+            },
+        };
+        let line = event_line(&e);
+        let w = words(&line);
+        assert_eq!(&w[..2], ["EVENT", "child-sa-installed"]);
+        for want in [
+            "tunnel=to-strongswan",
+            "role=responder",
+            "spi_in=0418309d",
+            "spi_out=2f214d5a",
+            "enc=ENCR_AES_GCM_16-128",
+            "integ=NONE",
+            "mode=tunnel",
+            "encap=4500:4500",
+        ] {
+            assert!(w.contains(&want), "{want} missing from {line}");
+        }
+        assert!(!line.contains("0707"), "keys must not be printed: {line}");
+        assert_eq!(outcome(&e), Outcome::ChildUp);
+    }
+
+    #[test]
     fn child_sa_deletion_is_not_an_end_condition() {
         let e = Event::ChildSaDown {
             tunnel: "t".into(),
