@@ -108,7 +108,8 @@ enum Rng {
 ///   answers [`Received::Esp`] for ESP packets, which the caller hands to its ESP datapath);
 ///   [`handle_timeout`](Self::handle_timeout) when the deadline from `poll_timeout` passes;
 /// - **commands**: [`connect`](Self::connect), [`delete_child`](Self::delete_child),
-///   [`delete_ike`](Self::delete_ike), [`liveness_check`](Self::liveness_check),
+///   [`rekey_child`](Self::rekey_child), [`delete_ike`](Self::delete_ike),
+///   [`liveness_check`](Self::liveness_check),
 ///   [`invalid_spi`](Self::invalid_spi);
 /// - **outputs**, to poll after every input or command, in this order until each returns `None`:
 ///   [`poll_transmit`](Self::poll_transmit) (send each datagram from `local` to `remote`),
@@ -358,7 +359,9 @@ impl Endpoint {
     // ---- commands ----
 
     /// Brings up `tunnel`: starts an IKE SA toward its gateway with the tunnel's first proxy ID
-    /// as the first Child SA. Nothing happens when an IKE SA for the gateway already exists.
+    /// as the first Child SA, or, when the gateway's IKE SA is already established, adds the
+    /// tunnel's Child SA with CREATE_CHILD_SA. Nothing happens when the Child SA exists or is
+    /// being negotiated.
     ///
     /// Fails for unknown tunnels, passive gateways and dynamic peers (no address to send to).
     pub fn connect(&mut self, now: Instant, tunnel: &str) -> Result<(), Error> {
@@ -376,22 +379,39 @@ impl Endpoint {
                 g.name
             )));
         }
-        if let Some(sa) = self
+        if let Some((&key, sa)) = self
             .sas
-            .values()
-            .find(|s| s.gateway == g.name && s.state != State::Dead)
+            .iter()
+            .find(|(_, s)| s.gateway == g.name && s.state != State::Dead)
         {
+            let wanted = |p: &Pending| matches!(p, Pending::CreateChild(r) if r.tunnel == tunnel);
             let has_child = sa.children.iter().any(|c| c.sa.tunnel == tunnel)
                 || sa
                     .child_request
                     .as_ref()
-                    .is_some_and(|r| r.tunnel == tunnel);
-            if has_child || sa.state != State::Established {
+                    .is_some_and(|r| r.tunnel == tunnel)
+                || sa.pending.iter().any(wanted)
+                || sa.in_flight.as_ref().is_some_and(wanted);
+            if has_child {
                 return Ok(());
             }
-            return Err(Error::Unsupported(
-                "a second Child SA on an IKE SA needs CREATE_CHILD_SA",
-            ));
+            // Add the tunnel's Child SA with CREATE_CHILD_SA, once the IKE SA is up.
+            let peer = sa.remote.ip();
+            let spi = {
+                let mut b = [0u8; 4];
+                loop {
+                    self.rng().fill(&mut b)?;
+                    let s = u32::from_be_bytes(b);
+                    if s > 255 {
+                        break s;
+                    }
+                }
+            };
+            let req = {
+                let ctx = ctx!(self, now);
+                crate::exchange::ike_auth::child_request(&ctx, tunnel, spi, peer)?
+            };
+            return self.queue_pending(now, key, Pending::CreateChild(req));
         }
         let gname = g.name.clone();
         let spi_i = self.new_spi()?;
@@ -438,6 +458,44 @@ impl Endpoint {
         }
         self.after(now, spi);
         Ok(())
+    }
+
+    /// Rekeys the Child SA of `tunnel` (RFC 7296 section 1.3.3): a new Child SA with fresh
+    /// nonces (and PFS when the IPsec crypto profile has a group) is created with
+    /// CREATE_CHILD_SA and N(REKEY_SA); [`Event::ChildSaUp`] reports it, then the old one is
+    /// deleted ([`Event::ChildSaDown`]). Call it when the datapath reports the soft lifetime.
+    pub fn rekey_child(&mut self, now: Instant, tunnel: &str) -> Result<(), Error> {
+        let found = self.sas.iter().find_map(|(k, s)| {
+            s.children.iter().find(|c| c.sa.tunnel == tunnel).map(|c| {
+                (
+                    *k,
+                    c.sa.inbound.spi,
+                    c.sa.local_ts.clone(),
+                    c.sa.remote_ts.clone(),
+                    c.sa.proxy_id.clone(),
+                )
+            })
+        });
+        let Some((key, old, tsi, tsr, proxy_id)) = found else {
+            return Err(Error::NotEstablished(tunnel.to_owned()));
+        };
+        let mut b = [0u8; 4];
+        let spi = loop {
+            self.rng().fill(&mut b)?;
+            let s = u32::from_be_bytes(b);
+            if s > 255 {
+                break s;
+            }
+        };
+        let req = crate::sa::ChildRequest {
+            tunnel: tunnel.to_owned(),
+            proxy_id,
+            spi,
+            tsi,
+            tsr,
+            rekey: Some(old),
+        };
+        self.queue_pending(now, key, Pending::CreateChild(req))
     }
 
     /// Deletes the Child SAs of `tunnel` with an INFORMATIONAL exchange; [`Event::ChildSaDown`]

@@ -264,3 +264,128 @@ fn transport_mode_is_negotiated() {
         ipsec_core::child_sa::Mode::Transport
     );
 }
+
+/// A second tunnel on an established IKE SA, with PFS (group 19), and a reconnect after the
+/// first tunnel's Child SA was deleted.
+///
+/// ```text
+/// left                                       right
+/// IKE_SA_INIT / IKE_AUTH (tun)         <->
+/// CREATE_CHILD_SA SK{SA Ni KEi TSi TSr} -->  (tun2, PFS group19)
+///                                      <--   SK{SA Nr KEr TSi TSr}
+/// INFORMATIONAL SK{D(ESP)}             <->   (tun deleted)
+/// CREATE_CHILD_SA SK{SA Ni KEi TSi TSr} -->  (tun again)
+///                                      <--   SK{SA Nr KEr TSi TSr}
+/// ```
+#[test]
+fn additional_child_sas_with_pfs() {
+    let add = |c: &mut ikev2::config::EndpointConfig, local: &str, remote: &str| {
+        let mut t = c.tunnels[0].clone();
+        t.name = "tun2".into();
+        t.proxy_ids[0].name = "pid2".into();
+        t.proxy_ids[0].local = sel(local);
+        t.proxy_ids[0].remote = sel(remote);
+        for t in c.tunnels.iter_mut() {
+            t.esp_proposals[0].dh = vec![DhGroup::ECP_256];
+        }
+        t.esp_proposals[0].dh = vec![DhGroup::ECP_256];
+        c.tunnels.push(t);
+    };
+    let mut l = SiteSpec::left().config();
+    let mut r = SiteSpec::right().config();
+    add(&mut l, "10.11.0.0/24", "10.12.0.0/24");
+    add(&mut r, "10.12.0.0/24", "10.11.0.0/24");
+    let mut p = Pair::new(l, r, 9);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Right)));
+    p.left.connect(p.now, "tun2").unwrap();
+    let ok = p.drive_until(Duration::from_secs(5), |p| {
+        p.right.ike_sas()[0].children.len() == 2 && p.left.ike_sas()[0].children.len() == 2
+    });
+    assert!(
+        ok,
+        "{:?} {:?} {:?}",
+        p.sent.iter().map(|s| s.3[18]).collect::<Vec<_>>(),
+        p.left.stats(),
+        p.right.stats()
+    );
+    assert!(p.drive_until(Duration::from_secs(5), |p| {
+        p.right.ike_sas()[0].children.len() == 2 && p.left.ike_sas()[0].children.len() == 2
+    }));
+    let l2 = p.left.ike_sas()[0].children[1].clone();
+    let r2 = p.right.ike_sas()[0].children[1].clone();
+    assert_eq!(l2.tunnel, "tun2");
+    assert_eq!(r2.tunnel, "tun2");
+    assert_eq!(l2.outbound.encryption_key, r2.inbound.encryption_key);
+    assert_eq!(l2.inbound.spi, r2.outbound.spi);
+    // PFS keys differ from those the IKE_AUTH nonces alone would give.
+    let l1 = p.left.ike_sas()[0].children[0].clone();
+    assert_ne!(l1.outbound.encryption_key, l2.outbound.encryption_key);
+    assert_eq!(l2.local_ts[0].start_addr.to_string(), "10.11.0.0");
+    let pfs = p.left_events.iter().find_map(|e| match e {
+        Event::ChildSaUp { suite, child, .. } if child.tunnel == "tun2" => Some(*suite),
+        _ => None,
+    });
+    assert_eq!(pfs.unwrap().dh, DhGroup::ECP_256);
+
+    p.left.delete_child(p.now, "tun").unwrap();
+    assert!(p.drive_until(Duration::from_secs(5), |p| {
+        p.right.ike_sas()[0].children.len() == 1 && p.left.ike_sas()[0].children.len() == 1
+    }));
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(p.drive_until(Duration::from_secs(5), |p| {
+        p.right.ike_sas()[0].children.len() == 2 && p.left.ike_sas()[0].children.len() == 2
+    }));
+    assert_eq!(p.left.ike_sas().len(), 1, "still one IKE SA");
+}
+
+fn sel(p: &str) -> ipsec_core::selector::TrafficSelector {
+    let p: ipsec_core::selector::IpPrefix = p.parse().unwrap();
+    ipsec_core::selector::TrafficSelector {
+        protocol: 0,
+        start_port: 0,
+        end_port: 65535,
+        start_addr: p.network(),
+        end_addr: p.last(),
+    }
+}
+
+/// ```text
+/// left                                              right
+/// CREATE_CHILD_SA SK{N(REKEY_SA, old) SA Ni TSi TSr} -->
+///                                              <--  SK{SA Nr TSi TSr}
+/// INFORMATIONAL SK{D(ESP, old)}                -->
+///                                              <--  SK{D(ESP, old peer SPI)}
+/// ```
+#[test]
+fn child_sa_rekey_replaces_the_old_sa() {
+    let mut p = Pair::new(SiteSpec::left().config(), SiteSpec::right().config(), 10);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+            && p.tunnel_up(Side::Right))
+    );
+    let old = p.left.ike_sas()[0].children[0].clone();
+    p.left.rekey_child(p.now, "tun").unwrap();
+    assert!(p.drive_until(Duration::from_secs(5), |p| {
+        let l = &p.left.ike_sas()[0].children;
+        let r = &p.right.ike_sas()[0].children;
+        l.len() == 1
+            && r.len() == 1
+            && l[0].inbound.spi != old.inbound.spi
+            && r[0].outbound.spi == l[0].inbound.spi
+    }));
+    let new = p.left.ike_sas()[0].children[0].clone();
+    assert_ne!(new.outbound.encryption_key, old.outbound.encryption_key);
+    assert_eq!(new.local_ts, old.local_ts);
+    let downs = |ev: &[Event]| {
+        ev.iter()
+            .filter(|e| {
+                matches!(e, Event::ChildSaDown { inbound_spi, outbound_spi, .. }
+                if *inbound_spi == old.inbound.spi || *outbound_spi == old.inbound.spi)
+            })
+            .count()
+    };
+    assert_eq!(downs(&p.left_events), 1);
+    assert_eq!(downs(&p.right_events), 1);
+}

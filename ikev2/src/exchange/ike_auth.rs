@@ -47,6 +47,7 @@ pub(crate) fn child_request(
         spi,
         tsi: vec![local],
         tsr: vec![remote],
+        rekey: None,
     })
 }
 
@@ -58,14 +59,14 @@ fn wire_id(id: &Identity) -> Identification {
 }
 
 /// `(local, remote, tunnel, proxy ID)` policies of every tunnel of a gateway.
-type Policy<'c> = (
+pub(crate) type Policy<'c> = (
     Vec<TrafficSelector>,
     Vec<TrafficSelector>,
     &'c TunnelConfig,
     Option<String>,
 );
 
-fn policies<'c>(ctx: &Ctx<'c>, gateway: &str, family_of: IpAddr) -> Vec<Policy<'c>> {
+pub(crate) fn policies<'c>(ctx: &Ctx<'c>, gateway: &str, family_of: IpAddr) -> Vec<Policy<'c>> {
     let mut out = Vec::new();
     for t in ctx.cfg.tunnels.iter().filter(|t| t.gateway == gateway) {
         if t.proxy_ids.is_empty() {
@@ -345,6 +346,7 @@ impl IkeSa {
             ctx.provider,
             prf,
             k.ike.sk_d.expose(),
+            None,
             &self.ni,
             &self.nr,
             ChildParams {
@@ -529,6 +531,7 @@ impl IkeSa {
             ctx.provider,
             prf,
             k.ike.sk_d.expose(),
+            None,
             &self.ni,
             &self.nr,
             ChildParams {

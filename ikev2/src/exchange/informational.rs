@@ -23,6 +23,9 @@ impl IkeSa {
         ctx: &mut Ctx<'_>,
         p: Pending,
     ) -> Result<(), Error> {
+        if let Pending::CreateChild(req) = p {
+            return self.start_create_child(ctx, req);
+        }
         let payloads = match &p {
             Pending::DeleteChild(spi) => {
                 if !self.children.iter().any(|c| c.sa.inbound.spi == *spi) {
@@ -32,6 +35,7 @@ impl IkeSa {
             }
             Pending::DeleteIke => vec![Payload::Delete(Delete::ike())],
             Pending::Liveness => Vec::new(),
+            Pending::CreateChild(_) => Vec::new(),
             Pending::InvalidSpi(spi) => {
                 let mut n = Notify::new(NotifyType::INVALID_SPI, &spi.to_be_bytes());
                 n.protocol = ProtocolId::ESP;
@@ -51,7 +55,10 @@ impl IkeSa {
         match self.in_flight.take() {
             Some(Pending::DeleteChild(spi)) => self.remove_child(ctx, spi, Reason::DeletedLocally),
             Some(Pending::DeleteIke) => self.teardown(ctx, Reason::DeletedLocally),
-            Some(Pending::Liveness) | Some(Pending::InvalidSpi(_)) | None => {}
+            Some(Pending::Liveness)
+            | Some(Pending::InvalidSpi(_))
+            | Some(Pending::CreateChild(_))
+            | None => {}
         }
         Ok(())
     }

@@ -1,9 +1,11 @@
-//! The exchanges of an IKE SA, one module each: IKE_SA_INIT, IKE_AUTH, INFORMATIONAL.
+//! The exchanges of an IKE SA, one module each: IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA,
+//! INFORMATIONAL.
 //!
 //! Each module adds the methods that build and process its messages to
 //! [`IkeSa`](crate::sa::IkeSa); the endpoint routes datagrams to them and the SA's
 //! [`RequestQueue`](crate::queue::RequestQueue) owns message IDs and retransmission.
 
+pub(crate) mod create_child_sa;
 pub(crate) mod ike_auth;
 pub(crate) mod ike_sa_init;
 pub(crate) mod informational;

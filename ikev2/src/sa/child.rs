@@ -64,17 +64,19 @@ pub(crate) struct ChildParams<'a> {
     pub(crate) tfc_padding: bool,
 }
 
-/// Derives the keys (RFC 7296 section 2.17) and builds the Child SA.
+/// Derives the keys (RFC 7296 section 2.17; `g_ir` is the PFS secret of CREATE_CHILD_SA) and
+/// builds the Child SA.
 pub(crate) fn build(
     provider: &CryptoProvider,
     prf: &dyn PrfAlgorithm,
     sk_d: &[u8],
+    g_ir: Option<&[u8]>,
     ni: &[u8],
     nr: &[u8],
     p: ChildParams<'_>,
 ) -> Result<Child, Error> {
     let lens = key_lengths(provider, &p.suite)?;
-    let k = keys::child_keys(prf, sk_d, None, ni, nr, lens)?;
+    let k = keys::child_keys(prf, sk_d, g_ir, ni, nr, lens)?;
     // KEYMAT: initiator-to-responder keys first.
     let (inbound, outbound) = match p.role {
         Role::Initiator => ((k.encr_r, k.integ_r), (k.encr_i, k.integ_i)),

@@ -56,14 +56,16 @@ pub(crate) struct InitiatorInit {
     pub(crate) restarts: u8,
 }
 
-/// The initiator's first Child SA, proposed in IKE_AUTH.
-#[derive(Clone, Debug)]
+/// A Child SA we propose: the first in IKE_AUTH, later ones in CREATE_CHILD_SA.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ChildRequest {
     pub(crate) tunnel: String,
     pub(crate) proxy_id: Option<String>,
     pub(crate) spi: u32,
     pub(crate) tsi: Vec<TrafficSelector>,
     pub(crate) tsr: Vec<TrafficSelector>,
+    /// For a rekey: the inbound SPI of the Child SA being replaced.
+    pub(crate) rekey: Option<u32>,
 }
 
 /// A request of ours waiting for the queue or for its response.
@@ -77,6 +79,8 @@ pub(crate) enum Pending {
     Liveness,
     /// Tell the peer its ESP packets with this SPI hit no SA of ours (RFC 7296 2.21.4).
     InvalidSpi(u32),
+    /// Create an additional Child SA.
+    CreateChild(ChildRequest),
 }
 
 /// Keys of an IKE SA once IKE_SA_INIT is done.
@@ -126,6 +130,8 @@ pub(crate) struct IkeSa {
     /// g^ir, kept only until the keys are derived.
     pub(crate) shared: Option<SecretBytes>,
     pub(crate) dh: DhGroup,
+    /// Our CREATE_CHILD_SA in progress.
+    pub(crate) child_exchange: Option<crate::exchange::create_child_sa::ChildExchange>,
     /// Initiator: send INITIAL_CONTACT. Responder: the peer sent it.
     pub(crate) initial_contact: bool,
     /// The lifetime ran out: the delete that follows should lead to a new SA.
@@ -177,6 +183,7 @@ impl IkeSa {
             dropped_bad_icv: 0,
             shared: None,
             dh: DhGroup::NONE,
+            child_exchange: None,
             initial_contact: false,
             expiring: false,
             restart: false,
@@ -330,6 +337,7 @@ impl IkeSa {
                     self.handle_auth_response(ctx, &msg)?
                 }
                 ExchangeType::INFORMATIONAL => self.handle_informational_response(ctx, &msg)?,
+                ExchangeType::CREATE_CHILD_SA => self.handle_create_child_response(ctx, &msg)?,
                 _ => {}
             }
             self.arm_liveness(ctx);
@@ -366,10 +374,7 @@ impl IkeSa {
                 self.handle_informational_request(ctx, id, &msg)?
             }
             ExchangeType::CREATE_CHILD_SA if self.state == State::Established => {
-                // Rekeying and additional Child SAs are not implemented yet: refuse politely so
-                // the peer keeps the existing SAs (RFC 7296 section 1.3).
-                let n = wire::Notify::new(wire::NotifyType::NO_ADDITIONAL_SAS, &[]);
-                self.send_response(ctx, exchange, id, &[Payload::Notify(n)])?
+                self.handle_create_child_request(ctx, id, &msg)?
             }
             _ => {
                 self.queue.dropped_out_of_window += 1;

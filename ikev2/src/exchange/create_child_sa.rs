@@ -1,0 +1,486 @@
+//! CREATE_CHILD_SA for additional Child SAs and for answering Child SA rekeys (RFC 7296 sections
+//! 1.3.1, 1.3.3, 2.17).
+//!
+//! ```text
+//! Initiator                                        Responder
+//! HDR, SK {SA, Ni, [KEi], TSi, TSr}          -->   (new Child SA, e.g. the second proxy ID)
+//!                                            <--   HDR, SK {SA, Nr, [KEr], TSi, TSr}
+//! HDR, SK {N(REKEY_SA), SA, Ni, [KEi], TSi, TSr} --> (peer rekeys; it deletes the old SA after)
+//!                                            <--   HDR, SK {SA, Nr, [KEr], TSi, TSr}
+//! ```
+//!
+//! KEYMAT is `prf+(SK_d, g^ir (new) | Ni | Nr)` with PFS, `prf+(SK_d, Ni | Nr)` without. Child SA
+//! rekeys are started by [`Endpoint::rekey_child`](crate::Endpoint::rekey_child) and answered;
+//! simultaneous rekeys of one Child SA (RFC 7296 section 2.8.1) are not resolved by nonce yet:
+//! both new SAs stay installed. IKE SA rekeys are refused with NO_ADDITIONAL_SAS (the IKE SA is
+//! replaced on expiry instead).
+
+use super::ike_sa_init::NONCE_LEN;
+use super::{offers_of, sa_payload, Ctx};
+use crate::config::TunnelConfig;
+use crate::error::Error;
+use crate::event::{Event, Reason, Role};
+use crate::proposal::{self, EspSuite};
+use crate::sa::child::{self, ChildParams};
+use crate::sa::{ChildRequest, IkeSa, Pending};
+use crate::wire::{
+    ExchangeType, KeyExchange, Message, Nonce, Notify, NotifyType, Payload, ProtocolId,
+    TrafficSelectors,
+};
+use ipsec_core::child_sa::Mode;
+use ipsec_core::crypto::{ActiveKeyExchange, CryptoError, DhGroup, SecretBytes};
+use ipsec_core::selector::{check_narrowed, choose_policy, TrafficSelector};
+
+/// The initiator's CREATE_CHILD_SA in progress.
+pub(crate) struct ChildExchange {
+    pub(crate) ni: Vec<u8>,
+    pub(crate) ke: Option<Box<dyn ActiveKeyExchange>>,
+}
+
+fn payload<'m, T>(msg: &'m Message, f: impl Fn(&'m Payload) -> Option<&'m T>) -> Option<&'m T> {
+    msg.payloads.iter().find_map(f)
+}
+
+fn esp_text(t: &TunnelConfig) -> String {
+    t.esp_proposals
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+impl IkeSa {
+    /// Initiator: sends CREATE_CHILD_SA for a new Child SA.
+    pub(crate) fn start_create_child(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        req: ChildRequest,
+    ) -> Result<(), Error> {
+        let t = IkeSa::tunnel_cfg(ctx, &req.tunnel)?;
+        let group = t
+            .esp_proposals
+            .iter()
+            .flat_map(|p| p.dh.iter().copied())
+            .find(|g| *g != DhGroup::NONE);
+        let ke = match group {
+            Some(g) => Some(
+                ctx.provider
+                    .key_exchange(g)
+                    .ok_or(CryptoError::Unsupported("PFS group not in the provider"))?
+                    .start(ctx.rng)?,
+            ),
+            None => None,
+        };
+        let ni = ctx.random(NONCE_LEN)?;
+        let mut payloads = Vec::new();
+        if let Some(old) = req.rekey {
+            let mut n = Notify::new(NotifyType::REKEY_SA, &[]);
+            n.protocol = ProtocolId::ESP;
+            n.spi = old.to_be_bytes().to_vec();
+            payloads.push(Payload::Notify(n));
+        }
+        if t.mode == Mode::Transport {
+            payloads.push(Payload::Notify(Notify::new(
+                NotifyType::USE_TRANSPORT_MODE,
+                &[],
+            )));
+        }
+        let offers = proposal::number(
+            t.esp_proposals
+                .iter()
+                .flat_map(|p| p.offers(req.spi, true))
+                .collect(),
+        );
+        payloads.push(Payload::Sa(sa_payload(&offers)));
+        payloads.push(Payload::Nonce(Nonce { data: ni.clone() }));
+        if let (Some(ke), Some(g)) = (&ke, group) {
+            payloads.push(Payload::Ke(KeyExchange {
+                group: g,
+                data: ke.public_value().to_vec(),
+            }));
+        }
+        payloads.push(Payload::TsI(TrafficSelectors::from_selectors(&req.tsi)));
+        payloads.push(Payload::TsR(TrafficSelectors::from_selectors(&req.tsr)));
+        self.child_exchange = Some(ChildExchange { ni, ke });
+        self.in_flight = Some(Pending::CreateChild(req));
+        self.send_request(ctx, ExchangeType::CREATE_CHILD_SA, &payloads)
+    }
+
+    /// Initiator: processes the CREATE_CHILD_SA response.
+    pub(crate) fn handle_create_child_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        msg: &Message,
+    ) -> Result<(), Error> {
+        let Some(Pending::CreateChild(req)) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let Some(ex) = self.child_exchange.take() else {
+            return Ok(());
+        };
+        match self.accept_created_child(ctx, msg, &req, ex) {
+            Ok(c) => {
+                ctx.events.push_back(Event::ChildSaUp {
+                    gateway: self.gateway.clone(),
+                    role: Role::Initiator,
+                    child: Box::new(c.sa.clone()),
+                    suite: c.suite,
+                });
+                self.children.push(c);
+                // A rekey is complete once the old Child SA is deleted (RFC 7296 1.3.3).
+                if let Some(old) = req.rekey {
+                    self.pending.push_back(Pending::DeleteChild(old));
+                }
+            }
+            Err(reason) => ctx.events.push_back(Event::Phase2Failed {
+                tunnel: req.tunnel.clone(),
+                role: Role::Initiator,
+                reason,
+            }),
+        }
+        Ok(())
+    }
+
+    fn accept_created_child(
+        &self,
+        ctx: &Ctx<'_>,
+        msg: &Message,
+        req: &ChildRequest,
+        ex: ChildExchange,
+    ) -> Result<child::Child, Reason> {
+        let m = |e: Error| Reason::Malformed(e.to_string());
+        let tunnel = IkeSa::tunnel_cfg(ctx, &req.tunnel).map_err(m)?;
+        if let Some(n) = msg.notifies().find(|n| n.notify_type.is_error()) {
+            return Err(match n.notify_type {
+                NotifyType::TS_UNACCEPTABLE => Reason::TsUnacceptable {
+                    local: req.tsi.clone(),
+                    remote: req.tsr.clone(),
+                    received_remote: Vec::new(),
+                    received_local: Vec::new(),
+                },
+                NotifyType::NO_PROPOSAL_CHOSEN => Reason::NoProposalChosen {
+                    ours: esp_text(tunnel),
+                    theirs: String::new(),
+                },
+                other => Reason::PeerNotify(other.0),
+            });
+        }
+        let sa = payload(msg, |p| match p {
+            Payload::Sa(s) => Some(s),
+            _ => None,
+        });
+        let nonce = payload(msg, |p| match p {
+            Payload::Nonce(n) => Some(n),
+            _ => None,
+        });
+        let tsi = payload(msg, |p| match p {
+            Payload::TsI(t) => Some(t),
+            _ => None,
+        });
+        let tsr = payload(msg, |p| match p {
+            Payload::TsR(t) => Some(t),
+            _ => None,
+        });
+        let (Some(sa), Some(nonce), Some(tsi), Some(tsr)) = (sa, nonce, tsi, tsr) else {
+            return Err(Reason::Malformed(
+                "CREATE_CHILD_SA response without SA, Nr or TS".into(),
+            ));
+        };
+        let (tsi, tsr) = (tsi.ip_selectors(), tsr.ip_selectors());
+        let (peer_spi, suite) =
+            proposal::accept_esp_answer(&offers_of(sa), &tunnel.esp_proposals, true).map_err(m)?;
+        let shared = self.pfs_secret(msg, &suite, ex.ke.as_deref())?;
+        if check_narrowed(&req.tsi, &req.tsr, &tsi, &tsr).is_err() {
+            return Err(Reason::TsUnacceptable {
+                local: req.tsi.clone(),
+                remote: req.tsr.clone(),
+                received_remote: tsr,
+                received_local: tsi,
+            });
+        }
+        let transport =
+            tunnel.mode == Mode::Transport && msg.notify(NotifyType::USE_TRANSPORT_MODE).is_some();
+        self.make_child(
+            ctx,
+            tunnel,
+            req.proxy_id.clone(),
+            Role::Initiator,
+            suite,
+            req.spi,
+            peer_spi,
+            (tsi, tsr),
+            (&ex.ni, &nonce.data),
+            shared.as_ref(),
+            transport,
+            msg,
+        )
+        .map_err(m)
+    }
+
+    /// The PFS shared secret: the peer's KE must use the negotiated group.
+    fn pfs_secret(
+        &self,
+        msg: &Message,
+        suite: &EspSuite,
+        ours: Option<&dyn ActiveKeyExchange>,
+    ) -> Result<Option<SecretBytes>, Reason> {
+        if suite.dh == DhGroup::NONE {
+            return Ok(None);
+        }
+        let ke = payload(msg, |p| match p {
+            Payload::Ke(k) => Some(k),
+            _ => None,
+        })
+        .filter(|k| k.group == suite.dh)
+        .ok_or_else(|| Reason::Malformed("PFS negotiated but no matching KE payload".into()))?;
+        let ours = ours
+            .filter(|k| k.group() == suite.dh)
+            .ok_or_else(|| Reason::Malformed("responder chose another PFS group".into()))?;
+        ours.complete(&ke.data)
+            .map(Some)
+            .map_err(|e| Reason::Malformed(e.to_string()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn make_child(
+        &self,
+        ctx: &Ctx<'_>,
+        tunnel: &TunnelConfig,
+        proxy_id: Option<String>,
+        role: Role,
+        suite: EspSuite,
+        our_spi: u32,
+        peer_spi: u32,
+        (tsi, tsr): (Vec<TrafficSelector>, Vec<TrafficSelector>),
+        (ni, nr): (&[u8], &[u8]),
+        shared: Option<&SecretBytes>,
+        transport: bool,
+        msg: &Message,
+    ) -> Result<child::Child, Error> {
+        let prf = ctx
+            .provider
+            .prf(self.suite.ok_or(Error::KeyDerivation("no suite"))?.prf)
+            .ok_or(CryptoError::Unsupported("PRF not in the provider"))?;
+        let k = self.keys.as_ref().ok_or(Error::KeyDerivation("no keys"))?;
+        let (local_ts, remote_ts) = match role {
+            Role::Initiator => (tsi, tsr),
+            Role::Responder => (tsr, tsi),
+        };
+        child::build(
+            ctx.provider,
+            prf,
+            k.ike.sk_d.expose(),
+            shared.map(|s| s.expose()),
+            ni,
+            nr,
+            ChildParams {
+                tunnel,
+                proxy_id,
+                role,
+                suite,
+                our_spi,
+                peer_spi,
+                local_ts,
+                remote_ts,
+                local: self.local,
+                remote: self.remote,
+                encap: self.encap,
+                mode: if transport {
+                    Mode::Transport
+                } else {
+                    Mode::Tunnel
+                },
+                tfc_padding: msg
+                    .notify(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED)
+                    .is_none(),
+            },
+        )
+    }
+
+    /// Responder: answers CREATE_CHILD_SA (a new Child SA, or a rekey of one).
+    pub(crate) fn handle_create_child_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: u32,
+        msg: &Message,
+    ) -> Result<(), Error> {
+        let refuse = |this: &mut IkeSa, ctx: &mut Ctx<'_>, n: NotifyType, data: &[u8]| {
+            let n = Notify::new(n, data);
+            this.send_response(
+                ctx,
+                ExchangeType::CREATE_CHILD_SA,
+                id,
+                &[Payload::Notify(n)],
+            )
+        };
+        let sa = payload(msg, |p| match p {
+            Payload::Sa(s) => Some(s),
+            _ => None,
+        });
+        let nonce = payload(msg, |p| match p {
+            Payload::Nonce(n) => Some(n),
+            _ => None,
+        });
+        let (Some(sa), Some(nonce)) = (sa, nonce) else {
+            return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]);
+        };
+        if sa.proposals.iter().any(|p| p.protocol == ProtocolId::IKE) {
+            // IKE SA rekeying is not implemented; the SA is replaced when it expires.
+            return refuse(self, ctx, NotifyType::NO_ADDITIONAL_SAS, &[]);
+        }
+        let tsi = payload(msg, |p| match p {
+            Payload::TsI(t) => Some(t),
+            _ => None,
+        });
+        let tsr = payload(msg, |p| match p {
+            Payload::TsR(t) => Some(t),
+            _ => None,
+        });
+        let (Some(tsi), Some(tsr)) = (tsi, tsr) else {
+            return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]);
+        };
+        let (tsi, tsr) = (tsi.ip_selectors(), tsr.ip_selectors());
+        // A rekey names the SA by the SPI its sender receives on: our outbound SPI.
+        let rekeyed = msg
+            .notify(NotifyType::REKEY_SA)
+            .and_then(|n| <[u8; 4]>::try_from(n.spi.as_slice()).ok())
+            .map(u32::from_be_bytes);
+        let old = match rekeyed {
+            Some(spi) => match self.children.iter().find(|c| c.sa.outbound.spi == spi) {
+                Some(c) => Some(c.sa.clone()),
+                None => {
+                    let mut n = Notify::new(NotifyType::CHILD_SA_NOT_FOUND, &[]);
+                    n.protocol = ProtocolId::ESP;
+                    n.spi = spi.to_be_bytes().to_vec();
+                    return self.send_response(
+                        ctx,
+                        ExchangeType::CREATE_CHILD_SA,
+                        id,
+                        &[Payload::Notify(n)],
+                    );
+                }
+            },
+            None => None,
+        };
+        // Candidate policies: the rekeyed SA's tunnel, or every proxy ID of the gateway.
+        let pols: Vec<_> = super::ike_auth::policies(ctx, &self.gateway, self.remote.ip())
+            .into_iter()
+            .filter(|(_, _, t, _)| old.as_ref().is_none_or(|o| o.tunnel == t.name))
+            .collect();
+        let refs: Vec<(&[TrafficSelector], &[TrafficSelector])> = pols
+            .iter()
+            .map(|(l, r, _, _)| (l.as_slice(), r.as_slice()))
+            .collect();
+        let Ok((idx, narrowed)) = choose_policy(&tsi, &tsr, &refs) else {
+            let (local, remote, tunnel) = pols
+                .first()
+                .map(|(l, r, t, _)| (l.clone(), r.clone(), t.name.clone()))
+                .unwrap_or_default();
+            ctx.events.push_back(Event::Phase2Failed {
+                tunnel,
+                role: Role::Responder,
+                reason: Reason::TsUnacceptable {
+                    local,
+                    remote,
+                    received_remote: tsi,
+                    received_local: tsr,
+                },
+            });
+            return refuse(self, ctx, NotifyType::TS_UNACCEPTABLE, &[]);
+        };
+        let Some((_, _, tunnel, proxy_id)) = pols.get(idx) else {
+            return refuse(self, ctx, NotifyType::TS_UNACCEPTABLE, &[]);
+        };
+        let (tunnel, proxy_id) = (*tunnel, proxy_id.clone());
+        let offers = offers_of(sa);
+        let Ok((number, peer_spi, suite)) =
+            proposal::select_esp(&offers, &tunnel.esp_proposals, true)
+        else {
+            ctx.events.push_back(Event::Phase2Failed {
+                tunnel: tunnel.name.clone(),
+                role: Role::Responder,
+                reason: Reason::NoProposalChosen {
+                    ours: esp_text(tunnel),
+                    theirs: proposal::describe(&offers),
+                },
+            });
+            return refuse(self, ctx, NotifyType::NO_PROPOSAL_CHOSEN, &[]);
+        };
+        let mut ke_out = None;
+        let mut shared = None;
+        if suite.dh != DhGroup::NONE {
+            let ke = payload(msg, |p| match p {
+                Payload::Ke(k) => Some(k),
+                _ => None,
+            });
+            let Some(ke) = ke.filter(|k| k.group == suite.dh) else {
+                return refuse(
+                    self,
+                    ctx,
+                    NotifyType::INVALID_KE_PAYLOAD,
+                    &suite.dh.0.to_be_bytes(),
+                );
+            };
+            let ours = ctx
+                .provider
+                .key_exchange(suite.dh)
+                .ok_or(CryptoError::Unsupported("PFS group not in the provider"))?
+                .start(ctx.rng)?;
+            match ours.complete(&ke.data) {
+                Ok(s) => shared = Some(s),
+                Err(_) => return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]),
+            }
+            ke_out = Some(KeyExchange {
+                group: suite.dh,
+                data: ours.public_value().to_vec(),
+            });
+        }
+        let nr = ctx.random(NONCE_LEN)?;
+        let our_spi = self.new_child_spi(ctx)?;
+        let transport =
+            tunnel.mode == Mode::Transport && msg.notify(NotifyType::USE_TRANSPORT_MODE).is_some();
+        let c = self.make_child(
+            ctx,
+            tunnel,
+            proxy_id,
+            Role::Responder,
+            suite,
+            our_spi,
+            peer_spi,
+            (narrowed.tsi.clone(), narrowed.tsr.clone()),
+            (&nonce.data, &nr),
+            shared.as_ref(),
+            transport,
+            msg,
+        )?;
+        let mut payloads = Vec::new();
+        if transport {
+            payloads.push(Payload::Notify(Notify::new(
+                NotifyType::USE_TRANSPORT_MODE,
+                &[],
+            )));
+        }
+        payloads.push(Payload::Sa(sa_payload(&[proposal::esp_answer(
+            number, our_spi, &suite, true,
+        )])));
+        payloads.push(Payload::Nonce(Nonce { data: nr }));
+        if let Some(k) = ke_out {
+            payloads.push(Payload::Ke(k));
+        }
+        payloads.push(Payload::TsI(TrafficSelectors::from_selectors(
+            &narrowed.tsi,
+        )));
+        payloads.push(Payload::TsR(TrafficSelectors::from_selectors(
+            &narrowed.tsr,
+        )));
+        self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, id, &payloads)?;
+        ctx.events.push_back(Event::ChildSaUp {
+            gateway: self.gateway.clone(),
+            role: Role::Responder,
+            child: Box::new(c.sa.clone()),
+            suite: c.suite,
+        });
+        self.children.push(c);
+        Ok(())
+    }
+}
