@@ -16,14 +16,18 @@
 
 pub mod encap;
 mod error;
+mod inbound;
 pub mod ip;
 pub mod lifetime;
+mod outbound;
 pub mod replay;
 mod sa;
 mod table;
 pub mod wire;
 
 pub use error::{DropCounters, DropReason, EspError};
+pub use inbound::{Decapsulated, InboundSa};
 pub use lifetime::{LimitKind, SaEvent};
-pub use sa::{Decapsulated, InboundSa, IvSource, OutboundSa, SaCounters};
+pub use outbound::OutboundSa;
+pub use sa::{IvSource, SaCounters};
 pub use table::{ChildHandle, Delivered, SaTable, TableEvent, Transmit, TunnelId, MAX_INBOUND};

@@ -37,7 +37,7 @@ impl ReplayError {
 }
 
 /// An anti-replay window of `size` packets, with or without ESN.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplayWindow {
     /// Window size in packets, a multiple of 64.
     size: u64,

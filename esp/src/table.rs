@@ -14,8 +14,10 @@
 //! in the spirit of PAN-OS's `show counter global`.
 
 use crate::error::{DropCounters, DropReason, EspError};
+use crate::inbound::{Decapsulated, InboundSa};
 use crate::lifetime::SaEvent;
-use crate::sa::{Decapsulated, InboundSa, OutboundSa, SaCounters};
+use crate::outbound::OutboundSa;
+use crate::sa::SaCounters;
 use crate::{ip, wire};
 use core::ops::Range;
 use ipsec_core::child_sa::ChildSa;

@@ -1,0 +1,257 @@
+//! The receiving half of a Child SA: in-place ESP decapsulation (RFC 4303 section 3.4).
+
+use crate::error::EspError;
+use crate::ip;
+use crate::lifetime::{Lifetime, SaEvent};
+use crate::replay::ReplayWindow;
+use crate::sa::{aad, build_transform, flow_in, SaCounters, Shape, Transform};
+use crate::wire::{self, HEADER_LEN, NEXT_HEADER_IPV4, NEXT_HEADER_IPV6, NEXT_HEADER_NONE};
+use core::ops::Range;
+use ipsec_core::child_sa::{ChildSa, Mode};
+use ipsec_core::crypto::{CryptoError, CryptoProvider};
+use ipsec_core::selector::TrafficSelector;
+use ipsec_core::time::Instant;
+
+/// A decapsulated packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decapsulated {
+    /// Where the inner packet is in the buffer (TFC padding stripped in tunnel mode).
+    pub range: Range<usize>,
+    /// The Next Header field: 4 or 41 in tunnel mode, the upper-layer protocol in transport mode.
+    pub next_header: u8,
+    /// The full (ESN-inferred) sequence number.
+    pub sequence: u64,
+}
+
+/// The receiving half of a Child SA.
+pub struct InboundSa {
+    spi: u32,
+    transform: Transform,
+    shape: Shape,
+    esn: bool,
+    mode: Mode,
+    replay: ReplayWindow,
+    lifetime: Lifetime,
+    counters: SaCounters,
+    /// Sources we accept: the peer's selectors.
+    remote_ts: Vec<TrafficSelector>,
+    /// Destinations we accept: ours.
+    local_ts: Vec<TrafficSelector>,
+}
+
+impl core::fmt::Debug for InboundSa {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("InboundSa")
+            .field("spi", &format_args!("{:#010x}", self.spi))
+            .field("replay_top", &self.replay.top())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InboundSa {
+    /// Builds the inbound SA of `child` (its `inbound` keys and SPI), installed at `now`.
+    pub fn new(provider: &CryptoProvider, child: &ChildSa, now: Instant) -> Result<Self, EspError> {
+        let (transform, shape) = build_transform(provider, child, &child.inbound)?;
+        let replay = ReplayWindow::new(child.replay_window, child.esn).ok_or_else(|| {
+            EspError::Config(format!(
+                "replay window {} above the maximum {}",
+                child.replay_window,
+                crate::replay::MAX_WINDOW
+            ))
+        })?;
+        Ok(InboundSa {
+            spi: child.inbound.spi,
+            transform,
+            shape,
+            esn: child.esn,
+            mode: child.mode,
+            replay,
+            lifetime: Lifetime::new(child.lifetimes, now),
+            counters: SaCounters::default(),
+            remote_ts: child.remote_ts.clone(),
+            local_ts: child.local_ts.clone(),
+        })
+    }
+
+    /// The SPI (ours).
+    pub fn spi(&self) -> u32 {
+        self.spi
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &SaCounters {
+        &self.counters
+    }
+
+    /// The anti-replay window.
+    pub fn replay_window(&self) -> &ReplayWindow {
+        &self.replay
+    }
+
+    /// Sets the replay window's top after failover (RFC 6311).
+    pub fn set_replay_top(&mut self, top: u64) {
+        self.replay.reset_to(top);
+    }
+
+    /// The next lifetime event, if any.
+    pub fn poll_event(&mut self) -> Option<SaEvent> {
+        self.lifetime.poll_event()
+    }
+
+    /// When the next time limit falls due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.lifetime.next_deadline()
+    }
+
+    /// Raises the time-based events due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.lifetime.check_time(now);
+    }
+
+    /// Decapsulates the ESP packet filling `packet` in place. `Ok(None)` is an authenticated
+    /// dummy packet, to be dropped silently. Errors are counted in the SA's drop counters.
+    pub fn decapsulate(
+        &mut self,
+        now: Instant,
+        packet: &mut [u8],
+    ) -> Result<Option<Decapsulated>, EspError> {
+        self.decapsulate_inner(now, packet, None)
+    }
+
+    /// As [`decapsulate`](Self::decapsulate), for a packet that arrived with outer ECN field
+    /// `outer_ecn`: in tunnel mode the inner ECN field is updated per RFC 6040 section 4.2.
+    pub fn decapsulate_with_ecn(
+        &mut self,
+        now: Instant,
+        packet: &mut [u8],
+        outer_ecn: u8,
+    ) -> Result<Option<Decapsulated>, EspError> {
+        self.decapsulate_inner(now, packet, Some(outer_ecn))
+    }
+
+    fn decapsulate_inner(
+        &mut self,
+        now: Instant,
+        packet: &mut [u8],
+        outer_ecn: Option<u8>,
+    ) -> Result<Option<Decapsulated>, EspError> {
+        let r = self.open(now, packet, outer_ecn);
+        if let Err(e) = &r {
+            if let Some(reason) = e.drop_reason() {
+                self.counters.drops.count(reason);
+            }
+        }
+        r
+    }
+
+    fn open(
+        &mut self,
+        now: Instant,
+        packet: &mut [u8],
+        outer_ecn: Option<u8>,
+    ) -> Result<Option<Decapsulated>, EspError> {
+        let Shape {
+            iv_len,
+            icv_len,
+            align,
+        } = self.shape;
+        let hlen = HEADER_LEN + iv_len;
+        let len = packet.len();
+        if len < hlen + icv_len + wire::TRAILER_LEN {
+            return Err(EspError::Malformed(
+                "shorter than header, IV, trailer and ICV",
+            ));
+        }
+        let spi = wire::read_u32(packet, 0);
+        if spi != self.spi {
+            return Err(EspError::UnknownSpi(spi));
+        }
+        let ct_len = len - hlen - icv_len;
+        if !ct_len.is_multiple_of(align) {
+            return Err(EspError::Malformed(
+                "ciphertext not a multiple of the block size",
+            ));
+        }
+        if self.lifetime.is_expired(now) {
+            return Err(EspError::LifetimeExpired);
+        }
+        let seq_low = wire::read_u32(packet, 4);
+        let seq = self
+            .replay
+            .check(seq_low)
+            .map_err(|e| EspError::Replay(e.sequence()))?;
+        let (head, rest) = packet.split_at_mut(hlen);
+        let (ct, icv) = rest.split_at_mut(ct_len);
+        let iv = &head[HEADER_LEN..];
+        match &self.transform {
+            Transform::Aead { key } => {
+                let mut a = [0u8; 12];
+                let aad = aad(&mut a, self.spi, seq, self.esn);
+                key.open_in_place(iv, aad, ct, icv).map_err(|e| match e {
+                    CryptoError::IntegrityCheckFailed => EspError::IcvFailure,
+                    other => EspError::Crypto(other),
+                })?;
+            }
+            Transform::Split { cipher, integ } => {
+                if let Some(m) = integ {
+                    let hi = ((seq >> 32) as u32).to_be_bytes();
+                    let hi: &[u8] = if self.esn { &hi } else { &[] };
+                    m.verify(&[head, ct, hi], icv)
+                        .map_err(|_| EspError::IcvFailure)?;
+                }
+                if let Some(c) = cipher {
+                    c.decrypt_in_place(iv, ct).map_err(EspError::Crypto)?;
+                }
+            }
+        }
+        // Authenticated from here on: the window moves even if the content turns out bad, so
+        // the same packet cannot be replayed.
+        self.replay.commit(seq);
+        let pad_len = usize::from(ct[ct_len - 2]);
+        let next_header = ct[ct_len - 1];
+        if pad_len + wire::TRAILER_LEN > ct_len {
+            return Err(EspError::BadPadding);
+        }
+        let payload_len = ct_len - wire::TRAILER_LEN - pad_len;
+        // RFC 4303 section 2.4: default padding is 1, 2, 3, ...
+        let padding = &ct[payload_len..payload_len + pad_len];
+        if padding
+            .iter()
+            .enumerate()
+            .any(|(i, b)| usize::from(*b) != i + 1)
+        {
+            return Err(EspError::BadPadding);
+        }
+        if next_header == NEXT_HEADER_NONE {
+            self.counters.dummies = self.counters.dummies.saturating_add(1);
+            return Ok(None);
+        }
+        let mut range = hlen..hlen + payload_len;
+        if self.mode == Mode::Tunnel
+            && (next_header == NEXT_HEADER_IPV4 || next_header == NEXT_HEADER_IPV6)
+        {
+            let inner = &mut packet[range.clone()];
+            let flow = ip::flow(inner)?;
+            if !flow_in(&flow, &self.remote_ts, &self.local_ts) {
+                return Err(EspError::PolicyMismatch);
+            }
+            // Drop TFC padding (RFC 4303 section 2.7) by the inner header's length.
+            range.end = range.start + flow.len;
+            if let Some(outer) = outer_ecn {
+                let e = ip::decapsulated_ecn(flow.tos & 0b11, outer).ok_or(EspError::EcnDrop)?;
+                if e != flow.tos & 0b11 {
+                    ip::set_ecn(inner, e)?;
+                }
+            }
+        }
+        self.lifetime.count(now, range.len());
+        self.counters.packets = self.counters.packets.saturating_add(1);
+        self.counters.bytes = self.counters.bytes.saturating_add(range.len() as u64);
+        Ok(Some(Decapsulated {
+            range,
+            next_header,
+            sequence: seq,
+        }))
+    }
+}

@@ -1,0 +1,345 @@
+//! The sending half of a Child SA: in-place ESP encapsulation (RFC 4303 section 3.3).
+
+use crate::encap::{self, DfPolicy, Framing, OuterFields};
+use crate::error::EspError;
+use crate::ip;
+use crate::lifetime::{Lifetime, LimitKind, SaEvent};
+use crate::sa::{aad, build_transform, flow_in, IvGen, IvSource, SaCounters, Shape, Transform};
+use crate::wire::{self, HEADER_LEN, NEXT_HEADER_IPV4, NEXT_HEADER_IPV6, NEXT_HEADER_NONE};
+use core::ops::Range;
+use ipsec_core::child_sa::{ChildSa, Mode, UdpEncapsulation};
+use ipsec_core::crypto::CryptoProvider;
+use ipsec_core::selector::TrafficSelector;
+use ipsec_core::time::Instant;
+use std::net::SocketAddr;
+
+/// The sending half of a Child SA.
+pub struct OutboundSa {
+    spi: u32,
+    transform: Transform,
+    shape: Shape,
+    esn: bool,
+    mode: Mode,
+    next_seq: u64,
+    iv: IvGen,
+    local: SocketAddr,
+    remote: SocketAddr,
+    encapsulation: Option<UdpEncapsulation>,
+    framing: Framing,
+    df: DfPolicy,
+    tfc_allowed: bool,
+    tfc_pad_to: Option<u16>,
+    lifetime: Lifetime,
+    counters: SaCounters,
+    local_ts: Vec<TrafficSelector>,
+    remote_ts: Vec<TrafficSelector>,
+}
+
+impl core::fmt::Debug for OutboundSa {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OutboundSa")
+            .field("spi", &format_args!("{:#010x}", self.spi))
+            .field("next_seq", &self.next_seq)
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutboundSa {
+    /// Builds the outbound SA of `child` (its `outbound` keys and SPI), installed at `now`.
+    pub fn new(provider: &CryptoProvider, child: &ChildSa, now: Instant) -> Result<Self, EspError> {
+        let (transform, shape) = build_transform(provider, child, &child.outbound)?;
+        let iv = match transform {
+            Transform::Aead { .. } => IvGen::Counter,
+            Transform::Split { .. } => IvGen::Random(provider.random),
+        };
+        if child.local_addr.is_ipv4() != child.remote_addr.is_ipv4() {
+            return Err(EspError::Config(
+                "local and remote addresses of different families".into(),
+            ));
+        }
+        Ok(OutboundSa {
+            spi: child.outbound.spi,
+            transform,
+            shape,
+            esn: child.esn,
+            mode: child.mode,
+            next_seq: 1,
+            iv,
+            local: child.local_addr,
+            remote: child.remote_addr,
+            encapsulation: child.encapsulation,
+            framing: Framing::Payload,
+            df: DfPolicy::Copy,
+            tfc_allowed: child.tfc_padding && child.mode == Mode::Tunnel,
+            tfc_pad_to: None,
+            lifetime: Lifetime::new(child.lifetimes, now),
+            counters: SaCounters::default(),
+            local_ts: child.local_ts.clone(),
+            remote_ts: child.remote_ts.clone(),
+        })
+    }
+
+    // --- getters ---
+
+    /// The SPI in the packets (the peer's inbound SPI).
+    pub fn spi(&self) -> u32 {
+        self.spi
+    }
+
+    /// The sequence number the next packet will carry.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &SaCounters {
+        &self.counters
+    }
+
+    /// Where to send: the peer's address with its UDP port when encapsulated (port 0 for raw ESP).
+    pub fn destination(&self) -> SocketAddr {
+        let port = self.encapsulation.map_or(0, |u| u.remote_port);
+        SocketAddr::new(self.remote.ip(), port)
+    }
+
+    /// Our outer address, with our UDP port when encapsulated.
+    pub fn source(&self) -> SocketAddr {
+        let port = self.encapsulation.map_or(0, |u| u.local_port);
+        SocketAddr::new(self.local.ip(), port)
+    }
+
+    /// Bytes [`encapsulate`](Self::encapsulate) needs before the inner packet.
+    pub fn headroom(&self) -> usize {
+        let outer = match self.framing {
+            Framing::Payload => 0,
+            Framing::IpPacket => encap::outer_len(&self.remote, self.encapsulation.is_some()),
+        };
+        outer + HEADER_LEN + self.shape.iv_len
+    }
+
+    /// The most bytes encapsulation may need after the inner packet (padding, trailer, ICV, and
+    /// TFC padding when enabled).
+    pub fn max_tailroom(&self) -> usize {
+        let tfc = self.tfc_pad_to.map_or(0, usize::from);
+        tfc + self.shape.align - 1 + wire::TRAILER_LEN + self.shape.icv_len
+    }
+
+    /// True when `flow` is traffic this SA carries (its source in our selectors, its destination
+    /// in the peer's).
+    pub fn matches(&self, flow: &ip::Flow) -> bool {
+        flow_in(flow, &self.local_ts, &self.remote_ts)
+    }
+
+    // --- configuration commands ---
+
+    /// Replaces the IV generator (known-answer tests; hardware sources).
+    pub fn set_iv_source(&mut self, source: Box<dyn IvSource>) {
+        self.iv = IvGen::Custom(source);
+    }
+
+    /// Chooses between socket payloads (default) and complete IP packets.
+    pub fn set_framing(&mut self, framing: Framing) {
+        self.framing = framing;
+    }
+
+    /// Sets how the outer DF bit is chosen.
+    pub fn set_df_policy(&mut self, df: DfPolicy) {
+        self.df = df;
+    }
+
+    /// Pads tunnel-mode inner packets shorter than `len` bytes up to `len` with TFC padding
+    /// (RFC 4303 section 2.7). Ignored unless the Child SA is in tunnel mode and the peer accepts
+    /// TFC padding.
+    pub fn set_tfc_padding(&mut self, len: Option<u16>) {
+        self.tfc_pad_to = if self.tfc_allowed { len } else { None };
+    }
+
+    /// Continues from sequence number `next` (state synchronisation after failover, RFC 6311).
+    pub fn set_next_sequence(&mut self, next: u64) {
+        self.next_seq = next;
+    }
+
+    // --- outputs ---
+
+    /// The next lifetime event, if any.
+    pub fn poll_event(&mut self) -> Option<SaEvent> {
+        self.lifetime.poll_event()
+    }
+
+    /// When the next time limit falls due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.lifetime.next_deadline()
+    }
+
+    /// Raises the time-based events due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.lifetime.check_time(now);
+    }
+
+    // --- the datapath ---
+
+    /// Tunnel mode: encapsulates the IPv4 or IPv6 packet at `buf[inner]`. Applies TFC padding
+    /// when enabled and, with [`Framing::IpPacket`], writes the outer header (DSCP and ECN copied
+    /// from the inner header as RFC 6040 normal mode does, DF by the [`DfPolicy`]). Returns the
+    /// range of the bytes to send.
+    pub fn encapsulate(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        inner: Range<usize>,
+    ) -> Result<Range<usize>, EspError> {
+        if self.mode != Mode::Tunnel {
+            return Err(EspError::Config(
+                "encapsulate() is tunnel mode; use encapsulate_payload() in transport mode".into(),
+            ));
+        }
+        let pkt = buf.get(inner.clone()).ok_or(EspError::BufferTooSmall {
+            headroom: 0,
+            tailroom: 0,
+        })?;
+        let flow = ip::flow(pkt)?;
+        let nh = if flow.src.is_ipv4() {
+            NEXT_HEADER_IPV4
+        } else {
+            NEXT_HEADER_IPV6
+        };
+        let mut end = inner.start + flow.len;
+        if let Some(to) = self.tfc_pad_to {
+            let to = inner.start + usize::from(to);
+            if to > end {
+                let pad = buf.get_mut(end..to).ok_or(EspError::BufferTooSmall {
+                    headroom: 0,
+                    tailroom: to - end,
+                })?;
+                pad.fill(0);
+                end = to;
+            }
+        }
+        let outer_hlen = match self.framing {
+            Framing::Payload => 0,
+            Framing::IpPacket => encap::outer_len(&self.remote, self.encapsulation.is_some()),
+        };
+        let esp_hlen = HEADER_LEN + self.shape.iv_len;
+        if inner.start < outer_hlen + esp_hlen {
+            return Err(EspError::BufferTooSmall {
+                headroom: outer_hlen + esp_hlen,
+                tailroom: self.max_tailroom(),
+            });
+        }
+        let id = self.next_seq as u16;
+        let esp = self.encapsulate_payload(now, buf, inner.start..end, nh)?;
+        if self.framing == Framing::Payload {
+            return Ok(esp);
+        }
+        let start = esp.start - outer_hlen;
+        let df = match self.df {
+            DfPolicy::Copy => flow.df,
+            DfPolicy::Set => true,
+            DfPolicy::Clear => false,
+        };
+        let fields = OuterFields {
+            tos: flow.tos,
+            df,
+            id,
+        };
+        let out = buf
+            .get_mut(start..esp.end)
+            .ok_or(EspError::Malformed("range"))?;
+        encap::write_outer(out, self.local, self.remote, self.encapsulation, fields)?;
+        Ok(start..esp.end)
+    }
+
+    /// Encapsulates the payload at `buf[payload]` with next header `next_header`: an upper-layer
+    /// payload in transport mode, an IP packet in tunnel mode, or a dummy packet
+    /// ([`NEXT_HEADER_NONE`]). Returns the range of the ESP packet.
+    pub fn encapsulate_payload(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        payload: Range<usize>,
+        next_header: u8,
+    ) -> Result<Range<usize>, EspError> {
+        let Shape {
+            iv_len,
+            icv_len,
+            align,
+        } = self.shape;
+        let hlen = HEADER_LEN + iv_len;
+        let body = payload.len() + wire::TRAILER_LEN;
+        let pad = (align - body % align) % align;
+        let ct_len = body + pad;
+        let tail = pad + wire::TRAILER_LEN + icv_len;
+        if payload.start < hlen
+            || payload.end < payload.start
+            || buf.len().saturating_sub(payload.end) < tail
+        {
+            return Err(EspError::BufferTooSmall {
+                headroom: hlen,
+                tailroom: tail,
+            });
+        }
+        let seq = self.next_seq;
+        let max = if self.esn {
+            u64::MAX
+        } else {
+            u64::from(u32::MAX)
+        };
+        if seq == 0 || seq > max {
+            self.lifetime.raise(LimitKind::SequenceNumber, true);
+            return Err(EspError::SequenceExhausted);
+        }
+        if self.lifetime.is_expired(now) {
+            return Err(EspError::LifetimeExpired);
+        }
+        let start = payload.start - hlen;
+        let ct_start = payload.start;
+        let ct_end = ct_start + ct_len;
+        // Header, IV and trailer.
+        wire::write_header(&mut buf[start..], self.spi, seq as u32)?;
+        self.iv.fill(seq, &mut buf[start + HEADER_LEN..ct_start])?;
+        for (i, b) in buf[payload.end..payload.end + pad].iter_mut().enumerate() {
+            *b = (i + 1) as u8;
+        }
+        buf[ct_end - 2] = pad as u8;
+        buf[ct_end - 1] = next_header;
+        let (head, rest) = buf.split_at_mut(ct_start);
+        let (ct, after) = rest.split_at_mut(ct_len);
+        let icv = &mut after[..icv_len];
+        let iv = &head[start + HEADER_LEN..];
+        match &self.transform {
+            Transform::Aead { key } => {
+                let mut a = [0u8; 12];
+                let aad = aad(&mut a, self.spi, seq, self.esn);
+                key.seal_in_place(iv, aad, ct, icv)
+                    .map_err(EspError::Crypto)?;
+            }
+            Transform::Split { cipher, integ } => {
+                if let Some(c) = cipher {
+                    c.encrypt_in_place(iv, ct).map_err(EspError::Crypto)?;
+                }
+                if let Some(m) = integ {
+                    let hi = ((seq >> 32) as u32).to_be_bytes();
+                    let hi: &[u8] = if self.esn { &hi } else { &[] };
+                    m.sign(&[&head[start..], ct, hi], icv);
+                }
+            }
+        }
+        self.next_seq = seq.wrapping_add(1);
+        // Rekey well before the space runs out: soft at 2^-8 of the space from the end.
+        if seq >= max - (max >> 8) {
+            self.lifetime.raise(LimitKind::SequenceNumber, false);
+        }
+        if seq == max {
+            self.lifetime.raise(LimitKind::SequenceNumber, true);
+        }
+        if next_header != NEXT_HEADER_NONE {
+            self.lifetime.count(now, payload.len());
+            self.counters.packets = self.counters.packets.saturating_add(1);
+            self.counters.bytes = self.counters.bytes.saturating_add(payload.len() as u64);
+        } else {
+            self.counters.dummies = self.counters.dummies.saturating_add(1);
+        }
+        Ok(start..ct_end + icv_len)
+    }
+}
