@@ -314,6 +314,22 @@ impl SaTable {
         }
     }
 
+    /// A NAT keepalive (RFC 3948 section 2.3: the single byte 0xFF) toward the peer of `child`,
+    /// written into `buf`. [`EspError::Config`] when the SA is not UDP-encapsulated.
+    pub fn nat_keepalive(&self, child: ChildHandle, buf: &mut [u8]) -> Result<Transmit, EspError> {
+        let sa = self.outbound(child).ok_or(EspError::NoOutboundSa)?;
+        if sa.destination().port() == 0 {
+            return Err(EspError::Config("SA is not UDP-encapsulated".into()));
+        }
+        let n = wire::write_nat_keepalive(buf)?.len();
+        Ok(Transmit {
+            range: 0..n,
+            destination: sa.destination(),
+            source: sa.source(),
+            spi: sa.spi(),
+        })
+    }
+
     // --- the datapath ---
 
     /// Encapsulates the IP packet at `buf[inner]` with the newest SA of `tunnel` whose

@@ -270,4 +270,41 @@ fn port_4500_traffic_is_demultiplexed() {
         }
     }
     assert_eq!(seen, ["esp", "keepalive", "ike"]);
+
+    // Keepalives on request, only for UDP-encapsulated SAs.
+    let h = gw
+        .install(
+            NOW,
+            &proxy(
+                "u",
+                "10.1.0.0/24",
+                "10.2.0.0/24",
+                0x0300_0003,
+                0x0400_0004,
+                4,
+            ),
+        )
+        .unwrap();
+    let mut buf = [0u8; 8];
+    assert!(matches!(
+        gw.nat_keepalive(h, &mut buf),
+        Err(EspError::Config(_))
+    ));
+    let mut c = proxy(
+        "v",
+        "10.1.0.0/24",
+        "10.2.0.0/24",
+        0x0500_0005,
+        0x0600_0006,
+        5,
+    );
+    c.encapsulation = Some(ipsec_core::child_sa::UdpEncapsulation {
+        local_port: 4500,
+        remote_port: 31000,
+    });
+    let h = gw.install(NOW, &c).unwrap();
+    let k = gw.nat_keepalive(h, &mut buf).unwrap();
+    assert_eq!(&buf[k.range], &[0xff]);
+    assert_eq!(k.destination, "192.0.2.2:31000".parse().unwrap());
+    assert_eq!(k.source.port(), 4500);
 }
