@@ -389,3 +389,35 @@ fn child_sa_rekey_replaces_the_old_sa() {
     assert_eq!(downs(&p.left_events), 1);
     assert_eq!(downs(&p.right_events), 1);
 }
+
+/// Both peers rekey the same Child SA at the same instant (RFC 7296 section 2.8.1).
+///
+/// ```text
+/// left                                            right
+/// CREATE_CHILD_SA {N(REKEY_SA) Ni1 ...}  -->  <--  CREATE_CHILD_SA {N(REKEY_SA) Ni2 ...}
+///                      {Nr2 ...}         -->  <--  {Nr1 ...}
+/// (two new SAs; the one from the exchange with the lowest nonce is deleted by its creator,
+///  the old one by both)
+/// ```
+#[test]
+fn simultaneous_rekeys_leave_one_child_sa() {
+    for seed in 40..46 {
+        let mut p = Pair::new(SiteSpec::left().config(), SiteSpec::right().config(), seed);
+        p.left.connect(p.now, "tun").unwrap();
+        assert!(
+            p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+                && p.tunnel_up(Side::Right))
+        );
+        let old = p.left.ike_sas()[0].children[0].inbound.spi;
+        p.left.rekey_child(p.now, "tun").unwrap();
+        p.right.rekey_child(p.now, "tun").unwrap();
+        p.drive_for(Duration::from_secs(3));
+        let l = p.left.ike_sas()[0].children.clone();
+        let r = p.right.ike_sas()[0].children.clone();
+        assert_eq!((l.len(), r.len()), (1, 1), "seed {seed}");
+        assert_ne!(l[0].inbound.spi, old);
+        assert_eq!(l[0].inbound.spi, r[0].outbound.spi);
+        assert_eq!(l[0].outbound.spi, r[0].inbound.spi);
+        assert_eq!(l[0].inbound.encryption_key, r[0].outbound.encryption_key);
+    }
+}

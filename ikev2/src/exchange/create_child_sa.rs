@@ -11,9 +11,10 @@
 //!
 //! KEYMAT is `prf+(SK_d, g^ir (new) | Ni | Nr)` with PFS, `prf+(SK_d, Ni | Nr)` without. Child SA
 //! rekeys are started by [`Endpoint::rekey_child`](crate::Endpoint::rekey_child) and answered;
-//! simultaneous rekeys of one Child SA (RFC 7296 section 2.8.1) are not resolved by nonce yet:
-//! both new SAs stay installed. IKE SA rekeys are refused with NO_ADDITIONAL_SAS (the IKE SA is
-//! replaced on expiry instead).
+//! simultaneous rekeys of one Child SA are resolved by the lowest nonce (RFC 7296 section
+//! 2.8.1). IKE SA rekeys are refused with NO_ADDITIONAL_SAS (the IKE SA is replaced on expiry
+//! instead), and a rekey crossing a delete of the same SA simply finds it gone
+//! (CHILD_SA_NOT_FOUND).
 
 use super::ike_sa_init::NONCE_LEN;
 use super::{offers_of, sa_payload, Ctx};
@@ -119,7 +120,8 @@ impl IkeSa {
             return Ok(());
         };
         match self.accept_created_child(ctx, msg, &req, ex) {
-            Ok(c) => {
+            Ok(mut c) => {
+                c.replaces = req.rekey;
                 ctx.events.push_back(Event::ChildSaUp {
                     gateway: self.gateway.clone(),
                     role: Role::Initiator,
@@ -129,7 +131,10 @@ impl IkeSa {
                 self.children.push(c);
                 // A rekey is complete once the old Child SA is deleted (RFC 7296 1.3.3).
                 if let Some(old) = req.rekey {
-                    self.pending.push_back(Pending::DeleteChild(old));
+                    if self.children.iter().any(|c| c.sa.inbound.spi == old) {
+                        self.pending.push_back(Pending::DeleteChild(old));
+                    }
+                    self.resolve_rekey_collision(old);
                 }
             }
             Err(reason) => ctx.events.push_back(Event::Phase2Failed {
@@ -439,7 +444,7 @@ impl IkeSa {
         let our_spi = self.new_child_spi(ctx)?;
         let transport =
             tunnel.mode == Mode::Transport && msg.notify(NotifyType::USE_TRANSPORT_MODE).is_some();
-        let c = self.make_child(
+        let mut c = self.make_child(
             ctx,
             tunnel,
             proxy_id,
@@ -474,6 +479,7 @@ impl IkeSa {
             &narrowed.tsr,
         )));
         self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, id, &payloads)?;
+        c.replaces = old.as_ref().map(|o| o.inbound.spi);
         ctx.events.push_back(Event::ChildSaUp {
             gateway: self.gateway.clone(),
             role: Role::Responder,
@@ -481,6 +487,29 @@ impl IkeSa {
             suite: c.suite,
         });
         self.children.push(c);
+        if let Some(o) = old {
+            self.resolve_rekey_collision(o.inbound.spi);
+        }
         Ok(())
+    }
+
+    /// Simultaneous rekeys of one Child SA (RFC 7296 section 2.8.1) leave two new SAs for the
+    /// same old one. The one created by the exchange with the lowest nonce is redundant and is
+    /// deleted by its creator; both peers see the same four nonces, so they agree without
+    /// talking.
+    fn resolve_rekey_collision(&mut self, old: u32) {
+        let twins: Vec<&child::Child> = self
+            .children
+            .iter()
+            .filter(|c| c.replaces == Some(old))
+            .collect();
+        let [a, b] = twins.as_slice() else {
+            return;
+        };
+        let loser = if a.min_nonce < b.min_nonce { a } else { b };
+        if loser.ours {
+            let spi = loser.sa.inbound.spi;
+            self.pending.push_back(Pending::DeleteChild(spi));
+        }
     }
 }

@@ -17,6 +17,12 @@ use std::net::SocketAddr;
 pub(crate) struct Child {
     pub(crate) sa: ChildSa,
     pub(crate) suite: EspSuite,
+    /// For a rekeyed SA: the inbound SPI of the SA it replaces.
+    pub(crate) replaces: Option<u32>,
+    /// The lower of the two nonces of the exchange that created it (RFC 7296 section 2.8.1).
+    pub(crate) min_nonce: Vec<u8>,
+    /// We sent the request that created it.
+    pub(crate) ours: bool,
 }
 
 /// Key lengths of a negotiated ESP suite.
@@ -118,5 +124,11 @@ pub(crate) fn build(
         replay_window: p.tunnel.replay_window,
         tfc_padding: p.tfc_padding,
     };
-    Ok(Child { sa, suite: p.suite })
+    Ok(Child {
+        sa,
+        suite: p.suite,
+        replaces: None,
+        min_nonce: ni.min(nr).to_vec(),
+        ours: p.role == Role::Initiator,
+    })
 }
