@@ -85,3 +85,32 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_emit_and_reject() {
+        let l = Limits::default();
+        // CFG_REQUEST for INTERNAL_IP4_ADDRESS (empty) and INTERNAL_IP4_DNS = 10.0.0.53.
+        let cp = [1, 0, 0, 0, 0, 1, 0, 0, 0, 3, 0, 4, 10, 0, 0, 53];
+        let c = Config::parse(&cp, &l).unwrap();
+        assert_eq!(c.cfg_type, CfgType::CFG_REQUEST);
+        assert_eq!(c.attributes.len(), 2);
+        assert_eq!(
+            c.attributes[0].attr_type,
+            ConfigAttributeType::INTERNAL_IP4_ADDRESS
+        );
+        assert!(c.attributes[0].value.is_empty());
+        assert_eq!(c.attributes[1].value, [10, 0, 0, 53]);
+        let mut out = Vec::new();
+        c.emit(&mut out).unwrap();
+        assert_eq!(out, cp);
+        assert_eq!(c.buffer_len(), cp.len());
+        // Cut anywhere but between attributes.
+        for n in (0..cp.len()).filter(|n| *n != 4 && *n != 8) {
+            assert!(Config::parse(&cp[..n], &l).is_err(), "{n}");
+        }
+    }
+}

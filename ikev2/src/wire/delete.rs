@@ -88,3 +88,40 @@ impl Delete {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_emit_and_reject() {
+        let l = Limits::default();
+        let esp = [3, 4, 0, 2, 0x24, 0x18, 0x30, 0x9d, 0x2f, 0x21, 0x4d, 0x5a];
+        let d = Delete::parse(&esp, &l).unwrap();
+        assert_eq!(d, Delete::esp(&[0x2418_309d, 0x2f21_4d5a]));
+        let mut out = vec![0xff];
+        d.emit(&mut out).unwrap();
+        assert_eq!(&out[1..], &esp[..]);
+        assert_eq!(d.buffer_len(), esp.len());
+        let ike = [1, 0, 0, 0];
+        assert_eq!(Delete::parse(&ike, &l).unwrap(), Delete::ike());
+        for n in 0..esp.len() {
+            assert!(Delete::parse(&esp[..n], &l).is_err(), "{n}");
+        }
+        // A count that disagrees with the SPIs present.
+        let mut three = esp;
+        three[3] = 3;
+        assert!(matches!(
+            Delete::parse(&three, &l),
+            Err(Error::BadLength(_))
+        ));
+        let few = Limits {
+            max_entries: 1,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            Delete::parse(&esp, &few),
+            Err(Error::LimitExceeded(_))
+        ));
+    }
+}

@@ -1,6 +1,6 @@
 //! Errors of the wire codec, each mapped to the notification the peer should get.
 
-use super::{NotifyType, PayloadType};
+use super::{Notify, NotifyType, PayloadType};
 use ipsec_core::crypto::CryptoError;
 
 /// Why a message could not be decoded, protected or emitted.
@@ -83,8 +83,51 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The Notify payload for an error response, with the data RFC 7296 section 3.10.1 asks for
+    /// (the payload type for UNSUPPORTED_CRITICAL_PAYLOAD, the highest supported version in the
+    /// header rather than in the data for INVALID_MAJOR_VERSION), `None` as for [`Error::notify`].
+    pub fn notify_payload(&self) -> Option<Notify> {
+        let ty = self.notify()?;
+        Some(match self {
+            Error::UnsupportedCriticalPayload(t) => Notify::new(ty, &[t.0]),
+            _ => Notify::new(ty, &[]),
+        })
+    }
+}
+
 impl From<&Error> for Option<NotifyType> {
     fn from(e: &Error) -> Self {
         e.notify()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_notify_payloads() {
+        let n = Error::UnsupportedCriticalPayload(PayloadType(200))
+            .notify_payload()
+            .unwrap();
+        assert_eq!(n.notify_type, NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD);
+        assert_eq!(n.data, [200]);
+        let n = Error::Truncated.notify_payload().unwrap();
+        assert_eq!(
+            (n.notify_type, n.data.len()),
+            (NotifyType::INVALID_SYNTAX, 0)
+        );
+        assert_eq!(Error::IntegrityCheckFailed.notify_payload(), None);
+        assert_eq!(
+            Option::<NotifyType>::from(&Error::NotProtected),
+            Some(NotifyType::INVALID_SYNTAX)
+        );
+        assert!(NotifyType::INVALID_SYNTAX.is_error() && !NotifyType::COOKIE.is_error());
+        assert_eq!(
+            NotifyType(16430).to_string(),
+            "IKEV2_FRAGMENTATION_SUPPORTED"
+        );
+        assert_eq!(NotifyType(40000).to_string(), "40000");
     }
 }

@@ -66,3 +66,31 @@ impl Notify {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_emit_and_reject() {
+        // REKEY_SA for ESP SPI 0x2418309d.
+        let n = [3, 4, 0x40, 0x09, 0x24, 0x18, 0x30, 0x9d];
+        let p = Notify::parse(&n).unwrap();
+        assert_eq!(p.protocol, ProtocolId::ESP);
+        assert_eq!(p.notify_type, NotifyType::REKEY_SA);
+        assert_eq!(p.spi, [0x24, 0x18, 0x30, 0x9d]);
+        assert!(p.data.is_empty());
+        let mut out = Vec::new();
+        p.emit(&mut out).unwrap();
+        assert_eq!(out, n);
+        assert_eq!(p.buffer_len(), n.len());
+        for k in 0..n.len() {
+            assert_eq!(Notify::parse(&n[..k]), Err(Error::Truncated), "{k}");
+        }
+        let long_spi = Notify {
+            spi: vec![0; 256],
+            ..p
+        };
+        assert_eq!(long_spi.emit(&mut out), Err(Error::TooLong("notify SPI")));
+    }
+}
