@@ -4,6 +4,24 @@
 //! A [`Decoder`] keeps what it learns across records and files: the encryption transforms each
 //! IKE SA chose in its IKE_SA_INIT (matched by SPI), so that with a [`KeyFile`] the SK payloads of
 //! the later exchanges can be decrypted and their inner payloads listed.
+//!
+//! The text form of a record is a headline, then one indented line per payload:
+//!
+//! ```text
+//! #3 1795719534.433765 192.0.2.1:4500 -> 192.0.2.2:4500 IKE_AUTH I request msgid=1 spi_i=f5b9d1ee4555cab4 spi_r=a1d2eec743532a67 len=272 non_esp_marker=true
+//!   SK next=IDi len=240 decrypted
+//!     IDi FQDN left.ike.test
+//!     AUTH method=SHARED_KEY_MIC len=32
+//!     SA proposals=1
+//!       proposal 1 ESP spi=0x2f214d5a encr=ENCR_AES_GCM_16-128 esn=NO_ESN
+//!     TSi 10.1.0.0/24
+//! #7 1795719534.487570 192.0.2.1:4500 -> 192.0.2.2:4500 ESP spi=0x2418309d seq=1 len=120
+//! #9 ERROR layer=capture truncated record at offset 946: needs 281 bytes, 56 left
+//! ```
+//!
+//! `I`/`R` is the sender's Initiator flag (the original initiator of the IKE SA), then whether the
+//! message is a request or a response. The JSON form ([`Record::to_json`]) has the same fields,
+//! with nested items under `children`.
 
 mod ike;
 pub mod keys;
