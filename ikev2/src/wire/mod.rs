@@ -10,6 +10,24 @@
 //! ([`EncryptedFragment`]) opaque; the IKE SA holding the keys then calls [`unprotect`] (or a
 //! [`Reassembler`] for fragments) to check the ICV, decrypt and parse the inner payloads.
 //!
+//! ```
+//! use ikev2::wire::{ExchangeType, Flags, Header, Message, Notify, NotifyType, Packet, Payload};
+//!
+//! let msg = Message {
+//!     header: Header::new(0x1111, 0x2222, ExchangeType::INFORMATIONAL, Flags::new(true, false), 7),
+//!     payloads: vec![Payload::Notify(Notify::new(NotifyType::COOKIE, &[1, 2, 3, 4]))],
+//! };
+//! let bytes = msg.to_bytes().unwrap();
+//! // Route first, by SPI and message ID, without decoding the payloads...
+//! let packet = Packet::new_checked(&bytes[..]).unwrap();
+//! assert_eq!((packet.responder_spi(), packet.message_id()), (0x2222, 7));
+//! // ...then decode everything, and get the same bytes back.
+//! let parsed = Message::parse(&bytes).unwrap();
+//! assert_eq!(parsed, msg);
+//! assert_eq!(parsed.to_bytes().unwrap(), bytes);
+//! assert!(Message::parse(&bytes[..bytes.len() - 1]).is_err());
+//! ```
+//!
 //! # No-panic contract
 //!
 //! Parsing never panics and never reads out of bounds on any input: every length is checked against
