@@ -13,10 +13,12 @@ pub enum Timer {
     HalfOpen,
     /// The IKE SA's lifetime has run out: delete it (and start over unless passive).
     Lifetime,
+    /// A Child SA reached its soft lifetime (rekey) or hard lifetime (delete).
+    ChildLifetime,
 }
 
 impl Timer {
-    const COUNT: usize = 4;
+    const COUNT: usize = 5;
 
     fn index(self) -> usize {
         match self {
@@ -24,6 +26,7 @@ impl Timer {
             Timer::Liveness => 1,
             Timer::HalfOpen => 2,
             Timer::Lifetime => 3,
+            Timer::ChildLifetime => 4,
         }
     }
 
@@ -32,6 +35,7 @@ impl Timer {
         Timer::Liveness,
         Timer::HalfOpen,
         Timer::Lifetime,
+        Timer::ChildLifetime,
     ];
 }
 

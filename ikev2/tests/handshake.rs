@@ -421,3 +421,36 @@ fn simultaneous_rekeys_leave_one_child_sa() {
         assert_eq!(l[0].inbound.encryption_key, r[0].outbound.encryption_key);
     }
 }
+
+/// With a 60 s Child SA lifetime both peers schedule rekeys at 85-90 % of it; over five minutes
+/// the tunnel is rekeyed again and again (collisions included) and always ends with exactly one
+/// matching Child SA pair, the old ones deleted.
+#[test]
+fn child_sas_are_rekeyed_before_they_expire() {
+    let mut l = SiteSpec::left().config();
+    let mut r = SiteSpec::right().config();
+    l.tunnels[0].lifetime = Duration::from_secs(60);
+    r.tunnels[0].lifetime = Duration::from_secs(60);
+    let mut p = Pair::new(l, r, 12);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+            && p.tunnel_up(Side::Right))
+    );
+    p.drive_for(Duration::from_secs(300));
+    let ups = p
+        .left_events
+        .iter()
+        .filter(|e| matches!(e, Event::ChildSaUp { .. }))
+        .count();
+    assert!(ups >= 5, "{ups} Child SAs over 5 minutes");
+    let l = p.left.ike_sas()[0].children.clone();
+    let r = p.right.ike_sas()[0].children.clone();
+    assert_eq!((l.len(), r.len()), (1, 1));
+    assert_eq!(l[0].inbound.spi, r[0].outbound.spi);
+    assert!(p
+        .left_events
+        .iter()
+        .chain(p.right_events.iter())
+        .all(|e| !matches!(e, Event::Phase2Failed { .. } | Event::IkeSaDown { .. })));
+}

@@ -122,13 +122,7 @@ impl IkeSa {
         match self.accept_created_child(ctx, msg, &req, ex) {
             Ok(mut c) => {
                 c.replaces = req.rekey;
-                ctx.events.push_back(Event::ChildSaUp {
-                    gateway: self.gateway.clone(),
-                    role: Role::Initiator,
-                    child: Box::new(c.sa.clone()),
-                    suite: c.suite,
-                });
-                self.children.push(c);
+                self.install_child(ctx, Role::Initiator, c);
                 // A rekey is complete once the old Child SA is deleted (RFC 7296 1.3.3).
                 if let Some(old) = req.rekey {
                     if self.children.iter().any(|c| c.sa.inbound.spi == old) {
@@ -480,13 +474,17 @@ impl IkeSa {
         )));
         self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, id, &payloads)?;
         c.replaces = old.as_ref().map(|o| o.inbound.spi);
-        ctx.events.push_back(Event::ChildSaUp {
-            gateway: self.gateway.clone(),
-            role: Role::Responder,
-            child: Box::new(c.sa.clone()),
-            suite: c.suite,
-        });
-        self.children.push(c);
+        if let Some(o) = &old {
+            // The peer is replacing it: we need not rekey it ourselves.
+            if let Some(oc) = self
+                .children
+                .iter_mut()
+                .find(|c| c.sa.inbound.spi == o.inbound.spi)
+            {
+                oc.rekey_at = None;
+            }
+        }
+        self.install_child(ctx, Role::Responder, c);
         if let Some(o) = old {
             self.resolve_rekey_collision(o.inbound.spi);
         }

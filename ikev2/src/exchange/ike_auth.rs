@@ -236,13 +236,8 @@ impl IkeSa {
         self.established(ctx)?;
         match child {
             Ok(Some(c)) => {
-                ctx.events.push_back(Event::ChildSaUp {
-                    gateway: self.gateway.clone(),
-                    role: self.role,
-                    child: Box::new(c.sa.clone()),
-                    suite: c.suite,
-                });
-                self.children.push(c);
+                let role = self.role;
+                self.install_child(ctx, role, c);
             }
             Ok(None) => {}
             Err((tunnel, reason)) => ctx.events.push_back(Event::Phase2Failed {
@@ -445,13 +440,8 @@ impl IkeSa {
         };
         match self.accept_child(ctx, msg, &req) {
             Ok(c) => {
-                ctx.events.push_back(Event::ChildSaUp {
-                    gateway: self.gateway.clone(),
-                    role: self.role,
-                    child: Box::new(c.sa.clone()),
-                    suite: c.suite,
-                });
-                self.children.push(c);
+                let role = self.role;
+                self.install_child(ctx, role, c);
             }
             Err(reason) => ctx.events.push_back(Event::Phase2Failed {
                 tunnel: req.tunnel.clone(),

@@ -70,6 +70,7 @@ impl IkeSa {
             .position(|c| c.sa.inbound.spi == inbound_spi)
         {
             let c = self.children.remove(i);
+            self.arm_child_lifetime();
             ctx.events.push_back(Event::ChildSaDown {
                 tunnel: c.sa.tunnel,
                 inbound_spi: c.sa.inbound.spi,

@@ -10,6 +10,7 @@ use ipsec_core::child_sa::{
 };
 use ipsec_core::crypto::{CryptoError, CryptoProvider, IntegId, PrfAlgorithm};
 use ipsec_core::selector::TrafficSelector;
+use ipsec_core::time::Instant;
 use std::net::SocketAddr;
 
 /// A Child SA of an IKE SA.
@@ -23,6 +24,10 @@ pub(crate) struct Child {
     pub(crate) min_nonce: Vec<u8>,
     /// We sent the request that created it.
     pub(crate) ours: bool,
+    /// When to rekey it (soft lifetime); `None` once a rekey was started.
+    pub(crate) rekey_at: Option<Instant>,
+    /// When it must be gone (hard lifetime).
+    pub(crate) expire_at: Instant,
 }
 
 /// Key lengths of a negotiated ESP suite.
@@ -130,5 +135,7 @@ pub(crate) fn build(
         replaces: None,
         min_nonce: ni.min(nr).to_vec(),
         ours: p.role == Role::Initiator,
+        rekey_at: None,
+        expire_at: Instant::ZERO,
     })
 }

@@ -460,6 +460,7 @@ impl IkeSa {
                     self.fail(ctx, Reason::Timeout);
                 }
             }
+            Timer::ChildLifetime => self.child_lifetimes(ctx)?,
             Timer::Lifetime => {
                 // Rekeying is not implemented: when the lifetime runs out the SA is deleted and,
                 // unless passive, the endpoint starts over.
@@ -469,6 +470,77 @@ impl IkeSa {
             }
         }
         Ok(())
+    }
+
+    /// Reports a new Child SA and schedules its rekey and expiry.
+    ///
+    /// The rekey comes at 85-90 % of the lifetime, the exact point drawn at random so that two
+    /// peers with equal lifetimes rarely rekey at the same instant (a collision, which
+    /// RFC 7296 section 2.8.1 resolution then sorts out).
+    pub(crate) fn install_child(&mut self, ctx: &mut Ctx<'_>, role: Role, mut c: Child) {
+        ctx.events.push_back(Event::ChildSaUp {
+            gateway: self.gateway.clone(),
+            role,
+            child: Box::new(c.sa.clone()),
+            suite: c.suite,
+        });
+        if let Some(hard) = c.sa.lifetimes.hard_time {
+            let jitter = ctx.random(1).map(|b| u32::from(b[0])).unwrap_or(0);
+            let soft = hard.mul_f64(0.85) + hard.mul_f64(0.05) * jitter / 255;
+            c.rekey_at = Some(ctx.now + soft);
+            c.expire_at = ctx.now + hard;
+        } else {
+            c.expire_at = Instant::from_micros(u64::MAX);
+        }
+        self.children.push(c);
+        self.arm_child_lifetime();
+    }
+
+    /// Arms [`Timer::ChildLifetime`] for the earliest rekey or expiry.
+    pub(crate) fn arm_child_lifetime(&mut self) {
+        let next = self
+            .children
+            .iter()
+            .flat_map(|c| [c.rekey_at, Some(c.expire_at)])
+            .flatten()
+            .min();
+        match next {
+            Some(t) if t < Instant::from_micros(u64::MAX) => {
+                self.timers.set(Timer::ChildLifetime, t)
+            }
+            _ => self.timers.stop(Timer::ChildLifetime),
+        }
+    }
+
+    /// Starts the rekeys and deletes that are due.
+    fn child_lifetimes(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
+        let now = ctx.now;
+        let mut rekeys = Vec::new();
+        for c in self.children.iter_mut() {
+            if c.expire_at <= now {
+                let p = Pending::DeleteChild(c.sa.inbound.spi);
+                if !self.pending.contains(&p) {
+                    self.pending.push_back(p);
+                }
+                c.rekey_at = None;
+            } else if c.rekey_at.is_some_and(|t| t <= now) {
+                c.rekey_at = None;
+                rekeys.push(c.sa.clone());
+            }
+        }
+        for old in rekeys {
+            let spi = self.new_child_spi(ctx)?;
+            self.pending.push_back(Pending::CreateChild(ChildRequest {
+                tunnel: old.tunnel,
+                proxy_id: old.proxy_id,
+                spi,
+                tsi: old.local_ts,
+                tsr: old.remote_ts,
+                rekey: Some(old.inbound.spi),
+            }));
+        }
+        self.arm_child_lifetime();
+        self.kick(ctx)
     }
 
     /// Ends the SA because of `reason`, reporting what went down.
