@@ -454,3 +454,33 @@ fn child_sas_are_rekeyed_before_they_expire() {
         .chain(p.right_events.iter())
         .all(|e| !matches!(e, Event::Phase2Failed { .. } | Event::IkeSaDown { .. })));
 }
+
+/// One peer rekeys a Child SA while the other deletes it (RFC 7296 section 2.25.1).
+///
+/// ```text
+/// left                                          right
+/// CREATE_CHILD_SA {N(REKEY_SA, X)}  -->  <--  INFORMATIONAL {D(ESP, X)}
+///          {N(TEMPORARY_FAILURE)}   <--  -->  {D(ESP, X)}
+/// (both: X deleted, no new Child SA)
+/// ```
+#[test]
+fn rekey_crossing_a_delete_leaves_nothing_behind() {
+    let mut p = Pair::new(SiteSpec::left().config(), SiteSpec::right().config(), 13);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+            && p.tunnel_up(Side::Right))
+    );
+    p.left.rekey_child(p.now, "tun").unwrap();
+    p.right.delete_child(p.now, "tun").unwrap();
+    p.drive_for(Duration::from_secs(3));
+    assert!(p.left.ike_sas()[0].children.is_empty());
+    assert!(p.right.ike_sas()[0].children.is_empty());
+    assert!(p.left_events.iter().any(|e| matches!(
+        e,
+        Event::Phase2Failed {
+            reason: ikev2::Reason::PeerNotify(43),
+            ..
+        }
+    )));
+}

@@ -346,7 +346,16 @@ impl IkeSa {
             .map(u32::from_be_bytes);
         let old = match rekeyed {
             Some(spi) => match self.children.iter().find(|c| c.sa.outbound.spi == spi) {
-                Some(c) => Some(c.sa.clone()),
+                Some(c) => {
+                    // RFC 7296 section 2.25.1: we are deleting it; the rekey is moot.
+                    let deleting = Pending::DeleteChild(c.sa.inbound.spi);
+                    if self.in_flight.as_ref() == Some(&deleting)
+                        || self.pending.contains(&deleting)
+                    {
+                        return refuse(self, ctx, NotifyType::TEMPORARY_FAILURE, &[]);
+                    }
+                    Some(c.sa.clone())
+                }
                 None => {
                     let mut n = Notify::new(NotifyType::CHILD_SA_NOT_FOUND, &[]);
                     n.protocol = ProtocolId::ESP;
