@@ -13,6 +13,60 @@
 //!   counters per SA and per drop reason.
 //!
 //! Nothing here performs I/O, reads a clock or keeps global state: time comes in as `now`.
+//!
+//! # Using the table
+//!
+//! Install every Child SA IKE reports, then per packet: [`SaTable::encapsulate`] what the tunnel
+//! interface routes out, [`SaTable::decapsulate`] what arrives on UDP 4500 (after
+//! [`wire::Udp4500::classify`]) or as IP protocol 50. After each batch, drain
+//! [`SaTable::poll_event`] (rekey and expiry for IKE) and arm a timer for
+//! [`SaTable::poll_timeout`], calling [`SaTable::handle_timeout`] when it fires.
+//!
+//! ```
+//! use esp::SaTable;
+//! use ipsec_core::child_sa::{ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode};
+//! use ipsec_core::crypto::{default_provider, EncrId, Encryption, IntegId, SecretBytes};
+//! use ipsec_core::time::Instant;
+//!
+//! let keys = |spi| DirectionKeys {
+//!     spi,
+//!     encryption_key: SecretBytes::from_slice(&[0x11; 20]), // AES-128 key and salt
+//!     integrity_key: SecretBytes::default(),
+//! };
+//! let child = ChildSa {
+//!     tunnel: "to-branch".into(),
+//!     proxy_id: None,
+//!     protocol: IpsecProtocol::Esp,
+//!     mode: Mode::Tunnel,
+//!     encryption: Encryption::new(EncrId::ENCR_AES_GCM_16, 128),
+//!     integrity: IntegId::NONE,
+//!     esn: false,
+//!     inbound: keys(0x1111_2222),
+//!     outbound: keys(0x1111_2222), // same SPI both ways: this table talks to itself
+//!     local_ts: vec![],
+//!     remote_ts: vec![],
+//!     local_addr: "192.0.2.1:4500".parse().unwrap(),
+//!     remote_addr: "192.0.2.2:4500".parse().unwrap(),
+//!     encapsulation: None,
+//!     lifetimes: Lifetimes::default(),
+//!     replay_window: 1024,
+//!     tfc_padding: false,
+//! };
+//! let now = Instant::ZERO;
+//! let mut table = SaTable::new(default_provider());
+//! table.install(now, &child).unwrap();
+//! let tunnel = table.tunnel("to-branch").unwrap();
+//!
+//! // An IPv4 packet with room around it for the ESP header, IV, trailer and ICV.
+//! let mut buf = [0u8; 64 + 20 + 64];
+//! buf[64] = 0x45;
+//! buf[67] = 20;
+//! let tx = table.encapsulate(now, tunnel, &mut buf, 64..84).unwrap();
+//! assert_eq!(tx.range.len(), 8 + 8 + 24 + 16);
+//!
+//! let rx = table.decapsulate(now, &mut buf[tx.range]).unwrap().unwrap();
+//! assert_eq!(rx.packet.next_header, 4);
+//! ```
 
 pub mod encap;
 mod error;
