@@ -26,6 +26,7 @@
 mod ike;
 pub mod keys;
 pub mod net;
+mod payload;
 pub mod reassembly;
 pub mod report;
 pub mod udp_encap;
