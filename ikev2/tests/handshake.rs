@@ -484,3 +484,29 @@ fn rekey_crossing_a_delete_leaves_nothing_behind() {
         }
     )));
 }
+
+/// The initiator proposes wider selectors than the responder allows; the responder narrows them
+/// (RFC 7296 section 2.9) and both install the narrowed selectors.
+///
+/// ```text
+/// IKE_AUTH {... TSi=10.1.0.0/16 TSr=10.2.0.0/16} -->
+///                                              <--  {... TSi=10.1.0.0/24 TSr=10.2.0.0/24}
+/// ```
+#[test]
+fn responder_narrows_wide_selectors() {
+    let mut ls = SiteSpec::left();
+    ls.local_net = "10.1.0.0/16";
+    ls.remote_net = "10.2.0.0/16";
+    let mut p = Pair::new(ls.config(), SiteSpec::right().config(), 14);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+            && p.tunnel_up(Side::Right))
+    );
+    let l = child_up(&p.left_events).unwrap();
+    let r = child_up(&p.right_events).unwrap();
+    assert_eq!(l.local_ts, vec![sel("10.1.0.0/24")]);
+    assert_eq!(l.remote_ts, vec![sel("10.2.0.0/24")]);
+    assert_eq!(r.local_ts, l.remote_ts);
+    assert_eq!(r.remote_ts, l.local_ts);
+}
