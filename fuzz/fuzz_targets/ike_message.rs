@@ -7,11 +7,15 @@
 //! - SK/SKF unprotect with fixed keys never panics: with the captured exchange's real SK_ei/SK_er
 //!   (seeds then get past the ICV until mutated) and with a no-security AEAD that accepts every
 //!   tag, so that the fuzzer reaches the inner payload parser; whatever unprotect returns also
-//!   re-emits and re-parses equal.
+//!   re-emits and re-parses equal;
+//! - a parsed message without SK/SKF, protected whole or in fragments with the no-security keys,
+//!   unprotects or reassembles to the same payloads.
 
 #![no_main]
 
-use ikev2::wire::{unprotect, Error, Message, Reassembler, SkKeys};
+use ikev2::wire::{
+    protect, protect_fragments, unprotect, Error, Limits, Message, Payload, Reassembler, SkKeys,
+};
 use ipsec_core::crypto::{
     AeadAlgorithm, AeadKey, CryptoError, CryptoProvider, EncrId, Encryption, IntegId,
 };
@@ -110,9 +114,43 @@ fn check_round_trip(m: &Message, input: Option<&[u8]>) {
     }
 }
 
+/// Protects a plaintext message's payloads whole and in fragments, and opens them again.
+fn check_protection(m: &Message, keys: &SkKeys) {
+    if m.payloads
+        .iter()
+        .any(|p| matches!(p, Payload::Sk(_) | Payload::Skf(_)))
+    {
+        return;
+    }
+    let rng = ipsec_core::crypto::default::SeededRandom::new([0; 32]);
+    let whole = match protect(&m.header, &m.payloads, keys, &rng) {
+        Ok(w) => w,
+        // Near 64 KiB the SK payload's 16-bit length cannot hold the result.
+        Err(Error::TooLong(_)) => return,
+        Err(e) => panic!("a parsed message fails to protect: {e}"),
+    };
+    assert_eq!(unprotect(&whole, keys).expect("own message opens"), *m);
+    // A datagram size from the message itself, so that sizes vary with the input.
+    let max = 80 + usize::from(m.header.message_id as u16 % 600);
+    let limits = Limits::default();
+    let Ok(frags) = protect_fragments(&m.header, &m.payloads, keys, &rng, max, &limits) else {
+        return;
+    };
+    let mut r = Reassembler::new(limits);
+    let mut out = None;
+    for f in frags.iter().rev() {
+        assert!(f.len() <= max);
+        out = r.handle(f, keys).expect("own fragment opens");
+    }
+    assert_eq!(out.expect("all fragments given"), *m);
+}
+
 fuzz_target!(|data: &[u8]| {
     match Message::parse(data) {
-        Ok(m) => check_round_trip(&m, Some(data)),
+        Ok(m) => {
+            check_round_trip(&m, Some(data));
+            check_protection(&m, &keys()[2]);
+        }
         Err(e) => assert!(e.notify().is_some() || matches!(e, Error::BadFragment(_))),
     }
     for k in keys() {
