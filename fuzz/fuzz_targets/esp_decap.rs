@@ -1,0 +1,205 @@
+//! Fuzz target: ESP decapsulation of arbitrary bytes.
+//!
+//! Input: one configuration byte, then packets, each prefixed by a big-endian 16-bit length.
+//! Configuration bits: 0 ESN, 1 transport mode, 2 ENCR_NULL + MAC instead of an AEAD, 3-4 replay
+//! window (0, 64, 1024, 4096), 5 traffic selectors 10.0.0.0/8 instead of none.
+//!
+//! A no-security provider lets the fuzzer past authentication: its AEAD is the identity with an
+//! all-zero tag, its MAC an all-zero ICV. So packets ending in zeros "authenticate" and reach the
+//! padding, inner-packet and selector checks.
+//!
+//! Invariants: decapsulation never panics; a delivered range lies inside the packet; a packet that
+//! fails before authenticating (malformed, unknown SPI, replay, ICV failure, expired) changes
+//! nothing in the SA but its drop counter.
+
+#![no_main]
+
+use esp::{EspError, InboundSa};
+use ipsec_core::child_sa::{ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode};
+use ipsec_core::crypto::{
+    AeadAlgorithm, AeadKey, CryptoError, CryptoProvider, EncrId, Encryption, IntegId,
+    IntegrityAlgorithm, IntegrityKey, SecretBytes, SecureRandom,
+};
+use ipsec_core::selector::TrafficSelector;
+use ipsec_core::time::Instant;
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Debug)]
+struct NoSecAead;
+struct NoSecAeadKey;
+
+impl AeadAlgorithm for NoSecAead {
+    fn encryption(&self) -> Encryption {
+        Encryption::new(EncrId::ENCR_AES_GCM_16, 128)
+    }
+    fn key_len(&self) -> usize {
+        16
+    }
+    fn salt_len(&self) -> usize {
+        4
+    }
+    fn iv_len(&self) -> usize {
+        8
+    }
+    fn tag_len(&self) -> usize {
+        16
+    }
+    fn new_key(&self, _: &[u8]) -> Result<Box<dyn AeadKey>, CryptoError> {
+        Ok(Box::new(NoSecAeadKey))
+    }
+}
+
+impl AeadKey for NoSecAeadKey {
+    fn seal_in_place(&self, _: &[u8], _: &[u8], _: &mut [u8], tag: &mut [u8]) -> Result<(), CryptoError> {
+        tag.fill(0);
+        Ok(())
+    }
+    fn open_in_place(&self, _: &[u8], _: &[u8], _: &mut [u8], tag: &[u8]) -> Result<(), CryptoError> {
+        if tag.iter().all(|b| *b == 0) {
+            Ok(())
+        } else {
+            Err(CryptoError::IntegrityCheckFailed)
+        }
+    }
+}
+
+#[derive(Debug)]
+struct NoSecMac;
+struct NoSecMacKey;
+
+impl IntegrityAlgorithm for NoSecMac {
+    fn id(&self) -> IntegId {
+        IntegId::AUTH_HMAC_SHA2_256_128
+    }
+    fn key_len(&self) -> usize {
+        32
+    }
+    fn icv_len(&self) -> usize {
+        16
+    }
+    fn new_key(&self, _: &[u8]) -> Result<Box<dyn IntegrityKey>, CryptoError> {
+        Ok(Box::new(NoSecMacKey))
+    }
+}
+
+impl IntegrityKey for NoSecMacKey {
+    fn sign(&self, _: &[&[u8]], icv: &mut [u8]) {
+        icv.fill(0);
+    }
+    fn verify(&self, _: &[&[u8]], icv: &[u8]) -> Result<(), CryptoError> {
+        if icv.iter().all(|b| *b == 0) {
+            Ok(())
+        } else {
+            Err(CryptoError::IntegrityCheckFailed)
+        }
+    }
+}
+
+#[derive(Debug)]
+struct NoRandom;
+
+impl SecureRandom for NoRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
+        buf.fill(0);
+        Ok(())
+    }
+}
+
+static AEADS: [&dyn AeadAlgorithm; 1] = [&NoSecAead];
+static MACS: [&dyn IntegrityAlgorithm; 1] = [&NoSecMac];
+
+fn provider() -> CryptoProvider {
+    CryptoProvider {
+        aeads: &AEADS,
+        ciphers: &[],
+        integrity: &MACS,
+        prfs: &[],
+        key_exchanges: &[],
+        random: &NoRandom,
+    }
+}
+
+const SPI: u32 = 0x0001_0203;
+
+fn child(cfg: u8) -> ChildSa {
+    let null = cfg & 4 != 0;
+    let keys = DirectionKeys {
+        spi: SPI,
+        encryption_key: SecretBytes::from_slice(if null { &[] } else { &[0; 20] }),
+        integrity_key: SecretBytes::from_slice(if null { &[0; 32] } else { &[] }),
+    };
+    let ts = TrafficSelector {
+        protocol: 0,
+        start_port: 0,
+        end_port: u16::MAX,
+        start_addr: [10, 0, 0, 0].into(),
+        end_addr: [10, 255, 255, 255].into(),
+    };
+    let sel = if cfg & 32 != 0 { vec![ts] } else { Vec::new() };
+    ChildSa {
+        tunnel: "fuzz".into(),
+        proxy_id: None,
+        protocol: IpsecProtocol::Esp,
+        mode: if cfg & 2 != 0 { Mode::Transport } else { Mode::Tunnel },
+        encryption: if null {
+            Encryption::new(EncrId::ENCR_NULL, 0)
+        } else {
+            Encryption::new(EncrId::ENCR_AES_GCM_16, 128)
+        },
+        integrity: if null { IntegId::AUTH_HMAC_SHA2_256_128 } else { IntegId::NONE },
+        esn: cfg & 1 != 0,
+        inbound: keys.clone(),
+        outbound: keys,
+        local_ts: sel.clone(),
+        remote_ts: sel,
+        local_addr: "192.0.2.1:4500".parse().unwrap(),
+        remote_addr: "192.0.2.2:4500".parse().unwrap(),
+        encapsulation: None,
+        lifetimes: Lifetimes {
+            hard_packets: Some(1000),
+            ..Lifetimes::default()
+        },
+        replay_window: [0, 64, 1024, 4096][usize::from((cfg >> 3) & 3)],
+        tfc_padding: false,
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&cfg, mut rest)) = data.split_first() else {
+        return;
+    };
+    let mut sa = InboundSa::new(&provider(), &child(cfg), Instant::ZERO).expect("valid SA");
+    while let [a, b, tail @ ..] = rest {
+        let n = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());
+        let (pkt, next) = tail.split_at(n);
+        rest = next;
+        let mut buf = pkt.to_vec();
+        let window = sa.replay_window().clone();
+        let before = *sa.counters();
+        match sa.decapsulate(Instant::ZERO, &mut buf) {
+            Ok(Some(d)) => {
+                assert!(d.range.start <= d.range.end && d.range.end <= buf.len());
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let after = *sa.counters();
+                let authenticated = matches!(
+                    e,
+                    EspError::BadPadding
+                        | EspError::BadInnerPacket(_)
+                        | EspError::PolicyMismatch
+                        | EspError::EcnDrop
+                );
+                if !authenticated {
+                    assert_eq!(sa.replay_window(), &window, "{e}");
+                }
+                assert_eq!(
+                    (after.packets, after.bytes, after.dummies),
+                    (before.packets, before.bytes, before.dummies),
+                    "{e}"
+                );
+                assert_eq!(after.drops.total(), before.drops.total() + 1, "{e}");
+            }
+        }
+    }
+});
