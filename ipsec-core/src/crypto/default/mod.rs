@@ -68,8 +68,19 @@ pub static ALL_KEY_EXCHANGES: &[&dyn KeyExchangeGroup] = &[
 
 /// The default provider: every algorithm above and the operating system's random source.
 ///
-/// For reproducible tests, keep the tables and pass a [`SeededRandom`] to
-/// [`KeyExchangeGroup::start`] directly (the provider's own `random` field must be `'static`).
+/// For reproducible tests, pass a [`SeededRandom`] to [`KeyExchangeGroup::start`] directly, or
+/// build a deterministic provider from this one (the `random` field must be `'static`):
+///
+/// ```
+/// use ipsec_core::crypto::{default::SeededRandom, default_provider, CryptoProvider, DhGroup};
+///
+/// let rng: &'static SeededRandom = Box::leak(Box::new(SeededRandom::new([7; 32])));
+/// let provider = CryptoProvider { random: rng, ..default_provider() };
+/// provider.consistency_check().unwrap();
+/// let x25519 = provider.key_exchange(DhGroup::CURVE25519).unwrap();
+/// let ours = x25519.start(provider.random).unwrap();
+/// assert_eq!(ours.public_value().len(), 32);
+/// ```
 pub fn default_provider() -> CryptoProvider {
     CryptoProvider {
         aeads: ALL_AEADS,
