@@ -130,6 +130,7 @@ pub struct Endpoint {
     events: VecDeque<Event>,
     restarts: Vec<(String, Instant)>,
     stats: Stats,
+    new_sas: Vec<IkeSa>,
 }
 
 macro_rules! ctx {
@@ -144,6 +145,7 @@ macro_rules! ctx {
             },
             out: &mut $self.out,
             events: &mut $self.events,
+            new_sas: &mut $self.new_sas,
         }
     };
 }
@@ -180,6 +182,7 @@ impl Endpoint {
             events: VecDeque::new(),
             restarts: Vec::new(),
             stats: Stats::default(),
+            new_sas: Vec::new(),
         })
     }
 
@@ -597,6 +600,16 @@ impl Endpoint {
 
     /// Housekeeping after an SA processed input: INITIAL_CONTACT, removal of dead SAs, restarts.
     fn after(&mut self, now: Instant, spi: u64) {
+        // Successors of rekeyed IKE SAs join the table under our new SPI.
+        for sa in core::mem::take(&mut self.new_sas) {
+            let ours = match sa.role {
+                Role::Initiator => sa.spi_i,
+                Role::Responder => sa.spi_r,
+            };
+            if let std::collections::btree_map::Entry::Vacant(e) = self.sas.entry(ours) {
+                e.insert(sa);
+            }
+        }
         let Some(sa) = self.sas.get_mut(&spi) else {
             return;
         };

@@ -510,3 +510,56 @@ fn responder_narrows_wide_selectors() {
     assert_eq!(r.local_ts, l.remote_ts);
     assert_eq!(r.remote_ts, l.local_ts);
 }
+
+/// With a 100 s IKE SA lifetime the IKE SA is rekeyed with CREATE_CHILD_SA (new SPIs, new keys
+/// from the old SK_d) again and again; the Child SA moves to each successor and nothing goes
+/// down.
+///
+/// ```text
+/// CREATE_CHILD_SA {SA(new SPIi) Ni KEi}  -->
+///                                        <--  {SA(new SPIr) Nr KEr}
+/// INFORMATIONAL {D(IKE)} (old SA)        -->
+///                                        <--  {}
+/// ```
+#[test]
+fn ike_sa_is_rekeyed_and_keeps_its_child_sas() {
+    let mut l = SiteSpec::left().config();
+    let mut r = SiteSpec::right().config();
+    l.gateways[0].ike_lifetime = Duration::from_secs(100);
+    r.gateways[0].ike_lifetime = Duration::from_secs(100);
+    let mut p = Pair::new(l, r, 15);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+            && p.tunnel_up(Side::Right))
+    );
+    let first = p.left.ike_sas()[0].clone();
+    p.drive_for(Duration::from_secs(400));
+    let ups = p
+        .left_events
+        .iter()
+        .filter(|e| matches!(e, Event::IkeSaUp { .. }))
+        .count();
+    assert!(ups >= 4, "{ups} IKE SAs in 400 s");
+    let (ls, rs) = (p.left.ike_sas(), p.right.ike_sas());
+    assert_eq!((ls.len(), rs.len()), (1, 1));
+    assert_eq!((ls[0].spi_i, ls[0].spi_r), (rs[0].spi_i, rs[0].spi_r));
+    assert_ne!(ls[0].spi_i, first.spi_i);
+    assert!(ls[0].established && rs[0].established);
+    assert_eq!(
+        ls[0].children, first.children,
+        "the Child SA moved unchanged"
+    );
+    assert!(p
+        .left_events
+        .iter()
+        .chain(p.right_events.iter())
+        .all(|e| !matches!(
+            e,
+            Event::IkeSaDown { .. } | Event::Phase1Failed { .. } | Event::ChildSaDown { .. }
+        )));
+    // Liveness still works on the successor.
+    p.left.liveness_check(p.now, "gw").unwrap();
+    p.drive_for(Duration::from_secs(1));
+    assert!(p.left.ike_sas()[0].established);
+}

@@ -12,9 +12,8 @@
 //! KEYMAT is `prf+(SK_d, g^ir (new) | Ni | Nr)` with PFS, `prf+(SK_d, Ni | Nr)` without. Child SA
 //! rekeys are started by [`Endpoint::rekey_child`](crate::Endpoint::rekey_child) and answered;
 //! simultaneous rekeys of one Child SA are resolved by the lowest nonce (RFC 7296 section
-//! 2.8.1). IKE SA rekeys are refused with NO_ADDITIONAL_SAS (the IKE SA is replaced on expiry
-//! instead), and a rekey crossing a delete of the same SA simply finds it gone
-//! (CHILD_SA_NOT_FOUND).
+//! 2.8.1), and a rekey of a Child SA being deleted is refused with TEMPORARY_FAILURE (section
+//! 2.25.1). IKE SA rekeys are in [`super::ike_rekey`].
 
 use super::ike_sa_init::NONCE_LEN;
 use super::{offers_of, sa_payload, Ctx};
@@ -324,8 +323,11 @@ impl IkeSa {
             return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]);
         };
         if sa.proposals.iter().any(|p| p.protocol == ProtocolId::IKE) {
-            // IKE SA rekeying is not implemented; the SA is replaced when it expires.
-            return refuse(self, ctx, NotifyType::NO_ADDITIONAL_SAS, &[]);
+            return self.handle_ike_rekey_request(ctx, id, msg);
+        }
+        if self.rekeyed {
+            // New Child SAs belong on the successor IKE SA.
+            return refuse(self, ctx, NotifyType::TEMPORARY_FAILURE, &[]);
         }
         let tsi = payload(msg, |p| match p {
             Payload::TsI(t) => Some(t),

@@ -391,17 +391,19 @@ impl IkeSa {
             .provider
             .prf(suite.prf)
             .ok_or(CryptoError::Unsupported("PRF not in the provider"))?;
-        let lens = ike_key_lengths(ctx.provider, &suite)?;
         let seed = keys::skeyseed(prf, &self.ni, &self.nr, shared.expose());
-        let ike = keys::ike_keys(
-            prf,
-            seed.expose(),
-            &self.ni,
-            &self.nr,
-            self.spi_i,
-            self.spi_r,
-            lens,
-        )?;
+        self.install_keys(ctx, seed.expose())
+    }
+
+    /// Derives the SK_* keys from SKEYSEED, the nonces and SPIs, with this SA's suite.
+    pub(crate) fn install_keys(&mut self, ctx: &Ctx<'_>, seed: &[u8]) -> Result<(), Error> {
+        let suite = self.suite.ok_or(Error::KeyDerivation("no suite"))?;
+        let prf = ctx
+            .provider
+            .prf(suite.prf)
+            .ok_or(CryptoError::Unsupported("PRF not in the provider"))?;
+        let lens = ike_key_lengths(ctx.provider, &suite)?;
+        let ike = keys::ike_keys(prf, seed, &self.ni, &self.nr, self.spi_i, self.spi_r, lens)?;
         let mk = |e: &[u8], a: &[u8]| {
             SkKeys::new(ctx.provider, suite.encryption, suite.integrity, e, a)
                 .map_err(|e| Error::Malformed(e.to_string()))

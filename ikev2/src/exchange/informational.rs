@@ -26,6 +26,9 @@ impl IkeSa {
         if let Pending::CreateChild(req) = p {
             return self.start_create_child(ctx, req);
         }
+        if p == Pending::RekeyIke {
+            return self.start_ike_rekey(ctx);
+        }
         let payloads = match &p {
             Pending::DeleteChild(spi) => {
                 if !self.children.iter().any(|c| c.sa.inbound.spi == *spi) {
@@ -35,7 +38,7 @@ impl IkeSa {
             }
             Pending::DeleteIke => vec![Payload::Delete(Delete::ike())],
             Pending::Liveness => Vec::new(),
-            Pending::CreateChild(_) => Vec::new(),
+            Pending::CreateChild(_) | Pending::RekeyIke => Vec::new(),
             Pending::InvalidSpi(spi) => {
                 let mut n = Notify::new(NotifyType::INVALID_SPI, &spi.to_be_bytes());
                 n.protocol = ProtocolId::ESP;
@@ -58,6 +61,7 @@ impl IkeSa {
             Some(Pending::Liveness)
             | Some(Pending::InvalidSpi(_))
             | Some(Pending::CreateChild(_))
+            | Some(Pending::RekeyIke)
             | None => {}
         }
         Ok(())

@@ -7,6 +7,7 @@
 
 pub(crate) mod create_child_sa;
 pub(crate) mod ike_auth;
+pub(crate) mod ike_rekey;
 pub(crate) mod ike_sa_init;
 pub(crate) mod informational;
 
@@ -35,6 +36,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) rng: &'a dyn SecureRandom,
     pub(crate) out: &'a mut VecDeque<Datagram>,
     pub(crate) events: &'a mut VecDeque<Event>,
+    /// IKE SAs created by a rekey, for the endpoint to take over.
+    pub(crate) new_sas: &'a mut Vec<crate::sa::IkeSa>,
 }
 
 impl Ctx<'_> {

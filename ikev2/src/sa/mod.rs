@@ -81,6 +81,8 @@ pub(crate) enum Pending {
     InvalidSpi(u32),
     /// Create an additional Child SA.
     CreateChild(ChildRequest),
+    /// Rekey the IKE SA.
+    RekeyIke,
 }
 
 /// Keys of an IKE SA once IKE_SA_INIT is done.
@@ -130,6 +132,10 @@ pub(crate) struct IkeSa {
     /// g^ir, kept only until the keys are derived.
     pub(crate) shared: Option<SecretBytes>,
     pub(crate) dh: DhGroup,
+    /// Our IKE SA rekey in progress.
+    pub(crate) ike_rekey: Option<crate::exchange::ike_rekey::IkeRekey>,
+    /// A successor IKE SA took over; this one only waits to be deleted, silently.
+    pub(crate) rekeyed: bool,
     /// Our CREATE_CHILD_SA in progress.
     pub(crate) child_exchange: Option<crate::exchange::create_child_sa::ChildExchange>,
     /// Initiator: send INITIAL_CONTACT. Responder: the peer sent it.
@@ -184,6 +190,8 @@ impl IkeSa {
             shared: None,
             dh: DhGroup::NONE,
             child_exchange: None,
+            ike_rekey: None,
+            rekeyed: false,
             initial_contact: false,
             expiring: false,
             restart: false,
@@ -337,6 +345,10 @@ impl IkeSa {
                     self.handle_auth_response(ctx, &msg)?
                 }
                 ExchangeType::INFORMATIONAL => self.handle_informational_response(ctx, &msg)?,
+                ExchangeType::CREATE_CHILD_SA if self.in_flight == Some(Pending::RekeyIke) => {
+                    self.in_flight = None;
+                    self.handle_ike_rekey_response(ctx, &msg)?
+                }
                 ExchangeType::CREATE_CHILD_SA => self.handle_create_child_response(ctx, &msg)?,
                 _ => {}
             }
@@ -456,17 +468,17 @@ impl IkeSa {
                 self.timers.set(Timer::Liveness, ctx.now + interval);
             }
             Timer::HalfOpen => {
-                if self.state != State::Established {
+                if self.state != State::Established || self.rekeyed {
                     self.fail(ctx, Reason::Timeout);
                 }
             }
             Timer::ChildLifetime => self.child_lifetimes(ctx)?,
             Timer::Lifetime => {
-                // Rekeying is not implemented: when the lifetime runs out the SA is deleted and,
-                // unless passive, the endpoint starts over.
-                self.expiring = true;
-                self.pending.push_back(Pending::DeleteIke);
-                self.kick(ctx)?;
+                // The soft lifetime: rekey (if the peer refuses, the SA is replaced instead).
+                if !self.rekeyed && !self.pending.contains(&Pending::RekeyIke) {
+                    self.pending.push_back(Pending::RekeyIke);
+                    self.kick(ctx)?;
+                }
             }
         }
         Ok(())
@@ -561,6 +573,12 @@ impl IkeSa {
 
     /// Deletes the Child SAs and the IKE SA, with events.
     pub(crate) fn teardown(&mut self, ctx: &mut Ctx<'_>, reason: Reason) {
+        if self.rekeyed {
+            // Its successor carries on; nothing went down.
+            self.state = State::Dead;
+            self.timers.stop_all();
+            return;
+        }
         self.restart = self.expiring || matches!(reason, Reason::DeadPeer | Reason::Timeout);
         for c in self.children.drain(..) {
             ctx.events.push_back(Event::ChildSaDown {
@@ -587,7 +605,8 @@ impl IkeSa {
         self.peer_init = Vec::new();
         self.timers.stop(Timer::HalfOpen);
         let g = self.gateway_cfg(ctx)?;
-        self.timers.set(Timer::Lifetime, ctx.now + g.ike_lifetime);
+        let soft = crate::exchange::ike_rekey::soft_lifetime(ctx, g.ike_lifetime);
+        self.timers.set(Timer::Lifetime, ctx.now + soft);
         if let Some(suite) = self.suite {
             ctx.events.push_back(Event::IkeSaUp {
                 gateway: self.gateway.clone(),
