@@ -108,7 +108,8 @@ enum Rng {
 ///   answers [`Received::Esp`] for ESP packets, which the caller hands to its ESP datapath);
 ///   [`handle_timeout`](Self::handle_timeout) when the deadline from `poll_timeout` passes;
 /// - **commands**: [`connect`](Self::connect), [`delete_child`](Self::delete_child),
-///   [`rekey_child`](Self::rekey_child), [`delete_ike`](Self::delete_ike),
+///   [`rekey_child`](Self::rekey_child), [`rekey_ike`](Self::rekey_ike),
+///   [`delete_ike`](Self::delete_ike),
 ///   [`liveness_check`](Self::liveness_check),
 ///   [`invalid_spi`](Self::invalid_spi);
 /// - **outputs**, to poll after every input or command, in this order until each returns `None`:
@@ -211,7 +212,7 @@ impl Endpoint {
                 spi_r: sa.spi_r,
                 local: sa.local,
                 remote: sa.remote,
-                established: sa.state == State::Established,
+                established: sa.state == State::Established && !sa.rekeyed,
                 suite: sa.suite,
                 nat: sa.encap,
                 children: sa.children.iter().map(|c| c.sa.clone()).collect(),
@@ -385,7 +386,7 @@ impl Endpoint {
         if let Some((&key, sa)) = self
             .sas
             .iter()
-            .find(|(_, s)| s.gateway == g.name && s.state != State::Dead)
+            .find(|(_, s)| s.gateway == g.name && s.state != State::Dead && !s.rekeyed)
         {
             let wanted = |p: &Pending| matches!(p, Pending::CreateChild(r) if r.tunnel == tunnel);
             let has_child = sa.children.iter().any(|c| c.sa.tunnel == tunnel)
@@ -446,7 +447,7 @@ impl Endpoint {
         }
         self.sas
             .iter()
-            .find(|(_, s)| s.gateway == gateway && s.state == State::Established)
+            .find(|(_, s)| s.gateway == gateway && s.state == State::Established && !s.rekeyed)
             .map(|(k, _)| *k)
             .ok_or_else(|| Error::NotEstablished(gateway.to_owned()))
     }
@@ -530,6 +531,14 @@ impl Endpoint {
         self.queue_pending(now, spi, Pending::DeleteIke)
     }
 
+    /// Rekeys the IKE SA of `gateway` now (it also happens by itself at 85-90 % of the IKE
+    /// lifetime): a successor IKE SA with new SPIs and keys takes over the Child SAs
+    /// ([`Event::IkeSaUp`]), and the old one is deleted without further events.
+    pub fn rekey_ike(&mut self, now: Instant, gateway: &str) -> Result<(), Error> {
+        let spi = self.established_for(gateway)?;
+        self.queue_pending(now, spi, Pending::RekeyIke)
+    }
+
     /// Sends an empty INFORMATIONAL request to `gateway` now; an unanswered check tears the SA
     /// down ([`Reason::DeadPeer`]).
     pub fn liveness_check(&mut self, now: Instant, gateway: &str) -> Result<(), Error> {
@@ -545,7 +554,7 @@ impl Endpoint {
         let sa = self
             .sas
             .iter()
-            .find(|(_, s)| s.remote.ip() == remote && s.state == State::Established)
+            .find(|(_, s)| s.remote.ip() == remote && s.state == State::Established && !s.rekeyed)
             .map(|(k, _)| *k)
             .ok_or_else(|| Error::NotEstablished(remote.to_string()))?;
         self.queue_pending(now, sa, Pending::InvalidSpi(spi))

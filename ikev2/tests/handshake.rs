@@ -563,3 +563,37 @@ fn ike_sa_is_rekeyed_and_keeps_its_child_sas() {
     p.drive_for(Duration::from_secs(1));
     assert!(p.left.ike_sas()[0].established);
 }
+
+/// Both peers rekey the IKE SA at the same instant: each answers the other with
+/// TEMPORARY_FAILURE, both retry after a random pause, and one successor IKE SA remains.
+///
+/// ```text
+/// CREATE_CHILD_SA {SA Ni KEi}  -->  <--  CREATE_CHILD_SA {SA Ni KEi}
+/// {N(TEMPORARY_FAILURE)}       <--  -->  {N(TEMPORARY_FAILURE)}
+/// ... 2-10 s later, the first to retry wins ...
+/// ```
+#[test]
+fn crossing_ike_rekeys_settle_on_one_sa() {
+    for seed in 50..54 {
+        let mut p = Pair::new(SiteSpec::left().config(), SiteSpec::right().config(), seed);
+        p.left.connect(p.now, "tun").unwrap();
+        assert!(
+            p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+                && p.tunnel_up(Side::Right))
+        );
+        let first = p.left.ike_sas()[0].clone();
+        p.left.rekey_ike(p.now, "gw").unwrap();
+        p.right.rekey_ike(p.now, "gw").unwrap();
+        p.drive_for(Duration::from_secs(30));
+        let (ls, rs) = (p.left.ike_sas(), p.right.ike_sas());
+        assert_eq!((ls.len(), rs.len()), (1, 1), "seed {seed}");
+        assert_eq!((ls[0].spi_i, ls[0].spi_r), (rs[0].spi_i, rs[0].spi_r));
+        assert_ne!(ls[0].spi_i, first.spi_i);
+        assert_eq!(ls[0].children.len(), 1);
+        assert!(p
+            .left_events
+            .iter()
+            .chain(p.right_events.iter())
+            .all(|e| !matches!(e, Event::IkeSaDown { .. } | Event::ChildSaDown { .. })));
+    }
+}
