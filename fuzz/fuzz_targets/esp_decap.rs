@@ -50,11 +50,23 @@ impl AeadAlgorithm for NoSecAead {
 }
 
 impl AeadKey for NoSecAeadKey {
-    fn seal_in_place(&self, _: &[u8], _: &[u8], _: &mut [u8], tag: &mut [u8]) -> Result<(), CryptoError> {
+    fn seal_in_place(
+        &self,
+        _: &[u8],
+        _: &[u8],
+        _: &mut [u8],
+        tag: &mut [u8],
+    ) -> Result<(), CryptoError> {
         tag.fill(0);
         Ok(())
     }
-    fn open_in_place(&self, _: &[u8], _: &[u8], _: &mut [u8], tag: &[u8]) -> Result<(), CryptoError> {
+    fn open_in_place(
+        &self,
+        _: &[u8],
+        _: &[u8],
+        _: &mut [u8],
+        tag: &[u8],
+    ) -> Result<(), CryptoError> {
         if tag.iter().all(|b| *b == 0) {
             Ok(())
         } else {
@@ -140,13 +152,21 @@ fn child(cfg: u8) -> ChildSa {
         tunnel: "fuzz".into(),
         proxy_id: None,
         protocol: IpsecProtocol::Esp,
-        mode: if cfg & 2 != 0 { Mode::Transport } else { Mode::Tunnel },
+        mode: if cfg & 2 != 0 {
+            Mode::Transport
+        } else {
+            Mode::Tunnel
+        },
         encryption: if null {
             Encryption::new(EncrId::ENCR_NULL, 0)
         } else {
             Encryption::new(EncrId::ENCR_AES_GCM_16, 128)
         },
-        integrity: if null { IntegId::AUTH_HMAC_SHA2_256_128 } else { IntegId::NONE },
+        integrity: if null {
+            IntegId::AUTH_HMAC_SHA2_256_128
+        } else {
+            IntegId::NONE
+        },
         esn: cfg & 1 != 0,
         inbound: keys.clone(),
         outbound: keys,
