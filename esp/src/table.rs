@@ -300,6 +300,12 @@ impl SaTable {
     pub fn remove(&mut self, child: ChildHandle) {
         if let Some(slot) = self.lookup(child.inbound_spi) {
             if let Some(s) = self.slots.get_mut(slot as usize) {
+                // Global counters outlive the SA, as `show counter global` does.
+                if let Slot::Used(sa, _) = s {
+                    for (r, n) in sa.counters().drops.iter() {
+                        self.drops.add(r, n);
+                    }
+                }
                 *s = Slot::Free;
                 self.free.push(slot);
             }

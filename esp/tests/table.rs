@@ -165,7 +165,7 @@ fn drops_are_counted_by_reason_like_show_counter_global() {
     let mut peer = SaTable::new(provider());
     let spi = gw.allocate_spi().unwrap();
     let c = proxy("t", "10.1.0.0/24", "10.2.0.0/24", spi, 0x5000_0000, 1);
-    gw.install(NOW, &c).unwrap();
+    let hc = gw.install(NOW, &c).unwrap();
     peer.install(NOW, &mirror(&c)).unwrap();
     let (_, pkt) = send(&mut peer, "t", &ipv4([10, 2, 0, 9], [10, 1, 0, 5])).unwrap();
 
@@ -197,6 +197,10 @@ fn drops_are_counted_by_reason_like_show_counter_global() {
     assert_eq!(d.total(), 4);
     let names: Vec<_> = d.iter().map(|(r, _)| r.name()).collect();
     assert!(names.contains(&"esp_drop_unknown_spi"));
+    // Removing the SA keeps its drops in the global counters.
+    gw.remove(hc);
+    assert!(gw.inbound(spi).is_none());
+    assert_eq!(gw.drop_counters(), d);
 }
 
 #[test]
