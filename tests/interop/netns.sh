@@ -3,7 +3,9 @@
 #
 #   US (our endpoint)                       SW (strongSwan)
 #   192.0.2.1/24 veth-us <==== veth ====> veth-sw 192.0.2.2/24
-#   10.1.0.1/32 on lo (protected LAN end)   10.2.0.1/32 on lo
+#   2001:db8:1::1/64                        2001:db8:1::2/64
+#   10.1.0.1/32, fd00:1::1/128 on lo       10.2.0.1/32, fd00:2::1/128 on lo
+#   (protected LAN ends; charon needs an address inside its local selector to route through TUN)
 #
 # The inner addresses live on `lo` because the test machines' kernels have no `dummy` links.
 #
@@ -12,15 +14,20 @@
 #   netns.sh show    addresses and routes
 #
 # Environment (defaults): US_NS=ipsec-us SW_NS=ipsec-sw US_IP=192.0.2.1 SW_IP=192.0.2.2
-#                         US_INNER=10.1.0.1 SW_INNER=10.2.0.1
+#                         US_IP6=2001:db8:1::1 SW_IP6=2001:db8:1::2
+#                         US_INNER=10.1.0.1 SW_INNER=10.2.0.1 US_INNER6=fd00:1::1 SW_INNER6=fd00:2::1
 set -euo pipefail
 
 US_NS="${US_NS:-ipsec-us}"
 SW_NS="${SW_NS:-ipsec-sw}"
 US_IP="${US_IP:-192.0.2.1}"
 SW_IP="${SW_IP:-192.0.2.2}"
+US_IP6="${US_IP6:-2001:db8:1::1}"
+SW_IP6="${SW_IP6:-2001:db8:1::2}"
 US_INNER="${US_INNER:-10.1.0.1}"
 SW_INNER="${SW_INNER:-10.2.0.1}"
+US_INNER6="${US_INNER6:-fd00:1::1}"
+SW_INNER6="${SW_INNER6:-fd00:2::1}"
 
 nsx() { local ns="$1"; shift; ip netns exec "$ns" "$@"; }
 ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
@@ -44,17 +51,22 @@ up() {
   ip link add veth-us netns "$US_NS" type veth peer name veth-sw netns "$SW_NS"
   nsx "$US_NS" ip addr add "$US_IP/24" dev veth-us
   nsx "$SW_NS" ip addr add "$SW_IP/24" dev veth-sw
+  # nodad: usable at once, without duplicate address detection's delay.
+  nsx "$US_NS" ip -6 addr add "$US_IP6/64" dev veth-us nodad
+  nsx "$SW_NS" ip -6 addr add "$SW_IP6/64" dev veth-sw nodad
   nsx "$US_NS" ip link set veth-us up
   nsx "$SW_NS" ip link set veth-sw up
   nsx "$US_NS" ip addr add "$US_INNER/32" dev lo
   nsx "$SW_NS" ip addr add "$SW_INNER/32" dev lo
+  nsx "$US_NS" ip -6 addr add "$US_INNER6/128" dev lo nodad
+  nsx "$SW_NS" ip -6 addr add "$SW_INNER6/128" dev lo nodad
   # Bounded check of the outer path: at most about 2 s.
-  if nsx "$US_NS" ping -c 2 -W 1 -i 0.2 "$SW_IP" >/dev/null; then
-    echo "netns: up: $US_NS ($US_IP) <-> $SW_NS ($SW_IP)"
-  else
-    echo "netns: $US_NS cannot reach $SW_IP over the veth pair" >&2
-    exit 1
-  fi
+  local ip
+  for ip in "$SW_IP" "$SW_IP6"; do
+    nsx "$US_NS" ping -c 2 -W 1 -i 0.2 "$ip" >/dev/null ||
+      { echo "netns: $US_NS cannot reach $ip over the veth pair" >&2; exit 1; }
+  done
+  echo "netns: up: $US_NS ($US_IP, $US_IP6) <-> $SW_NS ($SW_IP, $SW_IP6)"
 }
 
 down() {

@@ -17,6 +17,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 export US_NS="${US_NS:-ipsec-us}" SW_NS="${SW_NS:-ipsec-sw}"
 export US_IP=192.0.2.1 SW_IP=192.0.2.2 US_INNER=10.1.0.1 SW_INNER=10.2.0.1
+export US_IP6=2001:db8:1::1 SW_IP6=2001:db8:1::2
 SCENARIO_TIMEOUT="${SCENARIO_TIMEOUT:-30}"
 WORKDIR="${WORKDIR:-$(mktemp -d /tmp/ipsec-interop.XXXXXX)}"
 KEEP="${KEEP:-0}"
@@ -106,7 +107,8 @@ CONF
 
 # The SAs of one charon as `key=value` words on one line:
 # `ike=AES_GCM_16-256/PRF_HMAC_SHA2_256/CURVE_25519 ike_spi_i=.. ike_spi_r=.. child=INSTALLED
-#  esp=AES_GCM_16-128 in=2f214d5a out=2418309d`; empty when there is no IKE SA.
+#  esp=AES_GCM_16-128 in=2f214d5a out=2418309d ts_local=10.2.0.0/24 ts_remote=10.1.0.0/24`; empty
+# when there is no IKE SA. (Selectors: the first of each side.)
 sas_summary() { # sas_summary DIR NS
   sw_in "$1" "$2" swanctl --list-sas 2>/dev/null | awk '
     /^[^ ].*: #[0-9]+, / { for (i = 1; i <= NF; i++) {
@@ -116,6 +118,8 @@ sas_summary() { # sas_summary DIR NS
     ike == 1 && /^  [A-Z0-9_]+-?[0-9]*\// && !algs { out = out " ike=" $1; algs = 1; next }
     /^  [^ ].*: #[0-9]+, reqid/ { st = $5; sub(/,$/, "", st); out = out " child=" st
                                   for (i = 1; i <= NF; i++) if ($i ~ /^ESP:/) { e = $i; sub(/^ESP:/, "", e); out = out " esp=" e } next }
+    /^    local  / { out = out " ts_local=" $2; next }
+    /^    remote / { out = out " ts_remote=" $2; next }
     $1 == "in" { s = $2; sub(/,$/, "", s); out = out " in=" s; next }
     $1 == "out" { s = $2; sub(/,$/, "", s); out = out " out=" s; next }
     END { sub(/^ /, "", out); print out }'
@@ -201,16 +205,17 @@ scenario_swan_ts_mismatch() { swan_failure "$PSK" 10.9.0.0/24 TS_UNACCEPT; }
 # ---------------------------------------------------------------------------------------------
 # Our endpoint (examples/src/bin/ike-peer.rs) in US_NS against charon in SW_NS.
 
-# IKE and ESP proposals of each configuration under configs/ (strongSwan notation).
+# IKE and ESP proposals of each configuration under configs/ (strongSwan notation); CONF-v6 is
+# CONF over IPv6.
 proposal_ike() {
-  case "$1" in
+  case "${1%-v6}" in
     x25519) echo aes256gcm16-prfsha256-curve25519 ;;
     modp2048) echo aes128-sha256-modp2048 ;;
     ecp384) echo aes256-sha384-ecp384 ;;
   esac
 }
 proposal_esp() {
-  case "$1" in
+  case "${1%-v6}" in
     x25519) echo aes128gcm16 ;;
     modp2048) echo aes128-sha256 ;;
     ecp384) echo aes256-sha384 ;;
@@ -240,13 +245,14 @@ build_peer() {
   IKE_PEER="${CARGO_TARGET_DIR:-$ROOT/target}/debug/ike-peer"
 }
 
-# peer ARGS...: runs ike-peer in US_NS in the foreground; output in $DIR/peer.out, peer.err.
+# peer ARGS...: runs ike-peer in US_NS in the foreground; output in $DIR/peer.out, peer.err. It
+# binds the local address of the configuration's gateway.
 peer() {
-  ip netns exec "$US_NS" "$IKE_PEER" --bind "$US_IP" "$@" >"$DIR/peer.out" 2>"$DIR/peer.err"
+  ip netns exec "$US_NS" "$IKE_PEER" "$@" >"$DIR/peer.out" 2>"$DIR/peer.err"
 }
 # peer_bg ARGS...: the same in the background; returns once its sockets are bound.
 peer_bg() {
-  ip netns exec "$US_NS" "$IKE_PEER" --bind "$US_IP" "$@" >"$DIR/peer.out" 2>"$DIR/peer.err" &
+  ip netns exec "$US_NS" "$IKE_PEER" "$@" >"$DIR/peer.out" 2>"$DIR/peer.err" &
   echo $! >"$DIR/peer.pid"
   local i
   for i in $(seq 1 50); do
@@ -264,10 +270,15 @@ peer_wait() { # peer_wait: exit status of the background ike-peer
   return "$rc"
 }
 
-# The charon side of a scenario: CONF (x25519|modp2048|ecp384), PSK, remote TS.
+# The charon side of a scenario: CONF (x25519|modp2048|ecp384|x25519-v6), PSK, and charon's
+# remote TS (default: our LAN, 10.1.0.0/24 or fd00:1::/64).
 sw_setup() {
-  swanctl_conf "$SW_IP" "$US_IP" "$(proposal_ike "$1")" "$(proposal_esp "$1")" "$SW_ID" "$US_ID" \
-    10.2.0.0/24 "$3" "$2" >"$DIR/sw/swanctl/swanctl.conf"
+  local lip="$SW_IP" rip="$US_IP" lts=10.2.0.0/24 rts=10.1.0.0/24
+  if [ "${1%-v6}" != "$1" ]; then
+    lip="$SW_IP6" rip="$US_IP6" lts=fd00:2::/64 rts=fd00:1::/64
+  fi
+  swanctl_conf "$lip" "$rip" "$(proposal_ike "$1")" "$(proposal_esp "$1")" "$SW_ID" "$US_ID" \
+    "$lts" "${3:-$rts}" "$2" >"$DIR/sw/swanctl/swanctl.conf"
   start_charon "$DIR/sw" "$SW_NS"
 }
 
@@ -283,6 +294,9 @@ check_agreement() {
   [ "$(word spi_in "$ours_child")" = "$(word out "$sw")" ] &&
     [ "$(word spi_out "$ours_child")" = "$(word in "$sw")" ] ||
     { echo "Child SA SPIs disagree: ours $(word spi_in "$ours_child")/$(word spi_out "$ours_child"), charon in/out $(word in "$sw")/$(word out "$sw")"; return 1; }
+  [ "$(word local_ts "$ours_child")" = "$(word ts_remote "$sw")" ] &&
+    [ "$(word remote_ts "$ours_child")" = "$(word ts_local "$sw")" ] ||
+    { echo "traffic selectors disagree: ours $ours_child, charon $sw"; return 1; }
   for want in $(sw_algs "$(word esp "$sw")"); do
     [ "$(word "${want%%=*}" "$ours_child")" = "${want#*=}" ] ||
       { echo "ESP algorithm disagrees: charon $want, ours: $ours_child"; return 1; }
@@ -299,7 +313,7 @@ check_agreement() {
 
 # We initiate a tunnel with configuration $1; charon responds.
 us_initiate() {
-  sw_setup "$1" "$PSK" 10.1.0.0/24 || return 1
+  sw_setup "$1" "$PSK" || return 1
   peer --config "$HERE/configs/$1.toml" --initiate to-strongswan --until child-up \
     --timeout 20s --linger 500ms ||
     { echo "ike-peer: no Child SA: $(tail -1 "$DIR/peer.err")"; return 1; }
@@ -308,7 +322,7 @@ us_initiate() {
 
 # charon initiates; we respond with configuration $1.
 sw_initiate() {
-  sw_setup "$1" "$PSK" 10.1.0.0/24 || return 1
+  sw_setup "$1" "$PSK" || return 1
   peer_bg --config "$HERE/configs/$1.toml" --until child-up --timeout 20s --linger 500ms || return 1
   sw_in "$DIR/sw" "$SW_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1 ||
     { echo "swanctl --initiate failed: $(grep -m1 -i fail "$DIR/initiate.txt")"; return 1; }
@@ -354,6 +368,8 @@ scenario_us_init_modp2048() { us_initiate modp2048; }
 scenario_sw_init_modp2048() { sw_initiate modp2048; }
 scenario_us_init_ecp384() { us_initiate ecp384; }
 scenario_sw_init_ecp384() { sw_initiate ecp384; }
+scenario_us_init_ipv6() { us_initiate x25519-v6; }
+scenario_sw_init_ipv6() { sw_initiate x25519-v6; }
 scenario_us_init_wrong_psk() {
   failure us "not-the-$PSK" 10.1.0.0/24 ike-sa-failed AUTHENTICATION_FAILED AUTH_FAILED
 }
@@ -370,6 +386,7 @@ scenario_sw_init_ts_mismatch() {
 SMOKE_SCENARIOS=(swan-to-swan swan-wrong-psk swan-ts-mismatch)
 OUR_SCENARIOS=(
   us-init-x25519 sw-init-x25519 us-init-modp2048 sw-init-modp2048 us-init-ecp384 sw-init-ecp384
+  us-init-ipv6 sw-init-ipv6
   us-init-wrong-psk sw-init-wrong-psk us-init-ts-mismatch sw-init-ts-mismatch
 )
 ALL_SCENARIOS=("${SMOKE_SCENARIOS[@]}" "${OUR_SCENARIOS[@]}")
