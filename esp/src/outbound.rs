@@ -51,7 +51,7 @@ impl OutboundSa {
         let (transform, shape) = build_transform(provider, child, &child.outbound)?;
         let iv = match transform {
             Transform::Aead { .. } => IvGen::Counter,
-            Transform::Split { .. } => IvGen::Random(provider.random),
+            Transform::Split { .. } => IvGen::EncryptedCounter,
         };
         if child.local_addr.is_ipv4() != child.remote_addr.is_ipv4() {
             return Err(EspError::Config(
@@ -297,7 +297,12 @@ impl OutboundSa {
         let ct_end = ct_start + ct_len;
         // Header, IV and trailer.
         wire::write_header(&mut buf[start..], self.spi, seq as u32)?;
-        self.iv.fill(seq, &mut buf[start + HEADER_LEN..ct_start])?;
+        let cipher = match &self.transform {
+            Transform::Split { cipher, .. } => cipher.as_deref(),
+            Transform::Aead { .. } => None,
+        };
+        self.iv
+            .fill(seq, &mut buf[start + HEADER_LEN..ct_start], cipher)?;
         for (i, b) in buf[payload.end..payload.end + pad].iter_mut().enumerate() {
             *b = (i + 1) as u8;
         }

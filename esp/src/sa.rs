@@ -18,7 +18,7 @@ use crate::error::{DropCounters, EspError};
 use crate::ip;
 use ipsec_core::child_sa::{ChildSa, DirectionKeys, IpsecProtocol};
 use ipsec_core::crypto::{
-    AeadKey, CipherKey, CryptoError, CryptoProvider, EncrId, IntegId, IntegrityKey, SecureRandom,
+    AeadKey, CipherKey, CryptoError, CryptoProvider, EncrId, IntegId, IntegrityKey,
 };
 use ipsec_core::selector::TrafficSelector;
 use std::net::IpAddr;
@@ -26,31 +26,48 @@ use std::net::IpAddr;
 /// Chooses the explicit IV of each outbound packet.
 ///
 /// The default for AEADs is the 64-bit sequence number (unique per key, as RFC 4106 section 3.1
-/// and RFC 7634 section 2 require); for CBC it is a fresh random block from the provider (RFC 3602
-/// section 2.3: unpredictable). Tests replaying a capture install their own.
+/// and RFC 7634 section 2 require); for CBC it is the sequence number encrypted with the SA's
+/// cipher key, which is unpredictable as RFC 3602 section 2 requires (NIST SP 800-38A appendix C).
+/// Tests replaying a capture install their own.
 pub trait IvSource: Send {
     /// Writes the IV of the packet with sequence number `seq` into `iv`.
     fn fill_iv(&mut self, seq: u64, iv: &mut [u8]) -> Result<(), CryptoError>;
 }
 
 pub(crate) enum IvGen {
+    /// The sequence number, right-aligned (AEADs: unique is all they need).
     Counter,
-    Random(&'static dyn SecureRandom),
+    /// The sequence number encrypted under the SA's own cipher key (CBC: unpredictable, the first
+    /// method of NIST SP 800-38A appendix C), which costs one block instead of a system call.
+    EncryptedCounter,
+    /// The caller's source.
     Custom(Box<dyn IvSource>),
 }
 
 impl IvGen {
-    pub(crate) fn fill(&mut self, seq: u64, iv: &mut [u8]) -> Result<(), EspError> {
+    pub(crate) fn fill(
+        &mut self,
+        seq: u64,
+        iv: &mut [u8],
+        cipher: Option<&dyn CipherKey>,
+    ) -> Result<(), EspError> {
         match self {
-            IvGen::Counter => {
+            IvGen::Counter | IvGen::EncryptedCounter => {
                 let s = seq.to_be_bytes();
                 let n = iv.len().min(8);
                 let (zeros, tail) = iv.split_at_mut(iv.len() - n);
                 zeros.fill(0);
                 tail.copy_from_slice(&s[8 - n..]);
+                if let (IvGen::EncryptedCounter, Some(c)) = (&*self, cipher) {
+                    // One block in CBC mode with a zero IV is the block cipher itself.
+                    let zero = [0u8; 32];
+                    let z = zero.get(..iv.len()).ok_or(EspError::Crypto(
+                        CryptoError::InvalidLength("IV longer than 32 bytes"),
+                    ))?;
+                    c.encrypt_in_place(z, iv).map_err(EspError::Crypto)?;
+                }
                 Ok(())
             }
-            IvGen::Random(r) => r.fill(iv).map_err(EspError::Crypto),
             IvGen::Custom(c) => c.fill_iv(seq, iv).map_err(EspError::Crypto),
         }
     }

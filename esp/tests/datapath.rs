@@ -588,3 +588,22 @@ fn the_default_provider_and_the_test_provider_interoperate() {
         assert_eq!(&pkt[d.range], &inner[..], "{name}");
     }
 }
+
+#[test]
+fn cbc_ivs_are_the_encrypted_sequence_number() {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    let c = keyed("aes128-sha256");
+    let (mut tx, _) = pair(&c);
+    let inner = ipv4(60, [10, 1, 0, 1], [10, 2, 0, 1], 0, false);
+    let aes = aes::Aes128::new_from_slice(&[7u8; 16]).unwrap();
+    let mut ivs = Vec::new();
+    for seq in 1u64..=3 {
+        let pkt = seal(&mut tx, &inner);
+        let mut block = [0u8; 16];
+        block[8..].copy_from_slice(&seq.to_be_bytes());
+        aes.encrypt_block((&mut block).into());
+        assert_eq!(pkt[8..24], block, "IV of packet {seq}");
+        ivs.push(pkt[8..24].to_vec());
+    }
+    assert_ne!(ivs[0], ivs[1]);
+}
