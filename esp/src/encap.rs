@@ -215,3 +215,51 @@ pub fn parse_outer(p: &[u8], nat_t_port: u16) -> Result<Received, EspError> {
         _ => Err(EspError::Malformed("neither ESP nor UDP")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn udp4(dport: u16, payload: &[u8]) -> Vec<u8> {
+        let total = 28 + payload.len();
+        let mut p = vec![0u8; total];
+        p[0] = 0x45;
+        p[1] = 0x02; // ECT(0)
+        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        p[9] = IPPROTO_UDP;
+        p[12..16].copy_from_slice(&[198, 51, 100, 7]);
+        p[16..20].copy_from_slice(&[192, 0, 2, 1]);
+        p[20..22].copy_from_slice(&31000u16.to_be_bytes());
+        p[22..24].copy_from_slice(&dport.to_be_bytes());
+        p[24..26].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        p[28..].copy_from_slice(payload);
+        p
+    }
+
+    #[test]
+    fn classifies_received_ip_packets() {
+        assert_eq!(
+            parse_outer(&udp4(4500, &[0xff]), 4500),
+            Ok(Received::Keepalive)
+        );
+        assert_eq!(
+            parse_outer(&udp4(4500, &[0, 0, 0, 0, 9, 9]), 4500),
+            Ok(Received::Ike(32..34))
+        );
+        assert_eq!(
+            parse_outer(&udp4(500, &[9, 9]), 4500),
+            Ok(Received::Ike(28..30))
+        );
+        let esp = [1u8, 2, 3, 4, 0, 0, 0, 1, 0xaa];
+        let Ok(Received::Esp(o)) = parse_outer(&udp4(4500, &esp), 4500) else {
+            panic!("not ESP")
+        };
+        assert_eq!((o.esp_start, o.esp_end, o.ecn), (28, 37, 2));
+        assert_eq!(o.source, "198.51.100.7:31000".parse().unwrap());
+        assert!(parse_outer(&udp4(4501, &esp), 4500).is_err());
+        let full = udp4(4500, &esp);
+        for n in 0..full.len() {
+            assert!(parse_outer(&full[..n], 4500).is_err(), "{n}");
+        }
+    }
+}
