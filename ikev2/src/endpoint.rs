@@ -124,7 +124,8 @@ pub struct Endpoint {
     cfg: EndpointConfig,
     provider: CryptoProvider,
     rng: Rng,
-    sas: BTreeMap<u64, IkeSa>,
+    // Boxed: an IKE SA is large, and map nodes then hold only pointers.
+    sas: BTreeMap<u64, Box<IkeSa>>,
     init_index: HashMap<(SocketAddr, u64), u64>,
     cookies: CookieSecret,
     out: VecDeque<Datagram>,
@@ -332,7 +333,7 @@ impl Endpoint {
         ) {
             Ok(InitOutcome::Created(sa)) => {
                 self.init_index.insert((remote, spi_i), spi_r);
-                self.sas.insert(spi_r, *sa);
+                self.sas.insert(spi_r, sa);
             }
             Ok(InitOutcome::Answered) => {}
             Ok(InitOutcome::Dropped) | Err(_) => self.stats.dropped_malformed += 1,
@@ -437,7 +438,7 @@ impl Endpoint {
             .ok_or_else(|| Error::UnknownName(gname.clone()))?;
         let mut sa = ike_sa_init::start(&mut ctx, g, spi_i, tunnel, child_spi)?;
         sa.initial_contact = true;
-        self.sas.insert(spi_i, sa);
+        self.sas.insert(spi_i, Box::new(sa));
         Ok(())
     }
 
@@ -616,7 +617,7 @@ impl Endpoint {
                 Role::Responder => sa.spi_r,
             };
             if let std::collections::btree_map::Entry::Vacant(e) = self.sas.entry(ours) {
-                e.insert(sa);
+                e.insert(Box::new(sa));
             }
         }
         let Some(sa) = self.sas.get_mut(&spi) else {

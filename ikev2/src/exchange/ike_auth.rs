@@ -232,6 +232,7 @@ impl IkeSa {
             }),
         ];
         let child = self.respond_child(ctx, msg, &mut payloads);
+        self.forget_handshake();
         self.send_response(ctx, ExchangeType::IKE_AUTH, id, &payloads)?;
         self.established(ctx)?;
         match child {
@@ -438,7 +439,9 @@ impl IkeSa {
         let Some(req) = self.child_request.take() else {
             return Ok(());
         };
-        match self.accept_child(ctx, msg, &req) {
+        let child = self.accept_child(ctx, msg, &req);
+        self.forget_handshake();
+        match child {
             Ok(c) => {
                 let role = self.role;
                 self.install_child(ctx, role, c);

@@ -484,6 +484,25 @@ impl IkeSa {
         Ok(())
     }
 
+    /// Drops what only the handshake needed once IKE_AUTH is done: the IKE_SA_INIT nonces and
+    /// every key but SK_d (SK_e/SK_a live on inside the SK protection keys).
+    pub(crate) fn forget_handshake(&mut self) {
+        self.ni = Vec::new();
+        self.nr = Vec::new();
+        if let Some(k) = self.keys.as_mut() {
+            for key in [
+                &mut k.ike.sk_ai,
+                &mut k.ike.sk_ar,
+                &mut k.ike.sk_ei,
+                &mut k.ike.sk_er,
+                &mut k.ike.sk_pi,
+                &mut k.ike.sk_pr,
+            ] {
+                *key = SecretBytes::default();
+            }
+        }
+    }
+
     /// Reports a new Child SA and schedules its rekey and expiry.
     ///
     /// The rekey comes at 85-90 % of the lifetime, the exact point drawn at random so that two
