@@ -63,6 +63,7 @@ start_charon() { # start_charon DIR NS
 
 # swanctl.conf for one charon.
 # swanctl_conf LOCAL_ADDR REMOTE_ADDRS IKE_PROP ESP_PROP LOCAL_ID REMOTE_ID LOCAL_TS REMOTE_TS PSK
+#              [ENCAP (default yes)]
 swanctl_conf() {
   cat <<CONF
 connections {
@@ -71,8 +72,9 @@ connections {
     local_addrs = $1
     remote_addrs = $2
     proposals = $3
-    # kernel-libipsec only sends ESP through charon's UDP socket: force UDP encapsulation.
-    encap = yes
+    # kernel-libipsec only sends ESP through charon's UDP socket: force UDP encapsulation
+    # (`no` only where a real NAT makes both sides encapsulate anyway).
+    encap = ${10:-yes}
     dpd_delay = 0
     rekey_time = 4h
     local {
@@ -116,6 +118,7 @@ sas_summary() { # sas_summary DIR NS
                              if ($i ~ /_r\*?$/) { s = $i; sub(/_r\*?$/, "", s); out = out " ike_spi_r=" s } }
                            st = $3; sub(/,$/, "", st); out = out " ike_state=" st; ike = 1; next }
     ike == 1 && /^  [A-Z0-9_]+-?[0-9]*\// && !algs { out = out " ike=" $1; algs = 1; next }
+    /^  remote .* @ / { out = out " ike_remote=" $NF; next }
     /^  [^ ].*: #[0-9]+, reqid/ { st = $5; sub(/,$/, "", st); out = out " child=" st
                                   for (i = 1; i <= NF; i++) if ($i ~ /^ESP:/) { e = $i; sub(/^ESP:/, "", e); out = out " esp=" e } next }
     /^    local  / { out = out " ts_local=" $2; next }
@@ -206,16 +209,16 @@ scenario_swan_ts_mismatch() { swan_failure "$PSK" 10.9.0.0/24 TS_UNACCEPT; }
 # Our endpoint (examples/src/bin/ike-peer.rs) in US_NS against charon in SW_NS.
 
 # IKE and ESP proposals of each configuration under configs/ (strongSwan notation); CONF-v6 is
-# CONF over IPv6.
+# CONF over IPv6, CONF-nat CONF through the NAT namespace (netns.sh, NAT=1).
 proposal_ike() {
-  case "${1%-v6}" in
+  case "${1%-*}" in
     x25519) echo aes256gcm16-prfsha256-curve25519 ;;
     modp2048) echo aes128-sha256-modp2048 ;;
     ecp384) echo aes256-sha384-ecp384 ;;
   esac
 }
 proposal_esp() {
-  case "${1%-v6}" in
+  case "${1%-*}" in
     x25519) echo aes128gcm16 ;;
     modp2048) echo aes128-sha256 ;;
     ecp384) echo aes256-sha384 ;;
@@ -270,15 +273,16 @@ peer_wait() { # peer_wait: exit status of the background ike-peer
   return "$rc"
 }
 
-# The charon side of a scenario: CONF (x25519|modp2048|ecp384|x25519-v6), PSK, and charon's
-# remote TS (default: our LAN, 10.1.0.0/24 or fd00:1::/64).
+# The charon side of a scenario: CONF (x25519|modp2048|ecp384|x25519-v6|x25519-nat), PSK, and
+# charon's remote TS (default: our LAN, 10.1.0.0/24 or fd00:1::/64).
 sw_setup() {
-  local lip="$SW_IP" rip="$US_IP" lts=10.2.0.0/24 rts=10.1.0.0/24
-  if [ "${1%-v6}" != "$1" ]; then
-    lip="$SW_IP6" rip="$US_IP6" lts=fd00:2::/64 rts=fd00:1::/64
-  fi
+  local lip="$SW_IP" rip="$US_IP" lts=10.2.0.0/24 rts=10.1.0.0/24 encap=yes
+  case "$1" in
+    *-v6) lip="$SW_IP6" rip="$US_IP6" lts=fd00:2::/64 rts=fd00:1::/64 ;;
+    *-nat) lip=198.51.100.2 rip=%any encap=no ;;
+  esac
   swanctl_conf "$lip" "$rip" "$(proposal_ike "$1")" "$(proposal_esp "$1")" "$SW_ID" "$US_ID" \
-    "$lts" "${3:-$rts}" "$2" >"$DIR/sw/swanctl/swanctl.conf"
+    "$lts" "${3:-$rts}" "$2" "$encap" >"$DIR/sw/swanctl/swanctl.conf"
   start_charon "$DIR/sw" "$SW_NS"
 }
 
@@ -370,6 +374,23 @@ scenario_us_init_ecp384() { us_initiate ecp384; }
 scenario_sw_init_ecp384() { sw_initiate ecp384; }
 scenario_us_init_ipv6() { us_initiate x25519-v6; }
 scenario_sw_init_ipv6() { sw_initiate x25519-v6; }
+# Through a real NAPT: both sides must detect the NAT themselves (charon does not force it here)
+# and float to 4500; charon sees us at the NAT's address and a remapped port.
+scenario_us_init_nat() {
+  us_initiate x25519-nat || return 1
+  local sw ike
+  sw="$(sas_summary "$DIR/sw" "$SW_NS")"
+  ike="$(grep -m1 '^EVENT ike-sa-up ' "$DIR/peer.out")"
+  [ "$(word nat "$ike")" = true ] || { echo "we did not detect the NAT: $ike"; return 1; }
+  grep -q 'remote host is behind NAT' "$DIR/sw/charon.log" ||
+    { echo "charon did not detect the NAT"; return 1; }
+  case "$(word ike_remote "$sw")" in
+    198.51.100.254\[4500\] | 198.51.100.254\[500\] | 192.0.2.1*)
+      echo "charon sees us untranslated: $(word ike_remote "$sw")"; return 1 ;;
+    198.51.100.254\[*) ;;
+    *) echo "charon sees us at an unexpected address: $(word ike_remote "$sw")"; return 1 ;;
+  esac
+}
 scenario_us_init_wrong_psk() {
   failure us "not-the-$PSK" 10.1.0.0/24 ike-sa-failed AUTHENTICATION_FAILED AUTH_FAILED
 }
@@ -386,7 +407,7 @@ scenario_sw_init_ts_mismatch() {
 SMOKE_SCENARIOS=(swan-to-swan swan-wrong-psk swan-ts-mismatch)
 OUR_SCENARIOS=(
   us-init-x25519 sw-init-x25519 us-init-modp2048 sw-init-modp2048 us-init-ecp384 sw-init-ecp384
-  us-init-ipv6 sw-init-ipv6
+  us-init-ipv6 sw-init-ipv6 us-init-nat
   us-init-wrong-psk sw-init-wrong-psk us-init-ts-mismatch sw-init-ts-mismatch
 )
 ALL_SCENARIOS=("${SMOKE_SCENARIOS[@]}" "${OUR_SCENARIOS[@]}")
@@ -400,7 +421,9 @@ run_one() { # run_one NAME: in a fresh network, bounded in time; sets RESULT_LIN
   mkdir -p "$DIR/us/swanctl" "$DIR/sw/swanctl"
   t0=$(date +%s%N)
   rc=0
-  if ! "$HERE/netns.sh" up >"$DIR/netns.txt" 2>&1; then
+  local nat=0
+  case "$name" in *-nat) nat=1 ;; esac
+  if ! NAT="$nat" "$HERE/netns.sh" up >"$DIR/netns.txt" 2>&1; then
     rc=1
     echo "network setup failed: $(tail -1 "$DIR/netns.txt")" >"$DIR/result.txt"
   else

@@ -17,6 +17,7 @@ PKGS=(
   libstrongswan-standard-plugins # openssl: AES-GCM, X25519, MODP, ECP
   libcharon-extra-plugins        # kernel-libipsec: userspace ESP through TUN
   iproute2                       # ip netns, veth
+  nftables                       # the NAT between the namespaces in the *-nat scenarios
   iputils-ping                   # reachability check of the veth pair
   util-linux                     # unshare, setsid
   procps                         # ps, for diagnostics
