@@ -43,6 +43,10 @@ pub struct GatewayConfig {
     pub ike_lifetime: Duration,
     /// NAT traversal: send NAT detection notifies and float to port 4500 when NAT is detected.
     pub nat_traversal: bool,
+    /// NAT-keepalive interval (RFC 3948 section 2.3; PAN-OS default 20 s): while we are behind a
+    /// NAT, a one-byte 0xFF datagram goes to the peer's port 4500 this often to keep the
+    /// mapping open. `None` disables keepalives.
+    pub nat_keepalive: Option<Duration>,
     /// Force UDP encapsulation of ESP even without NAT, by sending a NAT_DETECTION_SOURCE_IP hash
     /// that cannot match (what strongSwan's `encap = yes` does).
     pub force_encapsulation: bool,

@@ -107,6 +107,7 @@ impl EndpointConfig {
                 ike_proposals: vec![prop],
                 ike_lifetime: profile.lifetime(),
                 nat_traversal: g.nat_traversal.enable,
+                nat_keepalive: g.nat_keepalive_interval(),
                 force_encapsulation: false,
                 passive: g.passive_mode,
                 require_cookie: g.require_cookie,

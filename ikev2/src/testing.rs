@@ -427,6 +427,7 @@ impl SiteSpec {
             ike_proposals: vec![ike_gcm_x25519()],
             ike_lifetime: Duration::from_secs(8 * 3600),
             nat_traversal: true,
+            nat_keepalive: Some(Duration::from_secs(20)),
             force_encapsulation: false,
             passive: false,
             require_cookie: false,

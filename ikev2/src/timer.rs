@@ -15,10 +15,12 @@ pub enum Timer {
     Lifetime,
     /// A Child SA reached its soft lifetime (rekey) or hard lifetime (delete).
     ChildLifetime,
+    /// Send a NAT-keepalive (we are behind a NAT).
+    Keepalive,
 }
 
 impl Timer {
-    const COUNT: usize = 5;
+    const COUNT: usize = 6;
 
     fn index(self) -> usize {
         match self {
@@ -27,6 +29,7 @@ impl Timer {
             Timer::HalfOpen => 2,
             Timer::Lifetime => 3,
             Timer::ChildLifetime => 4,
+            Timer::Keepalive => 5,
         }
     }
 
@@ -36,6 +39,7 @@ impl Timer {
         Timer::HalfOpen,
         Timer::Lifetime,
         Timer::ChildLifetime,
+        Timer::Keepalive,
     ];
 }
 

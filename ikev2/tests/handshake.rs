@@ -196,6 +196,16 @@ fn nat_detected_floats_to_4500_and_encapsulates() {
         .expect("IKE_AUTH on 4500");
     assert_eq!(auth.3[4 + 18], 35, "exchange type IKE_AUTH");
     assert!(p.left.ike_sas()[0].nat && p.right.ike_sas()[0].nat);
+    // The side behind the NAT keeps its mapping open with NAT-keepalives every 20 s.
+    p.drive_for(Duration::from_secs(65));
+    let keepalives = |side| {
+        p.sent
+            .iter()
+            .filter(|(s, l, _, b)| *s == side && l.port() == 4500 && b == &[0xff])
+            .count()
+    };
+    assert_eq!(keepalives(Side::Left), 3);
+    assert_eq!(keepalives(Side::Right), 0);
 }
 
 /// `force_encapsulation` sends a NAT_DETECTION_SOURCE_IP that cannot match, as strongSwan's

@@ -315,6 +315,9 @@ impl IkeSa {
         let soft = soft_lifetime(ctx, g.ike_lifetime);
         new.timers.set(Timer::Lifetime, ctx.now + soft);
         new.arm_liveness(ctx);
+        if let (Some(every), true) = (g.nat_keepalive, new.nat.local_behind_nat) {
+            new.timers.set(Timer::Keepalive, ctx.now + every);
+        }
         ctx.events.push_back(Event::IkeSaUp {
             gateway: new.gateway.clone(),
             role,

@@ -473,6 +473,7 @@ impl IkeSa {
                 }
             }
             Timer::ChildLifetime => self.child_lifetimes(ctx)?,
+            Timer::Keepalive => self.keepalive(ctx),
             Timer::Lifetime => {
                 // The soft lifetime: rekey (if the peer refuses, the SA is replaced instead).
                 if !self.rekeyed && !self.pending.contains(&Pending::RekeyIke) {
@@ -482,6 +483,23 @@ impl IkeSa {
             }
         }
         Ok(())
+    }
+
+    /// Sends a NAT-keepalive (RFC 3948 section 2.3: one 0xFF byte, no non-ESP marker) while we
+    /// are behind a NAT, and arms the next one.
+    pub(crate) fn keepalive(&mut self, ctx: &mut Ctx<'_>) {
+        let Ok(Some(every)) = self.gateway_cfg(ctx).map(|g| g.nat_keepalive) else {
+            return;
+        };
+        if self.state != State::Established || !self.nat.local_behind_nat || self.rekeyed {
+            return;
+        }
+        ctx.out.push_back(crate::exchange::Datagram {
+            local: self.local,
+            remote: self.remote,
+            bytes: vec![0xff],
+        });
+        self.timers.set(Timer::Keepalive, ctx.now + every);
     }
 
     /// Drops what only the handshake needed once IKE_AUTH is done: the IKE_SA_INIT nonces and
@@ -626,6 +644,9 @@ impl IkeSa {
         let g = self.gateway_cfg(ctx)?;
         let soft = crate::exchange::ike_rekey::soft_lifetime(ctx, g.ike_lifetime);
         self.timers.set(Timer::Lifetime, ctx.now + soft);
+        if let (Some(every), true) = (g.nat_keepalive, self.nat.local_behind_nat) {
+            self.timers.set(Timer::Keepalive, ctx.now + every);
+        }
         if let Some(suite) = self.suite {
             ctx.events.push_back(Event::IkeSaUp {
                 gateway: self.gateway.clone(),
