@@ -5,6 +5,7 @@
 //! Parsing never panics: every field read is bounds checked and a short packet is an error.
 
 use crate::error::EspError;
+use ipsec_core::selector::Packet5Tuple;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Minimum IPv4 header length.
@@ -44,6 +45,20 @@ pub struct Flow {
     pub tos: u8,
     /// IPv4 Don't Fragment (always false for IPv6).
     pub df: bool,
+}
+
+impl Flow {
+    /// The flow as the selector module sees it: ICMP type and code stand in for both ports.
+    pub fn five_tuple(&self) -> Packet5Tuple {
+        let icmp = matches!(self.protocol, 1 | 58);
+        Packet5Tuple {
+            src: self.src,
+            dst: self.dst,
+            protocol: self.protocol,
+            src_port: self.src_port,
+            dst_port: if icmp { self.src_port } else { self.dst_port },
+        }
+    }
 }
 
 /// Parses the flow of the IP packet at the start of `p`.

@@ -21,7 +21,6 @@ use ipsec_core::crypto::{
     AeadKey, CipherKey, CryptoError, CryptoProvider, EncrId, IntegId, IntegrityKey,
 };
 use ipsec_core::selector::TrafficSelector;
-use std::net::IpAddr;
 
 /// Chooses the explicit IV of each outbound packet.
 ///
@@ -191,31 +190,15 @@ pub(crate) fn aad(buf: &mut [u8; 12], spi: u32, seq: u64, esn: bool) -> &[u8] {
     }
 }
 
-/// True when `flow` goes from an address in `src_ts` to one in `dst_ts` (empty lists match
-/// anything: selectors were not given).
+/// True when `flow` goes from an address in `src_ts` to one in `dst_ts`, with the matching rules
+/// of [`ipsec_core::selector`] (ICMP type and code in the port fields, OPAQUE ports for fragments).
+/// An empty list admits anything: the SA was installed without selectors.
 pub(crate) fn flow_in(
     flow: &ip::Flow,
     src_ts: &[TrafficSelector],
     dst_ts: &[TrafficSelector],
 ) -> bool {
-    let side_ok = |ts: &[TrafficSelector], addr: IpAddr, port: Option<u16>| {
-        ts.is_empty()
-            || ts.iter().any(|t| {
-                in_range(addr, t.start_addr, t.end_addr)
-                    && (t.protocol == 0 || t.protocol == flow.protocol)
-                    && match port {
-                        Some(p) => t.start_port <= p && p <= t.end_port,
-                        None => t.start_port == 0 && t.end_port == u16::MAX,
-                    }
-            })
-    };
-    side_ok(src_ts, flow.src, flow.src_port) && side_ok(dst_ts, flow.dst, flow.dst_port)
-}
-
-fn in_range(a: IpAddr, lo: IpAddr, hi: IpAddr) -> bool {
-    match (a, lo, hi) {
-        (IpAddr::V4(a), IpAddr::V4(lo), IpAddr::V4(hi)) => lo <= a && a <= hi,
-        (IpAddr::V6(a), IpAddr::V6(lo), IpAddr::V6(hi)) => lo <= a && a <= hi,
-        _ => false,
-    }
+    let p = flow.five_tuple();
+    (src_ts.is_empty() || src_ts.iter().any(|t| t.matches_source(&p)))
+        && (dst_ts.is_empty() || dst_ts.iter().any(|t| t.matches_destination(&p)))
 }
