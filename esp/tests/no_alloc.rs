@@ -25,6 +25,16 @@ fn encapsulation_and_decapsulation_do_not_allocate() {
     for (name, enc, integ, el, il) in suites() {
         let mut c = child(enc, integ, &vec![5u8; el], &vec![6u8; il], 0x0100_0001);
         c.esn = true;
+        // Selectors on both sides, so outbound lookup and the inbound policy check run too.
+        let ten = ipsec_core::selector::TrafficSelector {
+            protocol: 0,
+            start_port: 0,
+            end_port: u16::MAX,
+            start_addr: [10, 0, 0, 0].into(),
+            end_addr: [10, 255, 255, 255].into(),
+        };
+        c.local_ts = vec![ten];
+        c.remote_ts = vec![ten];
         let mut table = SaTable::new(provider());
         table.install(now, &c).unwrap();
         let tunnel = table.tunnel("to-branch").unwrap();
@@ -32,6 +42,8 @@ fn encapsulation_and_decapsulation_do_not_allocate() {
         inner[0] = 0x45;
         inner[2..4].copy_from_slice(&1400u16.to_be_bytes());
         inner[9] = 17;
+        inner[12..16].copy_from_slice(&[10, 1, 0, 1]);
+        inner[16..20].copy_from_slice(&[10, 2, 0, 1]);
         let mut buf = vec![0u8; 64 + 1400 + 64];
 
         let region = Region::new(GLOBAL);
