@@ -91,6 +91,56 @@ pub struct IkeSaInfo {
     pub children: Vec<ChildSa>,
 }
 
+impl core::fmt::Display for IkeSaInfo {
+    /// A `show vpn ike-sa`-like block: the IKE SA line, then one line per Child SA.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(
+            f,
+            "{:<16} {}[{}] -> {}[{}] {:016x}:{:016x} {} {} {} NAT {}",
+            self.gateway,
+            self.local.ip(),
+            self.local.port(),
+            self.remote.ip(),
+            self.remote.port(),
+            self.spi_i,
+            self.spi_r,
+            match self.role {
+                Role::Initiator => "Init",
+                Role::Responder => "Resp",
+            },
+            if self.established {
+                "Established"
+            } else {
+                "Negotiating"
+            },
+            self.suite
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
+            if self.nat { "detected" } else { "not detected" },
+        )?;
+        for c in &self.children {
+            let ts = |v: &[ipsec_core::selector::TrafficSelector]| {
+                v.iter().map(|t| t.short()).collect::<Vec<_>>().join(",")
+            };
+            writeln!(
+                f,
+                "  {:<14} SPI in {:08X} out {:08X} {} local {} remote {}",
+                c.tunnel,
+                c.inbound.spi,
+                c.outbound.spi,
+                if c.encapsulation.is_some() {
+                    "ESP-in-UDP"
+                } else {
+                    "ESP"
+                },
+                ts(&c.local_ts),
+                ts(&c.remote_ts)
+            )?;
+        }
+        Ok(())
+    }
+}
+
 enum Rng {
     Provider,
     Owned(Box<dyn SecureRandom>),

@@ -44,6 +44,20 @@ fn hq_and_branch_samples_negotiate() {
     assert_eq!(child.proxy_id.as_deref(), Some("lan-to-lan"));
     assert_eq!(child.replay_window, 1024);
     assert_eq!(child.lifetimes.hard_time, Some(Duration::from_secs(3600)));
+    let show = p.left.ike_sas()[0].to_string();
+    assert!(
+        show.starts_with("gw-branch        192.0.2.1[500] -> 192.0.2.2[500] "),
+        "{show}"
+    );
+    assert!(
+        show.contains(" Init Established aes-gcm-256/sha256/group19 NAT not detected\n"),
+        "{show}"
+    );
+    assert!(show.contains("  vpn-branch     SPI in "), "{show}");
+    assert!(
+        show.contains(" ESP local 10.1.0.0/24 remote 10.2.0.0/24\n"),
+        "{show}"
+    );
     for e in &p.left_events {
         println!("hq: {e}");
     }
