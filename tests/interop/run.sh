@@ -123,8 +123,8 @@ sas_summary() { # sas_summary DIR NS
                                   for (i = 1; i <= NF; i++) if ($i ~ /^ESP:/) { e = $i; sub(/^ESP:/, "", e); out = out " esp=" e } next }
     /^    local  / { out = out " ts_local=" $2; next }
     /^    remote / { out = out " ts_remote=" $2; next }
-    $1 == "in" { s = $2; sub(/,$/, "", s); out = out " in=" s; next }
-    $1 == "out" { s = $2; sub(/,$/, "", s); out = out " out=" s; next }
+    $1 == "in" { s = $2; sub(/,$/, "", s); out = out " in=" s " in_packets=" $5; next }
+    $1 == "out" { s = $2; sub(/,$/, "", s); out = out " out=" s " out_packets=" $5; next }
     END { sub(/^ /, "", out); print out }'
 }
 
@@ -315,23 +315,44 @@ check_agreement() {
   done
 }
 
+# Over IPv4, ike-peer pings charon's inner address through the Child SA (ESP in UDP) and waits
+# for the reply: the keys agree too, not only SPIs and algorithms. IPv6: Child SA only.
+until_args() {
+  case "$1" in
+    *-v6) echo "--until child-up" ;;
+    *) echo "--ping $US_INNER,$SW_INNER --until echo-reply" ;;
+  esac
+}
+check_traffic() {
+  case "$1" in *-v6) return 0 ;; esac
+  local sw
+  sw="$(sas_summary "$DIR/sw" "$SW_NS")"
+  grep -q '^EVENT esp-echo-reply ' "$DIR/peer.out" || { echo "no ESP echo reply"; return 1; }
+  [ "$(word in_packets "$sw")" -ge 1 ] && [ "$(word out_packets "$sw")" -ge 1 ] ||
+    { echo "charon counted no ESP packets both ways: $sw"; return 1; }
+}
+
 # We initiate a tunnel with configuration $1; charon responds.
 us_initiate() {
   sw_setup "$1" "$PSK" || return 1
-  peer --config "$HERE/configs/$1.toml" --initiate to-strongswan --until child-up \
+  # shellcheck disable=SC2046 # until_args prints separate words
+  peer --config "$HERE/configs/$1.toml" --initiate to-strongswan $(until_args "$1") \
     --timeout 20s --linger 500ms ||
-    { echo "ike-peer: no Child SA: $(tail -1 "$DIR/peer.err")"; return 1; }
-  check_agreement
+    { echo "ike-peer: no Child SA or no echo reply: $(tail -1 "$DIR/peer.err")"; return 1; }
+  check_agreement && check_traffic "$1"
 }
 
 # charon initiates; we respond with configuration $1.
 sw_initiate() {
   sw_setup "$1" "$PSK" || return 1
-  peer_bg --config "$HERE/configs/$1.toml" --until child-up --timeout 20s --linger 500ms || return 1
+  # shellcheck disable=SC2046
+  peer_bg --config "$HERE/configs/$1.toml" $(until_args "$1") --timeout 20s --linger 500ms ||
+    return 1
   sw_in "$DIR/sw" "$SW_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1 ||
     { echo "swanctl --initiate failed: $(grep -m1 -i fail "$DIR/initiate.txt")"; return 1; }
-  peer_wait || { echo "ike-peer: no Child SA: $(tail -1 "$DIR/peer.err")"; return 1; }
-  check_agreement
+  peer_wait ||
+    { echo "ike-peer: no Child SA or no echo reply: $(tail -1 "$DIR/peer.err")"; return 1; }
+  check_agreement && check_traffic "$1"
 }
 
 # A failure both sides must see. $1: who initiates (us|sw); $2: charon's PSK; $3: charon's remote

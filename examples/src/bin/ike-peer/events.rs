@@ -21,6 +21,8 @@ pub(crate) enum Outcome {
     ChildUp,
     /// A negotiation failed, or an IKE SA went down.
     Failure,
+    /// An ESP echo reply came back (see `probe.rs`).
+    EchoReply,
     /// Neither.
     Other,
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! ike-peer --config FILE [--bind ADDR] [--initiate TUNNEL] [--until COND] [--timeout DUR]
-//!          [--linger DUR]
+//!          [--linger DUR] [--ping SRC,DST]
 //! ```
 //!
 //! It loads a firewall configuration (the PAN-OS model of `ipsec_core::config`, TOML), binds UDP
@@ -17,24 +17,30 @@
 //! end `STATS ...`. Diagnostics go to stderr.
 //!
 //! `--until` is the condition that ends the run: `child-up` (default: a Child SA was installed),
-//! `ike-up`, `failure` (a negotiation failed or an IKE SA went down), or `never`. Exit status: 0
+//! `ike-up`, `failure` (a negotiation failed or an IKE SA went down), `echo-reply` (see
+//! `--ping`), or `never`. Exit status: 0
 //! when the condition was met; 1 when `--timeout` (default 20s) expired first or the run ended the
 //! other way (a failure while waiting for `child-up`, a Child SA while waiting for `failure`); 2
 //! for usage, configuration and socket errors. `--linger DUR` keeps serving the peer for DUR after
 //! the condition is met, so it gets answers to its last requests.
 //!
-//! There is no ESP datapath here: ESP packets arriving on port 4500 are counted and dropped.
+//! There is no tunnel interface here. `--ping SRC,DST` (IPv4) is the one ESP use: once the first
+//! Child SA is up, ICMP echo requests from SRC to DST go through it every 200 ms (at most 25) and
+//! each echo reply that decrypts is printed as `EVENT esp-echo-reply ...`; that proves both sides
+//! derived the same keys. Other ESP packets are counted and dropped.
 
 mod events;
+mod probe;
 mod sockets;
 
 use events::{event_line, outcome, Outcome};
 use ikev2::config::EndpointConfig;
-use ikev2::{Endpoint, Received};
+use ikev2::{Endpoint, Event, Received};
 use ipsec_core::config::Config;
 use ipsec_core::crypto::default_provider;
+use probe::{Answer, Probe};
 use sockets::Sockets;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant as StdInstant};
@@ -43,6 +49,9 @@ use std::time::{Duration, Instant as StdInstant};
 const IKE_PORT: u16 = 500;
 /// IKE and ESP in UDP after NAT detection (RFC 3948, RFC 7296 section 2.23).
 const NATT_PORT: u16 = 4500;
+/// Spacing and number of `--ping` echo requests.
+const PING_INTERVAL: Duration = Duration::from_millis(200);
+const PING_COUNT: u32 = 25;
 
 /// When the run ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +62,8 @@ enum Until {
     IkeUp,
     /// A negotiation failed.
     Failure,
+    /// An ESP echo reply came back (`--ping`).
+    EchoReply,
     /// Only the timeout ends the run.
     Never,
 }
@@ -64,9 +75,10 @@ impl std::str::FromStr for Until {
             "child-up" => Ok(Until::ChildUp),
             "ike-up" => Ok(Until::IkeUp),
             "failure" => Ok(Until::Failure),
+            "echo-reply" => Ok(Until::EchoReply),
             "never" => Ok(Until::Never),
             _ => Err(format!(
-                "--until {s:?}: expected child-up, ike-up, failure or never"
+                "--until {s:?}: expected child-up, ike-up, failure, echo-reply or never"
             )),
         }
     }
@@ -77,10 +89,10 @@ fn verdict(until: Until, outcome: Outcome) -> Option<bool> {
     match (until, outcome) {
         (Until::ChildUp, Outcome::ChildUp)
         | (Until::IkeUp, Outcome::IkeUp)
-        | (Until::Failure, Outcome::Failure) => Some(true),
-        (Until::ChildUp | Until::IkeUp, Outcome::Failure) | (Until::Failure, Outcome::ChildUp) => {
-            Some(false)
-        }
+        | (Until::Failure, Outcome::Failure)
+        | (Until::EchoReply, Outcome::EchoReply) => Some(true),
+        (Until::ChildUp | Until::IkeUp | Until::EchoReply, Outcome::Failure)
+        | (Until::Failure, Outcome::ChildUp) => Some(false),
         _ => None,
     }
 }
@@ -108,10 +120,12 @@ struct Args {
     until: Until,
     timeout: Duration,
     linger: Duration,
+    ping: Option<(Ipv4Addr, Ipv4Addr)>,
 }
 
 const USAGE: &str = "usage: ike-peer --config FILE [--bind ADDR] [--initiate TUNNEL] \
-[--until child-up|ike-up|failure|never] [--timeout DUR] [--linger DUR]";
+[--until child-up|ike-up|failure|echo-reply|never] [--timeout DUR] [--linger DUR] \
+[--ping SRC,DST]";
 
 impl Args {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -122,6 +136,7 @@ impl Args {
             until: Until::ChildUp,
             timeout: Duration::from_secs(20),
             linger: Duration::ZERO,
+            ping: None,
         };
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -135,12 +150,21 @@ impl Args {
                 "--until" => out.until = value()?.parse()?,
                 "--timeout" => out.timeout = parse_duration(&value()?)?,
                 "--linger" => out.linger = parse_duration(&value()?)?,
+                "--ping" => {
+                    let v = value()?;
+                    let bad = || format!("--ping {v:?}: expected SRC,DST (IPv4 addresses)");
+                    let (a, b) = v.split_once(',').ok_or_else(bad)?;
+                    out.ping = Some((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?));
+                }
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }
         }
         if out.config.is_empty() {
             return Err(format!("--config is required\n{USAGE}"));
+        }
+        if out.until == Until::EchoReply && out.ping.is_none() {
+            return Err("--until echo-reply needs --ping SRC,DST".into());
         }
         Ok(out)
     }
@@ -178,6 +202,8 @@ struct Counters {
     sent: u64,
     esp_dropped: u64,
     send_errors: u64,
+    pings_sent: u32,
+    echo_replies: u64,
 }
 
 /// Sends everything the endpoint has queued.
@@ -190,6 +216,40 @@ fn flush(ep: &mut Endpoint, socks: &Sockets, buf: &mut [u8], n: &mut Counters) {
                 n.send_errors += 1;
                 eprintln!("ike-peer: send {} -> {}: {e}", t.local, t.remote);
             }
+        }
+    }
+}
+
+/// Hands an ESP packet from port 4500 to the probe (if any) and reports echo replies.
+fn esp_received(
+    probe: &mut Option<Probe>,
+    clock: &Clock,
+    esp: &mut [u8],
+    n: &mut Counters,
+    end: &mut Option<(bool, StdInstant)>,
+    args: &Args,
+) {
+    let Some(p) = probe.as_mut() else {
+        n.esp_dropped += 1;
+        return;
+    };
+    match p.receive(clock.now(), esp) {
+        Answer::Reply { spi, seq } => {
+            n.echo_replies += 1;
+            let (src, dst) = args
+                .ping
+                .unwrap_or((Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED));
+            println!("EVENT esp-echo-reply spi_in={spi:08x} seq={seq} from={dst} to={src}");
+            if end.is_none() {
+                if let Some(v) = verdict(args.until, Outcome::EchoReply) {
+                    *end = Some((v, StdInstant::now() + args.linger));
+                }
+            }
+        }
+        Answer::Other => n.esp_dropped += 1,
+        Answer::Dropped(why) => {
+            n.esp_dropped += 1;
+            eprintln!("ike-peer: ESP packet dropped: {why}");
         }
     }
 }
@@ -220,15 +280,46 @@ fn run(args: &Args) -> Result<bool, String> {
     }
     let mut buf = vec![0u8; 65_535];
     let mut n = Counters::default();
+    let mut probe = args.ping.map(|(src, dst)| Probe::new(src, dst));
+    let mut next_ping = clock.0;
     // The verdict, once reached, and when to stop serving after it.
     let mut end: Option<(bool, StdInstant)> = None;
     let result = loop {
         flush(&mut ep, &socks, &mut buf, &mut n);
+        let mut outcomes = Vec::new();
         while let Some(ev) = ep.poll_event() {
             println!("{}", event_line(&ev));
             println!("LOG {ev}");
+            outcomes.push(outcome(&ev));
+            if let (Event::ChildSaUp { child, .. }, Some(p)) = (&ev, probe.as_mut()) {
+                if let Err(e) = p.install(clock.now(), child) {
+                    eprintln!("ike-peer: {e}");
+                    outcomes.push(Outcome::Failure);
+                }
+            }
+        }
+        if let Some(p) = probe.as_mut() {
+            if p.ready() && n.pings_sent < PING_COUNT && StdInstant::now() >= next_ping {
+                next_ping = StdInstant::now() + PING_INTERVAL;
+                n.pings_sent += 1;
+                match p.next_request(clock.now()) {
+                    Ok(t) => match socks.send(t.source, t.destination, p.datagram(&t)) {
+                        Ok(()) => n.sent += 1,
+                        Err(e) => {
+                            n.send_errors += 1;
+                            eprintln!("ike-peer: ESP send to {}: {e}", t.destination);
+                        }
+                    },
+                    Err(e) => {
+                        eprintln!("ike-peer: {e}");
+                        outcomes.push(Outcome::Failure);
+                    }
+                }
+            }
+        }
+        for o in outcomes {
             if end.is_none() {
-                if let Some(v) = verdict(args.until, outcome(&ev)) {
+                if let Some(v) = verdict(args.until, o) {
                     end = Some((v, StdInstant::now() + args.linger));
                 }
             }
@@ -249,11 +340,14 @@ fn run(args: &Args) -> Result<bool, String> {
         if let Some(t) = ep.poll_timeout() {
             wake = wake.min(clock.to_std(t));
         }
+        if probe.as_ref().is_some_and(Probe::ready) && n.pings_sent < PING_COUNT {
+            wake = wake.min(next_ping);
+        }
         match socks.rx.recv_timeout(wake.saturating_duration_since(now)) {
-            Ok(d) => {
+            Ok(mut d) => {
                 n.received += 1;
                 if ep.handle_datagram(clock.now(), d.local, d.remote, &d.bytes) == Received::Esp {
-                    n.esp_dropped += 1;
+                    esp_received(&mut probe, &clock, &mut d.bytes, &mut n, &mut end, args);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -265,11 +359,14 @@ fn run(args: &Args) -> Result<bool, String> {
     };
     let s = ep.stats();
     println!(
-        "STATS received={} sent={} send_errors={} esp_dropped={} dropped_malformed={} \
-         dropped_unknown_spi={} dropped_bad_icv={} retransmits_sent={} retransmits_answered={}",
+        "STATS received={} sent={} send_errors={} pings_sent={} echo_replies={} esp_dropped={} \
+         dropped_malformed={} dropped_unknown_spi={} dropped_bad_icv={} retransmits_sent={} \
+         retransmits_answered={}",
         n.received,
         n.sent,
         n.send_errors,
+        n.pings_sent,
+        n.echo_replies,
         n.esp_dropped,
         s.dropped_malformed,
         s.dropped_unknown_spi,
@@ -344,6 +441,17 @@ mod tests {
         assert!(args("--config c --until forever").is_err());
         assert!(args("--config c --bind host").is_err());
         assert!(args("--config c --frobnicate").is_err());
+        let a = args("--config c --ping 10.1.0.1,10.2.0.1 --until echo-reply").unwrap();
+        assert_eq!(
+            a.ping,
+            Some((Ipv4Addr::new(10, 1, 0, 1), Ipv4Addr::new(10, 2, 0, 1)))
+        );
+        assert!(
+            args("--config c --until echo-reply").is_err(),
+            "needs --ping"
+        );
+        assert!(args("--config c --ping 10.1.0.1").is_err());
+        assert!(args("--config c --ping fd00::1,fd00::2").is_err());
     }
 
     #[test]
@@ -358,6 +466,10 @@ mod tests {
         assert_eq!(verdict(Until::Failure, Outcome::IkeUp), None);
         assert_eq!(verdict(Until::Never, Outcome::Failure), None);
         assert_eq!(verdict(Until::Never, Outcome::ChildUp), None);
+        assert_eq!(verdict(Until::EchoReply, Outcome::ChildUp), None);
+        assert_eq!(verdict(Until::EchoReply, Outcome::EchoReply), Some(true));
+        assert_eq!(verdict(Until::EchoReply, Outcome::Failure), Some(false));
+        assert_eq!(verdict(Until::ChildUp, Outcome::EchoReply), None);
     }
 
     #[test]
