@@ -274,15 +274,16 @@ peer_wait() { # peer_wait: exit status of the background ike-peer
 }
 
 # The charon side of a scenario: CONF (x25519|modp2048|ecp384|x25519-v6|x25519-nat), PSK, and
-# charon's remote TS (default: our LAN, 10.1.0.0/24 or fd00:1::/64).
+# charon's remote TS (default: our LAN, 10.1.0.0/24 or fd00:1::/64). SW_IKE / SW_ESP override
+# charon's proposals.
 sw_setup() {
   local lip="$SW_IP" rip="$US_IP" lts=10.2.0.0/24 rts=10.1.0.0/24 encap=yes
   case "$1" in
     *-v6) lip="$SW_IP6" rip="$US_IP6" lts=fd00:2::/64 rts=fd00:1::/64 ;;
     *-nat) lip=198.51.100.2 rip=%any encap=no ;;
   esac
-  swanctl_conf "$lip" "$rip" "$(proposal_ike "$1")" "$(proposal_esp "$1")" "$SW_ID" "$US_ID" \
-    "$lts" "${3:-$rts}" "$2" "$encap" >"$DIR/sw/swanctl/swanctl.conf"
+  swanctl_conf "$lip" "$rip" "${SW_IKE:-$(proposal_ike "$1")}" "${SW_ESP:-$(proposal_esp "$1")}" \
+    "$SW_ID" "$US_ID" "$lts" "${3:-$rts}" "$2" "$encap" >"$DIR/sw/swanctl/swanctl.conf"
   start_charon "$DIR/sw" "$SW_NS"
 }
 
@@ -418,6 +419,20 @@ scenario_us_init_wrong_psk() {
 scenario_sw_init_wrong_psk() {
   failure sw "not-the-$PSK" 10.1.0.0/24 ike-sa-failed AUTHENTICATION_FAILED AUTH_FAILED
 }
+# Our x25519 configuration against charon offering only MODP-2048 for IKE, or only
+# AES-256-CBC/HMAC-SHA2-512 for ESP.
+scenario_us_init_no_ike_proposal() {
+  SW_IKE=aes128-sha256-modp2048 failure us "$PSK" 10.1.0.0/24 ike-sa-failed NO_PROPOSAL_CHOSEN NO_PROP
+}
+scenario_sw_init_no_ike_proposal() {
+  SW_IKE=aes128-sha256-modp2048 failure sw "$PSK" 10.1.0.0/24 ike-sa-failed NO_PROPOSAL_CHOSEN NO_PROP
+}
+scenario_us_init_no_esp_proposal() {
+  SW_ESP=aes256-sha512 failure us "$PSK" 10.1.0.0/24 child-sa-failed NO_PROPOSAL_CHOSEN NO_PROP
+}
+scenario_sw_init_no_esp_proposal() {
+  SW_ESP=aes256-sha512 failure sw "$PSK" 10.1.0.0/24 child-sa-failed NO_PROPOSAL_CHOSEN NO_PROP
+}
 scenario_us_init_ts_mismatch() {
   failure us "$PSK" 10.9.0.0/24 child-sa-failed TS_UNACCEPTABLE TS_UNACCEPT
 }
@@ -430,6 +445,7 @@ OUR_SCENARIOS=(
   us-init-x25519 sw-init-x25519 us-init-modp2048 sw-init-modp2048 us-init-ecp384 sw-init-ecp384
   us-init-ipv6 sw-init-ipv6 us-init-nat
   us-init-wrong-psk sw-init-wrong-psk us-init-ts-mismatch sw-init-ts-mismatch
+  us-init-no-ike-proposal sw-init-no-ike-proposal us-init-no-esp-proposal sw-init-no-esp-proposal
 )
 ALL_SCENARIOS=("${SMOKE_SCENARIOS[@]}" "${OUR_SCENARIOS[@]}")
 
