@@ -192,7 +192,7 @@ impl Pair {
                 let (to, local, remote) = match side {
                     Side::Left => {
                         let src = match self.left_nat {
-                            Some(ip) => SocketAddr::new(ip, t.local.port() + 30000),
+                            Some(ip) => SocketAddr::new(ip, t.local.port().wrapping_add(30000)),
                             None => t.local,
                         };
                         (Side::Right, t.remote, src)

@@ -607,3 +607,23 @@ fn crossing_ike_rekeys_settle_on_one_sa() {
             .all(|e| !matches!(e, Event::IkeSaDown { .. } | Event::ChildSaDown { .. })));
     }
 }
+
+/// Absurd lifetimes are configuration, not a reason to panic: deadlines saturate.
+#[test]
+fn huge_lifetimes_saturate() {
+    let mut l = SiteSpec::left().config();
+    let mut r = SiteSpec::right().config();
+    for c in [&mut l, &mut r] {
+        c.gateways[0].ike_lifetime = Duration::MAX;
+        c.tunnels[0].lifetime = Duration::MAX;
+        c.gateways[0].retransmit.timeout = Duration::MAX;
+    }
+    let mut p = Pair::new(l, r, 16);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+            && p.tunnel_up(Side::Right))
+    );
+    p.drive_for(Duration::from_secs(30));
+    assert!(p.tunnel_up(Side::Left));
+}

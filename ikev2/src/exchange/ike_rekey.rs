@@ -47,10 +47,12 @@ fn new_spi(ctx: &Ctx<'_>) -> Result<u64, Error> {
     }
 }
 
-/// The soft IKE SA lifetime: 85-90 % of the configured one, the point drawn at random.
+/// A soft lifetime: 85-90 % of the hard one, the point drawn at random (saturating, so any
+/// configured lifetime is safe).
 pub(crate) fn soft_lifetime(ctx: &Ctx<'_>, hard: Duration) -> Duration {
-    let jitter = ctx.random(1).map(|b| u32::from(b[0])).unwrap_or(0);
-    hard.mul_f64(0.85) + hard.mul_f64(0.05) * jitter / 255
+    let jitter = ctx.random(1).map(|b| f64::from(b[0])).unwrap_or(0.0);
+    hard.mul_f64(0.85)
+        .saturating_add(hard.mul_f64(0.05 * jitter / 255.0))
 }
 
 impl IkeSa {

@@ -58,8 +58,7 @@ impl IkeSa {
             suite: c.suite,
         });
         if let Some(hard) = c.sa.lifetimes.hard_time {
-            let jitter = ctx.random(1).map(|b| u32::from(b[0])).unwrap_or(0);
-            let soft = hard.mul_f64(0.85) + hard.mul_f64(0.05) * jitter / 255;
+            let soft = crate::exchange::ike_rekey::soft_lifetime(ctx, hard);
             c.rekey_at = Some(ctx.now + soft);
             c.expire_at = ctx.now + hard;
         } else {
