@@ -549,6 +549,7 @@ impl Endpoint {
             tsi,
             tsr,
             rekey: Some(old),
+            group: None,
         };
         self.queue_pending(now, key, Pending::CreateChild(req))
     }

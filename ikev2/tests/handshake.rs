@@ -627,3 +627,67 @@ fn huge_lifetimes_saturate() {
     p.drive_for(Duration::from_secs(30));
     assert!(p.tunnel_up(Side::Left));
 }
+
+/// The responder wants PFS group 14, the initiator's KE is group 19: INVALID_KE_PAYLOAD, then a
+/// retry with group 14.
+///
+/// ```text
+/// CREATE_CHILD_SA {SA(19,14) Ni KEi(19) TSi TSr} -->
+///                                                <--  {N(INVALID_KE_PAYLOAD, 14)}
+/// CREATE_CHILD_SA {SA(19,14) Ni KEi(14) TSi TSr} -->
+///                                                <--  {SA(14) Nr KEr(14) TSi TSr}
+/// ```
+#[test]
+fn create_child_sa_retries_with_the_pfs_group_asked_for() {
+    let mut l = SiteSpec::left().config();
+    let mut r = SiteSpec::right().config();
+    for (c, local, remote, groups) in [
+        (
+            &mut l,
+            "10.11.0.0/24",
+            "10.12.0.0/24",
+            vec![DhGroup::ECP_256, DhGroup::MODP_2048],
+        ),
+        (
+            &mut r,
+            "10.12.0.0/24",
+            "10.11.0.0/24",
+            vec![DhGroup::MODP_2048],
+        ),
+    ] {
+        let mut t = c.tunnels[0].clone();
+        t.name = "tun2".into();
+        t.proxy_ids[0].local = sel(local);
+        t.proxy_ids[0].remote = sel(remote);
+        t.esp_proposals[0].dh = groups;
+        c.tunnels.push(t);
+    }
+    let mut p = Pair::new(l, r, 17);
+    p.left.connect(p.now, "tun").unwrap();
+    p.left.connect(p.now, "tun2").unwrap();
+    assert!(p.drive_until(Duration::from_secs(5), |p| {
+        p.left
+            .ike_sas()
+            .first()
+            .is_some_and(|s| s.children.len() == 2)
+            && p.right
+                .ike_sas()
+                .first()
+                .is_some_and(|s| s.children.len() == 2)
+    }));
+    let suite = p
+        .left_events
+        .iter()
+        .find_map(|e| match e {
+            Event::ChildSaUp { suite, child, .. } if child.tunnel == "tun2" => Some(*suite),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(suite.dh, DhGroup::MODP_2048);
+    let create_requests = p
+        .sent
+        .iter()
+        .filter(|(s, _, _, b)| *s == Side::Left && b[18] == 36)
+        .count();
+    assert_eq!(create_requests, 2);
+}

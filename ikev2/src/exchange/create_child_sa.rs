@@ -57,11 +57,12 @@ impl IkeSa {
         req: ChildRequest,
     ) -> Result<(), Error> {
         let t = IkeSa::tunnel_cfg(ctx, &req.tunnel)?;
-        let group = t
-            .esp_proposals
-            .iter()
-            .flat_map(|p| p.dh.iter().copied())
-            .find(|g| *g != DhGroup::NONE);
+        let group = req.group.or_else(|| {
+            t.esp_proposals
+                .iter()
+                .flat_map(|p| p.dh.iter().copied())
+                .find(|g| *g != DhGroup::NONE)
+        });
         let ke = match group {
             Some(g) => Some(
                 ctx.provider
@@ -118,6 +119,26 @@ impl IkeSa {
         let Some(ex) = self.child_exchange.take() else {
             return Ok(());
         };
+        // RFC 7296 section 1.3: the responder wants another PFS group; retry once with it.
+        if let Some(n) = msg.notify(NotifyType::INVALID_KE_PAYLOAD) {
+            let wanted = n
+                .data
+                .get(..2)
+                .map(|b| DhGroup(u16::from_be_bytes([b[0], b[1]])));
+            let ours = IkeSa::tunnel_cfg(ctx, &req.tunnel)
+                .map(|t| {
+                    t.esp_proposals
+                        .iter()
+                        .any(|p| wanted.is_some_and(|w| p.dh.contains(&w)))
+                })
+                .unwrap_or(false);
+            if ours && req.group.is_none() && wanted != ex.ke.as_ref().map(|k| k.group()) {
+                let mut retry = req;
+                retry.group = wanted;
+                self.pending.push_front(Pending::CreateChild(retry));
+                return Ok(());
+            }
+        }
         match self.accept_created_child(ctx, msg, &req, ex) {
             Ok(mut c) => {
                 c.replaces = req.rekey;

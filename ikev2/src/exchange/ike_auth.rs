@@ -48,6 +48,7 @@ pub(crate) fn child_request(
         tsi: vec![local],
         tsr: vec![remote],
         rekey: None,
+        group: None,
     })
 }
 

@@ -109,6 +109,7 @@ impl IkeSa {
                 tsi: old.local_ts,
                 tsr: old.remote_ts,
                 rekey: Some(old.inbound.spi),
+                group: None,
             }));
         }
         self.arm_child_lifetime();

@@ -67,6 +67,8 @@ pub(crate) struct ChildRequest {
     pub(crate) tsr: Vec<TrafficSelector>,
     /// For a rekey: the inbound SPI of the Child SA being replaced.
     pub(crate) rekey: Option<u32>,
+    /// The PFS group the responder asked for with INVALID_KE_PAYLOAD (one retry).
+    pub(crate) group: Option<DhGroup>,
 }
 
 /// A request of ours waiting for the queue or for its response.
