@@ -356,6 +356,44 @@ sw_initiate() {
   check_agreement && check_traffic "$1"
 }
 
+# INFORMATIONAL deletes, RFC 7296 section 1.4.1. We bring the tunnel up (echo included), then we
+# delete the IKE SA (`us`) or charon does (`sw`); both sides must end with no SA.
+delete_ike() {
+  sw_setup x25519 "$PSK" || return 1
+  local cfg="$HERE/configs/x25519.toml" ev reason
+  if [ "$1" = us ]; then
+    reason=deleted-locally
+    peer --config "$cfg" --initiate to-strongswan --ping "$US_INNER,$SW_INNER" --delete \
+      --until ike-down --timeout 20s ||
+      { echo "ike-peer: no ike-sa-down after --delete: $(tail -1 "$DIR/peer.err")"; return 1; }
+    grep -q 'received DELETE for IKE_SA' "$DIR/sw/charon.log" ||
+      { echo "charon did not receive our Delete"; return 1; }
+  else
+    reason=deleted-by-peer
+    peer_bg --config "$cfg" --initiate to-strongswan --ping "$US_INNER,$SW_INNER" \
+      --until ike-down --timeout 20s || return 1
+    local i
+    for i in $(seq 1 50); do
+      grep -q '^EVENT esp-echo-reply ' "$DIR/peer.out" && break
+      sleep 0.1
+    done
+    sw_in "$DIR/sw" "$SW_NS" swanctl --terminate --ike gw --timeout 10 >"$DIR/terminate.txt" 2>&1 ||
+      { echo "swanctl --terminate failed: $(tail -1 "$DIR/terminate.txt")"; return 1; }
+    peer_wait || { echo "ike-peer: no ike-sa-down: $(tail -1 "$DIR/peer.err")"; return 1; }
+    grep -Eq 'parsed INFORMATIONAL response [0-9]+ \[ \]' "$DIR/sw/charon.log" ||
+      { echo "charon got no answer to its Delete"; return 1; }
+  fi
+  grep -q '^EVENT esp-echo-reply ' "$DIR/peer.out" || { echo "no ESP echo reply before the delete"; return 1; }
+  ev="$(grep -m1 '^EVENT ike-sa-down ' "$DIR/peer.out" || true)"
+  [ "$(word reason "$ev")" = "$reason" ] || { echo "expected ike-sa-down reason=$reason, got: $ev"; return 1; }
+  grep -q '^EVENT child-sa-deleted ' "$DIR/peer.out" || { echo "no child-sa-deleted event"; return 1; }
+  local left
+  left="$(sas_summary "$DIR/sw" "$SW_NS")"
+  [ -z "$left" ] || { echo "charon still has an SA: $left"; return 1; }
+}
+scenario_us_delete_ike() { delete_ike us; }
+scenario_sw_delete_ike() { delete_ike sw; }
+
 # A failure both sides must see. $1: who initiates (us|sw); $2: charon's PSK; $3: charon's remote
 # TS; $4: our event (ike-sa-failed|child-sa-failed); $5: the notify (IANA name, in our event);
 # $6: the notify as charon logs it.
@@ -443,7 +481,7 @@ scenario_sw_init_ts_mismatch() {
 SMOKE_SCENARIOS=(swan-to-swan swan-wrong-psk swan-ts-mismatch)
 OUR_SCENARIOS=(
   us-init-x25519 sw-init-x25519 us-init-modp2048 sw-init-modp2048 us-init-ecp384 sw-init-ecp384
-  us-init-ipv6 sw-init-ipv6 us-init-nat
+  us-init-ipv6 sw-init-ipv6 us-init-nat us-delete-ike sw-delete-ike
   us-init-wrong-psk sw-init-wrong-psk us-init-ts-mismatch sw-init-ts-mismatch
   us-init-no-ike-proposal sw-init-no-ike-proposal us-init-no-esp-proposal sw-init-no-esp-proposal
 )

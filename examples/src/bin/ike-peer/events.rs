@@ -19,8 +19,10 @@ pub(crate) enum Outcome {
     IkeUp,
     /// A Child SA is installed.
     ChildUp,
-    /// A negotiation failed, or an IKE SA went down.
+    /// A negotiation failed.
     Failure,
+    /// An established IKE SA went down (deleted, expired, dead peer).
+    IkeDown,
     /// An ESP echo reply came back (see `probe.rs`).
     EchoReply,
     /// Neither.
@@ -32,10 +34,10 @@ pub(crate) fn outcome(event: &Event) -> Outcome {
     match event {
         Event::IkeSaUp { .. } => Outcome::IkeUp,
         Event::ChildSaUp { .. } => Outcome::ChildUp,
-        Event::Phase1Failed { .. }
-        | Event::Phase2Failed { .. }
-        | Event::IkeSaDown { .. }
-        | Event::NoGateway { .. } => Outcome::Failure,
+        Event::Phase1Failed { .. } | Event::Phase2Failed { .. } | Event::NoGateway { .. } => {
+            Outcome::Failure
+        }
+        Event::IkeSaDown { .. } => Outcome::IkeDown,
         Event::ChildSaDown { .. } => Outcome::Other,
     }
 }
@@ -251,6 +253,7 @@ mod tests {
         };
         assert!(words(&event_line(&e)).contains(&"notify=none"));
         assert!(words(&event_line(&e)).contains(&"reason=timeout"));
+        assert_eq!(outcome(&e), Outcome::IkeDown);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! ike-peer --config FILE [--bind ADDR] [--initiate TUNNEL] [--until COND] [--timeout DUR]
-//!          [--linger DUR] [--ping SRC,DST]
+//!          [--linger DUR] [--ping SRC,DST] [--delete]
 //! ```
 //!
 //! It loads a firewall configuration (the PAN-OS model of `ipsec_core::config`, TOML), binds UDP
@@ -17,8 +17,10 @@
 //! end `STATS ...`. Diagnostics go to stderr.
 //!
 //! `--until` is the condition that ends the run: `child-up` (default: a Child SA was installed),
-//! `ike-up`, `failure` (a negotiation failed or an IKE SA went down), `echo-reply` (see
-//! `--ping`), or `never`. Exit status: 0
+//! `ike-up`, `failure` (a negotiation failed or an IKE SA went down), `ike-down` (an established
+//! IKE SA went down), `echo-reply` (see `--ping`), or `never`. `--delete` deletes the IKE SA
+//! (INFORMATIONAL with a Delete payload) as soon as its first Child SA is up, and the echo reply
+//! is in when `--ping` is given. Exit status: 0
 //! when the condition was met; 1 when `--timeout` (default 20s) expired first or the run ended the
 //! other way (a failure while waiting for `child-up`, a Child SA while waiting for `failure`); 2
 //! for usage, configuration and socket errors. `--linger DUR` keeps serving the peer for DUR after
@@ -64,6 +66,8 @@ enum Until {
     Failure,
     /// An ESP echo reply came back (`--ping`).
     EchoReply,
+    /// An established IKE SA went down.
+    IkeDown,
     /// Only the timeout ends the run.
     Never,
 }
@@ -76,9 +80,10 @@ impl std::str::FromStr for Until {
             "ike-up" => Ok(Until::IkeUp),
             "failure" => Ok(Until::Failure),
             "echo-reply" => Ok(Until::EchoReply),
+            "ike-down" => Ok(Until::IkeDown),
             "never" => Ok(Until::Never),
             _ => Err(format!(
-                "--until {s:?}: expected child-up, ike-up, failure, echo-reply or never"
+                "--until {s:?}: expected child-up, ike-up, failure, ike-down, echo-reply or never"
             )),
         }
     }
@@ -89,9 +94,11 @@ fn verdict(until: Until, outcome: Outcome) -> Option<bool> {
     match (until, outcome) {
         (Until::ChildUp, Outcome::ChildUp)
         | (Until::IkeUp, Outcome::IkeUp)
-        | (Until::Failure, Outcome::Failure)
-        | (Until::EchoReply, Outcome::EchoReply) => Some(true),
-        (Until::ChildUp | Until::IkeUp | Until::EchoReply, Outcome::Failure)
+        | (Until::Failure, Outcome::Failure | Outcome::IkeDown)
+        | (Until::EchoReply, Outcome::EchoReply)
+        | (Until::IkeDown, Outcome::IkeDown) => Some(true),
+        (Until::ChildUp | Until::IkeUp | Until::EchoReply, Outcome::Failure | Outcome::IkeDown)
+        | (Until::IkeDown, Outcome::Failure)
         | (Until::Failure, Outcome::ChildUp) => Some(false),
         _ => None,
     }
@@ -121,11 +128,12 @@ struct Args {
     timeout: Duration,
     linger: Duration,
     ping: Option<(Ipv4Addr, Ipv4Addr)>,
+    delete: bool,
 }
 
 const USAGE: &str = "usage: ike-peer --config FILE [--bind ADDR] [--initiate TUNNEL] \
 [--until child-up|ike-up|failure|echo-reply|never] [--timeout DUR] [--linger DUR] \
-[--ping SRC,DST]";
+[--ping SRC,DST] [--delete]";
 
 impl Args {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -137,6 +145,7 @@ impl Args {
             timeout: Duration::from_secs(20),
             linger: Duration::ZERO,
             ping: None,
+            delete: false,
         };
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -156,6 +165,7 @@ impl Args {
                     let (a, b) = v.split_once(',').ok_or_else(bad)?;
                     out.ping = Some((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?));
                 }
+                "--delete" => out.delete = true,
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }
@@ -193,6 +203,16 @@ impl Clock {
     fn to_std(&self, t: ipsec_core::time::Instant) -> StdInstant {
         self.0 + Duration::from_micros(t.as_micros())
     }
+}
+
+/// Progress of `--delete`.
+enum Delete {
+    /// No Child SA yet.
+    Waiting,
+    /// The first Child SA of this gateway is up: delete its IKE SA.
+    Due(String),
+    /// The delete request is out.
+    Sent,
 }
 
 /// Counters printed at the end.
@@ -282,6 +302,7 @@ fn run(args: &Args) -> Result<bool, String> {
     let mut n = Counters::default();
     let mut probe = args.ping.map(|(src, dst)| Probe::new(src, dst));
     let mut next_ping = clock.0;
+    let mut delete = args.delete.then_some(Delete::Waiting);
     // The verdict, once reached, and when to stop serving after it.
     let mut end: Option<(bool, StdInstant)> = None;
     let result = loop {
@@ -291,6 +312,11 @@ fn run(args: &Args) -> Result<bool, String> {
             println!("{}", event_line(&ev));
             println!("LOG {ev}");
             outcomes.push(outcome(&ev));
+            if let (Event::ChildSaUp { gateway, .. }, Some(d @ Delete::Waiting)) =
+                (&ev, &mut delete)
+            {
+                *d = Delete::Due(gateway.clone());
+            }
             if let (Event::ChildSaUp { child, .. }, Some(p)) = (&ev, probe.as_mut()) {
                 if let Err(e) = p.install(clock.now(), child) {
                     eprintln!("ike-peer: {e}");
@@ -315,6 +341,16 @@ fn run(args: &Args) -> Result<bool, String> {
                         outcomes.push(Outcome::Failure);
                     }
                 }
+            }
+        }
+        if args.ping.is_none() || n.echo_replies > 0 {
+            if let Some(Delete::Due(gw)) = delete.take_if(|d| matches!(d, Delete::Due(_))) {
+                delete = Some(Delete::Sent);
+                if let Err(e) = ep.delete_ike(clock.now(), &gw) {
+                    eprintln!("ike-peer: --delete {gw}: {e}");
+                    outcomes.push(Outcome::Failure);
+                }
+                flush(&mut ep, &socks, &mut buf, &mut n);
             }
         }
         for o in outcomes {
@@ -441,6 +477,8 @@ mod tests {
         assert!(args("--config c --until forever").is_err());
         assert!(args("--config c --bind host").is_err());
         assert!(args("--config c --frobnicate").is_err());
+        let a = args("--config c --until ike-down --delete").unwrap();
+        assert_eq!((a.until, a.delete), (Until::IkeDown, true));
         let a = args("--config c --ping 10.1.0.1,10.2.0.1 --until echo-reply").unwrap();
         assert_eq!(
             a.ping,
@@ -470,6 +508,11 @@ mod tests {
         assert_eq!(verdict(Until::EchoReply, Outcome::EchoReply), Some(true));
         assert_eq!(verdict(Until::EchoReply, Outcome::Failure), Some(false));
         assert_eq!(verdict(Until::ChildUp, Outcome::EchoReply), None);
+        assert_eq!(verdict(Until::ChildUp, Outcome::IkeDown), Some(false));
+        assert_eq!(verdict(Until::IkeDown, Outcome::IkeDown), Some(true));
+        assert_eq!(verdict(Until::IkeDown, Outcome::ChildUp), None);
+        assert_eq!(verdict(Until::IkeDown, Outcome::Failure), Some(false));
+        assert_eq!(verdict(Until::Failure, Outcome::IkeDown), Some(true));
     }
 
     #[test]
