@@ -8,9 +8,10 @@
 //! all-zero tag, its MAC an all-zero ICV. So packets ending in zeros "authenticate" and reach the
 //! padding, inner-packet and selector checks.
 //!
-//! Invariants: decapsulation never panics; a delivered range lies inside the packet; a packet that
-//! fails before authenticating (malformed, unknown SPI, replay, ICV failure, expired) changes
-//! nothing in the SA but its drop counter.
+//! Invariants: decapsulation (and the port-4500 and raw-IP demultiplexers in front of it) never
+//! panics; a delivered range lies inside the packet; a packet that fails before authenticating
+//! (malformed, unknown SPI, replay, ICV failure, expired) changes nothing in the SA but its drop
+//! counter, and a failed packet never counts as received.
 
 #![no_main]
 
@@ -193,6 +194,13 @@ fuzz_target!(|data: &[u8]| {
         let n = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());
         let (pkt, next) = tail.split_at(n);
         rest = next;
+        // The demultiplexers in front of decapsulation see the same bytes and must not panic.
+        if let Ok(esp::wire::Udp4500::Esp(e)) = esp::wire::Udp4500::classify(pkt) {
+            assert_eq!(e, pkt);
+        }
+        if let Ok(esp::encap::Received::Esp(o)) = esp::encap::parse_outer(pkt, 4500) {
+            assert!(o.esp_start <= o.esp_end && o.esp_end <= pkt.len());
+        }
         let mut buf = pkt.to_vec();
         let window = sa.replay_window().clone();
         let before = *sa.counters();
