@@ -489,7 +489,7 @@ ALL_SCENARIOS=("${SMOKE_SCENARIOS[@]}" "${OUR_SCENARIOS[@]}")
 
 # ---------------------------------------------------------------------------------------------
 
-run_one() { # run_one NAME: in a fresh network, bounded in time; sets RESULT_LINE
+run_one() { # run_one NAME: in a fresh network, bounded in time; prints its line, fails with it
   local name="$1" fn="scenario_${1//-/_}" t0 t1 rc reason
   DIR="$WORKDIR/$name"
   rm -rf "$DIR"
