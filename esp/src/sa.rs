@@ -1,9 +1,9 @@
 //! Outbound and inbound SAs: in-place ESP encapsulation and decapsulation (RFC 4303).
 //!
 //! An SA is built once from a [`ChildSa`] description and a [`CryptoProvider`]; keys are set up
-//! then. Per packet the SA makes exactly one call into the provider's keyed object (an AEAD seal or
-//! open, or a cipher call plus a MAC call for the CBC+HMAC transforms), works in the caller's
-//! buffer and allocates nothing.
+//! then. Per packet an AEAD SA makes exactly one call into the provider's keyed object (seal or
+//! open); a CBC+HMAC SA makes one cipher call and one MAC call (plus, when sending, a one-block
+//! cipher call that derives the IV). Everything happens in the caller's buffer; nothing allocates.
 //!
 //! Buffer contract: the caller's packet sits at `buf[range]`. Encapsulation writes the ESP header
 //! and IV into the bytes before it (headroom, see [`OutboundSa::headroom`](crate::OutboundSa::headroom)) and the padding,
