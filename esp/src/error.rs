@@ -180,3 +180,37 @@ impl DropCounters {
         DropReason::ALL.iter().map(move |r| (*r, self.get(*r)))
     }
 }
+
+/// One `name value` line per non-zero counter, as `show counter global` lists them.
+impl core::fmt::Display for DropCounters {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (reason, n) in self.iter().filter(|(_, n)| *n != 0) {
+            writeln!(f, "{:<32}{n}", reason.name())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_count_sum_and_print() {
+        let mut c = DropCounters::default();
+        c.count(DropReason::Replay);
+        c.count(DropReason::Replay);
+        c.add(DropReason::UnknownSpi, 5);
+        assert_eq!(c.get(DropReason::Replay), 2);
+        assert_eq!(c.total(), 7);
+        assert_eq!(
+            c.to_string(),
+            "esp_drop_unknown_spi            5\nesp_drop_replay                 2\n"
+        );
+        assert_eq!(
+            EspError::IcvFailure.drop_reason(),
+            Some(DropReason::IcvFailure)
+        );
+        assert_eq!(EspError::SequenceExhausted.drop_reason(), None);
+    }
+}
