@@ -574,6 +574,13 @@ fn the_default_provider_and_the_test_provider_interoperate() {
     // Two independent implementations of the provider traits agree on every suite.
     let other = common::provider::test_provider();
     for (name, enc, integ, el, il) in suites() {
+        if other.integrity(integ).is_none() && integ != IntegId::NONE
+            || other.aead(enc).is_none()
+                && other.cipher(enc).is_none()
+                && enc.id != EncrId::ENCR_NULL
+        {
+            continue;
+        }
         let c = child(enc, integ, &vec![8u8; el], &vec![7u8; il], 0x4000_0004);
         let mut tx = OutboundSa::new(&provider(), &c, NOW).unwrap();
         let mut rx = InboundSa::new(&other, &c, NOW).unwrap();

@@ -118,6 +118,20 @@ pub fn suites() -> Vec<(&'static str, Encryption, IntegId, usize, usize)> {
             32,
         ),
         (
+            "aes192-sha384",
+            Encryption::new(EncrId::ENCR_AES_CBC, 192),
+            IntegId::AUTH_HMAC_SHA2_384_192,
+            24,
+            48,
+        ),
+        (
+            "aes256-sha512",
+            Encryption::new(EncrId::ENCR_AES_CBC, 256),
+            IntegId::AUTH_HMAC_SHA2_512_256,
+            32,
+            64,
+        ),
+        (
             "3des-sha256",
             Encryption::new(EncrId::ENCR_3DES, 0),
             IntegId::AUTH_HMAC_SHA2_256_128,
