@@ -75,7 +75,7 @@ connections {
     # kernel-libipsec only sends ESP through charon's UDP socket: force UDP encapsulation
     # (`no` only where a real NAT makes both sides encapsulate anyway).
     encap = ${10:-yes}
-    dpd_delay = 0
+    dpd_delay = ${SW_DPD:-0}
     rekey_time = 4h
     local {
       auth = psk
@@ -392,6 +392,34 @@ delete_ike() {
   [ -z "$left" ] || { echo "charon still has an SA: $left"; return 1; }
 }
 scenario_us_delete_ike() { delete_ike us; }
+
+# Liveness (RFC 7296 section 2.4): an empty INFORMATIONAL request after an idle interval, answered
+# by an empty response. `sw`: charon checks every second (dpd_delay = 1s) and we answer; `us`:
+# our gateway checks after its idle interval (PAN-OS default 5 s) and charon answers. The tunnel
+# must still be up at the end on both sides.
+liveness() {
+  local secs="$2"
+  SW_DPD="$3" sw_setup x25519 "$PSK" || return 1
+  peer --config "$HERE/configs/x25519.toml" --initiate to-strongswan --until never \
+    --timeout "${secs}s" || { echo "ike-peer lost the tunnel: $(tail -1 "$DIR/peer.err")"; return 1; }
+  grep -q '^EVENT child-sa-installed ' "$DIR/peer.out" || { echo "no Child SA"; return 1; }
+  local log="$DIR/sw/charon.log" sw
+  if [ "$1" = sw ]; then
+    grep -q 'sending DPD request' "$log" || { echo "charon sent no DPD request"; return 1; }
+    [ "$(grep -Ec 'parsed INFORMATIONAL response [0-9]+ \[ \]' "$log")" -ge 2 ] ||
+      { echo "fewer than 2 of charon's DPD requests answered"; return 1; }
+  else
+    grep -Eq 'parsed INFORMATIONAL request [0-9]+ \[ \]' "$log" ||
+      { echo "charon received no liveness check from us"; return 1; }
+    grep -Eq 'generating INFORMATIONAL response [0-9]+ \[ \]' "$log" ||
+      { echo "charon did not answer our liveness check"; return 1; }
+  fi
+  sw="$(sas_summary "$DIR/sw" "$SW_NS")"
+  [ "$(word ike_state "$sw")" = ESTABLISHED ] && [ "$(word child "$sw")" = INSTALLED ] ||
+    { echo "charon lost the tunnel: $sw"; return 1; }
+}
+scenario_sw_liveness() { liveness sw 4 1s; }
+scenario_us_liveness() { liveness us 7 0; }
 scenario_sw_delete_ike() { delete_ike sw; }
 
 # A failure both sides must see. $1: who initiates (us|sw); $2: charon's PSK; $3: charon's remote
@@ -481,7 +509,7 @@ scenario_sw_init_ts_mismatch() {
 SMOKE_SCENARIOS=(swan-to-swan swan-wrong-psk swan-ts-mismatch)
 OUR_SCENARIOS=(
   us-init-x25519 sw-init-x25519 us-init-modp2048 sw-init-modp2048 us-init-ecp384 sw-init-ecp384
-  us-init-ipv6 sw-init-ipv6 us-init-nat us-delete-ike sw-delete-ike
+  us-init-ipv6 sw-init-ipv6 us-init-nat us-delete-ike sw-delete-ike us-liveness sw-liveness
   us-init-wrong-psk sw-init-wrong-psk us-init-ts-mismatch sw-init-ts-mismatch
   us-init-no-ike-proposal sw-init-no-ike-proposal us-init-no-esp-proposal sw-init-no-esp-proposal
 )

@@ -18,12 +18,13 @@
 //!
 //! `--until` is the condition that ends the run: `child-up` (default: a Child SA was installed),
 //! `ike-up`, `failure` (a negotiation failed or an IKE SA went down), `ike-down` (an established
-//! IKE SA went down), `echo-reply` (see `--ping`), or `never`. `--delete` deletes the IKE SA
-//! (INFORMATIONAL with a Delete payload) as soon as its first Child SA is up, and the echo reply
-//! is in when `--ping` is given. Exit status: 0
-//! when the condition was met; 1 when `--timeout` (default 20s) expired first or the run ended the
-//! other way (a failure while waiting for `child-up`, a Child SA while waiting for `failure`); 2
-//! for usage, configuration and socket errors. `--linger DUR` keeps serving the peer for DUR after
+//! IKE SA went down), `echo-reply` (see `--ping`), or `never` (serve until `--timeout`, which
+//! then counts as success; a failure or a lost IKE SA ends the run early, as a failure).
+//! `--delete` deletes the IKE SA (INFORMATIONAL with a Delete payload) as soon as its first Child
+//! SA is up, and the echo reply is in when `--ping` is given. Exit status: 0 when the condition
+//! was met; 1 when `--timeout` (default 20s) expired first or the run ended the other way (a
+//! failure while waiting for `child-up`, a Child SA while waiting for `failure`); 2 for usage,
+//! configuration and socket errors. `--linger DUR` keeps serving the peer for DUR after
 //! the condition is met, so it gets answers to its last requests.
 //!
 //! There is no tunnel interface here. `--ping SRC,DST` (IPv4) is the one ESP use: once the first
@@ -97,7 +98,10 @@ fn verdict(until: Until, outcome: Outcome) -> Option<bool> {
         | (Until::Failure, Outcome::Failure | Outcome::IkeDown)
         | (Until::EchoReply, Outcome::EchoReply)
         | (Until::IkeDown, Outcome::IkeDown) => Some(true),
-        (Until::ChildUp | Until::IkeUp | Until::EchoReply, Outcome::Failure | Outcome::IkeDown)
+        (
+            Until::ChildUp | Until::IkeUp | Until::EchoReply | Until::Never,
+            Outcome::Failure | Outcome::IkeDown,
+        )
         | (Until::IkeDown, Outcome::Failure)
         | (Until::Failure, Outcome::ChildUp) => Some(false),
         _ => None,
@@ -363,6 +367,7 @@ fn run(args: &Args) -> Result<bool, String> {
         let now = StdInstant::now();
         match end {
             Some((v, stop)) if now >= stop || now >= deadline => break v,
+            None if now >= deadline && args.until == Until::Never => break true,
             None if now >= deadline => {
                 eprintln!(
                     "ike-peer: timeout after {:?} waiting for {:?}",
@@ -502,7 +507,8 @@ mod tests {
         assert_eq!(verdict(Until::Failure, Outcome::Failure), Some(true));
         assert_eq!(verdict(Until::Failure, Outcome::ChildUp), Some(false));
         assert_eq!(verdict(Until::Failure, Outcome::IkeUp), None);
-        assert_eq!(verdict(Until::Never, Outcome::Failure), None);
+        assert_eq!(verdict(Until::Never, Outcome::Failure), Some(false));
+        assert_eq!(verdict(Until::Never, Outcome::IkeDown), Some(false));
         assert_eq!(verdict(Until::Never, Outcome::ChildUp), None);
         assert_eq!(verdict(Until::EchoReply, Outcome::ChildUp), None);
         assert_eq!(verdict(Until::EchoReply, Outcome::EchoReply), Some(true));
