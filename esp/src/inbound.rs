@@ -228,11 +228,23 @@ impl InboundSa {
             return Ok(None);
         }
         let mut range = hlen..hlen + payload_len;
-        if self.mode == Mode::Tunnel
-            && (next_header == NEXT_HEADER_IPV4 || next_header == NEXT_HEADER_IPV6)
-        {
+        if self.mode == Mode::Tunnel {
+            // A tunnel-mode SA carries IP packets only (RFC 4301 section 5.2: what arrives must
+            // match the SA's selectors, and only an IP packet can be checked against them).
+            if next_header != NEXT_HEADER_IPV4 && next_header != NEXT_HEADER_IPV6 {
+                return Err(EspError::PolicyMismatch);
+            }
             let inner = &mut packet[range.clone()];
             let flow = ip::flow(inner)?;
+            let version_ok = match next_header {
+                NEXT_HEADER_IPV4 => flow.src.is_ipv4(),
+                _ => flow.src.is_ipv6(),
+            };
+            if !version_ok {
+                return Err(EspError::BadInnerPacket(
+                    "next header and IP version disagree",
+                ));
+            }
             if !flow_in(&flow, &self.remote_ts, &self.local_ts) {
                 return Err(EspError::PolicyMismatch);
             }

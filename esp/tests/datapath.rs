@@ -519,6 +519,29 @@ fn inner_packets_outside_the_selectors_are_dropped() {
 }
 
 #[test]
+fn tunnel_mode_accepts_only_ip_packets() {
+    let c = keyed("aes128gcm16");
+    let (mut tx, mut rx) = pair(&c);
+    let inner = ipv4(40, [10, 1, 0, 1], [10, 2, 0, 1], 0, false);
+    for (nh, want) in [
+        (6u8, EspError::PolicyMismatch),
+        (
+            41,
+            EspError::BadInnerPacket("next header and IP version disagree"),
+        ),
+    ] {
+        let mut buf = vec![0u8; 200];
+        buf[16..56].copy_from_slice(&inner);
+        let r = tx.encapsulate_payload(NOW, &mut buf, 16..56, nh).unwrap();
+        let mut pkt = buf[r].to_vec();
+        assert_eq!(rx.decapsulate(NOW, &mut pkt), Err(want));
+    }
+    assert_eq!(rx.counters().drops.get(DropReason::Policy), 1);
+    assert_eq!(rx.counters().drops.get(DropReason::Malformed), 1);
+    assert_eq!(rx.counters().packets, 0);
+}
+
+#[test]
 fn configuration_mistakes_are_errors() {
     let p = provider();
     let mut c = keyed("aes128gcm16");
