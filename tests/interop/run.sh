@@ -110,7 +110,8 @@ CONF
 # The SAs of one charon as `key=value` words on one line:
 # `ike=AES_GCM_16-256/PRF_HMAC_SHA2_256/CURVE_25519 ike_spi_i=.. ike_spi_r=.. child=INSTALLED
 #  esp=AES_GCM_16-128 in=2f214d5a out=2418309d ts_local=10.2.0.0/24 ts_remote=10.1.0.0/24`; empty
-# when there is no IKE SA. (Selectors: the first of each side.)
+# when there is no IKE SA. Child fields describe the first INSTALLED Child SA (a rekeyed one
+# being deleted is skipped); selectors: the first of each side.
 sas_summary() { # sas_summary DIR NS
   sw_in "$1" "$2" swanctl --list-sas 2>/dev/null | awk '
     /^[^ ].*: #[0-9]+, / { for (i = 1; i <= NF; i++) {
@@ -119,8 +120,11 @@ sas_summary() { # sas_summary DIR NS
                            st = $3; sub(/,$/, "", st); out = out " ike_state=" st; ike = 1; next }
     ike == 1 && /^  [A-Z0-9_]+-?[0-9]*\// && !algs { out = out " ike=" $1; algs = 1; next }
     /^  remote .* @ / { out = out " ike_remote=" $NF; next }
-    /^  [^ ].*: #[0-9]+, reqid/ { st = $5; sub(/,$/, "", st); out = out " child=" st
+    /^  [^ ].*: #[0-9]+, reqid/ { st = $5; sub(/,$/, "", st); inst = (st == "INSTALLED" && !seen)
+                                  if (!inst) next
+                                  seen = 1; out = out " child=" st
                                   for (i = 1; i <= NF; i++) if ($i ~ /^ESP:/) { e = $i; sub(/^ESP:/, "", e); out = out " esp=" e } next }
+    !inst { next }
     /^    local  / { out = out " ts_local=" $2; next }
     /^    remote / { out = out " ts_remote=" $2; next }
     $1 == "in" { s = $2; sub(/,$/, "", s); out = out " in=" s " in_packets=" $5; next }
@@ -363,9 +367,9 @@ delete_ike() {
   local cfg="$HERE/configs/x25519.toml" ev reason
   if [ "$1" = us ]; then
     reason=deleted-locally
-    peer --config "$cfg" --initiate to-strongswan --ping "$US_INNER,$SW_INNER" --delete \
+    peer --config "$cfg" --initiate to-strongswan --ping "$US_INNER,$SW_INNER" --then delete-ike \
       --until ike-down --timeout 20s ||
-      { echo "ike-peer: no ike-sa-down after --delete: $(tail -1 "$DIR/peer.err")"; return 1; }
+      { echo "ike-peer: no ike-sa-down after --then delete-ike: $(tail -1 "$DIR/peer.err")"; return 1; }
     grep -q 'received DELETE for IKE_SA' "$DIR/sw/charon.log" ||
       { echo "charon did not receive our Delete"; return 1; }
   else
@@ -421,6 +425,63 @@ liveness() {
 scenario_sw_liveness() { liveness sw 4 1s; }
 scenario_us_liveness() { liveness us 7 0; }
 scenario_sw_delete_ike() { delete_ike sw; }
+
+# Rekeying with CREATE_CHILD_SA (RFC 7296 sections 1.3.2, 1.3.3), started by us (`ike-peer --then
+# rekey-...`) or by charon (`swanctl --rekey`) once the tunnel is up; echo requests keep flowing.
+# child: a second Child SA replaces the first (deleted), charon's INSTALLED one is the new one, and
+# an echo reply comes back on the new inbound SPI. ike: a second IKE SA with new SPIs replaces the
+# first, charon lists its SPIs, the Child SA stays and echo replies keep coming after the rekey.
+rekey() {
+  sw_setup x25519 "$PSK" || return 1
+  local cfg="$HERE/configs/x25519.toml" what="$2"
+  if [ "$1" = us ]; then
+    peer --config "$cfg" --initiate to-strongswan --ping "$US_INNER,$SW_INNER" \
+      --then "rekey-$what" --until never --timeout 5s ||
+      { echo "ike-peer lost the tunnel: $(tail -1 "$DIR/peer.err")"; return 1; }
+  else
+    peer_bg --config "$cfg" --initiate to-strongswan --ping "$US_INNER,$SW_INNER" \
+      --until never --timeout 6s || return 1
+    local i
+    for i in $(seq 1 50); do
+      grep -q '^EVENT esp-echo-reply ' "$DIR/peer.out" && break
+      sleep 0.1
+    done
+    local flag=--child target=net
+    [ "$what" = ike ] && flag=--ike target=gw
+    sw_in "$DIR/sw" "$SW_NS" swanctl --rekey "$flag" "$target" >"$DIR/rekey.txt" 2>&1 ||
+      { echo "swanctl --rekey failed: $(tail -1 "$DIR/rekey.txt")"; return 1; }
+    peer_wait || { echo "ike-peer lost the tunnel: $(tail -1 "$DIR/peer.err")"; return 1; }
+  fi
+  local sw first second last_reply
+  sw="$(sas_summary "$DIR/sw" "$SW_NS")"
+  echo "sw: $sw" >"$DIR/sas.txt"
+  [ "$(word child "$sw")" = INSTALLED ] || { echo "charon has no INSTALLED CHILD_SA: $sw"; return 1; }
+  if [ "$what" = child ]; then
+    first="$(grep '^EVENT child-sa-installed ' "$DIR/peer.out" | sed -n 1p)"
+    second="$(grep '^EVENT child-sa-installed ' "$DIR/peer.out" | sed -n 2p)"
+    [ -n "$second" ] || { echo "no second child-sa-installed event"; return 1; }
+    grep -q "^EVENT child-sa-deleted .*spi_in=$(word spi_in "$first") " "$DIR/peer.out" ||
+      { echo "the rekeyed Child SA $(word spi_in "$first") was not deleted"; return 1; }
+    [ "$(word spi_in "$second")" = "$(word out "$sw")" ] &&
+      [ "$(word spi_out "$second")" = "$(word in "$sw")" ] ||
+      { echo "new Child SA SPIs disagree: ours $second, charon $sw"; return 1; }
+    grep -q "^EVENT esp-echo-reply spi_in=$(word spi_in "$second") " "$DIR/peer.out" ||
+      { echo "no echo reply on the new Child SA $(word spi_in "$second")"; return 1; }
+  else
+    second="$(grep '^EVENT ike-sa-up ' "$DIR/peer.out" | sed -n 2p)"
+    [ -n "$second" ] || { echo "no second ike-sa-up event"; return 1; }
+    [ "$(word spi_i "$second")" = "$(word ike_spi_i "$sw")" ] &&
+      [ "$(word spi_r "$second")" = "$(word ike_spi_r "$sw")" ] ||
+      { echo "new IKE SA SPIs disagree: ours $second, charon $sw"; return 1; }
+    last_reply="$(grep -n '^EVENT esp-echo-reply ' "$DIR/peer.out" | tail -1 | cut -d: -f1)"
+    [ "${last_reply:-0}" -gt "$(grep -n '^EVENT ike-sa-up ' "$DIR/peer.out" | sed -n 2p | cut -d: -f1)" ] ||
+      { echo "no echo reply after the IKE rekey"; return 1; }
+  fi
+}
+scenario_us_rekey_child() { rekey us child; }
+scenario_sw_rekey_child() { rekey sw child; }
+scenario_us_rekey_ike() { rekey us ike; }
+scenario_sw_rekey_ike() { rekey sw ike; }
 
 # A failure both sides must see. $1: who initiates (us|sw); $2: charon's PSK; $3: charon's remote
 # TS; $4: our event (ike-sa-failed|child-sa-failed); $5: the notify (IANA name, in our event);
@@ -510,6 +571,7 @@ SMOKE_SCENARIOS=(swan-to-swan swan-wrong-psk swan-ts-mismatch)
 OUR_SCENARIOS=(
   us-init-x25519 sw-init-x25519 us-init-modp2048 sw-init-modp2048 us-init-ecp384 sw-init-ecp384
   us-init-ipv6 sw-init-ipv6 us-init-nat us-delete-ike sw-delete-ike us-liveness sw-liveness
+  us-rekey-child sw-rekey-child us-rekey-ike sw-rekey-ike
   us-init-wrong-psk sw-init-wrong-psk us-init-ts-mismatch sw-init-ts-mismatch
   us-init-no-ike-proposal sw-init-no-ike-proposal us-init-no-esp-proposal sw-init-no-esp-proposal
 )

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! ike-peer --config FILE [--bind ADDR] [--initiate TUNNEL] [--until COND] [--timeout DUR]
-//!          [--linger DUR] [--ping SRC,DST] [--delete]
+//!          [--linger DUR] [--ping SRC,DST] [--then delete-ike|rekey-child|rekey-ike]
 //! ```
 //!
 //! It loads a firewall configuration (the PAN-OS model of `ipsec_core::config`, TOML), binds UDP
@@ -20,8 +20,9 @@
 //! `ike-up`, `failure` (a negotiation failed or an IKE SA went down), `ike-down` (an established
 //! IKE SA went down), `echo-reply` (see `--ping`), or `never` (serve until `--timeout`, which
 //! then counts as success; a failure or a lost IKE SA ends the run early, as a failure).
-//! `--delete` deletes the IKE SA (INFORMATIONAL with a Delete payload) as soon as its first Child
-//! SA is up, and the echo reply is in when `--ping` is given. Exit status: 0 when the condition
+//! `--then ACTION` runs one command as soon as the first Child SA is up (and the echo reply is in,
+//! with `--ping`): `delete-ike` (INFORMATIONAL with a Delete payload), `rekey-child` or
+//! `rekey-ike` (CREATE_CHILD_SA, RFC 7296 sections 1.3.2 and 1.3.3). Exit status: 0 when the condition
 //! was met; 1 when `--timeout` (default 20s) expired first or the run ended the other way (a
 //! failure while waiting for `child-up`, a Child SA while waiting for `failure`); 2 for usage,
 //! configuration and socket errors. `--linger DUR` keeps serving the peer for DUR after
@@ -132,12 +133,34 @@ struct Args {
     timeout: Duration,
     linger: Duration,
     ping: Option<(Ipv4Addr, Ipv4Addr)>,
-    delete: bool,
+    then: Option<Action>,
+}
+
+/// A command for `--then`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    DeleteIke,
+    RekeyChild,
+    RekeyIke,
+}
+
+impl std::str::FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "delete-ike" => Ok(Action::DeleteIke),
+            "rekey-child" => Ok(Action::RekeyChild),
+            "rekey-ike" => Ok(Action::RekeyIke),
+            _ => Err(format!(
+                "--then {s:?}: expected delete-ike, rekey-child or rekey-ike"
+            )),
+        }
+    }
 }
 
 const USAGE: &str = "usage: ike-peer --config FILE [--bind ADDR] [--initiate TUNNEL] \
 [--until child-up|ike-up|failure|echo-reply|never] [--timeout DUR] [--linger DUR] \
-[--ping SRC,DST] [--delete]";
+[--ping SRC,DST] [--then delete-ike|rekey-child|rekey-ike]";
 
 impl Args {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -149,7 +172,7 @@ impl Args {
             timeout: Duration::from_secs(20),
             linger: Duration::ZERO,
             ping: None,
-            delete: false,
+            then: None,
         };
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -169,7 +192,7 @@ impl Args {
                     let (a, b) = v.split_once(',').ok_or_else(bad)?;
                     out.ping = Some((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?));
                 }
-                "--delete" => out.delete = true,
+                "--then" => out.then = Some(value()?.parse()?),
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }
@@ -209,14 +232,14 @@ impl Clock {
     }
 }
 
-/// Progress of `--delete`.
-enum Delete {
+/// Progress of `--then`.
+enum Then {
     /// No Child SA yet.
     Waiting,
-    /// The first Child SA of this gateway is up: delete its IKE SA.
-    Due(String),
-    /// The delete request is out.
-    Sent,
+    /// The first Child SA is up: its gateway and tunnel.
+    Due(String, String),
+    /// The command was given.
+    Done,
 }
 
 /// Counters printed at the end.
@@ -306,7 +329,7 @@ fn run(args: &Args) -> Result<bool, String> {
     let mut n = Counters::default();
     let mut probe = args.ping.map(|(src, dst)| Probe::new(src, dst));
     let mut next_ping = clock.0;
-    let mut delete = args.delete.then_some(Delete::Waiting);
+    let mut then = args.then.map(|_| Then::Waiting);
     // The verdict, once reached, and when to stop serving after it.
     let mut end: Option<(bool, StdInstant)> = None;
     let result = loop {
@@ -316,16 +339,20 @@ fn run(args: &Args) -> Result<bool, String> {
             println!("{}", event_line(&ev));
             println!("LOG {ev}");
             outcomes.push(outcome(&ev));
-            if let (Event::ChildSaUp { gateway, .. }, Some(d @ Delete::Waiting)) =
-                (&ev, &mut delete)
+            if let (Event::ChildSaUp { gateway, child, .. }, Some(t @ Then::Waiting)) =
+                (&ev, &mut then)
             {
-                *d = Delete::Due(gateway.clone());
+                *t = Then::Due(gateway.clone(), child.tunnel.clone());
             }
-            if let (Event::ChildSaUp { child, .. }, Some(p)) = (&ev, probe.as_mut()) {
-                if let Err(e) = p.install(clock.now(), child) {
-                    eprintln!("ike-peer: {e}");
-                    outcomes.push(Outcome::Failure);
+            match (&ev, probe.as_mut()) {
+                (Event::ChildSaUp { child, .. }, Some(p)) => {
+                    if let Err(e) = p.install(clock.now(), child) {
+                        eprintln!("ike-peer: {e}");
+                        outcomes.push(Outcome::Failure);
+                    }
                 }
+                (Event::ChildSaDown { inbound_spi, .. }, Some(p)) => p.remove(*inbound_spi),
+                _ => {}
             }
         }
         if let Some(p) = probe.as_mut() {
@@ -348,10 +375,17 @@ fn run(args: &Args) -> Result<bool, String> {
             }
         }
         if args.ping.is_none() || n.echo_replies > 0 {
-            if let Some(Delete::Due(gw)) = delete.take_if(|d| matches!(d, Delete::Due(_))) {
-                delete = Some(Delete::Sent);
-                if let Err(e) = ep.delete_ike(clock.now(), &gw) {
-                    eprintln!("ike-peer: --delete {gw}: {e}");
+            if let Some(Then::Due(gw, tunnel)) = then.take_if(|t| matches!(t, Then::Due(..))) {
+                then = Some(Then::Done);
+                let now = clock.now();
+                let done = match args.then {
+                    Some(Action::DeleteIke) => ep.delete_ike(now, &gw),
+                    Some(Action::RekeyChild) => ep.rekey_child(now, &tunnel),
+                    Some(Action::RekeyIke) => ep.rekey_ike(now, &gw),
+                    None => Ok(()),
+                };
+                if let Err(e) = done {
+                    eprintln!("ike-peer: --then {:?}: {e}", args.then);
                     outcomes.push(Outcome::Failure);
                 }
                 flush(&mut ep, &socks, &mut buf, &mut n);
@@ -482,8 +516,17 @@ mod tests {
         assert!(args("--config c --until forever").is_err());
         assert!(args("--config c --bind host").is_err());
         assert!(args("--config c --frobnicate").is_err());
-        let a = args("--config c --until ike-down --delete").unwrap();
-        assert_eq!((a.until, a.delete), (Until::IkeDown, true));
+        let a = args("--config c --until ike-down --then delete-ike").unwrap();
+        assert_eq!((a.until, a.then), (Until::IkeDown, Some(Action::DeleteIke)));
+        assert_eq!(
+            args("--config c --then rekey-child").unwrap().then,
+            Some(Action::RekeyChild)
+        );
+        assert_eq!(
+            args("--config c --then rekey-ike").unwrap().then,
+            Some(Action::RekeyIke)
+        );
+        assert!(args("--config c --then reboot").is_err());
         let a = args("--config c --ping 10.1.0.1,10.2.0.1 --until echo-reply").unwrap();
         assert_eq!(
             a.ping,

@@ -2,14 +2,16 @@
 //!
 //! Agreeing on SPIs and algorithms does not prove both peers derived the same keys (RFC 7296
 //! section 2.17); one echo request that the peer decrypts and answers, and whose reply we decrypt,
-//! does. The probe installs the Child SA from the endpoint's event into an [`esp::SaTable`], sends
-//! IPv4 echo requests from SRC to DST inside ESP-in-UDP (RFC 3948), and reports each echo reply
-//! that comes back decrypted.
+//! does. The probe installs the Child SAs of the first tunnel that comes up into an
+//! [`esp::SaTable`] (and removes them when they are deleted, so after a rekey the new SA carries
+//! the requests), sends IPv4 echo requests from SRC to DST inside ESP-in-UDP (RFC 3948), and
+//! reports each echo reply that comes back decrypted.
 
-use esp::{SaTable, Transmit, TunnelId};
+use esp::{ChildHandle, SaTable, Transmit, TunnelId};
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::crypto::default_provider;
 use ipsec_core::time::Instant;
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 /// Room before the inner packet for the ESP header and IV, and after it for the trailer and ICV.
@@ -82,6 +84,8 @@ pub(crate) enum Answer {
 pub(crate) struct Probe {
     table: SaTable,
     tunnel: Option<TunnelId>,
+    /// Installed Child SAs by inbound SPI.
+    installed: HashMap<u32, ChildHandle>,
     src: Ipv4Addr,
     dst: Ipv4Addr,
     id: u16,
@@ -95,6 +99,7 @@ impl Probe {
         Probe {
             table: SaTable::new(default_provider()),
             tunnel: None,
+            installed: HashMap::new(),
             src,
             dst,
             id: (std::process::id() & 0xffff) as u16,
@@ -103,21 +108,31 @@ impl Probe {
         }
     }
 
-    /// Installs the first Child SA; later ones are ignored.
+    /// Installs a Child SA of the probed tunnel (the first one that comes up); Child SAs of other
+    /// tunnels are ignored.
     pub(crate) fn install(&mut self, now: Instant, child: &ChildSa) -> Result<(), String> {
-        if self.tunnel.is_some() {
+        if self.tunnel.is_some() && self.tunnel != self.table.tunnel(&child.tunnel) {
             return Ok(());
         }
-        self.table
+        let handle = self
+            .table
             .install(now, child)
             .map_err(|e| format!("ESP install of {}: {e}", child.tunnel))?;
+        self.installed.insert(handle.inbound_spi, handle);
         self.tunnel = self.table.tunnel(&child.tunnel);
         Ok(())
     }
 
-    /// True once a Child SA is installed.
+    /// Removes the Child SA whose inbound SPI is `inbound_spi`, if it is installed.
+    pub(crate) fn remove(&mut self, inbound_spi: u32) {
+        if let Some(h) = self.installed.remove(&inbound_spi) {
+            self.table.remove(h);
+        }
+    }
+
+    /// True while a Child SA is installed.
     pub(crate) fn ready(&self) -> bool {
-        self.tunnel.is_some()
+        !self.installed.is_empty()
     }
 
     /// Encapsulates the next echo request; the datagram is `self.datagram(&transmit)`.
