@@ -452,16 +452,7 @@ impl Endpoint {
             }
             // Add the tunnel's Child SA with CREATE_CHILD_SA, once the IKE SA is up.
             let peer = sa.remote.ip();
-            let spi = {
-                let mut b = [0u8; 4];
-                loop {
-                    self.rng().fill(&mut b)?;
-                    let s = u32::from_be_bytes(b);
-                    if s > 255 {
-                        break s;
-                    }
-                }
-            };
+            let spi = self.new_child_spi()?;
             let req = {
                 let ctx = ctx!(self, now);
                 crate::exchange::ike_auth::child_request(&ctx, tunnel, spi, peer)?
@@ -470,16 +461,7 @@ impl Endpoint {
         }
         let gname = g.name.clone();
         let spi_i = self.new_spi()?;
-        let child_spi = {
-            let mut b = [0u8; 4];
-            loop {
-                self.rng().fill(&mut b)?;
-                let s = u32::from_be_bytes(b);
-                if s > 255 {
-                    break s;
-                }
-            }
-        };
+        let child_spi = self.new_child_spi()?;
         self.restarts.retain(|(t, _)| t != tunnel);
         let mut ctx = ctx!(self, now);
         let g = ctx
@@ -534,14 +516,7 @@ impl Endpoint {
         let Some((key, old, tsi, tsr, proxy_id)) = found else {
             return Err(Error::NotEstablished(tunnel.to_owned()));
         };
-        let mut b = [0u8; 4];
-        let spi = loop {
-            self.rng().fill(&mut b)?;
-            let s = u32::from_be_bytes(b);
-            if s > 255 {
-                break s;
-            }
-        };
+        let spi = self.new_child_spi()?;
         let req = crate::sa::ChildRequest {
             tunnel: tunnel.to_owned(),
             proxy_id,
@@ -649,14 +624,16 @@ impl Endpoint {
     // ---- internals ----
 
     fn new_spi(&self) -> Result<u64, Error> {
-        let mut b = [0u8; 8];
-        loop {
-            self.rng().fill(&mut b)?;
-            let spi = u64::from_be_bytes(b);
-            if spi != 0 && !self.sas.contains_key(&spi) {
-                return Ok(spi);
-            }
-        }
+        crate::exchange::fresh_ike_spi(self.rng(), |s| self.sas.contains_key(&s))
+    }
+
+    /// An inbound ESP SPI unused by any Child SA of this endpoint.
+    fn new_child_spi(&self) -> Result<u32, Error> {
+        crate::exchange::fresh_child_spi(self.rng(), |s| {
+            self.sas
+                .values()
+                .any(|sa| sa.children.iter().any(|c| c.sa.inbound.spi == s))
+        })
     }
 
     /// Housekeeping after an SA processed input: INITIAL_CONTACT, removal of dead SAs, restarts.

@@ -118,17 +118,33 @@ impl Pair {
         seed: u64,
         provider: CryptoProvider,
     ) -> Pair {
-        let left_ip = left.gateways.first().map(|g| g.local_addr).unwrap_or(V4);
-        let right_ip = right.gateways.first().map(|g| g.local_addr).unwrap_or(V4);
         let rng = |s: u64| {
             let mut seed_bytes = [0u8; 32];
             seed_bytes[..8].copy_from_slice(&s.to_le_bytes());
             Box::new(SeededRandom::new(seed_bytes))
         };
+        Self::from_endpoints(
+            Endpoint::with_rng(left, provider, rng(seed)).expect("left config"),
+            Endpoint::with_rng(right, provider, rng(seed.wrapping_add(1))).expect("right config"),
+            seed,
+        )
+    }
+
+    /// Two endpoints built by the caller, e.g. with [`Endpoint::with_rng`] and a scripted
+    /// random source that fixes nonces and SPIs (to decide who wins a collision). Each sits at
+    /// the address of its first gateway; `seed` drives the network's loss and reordering.
+    pub fn from_endpoints(left: Endpoint, right: Endpoint, seed: u64) -> Pair {
+        let ip = |e: &Endpoint| {
+            e.config()
+                .gateways
+                .first()
+                .map(|g| g.local_addr)
+                .unwrap_or(V4)
+        };
+        let (left_ip, right_ip) = (ip(&left), ip(&right));
         Pair {
-            left: Endpoint::with_rng(left, provider, rng(seed)).expect("left config"),
-            right: Endpoint::with_rng(right, provider, rng(seed.wrapping_add(1)))
-                .expect("right config"),
+            left,
+            right,
             now: Instant::from_secs(1),
             latency: Duration::from_millis(10),
             loss_permille: 0,

@@ -232,3 +232,42 @@ fn arbitrary_input_never_panics() {
     assert!(right.ike_sas().len() < 3000);
     assert!(right.stats().dropped_malformed > 0);
 }
+
+#[derive(Debug)]
+struct Zeros;
+impl ipsec_core::crypto::SecureRandom for Zeros {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), ipsec_core::crypto::CryptoError> {
+        buf.fill(0);
+        Ok(())
+    }
+}
+
+/// A random source stuck at zero cannot produce an SPI: commands fail with an error and
+/// requests are dropped, instead of looping for ever.
+#[test]
+fn broken_random_source_fails_instead_of_hanging() {
+    let mut left = Endpoint::with_rng(
+        SiteSpec::left().config(),
+        default_provider(),
+        Box::new(Zeros),
+    )
+    .unwrap();
+    let now = ipsec_core::time::Instant::from_secs(1);
+    assert!(matches!(
+        left.connect(now, "tun"),
+        Err(ikev2::Error::Crypto(
+            ipsec_core::crypto::CryptoError::RandomFailed
+        ))
+    ));
+    let mut right = Endpoint::with_rng(
+        SiteSpec::right().config(),
+        default_provider(),
+        Box::new(Zeros),
+    )
+    .unwrap();
+    let msgs = strongswan_messages();
+    let local: SocketAddr = "192.0.2.2:500".parse().unwrap();
+    let remote: SocketAddr = "192.0.2.1:500".parse().unwrap();
+    right.handle_datagram(now, local, remote, &msgs[0]);
+    assert!(right.ike_sas().is_empty());
+}

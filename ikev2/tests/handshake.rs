@@ -691,3 +691,87 @@ fn create_child_sa_retries_with_the_pfs_group_asked_for() {
         .count();
     assert_eq!(create_requests, 2);
 }
+
+/// Random bytes whose first byte is fixed and the rest a counter (in the last bytes): every
+/// nonce a side makes is larger than its previous one, and the left side's are all smaller than
+/// the right side's.
+#[derive(Debug)]
+struct Scripted {
+    base: u8,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl ipsec_core::crypto::SecureRandom for Scripted {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), ipsec_core::crypto::CryptoError> {
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .to_be_bytes();
+        for (j, b) in buf.iter_mut().rev().enumerate() {
+            *b = n[7 - j % 8];
+        }
+        if let Some(first) = buf.first_mut() {
+            *first = self.base;
+        }
+        Ok(())
+    }
+}
+
+/// With scripted nonces the winner of a rekey collision is known in advance: the left side's
+/// nonces are the smallest, and its first one (Ni of its own rekey) is smaller than its second
+/// (Nr of the right side's rekey), so the SA the left side initiated is the redundant one and
+/// the left side deletes it (RFC 7296 section 2.8.1).
+///
+/// ```text
+/// left (nonces 00..)                               right (nonces 80..)
+/// CREATE_CHILD_SA {REKEY_SA, Ni=00..05}  -->  <--  CREATE_CHILD_SA {REKEY_SA, Ni=80..}
+///               {Nr=80..}                <--  -->  {Nr=00..06}
+/// lowest nonce 00..05: left's own SA loses; left deletes it, the right-initiated SA stays
+/// ```
+#[test]
+fn scripted_nonces_decide_the_rekey_collision() {
+    use ikev2::Endpoint;
+    let ep = |cfg, base| {
+        Endpoint::with_rng(
+            cfg,
+            ipsec_core::crypto::default_provider(),
+            Box::new(Scripted {
+                base,
+                counter: 0x1000.into(),
+            }),
+        )
+        .unwrap()
+    };
+    let mut p = Pair::from_endpoints(
+        ep(SiteSpec::left().config(), 0x00),
+        ep(SiteSpec::right().config(), 0x80),
+        18,
+    );
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+            && p.tunnel_up(Side::Right))
+    );
+    let before = p.left_events.len();
+    p.left.rekey_child(p.now, "tun").unwrap();
+    p.right.rekey_child(p.now, "tun").unwrap();
+    p.drive_for(Duration::from_secs(3));
+    let responder_made = p.left_events[before..]
+        .iter()
+        .find_map(|e| match e {
+            Event::ChildSaUp {
+                role: Role::Responder,
+                child,
+                ..
+            } => Some(child.inbound.spi),
+            _ => None,
+        })
+        .expect("left answered the right side's rekey");
+    let left = p.left.ike_sas()[0].children.clone();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].inbound.spi, responder_made);
+    assert_eq!(
+        p.right.ike_sas()[0].children[0].outbound.spi,
+        responder_made
+    );
+}

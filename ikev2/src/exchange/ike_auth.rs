@@ -389,13 +389,9 @@ impl IkeSa {
 
     /// A fresh inbound SPI (never 0-255, reserved by RFC 4303 section 2.1).
     pub(crate) fn new_child_spi(&self, ctx: &Ctx<'_>) -> Result<u32, Error> {
-        loop {
-            let b = ctx.random(4)?;
-            let spi = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-            if spi > 255 && !self.children.iter().any(|c| c.sa.inbound.spi == spi) {
-                return Ok(spi);
-            }
-        }
+        super::fresh_child_spi(ctx.rng, |s| {
+            self.children.iter().any(|c| c.sa.inbound.spi == s)
+        })
     }
 
     /// Initiator: checks the responder's IKE_AUTH answer and installs the first Child SA.

@@ -38,13 +38,7 @@ fn payload<'m, T>(msg: &'m Message, f: impl Fn(&'m Payload) -> Option<&'m T>) ->
 }
 
 fn new_spi(ctx: &Ctx<'_>) -> Result<u64, Error> {
-    loop {
-        let b = ctx.random(8)?;
-        let spi = u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-        if spi != 0 {
-            return Ok(spi);
-        }
-    }
+    super::fresh_ike_spi(ctx.rng, |_| false)
 }
 
 /// A soft lifetime: 85-90 % of the hard one, the point drawn at random (saturating, so any

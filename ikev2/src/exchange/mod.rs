@@ -68,6 +68,43 @@ impl Ctx<'_> {
     }
 }
 
+/// Draws before a random source that keeps producing unusable SPIs is declared broken.
+const SPI_TRIES: usize = 64;
+
+/// A fresh IKE SPI: non-zero and not `taken`. A random source that cannot produce one in a
+/// few tries is broken: [`CryptoError::RandomFailed`](ipsec_core::crypto::CryptoError) rather
+/// than a loop.
+pub(crate) fn fresh_ike_spi(
+    rng: &dyn SecureRandom,
+    taken: impl Fn(u64) -> bool,
+) -> Result<u64, crate::Error> {
+    let mut b = [0u8; 8];
+    for _ in 0..SPI_TRIES {
+        rng.fill(&mut b)?;
+        let spi = u64::from_be_bytes(b);
+        if spi != 0 && !taken(spi) {
+            return Ok(spi);
+        }
+    }
+    Err(ipsec_core::crypto::CryptoError::RandomFailed.into())
+}
+
+/// A fresh ESP SPI: never 0-255 (reserved, RFC 4303 section 2.1) and not `taken`.
+pub(crate) fn fresh_child_spi(
+    rng: &dyn SecureRandom,
+    taken: impl Fn(u32) -> bool,
+) -> Result<u32, crate::Error> {
+    let mut b = [0u8; 4];
+    for _ in 0..SPI_TRIES {
+        rng.fill(&mut b)?;
+        let spi = u32::from_be_bytes(b);
+        if spi > 255 && !taken(spi) {
+            return Ok(spi);
+        }
+    }
+    Err(ipsec_core::crypto::CryptoError::RandomFailed.into())
+}
+
 /// Converts offers to an SA payload.
 pub(crate) fn sa_payload(offers: &[Offer]) -> SecurityAssociation {
     SecurityAssociation {
