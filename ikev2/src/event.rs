@@ -290,6 +290,23 @@ impl fmt::Display for Event {
             Event::Phase2Failed {
                 tunnel,
                 role,
+                reason:
+                    Reason::TsUnacceptable {
+                        received_local,
+                        received_remote,
+                        local,
+                        remote,
+                    },
+            } if received_local.is_empty() && received_remote.is_empty() => write!(
+                f,
+                "IKE phase-2 negotiation failed when processing Proxy ID. Peer rejected local id \
+                 {}, remote id {} with notify type TS_UNACCEPTABLE (tunnel {tunnel} as {role}).",
+                ts_text(local),
+                ts_text(remote)
+            ),
+            Event::Phase2Failed {
+                tunnel,
+                role,
                 reason: Reason::TsUnacceptable {
                     received_local,
                     received_remote,

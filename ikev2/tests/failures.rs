@@ -147,8 +147,14 @@ fn proxy_id_mismatch_is_ts_unacceptable() {
         ),
         "{text}"
     );
-    let (reason, _) = phase2_failure(&p.left_events).expect("left phase-2 failure");
+    let (reason, text) = phase2_failure(&p.left_events).expect("left phase-2 failure");
     assert!(matches!(reason, Reason::TsUnacceptable { .. }));
+    assert_eq!(
+        text,
+        "IKE phase-2 negotiation failed when processing Proxy ID. Peer rejected local id \
+         10.1.0.0/24 type IPv4_subnet protocol 0 port 0, remote id 10.2.0.0/24 type IPv4_subnet \
+         protocol 0 port 0 with notify type TS_UNACCEPTABLE (tunnel tun as initiator)."
+    );
 }
 
 fn init_requests(p: &Pair, side: Side) -> Vec<Vec<u8>> {
