@@ -1,7 +1,28 @@
 //! C ABI over the IKEv2 and ESP Sans-IO cores.
 //!
-//! The header `include/ipsec.h` is generated from this crate by cbindgen. Every entry point checks
-//! its pointers, catches panics and returns a status code.
+//! The header `include/ipsec.h` is generated from this crate by cbindgen (`ffi/tests/header.rs`
+//! fails when it drifts). Every entry point checks its pointers, catches panics and returns an
+//! [`ipsec_status`]; after an error, [`ipsec_last_error`] says why.
+//!
+//! Ownership: handles are created by `*_new` and freed by `*_free`; buffers are the caller's
+//! and borrowed for one call; strings in returned structs point into the handle and live until
+//! the next call that says it replaces them.
+
+mod addr;
+mod endpoint;
+mod event;
+mod status;
+
+pub use addr::{ipsec_addr, IPSEC_AF_INET, IPSEC_AF_INET6};
+pub use endpoint::{
+    ipsec_endpoint, ipsec_endpoint_connect, ipsec_endpoint_free, ipsec_endpoint_handle_datagram,
+    ipsec_endpoint_handle_timeout, ipsec_endpoint_new, ipsec_endpoint_poll_event,
+    ipsec_endpoint_poll_timeout, ipsec_endpoint_poll_transmit, ipsec_received, ipsec_transmit,
+};
+pub use event::{ipsec_event, ipsec_event_kind, ipsec_role};
+pub use status::ipsec_status;
+
+use std::ffi::c_char;
 
 /// Library version as `major << 16 | minor << 8 | patch`.
 #[no_mangle]
@@ -10,6 +31,31 @@ pub extern "C" fn ipsec_version() -> u32 {
     let minor: u32 = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0);
     let patch: u32 = env!("CARGO_PKG_VERSION_PATCH").parse().unwrap_or(0);
     (major << 16) | (minor << 8) | patch
+}
+
+/// Copies this thread's last error message into `buf` (`cap` bytes), always NUL-terminated
+/// when `cap > 0` and truncated to fit, like `snprintf`. Returns the message's full length in
+/// bytes without the NUL: a return value `>= cap` means it was truncated. `buf` may be NULL
+/// when `cap` is 0, to ask for the length. The message is empty when no call on this thread
+/// has failed.
+///
+/// # Safety
+///
+/// `buf` must be writable for `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ipsec_last_error(buf: *mut c_char, cap: usize) -> usize {
+    let msg = status::last_error();
+    if buf.is_null() || cap == 0 {
+        return msg.len();
+    }
+    let n = msg.len().min(cap - 1);
+    // SAFETY: `buf` is non-NULL and writable for `cap > n` bytes by the caller's contract; the
+    // message is a separate allocation.
+    unsafe {
+        core::ptr::copy_nonoverlapping(msg.as_ptr(), buf.cast::<u8>(), n);
+        buf.add(n).write(0);
+    }
+    msg.len()
 }
 
 #[cfg(test)]
