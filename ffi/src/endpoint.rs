@@ -375,3 +375,28 @@ pub unsafe extern "C" fn ipsec_endpoint_poll_timeout(
         None => IPSEC_NONE,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HQ: &str = include_str!("../../examples/configs/hq.toml");
+
+    #[test]
+    fn a_panic_is_caught_and_poisons_the_handle() {
+        let mut ep = core::ptr::null_mut();
+        // SAFETY: `HQ` is readable for its length; `ep` is writable.
+        let st = unsafe { ipsec_endpoint_new(HQ.as_ptr().cast(), HQ.len(), &mut ep) };
+        assert_eq!(st, IPSEC_OK);
+        let st = with_endpoint(ep, |_| panic!("simulated bug"));
+        assert_eq!(st, IPSEC_ERR_PANIC);
+        assert!(crate::status::last_error().contains("simulated bug"));
+        // Every later call refuses the handle instead of touching inconsistent state.
+        // SAFETY: the handle is live until freed below.
+        let st = unsafe { ipsec_endpoint_handle_timeout(ep, 0) };
+        assert_eq!(st, IPSEC_ERR_PANIC);
+        assert!(crate::status::last_error().contains("unusable"));
+        // SAFETY: freed once.
+        unsafe { ipsec_endpoint_free(ep) };
+    }
+}

@@ -1,0 +1,261 @@
+//! The C ABI's guard rails, called as C would call them: NULL pointers, short buffers, bad
+//! configurations and addresses give status codes and a readable last error, never a crash.
+
+use ipsec::*;
+use std::ffi::c_char;
+use std::ptr::{null, null_mut};
+
+const HQ: &str = include_str!("../../examples/configs/hq.toml");
+
+fn last_error() -> String {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: `buf` is writable for its length.
+    let n = unsafe { ipsec_last_error(buf.as_mut_ptr().cast(), buf.len()) };
+    buf.truncate(n.min(buf.len() - 1));
+    String::from_utf8(buf).unwrap()
+}
+
+fn new_endpoint(toml: &str) -> (ipsec_status, *mut ipsec_endpoint) {
+    let mut ep = null_mut();
+    // SAFETY: `toml` is readable for its length; `ep` is a writable pointer.
+    let st = unsafe { ipsec_endpoint_new(toml.as_ptr().cast(), toml.len(), &mut ep) };
+    (st, ep)
+}
+
+fn addr(s: &str) -> ipsec_addr {
+    let a: std::net::SocketAddr = s.parse().unwrap();
+    let mut out = ipsec_addr {
+        family: if a.is_ipv4() {
+            IPSEC_AF_INET
+        } else {
+            IPSEC_AF_INET6
+        },
+        port: a.port(),
+        ..Default::default()
+    };
+    match a.ip() {
+        std::net::IpAddr::V4(v) => out.addr[..4].copy_from_slice(&v.octets()),
+        std::net::IpAddr::V6(v) => out.addr = v.octets(),
+    }
+    out
+}
+
+/// An endpoint that will be freed at the end of the test.
+struct Ep(*mut ipsec_endpoint);
+
+impl Drop for Ep {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from `ipsec_endpoint_new` and is freed once.
+        unsafe { ipsec_endpoint_free(self.0) };
+    }
+}
+
+fn hq() -> Ep {
+    let (st, ep) = new_endpoint(HQ);
+    assert_eq!(st, ipsec_status::IPSEC_OK, "{}", last_error());
+    assert!(!ep.is_null());
+    Ep(ep)
+}
+
+#[test]
+fn null_pointers_give_err_null() {
+    let ep = hq();
+    let mut out = null_mut();
+    let mut t = ipsec_transmit::default();
+    let mut us = 0u64;
+    let mut r = ipsec_received::IPSEC_RECEIVED_IKE;
+    let a = addr("192.0.2.1:500");
+    let mut buf = [0u8; 64];
+    // SAFETY: every non-NULL pointer below is valid; the NULL ones are what is tested.
+    unsafe {
+        use ipsec_status::IPSEC_ERR_NULL;
+        assert_eq!(ipsec_endpoint_new(null(), 0, &mut out), IPSEC_ERR_NULL);
+        assert!(out.is_null());
+        assert_eq!(
+            ipsec_endpoint_new(HQ.as_ptr().cast(), HQ.len(), null_mut()),
+            IPSEC_ERR_NULL
+        );
+        assert!(last_error().contains("out is NULL"));
+        assert_eq!(
+            ipsec_endpoint_connect(null_mut(), 0, c"vpn-branch".as_ptr()),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(ipsec_endpoint_connect(ep.0, 0, null()), IPSEC_ERR_NULL);
+        assert_eq!(ipsec_endpoint_handle_timeout(null_mut(), 0), IPSEC_ERR_NULL);
+        assert_eq!(
+            ipsec_endpoint_poll_timeout(null_mut(), &mut us),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(
+            ipsec_endpoint_poll_timeout(ep.0, null_mut()),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(ipsec_endpoint_poll_event(ep.0, null_mut()), IPSEC_ERR_NULL);
+        assert_eq!(
+            ipsec_endpoint_poll_transmit(null_mut(), buf.as_mut_ptr(), 64, &mut t),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(
+            ipsec_endpoint_poll_transmit(ep.0, buf.as_mut_ptr(), 64, null_mut()),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(
+            ipsec_endpoint_poll_transmit(ep.0, null_mut(), 64, &mut t),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(
+            ipsec_endpoint_handle_datagram(ep.0, 0, null(), &a, buf.as_ptr(), 4, &mut r),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(
+            ipsec_endpoint_handle_datagram(ep.0, 0, &a, &a, null(), 4, &mut r),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(
+            ipsec_endpoint_handle_datagram(ep.0, 0, &a, &a, buf.as_ptr(), 4, null_mut()),
+            IPSEC_ERR_NULL
+        );
+        // Freeing NULL is a no-op, as with free(3).
+        ipsec_endpoint_free(null_mut());
+    }
+}
+
+#[test]
+fn bad_toml_is_invalid_with_a_readable_reason() {
+    let (st, ep) = new_endpoint("[[ike-gateway]\nname = ");
+    assert_eq!(st, ipsec_status::IPSEC_ERR_INVALID);
+    assert!(ep.is_null());
+    let msg = last_error();
+    assert!(msg.len() > 10, "{msg:?}");
+    assert!(msg.is_ascii() && !msg.contains('\0'), "{msg:?}");
+
+    // Well-formed TOML that names a crypto profile nobody defines.
+    let broken = HQ.replace(
+        "ike-crypto-profile = \"ike-suite-b\"",
+        "ike-crypto-profile = \"nope\"",
+    );
+    let (st, ep) = new_endpoint(&broken);
+    assert_eq!(st, ipsec_status::IPSEC_ERR_INVALID);
+    assert!(ep.is_null());
+    assert!(last_error().contains("nope"), "{}", last_error());
+}
+
+#[test]
+fn non_utf8_config_is_invalid() {
+    let bytes = [0xffu8, 0xfe, b'a'];
+    let mut ep = null_mut();
+    // SAFETY: `bytes` is readable for its length; `ep` is writable.
+    let st = unsafe { ipsec_endpoint_new(bytes.as_ptr().cast::<c_char>(), bytes.len(), &mut ep) };
+    assert_eq!(st, ipsec_status::IPSEC_ERR_INVALID);
+    assert_eq!(last_error(), "configuration is not UTF-8");
+}
+
+#[test]
+fn last_error_truncates_like_snprintf() {
+    let (st, _) = new_endpoint("not toml at all [");
+    assert_eq!(st, ipsec_status::IPSEC_ERR_INVALID);
+    let full = last_error();
+    let mut small = [0x55u8; 5];
+    // SAFETY: `small` is writable for 5 bytes; NULL with cap 0 only asks for the length.
+    let (n, n0) = unsafe {
+        (
+            ipsec_last_error(small.as_mut_ptr().cast(), small.len()),
+            ipsec_last_error(null_mut(), 0),
+        )
+    };
+    assert_eq!(n, full.len());
+    assert_eq!(n0, full.len());
+    assert_eq!(&small[..4], &full.as_bytes()[..4]);
+    assert_eq!(small[4], 0);
+}
+
+#[test]
+fn short_transmit_buffer_keeps_the_datagram() {
+    let ep = hq();
+    let mut t = ipsec_transmit::default();
+    let mut small = [0u8; 16];
+    let mut big = vec![0u8; 65_535];
+    // SAFETY: the handle is live; buffers are writable for the lengths given.
+    unsafe {
+        assert_eq!(
+            ipsec_endpoint_connect(ep.0, 0, c"vpn-branch".as_ptr()),
+            ipsec_status::IPSEC_OK
+        );
+        assert_eq!(
+            ipsec_endpoint_poll_transmit(ep.0, small.as_mut_ptr(), small.len(), &mut t),
+            ipsec_status::IPSEC_ERR_BUFFER_TOO_SMALL
+        );
+        let needed = t.len;
+        assert!(needed > small.len());
+        assert!(last_error().contains(&needed.to_string()));
+        assert_eq!(
+            ipsec_endpoint_poll_transmit(ep.0, big.as_mut_ptr(), big.len(), &mut t),
+            ipsec_status::IPSEC_OK
+        );
+        assert_eq!(t.len, needed);
+        assert_eq!(t.local, addr("192.0.2.1:500"));
+        assert_eq!(t.remote, addr("192.0.2.2:500"));
+        // An IKE header: version 2.0 at byte 17, IKE_SA_INIT (34) at byte 18.
+        assert_eq!(big[17], 0x20);
+        assert_eq!(big[18], 34);
+        assert_eq!(
+            ipsec_endpoint_poll_transmit(ep.0, big.as_mut_ptr(), big.len(), &mut t),
+            ipsec_status::IPSEC_NONE
+        );
+        // The retransmission timer is armed.
+        let mut us = 0;
+        assert_eq!(
+            ipsec_endpoint_poll_timeout(ep.0, &mut us),
+            ipsec_status::IPSEC_OK
+        );
+        assert!(us > 0);
+    }
+}
+
+#[test]
+fn unknown_tunnel_and_bad_family_are_invalid() {
+    let ep = hq();
+    let mut r = ipsec_received::IPSEC_RECEIVED_IKE;
+    let good = addr("192.0.2.1:500");
+    let bad = ipsec_addr { family: 2, ..good };
+    let data = [0u8; 8];
+    // SAFETY: the handle is live; pointers are valid.
+    unsafe {
+        assert_eq!(
+            ipsec_endpoint_connect(ep.0, 0, c"no-such-tunnel".as_ptr()),
+            ipsec_status::IPSEC_ERR_INVALID
+        );
+        assert!(last_error().contains("no-such-tunnel"), "{}", last_error());
+        assert_eq!(
+            ipsec_endpoint_handle_datagram(ep.0, 0, &bad, &good, data.as_ptr(), data.len(), &mut r),
+            ipsec_status::IPSEC_ERR_INVALID
+        );
+    }
+}
+
+#[test]
+fn garbage_datagram_is_dropped_not_an_error() {
+    let ep = hq();
+    let mut r = ipsec_received::IPSEC_RECEIVED_IKE;
+    let local = addr("192.0.2.1:500");
+    let remote = addr("192.0.2.2:500");
+    let data = [0xabu8; 3];
+    let mut e = std::mem::MaybeUninit::<ipsec_event>::uninit();
+    // SAFETY: the handle is live; pointers are valid; an empty datagram may pass NULL.
+    unsafe {
+        assert_eq!(
+            ipsec_endpoint_handle_datagram(ep.0, 0, &local, &remote, data.as_ptr(), 3, &mut r),
+            ipsec_status::IPSEC_OK
+        );
+        assert_eq!(r, ipsec_received::IPSEC_RECEIVED_DROPPED);
+        assert_eq!(
+            ipsec_endpoint_handle_datagram(ep.0, 0, &local, &remote, null(), 0, &mut r),
+            ipsec_status::IPSEC_OK
+        );
+        assert_eq!(r, ipsec_received::IPSEC_RECEIVED_DROPPED);
+        assert_eq!(
+            ipsec_endpoint_poll_event(ep.0, e.as_mut_ptr()),
+            ipsec_status::IPSEC_NONE
+        );
+    }
+}
