@@ -36,10 +36,15 @@ CHARONS=()
 sw_in() { # sw_in DIR NS strongswan.sh-args...
   local dir="$1" ns="$2"
   shift 2
-  SW_DIR="$dir" SW_NS="$ns" "$HERE/strongswan.sh" "$@"
+  # 9>&-: a charon (or ike-peer, below) must not inherit the run's lock.
+  SW_DIR="$dir" SW_NS="$ns" "$HERE/strongswan.sh" "$@" 9>&-
 }
 
+# Set once this run holds the interop lock: before that, the namespaces may be another run's.
+HAVE_LOCK=0
+
 scenario_cleanup() {
+  [ "$HAVE_LOCK" = 1 ] || return 0
   local p d
   for p in "${OUR_PIDS[@]}"; do
     if [ -d "/proc/$p" ]; then kill "$p" 2>/dev/null || true; fi
@@ -73,7 +78,7 @@ connections {
     remote_addrs = $2
     proposals = $3
     # kernel-libipsec only sends ESP through charon's UDP socket: force UDP encapsulation
-    # (`no` only where a real NAT makes both sides encapsulate anyway).
+    # (no only where a real NAT makes both sides encapsulate anyway).
     encap = ${10:-yes}
     dpd_delay = ${SW_DPD:-0}
     rekey_time = 4h
@@ -255,11 +260,11 @@ build_peer() {
 # peer ARGS...: runs ike-peer in US_NS in the foreground; output in $DIR/peer.out, peer.err. It
 # binds the local address of the configuration's gateway.
 peer() {
-  ip netns exec "$US_NS" "$IKE_PEER" "$@" >"$DIR/peer.out" 2>"$DIR/peer.err"
+  ip netns exec "$US_NS" "$IKE_PEER" "$@" >"$DIR/peer.out" 2>"$DIR/peer.err" 9>&-
 }
 # peer_bg ARGS...: the same in the background; returns once its sockets are bound.
 peer_bg() {
-  ip netns exec "$US_NS" "$IKE_PEER" "$@" >"$DIR/peer.out" 2>"$DIR/peer.err" &
+  ip netns exec "$US_NS" "$IKE_PEER" "$@" >"$DIR/peer.out" 2>"$DIR/peer.err" 9>&- &
   echo $! >"$DIR/peer.pid"
   local i
   for i in $(seq 1 50); do
@@ -651,6 +656,14 @@ main() {
         ;;
     esac
   done
+  # The namespaces, ports and charon instances have fixed names: one run at a time per machine
+  # (several engineers or CI jobs may start tests/run.sh together); later runs wait their turn.
+  exec 9>"${LOCK:-/tmp/ipsec-interop.lock}"
+  if ! flock -n 9; then
+    echo "run.sh: another interop run is in progress; waiting (at most 20 min)"
+    flock -w 1200 9 || { echo "run.sh: gave up waiting for the interop lock" >&2; return 2; }
+  fi
+  HAVE_LOCK=1
   "$HERE/netns.sh" down >/dev/null 2>&1 || true
   for s in "${todo[@]}"; do
     if run_one "$s"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi

@@ -100,8 +100,15 @@ pub(crate) fn event_line(event: &Event) -> String {
             s,
             "ike-sa-up gateway={gateway} role={role} spi_i={:016x} spi_r={:016x} local={} \
              remote={} enc={} integ={} prf={} dh={} nat={}",
-            sa.spi_i, sa.spi_r, sa.local, sa.remote, suite.encryption, suite.integrity, suite.prf,
-            suite.dh, nat
+            sa.spi_i,
+            sa.spi_r,
+            sa.local,
+            sa.remote,
+            suite.encryption,
+            suite.integrity,
+            suite.prf,
+            suite.dh,
+            nat
         ),
         Event::IkeSaDown {
             gateway,
@@ -122,8 +129,9 @@ pub(crate) fn event_line(event: &Event) -> String {
             suite,
         } => write!(
             s,
-            "child-sa-installed tunnel={} gateway={gateway} role={role} spi_in={:08x} spi_out={:08x} enc={} \
-             integ={} pfs={} esn={} mode={} local_ts={} remote_ts={} local={} remote={} encap={}",
+            "child-sa-installed tunnel={} gateway={gateway} role={role} spi_in={:08x} \
+             spi_out={:08x} enc={} integ={} pfs={} esn={} mode={} local_ts={} remote_ts={} \
+             local={} remote={} encap={}",
             child.tunnel,
             child.inbound.spi,
             child.outbound.spi,

@@ -130,6 +130,11 @@ impl Probe {
         }
     }
 
+    /// The echo requests' source and destination.
+    pub(crate) fn addresses(&self) -> (Ipv4Addr, Ipv4Addr) {
+        (self.src, self.dst)
+    }
+
     /// True while a Child SA is installed.
     pub(crate) fn ready(&self) -> bool {
         !self.installed.is_empty()
