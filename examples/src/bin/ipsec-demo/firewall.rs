@@ -12,7 +12,8 @@ use core::time::Duration;
 use esp::{ChildHandle, SaTable};
 use ikev2::config::EndpointConfig;
 use ikev2::proposal::EspSuite;
-use ikev2::{Endpoint, Event, Received};
+use ikev2::wire::NotifyType;
+use ikev2::{Endpoint, Event, Reason, Received};
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::config::Config;
 use ipsec_core::crypto::default_provider;
@@ -201,10 +202,13 @@ impl Firewall {
                         self.table.remove(gone.handle);
                     }
                 }
-                Event::Phase1Failed { .. }
-                | Event::Phase2Failed { .. }
-                | Event::NoGateway { .. }
-                | Event::IkeSaDown { .. } => self.failures.push(event.to_string()),
+                Event::Phase1Failed { reason, .. }
+                | Event::Phase2Failed { reason, .. }
+                | Event::IkeSaDown { reason, .. } => self.failures.push(match notify_of(reason) {
+                    Some(n) => format!("{event} [notify {n}]"),
+                    None => event.to_string(),
+                }),
+                Event::NoGateway { .. } => self.failures.push(event.to_string()),
                 Event::IkeSaUp { .. } => {}
             }
             self.log.push((now, event));
@@ -296,6 +300,19 @@ impl Firewall {
             bytes,
         })
     }
+}
+
+/// The name of the notify (RFC 7296 section 3.10.1) a failure is signalled with on the wire.
+fn notify_of(reason: &Reason) -> Option<String> {
+    let n = match reason {
+        Reason::AuthenticationFailed(_) => NotifyType::AUTHENTICATION_FAILED,
+        Reason::NoProposalChosen { .. } => NotifyType::NO_PROPOSAL_CHOSEN,
+        Reason::TsUnacceptable { .. } => NotifyType::TS_UNACCEPTABLE,
+        Reason::Malformed(_) => NotifyType::INVALID_SYNTAX,
+        Reason::PeerNotify(n) => NotifyType(*n),
+        _ => return None,
+    };
+    Some(n.name().map_or_else(|| n.0.to_string(), str::to_owned))
 }
 
 /// The connected subnet of an interface address (`169.254.100.1/30` -> `169.254.100.0/30`).
