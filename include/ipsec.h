@@ -35,6 +35,9 @@ typedef enum {
   // The request is valid but cannot be done in the current state (for example connecting a
   // passive gateway's tunnel).
   IPSEC_ERR_STATE = -5,
+  // A packet was dropped (malformed, unknown SPI, failed integrity check, replayed, outside
+  // the SA's selectors); the reason is the last error, and the drop is counted.
+  IPSEC_ERR_DROPPED = -6,
 } ipsec_status;
 
 // What `ipsec_endpoint_handle_datagram` found in a datagram.
@@ -84,6 +87,10 @@ typedef enum {
 // `ipsec_endpoint_new`, free it with `ipsec_endpoint_free`. Not thread-safe: use one handle
 // from one thread at a time.
 typedef struct ipsec_endpoint ipsec_endpoint;
+
+// The ESP Security Associations of one gateway. Opaque; create it with
+// `ipsec_esp_table_new`, free it with `ipsec_esp_table_free`. Not thread-safe.
+typedef struct ipsec_esp_table ipsec_esp_table;
 
 // An IP address and UDP port.
 //
@@ -146,6 +153,40 @@ typedef struct {
   // Zero; reserved for growth.
   uint8_t reserved[32];
 } ipsec_event;
+
+// An ESP packet written by `ipsec_esp_table_encapsulate`: send the first `len` bytes of the
+// buffer from `source` to `destination` (as UDP when the port is not 0, else as IP protocol
+// 50).
+typedef struct {
+  // Our outer address (port 0 for raw ESP).
+  ipsec_addr source;
+  // The peer (port 0 for raw ESP).
+  ipsec_addr destination;
+  // The SPI of the SA that was used.
+  uint32_t spi;
+  // Bytes written at the start of the buffer (on `IPSEC_ERR_BUFFER_TOO_SMALL`: the
+  // capacity needed).
+  size_t len;
+  // Zero; reserved for growth.
+  uint8_t reserved[16];
+} ipsec_esp_transmit;
+
+// A packet decapsulated by `ipsec_esp_table_decapsulate`: the inner packet is
+// `buf[offset .. offset + len]` of the caller's buffer.
+typedef struct {
+  // The inbound SPI.
+  uint32_t spi;
+  // The ESP Next Header: 4 (IPv4) or 41 (IPv6) in tunnel mode.
+  uint8_t next_header;
+  // The full sequence number.
+  uint64_t sequence;
+  // Where the inner packet starts in the buffer.
+  size_t offset;
+  // Its length.
+  size_t len;
+  // Zero; reserved for growth.
+  uint8_t reserved[16];
+} ipsec_esp_delivered;
 
 #ifdef __cplusplus
 extern "C" {
@@ -250,6 +291,72 @@ ipsec_status ipsec_endpoint_poll_event(ipsec_endpoint *ep, ipsec_event *out);
 //
 // `ep` must be a live handle and `out_us` a valid pointer.
 ipsec_status ipsec_endpoint_poll_timeout(ipsec_endpoint *ep, uint64_t *out_us);
+
+// Creates an empty ESP table using the default crypto provider. On `IPSEC_OK`, `*out` holds
+// a table owned by the caller, to free with `ipsec_esp_table_free`.
+//
+// # Safety
+//
+// `out` must point to writable storage for a pointer.
+ipsec_status ipsec_esp_table_new(ipsec_esp_table **out);
+
+// Frees a table and its SAs (their keys are zeroized). NULL is accepted and ignored.
+//
+// # Safety
+//
+// `t` must be NULL or a handle from `ipsec_esp_table_new` not freed before.
+void ipsec_esp_table_free(ipsec_esp_table *t);
+
+// Installs the Child SA of the event that the last `ipsec_endpoint_poll_event` on `ep`
+// returned. That event must be `IPSEC_EVENT_CHILD_SA_UP` (else `IPSEC_ERR_STATE`); an SA
+// already installed gives `IPSEC_ERR_INVALID`.
+//
+// # Safety
+//
+// `t` and `ep` must be live handles.
+ipsec_status ipsec_esp_table_install(ipsec_esp_table *t, ipsec_endpoint *ep, uint64_t now_us);
+
+// Removes the Child SA whose inbound SPI is `inbound_spi` (from `IPSEC_EVENT_CHILD_SA_DOWN`).
+// `IPSEC_ERR_INVALID` when no such SA is installed.
+//
+// # Safety
+//
+// `t` must be a live handle.
+ipsec_status ipsec_esp_table_remove(ipsec_esp_table *t, uint32_t inbound_spi);
+
+// Encapsulates the IP packet `packet` (`len` bytes, borrowed for the call) with the newest SA
+// of the `ipsec-tunnel` named `tunnel` whose selectors carry it, writing the ESP packet to the
+// start of the caller's `buf` (`cap` bytes). `cap >= len + 128` always suffices for SAs without
+// TFC padding; on `IPSEC_ERR_BUFFER_TOO_SMALL`, `out->len` is the capacity needed. A packet no
+// SA carries gives `IPSEC_ERR_DROPPED`.
+//
+// # Safety
+//
+// `t` must be a live handle, `tunnel` a NUL-terminated string, `packet` readable for `len`
+// bytes, `buf` writable for `cap` bytes and not overlapping `packet`, `out` a valid pointer.
+ipsec_status ipsec_esp_table_encapsulate(ipsec_esp_table *t,
+                                         uint64_t now_us,
+                                         const char *tunnel,
+                                         const uint8_t *packet,
+                                         size_t len,
+                                         uint8_t *buf,
+                                         size_t cap,
+                                         ipsec_esp_transmit *out);
+
+// Decapsulates, in place, the ESP packet in `buf` (`len` bytes: the UDP payload on port 4500,
+// or the IP payload of protocol 50) and describes the inner packet in `*out`. Returns
+// `IPSEC_NONE` for an authenticated dummy packet (nothing to deliver) and
+// `IPSEC_ERR_DROPPED` for a packet that fails any check.
+//
+// # Safety
+//
+// `t` must be a live handle, `buf` readable and writable for `len` bytes, `out` a valid
+// pointer.
+ipsec_status ipsec_esp_table_decapsulate(ipsec_esp_table *t,
+                                         uint64_t now_us,
+                                         uint8_t *buf,
+                                         size_t len,
+                                         ipsec_esp_delivered *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -6,8 +6,9 @@
  *
  * The headquarters connects its tunnel "vpn-branch"; every datagram one side transmits is handed
  * to the other as received, and a simulated clock jumps to the next deadline when no datagram is
- * in flight. The program prints each event and exits 0 once both sides report an IKE SA and a
- * Child SA up, with each side's inbound SPI equal to the other's outbound SPI.
+ * in flight. Each side installs its Child SAs into its own ESP table as the events arrive. The
+ * program prints each event, then sends one IPv4 packet through the tunnel each way (and a
+ * tampered copy, which must be dropped), and exits 0 when all of that worked.
  */
 #include "ipsec.h"
 
@@ -20,6 +21,7 @@ enum { MAX_DATAGRAM = 65535, MAX_ROUNDS = 200 };
 struct side {
     const char *label;
     ipsec_endpoint *ep;
+    ipsec_esp_table *esp;
     int ike_up;
     int child_up;
     uint32_t inbound_spi;
@@ -79,6 +81,10 @@ static int open_side(struct side *s, const char *label, const char *path) {
         print_last_error(path);
         return -1;
     }
+    if (ipsec_esp_table_new(&s->esp) != IPSEC_OK) {
+        print_last_error("esp_table_new");
+        return -1;
+    }
     return 0;
 }
 
@@ -121,7 +127,7 @@ static int shuttle(struct side *from, struct side *to, uint64_t now_us, uint8_t 
     }
 }
 
-static int drain_events(struct side *s) {
+static int drain_events(struct side *s, uint64_t now_us) {
     for (;;) {
         ipsec_event e;
         ipsec_status st = ipsec_endpoint_poll_event(s->ep, &e);
@@ -143,8 +149,77 @@ static int drain_events(struct side *s) {
             s->child_up = 1;
             s->inbound_spi = e.inbound_spi;
             s->outbound_spi = e.outbound_spi;
+            /* Right after polling the event: the table takes the SA (keys included) from it. */
+            if (ipsec_esp_table_install(s->esp, s->ep, now_us) != IPSEC_OK) {
+                print_last_error("esp_table_install");
+                return -1;
+            }
+        } else if (e.kind == IPSEC_EVENT_CHILD_SA_DOWN) {
+            ipsec_esp_table_remove(s->esp, e.inbound_spi);
         }
     }
+}
+
+/* Writes a 28-byte IPv4 ICMP echo request from src to dst (last octets after 10.x.0.) */
+static size_t ipv4_echo(uint8_t *p, uint8_t src_net, uint8_t dst_net) {
+    static const uint8_t tmpl[28] = {
+        0x45, 0, 0, 28, 0x12, 0x34, 0x40, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 1,
+        8, 0, 0xf7, 0xfe, 0, 1, 0, 0,
+    };
+    memcpy(p, tmpl, sizeof tmpl);
+    p[13] = src_net;
+    p[17] = dst_net;
+    uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2) {
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    }
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    p[10] = (uint8_t)(~sum >> 8);
+    p[11] = (uint8_t)~sum;
+    return sizeof tmpl;
+}
+
+/* Sends one packet from `from` (tunnel `tunnel`) to `to`, checks it arrives intact and that a
+ * tampered copy is dropped. */
+static int esp_round_trip(struct side *from, struct side *to, const char *tunnel,
+                          uint8_t src_net, uint8_t dst_net, uint64_t now_us, uint8_t *buf) {
+    uint8_t inner[64], tampered[2048];
+    size_t n = ipv4_echo(inner, src_net, dst_net);
+    ipsec_esp_transmit tx;
+    if (ipsec_esp_table_encapsulate(from->esp, now_us, tunnel, inner, n, buf, MAX_DATAGRAM, &tx) !=
+        IPSEC_OK) {
+        print_last_error("esp_table_encapsulate");
+        return -1;
+    }
+    if (tx.len > sizeof tampered) {
+        return -1;
+    }
+    /* First a copy with one bit flipped in the ICV: the integrity check must reject it (and
+     * must not advance the replay window, or the genuine packet would then be dropped). */
+    memcpy(tampered, buf, tx.len);
+    tampered[tx.len - 1] ^= 1;
+    ipsec_esp_delivered d;
+    ipsec_status st = ipsec_esp_table_decapsulate(to->esp, now_us, tampered, tx.len, &d);
+    char why[256];
+    ipsec_last_error(why, sizeof why);
+    if (st != IPSEC_ERR_DROPPED) {
+        fprintf(stderr, "tampered ESP packet was not dropped (status %d)\n", (int)st);
+        return -1;
+    }
+    printf("esp %s -> %s: tampered copy dropped: %s\n", from->label, to->label, why);
+    if (ipsec_esp_table_decapsulate(to->esp, now_us, buf, tx.len, &d) != IPSEC_OK) {
+        print_last_error("esp_table_decapsulate");
+        return -1;
+    }
+    if (d.len != n || memcmp(buf + d.offset, inner, n) != 0 || d.spi != from->outbound_spi) {
+        fprintf(stderr, "ESP %s -> %s: inner packet differs\n", from->label, to->label);
+        return -1;
+    }
+    printf("esp %s -> %s: %zu bytes SPI %08X seq %llu, inner %zu bytes intact\n", from->label,
+           to->label, tx.len, (unsigned)tx.spi, (unsigned long long)d.sequence, d.len);
+    return 0;
 }
 
 /* The earliest deadline of both sides, or UINT64_MAX when neither has one. */
@@ -184,7 +259,7 @@ int main(int argc, char **argv) {
     for (int round = 0; round < MAX_ROUNDS; round++) {
         int a = shuttle(&hq, &branch, now_us, buf);
         int b = shuttle(&branch, &hq, now_us, buf);
-        if (a < 0 || b < 0 || drain_events(&hq) != 0 || drain_events(&branch) != 0) {
+        if (a < 0 || b < 0 || drain_events(&hq, now_us) != 0 || drain_events(&branch, now_us) != 0) {
             goto out;
         }
         if (hq.ike_up && hq.child_up && branch.ike_up && branch.child_up) {
@@ -217,10 +292,17 @@ int main(int argc, char **argv) {
     printf("tunnel up: hq SPI in %08X out %08X, branch SPI in %08X out %08X\n",
            (unsigned)hq.inbound_spi, (unsigned)hq.outbound_spi, (unsigned)branch.inbound_spi,
            (unsigned)branch.outbound_spi);
+    /* HQ's LAN is 10.1.0.0/24, the branch's 10.2.0.0/24. */
+    if (esp_round_trip(&hq, &branch, "vpn-branch", 1, 2, now_us, buf) != 0 ||
+        esp_round_trip(&branch, &hq, "vpn-hq", 2, 1, now_us, buf) != 0) {
+        goto out;
+    }
     rc = 0;
 
 out:
     free(buf);
+    ipsec_esp_table_free(hq.esp);
+    ipsec_esp_table_free(branch.esp);
     ipsec_endpoint_free(hq.ep);
     ipsec_endpoint_free(branch.ep);
     return rc;

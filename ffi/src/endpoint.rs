@@ -10,7 +10,8 @@ use crate::addr::ipsec_addr;
 use crate::event::{ipsec_event, to_c, EventStrings};
 use crate::status::*;
 use ikev2::config::EndpointConfig;
-use ikev2::{Endpoint, Received, Transmit};
+use ikev2::{Endpoint, Event, Received, Transmit};
+use ipsec_core::child_sa::ChildSa;
 use ipsec_core::config::Config;
 use ipsec_core::crypto::default_provider;
 use ipsec_core::time::Instant;
@@ -32,6 +33,9 @@ pub struct ipsec_endpoint {
     pending: Option<Transmit>,
     scratch: Vec<u8>,
     strings: EventStrings,
+    /// The Child SA of the last event returned, when it was `IPSEC_EVENT_CHILD_SA_UP`, for
+    /// `ipsec_esp_table_install`: keys never cross the boundary.
+    pub(crate) last_child: Option<Box<ChildSa>>,
 }
 
 /// What `ipsec_endpoint_handle_datagram` found in a datagram.
@@ -67,7 +71,7 @@ pub struct ipsec_transmit {
 
 /// Runs `f` on the endpoint behind `ep`: NULL and poisoned handles are refused, a panic poisons
 /// the handle.
-fn with_endpoint(
+pub(crate) fn with_endpoint(
     ep: *mut ipsec_endpoint,
     f: impl FnOnce(&mut ipsec_endpoint) -> ipsec_status,
 ) -> ipsec_status {
@@ -148,6 +152,7 @@ pub unsafe extern "C" fn ipsec_endpoint_new(
                     pending: None,
                     scratch: vec![0; MAX_DATAGRAM],
                     strings: EventStrings::default(),
+                    last_child: None,
                 });
                 // SAFETY: `out` is non-NULL and writable (checked above).
                 unsafe { *out = Box::into_raw(handle) };
@@ -346,6 +351,10 @@ pub unsafe extern "C" fn ipsec_endpoint_poll_event(
             return IPSEC_NONE;
         };
         let c = to_c(&e, &mut h.strings);
+        h.last_child = match e {
+            Event::ChildSaUp { child, .. } => Some(child),
+            _ => None,
+        };
         // SAFETY: `out` is non-NULL and writable by contract.
         unsafe { out.write(c) };
         IPSEC_OK

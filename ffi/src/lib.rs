@@ -10,6 +10,7 @@
 
 mod addr;
 mod endpoint;
+mod esp_table;
 mod event;
 mod status;
 
@@ -18,6 +19,11 @@ pub use endpoint::{
     ipsec_endpoint, ipsec_endpoint_connect, ipsec_endpoint_free, ipsec_endpoint_handle_datagram,
     ipsec_endpoint_handle_timeout, ipsec_endpoint_new, ipsec_endpoint_poll_event,
     ipsec_endpoint_poll_timeout, ipsec_endpoint_poll_transmit, ipsec_received, ipsec_transmit,
+};
+pub use esp_table::{
+    ipsec_esp_delivered, ipsec_esp_table, ipsec_esp_table_decapsulate, ipsec_esp_table_encapsulate,
+    ipsec_esp_table_free, ipsec_esp_table_install, ipsec_esp_table_new, ipsec_esp_table_remove,
+    ipsec_esp_transmit,
 };
 pub use event::{ipsec_event, ipsec_event_kind, ipsec_role};
 pub use status::ipsec_status;

@@ -27,6 +27,9 @@ pub enum ipsec_status {
     /// The request is valid but cannot be done in the current state (for example connecting a
     /// passive gateway's tunnel).
     IPSEC_ERR_STATE = -5,
+    /// A packet was dropped (malformed, unknown SPI, failed integrity check, replayed, outside
+    /// the SA's selectors); the reason is the last error, and the drop is counted.
+    IPSEC_ERR_DROPPED = -6,
 }
 
 pub(crate) use ipsec_status::*;

@@ -259,3 +259,67 @@ fn garbage_datagram_is_dropped_not_an_error() {
         );
     }
 }
+
+#[test]
+fn esp_table_guards() {
+    let ep = hq();
+    let mut t = null_mut();
+    let mut tx = ipsec_esp_transmit::default();
+    let mut d = ipsec_esp_delivered::default();
+    let packet = [0x45u8; 28];
+    let mut buf = vec![0u8; 2048];
+    // SAFETY: the handles are live until freed at the end; pointers are valid except the NULL
+    // ones under test.
+    unsafe {
+        use ipsec_status::*;
+        assert_eq!(ipsec_esp_table_new(null_mut()), IPSEC_ERR_NULL);
+        assert_eq!(ipsec_esp_table_new(&mut t), IPSEC_OK);
+        assert!(!t.is_null());
+        // No Child SA event was polled: nothing to install.
+        assert_eq!(ipsec_esp_table_install(t, ep.0, 0), IPSEC_ERR_STATE);
+        assert!(last_error().contains("IPSEC_EVENT_CHILD_SA_UP"));
+        assert_eq!(ipsec_esp_table_install(null_mut(), ep.0, 0), IPSEC_ERR_NULL);
+        assert_eq!(ipsec_esp_table_install(t, null_mut(), 0), IPSEC_ERR_NULL);
+        assert_eq!(ipsec_esp_table_remove(t, 0x1234), IPSEC_ERR_INVALID);
+        assert!(last_error().contains("00001234"), "{}", last_error());
+        let enc = |tunnel: *const c_char, p: *const u8, b: *mut u8, o| {
+            ipsec_esp_table_encapsulate(t, 0, tunnel, p, packet.len(), b, 2048, o)
+        };
+        let tun = c"vpn-branch".as_ptr();
+        assert_eq!(
+            enc(null(), packet.as_ptr(), buf.as_mut_ptr(), &mut tx),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(enc(tun, null(), buf.as_mut_ptr(), &mut tx), IPSEC_ERR_NULL);
+        assert_eq!(
+            enc(tun, packet.as_ptr(), null_mut(), &mut tx),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(
+            enc(tun, packet.as_ptr(), buf.as_mut_ptr(), null_mut()),
+            IPSEC_ERR_NULL
+        );
+        // No SA for the tunnel yet.
+        assert_eq!(
+            enc(tun, packet.as_ptr(), buf.as_mut_ptr(), &mut tx),
+            IPSEC_ERR_INVALID
+        );
+        assert_eq!(
+            ipsec_esp_table_decapsulate(t, 0, null_mut(), 0, &mut d),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(
+            ipsec_esp_table_decapsulate(t, 0, buf.as_mut_ptr(), 40, null_mut()),
+            IPSEC_ERR_NULL
+        );
+        // An ESP packet for an SPI nobody installed is dropped with the reason.
+        buf[..4].copy_from_slice(&0x0bad_cafe_u32.to_be_bytes());
+        assert_eq!(
+            ipsec_esp_table_decapsulate(t, 0, buf.as_mut_ptr(), 40, &mut d),
+            IPSEC_ERR_DROPPED
+        );
+        assert!(!last_error().is_empty());
+        ipsec_esp_table_free(t);
+        ipsec_esp_table_free(null_mut());
+    }
+}

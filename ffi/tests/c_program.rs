@@ -62,6 +62,8 @@ fn handshake_c_brings_the_tunnel_up() {
         "hq: CHILD_SA_UP vpn-branch: IKE phase-2 negotiation is succeeded as initiator",
         "branch: CHILD_SA_UP vpn-hq: IKE phase-2 negotiation is succeeded as responder",
         "tunnel up: hq SPI in ",
+        "esp hq -> branch: tampered copy dropped: ICV verification failed",
+        "esp branch -> hq: tampered copy dropped: ICV verification failed",
     ] {
         assert!(
             stdout.lines().any(|l| l.starts_with(expected)),
