@@ -2,7 +2,11 @@
  * handshake.c: two IPsec endpoints (headquarters and branch) in one process, wired together in
  * memory through the C ABI in include/ipsec.h.
  *
- * Usage: handshake HQ.toml BRANCH.toml
+ * Build from the repository root (after `cargo build -p ipsec-ffi`), and run:
+ *   cc -std=c99 -Iinclude -o handshake examples/c/handshake.c target/debug/libipsec.a
+ *      -lpthread -ldl -lm
+ *   ./handshake examples/configs/hq.toml examples/configs/branch.toml
+ * (ffi/tests/c_program.rs does the same against the library `cargo test` builds.)
  *
  * The headquarters connects its tunnel "vpn-branch"; every datagram one side transmits is handed
  * to the other as received, and a simulated clock jumps to the next deadline when no datagram is

@@ -27,7 +27,7 @@ const MAX_DATAGRAM: usize = 65_535;
 pub struct ipsec_endpoint {
     ep: Endpoint,
     /// Set after a panic inside the endpoint: its state may be inconsistent.
-    poisoned: bool,
+    pub(crate) poisoned: bool,
     /// A datagram taken from the endpoint but not yet copied out (the caller's buffer was too
     /// small), so that a short buffer loses nothing.
     pending: Option<Transmit>,
@@ -71,7 +71,7 @@ pub struct ipsec_transmit {
 
 /// Runs `f` on the endpoint behind `ep`: NULL and poisoned handles are refused, a panic poisons
 /// the handle.
-pub(crate) fn with_endpoint(
+fn with_endpoint(
     ep: *mut ipsec_endpoint,
     f: impl FnOnce(&mut ipsec_endpoint) -> ipsec_status,
 ) -> ipsec_status {

@@ -6,7 +6,7 @@
 //! caller's buffers.
 
 use crate::addr::ipsec_addr;
-use crate::endpoint::{ipsec_endpoint, with_endpoint};
+use crate::endpoint::ipsec_endpoint;
 use crate::status::*;
 use esp::{ChildHandle, EspError, SaTable};
 use ipsec_core::crypto::default_provider;
@@ -145,25 +145,32 @@ pub unsafe extern "C" fn ipsec_esp_table_install(
     ep: *mut ipsec_endpoint,
     now_us: u64,
 ) -> ipsec_status {
-    if t.is_null() {
-        return fail(IPSEC_ERR_NULL, "table is NULL");
+    if ep.is_null() {
+        return fail(IPSEC_ERR_NULL, "endpoint is NULL");
     }
-    with_endpoint(ep, |e| {
+    with_table(t, |t| {
+        // SAFETY: `ep` is non-NULL and a live endpoint handle by the caller's contract; it is a
+        // different object from the table, and only read here.
+        let e = unsafe { &*ep };
+        if e.poisoned {
+            return fail(
+                IPSEC_ERR_STATE,
+                "endpoint is unusable after an internal error",
+            );
+        }
         let Some(child) = e.last_child.as_deref() else {
             return fail(
                 IPSEC_ERR_STATE,
                 "the last event polled from the endpoint is not IPSEC_EVENT_CHILD_SA_UP",
             );
         };
-        with_table(t, |t| {
-            match t.table.install(Instant::from_micros(now_us), child) {
-                Ok(h) => {
-                    t.children.insert(h.inbound_spi, h);
-                    IPSEC_OK
-                }
-                Err(err) => fail(IPSEC_ERR_INVALID, err.to_string()),
+        match t.table.install(Instant::from_micros(now_us), child) {
+            Ok(h) => {
+                t.children.insert(h.inbound_spi, h);
+                IPSEC_OK
             }
-        })
+            Err(err) => fail(IPSEC_ERR_INVALID, err.to_string()),
+        }
     })
 }
 
