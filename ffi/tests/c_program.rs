@@ -98,3 +98,103 @@ fn handshake_c_rejects_a_bad_config_with_the_reason() {
         "stderr:\n{stderr}"
     );
 }
+
+/// A C program that prints the size of each struct in the header and the offset of its last
+/// field, compiled and compared with the Rust layout: the two sides agree on every byte.
+#[test]
+fn header_layouts_match_rust() {
+    use ipsec::*;
+    use std::mem::{offset_of, size_of};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = std::env::temp_dir().join(format!("ipsec-ffi-layout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("layout.c");
+    let checks: &[(&str, &str, usize, usize)] = &[
+        (
+            "ipsec_addr",
+            "addr",
+            size_of::<ipsec_addr>(),
+            offset_of!(ipsec_addr, addr),
+        ),
+        (
+            "ipsec_transmit",
+            "reserved",
+            size_of::<ipsec_transmit>(),
+            offset_of!(ipsec_transmit, reserved),
+        ),
+        (
+            "ipsec_event",
+            "reserved",
+            size_of::<ipsec_event>(),
+            offset_of!(ipsec_event, reserved),
+        ),
+        (
+            "ipsec_esp_transmit",
+            "reserved",
+            size_of::<ipsec_esp_transmit>(),
+            offset_of!(ipsec_esp_transmit, reserved),
+        ),
+        (
+            "ipsec_esp_delivered",
+            "reserved",
+            size_of::<ipsec_esp_delivered>(),
+            offset_of!(ipsec_esp_delivered, reserved),
+        ),
+        ("ipsec_status", "", size_of::<ipsec_status>(), 0),
+        ("ipsec_event_kind", "", size_of::<ipsec_event_kind>(), 0),
+    ];
+    let mut c = String::from(
+        "#include \"ipsec.h\"\n#include <stdio.h>\n#include <stddef.h>\nint main(void) {\n",
+    );
+    for (ty, field, _, _) in checks {
+        let off = if field.is_empty() {
+            "0".to_owned()
+        } else {
+            format!("offsetof({ty}, {field})")
+        };
+        c.push_str(&format!(
+            "    printf(\"{ty} %zu %zu\\n\", sizeof({ty}), (size_t){off});\n"
+        ));
+    }
+    c.push_str("    return 0;\n}\n");
+    std::fs::write(&src, c).unwrap();
+    let exe = dir.join("layout");
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-std=c99", "-Wall", "-Werror", "-I"])
+        .arg(root.join("include"))
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = Command::new(&exe).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for (ty, _, size, off) in checks {
+        let want = format!("{ty} {size} {off}");
+        assert!(
+            stdout.lines().any(|l| l == want),
+            "C disagrees on {ty}: want {want:?}, C says:\n{stdout}"
+        );
+    }
+}
+
+/// The header is also valid C++ (its declarations are `extern "C"` there).
+#[test]
+fn header_compiles_as_cpp() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = Command::new(std::env::var("CXX").unwrap_or_else(|_| "c++".into()))
+        .args([
+            "-std=c++11",
+            "-Wall",
+            "-Werror",
+            "-fsyntax-only",
+            "-x",
+            "c++",
+        ])
+        .arg(root.join("include/ipsec.h"))
+        .status()
+        .expect("a C++ compiler (`c++`, or $CXX) is installed");
+    assert!(status.success(), "include/ipsec.h does not compile as C++");
+}
