@@ -238,6 +238,36 @@ void ipsec_endpoint_free(ipsec_endpoint *ep);
 // `ep` must be a live handle; `tunnel` must be NULL or a NUL-terminated string.
 ipsec_status ipsec_endpoint_connect(ipsec_endpoint *ep, uint64_t now_us, const char *tunnel);
 
+// Deletes the Child SAs of the `ipsec-tunnel` named `tunnel` (INFORMATIONAL with Delete);
+// `IPSEC_EVENT_CHILD_SA_DOWN` follows. `IPSEC_ERR_STATE` when it has none.
+//
+// # Safety
+//
+// `ep` must be a live handle; `tunnel` must be NULL or a NUL-terminated string.
+ipsec_status ipsec_endpoint_delete_child(ipsec_endpoint *ep, uint64_t now_us, const char *tunnel);
+
+// Rekeys the Child SA of the `ipsec-tunnel` named `tunnel` (CREATE_CHILD_SA): a new
+// `IPSEC_EVENT_CHILD_SA_UP`, then `IPSEC_EVENT_CHILD_SA_DOWN` for the old SA.
+//
+// # Safety
+//
+// `ep` must be a live handle; `tunnel` must be NULL or a NUL-terminated string.
+ipsec_status ipsec_endpoint_rekey_child(ipsec_endpoint *ep, uint64_t now_us, const char *tunnel);
+
+// Deletes the IKE SA of the `ike-gateway` named `gateway`, and with it its Child SAs.
+//
+// # Safety
+//
+// `ep` must be a live handle; `gateway` must be NULL or a NUL-terminated string.
+ipsec_status ipsec_endpoint_delete_ike(ipsec_endpoint *ep, uint64_t now_us, const char *gateway);
+
+// Rekeys the IKE SA of the `ike-gateway` named `gateway`; its Child SAs move to the new one.
+//
+// # Safety
+//
+// `ep` must be a live handle; `gateway` must be NULL or a NUL-terminated string.
+ipsec_status ipsec_endpoint_rekey_ike(ipsec_endpoint *ep, uint64_t now_us, const char *gateway);
+
 // Processes one datagram received on UDP port 500 or 4500: `local` is the address it arrived
 // on, `remote` its source, `buf` its `len` payload bytes (borrowed for the call only). On
 // `IPSEC_OK`, `*out` says what it was.

@@ -214,6 +214,94 @@ pub unsafe extern "C" fn ipsec_endpoint_connect(
     })
 }
 
+/// Runs an endpoint command that takes `now` and a NUL-terminated object name.
+///
+/// # Safety
+///
+/// `ep` must be NULL or a live handle; `name` NULL or a NUL-terminated string.
+unsafe fn named_command(
+    ep: *mut ipsec_endpoint,
+    now_us: u64,
+    name: *const c_char,
+    f: impl FnOnce(&mut Endpoint, Instant, &str) -> Result<(), ikev2::Error>,
+) -> ipsec_status {
+    if name.is_null() {
+        return fail(IPSEC_ERR_NULL, "name is NULL");
+    }
+    with_endpoint(ep, |h| {
+        // SAFETY: `name` is non-NULL and NUL-terminated by the caller's contract.
+        let Ok(name) = unsafe { CStr::from_ptr(name) }.to_str() else {
+            return fail(IPSEC_ERR_INVALID, "name is not UTF-8");
+        };
+        match f(&mut h.ep, Instant::from_micros(now_us), name) {
+            Ok(()) => IPSEC_OK,
+            Err(e) => map_error(e),
+        }
+    })
+}
+
+/// Deletes the Child SAs of the `ipsec-tunnel` named `tunnel` (INFORMATIONAL with Delete);
+/// `IPSEC_EVENT_CHILD_SA_DOWN` follows. `IPSEC_ERR_STATE` when it has none.
+///
+/// # Safety
+///
+/// `ep` must be a live handle; `tunnel` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ipsec_endpoint_delete_child(
+    ep: *mut ipsec_endpoint,
+    now_us: u64,
+    tunnel: *const c_char,
+) -> ipsec_status {
+    // SAFETY: the caller's contract is this function's.
+    unsafe { named_command(ep, now_us, tunnel, |e, now, n| e.delete_child(now, n)) }
+}
+
+/// Rekeys the Child SA of the `ipsec-tunnel` named `tunnel` (CREATE_CHILD_SA): a new
+/// `IPSEC_EVENT_CHILD_SA_UP`, then `IPSEC_EVENT_CHILD_SA_DOWN` for the old SA.
+///
+/// # Safety
+///
+/// `ep` must be a live handle; `tunnel` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ipsec_endpoint_rekey_child(
+    ep: *mut ipsec_endpoint,
+    now_us: u64,
+    tunnel: *const c_char,
+) -> ipsec_status {
+    // SAFETY: the caller's contract is this function's.
+    unsafe { named_command(ep, now_us, tunnel, |e, now, n| e.rekey_child(now, n)) }
+}
+
+/// Deletes the IKE SA of the `ike-gateway` named `gateway`, and with it its Child SAs.
+///
+/// # Safety
+///
+/// `ep` must be a live handle; `gateway` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ipsec_endpoint_delete_ike(
+    ep: *mut ipsec_endpoint,
+    now_us: u64,
+    gateway: *const c_char,
+) -> ipsec_status {
+    // SAFETY: the caller's contract is this function's.
+    unsafe { named_command(ep, now_us, gateway, |e, now, n| e.delete_ike(now, n)) }
+}
+
+/// Rekeys the IKE SA of the `ike-gateway` named `gateway`; its Child SAs move to the new one.
+///
+/// # Safety
+///
+/// `ep` must be a live handle; `gateway` must be NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ipsec_endpoint_rekey_ike(
+    ep: *mut ipsec_endpoint,
+    now_us: u64,
+    gateway: *const c_char,
+) -> ipsec_status {
+    // SAFETY: the caller's contract is this function's.
+    unsafe { named_command(ep, now_us, gateway, |e, now, n| e.rekey_ike(now, n)) }
+}
+
 /// Processes one datagram received on UDP port 500 or 4500: `local` is the address it arrived
 /// on, `remote` its source, `buf` its `len` payload bytes (borrowed for the call only). On
 /// `IPSEC_OK`, `*out` says what it was.

@@ -16,9 +16,11 @@ mod status;
 
 pub use addr::{ipsec_addr, IPSEC_AF_INET, IPSEC_AF_INET6};
 pub use endpoint::{
-    ipsec_endpoint, ipsec_endpoint_connect, ipsec_endpoint_free, ipsec_endpoint_handle_datagram,
-    ipsec_endpoint_handle_timeout, ipsec_endpoint_new, ipsec_endpoint_poll_event,
-    ipsec_endpoint_poll_timeout, ipsec_endpoint_poll_transmit, ipsec_received, ipsec_transmit,
+    ipsec_endpoint, ipsec_endpoint_connect, ipsec_endpoint_delete_child, ipsec_endpoint_delete_ike,
+    ipsec_endpoint_free, ipsec_endpoint_handle_datagram, ipsec_endpoint_handle_timeout,
+    ipsec_endpoint_new, ipsec_endpoint_poll_event, ipsec_endpoint_poll_timeout,
+    ipsec_endpoint_poll_transmit, ipsec_endpoint_rekey_child, ipsec_endpoint_rekey_ike,
+    ipsec_received, ipsec_transmit,
 };
 pub use esp_table::{
     ipsec_esp_delivered, ipsec_esp_table, ipsec_esp_table_decapsulate, ipsec_esp_table_encapsulate,
