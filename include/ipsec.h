@@ -1,5 +1,28 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 
+/*
+ * ipsec.h: C API of the Sans-IO IKEv2 + ESP library.
+ *
+ * The library performs no I/O and reads no clock. The caller owns sockets (UDP 500 and 4500), a
+ * monotonic clock (passed as now_us, microseconds from any origin) and every buffer.
+ *
+ * Driving an ipsec_endpoint: after every input (ipsec_endpoint_handle_datagram,
+ * ipsec_endpoint_handle_timeout) or command (ipsec_endpoint_connect, ..._rekey_*, ..._delete_*),
+ * call, each until it returns IPSEC_NONE: ipsec_endpoint_poll_transmit (send each datagram),
+ * ipsec_endpoint_poll_event (install Child SAs with ipsec_esp_table_install, remove them with
+ * ipsec_esp_table_remove, log the text), then ipsec_endpoint_poll_timeout (the next deadline).
+ *
+ * Ownership: handles come from *_new and go back to *_free (NULL is accepted by *_free).
+ * Buffers and strings passed in are borrowed for the call only. Strings in an ipsec_event belong
+ * to the endpoint and live until the next ipsec_endpoint_poll_event or ipsec_endpoint_free.
+ *
+ * Errors: every function checks its pointers and never lets a panic cross into C. A negative
+ * ipsec_status is an error; ipsec_last_error then gives this thread's message. A handle that
+ * saw IPSEC_ERR_PANIC refuses every later call; free it.
+ *
+ * Threads: a handle is used by one thread at a time; different handles are independent.
+ */
+
 #ifndef IPSEC_H
 #define IPSEC_H
 
