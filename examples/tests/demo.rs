@@ -37,6 +37,7 @@ struct Row {
     tunnel: String,
     spi_in: String,
     spi_out: String,
+    life: String,
     packets: (u64, u64),
     bytes: (u64, u64),
     proxy_id: String,
@@ -60,6 +61,7 @@ fn ipsec_sa_rows(stdout: &str, fw: &str) -> Vec<Row> {
                 tunnel: c[0].to_owned(),
                 spi_in: c[3].to_owned(),
                 spi_out: c[4].to_owned(),
+                life: c[5].to_owned(),
                 packets: pair(c[7]),
                 bytes: pair(c[8]),
                 proxy_id: c[9].trim_end_matches(':').to_owned(),
@@ -125,6 +127,8 @@ fn sample_configs_bring_up_both_proxy_ids_and_carry_traffic() {
             assert!(r.tunnel.starts_with(&format!("{tunnel}:")), "{fw}: {r:?}");
             assert_eq!(r.spi_in.len(), 8, "{r:?}");
             assert_ne!(r.spi_in, r.spi_out, "{r:?}");
+            // esp-gcm: lifetime 1 h, lifesize 4096 MB.
+            assert_eq!(r.life, "3600/4194304", "{fw}: {r:?}");
             assert!(r.packets.0 > 0 && r.packets.1 > 0, "{fw}: {r:?}");
             assert!(r.bytes.0 >= 20 * r.packets.0, "{fw}: {r:?}");
             assert!(r.bytes.1 >= 20 * r.packets.1, "{fw}: {r:?}");

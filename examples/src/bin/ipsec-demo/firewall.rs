@@ -164,6 +164,18 @@ impl Firewall {
             .unwrap_or(ike_tunnel)
     }
 
+    /// The `lifesize` of the IPsec crypto profile of `ipsec_tunnel`, in bytes.
+    fn lifesize_of(&self, ipsec_tunnel: &str) -> Option<u64> {
+        let t = self
+            .config
+            .ipsec_tunnels
+            .iter()
+            .find(|t| t.name == ipsec_tunnel)?;
+        self.config
+            .ipsec_crypto_profile(t.ipsec_crypto_profile.as_deref()?)?
+            .lifesize_bytes()
+    }
+
     /// Drains the endpoint's events into the log and the SA table.
     pub(crate) fn poll_events(&mut self, now: Instant) -> Result<(), String> {
         while let Some(event) = self.endpoint.poll_event() {
@@ -174,10 +186,17 @@ impl Firewall {
                     suite,
                     ..
                 } => {
+                    let mut child = (**child).clone();
+                    let ipsec_tunnel = self.ipsec_tunnel_of(&child.tunnel).to_owned();
+                    // The endpoint carries the profile's lifetime but not its lifesize; the
+                    // datapath enforces it.
+                    if child.lifetimes.hard_bytes.is_none() {
+                        child.lifetimes.hard_bytes = self.lifesize_of(&ipsec_tunnel);
+                    }
                     // One SA-table tunnel per `ipsec-tunnel`: its proxy IDs share the tunnel
                     // interface, and the table picks the Child SA by selector.
-                    let mut datapath = (**child).clone();
-                    datapath.tunnel = self.ipsec_tunnel_of(&child.tunnel).to_owned();
+                    let mut datapath = child.clone();
+                    datapath.tunnel = ipsec_tunnel;
                     let handle = self.table.install(now, &datapath).map_err(|e| {
                         format!(
                             "{}: installing Child SA {:08X} of {}: {e}",
@@ -185,7 +204,7 @@ impl Firewall {
                         )
                     })?;
                     self.children.push(Installed {
-                        child: (**child).clone(),
+                        child,
                         suite: *suite,
                         gateway: gateway.clone(),
                         at: now,
