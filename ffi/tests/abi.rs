@@ -323,3 +323,44 @@ fn esp_table_guards() {
         ipsec_esp_table_free(null_mut());
     }
 }
+
+#[test]
+fn a_lost_request_is_retransmitted_at_the_polled_deadline() {
+    let ep = hq();
+    let mut t = ipsec_transmit::default();
+    let mut first = vec![0u8; 65_535];
+    let mut again = vec![0u8; 65_535];
+    let mut us = 0u64;
+    // SAFETY: the handle is live; buffers and out-pointers are valid.
+    unsafe {
+        use ipsec_status::*;
+        assert_eq!(
+            ipsec_endpoint_connect(ep.0, 1_000, c"vpn-branch".as_ptr()),
+            IPSEC_OK
+        );
+        assert_eq!(
+            ipsec_endpoint_poll_transmit(ep.0, first.as_mut_ptr(), first.len(), &mut t),
+            IPSEC_OK
+        );
+        let len = t.len;
+        assert_eq!(ipsec_endpoint_poll_timeout(ep.0, &mut us), IPSEC_OK);
+        assert!(us > 1_000);
+        // Just before the deadline nothing happens.
+        assert_eq!(ipsec_endpoint_handle_timeout(ep.0, us - 1), IPSEC_OK);
+        assert_eq!(
+            ipsec_endpoint_poll_transmit(ep.0, again.as_mut_ptr(), again.len(), &mut t),
+            IPSEC_NONE
+        );
+        // At the deadline the same request goes out again (RFC 7296 section 2.1).
+        assert_eq!(ipsec_endpoint_handle_timeout(ep.0, us), IPSEC_OK);
+        assert_eq!(
+            ipsec_endpoint_poll_transmit(ep.0, again.as_mut_ptr(), again.len(), &mut t),
+            IPSEC_OK
+        );
+        assert_eq!(t.len, len);
+        assert_eq!(first[..len], again[..len]);
+        let mut later = 0u64;
+        assert_eq!(ipsec_endpoint_poll_timeout(ep.0, &mut later), IPSEC_OK);
+        assert!(later > us);
+    }
+}
