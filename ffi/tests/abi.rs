@@ -364,3 +364,50 @@ fn a_lost_request_is_retransmitted_at_the_polled_deadline() {
         assert!(later > us);
     }
 }
+
+/// Random bytes through both input paths: every call returns a status, none panics or
+/// poisons the handle.
+#[test]
+fn random_input_gives_statuses_not_crashes() {
+    let ep = hq();
+    let mut table = null_mut();
+    // xorshift64*: deterministic, no dependency.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let local = addr("192.0.2.1:4500");
+    let remote = addr("192.0.2.2:4500");
+    let mut buf = vec![0u8; 512];
+    // SAFETY: handles are live; buffers and out-pointers are valid.
+    unsafe {
+        use ipsec_status::*;
+        assert_eq!(ipsec_esp_table_new(&mut table), IPSEC_OK);
+        for i in 0..2_000 {
+            let len = (next() % 512) as usize;
+            for b in buf.iter_mut().take(len) {
+                *b = next() as u8;
+            }
+            if i % 3 == 0 {
+                // Look like an IKE header now and then: version 2.0, IKE_SA_INIT.
+                if len > 28 {
+                    buf[..4].fill(0);
+                    buf[4 + 17] = 0x20;
+                    buf[4 + 18] = 34;
+                }
+            }
+            let mut r = ipsec_received::IPSEC_RECEIVED_IKE;
+            let st =
+                ipsec_endpoint_handle_datagram(ep.0, i, &local, &remote, buf.as_ptr(), len, &mut r);
+            assert_eq!(st, IPSEC_OK);
+            let mut d = ipsec_esp_delivered::default();
+            let st = ipsec_esp_table_decapsulate(table, i, buf.as_mut_ptr(), len, &mut d);
+            assert_eq!(st, IPSEC_ERR_DROPPED, "no SA is installed");
+        }
+        assert_eq!(ipsec_endpoint_handle_timeout(ep.0, 10_000_000), IPSEC_OK);
+        ipsec_esp_table_free(table);
+    }
+}
