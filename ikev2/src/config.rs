@@ -86,6 +86,10 @@ pub struct TunnelConfig {
     pub proxy_ids: Vec<ProxyId>,
     /// Child SA lifetime (PAN-OS default 1 h).
     pub lifetime: Duration,
+    /// Child SA volume limit in bytes (the IPsec crypto profile's `lifesize`); `None` for no
+    /// limit. The datapath enforces it: the soft limit (90 %) asks for a rekey, the hard one
+    /// ends the SA.
+    pub lifesize: Option<u64>,
     /// Tunnel or transport mode.
     pub mode: Mode,
     /// Anti-replay window in packets (PAN-OS default 1024); 0 disables it.

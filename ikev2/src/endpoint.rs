@@ -4,6 +4,7 @@ use crate::config::EndpointConfig;
 use crate::cookie::CookieSecret;
 use crate::error::Error;
 use crate::event::{Event, Reason, Role};
+use crate::exchange::ike_auth::proposed_children;
 use crate::exchange::ike_sa_init::{self, InitOutcome};
 use crate::exchange::{Ctx, Datagram};
 use crate::nat::NATT_PORT;
@@ -413,10 +414,14 @@ impl Endpoint {
 
     // ---- commands ----
 
-    /// Brings up `tunnel`: starts an IKE SA toward its gateway with the tunnel's first proxy ID
-    /// as the first Child SA, or, when the gateway's IKE SA is already established, adds the
-    /// tunnel's Child SA with CREATE_CHILD_SA. Nothing happens when the Child SA exists or is
-    /// being negotiated.
+    /// Brings up `tunnel`: one Child SA per proxy ID (or one for 0.0.0.0/0 both ways when it has
+    /// none), as PAN-OS does. Without an IKE SA toward the tunnel's gateway, starts one with the
+    /// first proxy ID in IKE_AUTH; every other proxy ID follows with its own CREATE_CHILD_SA
+    /// once the IKE SA is up, one exchange at a time. Proxy IDs whose Child SA exists or is
+    /// being negotiated are left alone, so calling it again only retries those that failed or
+    /// were deleted. A proxy ID the peer refuses ([`Event::Phase2Failed`]) does not keep the
+    /// others from coming up; each [`Event::ChildSaUp`] names its proxy ID in
+    /// [`ChildSa::proxy_id`].
     ///
     /// Fails for unknown tunnels, passive gateways and dynamic peers (no address to send to).
     pub fn connect(&mut self, now: Instant, tunnel: &str) -> Result<(), Error> {
@@ -434,43 +439,56 @@ impl Endpoint {
                 g.name
             )));
         }
-        if let Some((&key, sa)) = self
+        let existing = self
             .sas
             .iter()
             .find(|(_, s)| s.gateway == g.name && s.state != State::Dead && !s.rekeyed)
-        {
-            let wanted = |p: &Pending| matches!(p, Pending::CreateChild(r) if r.tunnel == tunnel);
-            let has_child = sa.children.iter().any(|c| c.sa.tunnel == tunnel)
-                || sa
-                    .child_request
-                    .as_ref()
-                    .is_some_and(|r| r.tunnel == tunnel)
-                || sa.pending.iter().any(wanted)
-                || sa.in_flight.as_ref().is_some_and(wanted);
-            if has_child {
-                return Ok(());
+            .map(|(k, _)| *k);
+        let key = match existing {
+            Some(key) => key,
+            None => {
+                let gname = g.name.clone();
+                let spi_i = self.new_spi()?;
+                let child_spi = self.new_child_spi()?;
+                self.restarts.retain(|(t, _)| t != tunnel);
+                let mut ctx = ctx!(self, now);
+                let g = ctx
+                    .cfg
+                    .gateway(&gname)
+                    .ok_or_else(|| Error::UnknownName(gname.clone()))?;
+                let mut sa = ike_sa_init::start(&mut ctx, g, spi_i, tunnel, child_spi)?;
+                sa.initial_contact = true;
+                self.sas.insert(spi_i, Box::new(sa));
+                spi_i
             }
-            // Add the tunnel's Child SA with CREATE_CHILD_SA, once the IKE SA is up.
-            let peer = sa.remote.ip();
+        };
+        // Every proxy ID not yet up or on its way gets a CREATE_CHILD_SA; the queue sends them
+        // one after the other once the IKE SA is established.
+        let Some(sa) = self.sas.get(&key) else {
+            return Ok(());
+        };
+        let peer = sa.remote.ip();
+        let missing: Vec<usize> = proposed_children(t, peer)
+            .iter()
+            .enumerate()
+            .filter(|(_, (pid, _, _))| !sa.has_child_for(tunnel, pid.as_deref()))
+            .map(|(i, _)| i)
+            .collect();
+        for index in missing {
             let spi = self.new_child_spi()?;
             let req = {
                 let ctx = ctx!(self, now);
-                crate::exchange::ike_auth::child_request(&ctx, tunnel, spi, peer)?
+                crate::exchange::ike_auth::child_request(&ctx, tunnel, index, spi, peer)?
             };
-            return self.queue_pending(now, key, Pending::CreateChild(req));
+            if let Some(sa) = self.sas.get_mut(&key) {
+                sa.pending.push_back(Pending::CreateChild(req));
+            }
         }
-        let gname = g.name.clone();
-        let spi_i = self.new_spi()?;
-        let child_spi = self.new_child_spi()?;
-        self.restarts.retain(|(t, _)| t != tunnel);
-        let mut ctx = ctx!(self, now);
-        let g = ctx
-            .cfg
-            .gateway(&gname)
-            .ok_or_else(|| Error::UnknownName(gname.clone()))?;
-        let mut sa = ike_sa_init::start(&mut ctx, g, spi_i, tunnel, child_spi)?;
-        sa.initial_contact = true;
-        self.sas.insert(spi_i, Box::new(sa));
+        if let Some(sa) = self.sas.get_mut(&key) {
+            let mut ctx = ctx!(self, now);
+            sa.kick(&mut ctx)?;
+        }
+        self.after(now, key);
         Ok(())
     }
 
@@ -497,36 +515,43 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Rekeys the Child SA of `tunnel` (RFC 7296 section 1.3.3): a new Child SA with fresh
-    /// nonces (and PFS when the IPsec crypto profile has a group) is created with
-    /// CREATE_CHILD_SA and N(REKEY_SA); [`Event::ChildSaUp`] reports it, then the old one is
-    /// deleted ([`Event::ChildSaDown`]). Call it when the datapath reports the soft lifetime.
+    /// Rekeys the Child SAs of `tunnel`, one per proxy ID (RFC 7296 section 1.3.3): a new
+    /// Child SA with fresh nonces (and PFS when the IPsec crypto profile has a group) is created
+    /// with CREATE_CHILD_SA and N(REKEY_SA); [`Event::ChildSaUp`] reports it, then the old one
+    /// is deleted ([`Event::ChildSaDown`]). Call it when the datapath reports the soft lifetime.
     pub fn rekey_child(&mut self, now: Instant, tunnel: &str) -> Result<(), Error> {
-        let found = self.sas.iter().find_map(|(k, s)| {
-            s.children.iter().find(|c| c.sa.tunnel == tunnel).map(|c| {
-                (
+        // The oldest Child SA of each proxy ID (a second one is a rekey's successor).
+        let mut found: Vec<(u64, crate::sa::ChildRequest)> = Vec::new();
+        for (k, s) in &self.sas {
+            for c in s.children.iter().filter(|c| c.sa.tunnel == tunnel) {
+                if found
+                    .iter()
+                    .any(|(fk, r)| fk == k && r.proxy_id == c.sa.proxy_id)
+                {
+                    continue;
+                }
+                found.push((
                     *k,
-                    c.sa.inbound.spi,
-                    c.sa.local_ts.clone(),
-                    c.sa.remote_ts.clone(),
-                    c.sa.proxy_id.clone(),
-                )
-            })
-        });
-        let Some((key, old, tsi, tsr, proxy_id)) = found else {
+                    crate::sa::ChildRequest {
+                        tunnel: tunnel.to_owned(),
+                        proxy_id: c.sa.proxy_id.clone(),
+                        spi: 0,
+                        tsi: c.sa.local_ts.clone(),
+                        tsr: c.sa.remote_ts.clone(),
+                        rekey: Some(c.sa.inbound.spi),
+                        group: None,
+                    },
+                ));
+            }
+        }
+        if found.is_empty() {
             return Err(Error::NotEstablished(tunnel.to_owned()));
-        };
-        let spi = self.new_child_spi()?;
-        let req = crate::sa::ChildRequest {
-            tunnel: tunnel.to_owned(),
-            proxy_id,
-            spi,
-            tsi,
-            tsr,
-            rekey: Some(old),
-            group: None,
-        };
-        self.queue_pending(now, key, Pending::CreateChild(req))
+        }
+        for (key, mut req) in found {
+            req.spi = self.new_child_spi()?;
+            self.queue_pending(now, key, Pending::CreateChild(req))?;
+        }
+        Ok(())
     }
 
     /// Deletes the Child SAs of `tunnel` with an INFORMATIONAL exchange; [`Event::ChildSaDown`]
@@ -630,9 +655,7 @@ impl Endpoint {
     /// An inbound ESP SPI unused by any Child SA of this endpoint.
     fn new_child_spi(&self) -> Result<u32, Error> {
         crate::exchange::fresh_child_spi(self.rng(), |s| {
-            self.sas
-                .values()
-                .any(|sa| sa.children.iter().any(|c| c.sa.inbound.spi == s))
+            self.sas.values().any(|sa| sa.uses_child_spi(s))
         })
     }
 
@@ -645,7 +668,10 @@ impl Endpoint {
                 Role::Responder => sa.spi_r,
             };
             if let std::collections::btree_map::Entry::Vacant(e) = self.sas.entry(ours) {
-                e.insert(Box::new(sa));
+                let sa = e.insert(Box::new(sa));
+                // It may have inherited queued Child SA work.
+                let mut ctx = ctx!(self, now);
+                let _ = sa.kick(&mut ctx);
             }
         }
         let Some(sa) = self.sas.get_mut(&spi) else {
@@ -689,8 +715,18 @@ impl Endpoint {
                 if sa.restart {
                     if let Some(g) = self.cfg.gateway(&sa.gateway) {
                         if !g.passive && g.peer_addr.is_some() {
-                            if let Some(t) = self.cfg.tunnels_of(&g.name).next() {
-                                self.restarts.push((t.name.clone(), now + RESTART_DELAY));
+                            // The tunnels that were up come back, each with all its proxy
+                            // IDs; with none known, the gateway's first tunnel.
+                            let mut tunnels = sa.restart_tunnels.clone();
+                            if tunnels.is_empty() {
+                                tunnels.extend(
+                                    self.cfg.tunnels_of(&g.name).map(|t| t.name.clone()).take(1),
+                                );
+                            }
+                            for t in tunnels {
+                                if !self.restarts.iter().any(|(r, _)| *r == t) {
+                                    self.restarts.push((t, now + RESTART_DELAY));
+                                }
                             }
                         }
                     }

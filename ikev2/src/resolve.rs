@@ -178,6 +178,7 @@ impl EndpointConfig {
                 esp_proposals: vec![esp],
                 proxy_ids,
                 lifetime: profile.lifetime(),
+                lifesize: profile.lifesize_bytes(),
                 mode: t.ipsec_mode.mode(),
                 replay_window: if t.anti_replay {
                     t.anti_replay_window

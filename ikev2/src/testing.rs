@@ -463,6 +463,7 @@ impl SiteSpec {
                 remote: selector(self.remote_net),
             }],
             lifetime: Duration::from_secs(3600),
+            lifesize: None,
             mode: Mode::Tunnel,
             replay_window: 1024,
         });

@@ -19,6 +19,8 @@ fn load(name: &str) -> EndpointConfig {
 ///                                       <--  IKE_SA_INIT
 /// IKE_AUTH (proxy ID lan-to-lan)        -->
 ///                                       <--  IKE_AUTH
+/// CREATE_CHILD_SA (proxy ID monitor)    -->
+///                                       <--  CREATE_CHILD_SA
 /// ```
 #[test]
 fn hq_and_branch_samples_negotiate() {
@@ -29,10 +31,10 @@ fn hq_and_branch_samples_negotiate() {
     let tunnel = hq.tunnels[0].name.clone();
     let mut p = Pair::new(hq, branch, 31);
     p.left.connect(p.now, &tunnel).unwrap();
-    assert!(
-        p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
-            && p.tunnel_up(Side::Right))
-    );
+    assert!(p.drive_until(Duration::from_secs(5), |p| {
+        p.left.ike_sas().iter().any(|s| s.children.len() == 2)
+            && p.right.ike_sas().iter().any(|s| s.children.len() == 2)
+    }));
     let child = p
         .left_events
         .iter()
@@ -44,6 +46,21 @@ fn hq_and_branch_samples_negotiate() {
     assert_eq!(child.proxy_id.as_deref(), Some("lan-to-lan"));
     assert_eq!(child.replay_window, 1024);
     assert_eq!(child.lifetimes.hard_time, Some(Duration::from_secs(3600)));
+    // The profile's lifesize (4096 MB), soft at 90 % like the time lifetime.
+    assert_eq!(child.lifetimes.hard_bytes, Some(4096 << 20));
+    assert_eq!(child.lifetimes.soft_bytes, Some(3_865_470_567));
+    for side in [&p.left, &p.right] {
+        let mut names: Vec<Option<String>> = side.ike_sas()[0]
+            .children
+            .iter()
+            .map(|c| c.proxy_id.clone())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [Some("lan-to-lan".to_string()), Some("monitor".to_string())]
+        );
+    }
     let show = p.left.ike_sas()[0].to_string();
     assert!(
         show.starts_with("gw-branch        192.0.2.1[500] -> 192.0.2.2[500] "),
@@ -63,6 +80,34 @@ fn hq_and_branch_samples_negotiate() {
     }
     for e in &p.right_events {
         println!("branch: {e}");
+    }
+}
+
+/// The IPsec crypto profile's lifesize reaches the Child SA lifetimes, whatever its unit, and
+/// a profile without one gives no volume limit.
+#[test]
+fn lifesize_becomes_the_byte_lifetimes() {
+    use ipsec_core::config::Lifesize;
+    let path = format!("{}/../examples/configs/hq.toml", env!("CARGO_MANIFEST_DIR"));
+    for (size, hard) in [
+        (Some(Lifesize::Kb(10)), Some(10_240u64)),
+        (Some(Lifesize::Gb(2)), Some(2 << 30)),
+        (None, None),
+    ] {
+        let mut cfg = Config::load(&path).unwrap();
+        cfg.ipsec_crypto_profiles[0].lifesize = size;
+        let resolved = EndpointConfig::from_config(&cfg).unwrap();
+        assert_eq!(resolved.tunnels[0].lifesize, hard);
+        let tunnel = resolved.tunnels[0].name.clone();
+        let mut p = Pair::new(resolved, load("branch.toml"), 32);
+        p.left.connect(p.now, &tunnel).unwrap();
+        assert!(p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)));
+        let child = &p.left.ike_sas()[0].children[0];
+        assert_eq!(child.lifetimes.hard_bytes, hard);
+        assert_eq!(child.lifetimes.soft_bytes, hard.map(|h| h - h / 10));
+        if let Some(10_240) = hard {
+            assert_eq!(child.lifetimes.soft_bytes, Some(9_216));
+        }
     }
 }
 

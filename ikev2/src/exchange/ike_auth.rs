@@ -31,19 +31,40 @@ use ipsec_core::crypto::{constant_time_eq, CryptoError, PrfAlgorithm};
 use ipsec_core::selector::{check_narrowed, choose_policy, TrafficSelector};
 use std::net::IpAddr;
 
-/// The first Child SA an initiator proposes for `tunnel`: its first proxy ID, or 0.0.0.0/0 (::/0)
-/// both ways when it has none.
+/// The Child SAs an initiator proposes for `tunnel` as `(proxy ID, TSi, TSr)`: one per proxy ID,
+/// in configuration order (PAN-OS negotiates every proxy ID as a Child SA of its own), or a
+/// single 0.0.0.0/0 (::/0, by `peer`'s family) pair when the tunnel has none.
+pub(crate) fn proposed_children(
+    t: &TunnelConfig,
+    peer: IpAddr,
+) -> Vec<(Option<String>, TrafficSelector, TrafficSelector)> {
+    if t.proxy_ids.is_empty() {
+        let any = any_selector(peer);
+        return vec![(None, any, any)];
+    }
+    t.proxy_ids
+        .iter()
+        .map(|p| (Some(p.name.clone()), p.local, p.remote))
+        .collect()
+}
+
+/// The Child SA an initiator proposes for proxy ID number `index` of `tunnel` (see
+/// [`proposed_children`]); index 0 goes into IKE_AUTH, the others into CREATE_CHILD_SA.
 pub(crate) fn child_request(
     ctx: &Ctx<'_>,
     tunnel: &str,
+    index: usize,
     spi: u32,
     peer: IpAddr,
 ) -> Result<ChildRequest, Error> {
     let t = IkeSa::tunnel_cfg(ctx, tunnel)?;
-    let (local, remote) = t.first_selectors(peer);
+    let (proxy_id, local, remote) = proposed_children(t, peer)
+        .into_iter()
+        .nth(index)
+        .ok_or_else(|| Error::UnknownName(format!("{tunnel}: proxy ID {index}")))?;
     Ok(ChildRequest {
         tunnel: t.name.clone(),
-        proxy_id: t.proxy_ids.first().map(|p| p.name.clone()),
+        proxy_id,
         spi,
         tsi: vec![local],
         tsr: vec![remote],

@@ -25,6 +25,7 @@ use crate::timer::Timer;
 use crate::wire::{ExchangeType, KeyExchange, Message, Nonce, Notify, NotifyType, Payload};
 use core::time::Duration;
 use ipsec_core::crypto::{ActiveKeyExchange, CryptoError, DhGroup, SecretBytes};
+use std::collections::VecDeque;
 
 /// Our IKE SA rekey in progress.
 pub(crate) struct IkeRekey {
@@ -307,6 +308,19 @@ impl IkeSa {
         new.peer_id = self.peer_id.clone();
         new.install_keys(ctx, seed.expose())?;
         new.children = core::mem::take(&mut self.children);
+        // Child SA work still queued (further proxy IDs, rekeys, deletes) moves along with the
+        // Child SAs; what concerns the old IKE SA itself stays.
+        let (child_work, own): (VecDeque<Pending>, VecDeque<Pending>) =
+            core::mem::take(&mut self.pending)
+                .into_iter()
+                .partition(|p| {
+                    matches!(
+                        p,
+                        Pending::CreateChild(_) | Pending::DeleteChild(_) | Pending::InvalidSpi(_)
+                    )
+                });
+        new.pending = child_work;
+        self.pending = own;
         new.arm_child_lifetime();
         let soft = soft_lifetime(ctx, g.ike_lifetime);
         new.timers.set(Timer::Lifetime, ctx.now + soft);

@@ -136,7 +136,7 @@ pub(crate) fn start(
     });
     sa.dh = group;
     sa.child_request = Some(super::ike_auth::child_request(
-        ctx, tunnel, child_spi, peer,
+        ctx, tunnel, 0, child_spi, peer,
     )?);
     sa.send_init_request(ctx)?;
     Ok(sa)

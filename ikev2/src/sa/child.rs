@@ -58,6 +58,12 @@ pub(crate) fn key_lengths(
     })
 }
 
+/// The soft byte limit for a hard one of `hard` bytes: 90 % of it, rounded up (without the
+/// overflow `hard * 9` could give).
+fn soft_bytes(hard: u64) -> u64 {
+    hard - hard / 10
+}
+
 /// Everything that goes into one [`ChildSa`].
 pub(crate) struct ChildParams<'a> {
     pub(crate) tunnel: &'a TunnelConfig,
@@ -121,9 +127,11 @@ pub(crate) fn build(
             remote_port: p.remote.port(),
         }),
         lifetimes: Lifetimes {
-            // Soft limit at 90 % of the hard one, as PAN-OS and strongSwan roughly do.
+            // Soft limits at 90 % of the hard ones, as PAN-OS and strongSwan roughly do.
             soft_time: Some(life.mul_f64(0.9)),
             hard_time: Some(life),
+            soft_bytes: p.tunnel.lifesize.map(soft_bytes),
+            hard_bytes: p.tunnel.lifesize,
             ..Default::default()
         },
         replay_window: p.tunnel.replay_window,

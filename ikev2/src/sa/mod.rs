@@ -147,6 +147,8 @@ pub(crate) struct IkeSa {
     pub(crate) expiring: bool,
     /// The endpoint should start over once this SA is gone (dead peer, expiry).
     pub(crate) restart: bool,
+    /// The tunnels whose Child SAs went down with the SA, to bring up again on a restart.
+    pub(crate) restart_tunnels: Vec<String>,
 }
 
 impl IkeSa {
@@ -198,7 +200,30 @@ impl IkeSa {
             initial_contact: false,
             expiring: false,
             restart: false,
+            restart_tunnels: Vec::new(),
         }
+    }
+
+    /// True when the Child SA of `tunnel`'s proxy ID `proxy_id` is installed, proposed in
+    /// IKE_AUTH, queued or in flight (a rekey counts: the proxy ID is covered either way).
+    pub(crate) fn has_child_for(&self, tunnel: &str, proxy_id: Option<&str>) -> bool {
+        let wanted = |r: &ChildRequest| r.tunnel == tunnel && r.proxy_id.as_deref() == proxy_id;
+        let wanted_pending = |p: &Pending| matches!(p, Pending::CreateChild(r) if wanted(r));
+        self.children
+            .iter()
+            .any(|c| c.sa.tunnel == tunnel && c.sa.proxy_id.as_deref() == proxy_id)
+            || self.child_request.as_ref().is_some_and(wanted)
+            || self.pending.iter().any(wanted_pending)
+            || self.in_flight.as_ref().is_some_and(wanted_pending)
+    }
+
+    /// True when `spi` is the inbound SPI of a Child SA of ours, installed or requested.
+    pub(crate) fn uses_child_spi(&self, spi: u32) -> bool {
+        let requested = |p: &Pending| matches!(p, Pending::CreateChild(r) if r.spi == spi);
+        self.children.iter().any(|c| c.sa.inbound.spi == spi)
+            || self.child_request.as_ref().is_some_and(|r| r.spi == spi)
+            || self.pending.iter().any(requested)
+            || self.in_flight.as_ref().is_some_and(requested)
     }
 
     /// SPIs and addresses for events.
@@ -431,10 +456,21 @@ impl IkeSa {
         if self.state != State::Established || self.queue.busy() {
             return Ok(());
         }
-        let Some(p) = self.pending.pop_front() else {
-            return Ok(());
-        };
-        self.start_informational(ctx, p)
+        while let Some(p) = self.pending.pop_front() {
+            // A new Child SA for a proxy ID that came up meanwhile (the peer created it, e.g.
+            // both sides restarted at once) is not needed twice.
+            if let Pending::CreateChild(r) = &p {
+                let exists = self
+                    .children
+                    .iter()
+                    .any(|c| c.sa.tunnel == r.tunnel && c.sa.proxy_id == r.proxy_id);
+                if r.rekey.is_none() && exists {
+                    continue;
+                }
+            }
+            return self.start_informational(ctx, p);
+        }
+        Ok(())
     }
 
     /// Handles an expired timer.
@@ -513,7 +549,18 @@ impl IkeSa {
             return;
         }
         self.restart = self.expiring || matches!(reason, Reason::DeadPeer | Reason::Timeout);
+        let requested = self.pending.iter().chain(self.in_flight.as_ref());
+        for p in requested {
+            if let Pending::CreateChild(r) = p {
+                if !self.restart_tunnels.contains(&r.tunnel) {
+                    self.restart_tunnels.push(r.tunnel.clone());
+                }
+            }
+        }
         for c in self.children.drain(..) {
+            if !self.restart_tunnels.contains(&c.sa.tunnel) {
+                self.restart_tunnels.push(c.sa.tunnel.clone());
+            }
             ctx.events.push_back(Event::ChildSaDown {
                 tunnel: c.sa.tunnel.clone(),
                 inbound_spi: c.sa.inbound.spi,

@@ -424,6 +424,7 @@ mod tests {
                 })
                 .collect(),
             lifetime: Duration::from_secs(3600),
+            lifesize: None,
             mode: Mode::Tunnel,
             replay_window: 64,
         }
