@@ -93,7 +93,8 @@ pub struct IkeSaInfo {
 }
 
 impl core::fmt::Display for IkeSaInfo {
-    /// A `show vpn ike-sa`-like block: the IKE SA line, then one line per Child SA.
+    /// A `show vpn ike-sa`-like block: the IKE SA line, then one line per Child SA, named
+    /// `tunnel:proxy-id` (or `tunnel` for a tunnel without proxy IDs).
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         writeln!(
             f,
@@ -123,10 +124,15 @@ impl core::fmt::Display for IkeSaInfo {
             let ts = |v: &[ipsec_core::selector::TrafficSelector]| {
                 v.iter().map(|t| t.short()).collect::<Vec<_>>().join(",")
             };
+            // One Child SA per proxy ID, named `tunnel:proxy-id` as PAN-OS names them.
+            let name = match &c.proxy_id {
+                Some(p) => format!("{}:{p}", c.tunnel),
+                None => c.tunnel.clone(),
+            };
             writeln!(
                 f,
                 "  {:<14} SPI in {:08X} out {:08X} {} local {} remote {}",
-                c.tunnel,
+                name,
                 c.inbound.spi,
                 c.outbound.spi,
                 if c.encapsulation.is_some() {

@@ -70,7 +70,14 @@ fn hq_and_branch_samples_negotiate() {
         show.contains(" Init Established aes-gcm-256/sha256/group19 NAT not detected\n"),
         "{show}"
     );
-    assert!(show.contains("  vpn-branch     SPI in "), "{show}");
+    assert!(show.contains("  vpn-branch:lan-to-lan SPI in "), "{show}");
+    assert!(show.contains("  vpn-branch:monitor SPI in "), "{show}");
+    assert!(
+        show.contains(
+            " ESP local 169.254.100.1/32 protocol 1 remote 169.254.100.2/32 protocol 1\n"
+        ),
+        "{show}"
+    );
     assert!(
         show.contains(" ESP local 10.1.0.0/24 remote 10.2.0.0/24\n"),
         "{show}"
