@@ -79,6 +79,13 @@ fn sample_configs_bring_up_both_proxy_ids_and_carry_traffic() {
         out.status
     );
     assert_eq!(stdout.lines().last(), Some("demo: ok"), "{stdout}");
+    // One connect per ipsec-tunnel brings up all its proxy IDs.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == "hq initiates: vpn-branch (proxy IDs lan-to-lan, monitor)"),
+        "{stdout}"
+    );
 
     // show vpn ike-sa: one established IKE SA per side, the same SPI pair, ESP in UDP.
     let ike = |fw: &str, gw: &str, role: &str, path: &str| -> String {
@@ -86,6 +93,15 @@ fn sample_configs_bring_up_both_proxy_ids_and_carry_traffic() {
         let sa: Vec<&&str> = lines.iter().filter(|l| l.starts_with(gw)).collect();
         assert_eq!(sa.len(), 1, "{fw}: {lines:?}");
         let l = sa[0];
+        // Below the IKE SA, one line per Child SA, named tunnel:proxy-id.
+        for pid in ["lan-to-lan", "monitor"] {
+            let tunnel = if fw == "hq" { "vpn-branch" } else { "vpn-hq" };
+            let name = format!("  {tunnel}:{pid} SPI in ");
+            assert!(
+                lines.iter().any(|l| l.starts_with(&name)),
+                "{fw}: {lines:?}"
+            );
+        }
         assert!(l.contains(path), "{fw}: {l}");
         assert!(l.contains(&format!(" {role} Established ")), "{fw}: {l}");
         assert!(lines.contains(&"Show IKE SA: 1 IKE SA found."), "{lines:?}");

@@ -7,8 +7,6 @@
 //! to that interface carries the packet; inside the tunnel the SA table picks the Child SA whose
 //! proxy ID contains it.
 
-#[cfg(test)]
-use core::time::Duration;
 use esp::{ChildHandle, SaTable};
 use ikev2::config::EndpointConfig;
 use ikev2::proposal::EspSuite;
@@ -19,7 +17,6 @@ use ipsec_core::config::Config;
 use ipsec_core::crypto::default_provider;
 use ipsec_core::selector::IpPrefix;
 use ipsec_core::time::Instant;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 /// Room before an inner packet for the ESP header and IV, and after it for trailer and ICV.
@@ -80,19 +77,23 @@ pub(crate) struct Firewall {
     pub(crate) delivered: Vec<Delivery>,
     /// ESP packets that did not decapsulate, with the reason.
     pub(crate) esp_dropped: Vec<String>,
-    /// Per split tunnel name (`vpn-branch:monitor`), the `ipsec-tunnel` it came from.
-    tunnel_of: HashMap<String, String>,
+}
+
+/// The name `show vpn ipsec-sa` gives a Child SA: `tunnel:proxy-id`, or the tunnel alone when
+/// it has no proxy IDs.
+pub(crate) fn sa_name(child: &ChildSa) -> String {
+    match &child.proxy_id {
+        Some(p) => format!("{}:{p}", child.tunnel),
+        None => child.tunnel.clone(),
+    }
 }
 
 impl Firewall {
     /// Loads `path`, resolves it for IKE and builds the endpoint with the default provider.
     ///
-    /// Two adjustments to the resolved configuration, both of which a PAN-OS admin would not
-    /// see: a tunnel with several proxy IDs becomes one IKE tunnel per proxy ID, named
-    /// `tunnel:proxy-id` as `show vpn ipsec-sa` names them (the endpoint's `connect` negotiates
-    /// only a tunnel's first proxy ID), and UDP encapsulation is forced when `force_udp` is set
-    /// (there is no NAT on the in-memory network; without it ESP would travel as raw IP
-    /// protocol 50).
+    /// One adjustment to the resolved configuration, which a PAN-OS admin would not see: UDP
+    /// encapsulation is forced when `force_udp` is set (there is no NAT on the in-memory
+    /// network; without it ESP would travel as raw IP protocol 50).
     pub(crate) fn load(name: &str, path: &str, force_udp: bool) -> Result<Firewall, String> {
         let config = Config::load(path).map_err(|errs| {
             errs.iter()
@@ -108,7 +109,6 @@ impl Firewall {
         for g in &mut resolved.gateways {
             g.force_encapsulation = force_udp;
         }
-        let tunnel_of = split_proxy_ids(&mut resolved);
         let endpoint = Endpoint::new(resolved, default_provider())
             .map_err(|e| format!("{path}: endpoint: {e}"))?;
         Ok(Firewall {
@@ -121,7 +121,6 @@ impl Firewall {
             failures: Vec::new(),
             delivered: Vec::new(),
             esp_dropped: Vec::new(),
-            tunnel_of,
         })
     }
 
@@ -134,8 +133,7 @@ impl Firewall {
             .map(|g| g.local_addr)
     }
 
-    /// The IKE tunnels (one per proxy ID) of active gateways: what [`Firewall::initiate`]
-    /// brings up, and how many Child SAs the firewall should end up with.
+    /// The `ipsec-tunnel`s over active gateways: what [`Firewall::initiate`] brings up.
     pub(crate) fn ike_tunnels(&self) -> Vec<String> {
         let cfg = self.endpoint.config();
         cfg.tunnels
@@ -145,8 +143,19 @@ impl Firewall {
             .collect()
     }
 
-    /// Brings up every IKE tunnel: the first in IKE_AUTH, the others with CREATE_CHILD_SA once
-    /// the IKE SA is established.
+    /// How many Child SAs [`Firewall::initiate`] should end with: one per proxy ID of each
+    /// tunnel (one for a tunnel without proxy IDs).
+    pub(crate) fn expected_children(&self) -> usize {
+        let cfg = self.endpoint.config();
+        self.ike_tunnels()
+            .iter()
+            .filter_map(|t| cfg.tunnel(t))
+            .map(|t| t.proxy_ids.len().max(1))
+            .sum()
+    }
+
+    /// Brings up every tunnel, each with all its proxy IDs: the endpoint negotiates the first
+    /// in IKE_AUTH and the others with CREATE_CHILD_SA once the IKE SA is established.
     pub(crate) fn initiate(&mut self, now: Instant) -> Result<(), String> {
         for t in self.ike_tunnels() {
             self.endpoint
@@ -154,26 +163,6 @@ impl Firewall {
                 .map_err(|e| format!("{}: connect {t}: {e}", self.name))?;
         }
         Ok(())
-    }
-
-    /// The `ipsec-tunnel` behind an IKE tunnel name.
-    pub(crate) fn ipsec_tunnel_of<'a>(&'a self, ike_tunnel: &'a str) -> &'a str {
-        self.tunnel_of
-            .get(ike_tunnel)
-            .map(String::as_str)
-            .unwrap_or(ike_tunnel)
-    }
-
-    /// The `lifesize` of the IPsec crypto profile of `ipsec_tunnel`, in bytes.
-    fn lifesize_of(&self, ipsec_tunnel: &str) -> Option<u64> {
-        let t = self
-            .config
-            .ipsec_tunnels
-            .iter()
-            .find(|t| t.name == ipsec_tunnel)?;
-        self.config
-            .ipsec_crypto_profile(t.ipsec_crypto_profile.as_deref()?)?
-            .lifesize_bytes()
     }
 
     /// Drains the endpoint's events into the log and the SA table.
@@ -186,21 +175,16 @@ impl Firewall {
                     suite,
                     ..
                 } => {
-                    let mut child = (**child).clone();
-                    let ipsec_tunnel = self.ipsec_tunnel_of(&child.tunnel).to_owned();
-                    // The endpoint carries the profile's lifetime but not its lifesize; the
-                    // datapath enforces it.
-                    if child.lifetimes.hard_bytes.is_none() {
-                        child.lifetimes.hard_bytes = self.lifesize_of(&ipsec_tunnel);
-                    }
-                    // One SA-table tunnel per `ipsec-tunnel`: its proxy IDs share the tunnel
-                    // interface, and the table picks the Child SA by selector.
-                    let mut datapath = child.clone();
-                    datapath.tunnel = ipsec_tunnel;
-                    let handle = self.table.install(now, &datapath).map_err(|e| {
+                    // One SA-table tunnel per `ipsec-tunnel`: its proxy IDs' Child SAs share the
+                    // tunnel interface, and the table picks one by selector. The lifetimes,
+                    // lifesize included, come from the IPsec crypto profile.
+                    let child = (**child).clone();
+                    let handle = self.table.install(now, &child).map_err(|e| {
                         format!(
                             "{}: installing Child SA {:08X} of {}: {e}",
-                            self.name, child.inbound.spi, child.tunnel
+                            self.name,
+                            child.inbound.spi,
+                            sa_name(&child)
                         )
                     })?;
                     self.children.push(Installed {
@@ -353,34 +337,9 @@ fn connected(addr: IpAddr, len: u8) -> Option<IpPrefix> {
     IpPrefix::new(network, len).ok()
 }
 
-/// Splits every tunnel with more than one proxy ID into one tunnel per proxy ID, named
-/// `tunnel:proxy-id`; returns the original name of each new tunnel.
-fn split_proxy_ids(cfg: &mut EndpointConfig) -> HashMap<String, String> {
-    let mut names = HashMap::new();
-    let mut out = Vec::new();
-    for t in cfg.tunnels.drain(..) {
-        if t.proxy_ids.len() < 2 {
-            out.push(t);
-            continue;
-        }
-        for p in &t.proxy_ids {
-            let mut one = t.clone();
-            one.name = format!("{}:{}", t.name, p.name);
-            one.proxy_ids = vec![p.clone()];
-            names.insert(one.name.clone(), t.name.clone());
-            out.push(one);
-        }
-    }
-    cfg.tunnels = out;
-    names
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ikev2::config::{ProxyId, TunnelConfig};
-    use ipsec_core::child_sa::Mode;
-    use ipsec_core::selector::TrafficSelector;
 
     #[test]
     fn connected_subnet_clears_host_bits() {
@@ -401,52 +360,5 @@ mod tests {
             "2001:db8::/64"
         );
         assert!(connected("10.0.0.1".parse().unwrap(), 33).is_none());
-    }
-
-    fn tunnel(name: &str, proxies: &[&str]) -> TunnelConfig {
-        let ts = TrafficSelector {
-            protocol: 0,
-            start_port: 0,
-            end_port: 65535,
-            start_addr: "10.0.0.0".parse().unwrap(),
-            end_addr: "10.0.0.255".parse().unwrap(),
-        };
-        TunnelConfig {
-            name: name.into(),
-            gateway: "gw".into(),
-            esp_proposals: Vec::new(),
-            proxy_ids: proxies
-                .iter()
-                .map(|p| ProxyId {
-                    name: (*p).into(),
-                    local: ts,
-                    remote: ts,
-                })
-                .collect(),
-            lifetime: Duration::from_secs(3600),
-            lifesize: None,
-            mode: Mode::Tunnel,
-            replay_window: 64,
-        }
-    }
-
-    #[test]
-    fn only_tunnels_with_several_proxy_ids_are_split() {
-        let mut cfg = EndpointConfig::new();
-        cfg.tunnels = vec![
-            tunnel("a", &["x", "y"]),
-            tunnel("b", &["z"]),
-            tunnel("c", &[]),
-        ];
-        let names = split_proxy_ids(&mut cfg);
-        let got: Vec<(&str, usize)> = cfg
-            .tunnels
-            .iter()
-            .map(|t| (t.name.as_str(), t.proxy_ids.len()))
-            .collect();
-        assert_eq!(got, [("a:x", 1), ("a:y", 1), ("b", 1), ("c", 0)]);
-        assert_eq!(cfg.tunnels[1].proxy_ids[0].name, "y");
-        assert_eq!(names.get("a:y").map(String::as_str), Some("a"));
-        assert_eq!(names.len(), 2);
     }
 }

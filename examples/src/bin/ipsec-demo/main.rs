@@ -117,11 +117,26 @@ fn run(hq_path: &str, branch_path: &str) -> Result<(), String> {
         return Err(format!("{}: no ipsec-tunnel to bring up", fws[0].name));
     }
     println!("no NAT on this network: UDP encapsulation (port 4500) is forced on both gateways");
-    println!("{} initiates: {}", fws[0].name, wanted.join(", "));
+    let described: Vec<String> = wanted
+        .iter()
+        .map(|t| {
+            let proxies: Vec<&str> = fws[0]
+                .endpoint
+                .config()
+                .tunnel(t)
+                .map(|c| c.proxy_ids.iter().map(|p| p.name.as_str()).collect())
+                .unwrap_or_default();
+            match proxies.as_slice() {
+                [] => t.clone(),
+                names => format!("{t} (proxy IDs {})", names.join(", ")),
+            }
+        })
+        .collect();
+    println!("{} initiates: {}", fws[0].name, described.join(", "));
     fws[0].initiate(net.now)?;
     let up = |f: &[Firewall; 2]| {
         f.iter()
-            .all(|fw| !fw.children.is_empty() && fw.children.len() >= fw.ike_tunnels().len())
+            .all(|fw| !fw.children.is_empty() && fw.children.len() >= fw.expected_children())
     };
     let stop = net.drive(&mut fws, SETUP_LIMIT, up)?;
     let setup = net.now.saturating_duration_since(start);

@@ -97,7 +97,7 @@ pub(crate) fn ipsec_sa(fw: &Firewall, now: Instant) -> String {
         let _ = writeln!(
             s,
             "{:<32} {:<16} {:<28} {:08X} {:08X} {:<14} {:<7} {:<11} {:<13} {}: {} -> {}",
-            format!("{}({})", ch.tunnel, c.gateway),
+            format!("{}({})", crate::firewall::sa_name(ch), c.gateway),
             format!("{}[{}]", ch.remote_addr.ip(), ch.remote_addr.port()),
             format!(
                 "{}/{}",
@@ -126,7 +126,7 @@ pub(crate) fn ipsec_sa(fw: &Firewall, now: Instant) -> String {
     let mut tunnels: Vec<&str> = fw
         .children
         .iter()
-        .map(|c| fw.ipsec_tunnel_of(&c.child.tunnel))
+        .map(|c| c.child.tunnel.as_str())
         .collect();
     tunnels.sort_unstable();
     tunnels.dedup();

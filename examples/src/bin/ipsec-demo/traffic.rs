@@ -171,8 +171,8 @@ fn carry(
         .children
         .iter()
         .find(|c| c.child.inbound.spi == d.spi)
-        .map(|c| c.child.tunnel.as_str())
-        .unwrap_or("?");
+        .map(|c| crate::firewall::sa_name(&c.child))
+        .unwrap_or_else(|| "?".into());
     println!(
         "  {:<15} {:>6} -> {:<6} {desc}\n  {:<15} {:>6}    {} {}[{}] -> {}[{}] SPI {spi:08X}, {len} bytes; {} received it intact on {via}",
         what,
