@@ -195,6 +195,43 @@ fn a_refused_proxy_id_leaves_the_others_up() {
         .any(|e| matches!(e, Event::IkeSaDown { .. } | Event::ChildSaDown { .. })));
 }
 
+/// The right side's first proxy ID does not match (10.9.0.0/24 instead of 10.1.0.0/24): the
+/// Child SA of IKE_AUTH fails, the IKE SA is up, and the second proxy ID follows anyway.
+///
+/// ```text
+/// left                                                right
+/// IKE_AUTH SK{IDi AUTH SAi2 TSi=10.1/24 TSr=10.2/24}  -->
+///                                               <--   SK{IDr AUTH N(TS_UNACCEPTABLE)}
+/// CREATE_CHILD_SA SK{SA Ni TSi=10.11/24 TSr=10.12/24} -->  (pid2)
+///                                               <--   SK{SA Nr TSi TSr}
+/// ```
+#[test]
+fn a_refused_first_proxy_id_does_not_stop_the_next() {
+    let mut rs = SiteSpec::right();
+    rs.remote_net = "10.9.0.0/24";
+    let r = two_proxy_ids(rs, "10.12.0.0/24", "10.11.0.0/24");
+    let mut p = Pair::new(left(), r, 66);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(p.drive_until(Duration::from_secs(10), |p| both_have(p, 1)));
+    p.drive_for(Duration::from_secs(3));
+    assert!(both_have(&p, 1));
+    let l = children(&p, Side::Left);
+    assert_eq!(l[0].proxy_id.as_deref(), Some("pid2"));
+    assert_eq!(l[0].local_ts, vec![sel("10.11.0.0/24")]);
+    let failed = |e: &Event| {
+        matches!(
+            e,
+            Event::Phase2Failed {
+                reason: Reason::TsUnacceptable { .. },
+                ..
+            }
+        )
+    };
+    assert_eq!(count(&p.left_events, failed), 1);
+    assert_eq!(count(&p.right_events, failed), 1);
+    assert!(p.left.ike_sas()[0].established);
+}
+
 /// ```text
 /// left                                                right
 /// ... pid and pid2 up ...
@@ -295,4 +332,37 @@ fn an_ike_rekey_keeps_every_proxy_id() {
                 .all(|c| !before.iter().any(|b| b.inbound.spi == c.inbound.spi))
     }));
     check_pair_of_children(&p);
+}
+
+/// Child SA work queued behind an IKE SA rekey moves to the new IKE SA instead of being lost.
+///
+/// ```text
+/// left                                                right
+/// ... pid and pid2 up; rekey_ike, then delete_child(tun) queued ...
+/// CREATE_CHILD_SA SK{SA(IKE) Ni KEi}            -->
+///                                               <--   SK{SA Nr KEr}
+/// INFORMATIONAL SK{D(IKE)} (old IKE SA)         <->
+/// INFORMATIONAL SK{D(ESP pid)}  (new IKE SA)    <->
+/// INFORMATIONAL SK{D(ESP pid2)}                 <->
+/// ... connect(tun): pid and pid2 again, by CREATE_CHILD_SA on the new IKE SA ...
+/// ```
+#[test]
+fn child_work_queued_behind_an_ike_rekey_is_kept() {
+    let mut p = Pair::new(left(), right(), 67);
+    connect_and_wait(&mut p, Side::Left);
+    let old_spi = p.left.ike_sas()[0].spi_i;
+    p.left.rekey_ike(p.now, "gw").unwrap();
+    p.left.delete_child(p.now, "tun").unwrap();
+    assert!(p.drive_until(Duration::from_secs(10), |p| {
+        let sas = p.left.ike_sas();
+        sas.len() == 1 && sas[0].spi_i != old_spi && both_have(p, 0)
+    }));
+    let down = |e: &Event| matches!(e, Event::ChildSaDown { .. });
+    assert_eq!(count(&p.left_events, down), 2);
+    assert_eq!(count(&p.right_events, down), 2);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(p.drive_until(Duration::from_secs(10), |p| both_have(p, 2)));
+    check_pair_of_children(&p);
+    assert_eq!(p.left.ike_sas().len(), 1);
+    assert_ne!(p.left.ike_sas()[0].spi_i, old_spi);
 }
