@@ -243,8 +243,7 @@ fn a_refused_first_proxy_id_does_not_stop_the_next() {
 ///                                               <--
 /// ```
 ///
-/// The right gateway is passive, so only the left one starts over (with both active, both
-/// restart at once and the race may leave a proxy ID with two Child SAs, which RFC 7296 allows).
+/// The right gateway is passive, so only the left one starts over.
 #[test]
 fn a_dead_peer_restart_brings_every_proxy_id_back() {
     let mut r = right();
@@ -365,4 +364,50 @@ fn child_work_queued_behind_an_ike_rekey_is_kept() {
     check_pair_of_children(&p);
     assert_eq!(p.left.ike_sas().len(), 1);
     assert_ne!(p.left.ike_sas()[0].spi_i, old_spi);
+}
+
+/// Both gateways active: both see the peer dead (the right side's datagrams are lost, so its
+/// own liveness checks go unanswered too) and both start over at once.
+///
+/// ```text
+/// left                                                right
+/// IKE_SA_INIT, IKE_AUTH (pid)                   <->   IKE_SA_INIT, IKE_AUTH (pid)
+///   (INITIAL_CONTACT on each side ends the other's fresh IKE SA: one survives)
+/// CREATE_CHILD_SA (pid2)                        -->
+///                                               <--   CREATE_CHILD_SA (pid2)   (crossing)
+/// INFORMATIONAL SK{D(ESP)}  (the pid2 SA of the exchange with the lowest nonce, by its creator)
+/// ```
+///
+/// Each proxy ID ends with exactly one Child SA on each side.
+#[test]
+fn simultaneous_restarts_settle_on_one_child_sa_per_proxy_id() {
+    for seed in 60..66 {
+        let mut p = Pair::new(left(), right(), seed);
+        connect_and_wait(&mut p, Side::Left);
+        p.tamper = Some(Box::new(|side, _, _| {
+            if side == Side::Right {
+                Verdict::Drop
+            } else {
+                Verdict::Deliver
+            }
+        }));
+        let dead = |e: &Event| {
+            matches!(
+                e,
+                Event::IkeSaDown {
+                    reason: Reason::DeadPeer,
+                    ..
+                }
+            )
+        };
+        assert!(p.drive_until(Duration::from_secs(400), |p| {
+            count(&p.left_events, dead) == 1
+        }));
+        p.tamper = None;
+        p.drive_for(Duration::from_secs(30));
+        assert!(both_have(&p, 2), "seed {seed}: {:?}", p.left.ike_sas());
+        check_pair_of_children(&p);
+        assert_eq!(p.left.ike_sas().len(), 1, "seed {seed}");
+        assert_eq!(p.right.ike_sas().len(), 1, "seed {seed}");
+    }
 }

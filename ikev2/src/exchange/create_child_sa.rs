@@ -143,6 +143,9 @@ impl IkeSa {
             Ok(mut c) => {
                 c.replaces = req.rekey;
                 self.install_child(ctx, Role::Initiator, c);
+                if req.rekey.is_none() {
+                    self.resolve_duplicate(&req.tunnel, req.proxy_id.as_deref());
+                }
                 // A rekey is complete once the old Child SA is deleted (RFC 7296 1.3.3).
                 if let Some(old) = req.rekey {
                     if self.children.iter().any(|c| c.sa.inbound.spi == old) {
@@ -516,11 +519,38 @@ impl IkeSa {
                 oc.rekey_at = None;
             }
         }
+        let (tunnel, proxy_id) = (c.sa.tunnel.clone(), c.sa.proxy_id.clone());
         self.install_child(ctx, Role::Responder, c);
-        if let Some(o) = old {
-            self.resolve_rekey_collision(o.inbound.spi);
+        match old {
+            Some(o) => self.resolve_rekey_collision(o.inbound.spi),
+            None => self.resolve_duplicate(&tunnel, proxy_id.as_deref()),
         }
         Ok(())
+    }
+
+    /// Both peers creating the Child SA of the same proxy ID at once (e.g. both restarting
+    /// after a dead peer) leave two new Child SAs for it. As for rekey collisions, the one
+    /// created by the exchange with the lowest nonce is redundant and its creator deletes it.
+    fn resolve_duplicate(&mut self, tunnel: &str, proxy_id: Option<&str>) {
+        let twins: Vec<&child::Child> = self
+            .children
+            .iter()
+            .filter(|c| {
+                c.replaces.is_none()
+                    && c.sa.tunnel == tunnel
+                    && c.sa.proxy_id.as_deref() == proxy_id
+            })
+            .collect();
+        let [a, b] = twins.as_slice() else {
+            return;
+        };
+        let loser = if a.min_nonce < b.min_nonce { a } else { b };
+        if loser.ours {
+            let p = Pending::DeleteChild(loser.sa.inbound.spi);
+            if !self.pending.contains(&p) {
+                self.pending.push_back(p);
+            }
+        }
     }
 
     /// Simultaneous rekeys of one Child SA (RFC 7296 section 2.8.1) leave two new SAs for the
