@@ -13,7 +13,8 @@
 //! rekeys are started by [`Endpoint::rekey_child`](crate::Endpoint::rekey_child) and answered;
 //! simultaneous rekeys of one Child SA are resolved by the lowest nonce (RFC 7296 section
 //! 2.8.1), and a rekey of a Child SA being deleted is refused with TEMPORARY_FAILURE (section
-//! 2.25.1). IKE SA rekeys are in [`super::ike_rekey`].
+//! 2.25.1). Two new Child SAs for one proxy ID, created by crossing requests, are settled the
+//! same way. IKE SA rekeys are in [`super::ike_rekey`].
 
 use super::ike_sa_init::NONCE_LEN;
 use super::{offers_of, sa_payload, Ctx};
