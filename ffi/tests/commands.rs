@@ -5,9 +5,11 @@
 //!   connect  --IKE_SA_INIT-->
 //!            <--IKE_SA_INIT--
 //!            --IKE_AUTH----->
-//!            <--IKE_AUTH-----   IKE SA + Child SA up on both
-//!   rekey_child --CREATE_CHILD_SA--> ...   new Child SA up, old one down, both sides
-//!   delete_child --INFORMATIONAL-->  ...   Child SA down on both sides
+//!            <--IKE_AUTH-----   IKE SA + Child SA "lan-to-lan" up on both
+//!            --CREATE_CHILD_SA->
+//!            <-CREATE_CHILD_SA-  Child SA "monitor" up on both
+//!   rekey_child --CREATE_CHILD_SA--> ...   per proxy ID: new Child SA up, old one down
+//!   delete_child --INFORMATIONAL-->  ...   both Child SAs down on both sides
 //! ```
 
 use ipsec::*;
@@ -93,6 +95,30 @@ fn kinds(ev: &[(ipsec_event_kind, String, u32, u32)]) -> Vec<ipsec_event_kind> {
     ev.iter().map(|e| e.0).collect()
 }
 
+/// The (inbound, outbound) SPI pairs of the events of `kind`, sorted.
+fn spis(ev: &[(ipsec_event_kind, String, u32, u32)], kind: ipsec_event_kind) -> Vec<(u32, u32)> {
+    let mut v: Vec<_> = ev
+        .iter()
+        .filter(|e| e.0 == kind)
+        .map(|e| (e.2, e.3))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// The same pairs as the peer sees them (inbound and outbound swapped), sorted.
+fn crossed(pairs: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut v: Vec<_> = pairs.iter().map(|&(i, o)| (o, i)).collect();
+    v.sort_unstable();
+    v
+}
+
+fn count(ev: &[(ipsec_event_kind, String, u32, u32)], kind: ipsec_event_kind) -> usize {
+    ev.iter().filter(|e| e.0 == kind).count()
+}
+
+/// hq.toml's tunnel has two proxy IDs (lan-to-lan and monitor): each is its own Child SA, the
+/// first negotiated in IKE_AUTH and the second with CREATE_CHILD_SA right after.
 #[test]
 fn connect_rekey_and_delete_through_the_abi() {
     use ipsec_event_kind::*;
@@ -106,14 +132,20 @@ fn connect_rekey_and_delete_through_the_abi() {
             IPSEC_OK
         );
     }
-    assert_eq!(shuttle(&hq, &branch, 0), 4);
+    assert_eq!(shuttle(&hq, &branch, 0), 6);
     let (h, b) = (hq.events(), branch.events());
-    assert_eq!(kinds(&h), [IPSEC_EVENT_IKE_SA_UP, IPSEC_EVENT_CHILD_SA_UP]);
-    assert_eq!(kinds(&b), [IPSEC_EVENT_IKE_SA_UP, IPSEC_EVENT_CHILD_SA_UP]);
-    let (hq_in, hq_out) = (h[1].2, h[1].3);
-    assert_eq!((b[1].2, b[1].3), (hq_out, hq_in));
-    assert_eq!(h[1].1, "vpn-branch");
-    assert_eq!(b[1].1, "vpn-hq");
+    let up3 = [
+        IPSEC_EVENT_IKE_SA_UP,
+        IPSEC_EVENT_CHILD_SA_UP,
+        IPSEC_EVENT_CHILD_SA_UP,
+    ];
+    assert_eq!(kinds(&h), up3, "{h:?}");
+    assert_eq!(kinds(&b), up3, "{b:?}");
+    let hq_old = spis(&h, IPSEC_EVENT_CHILD_SA_UP);
+    assert_eq!(spis(&b, IPSEC_EVENT_CHILD_SA_UP), crossed(&hq_old));
+    assert_ne!(hq_old[0], hq_old[1], "one Child SA per proxy ID");
+    assert!(h[1..].iter().all(|e| e.1 == "vpn-branch"), "{h:?}");
+    assert!(b[1..].iter().all(|e| e.1 == "vpn-hq"), "{b:?}");
 
     // SAFETY: as above.
     unsafe {
@@ -124,19 +156,20 @@ fn connect_rekey_and_delete_through_the_abi() {
     }
     shuttle(&hq, &branch, 1_000_000);
     let (h, b) = (hq.events(), branch.events());
+    for ev in [&h, &b] {
+        assert_eq!(count(ev, IPSEC_EVENT_CHILD_SA_UP), 2, "{ev:?}");
+        assert_eq!(count(ev, IPSEC_EVENT_CHILD_SA_DOWN), 2, "{ev:?}");
+        assert_eq!(ev.len(), 4, "{ev:?}");
+    }
     assert_eq!(
-        kinds(&h),
-        [IPSEC_EVENT_CHILD_SA_UP, IPSEC_EVENT_CHILD_SA_DOWN],
-        "{h:?}"
+        spis(&h, IPSEC_EVENT_CHILD_SA_DOWN),
+        hq_old,
+        "the old SAs go down"
     );
-    assert_eq!(
-        kinds(&b),
-        [IPSEC_EVENT_CHILD_SA_UP, IPSEC_EVENT_CHILD_SA_DOWN],
-        "{b:?}"
-    );
-    assert_eq!((h[1].2, h[1].3), (hq_in, hq_out), "the old SA goes down");
-    let (new_in, new_out) = (h[0].2, h[0].3);
-    assert_ne!(new_in, hq_in);
+    let hq_new = spis(&h, IPSEC_EVENT_CHILD_SA_UP);
+    assert_eq!(spis(&b, IPSEC_EVENT_CHILD_SA_UP), crossed(&hq_new));
+    assert_eq!(spis(&b, IPSEC_EVENT_CHILD_SA_DOWN), crossed(&hq_old));
+    assert!(hq_new.iter().all(|p| !hq_old.contains(p)));
 
     // SAFETY: as above.
     unsafe {
@@ -155,9 +188,11 @@ fn connect_rekey_and_delete_through_the_abi() {
     }
     shuttle(&hq, &branch, 2_000_000);
     let (h, b) = (hq.events(), branch.events());
-    assert_eq!(kinds(&h), [IPSEC_EVENT_CHILD_SA_DOWN], "{h:?}");
-    assert_eq!(kinds(&b), [IPSEC_EVENT_CHILD_SA_DOWN], "{b:?}");
-    assert_eq!((h[0].2, h[0].3), (new_in, new_out));
+    let down2 = [IPSEC_EVENT_CHILD_SA_DOWN, IPSEC_EVENT_CHILD_SA_DOWN];
+    assert_eq!(kinds(&h), down2, "{h:?}");
+    assert_eq!(kinds(&b), down2, "{b:?}");
+    assert_eq!(spis(&h, IPSEC_EVENT_CHILD_SA_DOWN), hq_new);
+    assert_eq!(spis(&b, IPSEC_EVENT_CHILD_SA_DOWN), crossed(&hq_new));
 
     // SAFETY: as above.
     unsafe {
