@@ -38,10 +38,6 @@ pub(crate) struct ChildExchange {
     pub(crate) ke: Option<Box<dyn ActiveKeyExchange>>,
 }
 
-fn payload<'m, T>(msg: &'m Message, f: impl Fn(&'m Payload) -> Option<&'m T>) -> Option<&'m T> {
-    msg.payloads.iter().find_map(f)
-}
-
 fn esp_text(t: &TunnelConfig) -> String {
     t.esp_proposals
         .iter()
@@ -188,22 +184,10 @@ impl IkeSa {
                 other => Reason::PeerNotify(other.0),
             });
         }
-        let sa = payload(msg, |p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let nonce = payload(msg, |p| match p {
-            Payload::Nonce(n) => Some(n),
-            _ => None,
-        });
-        let tsi = payload(msg, |p| match p {
-            Payload::TsI(t) => Some(t),
-            _ => None,
-        });
-        let tsr = payload(msg, |p| match p {
-            Payload::TsR(t) => Some(t),
-            _ => None,
-        });
+        let sa = msg.sa();
+        let nonce = msg.nonce();
+        let tsi = msg.ts_i();
+        let tsr = msg.ts_r();
         let (Some(sa), Some(nonce), Some(tsi), Some(tsr)) = (sa, nonce, tsi, tsr) else {
             return Err(Reason::Malformed(
                 "CREATE_CHILD_SA response without SA, Nr or TS".into(),
@@ -250,12 +234,10 @@ impl IkeSa {
         if suite.dh == DhGroup::NONE {
             return Ok(None);
         }
-        let ke = payload(msg, |p| match p {
-            Payload::Ke(k) => Some(k),
-            _ => None,
-        })
-        .filter(|k| k.group == suite.dh)
-        .ok_or_else(|| Reason::Malformed("PFS negotiated but no matching KE payload".into()))?;
+        let ke = msg
+            .ke()
+            .filter(|k| k.group == suite.dh)
+            .ok_or_else(|| Reason::Malformed("PFS negotiated but no matching KE payload".into()))?;
         let ours = ours
             .filter(|k| k.group() == suite.dh)
             .ok_or_else(|| Reason::Malformed("responder chose another PFS group".into()))?;
@@ -336,14 +318,8 @@ impl IkeSa {
                 &[Payload::Notify(n)],
             )
         };
-        let sa = payload(msg, |p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let nonce = payload(msg, |p| match p {
-            Payload::Nonce(n) => Some(n),
-            _ => None,
-        });
+        let sa = msg.sa();
+        let nonce = msg.nonce();
         let (Some(sa), Some(nonce)) = (sa, nonce) else {
             return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]);
         };
@@ -354,14 +330,8 @@ impl IkeSa {
             // New Child SAs belong on the successor IKE SA.
             return refuse(self, ctx, NotifyType::TEMPORARY_FAILURE, &[]);
         }
-        let tsi = payload(msg, |p| match p {
-            Payload::TsI(t) => Some(t),
-            _ => None,
-        });
-        let tsr = payload(msg, |p| match p {
-            Payload::TsR(t) => Some(t),
-            _ => None,
-        });
+        let tsi = msg.ts_i();
+        let tsr = msg.ts_r();
         let (Some(tsi), Some(tsr)) = (tsi, tsr) else {
             return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]);
         };
@@ -444,10 +414,7 @@ impl IkeSa {
         let mut ke_out = None;
         let mut shared = None;
         if suite.dh != DhGroup::NONE {
-            let ke = payload(msg, |p| match p {
-                Payload::Ke(k) => Some(k),
-                _ => None,
-            });
+            let ke = msg.ke();
             let Some(ke) = ke.filter(|k| k.group == suite.dh) else {
                 return refuse(
                     self,

@@ -102,10 +102,6 @@ pub(crate) fn policies<'c>(ctx: &Ctx<'c>, gateway: &str, family_of: IpAddr) -> V
     out
 }
 
-fn payload<'m, T>(msg: &'m Message, f: impl Fn(&'m Payload) -> Option<&'m T>) -> Option<&'m T> {
-    msg.payloads.iter().find_map(f)
-}
-
 impl IkeSa {
     fn prf(&self, ctx: &Ctx<'_>) -> Result<&'static dyn PrfAlgorithm, Error> {
         let s = self.suite.ok_or(Error::KeyDerivation("no suite"))?;
@@ -219,14 +215,8 @@ impl IkeSa {
         id: u32,
         msg: &Message,
     ) -> Result<(), Error> {
-        let idi = payload(msg, |p| match p {
-            Payload::IdI(i) => Some(i),
-            _ => None,
-        });
-        let auth = payload(msg, |p| match p {
-            Payload::Auth(a) => Some(a),
-            _ => None,
-        });
+        let idi = msg.id_i();
+        let auth = msg.auth();
         let (Some(idi), Some(auth)) = (idi, auth) else {
             let n = Notify::new(NotifyType::INVALID_SYNTAX, &[]);
             self.send_response(ctx, ExchangeType::IKE_AUTH, id, &[Payload::Notify(n)])?;
@@ -280,18 +270,9 @@ impl IkeSa {
         msg: &Message,
         out: &mut Vec<Payload>,
     ) -> Result<Option<child::Child>, (String, Reason)> {
-        let sa = payload(msg, |p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let tsi = payload(msg, |p| match p {
-            Payload::TsI(t) => Some(t),
-            _ => None,
-        });
-        let tsr = payload(msg, |p| match p {
-            Payload::TsR(t) => Some(t),
-            _ => None,
-        });
+        let sa = msg.sa();
+        let tsi = msg.ts_i();
+        let tsr = msg.ts_r();
         let (Some(sa), Some(tsi), Some(tsr)) = (sa, tsi, tsr) else {
             // Childless IKE SA (RFC 6023).
             return Ok(None);
@@ -421,14 +402,8 @@ impl IkeSa {
         ctx: &mut Ctx<'_>,
         msg: &Message,
     ) -> Result<(), Error> {
-        let idr = payload(msg, |p| match p {
-            Payload::IdR(i) => Some(i),
-            _ => None,
-        });
-        let auth = payload(msg, |p| match p {
-            Payload::Auth(a) => Some(a),
-            _ => None,
-        });
+        let idr = msg.id_r();
+        let auth = msg.auth();
         let (Some(idr), Some(auth)) = (idr, auth) else {
             let reason = match msg.notifies().find(|n| n.notify_type.is_error()) {
                 Some(n) if n.notify_type == NotifyType::AUTHENTICATION_FAILED => {
@@ -501,18 +476,9 @@ impl IkeSa {
                 other => Reason::PeerNotify(other.0),
             });
         }
-        let sa = payload(msg, |p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let tsi = payload(msg, |p| match p {
-            Payload::TsI(t) => Some(t),
-            _ => None,
-        });
-        let tsr = payload(msg, |p| match p {
-            Payload::TsR(t) => Some(t),
-            _ => None,
-        });
+        let sa = msg.sa();
+        let tsi = msg.ts_i();
+        let tsr = msg.ts_r();
         let (Some(sa), Some(tsi), Some(tsr)) = (sa, tsi, tsr) else {
             return Err(Reason::Malformed(
                 "IKE_AUTH response without a Child SA".into(),

@@ -34,10 +34,6 @@ pub(crate) struct IkeRekey {
     ke: Box<dyn ActiveKeyExchange>,
 }
 
-fn payload<'m, T>(msg: &'m Message, f: impl Fn(&'m Payload) -> Option<&'m T>) -> Option<&'m T> {
-    msg.payloads.iter().find_map(f)
-}
-
 fn new_spi(ctx: &Ctx<'_>) -> Result<u64, Error> {
     super::fresh_ike_spi(ctx.rng, |_| false)
 }
@@ -112,18 +108,9 @@ impl IkeSa {
         }
         let g = self.gateway_cfg(ctx)?;
         let ours = our_proposals(g, ctx.provider);
-        let sa = payload(msg, |p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let nonce = payload(msg, |p| match p {
-            Payload::Nonce(n) => Some(n),
-            _ => None,
-        });
-        let ke = payload(msg, |p| match p {
-            Payload::Ke(k) => Some(k),
-            _ => None,
-        });
+        let sa = msg.sa();
+        let nonce = msg.nonce();
+        let ke = msg.ke();
         let (Some(sa), Some(nonce), Some(ke)) = (sa, nonce, ke) else {
             self.fail(
                 ctx,
@@ -192,18 +179,9 @@ impl IkeSa {
         if self.in_flight == Some(Pending::RekeyIke) || self.rekeyed {
             return refuse(self, ctx, NotifyType::TEMPORARY_FAILURE, &[]);
         }
-        let sa = payload(msg, |p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        });
-        let nonce = payload(msg, |p| match p {
-            Payload::Nonce(n) => Some(n),
-            _ => None,
-        });
-        let ke = payload(msg, |p| match p {
-            Payload::Ke(k) => Some(k),
-            _ => None,
-        });
+        let sa = msg.sa();
+        let nonce = msg.nonce();
+        let ke = msg.ke();
         let (Some(sa), Some(nonce), Some(ke)) = (sa, nonce, ke) else {
             return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]);
         };

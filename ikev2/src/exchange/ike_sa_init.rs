@@ -88,10 +88,6 @@ fn detect_nat(
     NatState::detect(spi_i, spi_r, &sources, dest, remote, local)
 }
 
-fn find<T>(msg: &Message, f: impl Fn(&Payload) -> Option<&T>) -> Option<&T> {
-    msg.payloads.iter().find_map(f)
-}
-
 /// Starts an IKE SA as initiator toward `g`'s peer and sends the IKE_SA_INIT request.
 pub(crate) fn start(
     ctx: &mut Ctx<'_>,
@@ -317,20 +313,7 @@ impl IkeSa {
             return Ok(());
         }
         let spi_r = msg.header.responder_spi;
-        let (Some(sa), Some(ke), Some(nonce)) = (
-            find(&msg, |p| match p {
-                Payload::Sa(s) => Some(s),
-                _ => None,
-            }),
-            find(&msg, |p| match p {
-                Payload::Ke(k) => Some(k),
-                _ => None,
-            }),
-            find(&msg, |p| match p {
-                Payload::Nonce(n) => Some(n),
-                _ => None,
-            }),
-        ) else {
+        let (Some(sa), Some(ke), Some(nonce)) = (msg.sa(), msg.ke(), msg.nonce()) else {
             return Ok(());
         };
         if spi_r == 0 || !(16..=256).contains(&nonce.data.len()) {
@@ -492,20 +475,7 @@ pub(crate) fn respond(
         ctx.events.push_back(Event::NoGateway { remote });
         return Ok(InitOutcome::Dropped);
     };
-    let (Some(sa), Some(ke), Some(nonce)) = (
-        find(&msg, |p| match p {
-            Payload::Sa(s) => Some(s),
-            _ => None,
-        }),
-        find(&msg, |p| match p {
-            Payload::Ke(k) => Some(k),
-            _ => None,
-        }),
-        find(&msg, |p| match p {
-            Payload::Nonce(n) => Some(n),
-            _ => None,
-        }),
-    ) else {
+    let (Some(sa), Some(ke), Some(nonce)) = (msg.sa(), msg.ke(), msg.nonce()) else {
         stateless_answer(
             ctx,
             local,

@@ -91,14 +91,7 @@ impl IkeSa {
         id: u32,
         msg: &Message,
     ) -> Result<(), Error> {
-        let deletes: Vec<&Delete> = msg
-            .payloads
-            .iter()
-            .filter_map(|p| match p {
-                Payload::Delete(d) => Some(d),
-                _ => None,
-            })
-            .collect();
+        let deletes: Vec<&Delete> = msg.deletes().collect();
         if msg.notify(NotifyType::AUTHENTICATION_FAILED).is_some() {
             // The initiator rejected our AUTH (RFC 7296 section 2.21.2).
             self.send_response(ctx, ExchangeType::INFORMATIONAL, id, &[])?;

@@ -2,7 +2,10 @@
 
 use super::header::{Header, Packet, HEADER_LEN};
 use super::payload::{chain_len, emit_chain, first_type, parse_chain};
-use super::{Error, Limits, Notify, NotifyType, Payload};
+use super::{
+    Auth, Delete, Error, Identification, KeyExchange, Limits, Nonce, Notify, NotifyType, Payload,
+    SecurityAssociation, TrafficSelectors,
+};
 
 /// An IKE message: the header and the payloads in order.
 ///
@@ -76,6 +79,84 @@ impl Message {
     pub fn notify(&self, ty: NotifyType) -> Option<&Notify> {
         self.notifies().find(|n| n.notify_type == ty)
     }
+
+    /// The first payload that `pick` maps to `Some`: for example
+    /// `msg.find(|p| match p { Payload::Cp(c) => Some(c), _ => None })`.
+    pub fn find<'m, T>(&'m self, pick: impl Fn(&'m Payload) -> Option<&'m T>) -> Option<&'m T> {
+        self.payloads.iter().find_map(pick)
+    }
+
+    /// The first SA payload.
+    pub fn sa(&self) -> Option<&SecurityAssociation> {
+        self.find(|p| match p {
+            Payload::Sa(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// The first KE payload.
+    pub fn ke(&self) -> Option<&KeyExchange> {
+        self.find(|p| match p {
+            Payload::Ke(k) => Some(k),
+            _ => None,
+        })
+    }
+
+    /// The first Nonce payload (Ni or Nr).
+    pub fn nonce(&self) -> Option<&Nonce> {
+        self.find(|p| match p {
+            Payload::Nonce(n) => Some(n),
+            _ => None,
+        })
+    }
+
+    /// The first IDi payload.
+    pub fn id_i(&self) -> Option<&Identification> {
+        self.find(|p| match p {
+            Payload::IdI(i) => Some(i),
+            _ => None,
+        })
+    }
+
+    /// The first IDr payload.
+    pub fn id_r(&self) -> Option<&Identification> {
+        self.find(|p| match p {
+            Payload::IdR(i) => Some(i),
+            _ => None,
+        })
+    }
+
+    /// The first AUTH payload.
+    pub fn auth(&self) -> Option<&Auth> {
+        self.find(|p| match p {
+            Payload::Auth(a) => Some(a),
+            _ => None,
+        })
+    }
+
+    /// The first TSi payload.
+    pub fn ts_i(&self) -> Option<&TrafficSelectors> {
+        self.find(|p| match p {
+            Payload::TsI(t) => Some(t),
+            _ => None,
+        })
+    }
+
+    /// The first TSr payload.
+    pub fn ts_r(&self) -> Option<&TrafficSelectors> {
+        self.find(|p| match p {
+            Payload::TsR(t) => Some(t),
+            _ => None,
+        })
+    }
+
+    /// The Delete payloads, in order.
+    pub fn deletes(&self) -> impl Iterator<Item = &Delete> {
+        self.payloads.iter().filter_map(|p| match p {
+            Payload::Delete(d) => Some(d),
+            _ => None,
+        })
+    }
 }
 
 /// Checks the header of a datagram that must be exactly one message within `limits`.
@@ -91,4 +172,37 @@ pub(crate) fn check_packet<'a>(
         return Err(Error::BadLength("header length differs from the datagram"));
     }
     Ok(packet)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{ExchangeType, Flags, Header, Nonce, TrafficSelectors};
+
+    #[test]
+    fn accessors_pick_the_first_payload_of_their_type() {
+        let msg = Message {
+            header: Header::new(
+                1,
+                2,
+                ExchangeType::INFORMATIONAL,
+                Flags::new(true, false),
+                0,
+            ),
+            payloads: vec![
+                Payload::Delete(Delete::esp(&[7])),
+                Payload::Nonce(Nonce { data: vec![1; 16] }),
+                Payload::Nonce(Nonce { data: vec![2; 16] }),
+                Payload::TsR(TrafficSelectors::from_selectors(&[])),
+                Payload::Delete(Delete::ike()),
+            ],
+        };
+        assert_eq!(msg.nonce().map(|n| n.data[0]), Some(1));
+        assert!(msg.ts_r().is_some());
+        assert!(msg.ts_i().is_none());
+        assert!(msg.sa().is_none() && msg.ke().is_none() && msg.auth().is_none());
+        assert!(msg.id_i().is_none() && msg.id_r().is_none());
+        assert_eq!(msg.deletes().count(), 2);
+        assert_eq!(msg.deletes().nth(1), Some(&Delete::ike()));
+    }
 }
