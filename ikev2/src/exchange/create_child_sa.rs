@@ -38,12 +38,30 @@ pub(crate) struct ChildExchange {
     pub(crate) ke: Option<Box<dyn ActiveKeyExchange>>,
 }
 
-fn esp_text(t: &TunnelConfig) -> String {
+/// Our ESP proposals for `t`, as the text of a [`Reason::NoProposalChosen`].
+pub(super) fn esp_text(t: &TunnelConfig) -> String {
     t.esp_proposals
         .iter()
         .map(|p| p.to_string())
         .collect::<Vec<_>>()
         .join(" | ")
+}
+
+/// Why the peer refused the Child SA of `req`, from the error notify of its answer.
+pub(super) fn peer_refusal(n: NotifyType, tunnel: &TunnelConfig, req: &ChildRequest) -> Reason {
+    match n {
+        NotifyType::TS_UNACCEPTABLE => Reason::TsUnacceptable {
+            local: req.tsi.clone(),
+            remote: req.tsr.clone(),
+            received_remote: Vec::new(),
+            received_local: Vec::new(),
+        },
+        NotifyType::NO_PROPOSAL_CHOSEN => Reason::NoProposalChosen {
+            ours: esp_text(tunnel),
+            theirs: String::new(),
+        },
+        other => Reason::PeerNotify(other.0),
+    }
 }
 
 impl IkeSa {
@@ -170,19 +188,7 @@ impl IkeSa {
         let m = |e: Error| Reason::Malformed(e.to_string());
         let tunnel = IkeSa::tunnel_cfg(ctx, &req.tunnel).map_err(m)?;
         if let Some(n) = msg.notifies().find(|n| n.notify_type.is_error()) {
-            return Err(match n.notify_type {
-                NotifyType::TS_UNACCEPTABLE => Reason::TsUnacceptable {
-                    local: req.tsi.clone(),
-                    remote: req.tsr.clone(),
-                    received_remote: Vec::new(),
-                    received_local: Vec::new(),
-                },
-                NotifyType::NO_PROPOSAL_CHOSEN => Reason::NoProposalChosen {
-                    ours: esp_text(tunnel),
-                    theirs: String::new(),
-                },
-                other => Reason::PeerNotify(other.0),
-            });
+            return Err(peer_refusal(n.notify_type, tunnel, req));
         }
         let sa = msg.sa();
         let nonce = msg.nonce();
@@ -246,8 +252,10 @@ impl IkeSa {
             .map_err(|e| Reason::Malformed(e.to_string()))
     }
 
+    /// Builds a negotiated Child SA: KEYMAT from SK_d, the optional PFS secret and the nonces.
+    /// `(tsi, tsr)` are as on the wire; `transport` says both sides asked for transport mode.
     #[allow(clippy::too_many_arguments)]
-    fn make_child(
+    pub(super) fn make_child(
         &self,
         ctx: &Ctx<'_>,
         tunnel: &TunnelConfig,
@@ -262,10 +270,7 @@ impl IkeSa {
         transport: bool,
         msg: &Message,
     ) -> Result<child::Child, Error> {
-        let prf = ctx
-            .provider
-            .prf(self.suite.ok_or(Error::KeyDerivation("no suite"))?.prf)
-            .ok_or(CryptoError::Unsupported("PRF not in the provider"))?;
+        let prf = self.prf(ctx)?;
         let k = self.keys.as_ref().ok_or(Error::KeyDerivation("no keys"))?;
         let (local_ts, remote_ts) = match role {
             Role::Initiator => (tsi, tsr),
@@ -302,6 +307,23 @@ impl IkeSa {
         )
     }
 
+    /// Responder: answers CREATE_CHILD_SA request `id` with the single error notify `ty`.
+    pub(super) fn refuse(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: u32,
+        ty: NotifyType,
+        data: &[u8],
+    ) -> Result<(), Error> {
+        let n = Notify::new(ty, data);
+        self.send_response(
+            ctx,
+            ExchangeType::CREATE_CHILD_SA,
+            id,
+            &[Payload::Notify(n)],
+        )
+    }
+
     /// Responder: answers CREATE_CHILD_SA (a new Child SA, or a rekey of one).
     pub(crate) fn handle_create_child_request(
         &mut self,
@@ -309,31 +331,22 @@ impl IkeSa {
         id: u32,
         msg: &Message,
     ) -> Result<(), Error> {
-        let refuse = |this: &mut IkeSa, ctx: &mut Ctx<'_>, n: NotifyType, data: &[u8]| {
-            let n = Notify::new(n, data);
-            this.send_response(
-                ctx,
-                ExchangeType::CREATE_CHILD_SA,
-                id,
-                &[Payload::Notify(n)],
-            )
-        };
         let sa = msg.sa();
         let nonce = msg.nonce();
         let (Some(sa), Some(nonce)) = (sa, nonce) else {
-            return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]);
+            return self.refuse(ctx, id, NotifyType::INVALID_SYNTAX, &[]);
         };
         if sa.proposals.iter().any(|p| p.protocol == ProtocolId::IKE) {
             return self.handle_ike_rekey_request(ctx, id, msg);
         }
         if self.rekeyed {
             // New Child SAs belong on the successor IKE SA.
-            return refuse(self, ctx, NotifyType::TEMPORARY_FAILURE, &[]);
+            return self.refuse(ctx, id, NotifyType::TEMPORARY_FAILURE, &[]);
         }
         let tsi = msg.ts_i();
         let tsr = msg.ts_r();
         let (Some(tsi), Some(tsr)) = (tsi, tsr) else {
-            return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]);
+            return self.refuse(ctx, id, NotifyType::INVALID_SYNTAX, &[]);
         };
         let (tsi, tsr) = (tsi.ip_selectors(), tsr.ip_selectors());
         // A rekey names the SA by the SPI its sender receives on: our outbound SPI.
@@ -349,7 +362,7 @@ impl IkeSa {
                     if self.in_flight.as_ref() == Some(&deleting)
                         || self.pending.contains(&deleting)
                     {
-                        return refuse(self, ctx, NotifyType::TEMPORARY_FAILURE, &[]);
+                        return self.refuse(ctx, id, NotifyType::TEMPORARY_FAILURE, &[]);
                     }
                     Some(c.sa.clone())
                 }
@@ -391,10 +404,10 @@ impl IkeSa {
                     received_local: tsr,
                 },
             });
-            return refuse(self, ctx, NotifyType::TS_UNACCEPTABLE, &[]);
+            return self.refuse(ctx, id, NotifyType::TS_UNACCEPTABLE, &[]);
         };
         let Some((_, _, tunnel, proxy_id)) = pols.get(idx) else {
-            return refuse(self, ctx, NotifyType::TS_UNACCEPTABLE, &[]);
+            return self.refuse(ctx, id, NotifyType::TS_UNACCEPTABLE, &[]);
         };
         let (tunnel, proxy_id) = (*tunnel, proxy_id.clone());
         let offers = offers_of(sa);
@@ -409,16 +422,16 @@ impl IkeSa {
                     theirs: proposal::describe(&offers),
                 },
             });
-            return refuse(self, ctx, NotifyType::NO_PROPOSAL_CHOSEN, &[]);
+            return self.refuse(ctx, id, NotifyType::NO_PROPOSAL_CHOSEN, &[]);
         };
         let mut ke_out = None;
         let mut shared = None;
         if suite.dh != DhGroup::NONE {
             let ke = msg.ke();
             let Some(ke) = ke.filter(|k| k.group == suite.dh) else {
-                return refuse(
-                    self,
+                return self.refuse(
                     ctx,
+                    id,
                     NotifyType::INVALID_KE_PAYLOAD,
                     &suite.dh.0.to_be_bytes(),
                 );
@@ -430,7 +443,7 @@ impl IkeSa {
                 .start(ctx.rng)?;
             match ours.complete(&ke.data) {
                 Ok(s) => shared = Some(s),
-                Err(_) => return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]),
+                Err(_) => return self.refuse(ctx, id, NotifyType::INVALID_SYNTAX, &[]),
             }
             ke_out = Some(KeyExchange {
                 group: suite.dh,

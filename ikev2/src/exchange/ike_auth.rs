@@ -13,6 +13,7 @@
 //! Failure handling follows RFC 7296 section 2.21: an authentication failure ends the IKE SA; a
 //! Child SA failure leaves the IKE SA established.
 
+use super::create_child_sa::{esp_text, peer_refusal};
 use super::{offers_of, sa_payload, Ctx};
 use crate::config::{any_selector, TunnelConfig};
 use crate::error::Error;
@@ -20,7 +21,7 @@ use crate::event::{Event, Reason, Role};
 use crate::identity::Identity;
 use crate::keys;
 use crate::proposal;
-use crate::sa::child::{self, ChildParams};
+use crate::sa::child;
 use crate::sa::{ChildRequest, IkeSa, State};
 use crate::wire::{
     Auth, AuthMethod, ExchangeType, IdType, Identification, Message, Notify, NotifyType, Payload,
@@ -103,7 +104,7 @@ pub(crate) fn policies<'c>(ctx: &Ctx<'c>, gateway: &str, family_of: IpAddr) -> V
 }
 
 impl IkeSa {
-    fn prf(&self, ctx: &Ctx<'_>) -> Result<&'static dyn PrfAlgorithm, Error> {
+    pub(super) fn prf(&self, ctx: &Ctx<'_>) -> Result<&'static dyn PrfAlgorithm, Error> {
         let s = self.suite.ok_or(Error::KeyDerivation("no suite"))?;
         Ok(ctx
             .provider
@@ -320,12 +321,7 @@ impl IkeSa {
                     return Err((
                         tunnel.name.clone(),
                         Reason::NoProposalChosen {
-                            ours: tunnel
-                                .esp_proposals
-                                .iter()
-                                .map(|p| p.to_string())
-                                .collect::<Vec<_>>()
-                                .join(" | "),
+                            ours: esp_text(tunnel),
                             theirs: proposal::describe(&offers),
                         },
                     ));
@@ -335,42 +331,22 @@ impl IkeSa {
         let our_spi = self.new_child_spi(ctx).map_err(fail)?;
         let transport =
             tunnel.mode == Mode::Transport && msg.notify(NotifyType::USE_TRANSPORT_MODE).is_some();
-        let prf = self.prf(ctx).map_err(fail)?;
-        let k = self
-            .keys
-            .as_ref()
-            .ok_or(Error::KeyDerivation("no keys"))
-            .map_err(fail)?;
-        let c = child::build(
-            ctx.provider,
-            prf,
-            k.ike.sk_d.expose(),
-            None,
-            &self.ni,
-            &self.nr,
-            ChildParams {
+        let c = self
+            .make_child(
+                ctx,
                 tunnel,
-                proxy_id: proxy_id.clone(),
-                role: Role::Responder,
+                proxy_id.clone(),
+                Role::Responder,
                 suite,
                 our_spi,
                 peer_spi,
-                local_ts: narrowed.tsr.clone(),
-                remote_ts: narrowed.tsi.clone(),
-                local: self.local,
-                remote: self.remote,
-                encap: self.encap,
-                mode: if transport {
-                    Mode::Transport
-                } else {
-                    Mode::Tunnel
-                },
-                tfc_padding: msg
-                    .notify(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED)
-                    .is_none(),
-            },
-        )
-        .map_err(fail)?;
+                (narrowed.tsi.clone(), narrowed.tsr.clone()),
+                (&self.ni, &self.nr),
+                None,
+                transport,
+                msg,
+            )
+            .map_err(fail)?;
         if transport {
             out.push(Payload::Notify(Notify::new(
                 NotifyType::USE_TRANSPORT_MODE,
@@ -457,24 +433,7 @@ impl IkeSa {
         let tunnel =
             IkeSa::tunnel_cfg(ctx, &req.tunnel).map_err(|e| Reason::Malformed(e.to_string()))?;
         if let Some(n) = msg.notifies().find(|n| n.notify_type.is_error()) {
-            return Err(match n.notify_type {
-                NotifyType::TS_UNACCEPTABLE => Reason::TsUnacceptable {
-                    local: req.tsi.clone(),
-                    remote: req.tsr.clone(),
-                    received_remote: Vec::new(),
-                    received_local: Vec::new(),
-                },
-                NotifyType::NO_PROPOSAL_CHOSEN => Reason::NoProposalChosen {
-                    ours: tunnel
-                        .esp_proposals
-                        .iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" | "),
-                    theirs: String::new(),
-                },
-                other => Reason::PeerNotify(other.0),
-            });
+            return Err(peer_refusal(n.notify_type, tunnel, req));
         }
         let sa = msg.sa();
         let tsi = msg.ts_i();
@@ -498,41 +457,20 @@ impl IkeSa {
         }
         let transport =
             tunnel.mode == Mode::Transport && msg.notify(NotifyType::USE_TRANSPORT_MODE).is_some();
-        let m = |e: Error| Reason::Malformed(e.to_string());
-        let prf = self.prf(ctx).map_err(m)?;
-        let k = self
-            .keys
-            .as_ref()
-            .ok_or_else(|| Reason::Malformed("no keys".into()))?;
-        child::build(
-            ctx.provider,
-            prf,
-            k.ike.sk_d.expose(),
+        self.make_child(
+            ctx,
+            tunnel,
+            req.proxy_id.clone(),
+            Role::Initiator,
+            suite,
+            req.spi,
+            peer_spi,
+            (tsi, tsr),
+            (&self.ni, &self.nr),
             None,
-            &self.ni,
-            &self.nr,
-            ChildParams {
-                tunnel,
-                proxy_id: req.proxy_id.clone(),
-                role: Role::Initiator,
-                suite,
-                our_spi: req.spi,
-                peer_spi,
-                local_ts: tsi,
-                remote_ts: tsr,
-                local: self.local,
-                remote: self.remote,
-                encap: self.encap,
-                mode: if transport {
-                    Mode::Transport
-                } else {
-                    Mode::Tunnel
-                },
-                tfc_padding: msg
-                    .notify(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED)
-                    .is_none(),
-            },
+            transport,
+            msg,
         )
-        .map_err(m)
+        .map_err(|e| Reason::Malformed(e.to_string()))
     }
 }

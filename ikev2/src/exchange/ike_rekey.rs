@@ -22,7 +22,7 @@ use crate::keys;
 use crate::proposal::{self, IkeSuite};
 use crate::sa::{IkeSa, Pending, State, HALF_OPEN_TIMEOUT};
 use crate::timer::Timer;
-use crate::wire::{ExchangeType, KeyExchange, Message, Nonce, Notify, NotifyType, Payload};
+use crate::wire::{ExchangeType, KeyExchange, Message, Nonce, NotifyType, Payload};
 use core::time::Duration;
 use ipsec_core::crypto::{ActiveKeyExchange, CryptoError, DhGroup, SecretBytes};
 use std::collections::VecDeque;
@@ -167,32 +167,23 @@ impl IkeSa {
         id: u32,
         msg: &Message,
     ) -> Result<(), Error> {
-        let refuse = |this: &mut IkeSa, ctx: &mut Ctx<'_>, n: NotifyType, data: &[u8]| {
-            let n = Notify::new(n, data);
-            this.send_response(
-                ctx,
-                ExchangeType::CREATE_CHILD_SA,
-                id,
-                &[Payload::Notify(n)],
-            )
-        };
         if self.in_flight == Some(Pending::RekeyIke) || self.rekeyed {
-            return refuse(self, ctx, NotifyType::TEMPORARY_FAILURE, &[]);
+            return self.refuse(ctx, id, NotifyType::TEMPORARY_FAILURE, &[]);
         }
         let sa = msg.sa();
         let nonce = msg.nonce();
         let ke = msg.ke();
         let (Some(sa), Some(nonce), Some(ke)) = (sa, nonce, ke) else {
-            return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]);
+            return self.refuse(ctx, id, NotifyType::INVALID_SYNTAX, &[]);
         };
         if !(16..=256).contains(&nonce.data.len()) {
-            return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]);
+            return self.refuse(ctx, id, NotifyType::INVALID_SYNTAX, &[]);
         }
         let g = self.gateway_cfg(ctx)?;
         let ours = our_proposals(g, ctx.provider);
         let offers = offers_of(sa);
         let Ok((number, suite)) = proposal::select_ike(&offers, &ours, Some(ke.group)) else {
-            return refuse(self, ctx, NotifyType::NO_PROPOSAL_CHOSEN, &[]);
+            return self.refuse(ctx, id, NotifyType::NO_PROPOSAL_CHOSEN, &[]);
         };
         let spi_i = offers
             .iter()
@@ -201,12 +192,12 @@ impl IkeSa {
             .map(u64::from_be_bytes)
             .filter(|s| *s != 0);
         let Some(spi_i) = spi_i else {
-            return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]);
+            return self.refuse(ctx, id, NotifyType::INVALID_SYNTAX, &[]);
         };
         if suite.dh != ke.group {
-            return refuse(
-                self,
+            return self.refuse(
                 ctx,
+                id,
                 NotifyType::INVALID_KE_PAYLOAD,
                 &suite.dh.0.to_be_bytes(),
             );
@@ -217,7 +208,7 @@ impl IkeSa {
             .ok_or(CryptoError::Unsupported("key exchange not in the provider"))?
             .start(ctx.rng)?;
         let Ok(shared) = ours_ke.complete(&ke.data) else {
-            return refuse(self, ctx, NotifyType::INVALID_SYNTAX, &[]);
+            return self.refuse(ctx, id, NotifyType::INVALID_SYNTAX, &[]);
         };
         let spi_r = new_spi(ctx)?;
         let nr = ctx.random(NONCE_LEN)?;
