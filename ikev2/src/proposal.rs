@@ -293,35 +293,42 @@ fn offered_encryption(t: &OfferedTransform) -> Encryption {
     }
 }
 
+/// The first offered encryption transform in `encryption`, with its integrity algorithm: the
+/// first offered one in `integrity` (never NONE), or NONE for an AEAD, whose proposal may have
+/// no integrity transform but NONE (RFC 5282 section 8).
+fn match_cipher(
+    offer: &Offer,
+    encryption: &[Encryption],
+    integrity: &[IntegId],
+) -> Option<(Encryption, IntegId)> {
+    let e = first(offer, transform_type::ENCR, |t| {
+        let e = offered_encryption(t);
+        encryption.contains(&e).then_some(e)
+    })?;
+    if !e.is_aead() {
+        let i = first(offer, transform_type::INTEG, |t| {
+            let i = IntegId(t.id);
+            (i != IntegId::NONE && integrity.contains(&i)).then_some(i)
+        })?;
+        return Some((e, i));
+    }
+    offer
+        .transforms
+        .iter()
+        .filter(|t| t.ty == transform_type::INTEG)
+        .all(|t| t.id == IntegId::NONE.0)
+        .then_some((e, IntegId::NONE))
+}
+
 /// Tries to accept one offered IKE proposal with one of ours.
 fn match_ike(offer: &Offer, ours: &IkeProposal, ke: Option<DhGroup>) -> Option<IkeSuite> {
     if offer.protocol != 1 {
         return None;
     }
-    let encryption = first(offer, transform_type::ENCR, |t| {
-        let e = offered_encryption(t);
-        ours.encryption.contains(&e).then_some(e)
-    })?;
+    let (encryption, integrity) = match_cipher(offer, &ours.encryption, &ours.integrity)?;
     let prf = first(offer, transform_type::PRF, |t| {
         ours.prf.contains(&PrfId(t.id)).then_some(PrfId(t.id))
     })?;
-    let integrity = if encryption.is_aead() {
-        // An AEAD proposal has no integrity transform, or only NONE (RFC 5282 section 8).
-        let only_none = offer
-            .transforms
-            .iter()
-            .filter(|t| t.ty == transform_type::INTEG)
-            .all(|t| t.id == IntegId::NONE.0);
-        if !only_none {
-            return None;
-        }
-        IntegId::NONE
-    } else {
-        first(offer, transform_type::INTEG, |t| {
-            let i = IntegId(t.id);
-            (i != IntegId::NONE && ours.integrity.contains(&i)).then_some(i)
-        })?
-    };
     let acceptable = |t: &OfferedTransform| {
         let g = DhGroup(t.id);
         (g != DhGroup::NONE && ours.dh.contains(&g)).then_some(g)
@@ -368,26 +375,7 @@ fn match_esp(offer: &Offer, ours: &EspProposal, with_dh: bool) -> Option<EspSuit
     if offer.protocol != 3 || offer.spi.len() != 4 {
         return None;
     }
-    let encryption = first(offer, transform_type::ENCR, |t| {
-        let e = offered_encryption(t);
-        ours.encryption.contains(&e).then_some(e)
-    })?;
-    let integrity = if encryption.is_aead() {
-        let only_none = offer
-            .transforms
-            .iter()
-            .filter(|t| t.ty == transform_type::INTEG)
-            .all(|t| t.id == IntegId::NONE.0);
-        if !only_none {
-            return None;
-        }
-        IntegId::NONE
-    } else {
-        first(offer, transform_type::INTEG, |t| {
-            let i = IntegId(t.id);
-            (i != IntegId::NONE && ours.integrity.contains(&i)).then_some(i)
-        })?
-    };
+    let (encryption, integrity) = match_cipher(offer, &ours.encryption, &ours.integrity)?;
     let dh = if with_dh && has(offer, transform_type::DH) {
         let ours_dh: &[DhGroup] = if ours.dh.is_empty() {
             &[DhGroup::NONE]
