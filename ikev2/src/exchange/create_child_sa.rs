@@ -211,8 +211,6 @@ impl IkeSa {
                 received_local: tsi,
             });
         }
-        let transport =
-            tunnel.mode == Mode::Transport && msg.notify(NotifyType::USE_TRANSPORT_MODE).is_some();
         self.make_child(
             ctx,
             tunnel,
@@ -224,7 +222,6 @@ impl IkeSa {
             (tsi, tsr),
             (&ex.ni, &nonce.data),
             shared.as_ref(),
-            transport,
             msg,
         )
         .map_err(m)
@@ -253,7 +250,8 @@ impl IkeSa {
     }
 
     /// Builds a negotiated Child SA: KEYMAT from SK_d, the optional PFS secret and the nonces.
-    /// `(tsi, tsr)` are as on the wire; `transport` says both sides asked for transport mode.
+    /// `(tsi, tsr)` are as on the wire. The mode is transport when `tunnel` asks for it and so
+    /// does the peer's `msg` (USE_TRANSPORT_MODE, RFC 7296 section 1.3.1).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn make_child(
         &self,
@@ -267,7 +265,6 @@ impl IkeSa {
         (tsi, tsr): (Vec<TrafficSelector>, Vec<TrafficSelector>),
         (ni, nr): (&[u8], &[u8]),
         shared: Option<&SecretBytes>,
-        transport: bool,
         msg: &Message,
     ) -> Result<child::Child, Error> {
         let prf = self.prf(ctx)?;
@@ -295,7 +292,9 @@ impl IkeSa {
                 local: self.local,
                 remote: self.remote,
                 encap: self.encap,
-                mode: if transport {
+                mode: if tunnel.mode == Mode::Transport
+                    && msg.notify(NotifyType::USE_TRANSPORT_MODE).is_some()
+                {
                     Mode::Transport
                 } else {
                     Mode::Tunnel
@@ -452,8 +451,6 @@ impl IkeSa {
         }
         let nr = ctx.random(NONCE_LEN)?;
         let our_spi = self.new_child_spi(ctx)?;
-        let transport =
-            tunnel.mode == Mode::Transport && msg.notify(NotifyType::USE_TRANSPORT_MODE).is_some();
         let mut c = self.make_child(
             ctx,
             tunnel,
@@ -465,11 +462,10 @@ impl IkeSa {
             (narrowed.tsi.clone(), narrowed.tsr.clone()),
             (&nonce.data, &nr),
             shared.as_ref(),
-            transport,
             msg,
         )?;
         let mut payloads = Vec::new();
-        if transport {
+        if c.sa.mode == Mode::Transport {
             payloads.push(Payload::Notify(Notify::new(
                 NotifyType::USE_TRANSPORT_MODE,
                 &[],

@@ -329,8 +329,6 @@ impl IkeSa {
             };
         let fail = |e: Error| (tunnel.name.clone(), Reason::Malformed(e.to_string()));
         let our_spi = self.new_child_spi(ctx).map_err(fail)?;
-        let transport =
-            tunnel.mode == Mode::Transport && msg.notify(NotifyType::USE_TRANSPORT_MODE).is_some();
         let c = self
             .make_child(
                 ctx,
@@ -343,11 +341,10 @@ impl IkeSa {
                 (narrowed.tsi.clone(), narrowed.tsr.clone()),
                 (&self.ni, &self.nr),
                 None,
-                transport,
                 msg,
             )
             .map_err(fail)?;
-        if transport {
+        if c.sa.mode == Mode::Transport {
             out.push(Payload::Notify(Notify::new(
                 NotifyType::USE_TRANSPORT_MODE,
                 &[],
@@ -455,8 +452,6 @@ impl IkeSa {
                 received_local: tsi,
             });
         }
-        let transport =
-            tunnel.mode == Mode::Transport && msg.notify(NotifyType::USE_TRANSPORT_MODE).is_some();
         self.make_child(
             ctx,
             tunnel,
@@ -468,7 +463,6 @@ impl IkeSa {
             (tsi, tsr),
             (&self.ni, &self.nr),
             None,
-            transport,
             msg,
         )
         .map_err(|e| Reason::Malformed(e.to_string()))
