@@ -47,6 +47,29 @@ pub(super) fn esp_text(t: &TunnelConfig) -> String {
         .join(" | ")
 }
 
+/// Appends an initiator's Child SA offer for `t` with our inbound `spi`: N(USE_TRANSPORT_MODE)
+/// when `t` wants transport mode, then the SA payload (with PFS groups when `with_dh`).
+pub(super) fn push_esp_offers(
+    payloads: &mut Vec<Payload>,
+    t: &TunnelConfig,
+    spi: u32,
+    with_dh: bool,
+) {
+    if t.mode == Mode::Transport {
+        payloads.push(Payload::Notify(Notify::new(
+            NotifyType::USE_TRANSPORT_MODE,
+            &[],
+        )));
+    }
+    let offers = proposal::number(
+        t.esp_proposals
+            .iter()
+            .flat_map(|p| p.offers(spi, with_dh))
+            .collect(),
+    );
+    payloads.push(Payload::Sa(sa_payload(&offers)));
+}
+
 /// Why the peer refused the Child SA of `req`, from the error notify of its answer.
 pub(super) fn peer_refusal(n: NotifyType, tunnel: &TunnelConfig, req: &ChildRequest) -> Reason {
     match n {
@@ -95,19 +118,7 @@ impl IkeSa {
             n.spi = old.to_be_bytes().to_vec();
             payloads.push(Payload::Notify(n));
         }
-        if t.mode == Mode::Transport {
-            payloads.push(Payload::Notify(Notify::new(
-                NotifyType::USE_TRANSPORT_MODE,
-                &[],
-            )));
-        }
-        let offers = proposal::number(
-            t.esp_proposals
-                .iter()
-                .flat_map(|p| p.offers(req.spi, true))
-                .collect(),
-        );
-        payloads.push(Payload::Sa(sa_payload(&offers)));
+        push_esp_offers(&mut payloads, t, req.spi, true);
         payloads.push(Payload::Nonce(Nonce { data: ni.clone() }));
         if let (Some(ke), Some(g)) = (&ke, group) {
             payloads.push(Payload::Ke(KeyExchange {

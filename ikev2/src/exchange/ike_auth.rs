@@ -13,7 +13,7 @@
 //! Failure handling follows RFC 7296 section 2.21: an authentication failure ends the IKE SA; a
 //! Child SA failure leaves the IKE SA established.
 
-use super::create_child_sa::{esp_text, peer_refusal};
+use super::create_child_sa::{esp_text, peer_refusal, push_esp_offers};
 use super::{offers_of, sa_payload, Ctx};
 use crate::config::{any_selector, TunnelConfig};
 use crate::error::Error;
@@ -189,19 +189,7 @@ impl IkeSa {
         }
         if let Some(req) = self.child_request.clone() {
             let t = IkeSa::tunnel_cfg(ctx, &req.tunnel)?;
-            if t.mode == Mode::Transport {
-                payloads.push(Payload::Notify(Notify::new(
-                    NotifyType::USE_TRANSPORT_MODE,
-                    &[],
-                )));
-            }
-            let offers = proposal::number(
-                t.esp_proposals
-                    .iter()
-                    .flat_map(|p| p.offers(req.spi, false))
-                    .collect(),
-            );
-            payloads.push(Payload::Sa(sa_payload(&offers)));
+            push_esp_offers(&mut payloads, t, req.spi, false);
             payloads.push(Payload::TsI(TrafficSelectors::from_selectors(&req.tsi)));
             payloads.push(Payload::TsR(TrafficSelectors::from_selectors(&req.tsr)));
         }
