@@ -104,6 +104,7 @@ pub(crate) fn policies<'c>(ctx: &Ctx<'c>, gateway: &str, family_of: IpAddr) -> V
 }
 
 impl IkeSa {
+    /// The negotiated IKE SA's PRF, from the provider.
     pub(super) fn prf(&self, ctx: &Ctx<'_>) -> Result<&'static dyn PrfAlgorithm, Error> {
         let s = self.suite.ok_or(Error::KeyDerivation("no suite"))?;
         Ok(ctx

@@ -14,7 +14,7 @@
 //! initiator of the new SA. When both peers rekey at once, each answers the other's request with
 //! TEMPORARY_FAILURE and retries after a random pause of a few seconds.
 
-use super::ike_sa_init::{our_proposals, NONCE_LEN};
+use super::ike_sa_init::{our_proposals, start_ke, NONCE_LEN};
 use super::{offers_of, sa_payload, Ctx};
 use crate::error::Error;
 use crate::event::{Event, Reason, Role};
@@ -24,7 +24,7 @@ use crate::sa::{IkeSa, Pending, State, HALF_OPEN_TIMEOUT};
 use crate::timer::Timer;
 use crate::wire::{ExchangeType, KeyExchange, Message, Nonce, NotifyType, Payload};
 use core::time::Duration;
-use ipsec_core::crypto::{ActiveKeyExchange, CryptoError, DhGroup, SecretBytes};
+use ipsec_core::crypto::{ActiveKeyExchange, DhGroup, SecretBytes};
 use std::collections::VecDeque;
 
 /// Our IKE SA rekey in progress.
@@ -64,11 +64,7 @@ impl IkeSa {
         for o in offers.iter_mut() {
             o.spi = spi.to_be_bytes().to_vec();
         }
-        let ke = ctx
-            .provider
-            .key_exchange(group)
-            .ok_or(CryptoError::Unsupported("key exchange not in the provider"))?
-            .start(ctx.rng)?;
+        let ke = start_ke(ctx, group)?;
         let ni = ctx.random(NONCE_LEN)?;
         let payloads = vec![
             Payload::Sa(sa_payload(&offers)),
@@ -202,11 +198,7 @@ impl IkeSa {
                 &suite.dh.0.to_be_bytes(),
             );
         }
-        let ours_ke = ctx
-            .provider
-            .key_exchange(suite.dh)
-            .ok_or(CryptoError::Unsupported("key exchange not in the provider"))?
-            .start(ctx.rng)?;
+        let ours_ke = start_ke(ctx, suite.dh)?;
         let Ok(shared) = ours_ke.complete(&ke.data) else {
             return self.refuse(ctx, id, NotifyType::INVALID_SYNTAX, &[]);
         };
@@ -249,11 +241,7 @@ impl IkeSa {
         (ni, nr): (Vec<u8>, Vec<u8>),
         shared: &SecretBytes,
     ) -> Result<IkeSa, Error> {
-        let old_suite = self.suite.ok_or(Error::KeyDerivation("no suite"))?;
-        let old_prf = ctx
-            .provider
-            .prf(old_suite.prf)
-            .ok_or(CryptoError::Unsupported("PRF not in the provider"))?;
+        let old_prf = self.prf(ctx)?;
         let old = self.keys.as_ref().ok_or(Error::KeyDerivation("no keys"))?;
         let seed = keys::rekey_skeyseed(old_prf, old.ike.sk_d.expose(), shared.expose(), &ni, &nr);
         let g = self.gateway_cfg(ctx)?;

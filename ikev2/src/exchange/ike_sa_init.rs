@@ -138,7 +138,8 @@ pub(crate) fn start(
     Ok(sa)
 }
 
-fn start_ke(
+/// Starts our side of a key exchange in `group`.
+pub(super) fn start_ke(
     ctx: &Ctx<'_>,
     group: DhGroup,
 ) -> Result<Box<dyn ipsec_core::crypto::ActiveKeyExchange>, Error> {
@@ -365,15 +366,12 @@ impl IkeSa {
 
     /// Derives SKEYSEED and the SK_* keys from g^ir, the nonces and SPIs.
     pub(crate) fn derive_keys(&mut self, ctx: &Ctx<'_>) -> Result<(), Error> {
-        let suite = self.suite.ok_or(Error::KeyDerivation("no suite"))?;
+        self.suite.ok_or(Error::KeyDerivation("no suite"))?;
         let shared = self
             .shared
             .take()
             .ok_or(Error::KeyDerivation("no shared secret"))?;
-        let prf = ctx
-            .provider
-            .prf(suite.prf)
-            .ok_or(CryptoError::Unsupported("PRF not in the provider"))?;
+        let prf = self.prf(ctx)?;
         let seed = keys::skeyseed(prf, &self.ni, &self.nr, shared.expose());
         self.install_keys(ctx, seed.expose())
     }
@@ -381,10 +379,7 @@ impl IkeSa {
     /// Derives the SK_* keys from SKEYSEED, the nonces and SPIs, with this SA's suite.
     pub(crate) fn install_keys(&mut self, ctx: &Ctx<'_>, seed: &[u8]) -> Result<(), Error> {
         let suite = self.suite.ok_or(Error::KeyDerivation("no suite"))?;
-        let prf = ctx
-            .provider
-            .prf(suite.prf)
-            .ok_or(CryptoError::Unsupported("PRF not in the provider"))?;
+        let prf = self.prf(ctx)?;
         let lens = ike_key_lengths(ctx.provider, &suite)?;
         let ike = keys::ike_keys(prf, seed, &self.ni, &self.nr, self.spi_i, self.spi_r, lens)?;
         let mk = |e: &[u8], a: &[u8]| {
