@@ -65,6 +65,9 @@ pub struct Stats {
     pub retransmits_sent: u64,
     /// Datagrams dropped because the caller's buffer was too small.
     pub dropped_buffer_too_small: u64,
+    /// Authenticated requests whose payloads did not decode, answered with INVALID_SYNTAX or
+    /// UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296 section 2.21.2).
+    pub malformed_answered: u64,
 }
 
 /// A summary of one IKE SA, as `show vpn ike-sa` would print it.
@@ -654,6 +657,46 @@ impl Endpoint {
 
     // ---- internals ----
 
+    /// Seals `inner` (a payload chain whose first payload is `first`) as a request of
+    /// `exchange` with message ID `id` under the keys of this endpoint's IKE SA for `gateway`,
+    /// whatever those bytes hold (an established SA if there is one, else one with keys, e.g.
+    /// waiting for IKE_AUTH). Returns the SA's local and remote addresses and the message.
+    /// For [`Pair::seal_request`](crate::testing::Pair::seal_request).
+    pub(crate) fn seal_request(
+        &self,
+        gateway: &str,
+        exchange: ExchangeType,
+        id: u32,
+        first: crate::wire::PayloadType,
+        inner: &[u8],
+    ) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
+        let sa = self
+            .sas
+            .values()
+            .filter(|sa| sa.gateway == gateway && sa.keys.is_some())
+            .max_by_key(|sa| sa.state == State::Established)?;
+        let keys = sa.keys.as_ref()?;
+        let header = sa.header(exchange, false, id);
+        let bytes = crate::wire::seal(
+            &header,
+            crate::wire::PayloadType::SK,
+            first,
+            &[],
+            inner,
+            &keys.send,
+            self.rng(),
+        )
+        .ok()?;
+        Some((sa.local, sa.remote, bytes))
+    }
+
+    /// Checks and decrypts `bytes` with the receiving keys of this endpoint's IKE SA for
+    /// `gateway`. For [`Pair::open_message`](crate::testing::Pair::open_message).
+    pub(crate) fn open_message(&self, gateway: &str, bytes: &[u8]) -> Option<crate::wire::Message> {
+        let sa = self.sas.values().find(|sa| sa.gateway == gateway)?;
+        crate::wire::unprotect(bytes, &sa.keys.as_ref()?.recv).ok()
+    }
+
     fn new_spi(&self) -> Result<u64, Error> {
         crate::exchange::fresh_ike_spi(self.rng(), |s| self.sas.contains_key(&s))
     }
@@ -747,4 +790,5 @@ fn add_sa_stats(s: &mut Stats, sa: &IkeSa) {
     s.retransmits_answered += sa.queue.retransmits_answered;
     s.retransmits_sent += sa.queue.retransmits_sent;
     s.dropped_bad_icv += sa.dropped_bad_icv;
+    s.malformed_answered += sa.malformed_answered;
 }

@@ -172,6 +172,69 @@ impl Pair {
         }
     }
 
+    /// A request that `side`'s peer authenticates, whatever its payloads hold: `inner` (a
+    /// payload chain starting with a payload of type `first`) sealed as request `message_id` of
+    /// `exchange` with the keys of `side`'s established IKE SA for `gateway`. `None` without
+    /// such an SA. Hand it to [`inject`](Self::inject).
+    pub fn seal_request(
+        &self,
+        side: Side,
+        gateway: &str,
+        exchange: crate::wire::ExchangeType,
+        message_id: u32,
+        first: crate::wire::PayloadType,
+        inner: &[u8],
+    ) -> Option<Vec<u8>> {
+        let ep = match side {
+            Side::Left => &self.left,
+            Side::Right => &self.right,
+        };
+        ep.seal_request(gateway, exchange, message_id, first, inner)
+            .map(|(_, _, b)| b)
+    }
+
+    /// Checks and decrypts a message sent to `side` with the keys of its IKE SA for `gateway`.
+    pub fn open_message(
+        &self,
+        side: Side,
+        gateway: &str,
+        bytes: &[u8],
+    ) -> Option<crate::wire::Message> {
+        let ep = match side {
+            Side::Left => &self.left,
+            Side::Right => &self.right,
+        };
+        ep.open_message(gateway, bytes)
+    }
+
+    /// Puts `bytes` on the wire from `from` to its peer, on the addresses of `from`'s IKE SA
+    /// for `gateway` (no NAT, no loss); delivered after the latency. Returns whether such an
+    /// SA exists.
+    pub fn inject(&mut self, from: Side, gateway: &str, bytes: &[u8]) -> bool {
+        let ep = match from {
+            Side::Left => &self.left,
+            Side::Right => &self.right,
+        };
+        let Some(sa) = ep.ike_sas().into_iter().find(|s| s.gateway == gateway) else {
+            return false;
+        };
+        let mut data = Vec::with_capacity(bytes.len() + 4);
+        if sa.local.port() == crate::nat::NATT_PORT {
+            data.extend_from_slice(&crate::nat::NON_ESP_MARKER);
+        }
+        data.extend_from_slice(bytes);
+        self.seq += 1;
+        self.wire.push(InFlight {
+            at: self.now + self.latency,
+            seq: self.seq,
+            to: from.other(),
+            local: sa.remote,
+            remote: sa.local,
+            bytes: data,
+        });
+        true
+    }
+
     /// The events of `side`.
     pub fn events(&self, side: Side) -> &[Event] {
         match side {

@@ -132,6 +132,8 @@ pub(crate) struct IkeSa {
     pub(crate) reassembler: Reassembler,
     /// Protected messages that failed their integrity check (dropped).
     pub(crate) dropped_bad_icv: u64,
+    /// Authenticated requests whose payloads did not decode (answered with an error notify).
+    pub(crate) malformed_answered: u64,
     /// g^ir, kept only until the keys are derived.
     pub(crate) shared: Option<SecretBytes>,
     pub(crate) dh: DhGroup,
@@ -192,6 +194,7 @@ impl IkeSa {
             peer_id: None,
             reassembler: Reassembler::default(),
             dropped_bad_icv: 0,
+            malformed_answered: 0,
             shared: None,
             dh: DhGroup::NONE,
             child_exchange: None,
@@ -396,8 +399,10 @@ impl IkeSa {
             RequestClass::Invalid => return Ok(()),
             RequestClass::New => {}
         }
-        let Some(msg) = self.open(bytes)? else {
-            return Ok(());
+        let msg = match self.open_checked(bytes) {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return Ok(()),
+            Err(e) => return self.answer_unparsable(ctx, id, exchange, &e),
         };
         self.last_rx = ctx.now;
         // Follow the peer behind a NAT to the address of its last authenticated message
@@ -424,9 +429,54 @@ impl IkeSa {
         self.kick(ctx)
     }
 
+    /// Answers an authenticated request whose payloads do not decode with the notify its error
+    /// names (INVALID_SYNTAX, or UNSUPPORTED_CRITICAL_PAYLOAD with the payload type), consuming
+    /// its message ID so that a retransmission gets the cached answer (RFC 7296 sections 2.21.2
+    /// and 3.10.1). INVALID_SYNTAX in IKE_AUTH also ends the half-open IKE SA (section 2.21.2).
+    fn answer_unparsable(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: u32,
+        exchange: ExchangeType,
+        e: &wire::Error,
+    ) -> Result<(), Error> {
+        let expected = match exchange {
+            ExchangeType::IKE_AUTH => self.state == State::AwaitAuth,
+            ExchangeType::INFORMATIONAL | ExchangeType::CREATE_CHILD_SA => {
+                self.state == State::Established
+            }
+            _ => false,
+        };
+        let Some(notify) = e.notify_payload().filter(|_| expected) else {
+            self.dropped_bad_icv += 1;
+            return Err(Error::Malformed(e.to_string()));
+        };
+        self.malformed_answered += 1;
+        self.last_rx = ctx.now;
+        let invalid_syntax = notify.notify_type == wire::NotifyType::INVALID_SYNTAX;
+        self.send_response(ctx, exchange, id, &[Payload::Notify(notify)])?;
+        if exchange == ExchangeType::IKE_AUTH && invalid_syntax {
+            self.fail(ctx, Reason::Malformed(e.to_string()));
+            return Ok(());
+        }
+        self.arm_liveness(ctx);
+        self.kick(ctx)
+    }
+
     /// Checks and decrypts a protected message (reassembling fragments). `Ok(None)` when it must
     /// be dropped silently (bad ICV, missing fragments).
     fn open(&mut self, bytes: &[u8]) -> Result<Option<Message>, Error> {
+        self.open_checked(bytes).map_err(|e| {
+            self.dropped_bad_icv += 1;
+            Error::Malformed(e.to_string())
+        })
+    }
+
+    /// [`open`](Self::open), keeping apart a message that passed its integrity check but whose
+    /// payloads do not decode: `Err` carries the wire error, which names the notify an
+    /// authenticated request is answered with (RFC 7296 section 2.21.2). Failures before or at
+    /// the integrity check, and within fragment reassembly, are not answered.
+    fn open_checked(&mut self, bytes: &[u8]) -> Result<Option<Message>, wire::Error> {
         let Some(keys) = self.keys.as_ref() else {
             return Ok(None);
         };
@@ -434,20 +484,22 @@ impl IkeSa {
             .map(|p| p.next_payload() == wire::PayloadType::SKF)
             .unwrap_or(false);
         let res = if is_fragment {
-            self.reassembler.handle(bytes, &keys.recv)
+            self.reassembler
+                .handle(bytes, &keys.recv)
+                .map_err(wire::Rejected::from)
         } else {
-            wire::unprotect(bytes, &keys.recv).map(Some)
+            wire::unprotect_checked(bytes, &keys.recv, &wire::Limits::default()).map(Some)
         };
         match res {
             Ok(m) => Ok(m),
-            Err(wire::Error::IntegrityCheckFailed) | Err(wire::Error::NotProtected) => {
-                self.dropped_bad_icv += 1;
-                Ok(None)
-            }
-            Err(e) => {
-                self.dropped_bad_icv += 1;
-                Err(Error::Malformed(e.to_string()))
-            }
+            Err(r) if r.authenticated => Err(r.error),
+            Err(r) => match r.error {
+                wire::Error::IntegrityCheckFailed | wire::Error::NotProtected => {
+                    self.dropped_bad_icv += 1;
+                    Ok(None)
+                }
+                e => Err(e),
+            },
         }
     }
 

@@ -78,6 +78,7 @@ pub use nonce::Nonce;
 pub use notify::Notify;
 pub use payload::{Payload, PayloadHeader, RawPayload, RawPayloads, PAYLOAD_HEADER_LEN};
 pub use protect::{protect, unprotect, unprotect_with, SkKeys};
+pub(crate) use protect::{seal, unprotect_checked, Rejected};
 pub use registry::{
     AuthMethod, CertEncoding, CfgType, ConfigAttributeType, ExchangeType, IdType, NotifyType,
     PayloadType, ProtocolId, TsType,

@@ -182,14 +182,60 @@ pub fn unprotect(bytes: &[u8], keys: &SkKeys) -> Result<Message, Error> {
 
 /// [`unprotect`] within `limits`.
 pub fn unprotect_with(bytes: &[u8], keys: &SkKeys, limits: &Limits) -> Result<Message, Error> {
-    let opened = open(bytes, keys, limits)?;
+    unprotect_checked(bytes, keys, limits).map_err(|r| r.error)
+}
+
+/// Why [`unprotect_checked`] or [`open_checked`] failed, and whether the message had passed its
+/// integrity check by then: only an authenticated request gets an error response (RFC 7296
+/// section 2.21.2).
+#[derive(Debug)]
+pub(crate) struct Rejected {
+    pub(crate) error: Error,
+    pub(crate) authenticated: bool,
+}
+
+impl Rejected {
+    /// A failure after the ICV verified.
+    pub(crate) fn authentic(error: Error) -> Self {
+        Rejected {
+            error,
+            authenticated: true,
+        }
+    }
+}
+
+impl From<Error> for Rejected {
+    fn from(error: Error) -> Self {
+        Rejected {
+            error,
+            authenticated: false,
+        }
+    }
+}
+
+impl From<CryptoError> for Rejected {
+    fn from(e: CryptoError) -> Self {
+        Error::from(e).into()
+    }
+}
+
+/// [`unprotect_with`], telling whether a failure came after the integrity check.
+pub(crate) fn unprotect_checked(
+    bytes: &[u8],
+    keys: &SkKeys,
+    limits: &Limits,
+) -> Result<Message, Rejected> {
+    let opened = open_checked(bytes, keys, limits)?;
     if opened.fragment.is_some() {
-        return Err(Error::BadFragment("a fragment needs a Reassembler"));
+        return Err(Error::BadFragment("a fragment needs a Reassembler").into());
     }
     let mut payloads = opened.outer;
-    let inner = parse_chain(opened.next_payload, &opened.plaintext, limits, true)?;
+    let inner = parse_chain(opened.next_payload, &opened.plaintext, limits, true)
+        .map_err(Rejected::authentic)?;
     if payloads.len() + inner.len() > limits.max_payloads {
-        return Err(Error::LimitExceeded("payloads in a message"));
+        return Err(Rejected::authentic(Error::LimitExceeded(
+            "payloads in a message",
+        )));
     }
     payloads.extend(inner);
     Ok(Message {
@@ -271,6 +317,15 @@ pub(crate) fn seal(
 
 /// Checks the ICV of a protected message and decrypts it; see [`unprotect`].
 pub(crate) fn open(bytes: &[u8], keys: &SkKeys, limits: &Limits) -> Result<Opened, Error> {
+    open_checked(bytes, keys, limits).map_err(|r| r.error)
+}
+
+/// [`open`], telling whether a failure came after the integrity check.
+pub(crate) fn open_checked(
+    bytes: &[u8],
+    keys: &SkKeys,
+    limits: &Limits,
+) -> Result<Opened, Rejected> {
     let packet = check_packet(bytes, limits)?;
     let header = Header::parse(&packet)?;
     // Walk the generic headers only: no payload body is decoded before the ICV is checked.
@@ -285,11 +340,11 @@ pub(crate) fn open(bytes: &[u8], keys: &SkKeys, limits: &Limits) -> Result<Opene
             let number = be16(last.body, 0)?;
             let total = be16(last.body, 2)?;
             if number == 0 || number > total {
-                return Err(Error::BadFragment("fragment number out of range"));
+                return Err(Error::BadFragment("fragment number out of range").into());
             }
             (4, Some((number, total)))
         }
-        _ => return Err(Error::NotProtected),
+        _ => return Err(Error::NotProtected.into()),
     };
     let iv_start = HEADER_LEN + last.offset + PAYLOAD_HEADER_LEN + extra;
     let iv_len = keys.iv_len();
@@ -305,9 +360,7 @@ pub(crate) fn open(bytes: &[u8], keys: &SkKeys, limits: &Limits) -> Result<Opene
     let iv = signed.get(iv_start..ct_start).ok_or(Error::Truncated)?;
     let ct = signed.get(ct_start..).ok_or(Error::Truncated)?;
     if ct.len() % keys.block_len() != 0 {
-        return Err(Error::BadLength(
-            "ciphertext not a multiple of the block length",
-        ));
+        return Err(Error::BadLength("ciphertext not a multiple of the block length").into());
     }
     let mut plaintext = Zeroizing::new(ct.to_vec());
     match &keys.cipher {
@@ -320,18 +373,23 @@ pub(crate) fn open(bytes: &[u8], keys: &SkKeys, limits: &Limits) -> Result<Opene
             key.decrypt_in_place(iv, &mut plaintext)?;
         }
     }
-    let pad_len = usize::from(*plaintext.last().ok_or(Error::Truncated)?);
+    let pad_len = usize::from(
+        *plaintext
+            .last()
+            .ok_or(Rejected::authentic(Error::Truncated))?,
+    );
     let inner_len = plaintext
         .len()
         .checked_sub(pad_len + 1)
-        .ok_or(Error::Malformed(
+        .ok_or(Rejected::authentic(Error::Malformed(
             "pad length longer than the encrypted data",
-        ))?;
+        )))?;
     plaintext.truncate(inner_len);
     let outer = raws
         .iter()
         .map(|raw| Payload::parse(raw, limits))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Rejected::authentic)?;
     Ok(Opened {
         header,
         outer,
