@@ -108,6 +108,16 @@ pub struct EndpointConfig {
     /// Largest IKE datagram we send before fragmenting (when the peer supports it), in bytes of
     /// IKE message (RFC 7383 section 2.5.1 suggests 1280 minus IP and UDP headers).
     pub fragment_size: usize,
+    /// Wait before retrying a restart that failed. When dead-peer detection tears down the IKE
+    /// SA of a non-passive gateway with a peer address, the endpoint starts over on its own;
+    /// like PAN-OS it keeps trying when that attempt fails, waiting this long after the first
+    /// failure and twice as long after each further one, up to
+    /// [`restart_retry_max`](Self::restart_retry_max). A restart that establishes resets the
+    /// wait; deleting the IKE SA by command does not restart it. Default 5 s.
+    pub restart_retry: Duration,
+    /// Longest wait between restart attempts (see [`restart_retry`](Self::restart_retry)).
+    /// Default 5 minutes.
+    pub restart_retry_max: Duration,
 }
 
 impl EndpointConfig {
@@ -118,6 +128,8 @@ impl EndpointConfig {
             tunnels: Vec::new(),
             cookie_threshold: 64,
             fragment_size: 1200,
+            restart_retry: Duration::from_secs(5),
+            restart_retry_max: Duration::from_secs(300),
         }
     }
 

@@ -191,6 +191,9 @@ pub struct Endpoint {
     out: VecDeque<Datagram>,
     events: VecDeque<Event>,
     restarts: Vec<(String, Instant)>,
+    /// Per tunnel, the wait before the next restart attempt after one failed (doubling up to
+    /// [`EndpointConfig::restart_retry_max`]); cleared when a restart establishes.
+    restart_wait: HashMap<String, Duration>,
     stats: Stats,
     new_sas: Vec<IkeSa>,
 }
@@ -243,6 +246,7 @@ impl Endpoint {
             out: VecDeque::new(),
             events: VecDeque::new(),
             restarts: Vec::new(),
+            restart_wait: HashMap::new(),
             stats: Stats::default(),
             new_sas: Vec::new(),
         })
@@ -417,7 +421,21 @@ impl Endpoint {
         let (due, later): (Vec<_>, Vec<_>) = self.restarts.drain(..).partition(|(_, t)| *t <= now);
         self.restarts = later;
         for (tunnel, _) in due {
-            let _ = self.connect(now, &tunnel);
+            if self.connect(now, &tunnel).is_err() {
+                continue;
+            }
+            let Some(gw) = self.cfg.tunnel(&tunnel).map(|t| t.gateway.clone()) else {
+                continue;
+            };
+            let attempt = self.sas.values_mut().find(|s| {
+                s.gateway == gw && s.state != State::Dead && s.state != State::Established
+            });
+            if let Some(sa) = attempt {
+                sa.restart_attempt = true;
+                if !sa.restart_tunnels.contains(&tunnel) {
+                    sa.restart_tunnels.push(tunnel);
+                }
+            }
         }
     }
 
@@ -589,7 +607,13 @@ impl Endpoint {
     /// Deletes the IKE SA of `gateway` (and its Child SAs) with an INFORMATIONAL exchange.
     pub fn delete_ike(&mut self, now: Instant, gateway: &str) -> Result<(), Error> {
         let spi = self.established_for(gateway)?;
-        self.queue_pending(now, spi, Pending::DeleteIke)
+        self.queue_pending(now, spi, Pending::DeleteIke)?;
+        // Deleted by command: no restart is pending for its tunnels.
+        let cfg = &self.cfg;
+        let of_gateway = |t: &str| cfg.tunnel(t).is_some_and(|t| t.gateway == gateway);
+        self.restarts.retain(|(t, _)| !of_gateway(t));
+        self.restart_wait.retain(|t, _| !of_gateway(t));
+        Ok(())
     }
 
     /// Rekeys the IKE SA of `gateway` now (it also happens by itself at 85-90 % of the IKE
@@ -726,6 +750,13 @@ impl Endpoint {
         let Some(sa) = self.sas.get_mut(&spi) else {
             return;
         };
+        if sa.restart_attempt && sa.state == State::Established {
+            // The restart succeeded: the next failure starts the back-off from the beginning.
+            sa.restart_attempt = false;
+            for t in &sa.restart_tunnels {
+                self.restart_wait.remove(t);
+            }
+        }
         if sa.role == Role::Responder && sa.initial_contact && sa.state == State::Established {
             // RFC 7296 section 2.4: the peer has no other IKE SA with us; older ones are stale.
             sa.initial_contact = false;
@@ -761,7 +792,9 @@ impl Endpoint {
                     self.init_index.remove(&(sa.remote, sa.spi_i));
                     self.init_index.retain(|_, v| *v != k);
                 }
-                if sa.restart {
+                if sa.restart_attempt && sa.failed {
+                    self.retry_restart(now, &sa);
+                } else if sa.restart {
                     if let Some(g) = self.cfg.gateway(&sa.gateway) {
                         if !g.passive && g.peer_addr.is_some() {
                             // The tunnels that were up come back, each with all its proxy
@@ -781,6 +814,29 @@ impl Endpoint {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Endpoint {
+    /// Schedules the tunnels of a failed restart attempt again, after the tunnel's current
+    /// back-off, and doubles the back-off up to the configured cap.
+    fn retry_restart(&mut self, now: Instant, sa: &IkeSa) {
+        let Some(g) = self.cfg.gateway(&sa.gateway) else {
+            return;
+        };
+        if g.passive || g.peer_addr.is_none() {
+            return;
+        }
+        let (first, cap) = (self.cfg.restart_retry, self.cfg.restart_retry_max);
+        for t in &sa.restart_tunnels {
+            if self.restarts.iter().any(|(r, _)| r == t) {
+                continue;
+            }
+            let wait = self.restart_wait.get(t).copied().unwrap_or(first).min(cap);
+            self.restarts.push((t.clone(), now + wait));
+            self.restart_wait
+                .insert(t.clone(), wait.saturating_mul(2).min(cap));
         }
     }
 }

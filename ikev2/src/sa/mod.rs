@@ -151,6 +151,11 @@ pub(crate) struct IkeSa {
     pub(crate) restart: bool,
     /// The tunnels whose Child SAs went down with the SA, to bring up again on a restart.
     pub(crate) restart_tunnels: Vec<String>,
+    /// Started by the endpoint to bring `restart_tunnels` back after an IKE SA died; if it
+    /// fails before it is established, the endpoint tries again after a back-off.
+    pub(crate) restart_attempt: bool,
+    /// Ended by a Phase 1 failure ([`Event::Phase1Failed`]).
+    pub(crate) failed: bool,
 }
 
 impl IkeSa {
@@ -204,6 +209,8 @@ impl IkeSa {
             expiring: false,
             restart: false,
             restart_tunnels: Vec::new(),
+            restart_attempt: false,
+            failed: false,
         }
     }
 
@@ -588,6 +595,7 @@ impl IkeSa {
                 reason,
             });
             self.state = State::Dead;
+            self.failed = true;
             self.timers.stop_all();
         }
     }
