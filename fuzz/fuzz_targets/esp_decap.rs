@@ -18,95 +18,15 @@
 use esp::{EspError, InboundSa};
 use ipsec_core::child_sa::{ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode};
 use ipsec_core::crypto::{
-    AeadAlgorithm, AeadKey, CryptoError, CryptoProvider, EncrId, Encryption, IntegId,
-    IntegrityAlgorithm, IntegrityKey, SecretBytes, SecureRandom,
+    AeadAlgorithm, CryptoError, CryptoProvider, EncrId, Encryption, IntegId, IntegrityAlgorithm,
+    SecretBytes, SecureRandom,
 };
 use ipsec_core::selector::TrafficSelector;
 use ipsec_core::time::Instant;
 use libfuzzer_sys::fuzz_target;
 
-#[derive(Debug)]
-struct NoSecAead;
-struct NoSecAeadKey;
-
-impl AeadAlgorithm for NoSecAead {
-    fn encryption(&self) -> Encryption {
-        Encryption::new(EncrId::ENCR_AES_GCM_16, 128)
-    }
-    fn key_len(&self) -> usize {
-        16
-    }
-    fn salt_len(&self) -> usize {
-        4
-    }
-    fn iv_len(&self) -> usize {
-        8
-    }
-    fn tag_len(&self) -> usize {
-        16
-    }
-    fn new_key(&self, _: &[u8]) -> Result<Box<dyn AeadKey>, CryptoError> {
-        Ok(Box::new(NoSecAeadKey))
-    }
-}
-
-impl AeadKey for NoSecAeadKey {
-    fn seal_in_place(
-        &self,
-        _: &[u8],
-        _: &[u8],
-        _: &mut [u8],
-        tag: &mut [u8],
-    ) -> Result<(), CryptoError> {
-        tag.fill(0);
-        Ok(())
-    }
-    fn open_in_place(
-        &self,
-        _: &[u8],
-        _: &[u8],
-        _: &mut [u8],
-        tag: &[u8],
-    ) -> Result<(), CryptoError> {
-        if tag.iter().all(|b| *b == 0) {
-            Ok(())
-        } else {
-            Err(CryptoError::IntegrityCheckFailed)
-        }
-    }
-}
-
-#[derive(Debug)]
-struct NoSecMac;
-struct NoSecMacKey;
-
-impl IntegrityAlgorithm for NoSecMac {
-    fn id(&self) -> IntegId {
-        IntegId::AUTH_HMAC_SHA2_256_128
-    }
-    fn key_len(&self) -> usize {
-        32
-    }
-    fn icv_len(&self) -> usize {
-        16
-    }
-    fn new_key(&self, _: &[u8]) -> Result<Box<dyn IntegrityKey>, CryptoError> {
-        Ok(Box::new(NoSecMacKey))
-    }
-}
-
-impl IntegrityKey for NoSecMacKey {
-    fn sign(&self, _: &[&[u8]], icv: &mut [u8]) {
-        icv.fill(0);
-    }
-    fn verify(&self, _: &[&[u8]], icv: &[u8]) -> Result<(), CryptoError> {
-        if icv.iter().all(|b| *b == 0) {
-            Ok(())
-        } else {
-            Err(CryptoError::IntegrityCheckFailed)
-        }
-    }
-}
+#[path = "../common/no_security.rs"]
+mod no_security;
 
 #[derive(Debug)]
 struct NoRandom;
@@ -118,8 +38,8 @@ impl SecureRandom for NoRandom {
     }
 }
 
-static AEADS: [&dyn AeadAlgorithm; 1] = [&NoSecAead];
-static MACS: [&dyn IntegrityAlgorithm; 1] = [&NoSecMac];
+static AEADS: [&dyn AeadAlgorithm; 1] = [&no_security::ZERO_TAG_AEAD];
+static MACS: [&dyn IntegrityAlgorithm; 1] = [&no_security::ZeroIcvMac];
 
 fn provider() -> CryptoProvider {
     CryptoProvider {
