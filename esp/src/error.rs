@@ -60,6 +60,11 @@ pub enum EspError {
     /// the wrong length, AH, a replay window out of range). A caller or negotiation bug.
     #[error("cannot install SA: {0}")]
     Config(String),
+    /// A command that would break a guarantee of the SA was refused, and nothing changed: moving
+    /// the sequence number backwards or changing the IV mask after packets were sent (either
+    /// could repeat a nonce under the same key). A caller bug.
+    #[error("refused: {0}")]
+    Misuse(&'static str),
     /// The SA table has no free slot for another inbound SA.
     #[error("SA table is full")]
     TableFull,

@@ -4,7 +4,7 @@ use crate::error::EspError;
 use crate::ip;
 use crate::lifetime::{Lifetime, SaEvent};
 use crate::replay::ReplayWindow;
-use crate::sa::{aad, build_transform, flow_in, SaCounters, Shape, Transform};
+use crate::sa::{aad, build_transform, flow_in, Integrity, SaCounters, Shape, Transform};
 use crate::wire::{self, HEADER_LEN, NEXT_HEADER_IPV4, NEXT_HEADER_IPV6, NEXT_HEADER_NONE};
 use core::ops::Range;
 use ipsec_core::child_sa::{ChildSa, Mode};
@@ -31,6 +31,9 @@ pub struct InboundSa {
     esn: bool,
     mode: Mode,
     replay: ReplayWindow,
+    /// False for a confidentiality-only SA: its sequence numbers are unauthenticated, so the
+    /// replay window is off and never moves.
+    authenticated: bool,
     lifetime: Lifetime,
     counters: SaCounters,
     /// Sources we accept: the peer's selectors.
@@ -51,9 +54,42 @@ impl core::fmt::Debug for InboundSa {
 
 impl InboundSa {
     /// Builds the inbound SA of `child` (its `inbound` keys and SPI), installed at `now`.
+    ///
+    /// The SA must authenticate its packets: an AEAD, or a cipher with an integrity algorithm.
+    /// [`EspError::Config`] otherwise (see
+    /// [`new_confidentiality_only`](Self::new_confidentiality_only)).
     pub fn new(provider: &CryptoProvider, child: &ChildSa, now: Instant) -> Result<Self, EspError> {
-        let (transform, shape) = build_transform(provider, child, &child.inbound)?;
-        let replay = ReplayWindow::new(child.replay_window, child.esn).ok_or_else(|| {
+        Self::build(provider, child, now, Integrity::Required)
+    }
+
+    /// As [`new`](Self::new), also accepting a cipher without integrity (confidentiality-only
+    /// ESP, RFC 4303 section 3.2): anyone can then forge packets that decrypt to garbage, and
+    /// since their sequence numbers are unauthenticated the SA has no anti-replay service
+    /// (RFC 4303 section 3.4.3) and no extended sequence numbers. IKE never negotiates this;
+    /// it exists for known-answer tests such as RFC 3602's.
+    pub fn new_confidentiality_only(
+        provider: &CryptoProvider,
+        child: &ChildSa,
+        now: Instant,
+    ) -> Result<Self, EspError> {
+        Self::build(provider, child, now, Integrity::Optional)
+    }
+
+    fn build(
+        provider: &CryptoProvider,
+        child: &ChildSa,
+        now: Instant,
+        integrity: Integrity,
+    ) -> Result<Self, EspError> {
+        let (transform, shape, authenticated) =
+            build_transform(provider, child, &child.inbound, integrity)?;
+        // Without authentication the window stays off: a forged number must not move it.
+        let window = if authenticated {
+            child.replay_window
+        } else {
+            0
+        };
+        let replay = ReplayWindow::new(window, child.esn).ok_or_else(|| {
             EspError::Config(format!(
                 "replay window {} above the maximum {}",
                 child.replay_window,
@@ -67,6 +103,7 @@ impl InboundSa {
             esn: child.esn,
             mode: child.mode,
             replay,
+            authenticated,
             lifetime: Lifetime::new(child.lifetimes, now),
             counters: SaCounters::default(),
             remote_ts: child.remote_ts.clone(),
@@ -206,8 +243,10 @@ impl InboundSa {
             }
         }
         // Authenticated from here on: the window moves even if the content turns out bad, so
-        // the same packet cannot be replayed.
-        self.replay.commit(seq);
+        // the same packet cannot be replayed. Without authentication it never moves.
+        if self.authenticated {
+            self.replay.commit(seq);
+        }
         let pad_len = usize::from(ct[ct_len - 2]);
         let next_header = ct[ct_len - 1];
         if pad_len + wire::TRAILER_LEN > ct_len {

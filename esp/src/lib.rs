@@ -5,7 +5,9 @@
 //!
 //! - [`wire`]: the ESP header view, the port-4500 demultiplexer (non-ESP marker, NAT keepalive);
 //! - [`OutboundSa`] / [`InboundSa`]: encapsulation and decapsulation, one provider call per
-//!   packet, no allocation;
+//!   packet, no allocation. Every SA authenticates its packets (an AEAD, or a cipher with an
+//!   integrity algorithm) unless built with `new_confidentiality_only`, and no call can make an
+//!   SA repeat a sequence number or an IV under its key;
 //! - [`replay`]: the anti-replay window with ESN;
 //! - [`lifetime`]: byte/packet/time limits and the events they raise;
 //! - [`encap`]: outer IP and UDP headers (DSCP, ECN, DF) for embedders that send raw IP;
@@ -83,5 +85,5 @@ pub use error::{DropCounters, DropReason, EspError};
 pub use inbound::{Decapsulated, InboundSa};
 pub use lifetime::{LimitKind, SaEvent};
 pub use outbound::OutboundSa;
-pub use sa::{IvSource, SaCounters};
+pub use sa::SaCounters;
 pub use table::{ChildHandle, Delivered, SaTable, TableEvent, Transmit, TunnelId, MAX_INBOUND};

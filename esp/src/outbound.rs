@@ -4,7 +4,7 @@ use crate::encap::{self, DfPolicy, Framing, OuterFields};
 use crate::error::EspError;
 use crate::ip;
 use crate::lifetime::{Lifetime, LimitKind, SaEvent};
-use crate::sa::{aad, build_transform, flow_in, IvGen, IvSource, SaCounters, Shape, Transform};
+use crate::sa::{aad, build_transform, flow_in, Integrity, IvGen, SaCounters, Shape, Transform};
 use crate::wire::{self, HEADER_LEN, NEXT_HEADER_IPV4, NEXT_HEADER_IPV6, NEXT_HEADER_NONE};
 use core::ops::Range;
 use ipsec_core::child_sa::{ChildSa, Mode, UdpEncapsulation};
@@ -47,12 +47,33 @@ impl core::fmt::Debug for OutboundSa {
 
 impl OutboundSa {
     /// Builds the outbound SA of `child` (its `outbound` keys and SPI), installed at `now`.
+    ///
+    /// The SA must authenticate its packets: an AEAD, or a cipher with an integrity algorithm.
+    /// [`EspError::Config`] otherwise (see
+    /// [`new_confidentiality_only`](Self::new_confidentiality_only)).
     pub fn new(provider: &CryptoProvider, child: &ChildSa, now: Instant) -> Result<Self, EspError> {
-        let (transform, shape) = build_transform(provider, child, &child.outbound)?;
-        let iv = match transform {
-            Transform::Aead { .. } => IvGen::Counter,
-            Transform::Split { .. } => IvGen::EncryptedCounter,
-        };
+        Self::build(provider, child, now, Integrity::Required)
+    }
+
+    /// As [`new`](Self::new), also accepting a cipher without integrity (confidentiality-only
+    /// ESP, RFC 4303 section 3.2), which lets anyone forge packets the peer will decrypt. IKE
+    /// never negotiates this; it exists for known-answer tests such as RFC 3602's.
+    pub fn new_confidentiality_only(
+        provider: &CryptoProvider,
+        child: &ChildSa,
+        now: Instant,
+    ) -> Result<Self, EspError> {
+        Self::build(provider, child, now, Integrity::Optional)
+    }
+
+    fn build(
+        provider: &CryptoProvider,
+        child: &ChildSa,
+        now: Instant,
+        integrity: Integrity,
+    ) -> Result<Self, EspError> {
+        let (transform, shape, _) = build_transform(provider, child, &child.outbound, integrity)?;
+        let iv = IvGen::new(matches!(transform, Transform::Split { .. }));
         if child.local_addr.is_ipv4() != child.remote_addr.is_ipv4() {
             return Err(EspError::Config(
                 "local and remote addresses of different families".into(),
@@ -85,6 +106,11 @@ impl OutboundSa {
     /// The SPI in the packets (the peer's inbound SPI).
     pub fn spi(&self) -> u32 {
         self.spi
+    }
+
+    /// The length of the explicit IV in each packet, in bytes.
+    pub fn iv_len(&self) -> usize {
+        self.shape.iv_len
     }
 
     /// The sequence number the next packet will carry.
@@ -133,9 +159,14 @@ impl OutboundSa {
 
     // --- configuration commands ---
 
-    /// Replaces the IV generator (known-answer tests; hardware sources).
-    pub fn set_iv_source(&mut self, source: Box<dyn IvSource>) {
-        self.iv = IvGen::Custom(source);
+    /// Sets the mask XORed into the sequence number to form each packet's IV (then encrypted
+    /// under the SA's key for CBC), as long as the IV ([`iv_len`](Self::iv_len) bytes). The
+    /// default is all zeros. A random mask hides the packet counter in the IV, as the Linux
+    /// kernel's `seqiv` does; a known one reproduces a peer's packets. IVs stay unique per key
+    /// for any mask, which is why it can only be chosen before the first packet:
+    /// [`EspError::Misuse`] afterwards, or for a mask of the wrong length.
+    pub fn set_iv_mask(&mut self, mask: &[u8]) -> Result<(), EspError> {
+        self.iv.set_mask(mask, self.shape.iv_len)
     }
 
     /// Chooses between socket payloads (default) and complete IP packets.
@@ -156,8 +187,15 @@ impl OutboundSa {
     }
 
     /// Continues from sequence number `next` (state synchronisation after failover, RFC 6311).
-    pub fn set_next_sequence(&mut self, next: u64) {
+    /// The number only moves forward: a smaller `next` would send a sequence number again, and
+    /// with it an IV, under the same key (for an AEAD, a repeated nonce gives away the key
+    /// stream and the authentication key). [`EspError::Misuse`] then, and nothing changes.
+    pub fn set_next_sequence(&mut self, next: u64) -> Result<(), EspError> {
+        if next < self.next_seq {
+            return Err(EspError::Misuse("the sequence number only moves forward"));
+        }
         self.next_seq = next;
+        Ok(())
     }
 
     // --- outputs ---

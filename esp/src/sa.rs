@@ -13,6 +13,11 @@
 //! Receive order (RFC 4303 section 3.4): length checks, lifetime, replay *check*, ICV, decrypt,
 //! padding, replay *commit*, counters. A packet that fails before its ICV verified changes no
 //! state other than the drop counter of its reason.
+//!
+//! Every SA authenticates its packets (an AEAD, or a cipher with an integrity algorithm) unless
+//! the caller builds it with a `new_confidentiality_only` constructor. Such an SA has no
+//! anti-replay service (RFC 4303 section 3.4.3 offers it only with integrity: an unauthenticated
+//! sequence number must never move the window) and no extended sequence numbers.
 
 use crate::error::{DropCounters, EspError};
 use crate::ip;
@@ -22,53 +27,83 @@ use ipsec_core::crypto::{
 };
 use ipsec_core::selector::TrafficSelector;
 
-/// Chooses the explicit IV of each outbound packet.
+/// Generates the explicit IV of each outbound packet from its sequence number.
 ///
-/// The default for AEADs is the 64-bit sequence number (unique per key, as RFC 4106 section 3.1
-/// and RFC 7634 section 2 require); for CBC it is the sequence number encrypted with the SA's
-/// cipher key, which is unpredictable as RFC 3602 section 2 requires (NIST SP 800-38A appendix C).
-/// Tests replaying a capture install their own.
-pub trait IvSource: Send {
-    /// Writes the IV of the packet with sequence number `seq` into `iv`.
-    fn fill_iv(&mut self, seq: u64, iv: &mut [u8]) -> Result<(), CryptoError>;
+/// The IV is the sequence number (right-aligned, zero-filled) XOR a per-SA mask; for CBC that
+/// value is then encrypted under the SA's own cipher key. Sequence numbers never repeat under one
+/// key (they only move forward and never wrap), so neither do the IVs, whatever the mask:
+///
+/// - AEADs need a nonce that is unique per key (RFC 4106 section 3.1, RFC 7634 section 2); this
+///   is the `seqiv` construction of the Linux kernel, whose random mask hides the counter;
+/// - CBC needs an unpredictable IV (RFC 3602 section 2): the encryption of a unique block under
+///   the key, the first method of NIST SP 800-38A appendix C, which costs one block instead of a
+///   system call.
+///
+/// The mask may be chosen only before the first packet, since changing it later could map a new
+/// sequence number onto an IV already sent.
+pub(crate) struct IvGen {
+    /// XORed into the counter block; only the first `iv_len` bytes are used.
+    mask: [u8; MAX_IV],
+    /// Encrypt the masked counter (CBC).
+    encrypt: bool,
+    /// An IV has been generated: the mask is fixed from now on.
+    used: bool,
 }
 
-pub(crate) enum IvGen {
-    /// The sequence number, right-aligned (AEADs: unique is all they need).
-    Counter,
-    /// The sequence number encrypted under the SA's own cipher key (CBC: unpredictable, the first
-    /// method of NIST SP 800-38A appendix C), which costs one block instead of a system call.
-    EncryptedCounter,
-    /// The caller's source.
-    Custom(Box<dyn IvSource>),
-}
+/// The longest IV the datapath generates.
+const MAX_IV: usize = 32;
 
 impl IvGen {
+    pub(crate) fn new(encrypt: bool) -> Self {
+        IvGen {
+            mask: [0; MAX_IV],
+            encrypt,
+            used: false,
+        }
+    }
+
+    /// Sets the mask; refused once an IV was generated, or when `mask` is not `iv_len` bytes.
+    pub(crate) fn set_mask(&mut self, mask: &[u8], iv_len: usize) -> Result<(), EspError> {
+        if self.used {
+            return Err(EspError::Misuse(
+                "the IV mask cannot change once packets were sent",
+            ));
+        }
+        if mask.len() != iv_len || iv_len > MAX_IV {
+            return Err(EspError::Misuse("the IV mask must be as long as the IV"));
+        }
+        self.mask = [0; MAX_IV];
+        self.mask[..iv_len].copy_from_slice(mask);
+        Ok(())
+    }
+
     pub(crate) fn fill(
         &mut self,
         seq: u64,
         iv: &mut [u8],
         cipher: Option<&dyn CipherKey>,
     ) -> Result<(), EspError> {
-        match self {
-            IvGen::Counter | IvGen::EncryptedCounter => {
-                let s = seq.to_be_bytes();
-                let n = iv.len().min(8);
-                let (zeros, tail) = iv.split_at_mut(iv.len() - n);
-                zeros.fill(0);
-                tail.copy_from_slice(&s[8 - n..]);
-                if let (IvGen::EncryptedCounter, Some(c)) = (&*self, cipher) {
-                    // One block in CBC mode with a zero IV is the block cipher itself.
-                    let zero = [0u8; 32];
-                    let z = zero.get(..iv.len()).ok_or(EspError::Crypto(
-                        CryptoError::InvalidLength("IV longer than 32 bytes"),
-                    ))?;
-                    c.encrypt_in_place(z, iv).map_err(EspError::Crypto)?;
-                }
-                Ok(())
-            }
-            IvGen::Custom(c) => c.fill_iv(seq, iv).map_err(EspError::Crypto),
+        if iv.len() > MAX_IV {
+            return Err(EspError::Crypto(CryptoError::InvalidLength(
+                "IV longer than 32 bytes",
+            )));
         }
+        self.used = true;
+        let s = seq.to_be_bytes();
+        let n = iv.len().min(8);
+        let (zeros, tail) = iv.split_at_mut(iv.len() - n);
+        zeros.fill(0);
+        tail.copy_from_slice(&s[8 - n..]);
+        for (b, m) in iv.iter_mut().zip(self.mask.iter()) {
+            *b ^= m;
+        }
+        if let (true, Some(c)) = (self.encrypt, cipher) {
+            // One block in CBC mode with a zero IV is the block cipher itself.
+            let zero = [0u8; MAX_IV];
+            c.encrypt_in_place(&zero[..iv.len()], iv)
+                .map_err(EspError::Crypto)?;
+        }
+        Ok(())
     }
 }
 
@@ -94,7 +129,46 @@ pub(crate) struct Shape {
     pub(crate) align: usize,
 }
 
+/// Whether an SA may be built without integrity protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Integrity {
+    /// An AEAD or an integrity algorithm with a non-empty ICV is required.
+    Required,
+    /// Confidentiality-only ESP (RFC 4303 section 3.2) is accepted, on the caller's explicit
+    /// request.
+    Optional,
+}
+
+/// Builds the keyed transform of one direction; the returned flag says whether the packets are
+/// authenticated (an AEAD tag or an ICV of at least one byte).
 pub(crate) fn build_transform(
+    provider: &CryptoProvider,
+    child: &ChildSa,
+    keys: &DirectionKeys,
+    integrity: Integrity,
+) -> Result<(Transform, Shape, bool), EspError> {
+    let (transform, shape) = keyed_transform(provider, child, keys)?;
+    let authenticated = shape.icv_len > 0;
+    if !authenticated {
+        if integrity == Integrity::Required {
+            return Err(EspError::Config(format!(
+                "{} without integrity: ESP needs an AEAD or an integrity algorithm \
+                 (confidentiality-only SAs are built only on explicit request)",
+                child.encryption
+            )));
+        }
+        // Without an ICV the receiver cannot infer or verify the high half (RFC 4303 section
+        // 2.2.1 feeds it to the integrity check only).
+        if child.esn {
+            return Err(EspError::Config(
+                "extended sequence numbers need integrity protection".into(),
+            ));
+        }
+    }
+    Ok((transform, shape, authenticated))
+}
+
+fn keyed_transform(
     provider: &CryptoProvider,
     child: &ChildSa,
     keys: &DirectionKeys,

@@ -1,5 +1,7 @@
 //! Known-answer tests: published ESP packets decapsulate to their payloads, and encapsulating the
-//! payloads again with the same SPI, sequence number and IV gives the same bytes.
+//! payloads again with the same SPI, sequence number and IV gives the same bytes. The IV is
+//! reproduced through the IV mask (the one mask under which that sequence number yields that IV),
+//! the only way the datapath lets a caller influence IVs.
 //!
 //! - RFC 7634 appendix A (ChaCha20-Poly1305, tunnel mode);
 //! - draft-mcgrew-gcm-test-01 section 4 (AES-GCM-16 per RFC 4106, 32- and 64-bit sequence numbers);
@@ -9,7 +11,7 @@
 
 mod common;
 
-use common::{cases, child, hex, provider, provider::test_provider, FixedIvs};
+use common::{aead_iv_mask, aes_cbc_iv_mask, cases, child, hex, provider, provider::test_provider};
 use esp::{InboundSa, OutboundSa};
 use ipsec_core::child_sa::Mode;
 use ipsec_core::crypto::{EncrId, Encryption, IntegId};
@@ -64,8 +66,8 @@ fn aead_case(c: &std::collections::HashMap<String, String>, enc: Encryption) {
 
     // Encapsulate it again: same bytes.
     let mut outb = OutboundSa::new(&p, &d, Instant::ZERO).unwrap();
-    outb.set_next_sequence(seq);
-    outb.set_iv_source(Box::new(FixedIvs(vec![iv])));
+    outb.set_next_sequence(seq).unwrap();
+    outb.set_iv_mask(&aead_iv_mask(&iv, seq)).unwrap();
     let mut buf = vec![0xa5; 16 + payload.len() + 64];
     buf[16..16 + payload.len()].copy_from_slice(payload);
     let r = outb
@@ -104,8 +106,8 @@ fn rfc7634_appendix_a_esp_example() {
     let inner = &plaintext[..plaintext.len() - 4];
     let d = child(enc, IntegId::NONE, &key, &[], 0x0102_0304);
     let mut outb = OutboundSa::new(&provider(), &d, Instant::ZERO).unwrap();
-    outb.set_next_sequence(5);
-    outb.set_iv_source(Box::new(FixedIvs(vec![hex(&c["iv"])])));
+    outb.set_next_sequence(5).unwrap();
+    outb.set_iv_mask(&aead_iv_mask(&hex(&c["iv"]), 5)).unwrap();
     let mut buf = vec![0; 16 + inner.len() + 64];
     buf[16..16 + inner.len()].copy_from_slice(inner);
     let r = outb
@@ -138,14 +140,16 @@ fn rfc3602_aes_cbc_esp_cases() {
         let payload = hex(&c["payload"]);
         let packet = hex(&c["packet"]);
         let enc = Encryption::new(EncrId::ENCR_AES_CBC, 128);
-        // Confidentiality-only ESP: RFC 3602's cases carry no ICV.
+        // Confidentiality-only ESP: RFC 3602's cases carry no ICV, so the SAs are built with the
+        // explicit opt-in.
         let mut d = child(enc, IntegId::NONE, &key, &[], spi);
         d.mode = if nh == 4 {
             Mode::Tunnel
         } else {
             Mode::Transport
         };
-        let mut inb = InboundSa::new(&p, &d, Instant::ZERO).unwrap();
+        assert!(InboundSa::new(&p, &d, Instant::ZERO).is_err(), "{name}");
+        let mut inb = InboundSa::new_confidentiality_only(&p, &d, Instant::ZERO).unwrap();
         let mut buf = packet.clone();
         let out = inb
             .decapsulate(Instant::ZERO, &mut buf)
@@ -154,9 +158,11 @@ fn rfc3602_aes_cbc_esp_cases() {
         assert_eq!(&buf[out.range.clone()], &payload[..], "{name}");
         assert_eq!((out.next_header, out.sequence), (nh, seq), "{name}");
 
-        let mut outb = OutboundSa::new(&p, &d, Instant::ZERO).unwrap();
-        outb.set_next_sequence(seq);
-        outb.set_iv_source(Box::new(FixedIvs(vec![hex(&c["iv"])])));
+        assert!(OutboundSa::new(&p, &d, Instant::ZERO).is_err(), "{name}");
+        let mut outb = OutboundSa::new_confidentiality_only(&p, &d, Instant::ZERO).unwrap();
+        outb.set_next_sequence(seq).unwrap();
+        outb.set_iv_mask(&aes_cbc_iv_mask(&key, &hex(&c["iv"]), seq))
+            .unwrap();
         let mut buf = vec![0; 24 + payload.len() + 32];
         buf[24..24 + payload.len()].copy_from_slice(&payload);
         let range = 24..24 + payload.len();

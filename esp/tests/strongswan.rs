@@ -4,11 +4,12 @@
 //! Every packet decapsulates with the child keys into the ICMP echo it carried, and encapsulating
 //! those inner packets again with the same SPI, sequence numbers and IVs gives the same bytes,
 //! down to the outer IPv4 and UDP headers (apart from the IPv4 identification and the checksums,
-//! which the sending kernel chose).
+//! which the sending kernel chose). The kernel's IVs are the sequence number XOR a random mask
+//! per SA (its `seqiv` generator), so one mask per direction reproduces all of them.
 
 mod common;
 
-use common::{child, hex, pcap_frames, provider, FixedIvs};
+use common::{aead_iv_mask, child, hex, pcap_frames, provider};
 use esp::encap::{parse_outer, DfPolicy, Framing, Received};
 use esp::{InboundSa, OutboundSa};
 use ipsec_core::child_sa::{ChildSa, DirectionKeys, UdpEncapsulation};
@@ -154,11 +155,29 @@ fn strongswan_pings_decapsulate_and_reencapsulate_byte_for_byte() {
         Err(esp::EspError::Replay(1))
     ));
 
-    // Re-encapsulate with the captured IVs: the same outer packets.
+    // One mask per direction explains every captured IV.
+    let masks: Vec<Vec<u8>> = [&ivs_i2r, &ivs_r2i]
+        .iter()
+        .map(|ivs| {
+            let mask = aead_iv_mask(&ivs[0], 1);
+            for (i, iv) in ivs.iter().enumerate() {
+                assert_eq!(
+                    aead_iv_mask(iv, i as u64 + 1),
+                    mask,
+                    "IV of packet {}",
+                    i + 1
+                );
+            }
+            mask
+        })
+        .collect();
+    assert_ne!(masks[0], masks[1]);
+
+    // Re-encapsulate under those masks: the same outer packets.
     let mut tx_i2r = OutboundSa::new(&p, &init, now).unwrap();
     let mut tx_r2i = OutboundSa::new(&p, &resp, now).unwrap();
-    tx_i2r.set_iv_source(Box::new(FixedIvs(ivs_i2r)));
-    tx_r2i.set_iv_source(Box::new(FixedIvs(ivs_r2i)));
+    tx_i2r.set_iv_mask(&masks[0]).unwrap();
+    tx_r2i.set_iv_mask(&masks[1]).unwrap();
     tx_i2r.set_framing(Framing::IpPacket);
     tx_r2i.set_framing(Framing::IpPacket);
     // Linux set DF on every outer header, whatever the inner packet said.

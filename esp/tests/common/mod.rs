@@ -9,9 +9,8 @@ pub fn provider() -> ipsec_core::crypto::CryptoProvider {
     ipsec_core::crypto::default_provider()
 }
 
-use esp::IvSource;
 use ipsec_core::child_sa::{ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode};
-use ipsec_core::crypto::{CryptoError, EncrId, Encryption, IntegId, SecretBytes};
+use ipsec_core::crypto::{EncrId, Encryption, IntegId, SecretBytes};
 use std::collections::HashMap;
 
 /// Decodes hex (whitespace ignored).
@@ -148,21 +147,67 @@ pub fn suites() -> Vec<(&'static str, Encryption, IntegId, usize, usize)> {
     ]
 }
 
-/// IVs given in advance, one per packet in order (to reproduce captured or published packets).
-pub struct FixedIvs(pub Vec<Vec<u8>>);
-
-impl IvSource for FixedIvs {
-    fn fill_iv(&mut self, _seq: u64, iv: &mut [u8]) -> Result<(), CryptoError> {
-        if self.0.is_empty() {
-            return Err(CryptoError::RandomFailed);
-        }
-        let next = self.0.remove(0);
-        if next.len() != iv.len() {
-            return Err(CryptoError::InvalidLength("IV"));
-        }
-        iv.copy_from_slice(&next);
-        Ok(())
+/// A minimal IPv4 UDP packet of `len` bytes from 10.1.0.1 to 10.2.0.1, with a valid header
+/// checksum and a counting payload.
+pub fn udp4(len: usize) -> Vec<u8> {
+    let mut p = vec![0u8; len];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+    p[8] = 64;
+    p[9] = 17;
+    p[12..16].copy_from_slice(&[10, 1, 0, 1]);
+    p[16..20].copy_from_slice(&[10, 2, 0, 1]);
+    let sum = esp::ip::checksum(&[&p[..20]]);
+    p[10..12].copy_from_slice(&sum.to_be_bytes());
+    for (i, b) in p[28..].iter_mut().enumerate() {
+        *b = i as u8;
     }
+    p
+}
+
+/// Encapsulates the tunnel-mode `inner` packet with exactly the headroom and tailroom `tx` asks
+/// for, and returns the ESP packet.
+pub fn seal(tx: &mut esp::OutboundSa, now: ipsec_core::time::Instant, inner: &[u8]) -> Vec<u8> {
+    let head = tx.headroom();
+    let mut buf = vec![0xee; head + inner.len() + tx.max_tailroom()];
+    buf[head..head + inner.len()].copy_from_slice(inner);
+    let r = tx
+        .encapsulate(now, &mut buf, head..head + inner.len())
+        .unwrap();
+    buf[r].to_vec()
+}
+
+/// The sequence number as the datapath lays it into an IV of `len` bytes (right-aligned).
+pub fn counter_block(seq: u64, len: usize) -> Vec<u8> {
+    let mut b = vec![0u8; len];
+    let n = len.min(8);
+    b[len - n..].copy_from_slice(&seq.to_be_bytes()[8 - n..]);
+    b
+}
+
+/// The AEAD IV mask under which packet `seq` carries `iv` (IV = sequence number XOR mask).
+pub fn aead_iv_mask(iv: &[u8], seq: u64) -> Vec<u8> {
+    let c = counter_block(seq, iv.len());
+    iv.iter().zip(&c).map(|(a, b)| a ^ b).collect()
+}
+
+/// The AES-CBC IV mask under which packet `seq` carries `iv` (IV = AES_k(sequence number XOR
+/// mask)), so that a published packet can be reproduced.
+pub fn aes_cbc_iv_mask(key: &[u8], iv: &[u8], seq: u64) -> Vec<u8> {
+    use aes::cipher::{BlockDecrypt, KeyInit};
+    let mut block = aes::Block::clone_from_slice(iv);
+    match key.len() {
+        16 => aes::Aes128::new_from_slice(key)
+            .unwrap()
+            .decrypt_block(&mut block),
+        24 => aes::Aes192::new_from_slice(key)
+            .unwrap()
+            .decrypt_block(&mut block),
+        _ => aes::Aes256::new_from_slice(key)
+            .unwrap()
+            .decrypt_block(&mut block),
+    }
+    aead_iv_mask(&block, seq)
 }
 
 /// The packets of a classic pcap file (any byte order, microsecond or nanosecond), as
