@@ -234,6 +234,16 @@ mod tests {
     }
 
     #[test]
+    fn checksum_matches_the_rfc1071_example() {
+        // RFC 1071 section 3: these words sum to 0xddf2, whose complement is 0x220d.
+        let words = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(checksum(&[&words]), 0x220d);
+        // Split into pieces, and with an odd last byte padded by a zero.
+        assert_eq!(checksum(&[&words[..2], &words[2..]]), 0x220d);
+        assert_eq!(checksum(&[&[0xff]]), 0x00ff);
+    }
+
+    #[test]
     fn set_ecn_keeps_the_checksum_valid() {
         let mut p = ICMP;
         set_ecn(&mut p, ecn::CE).unwrap();

@@ -330,6 +330,26 @@ fn manual_key_tunnels_load_and_their_keys_are_checked() {
         Some("manual-key.esp.encryption.key")
     );
 
+    for (bad, why) in [
+        (
+            "0x00112233445566778899aabbccddeeg0",
+            "key is not hexadecimal",
+        ),
+        (
+            "0x00112233445566778899aabbccddeef",
+            "hex key has an odd number of digits",
+        ),
+    ] {
+        let broken = text.replace("00112233445566778899aabbccddeeff", bad);
+        let errors = Config::from_toml_str(&broken).unwrap_err();
+        assert_eq!(
+            errors[0].field.as_deref(),
+            Some("manual-key.esp.encryption.key"),
+            "{errors:#?}"
+        );
+        assert!(errors[0].to_string().contains(why), "{}", errors[0]);
+    }
+
     let reserved = text.replace("local-spi = 0x1000", "local-spi = 200");
     let errors = Config::from_toml_str(&reserved).unwrap_err();
     assert_eq!(errors[0].field.as_deref(), Some("manual-key.local-spi"));

@@ -15,10 +15,8 @@ use std::collections::HashMap;
 
 /// Decodes hex (whitespace ignored).
 pub fn hex(s: &str) -> Vec<u8> {
-    let s: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    s.chunks(2)
-        .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap())
-        .collect()
+    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    base16ct::mixed::decode_vec(digits).unwrap_or_else(|e| panic!("bad hex {s:?}: {e}"))
 }
 
 /// Reads a `testdata/esp` file of `[case]` blocks of `name = value` lines.

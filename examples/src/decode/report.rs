@@ -310,11 +310,7 @@ fn json_string(s: &str, out: &mut String) {
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    base16ct::lower::encode_string(bytes)
 }
 
 /// Text safe to print: printable ASCII kept, anything else as `\xNN`, so a hostile ID cannot

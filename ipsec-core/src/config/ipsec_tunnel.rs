@@ -199,30 +199,11 @@ impl<'de> Deserialize<'de> for HexKey {
                 "hex key has an odd number of digits",
             ));
         }
+        // Decoded straight into the zeroizing buffer, in constant time: the digits are a key.
         let mut out = SecretBytes::zeroed(digits.len() / 2);
-        for (pair, b) in digits.chunks(2).zip(out.expose_mut().iter_mut()) {
-            match pair {
-                [h, l] => match (hex(*h), hex(*l)) {
-                    (Some(h), Some(l)) => *b = (h << 4) | l,
-                    _ => return Err(serde::de::Error::custom("key is not hexadecimal")),
-                },
-                _ => {
-                    return Err(serde::de::Error::custom(
-                        "hex key has an odd number of digits",
-                    ))
-                }
-            }
-        }
+        base16ct::mixed::decode(&*digits, out.expose_mut())
+            .map_err(|_| serde::de::Error::custom("key is not hexadecimal"))?;
         Ok(HexKey(out))
-    }
-}
-
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
     }
 }
 

@@ -46,17 +46,7 @@ impl Record {
 /// Decodes hex, ignoring whitespace.
 pub(crate) fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    assert!(
-        digits.len().is_multiple_of(2),
-        "odd number of hex digits in {s:?}"
-    );
-    digits
-        .chunks(2)
-        .map(|pair| {
-            let text = std::str::from_utf8(pair).expect("ascii");
-            u8::from_str_radix(text, 16).unwrap_or_else(|_| panic!("bad hex {text:?}"))
-        })
-        .collect()
+    base16ct::mixed::decode_vec(digits).unwrap_or_else(|e| panic!("bad hex {s:?}: {e}"))
 }
 
 /// Loads `testdata/kat/<name>`.
