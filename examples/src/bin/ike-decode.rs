@@ -10,41 +10,28 @@
 //! one line. Exit status: 0 when every file was read (even with damaged records, which are
 //! reported), 1 when a file cannot be opened or is not a capture, 2 on a usage error.
 
+use clap::Parser;
+use ipsec_examples::cli;
 use ipsec_examples::decode::{Decoder, KeyFile, Summary};
 use ipsec_examples::pcap;
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use zeroize::Zeroizing;
 
-const USAGE: &str = "usage: ike-decode FILE... [--keys FILE] [--json]";
-
+/// Prints the IKEv2 messages, ESP packets and NAT-keepalives of pcap and pcapng captures.
+#[derive(Parser)]
+#[command(name = "ike-decode")]
 struct Args {
-    files: Vec<String>,
-    keys: Option<String>,
+    /// Capture files (pcap or pcapng).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Decrypt SK payloads with the keys of this `name = hex` file.
+    #[arg(long, value_name = "FILE")]
+    keys: Option<PathBuf>,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
     json: bool,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        files: Vec::new(),
-        keys: None,
-        json: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--json" => args.json = true,
-            "--keys" => args.keys = Some(it.next().ok_or("--keys needs a file")?),
-            "-h" | "--help" => return Err(String::new()),
-            s if s.starts_with("--keys=") => args.keys = Some(s["--keys=".len()..].to_owned()),
-            s if s.starts_with('-') && s != "-" => return Err(format!("unknown option {s}")),
-            _ => args.files.push(a),
-        }
-    }
-    if args.files.is_empty() {
-        return Err("no capture file given".into());
-    }
-    Ok(args)
 }
 
 fn summary_text(s: &Summary) -> String {
@@ -55,29 +42,20 @@ fn summary_text(s: &Summary) -> String {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("ike-decode: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = cli::parse::<Args>();
     let keys = match &args.keys {
         None => None,
         // The file's text holds the keys too: wiped when dropped, like the parsed keys.
-        Some(path) => match std::fs::read_to_string(path).map(Zeroizing::new) {
+        Some(keys) => match std::fs::read_to_string(keys).map(Zeroizing::new) {
             Ok(text) => match KeyFile::parse(&text) {
                 Ok(k) => Some(k),
                 Err(e) => {
-                    eprintln!("ike-decode: {path}: {e}");
+                    eprintln!("ike-decode: {}: {e}", keys.display());
                     return ExitCode::from(1);
                 }
             },
             Err(e) => {
-                eprintln!("ike-decode: {path}: {e}");
+                eprintln!("ike-decode: {}: {e}", keys.display());
                 return ExitCode::from(1);
             }
         },
@@ -86,8 +64,9 @@ fn main() -> ExitCode {
     let mut status = ExitCode::SUCCESS;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for path in &args.files {
-        let bytes = match std::fs::read(path) {
+    for file in &args.files {
+        let path = file.display().to_string();
+        let bytes = match std::fs::read(file) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("ike-decode: {path}: {e}");
@@ -113,7 +92,7 @@ fn main() -> ExitCode {
         }
         for record in decoder.decode_capture(&capture) {
             let line = if args.json {
-                record.to_json_in(Some(path))
+                record.to_json_in(Some(&path))
             } else {
                 record.to_text()
             };

@@ -9,54 +9,53 @@
 //! of configurations against each other (proposals, keys, identities, mirrored proxy IDs). The
 //! exit status is 0 when everything is valid, 2 on any error or usage mistake.
 
+use clap::{Parser, Subcommand};
 use ipsec_core::config::{check_pair, gateway_pairs, Config, ObjectKind, PairSide};
+use ipsec_examples::cli;
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: ipsec-gateway <command> [args]
+/// The gateway tool: checks firewall configurations, alone and as pairs of peers.
+#[derive(Parser)]
+#[command(
+    name = "ipsec-gateway",
+    override_usage = "ipsec-gateway validate FILE...",
+    arg_required_else_help = false
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-commands:
-  validate FILE...   check configuration files (and, with several, each pair of them)
-  help               show this text";
+#[derive(Subcommand)]
+enum Command {
+    /// Check configuration files (and, with several, each pair of them).
+    Validate {
+        /// Configuration files (TOML).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
 
-/// Exit status for errors in the input and for usage mistakes.
+/// Exit status for errors in the input (usage mistakes exit with the same status).
 const FAILURE: u8 = 2;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (command, rest) = match args.split_first() {
-        Some((c, rest)) => (c.as_str(), rest),
-        None => return usage_error("no command given"),
-    };
-    match command {
-        "validate" => validate(rest),
-        "help" | "-h" | "--help" => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        other => usage_error(&format!("unknown command `{other}`")),
+    match cli::parse::<Cli>().command {
+        Command::Validate { files } => validate(&files),
     }
-}
-
-fn usage_error(why: &str) -> ExitCode {
-    eprintln!("ipsec-gateway: {why}\n{USAGE}");
-    ExitCode::from(FAILURE)
 }
 
 /// `validate FILE...`.
-fn validate(files: &[String]) -> ExitCode {
-    if files.is_empty() {
-        return usage_error("validate needs at least one FILE");
-    }
-    if let Some(opt) = files.iter().find(|f| f.starts_with('-') && f.len() > 1) {
-        return usage_error(&format!("validate takes no option `{opt}`"));
-    }
+fn validate(files: &[PathBuf]) -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut failed = false;
-    let mut loaded: Vec<(&str, Config)> = Vec::new();
-    for file in files {
-        match Config::load(file) {
+    let mut loaded: Vec<(String, Config)> = Vec::new();
+    for path in files {
+        let file = path.display().to_string();
+        match Config::load(path) {
             Ok(config) => {
                 let _ = writeln!(out, "{file}: ok");
                 for line in summary(&config) {

@@ -41,13 +41,15 @@ mod probe;
 mod run;
 mod sockets;
 
+use clap::{Parser, ValueEnum};
 use events::Outcome;
+use ipsec_examples::cli;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// When the run ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Until {
     /// A Child SA was installed.
     ChildUp,
@@ -61,23 +63,6 @@ enum Until {
     IkeDown,
     /// Only the timeout ends the run.
     Never,
-}
-
-impl std::str::FromStr for Until {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "child-up" => Ok(Until::ChildUp),
-            "ike-up" => Ok(Until::IkeUp),
-            "failure" => Ok(Until::Failure),
-            "echo-reply" => Ok(Until::EchoReply),
-            "ike-down" => Ok(Until::IkeDown),
-            "never" => Ok(Until::Never),
-            _ => Err(format!(
-                "--until {s:?}: expected child-up, ike-up, failure, ike-down, echo-reply or never"
-            )),
-        }
-    }
 }
 
 /// Whether an event ends the run, and how: `Some(true)` success, `Some(false)` failure.
@@ -98,112 +83,56 @@ fn verdict(until: Until, outcome: Outcome) -> Option<bool> {
     }
 }
 
-/// Parses `20s`, `500ms`, `2m` or a bare number of seconds.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration (examples: 20s, 500ms, 2m)");
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    match unit {
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "ms" => Ok(Duration::from_millis(n)),
-        "m" => n.checked_mul(60).map(Duration::from_secs).ok_or_else(bad),
-        _ => Err(bad()),
-    }
-}
-
-/// Command-line options.
-#[derive(Debug, PartialEq, Eq)]
+/// The Sans-IO IKEv2 endpoint on real UDP sockets.
+#[derive(Debug, PartialEq, Eq, Parser)]
+#[command(name = "ike-peer")]
 struct Args {
+    /// The firewall configuration (TOML).
+    #[arg(long, value_name = "FILE")]
     config: String,
+    /// The address to bind UDP 500 and 4500 on (default: the first IKE gateway's local address).
+    #[arg(long, value_name = "ADDR")]
     bind: Option<IpAddr>,
+    /// Bring up this ipsec-tunnel (otherwise wait as a responder).
+    #[arg(long, value_name = "TUNNEL")]
     initiate: Option<String>,
+    /// The condition that ends the run.
+    #[arg(long, value_enum, default_value = "child-up")]
     until: Until,
+    /// How long to wait for the condition.
+    #[arg(long, value_name = "DUR", value_parser = cli::duration, default_value = "20s")]
     timeout: Duration,
+    /// How long to keep serving the peer after the condition is met.
+    #[arg(long, value_name = "DUR", value_parser = cli::duration, default_value = "0s")]
     linger: Duration,
+    /// Send ICMP echo requests from SRC to DST (IPv4) through the first Child SA.
+    #[arg(long, value_name = "SRC,DST", value_parser = ping_pair, required_if_eq("until", "echo-reply"))]
     ping: Option<(Ipv4Addr, Ipv4Addr)>,
+    /// A command to run once the first Child SA is up.
+    #[arg(long, value_enum)]
     then: Option<Action>,
 }
 
 /// A command for `--then`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Action {
+    /// Delete the IKE SA (INFORMATIONAL with a Delete payload).
     DeleteIke,
+    /// Rekey the Child SA (CREATE_CHILD_SA, RFC 7296 section 1.3.3).
     RekeyChild,
+    /// Rekey the IKE SA (CREATE_CHILD_SA, RFC 7296 section 1.3.2).
     RekeyIke,
 }
 
-impl std::str::FromStr for Action {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "delete-ike" => Ok(Action::DeleteIke),
-            "rekey-child" => Ok(Action::RekeyChild),
-            "rekey-ike" => Ok(Action::RekeyIke),
-            _ => Err(format!(
-                "--then {s:?}: expected delete-ike, rekey-child or rekey-ike"
-            )),
-        }
-    }
-}
-
-const USAGE: &str = "usage: ike-peer --config FILE [--bind ADDR] [--initiate TUNNEL] \
-[--until child-up|ike-up|failure|echo-reply|never] [--timeout DUR] [--linger DUR] \
-[--ping SRC,DST] [--then delete-ike|rekey-child|rekey-ike]";
-
-impl Args {
-    fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-        let mut out = Args {
-            config: String::new(),
-            bind: None,
-            initiate: None,
-            until: Until::ChildUp,
-            timeout: Duration::from_secs(20),
-            linger: Duration::ZERO,
-            ping: None,
-            then: None,
-        };
-        while let Some(flag) = args.next() {
-            let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-            match flag.as_str() {
-                "--config" => out.config = value()?,
-                "--bind" => {
-                    let v = value()?;
-                    out.bind = Some(v.parse().map_err(|_| format!("--bind {v:?}: not an IP"))?);
-                }
-                "--initiate" => out.initiate = Some(value()?),
-                "--until" => out.until = value()?.parse()?,
-                "--timeout" => out.timeout = parse_duration(&value()?)?,
-                "--linger" => out.linger = parse_duration(&value()?)?,
-                "--ping" => {
-                    let v = value()?;
-                    let bad = || format!("--ping {v:?}: expected SRC,DST (IPv4 addresses)");
-                    let (a, b) = v.split_once(',').ok_or_else(bad)?;
-                    out.ping = Some((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?));
-                }
-                "--then" => out.then = Some(value()?.parse()?),
-                "-h" | "--help" => return Err(USAGE.to_owned()),
-                other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-            }
-        }
-        if out.config.is_empty() {
-            return Err(format!("--config is required\n{USAGE}"));
-        }
-        if out.until == Until::EchoReply && out.ping.is_none() {
-            return Err("--until echo-reply needs --ping SRC,DST".into());
-        }
-        Ok(out)
-    }
+/// `SRC,DST`, two IPv4 addresses.
+fn ping_pair(v: &str) -> Result<(Ipv4Addr, Ipv4Addr), String> {
+    let bad = || format!("{v:?}: expected SRC,DST (IPv4 addresses)");
+    let (a, b) = v.split_once(',').ok_or_else(bad)?;
+    Ok((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?))
 }
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("ike-peer: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = cli::parse::<Args>();
     match run::run(&args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
@@ -219,21 +148,7 @@ mod tests {
     use super::*;
 
     fn args(s: &str) -> Result<Args, String> {
-        Args::parse(s.split_whitespace().map(String::from))
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("s").is_err());
-        assert!(parse_duration("5h").is_err());
-        assert!(parse_duration("-5s").is_err());
-        assert!(parse_duration("99999999999999999999s").is_err());
-        assert!(parse_duration(&format!("{}m", u64::MAX)).is_err());
+        cli::try_parse_from(std::iter::once("ike-peer").chain(s.split_whitespace()))
     }
 
     #[test]
@@ -259,7 +174,11 @@ mod tests {
         assert!(args("--config").is_err());
         assert!(args("--config c --until forever").is_err());
         assert!(args("--config c --bind host").is_err());
-        assert!(args("--config c --frobnicate").is_err());
+        let e = args("--config c --frobnicate").unwrap_err();
+        assert!(
+            e.starts_with("ike-peer: ") && e.contains("\nusage: ike-peer "),
+            "{e}"
+        );
         let a = args("--config c --until ike-down --then delete-ike").unwrap();
         assert_eq!((a.until, a.then), (Until::IkeDown, Some(Action::DeleteIke)));
         assert_eq!(

@@ -28,9 +28,11 @@ mod packets;
 mod show;
 mod traffic;
 
+use clap::Parser;
 use core::time::Duration;
 use firewall::Firewall;
 use ipsec_core::time::Instant;
+use ipsec_examples::cli;
 use network::{Network, Stop};
 use std::path::Path;
 use std::process::ExitCode;
@@ -38,7 +40,18 @@ use std::process::ExitCode;
 /// Simulated time allowed for the tunnels to come up (retransmissions included).
 const SETUP_LIMIT: Duration = Duration::from_secs(60);
 
-const USAGE: &str = "usage: ipsec-demo [HQ.toml [BRANCH.toml]]";
+/// Two firewalls negotiate a route-based IKEv2 VPN over an in-memory network and carry traffic
+/// through it.
+#[derive(Parser)]
+#[command(name = "ipsec-demo")]
+struct Args {
+    /// The initiating firewall's configuration (default: the sample hq.toml).
+    #[arg(value_name = "HQ.toml")]
+    hq: Option<String>,
+    /// The responding firewall's configuration (default: the sample branch.toml).
+    #[arg(value_name = "BRANCH.toml")]
+    branch: Option<String>,
+}
 
 fn default_config(file: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,23 +72,9 @@ fn short_name(path: &str, fallback: &str) -> String {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    if args.len() > 2 || args.iter().any(|a| a.starts_with('-')) {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    }
-    let hq = args
-        .first()
-        .cloned()
-        .unwrap_or_else(|| default_config("hq.toml"));
-    let branch = args
-        .get(1)
-        .cloned()
-        .unwrap_or_else(|| default_config("branch.toml"));
+    let args = cli::parse::<Args>();
+    let hq = args.hq.unwrap_or_else(|| default_config("hq.toml"));
+    let branch = args.branch.unwrap_or_else(|| default_config("branch.toml"));
     match run(&hq, &branch) {
         Ok(()) => {
             println!("demo: ok");
