@@ -2,7 +2,7 @@
 //! captures derived from them here (truncated, damaged, converted to pcapng and other link types).
 
 use ipsec_examples::decode::net::{self, Transport};
-use ipsec_examples::pcap::{self, write, LinkType};
+use ipsec_examples::pcap::{self, write, DataLink};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -37,10 +37,10 @@ fn headlines(stdout: &str) -> Vec<&str> {
 }
 
 /// The frames of a capture file as `(timestamp ns, bytes)`, with its link type.
-fn frames_of(path: &str) -> (LinkType, Vec<(u64, Vec<u8>)>) {
+fn frames_of(path: &str) -> (DataLink, Vec<(u64, Vec<u8>)>) {
     let bytes = std::fs::read(path).unwrap();
     let cap = pcap::read(&bytes).unwrap();
-    let mut link = LinkType::ETHERNET;
+    let mut link = DataLink::ETHERNET;
     let frames = cap
         .records
         .iter()
@@ -69,7 +69,7 @@ fn ipv4_udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
 
 /// The UDP payload of an Ethernet frame of the captures.
 fn udp_payload(frame: &[u8]) -> Vec<u8> {
-    match net::parse(LinkType::ETHERNET, frame).unwrap().transport {
+    match net::parse(DataLink::ETHERNET, frame).unwrap().transport {
         Transport::Udp { payload, .. } => payload.to_vec(),
         other => panic!("not UDP: {other:?}"),
     }
@@ -225,7 +225,11 @@ fn garbage_packets_are_reported_and_decoding_goes_on() {
         (9_000, ipv4_udp(500, 500, &init_resp)),
     ];
     let path = scratch("garbage.pcap");
-    std::fs::write(&path, write::pcap(LinkType::RAW, false, false, &records)).unwrap();
+    std::fs::write(
+        &path,
+        write::pcap(DataLink::RAW, false, false, &records).unwrap(),
+    )
+    .unwrap();
     let (code, out, _) = run(&[path.to_str().unwrap()]);
     assert_eq!(code, 0);
     let heads = headlines(&out);
@@ -278,17 +282,12 @@ fn pcapng_and_other_encodings_decode_the_same_as_the_original() {
     for name in ["ike_all.pcap", "esp.pcap"] {
         let original = decoded(&testdata(name));
         let (link, frames) = frames_of(&testdata(name));
-        assert_eq!(link, LinkType::ETHERNET);
+        assert_eq!(link, DataLink::ETHERNET);
         // pcapng, both byte orders, nanosecond and default (microsecond) timestamps.
         for (big, tsresol) in [(false, Some(9)), (true, None)] {
-            let mut w = write::PcapngWriter::new(big);
-            w.interface(link, tsresol);
-            for (ts, data) in &frames {
-                let units = if tsresol.is_some() { *ts } else { ts / 1000 };
-                w.enhanced(0, units, data);
-            }
+            let file = write::pcapng(big, link, tsresol, &frames).unwrap();
             let path = scratch(&format!("{name}.{big}.pcapng"));
-            std::fs::write(&path, w.finish()).unwrap();
+            std::fs::write(&path, file).unwrap();
             assert_eq!(
                 decoded(path.to_str().unwrap()),
                 original,
@@ -297,7 +296,7 @@ fn pcapng_and_other_encodings_decode_the_same_as_the_original() {
         }
         // Classic pcap, big-endian with nanosecond timestamps.
         let path = scratch(&format!("{name}.be-nano.pcap"));
-        std::fs::write(&path, write::pcap(link, true, true, &frames)).unwrap();
+        std::fs::write(&path, write::pcap(link, true, true, &frames).unwrap()).unwrap();
         assert_eq!(
             decoded(path.to_str().unwrap()),
             original,
@@ -306,7 +305,11 @@ fn pcapng_and_other_encodings_decode_the_same_as_the_original() {
         // The same packets without Ethernet (raw IP) and behind a Linux cooked v2 header.
         let raw: Vec<_> = frames.iter().map(|(t, f)| (*t, f[14..].to_vec())).collect();
         let path = scratch(&format!("{name}.raw.pcap"));
-        std::fs::write(&path, write::pcap(LinkType::RAW, false, false, &raw)).unwrap();
+        std::fs::write(
+            &path,
+            write::pcap(DataLink::RAW, false, false, &raw).unwrap(),
+        )
+        .unwrap();
         assert_eq!(decoded(path.to_str().unwrap()), original, "raw IP");
         let sll2: Vec<_> = raw
             .iter()
@@ -317,13 +320,9 @@ fn pcapng_and_other_encodings_decode_the_same_as_the_original() {
                 (*t, f)
             })
             .collect();
-        let mut w = write::PcapngWriter::new(false);
-        w.interface(LinkType::LINUX_SLL2, Some(9));
-        for (ts, data) in &sll2 {
-            w.enhanced(0, *ts, data);
-        }
+        let file = write::pcapng(false, DataLink::LINUX_SLL2, Some(9), &sll2).unwrap();
         let path = scratch(&format!("{name}.sll2.pcapng"));
-        std::fs::write(&path, w.finish()).unwrap();
+        std::fs::write(&path, file).unwrap();
         assert_eq!(decoded(path.to_str().unwrap()), original, "SLL2 pcapng");
     }
 }
@@ -462,7 +461,11 @@ fn ip_fragments_are_reassembled_into_their_ike_message() {
     }
     records.push((7, raw[3].clone()));
     let path = scratch("ip-fragments.pcap");
-    std::fs::write(&path, write::pcap(LinkType::RAW, false, false, &records)).unwrap();
+    std::fs::write(
+        &path,
+        write::pcap(DataLink::RAW, false, false, &records).unwrap(),
+    )
+    .unwrap();
     let (code, out, _) = run(&[path.to_str().unwrap(), "--keys", &testdata("keys.txt")]);
     assert_eq!(code, 0);
     let heads = headlines(&out);
@@ -516,7 +519,11 @@ fn ipv6_captures_decode_like_ipv4_ones() {
             .map(|(t, f)| (*t, to_ipv6(&f[14..])))
             .collect();
         let path = scratch(&format!("{name}.ipv6.pcap"));
-        std::fs::write(&path, write::pcap(LinkType::RAW, false, false, &v6)).unwrap();
+        std::fs::write(
+            &path,
+            write::pcap(DataLink::RAW, false, false, &v6).unwrap(),
+        )
+        .unwrap();
         let out = decoded(path.to_str().unwrap());
         assert!(out.contains("[2001:db8::1]:"), "{out}");
         assert_eq!(out, original);

@@ -2,22 +2,22 @@
 //! record they produce renders as text and as JSON.
 
 use ipsec_examples::decode::{Decoder, KeyFile};
-use ipsec_examples::pcap::{self, write, Frame, LinkType};
+use ipsec_examples::pcap::{self, write, DataLink, Frame};
 use proptest::prelude::*;
 
 const KEYS: &str = include_str!("../../testdata/strongswan-x25519/keys.txt");
 const IKE_ALL: &[u8] = include_bytes!("../../testdata/strongswan-x25519/ike_all.pcap");
 
-fn link_type() -> impl Strategy<Value = LinkType> {
+fn link_type() -> impl Strategy<Value = DataLink> {
     prop::sample::select(vec![
-        LinkType::NULL,
-        LinkType::ETHERNET,
-        LinkType::RAW,
-        LinkType::LOOP,
-        LinkType::LINUX_SLL,
-        LinkType::IPV4,
-        LinkType::IPV6,
-        LinkType::LINUX_SLL2,
+        DataLink::NULL,
+        DataLink::ETHERNET,
+        DataLink::RAW,
+        DataLink::LOOP,
+        DataLink::LINUX_SLL,
+        DataLink::IPV4,
+        DataLink::IPV6,
+        DataLink::LINUX_SLL2,
     ])
 }
 
@@ -56,14 +56,14 @@ proptest! {
 
     #[test]
     fn any_bytes_after_a_pcap_header(link in link_type(), big: bool, tail in prop::collection::vec(any::<u8>(), 0..600)) {
-        let mut file = write::pcap(link, big, false, &[]);
+        let mut file = write::pcap(link, big, false, &[]).unwrap();
         file.extend_from_slice(&tail);
         decode_file(&file);
     }
 
     #[test]
-    fn any_bytes_after_a_pcapng_section_header(big: bool, tail in prop::collection::vec(any::<u8>(), 0..600)) {
-        let mut file = write::PcapngWriter::new(big).finish();
+    fn any_bytes_after_a_pcapng_interface(link in link_type(), big: bool, tail in prop::collection::vec(any::<u8>(), 0..600)) {
+        let mut file = write::pcapng(big, link, None, &[]).unwrap();
         file.extend_from_slice(&tail);
         decode_file(&file);
     }
@@ -90,7 +90,7 @@ proptest! {
         let mut udp = if marker { vec![0; 4] } else { Vec::new() };
         udp.extend_from_slice(&payload);
         let ip = ipv4_udp(port, port, &udp);
-        let frame = Frame { link_type: LinkType::RAW, timestamp_ns: 0, data: &ip, original_len: 0 };
+        let frame = Frame { link_type: DataLink::RAW, timestamp_ns: 0, data: &ip, original_len: 0 };
         let r = d.decode_frame(7, &frame);
         prop_assert!(r.is_some(), "traffic on an IKE port is always reported");
     }
@@ -111,7 +111,7 @@ proptest! {
         for earlier in &cap.records[..frame] {
             d.decode_frame(0, earlier.as_ref().unwrap());
         }
-        let f = Frame { link_type: LinkType::ETHERNET, timestamp_ns: 0, data: &data, original_len: 0 };
+        let f = Frame { link_type: DataLink::ETHERNET, timestamp_ns: 0, data: &data, original_len: 0 };
         let r = d.decode_frame(1, &f).unwrap();
         prop_assert!(r.kind == "ike" || r.kind == "error", "{}", r.to_text());
         // A flipped bit inside a protected message is never reported as decrypted.

@@ -208,27 +208,14 @@ pub fn aes_cbc_iv_mask(key: &[u8], iv: &[u8], seq: u64) -> Vec<u8> {
     aead_iv_mask(&block, seq)
 }
 
-/// The packets of a classic pcap file (any byte order, microsecond or nanosecond), as
-/// `(link type, frame bytes)`.
+/// The packets of a classic pcap file, as `(link type, frame bytes)`.
 pub fn pcap_frames(file: &[u8]) -> (u32, Vec<Vec<u8>>) {
-    let magic = u32::from_le_bytes(file[0..4].try_into().unwrap());
-    let le = matches!(magic, 0xa1b2_c3d4 | 0xa1b2_3c4d);
-    let rd = |b: &[u8]| {
-        let a: [u8; 4] = b.try_into().unwrap();
-        if le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        }
-    };
-    let link = rd(&file[20..24]);
-    let mut at = 24;
+    let (mut rest, parser) = pcap_file::pcap::PcapParser::new(file).expect("a pcap file");
     let mut frames = Vec::new();
-    while at + 16 <= file.len() {
-        let incl = rd(&file[at + 8..at + 12]) as usize;
-        at += 16;
-        frames.push(file[at..at + incl].to_vec());
-        at += incl;
+    while !rest.is_empty() {
+        let (next, packet) = parser.next_packet(rest).expect("a whole record");
+        frames.push(packet.data().to_vec());
+        rest = next;
     }
-    (link, frames)
+    (u32::from(parser.header().datalink), frames)
 }

@@ -321,7 +321,7 @@ fn error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pcap::{self, LinkType};
+    use crate::pcap::{self, DataLink};
     use ikev2::wire::{
         protect, protect_fragments, ExchangeType, Flags, Header, Identification, Limits, Message,
         Notify, NotifyType, Payload, Proposal, ProtocolId, SecurityAssociation, SkKeys, Transform,
@@ -340,7 +340,7 @@ mod tests {
         payload.extend_from_slice(ike);
         let ip = net::tests::ipv4_udp(4500, 4500, &payload);
         let frame = pcap::Frame {
-            link_type: LinkType::RAW,
+            link_type: DataLink::RAW,
             timestamp_ns: 0,
             data: &ip,
             original_len: 0,

@@ -1,41 +1,64 @@
 //! From a captured frame to a transport payload: link layer, IPv4 / IPv6, UDP.
 //!
-//! Every length is checked against the captured bytes; a frame cut short by the snap length or
-//! damaged on the way is a [`NetError`], never a panic. IPv4 packets are trimmed to their total
-//! length (Ethernet pads short frames), IPv6 extension headers are skipped up to a fixed count,
-//! and fragments are recognised (their reassembly is [`super::reassembly`]'s job).
+//! Ethernet (with VLAN tags), IPv4 and IPv6 with its extension headers are read by `etherparse`;
+//! the capture-only link layers (Linux cooked v1 and v2, BSD loopback) are a few fixed fields
+//! here. Every length is checked against the captured bytes; a frame cut short by the snap length
+//! or damaged on the way is a [`NetError`], never a panic. IP packets are trimmed to their length
+//! field (Ethernet pads short frames) and may be shorter than it (a snap length), and fragments
+//! are recognised (their reassembly is [`super::reassembly`]'s job).
 
-use crate::pcap::LinkType;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use crate::pcap::DataLink;
+use etherparse::err::{ip, ipv6_exts, LenError};
+use etherparse::{EtherType, Ipv6ExtensionSlice, LaxIpSlice, LaxSlicedPacket, UdpHeaderSlice};
+use std::net::IpAddr;
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-const ETHERTYPE_VLAN: u16 = 0x8100;
-const ETHERTYPE_QINQ: u16 = 0x88a8;
 /// IP protocol number of UDP (IANA "Assigned Internet Protocol Numbers").
 pub const PROTO_UDP: u8 = 17;
 /// IP protocol number of ESP.
 pub const PROTO_ESP: u8 = 50;
-/// Extension headers skipped before giving up: real packets carry two or three.
-const MAX_EXTENSION_HEADERS: usize = 16;
-/// VLAN tags skipped before giving up.
-const MAX_VLAN_TAGS: usize = 4;
 
 /// Why a frame yields no transport payload.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NetError {
     /// The frame ends inside the named header.
-    #[error("truncated {0} header")]
-    Truncated(&'static str),
+    #[error("truncated {0}")]
+    Truncated(String),
     /// A header field is inconsistent (lengths, version).
     #[error("malformed {0}")]
-    Malformed(&'static str),
+    Malformed(String),
+    /// A header field is invalid, as `etherparse` words it.
+    #[error("{0}")]
+    Invalid(String),
     /// The frame carries something other than IPv4 or IPv6 (ARP, LLDP...): not an error, skipped.
     #[error("not an IP packet (type 0x{0:04x})")]
     NotIp(u32),
     /// The capture's link type is not one this decoder knows.
-    #[error("unsupported link type {0}")]
-    UnsupportedLinkType(LinkType),
+    #[error("unsupported link type {0:?}")]
+    UnsupportedLinkType(DataLink),
+}
+
+impl From<LenError> for NetError {
+    fn from(e: LenError) -> Self {
+        NetError::Truncated(e.layer.to_string())
+    }
+}
+
+impl From<ip::LaxHeaderSliceError> for NetError {
+    fn from(e: ip::LaxHeaderSliceError) -> Self {
+        match e {
+            ip::LaxHeaderSliceError::Len(l) => l.into(),
+            ip::LaxHeaderSliceError::Content(c) => NetError::Invalid(c.to_string()),
+        }
+    }
+}
+
+impl From<ipv6_exts::HeaderSliceError> for NetError {
+    fn from(e: ipv6_exts::HeaderSliceError) -> Self {
+        match e {
+            ipv6_exts::HeaderSliceError::Len(l) => l.into(),
+            ipv6_exts::HeaderSliceError::Content(c) => NetError::Invalid(c.to_string()),
+        }
+    }
 }
 
 /// The IP fragment a packet is, when it is one.
@@ -88,156 +111,85 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
 
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
 /// Decodes a frame of link type `link` down to its transport payload.
-pub fn parse(link: LinkType, frame: &[u8]) -> Result<Datagram<'_>, NetError> {
-    let (ethertype, ip) = match link {
-        LinkType::ETHERNET => ethernet(frame)?,
-        LinkType::RAW | LinkType::IPV4 | LinkType::IPV6 => (None, frame),
-        LinkType::LINUX_SLL => {
-            let t = be16(frame, 14).ok_or(NetError::Truncated("Linux cooked"))?;
-            (Some(t), &frame[16..])
+pub fn parse(link: DataLink, frame: &[u8]) -> Result<Datagram<'_>, NetError> {
+    let truncated = |what: &str| NetError::Truncated(format!("{what} header"));
+    let (ether_type, ip) = match link {
+        DataLink::ETHERNET => {
+            let p = LaxSlicedPacket::from_ethernet(frame)?
+                .ether_payload()
+                .ok_or_else(|| truncated("Ethernet"))?;
+            (Some(p.ether_type), p.payload)
         }
-        LinkType::LINUX_SLL2 => {
-            let t = be16(frame, 0).ok_or(NetError::Truncated("Linux cooked v2"))?;
-            (
-                Some(t),
-                frame
-                    .get(20..)
-                    .ok_or(NetError::Truncated("Linux cooked v2"))?,
-            )
+        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => (None, frame),
+        DataLink::LINUX_SLL => {
+            let t = be16(frame, 14).ok_or_else(|| truncated("Linux cooked"))?;
+            (Some(EtherType(t)), &frame[16..])
         }
-        LinkType::NULL | LinkType::LOOP => {
-            let family = frame.get(..4).ok_or(NetError::Truncated("loopback"))?;
+        DataLink::LINUX_SLL2 => {
+            let t = be16(frame, 0).ok_or_else(|| truncated("Linux cooked v2"))?;
+            let rest = frame
+                .get(20..)
+                .ok_or_else(|| truncated("Linux cooked v2"))?;
+            (Some(EtherType(t)), rest)
+        }
+        DataLink::NULL | DataLink::LOOP => {
+            let family = frame.get(..4).ok_or_else(|| truncated("loopback"))?;
             // The family is in the capturing host's byte order (NULL) or big-endian (LOOP):
             // AF_INET is 2 everywhere; AF_INET6 is 10, 24, 28 or 30 depending on the OS.
             let le = u32::from_le_bytes(family.try_into().unwrap_or_default());
             let be = u32::from_be_bytes(family.try_into().unwrap_or_default());
-            let af = if le < 256 { le } else { be };
-            let t = match af {
-                2 => ETHERTYPE_IPV4,
-                10 | 24 | 28 | 30 => ETHERTYPE_IPV6,
+            let t = match if le < 256 { le } else { be } {
+                2 => EtherType::IPV4,
+                10 | 24 | 28 | 30 => EtherType::IPV6,
                 other => return Err(NetError::NotIp(other)),
             };
             (Some(t), &frame[4..])
         }
         other => return Err(NetError::UnsupportedLinkType(other)),
     };
-    let version = ip.first().ok_or(NetError::Truncated("IP"))? >> 4;
-    match (ethertype, version) {
-        (Some(ETHERTYPE_IPV4) | None, 4) => ipv4(ip),
-        (Some(ETHERTYPE_IPV6) | None, 6) => ipv6(ip),
-        (Some(ETHERTYPE_IPV4 | ETHERTYPE_IPV6) | None, _) => Err(NetError::Malformed("IP version")),
-        (Some(t), _) => Err(NetError::NotIp(u32::from(t))),
+    if let Some(t) = ether_type.filter(|t| !matches!(*t, EtherType::IPV4 | EtherType::IPV6)) {
+        return Err(NetError::NotIp(u32::from(t.0)));
     }
-}
-
-fn ethernet(frame: &[u8]) -> Result<(Option<u16>, &[u8]), NetError> {
-    let mut at = 12;
-    for _ in 0..=MAX_VLAN_TAGS {
-        let t = be16(frame, at).ok_or(NetError::Truncated("Ethernet"))?;
-        if t != ETHERTYPE_VLAN && t != ETHERTYPE_QINQ {
-            return Ok((Some(t), &frame[at + 2..]));
+    let (packet, ext_error) = LaxIpSlice::from_slice(ip)?;
+    if let Some((e, _)) = ext_error {
+        return Err(e.into());
+    }
+    let fragment = match &packet {
+        LaxIpSlice::Ipv4(v4) if ether_type != Some(EtherType::IPV6) => {
+            let h = v4.header();
+            h.is_fragmenting_payload().then(|| Fragment {
+                id: u32::from(h.identification()),
+                offset: u32::from(h.fragments_offset().byte_offset()),
+                more: h.more_fragments(),
+            })
         }
-        at += 4;
-    }
-    Err(NetError::Malformed("Ethernet: too many VLAN tags"))
-}
-
-fn ipv4(p: &[u8]) -> Result<Datagram<'_>, NetError> {
-    let header = p.get(..20).ok_or(NetError::Truncated("IPv4"))?;
-    let ihl = usize::from(header[0] & 0x0f) * 4;
-    let total = usize::from(be16(header, 2).unwrap_or(0));
-    if ihl < 20 || total < ihl {
-        return Err(NetError::Malformed("IPv4 header length"));
-    }
-    // A captured packet may be longer (link padding) or shorter (snap length) than `total`.
-    let packet = p.get(..total).unwrap_or(p);
-    let payload = packet
-        .get(ihl..)
-        .ok_or(NetError::Truncated("IPv4 options"))?;
-    let flags_offset = be16(header, 6).unwrap_or(0);
-    let offset = u32::from(flags_offset & 0x1fff) * 8;
-    let more = flags_offset & 0x2000 != 0;
-    let id = u32::from(be16(header, 4).unwrap_or(0));
-    let fragment = (offset != 0 || more).then_some(Fragment { id, offset, more });
-    let src = Ipv4Addr::from(be32(header, 12).unwrap_or(0)).into();
-    let dst = Ipv4Addr::from(be32(header, 16).unwrap_or(0)).into();
-    transport(src, dst, header[9], fragment, payload)
-}
-
-fn ipv6(p: &[u8]) -> Result<Datagram<'_>, NetError> {
-    let header = p.get(..40).ok_or(NetError::Truncated("IPv6"))?;
-    let payload_len = usize::from(be16(header, 4).unwrap_or(0));
-    let src = addr6(&header[8..24]);
-    let dst = addr6(&header[24..40]);
-    // A payload length of 0 means a jumbogram (RFC 2675): use what was captured.
-    let end = if payload_len == 0 {
-        p.len()
-    } else {
-        (40 + payload_len).min(p.len())
+        LaxIpSlice::Ipv6(v6) if ether_type != Some(EtherType::IPV4) => v6
+            .extensions()
+            .clone()
+            .into_iter()
+            .find_map(|ext| match ext {
+                Ipv6ExtensionSlice::Fragment(f) if f.is_fragmenting_payload() => Some(Fragment {
+                    id: f.identification(),
+                    offset: u32::from(f.fragment_offset().byte_offset()),
+                    more: f.more_fragments(),
+                }),
+                _ => None,
+            }),
+        _ => return Err(NetError::Malformed("IP version".into())),
     };
-    let mut next = header[6];
-    let mut at = 40;
-    let mut fragment = None;
-    for _ in 0..MAX_EXTENSION_HEADERS {
-        let ext = p
-            .get(at..end)
-            .ok_or(NetError::Truncated("IPv6 extension"))?;
-        let len = match next {
-            // Hop-by-Hop, Routing, Destination Options, Mobility, HIP, Shim6: (n + 1) * 8 bytes.
-            0 | 43 | 60 | 135 | 139 | 140 => {
-                usize::from(*ext.get(1).ok_or(NetError::Truncated("IPv6 extension"))?) * 8 + 8
-            }
-            // Fragment: 8 bytes (RFC 8200 section 4.5).
-            44 => {
-                let off = be16(ext, 2).ok_or(NetError::Truncated("IPv6 fragment"))?;
-                let id = be32(ext, 4).ok_or(NetError::Truncated("IPv6 fragment"))?;
-                let offset = u32::from(off >> 3) * 8;
-                let more = off & 1 != 0;
-                if offset != 0 || more {
-                    fragment = Some(Fragment { id, offset, more });
-                }
-                8
-            }
-            // Authentication Header: (n + 2) * 4 bytes (RFC 4302 section 2.2).
-            51 => usize::from(*ext.get(1).ok_or(NetError::Truncated("IPv6 AH"))?) * 4 + 8,
-            _ => return transport(src, dst, next, fragment, ext),
-        };
-        if ext.len() < len {
-            return Err(NetError::Truncated("IPv6 extension"));
-        }
-        next = ext[0];
-        at += len;
-    }
-    Err(NetError::Malformed("IPv6: too many extension headers"))
-}
-
-fn addr6(b: &[u8]) -> IpAddr {
-    let a: [u8; 16] = b.try_into().unwrap_or_default();
-    Ipv6Addr::from(a).into()
-}
-
-fn transport<'a>(
-    src: IpAddr,
-    dst: IpAddr,
-    protocol: u8,
-    fragment: Option<Fragment>,
-    payload: &'a [u8],
-) -> Result<Datagram<'a>, NetError> {
+    let payload = packet.payload();
+    let protocol = payload.ip_number.0;
     let transport = match fragment {
         Some(f) if f.offset != 0 => Transport::Other(protocol),
-        _ => parse_transport(protocol, payload, fragment.is_some())?,
+        _ => parse_transport(protocol, payload.payload, fragment.is_some())?,
     };
     Ok(Datagram {
-        src,
-        dst,
+        src: packet.source_addr(),
+        dst: packet.destination_addr(),
         fragment,
         protocol,
-        payload,
+        payload: payload.payload,
         transport,
     })
 }
@@ -251,19 +203,19 @@ pub fn parse_transport(
 ) -> Result<Transport<'_>, NetError> {
     Ok(match protocol {
         PROTO_UDP => {
-            let header = payload.get(..8).ok_or(NetError::Truncated("UDP"))?;
-            let len = usize::from(be16(header, 4).unwrap_or(0));
+            let header = UdpHeaderSlice::from_slice(payload)?;
+            let len = usize::from(header.length());
             if len < 8 {
-                return Err(NetError::Malformed("UDP length"));
+                return Err(NetError::Malformed("UDP length".into()));
             }
             let data = match payload.get(8..len) {
                 Some(d) => d,
                 None if partial => &payload[8..],
-                None => return Err(NetError::Truncated("UDP payload")),
+                None => return Err(NetError::Truncated("UDP payload".into())),
             };
             Transport::Udp {
-                src_port: be16(header, 0).unwrap_or(0),
-                dst_port: be16(header, 2).unwrap_or(0),
+                src_port: header.source_port(),
+                dst_port: header.destination_port(),
                 payload: data,
             }
         }
@@ -275,6 +227,12 @@ pub fn parse_transport(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use std::net::Ipv6Addr;
+
+    /// The error text of a frame that does not decode.
+    fn error(link: DataLink, frame: &[u8]) -> String {
+        parse(link, frame).unwrap_err().to_string()
+    }
 
     /// An IPv4 + UDP packet from 192.0.2.1 to 192.0.2.2.
     pub(crate) fn ipv4_udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
@@ -330,17 +288,17 @@ pub(crate) mod tests {
         let mut lo = 2u32.to_be_bytes().to_vec();
         lo.extend_from_slice(&ip);
         for (link, frame) in [
-            (LinkType::ETHERNET, eth),
-            (LinkType::RAW, ip.clone()),
-            (LinkType::IPV4, ip.clone()),
-            (LinkType::LINUX_SLL, sll),
-            (LinkType::LINUX_SLL2, sll2),
-            (LinkType::NULL, null),
-            (LinkType::LOOP, lo),
+            (DataLink::ETHERNET, eth),
+            (DataLink::RAW, ip.clone()),
+            (DataLink::IPV4, ip.clone()),
+            (DataLink::LINUX_SLL, sll),
+            (DataLink::LINUX_SLL2, sll2),
+            (DataLink::NULL, null),
+            (DataLink::LOOP, lo),
         ] {
             let d = parse(link, &frame).unwrap();
-            assert_eq!(d.src, IpAddr::from([192, 0, 2, 1]), "{link}");
-            assert_eq!(udp_of(&d), (500, 500, b"ike".to_vec()), "{link}");
+            assert_eq!(d.src, IpAddr::from([192, 0, 2, 1]), "{link:?}");
+            assert_eq!(udp_of(&d), (500, 500, b"ike".to_vec()), "{link:?}");
             assert_eq!(d.fragment, None);
         }
     }
@@ -353,12 +311,12 @@ pub(crate) mod tests {
         ext.extend_from_slice(&[PROTO_UDP, 1]);
         ext.extend_from_slice(&[0; 14]);
         let p = ipv6_with(0, &ext, &udp);
-        let d = parse(LinkType::RAW, &p).unwrap();
+        let d = parse(DataLink::RAW, &p).unwrap();
         assert_eq!(d.dst, "2001:db8::2".parse::<IpAddr>().unwrap());
         assert_eq!(udp_of(&d), (4500, 4500, vec![0xff, 0xee]));
         // A fragment header with the M flag: first fragment, UDP still visible.
         let p = ipv6_with(44, &[PROTO_UDP, 0, 0, 1, 0, 0, 0, 9], &udp);
-        let d = parse(LinkType::IPV6, &p).unwrap();
+        let d = parse(DataLink::IPV6, &p).unwrap();
         assert_eq!(
             d.fragment,
             Some(Fragment {
@@ -370,43 +328,36 @@ pub(crate) mod tests {
         assert!(matches!(d.transport, Transport::Udp { .. }));
         // An extension header longer than the packet.
         let p = ipv6_with(60, &[PROTO_UDP, 9, 0, 0, 0, 0, 0, 0], &udp);
-        assert_eq!(
-            parse(LinkType::RAW, &p),
-            Err(NetError::Truncated("IPv6 extension"))
-        );
+        assert_eq!(error(DataLink::RAW, &p), "truncated IPv6 extension header");
     }
 
     #[test]
     fn damaged_and_foreign_frames_are_errors() {
         let ip = ipv4_udp(500, 500, b"ike");
-        assert_eq!(parse(LinkType::RAW, &[]), Err(NetError::Truncated("IP")));
-        assert_eq!(
-            parse(LinkType::RAW, &ip[..10]),
-            Err(NetError::Truncated("IPv4"))
-        );
-        assert_eq!(
-            parse(LinkType::RAW, &ip[..30]),
-            Err(NetError::Truncated("UDP payload"))
-        );
+        assert_eq!(error(DataLink::RAW, &[]), "truncated IP header");
+        assert_eq!(error(DataLink::RAW, &ip[..10]), "truncated IPv4 header");
+        assert_eq!(error(DataLink::RAW, &ip[..30]), "truncated UDP payload");
         let mut arp = vec![0; 12];
         arp.extend_from_slice(&[0x08, 0x06, 0, 0]);
         assert_eq!(
-            parse(LinkType::ETHERNET, &arp),
+            parse(DataLink::ETHERNET, &arp),
             Err(NetError::NotIp(0x0806))
         );
         assert_eq!(
-            parse(LinkType(147), &ip),
-            Err(NetError::UnsupportedLinkType(LinkType(147)))
+            parse(DataLink::Unknown(147), &ip),
+            Err(NetError::UnsupportedLinkType(DataLink::Unknown(147)))
         );
         let mut bad = ip.clone();
         bad[0] = 0x44;
         assert_eq!(
-            parse(LinkType::RAW, &bad),
-            Err(NetError::Malformed("IPv4 header length"))
+            error(DataLink::RAW, &bad),
+            "IPv4 Header Error: The 'internet header length' value '4' present in the IPv4 \
+             header is smaller than the minimum size of an IPv4 header. The minimum allowed value \
+             is '5'."
         );
         // Every prefix of a frame decodes or fails cleanly.
         for n in 0..ip.len() {
-            let _ = parse(LinkType::RAW, &ip[..n]);
+            let _ = parse(DataLink::RAW, &ip[..n]);
         }
     }
 
@@ -415,7 +366,7 @@ pub(crate) mod tests {
         let mut frag = ipv4_udp(4500, 4500, &[0; 16]);
         frag[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
         frag[6] = 0x20; // MF
-        let d = parse(LinkType::RAW, &frag).unwrap();
+        let d = parse(DataLink::RAW, &frag).unwrap();
         assert_eq!(
             d.fragment,
             Some(Fragment {
@@ -425,7 +376,7 @@ pub(crate) mod tests {
             })
         );
         frag[6..8].copy_from_slice(&185u16.to_be_bytes());
-        let d = parse(LinkType::RAW, &frag).unwrap();
+        let d = parse(DataLink::RAW, &frag).unwrap();
         assert_eq!(
             d.fragment,
             Some(Fragment {
@@ -440,7 +391,7 @@ pub(crate) mod tests {
         esp[9] = PROTO_ESP;
         esp.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2]);
         esp[2..4].copy_from_slice(&28u16.to_be_bytes());
-        let d = parse(LinkType::RAW, &esp).unwrap();
+        let d = parse(DataLink::RAW, &esp).unwrap();
         assert_eq!(d.transport, Transport::Esp(&[0, 0, 0, 1, 0, 0, 0, 2]));
     }
 }

@@ -1,135 +1,89 @@
-//! Capture writers, for test fixtures and for converting between formats.
+//! Capture writers, for test fixtures and for converting between formats: thin wrappers over
+//! `pcap-file`'s writers that take frames as `(timestamp in ns, bytes)`.
 
-use super::LinkType;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapTsResolution, PcapWriter};
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption, InterfaceTsResolution,
+};
+use pcap_file::pcapng::{Block, PcapNgWriter};
+use pcap_file::{DataLink, Endianness};
+use std::time::Duration;
 
-/// A classic pcap file: `frames` are `(timestamp in ns, bytes)`, written big- or little-endian with
-/// micro- or nanosecond timestamps.
+/// Snap length written into headers: larger than any frame these fixtures hold.
+const SNAPLEN: u32 = 262_144;
+
+/// A frame the formats cannot hold (a timestamp past 2106, more than 4 GiB of data), or a
+/// resolution `if_tsresol` does not allow.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct WriteError(String);
+
+fn endianness(big_endian: bool) -> Endianness {
+    if big_endian {
+        Endianness::Big
+    } else {
+        Endianness::Little
+    }
+}
+
+/// A classic pcap file, big- or little-endian, with micro- or nanosecond timestamps.
 pub fn pcap(
-    link_type: LinkType,
+    link_type: DataLink,
     big_endian: bool,
     nano: bool,
     frames: &[(u64, Vec<u8>)],
-) -> Vec<u8> {
-    let u16b = |v: u16| {
-        if big_endian {
-            v.to_be_bytes()
+) -> Result<Vec<u8>, WriteError> {
+    let header = PcapHeader {
+        snaplen: SNAPLEN,
+        datalink: link_type,
+        ts_resolution: if nano {
+            PcapTsResolution::NanoSecond
         } else {
-            v.to_le_bytes()
-        }
+            PcapTsResolution::MicroSecond
+        },
+        endianness: endianness(big_endian),
+        ..PcapHeader::default()
     };
-    let u32b = |v: u32| {
-        if big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        }
-    };
-    let mut out = Vec::new();
-    out.extend_from_slice(&u32b(if nano { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
-    out.extend_from_slice(&u16b(2));
-    out.extend_from_slice(&u16b(4));
-    out.extend_from_slice(&u32b(0));
-    out.extend_from_slice(&u32b(0));
-    out.extend_from_slice(&u32b(262_144));
-    out.extend_from_slice(&u32b(u32::from(link_type.0)));
+    let err = |e: &dyn std::error::Error| WriteError(e.to_string());
+    let mut w = PcapWriter::with_header(Vec::new(), header).map_err(|e| err(&e))?;
     for (ts, data) in frames {
-        let unit = if nano { 1 } else { 1000 };
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        out.extend_from_slice(&u32b(u32::try_from(ts / 1_000_000_000).unwrap_or(u32::MAX)));
-        out.extend_from_slice(&u32b(((ts % 1_000_000_000) / unit) as u32));
-        out.extend_from_slice(&u32b(len));
-        out.extend_from_slice(&u32b(len));
-        out.extend_from_slice(data);
+        let len = u32::try_from(data.len()).map_err(|e| err(&e))?;
+        let packet =
+            PcapPacket::new(Duration::from_nanos(*ts), len, &data[..]).map_err(|e| err(&e))?;
+        w.write_packet(&packet).map_err(|e| err(&e))?;
     }
-    out
+    Ok(w.into_inner())
 }
 
-/// Builds a pcapng file block by block: one section, its interfaces and packets.
-#[derive(Debug)]
-pub struct PcapngWriter {
+/// A pcapng file of one section and one interface of `link_type`, with an `if_tsresol` option
+/// when `tsresol` is given (microseconds otherwise).
+pub fn pcapng(
     big_endian: bool,
-    out: Vec<u8>,
-}
-
-impl PcapngWriter {
-    /// Starts a section (a Section Header Block) in the given byte order.
-    pub fn new(big_endian: bool) -> Self {
-        let mut w = PcapngWriter {
-            big_endian,
-            out: Vec::new(),
+    link_type: DataLink,
+    tsresol: Option<u8>,
+    frames: &[(u64, Vec<u8>)],
+) -> Result<Vec<u8>, WriteError> {
+    let err = |e: &dyn std::error::Error| WriteError(e.to_string());
+    let mut w =
+        PcapNgWriter::with_endianness(Vec::new(), endianness(big_endian)).map_err(|e| err(&e))?;
+    let mut idb = InterfaceDescriptionBlock::new(link_type, 0);
+    if let Some(r) = tsresol {
+        let r = InterfaceTsResolution::from_u8(r).map_err(|e| err(&e))?;
+        idb.options.push(InterfaceDescriptionOption::IfTsResol(r));
+    }
+    w.write_block(&Block::InterfaceDescription(idb))
+        .map_err(|e| err(&e))?;
+    for (ts, data) in frames {
+        let epb = EnhancedPacketBlock {
+            interface_id: 0,
+            timestamp: Duration::from_nanos(*ts),
+            original_len: u32::try_from(data.len()).map_err(|e| err(&e))?,
+            data: data.into(),
+            options: Vec::new(),
         };
-        let mut body = w.u32b(0x1a2b_3c4d).to_vec();
-        body.extend_from_slice(&w.u16b(1));
-        body.extend_from_slice(&w.u16b(0));
-        body.extend_from_slice(&[0xff; 8]); // section length: unknown
-        w.block(0x0a0d_0d0a, &body);
-        w
+        w.write_block(&Block::EnhancedPacket(epb))
+            .map_err(|e| err(&e))?;
     }
-
-    fn u16b(&self, v: u16) -> [u8; 2] {
-        if self.big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        }
-    }
-
-    fn u32b(&self, v: u32) -> [u8; 4] {
-        if self.big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        }
-    }
-
-    /// Appends a block of type `kind` with `body` (padded to 4 bytes).
-    pub fn block(&mut self, kind: u32, body: &[u8]) {
-        let padded = body.len().div_ceil(4) * 4;
-        let total = u32::try_from(padded + 12).unwrap_or(u32::MAX);
-        self.out.extend_from_slice(&self.u32b(kind));
-        self.out.extend_from_slice(&self.u32b(total));
-        self.out.extend_from_slice(body);
-        self.out.resize(self.out.len() + padded - body.len(), 0);
-        self.out.extend_from_slice(&self.u32b(total));
-    }
-
-    /// Declares the next interface (Interface Description Block), with an optional `if_tsresol`.
-    pub fn interface(&mut self, link_type: LinkType, tsresol: Option<u8>) {
-        let mut body = self.u16b(link_type.0).to_vec();
-        body.extend_from_slice(&self.u16b(0));
-        body.extend_from_slice(&self.u32b(0));
-        if let Some(r) = tsresol {
-            body.extend_from_slice(&self.u16b(9));
-            body.extend_from_slice(&self.u16b(1));
-            body.extend_from_slice(&[r, 0, 0, 0]);
-            body.extend_from_slice(&[0; 4]); // opt_endofopt
-        }
-        self.block(1, &body);
-    }
-
-    /// Appends an Enhanced Packet Block; `ts` is in the interface's timestamp units.
-    pub fn enhanced(&mut self, interface: u32, ts: u64, data: &[u8]) {
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        let mut body = self.u32b(interface).to_vec();
-        body.extend_from_slice(&self.u32b((ts >> 32) as u32));
-        body.extend_from_slice(&self.u32b(ts as u32));
-        body.extend_from_slice(&self.u32b(len));
-        body.extend_from_slice(&self.u32b(len));
-        body.extend_from_slice(data);
-        self.block(6, &body);
-    }
-
-    /// Appends a Simple Packet Block (interface 0, no timestamp).
-    pub fn simple(&mut self, data: &[u8]) {
-        let mut body = self
-            .u32b(u32::try_from(data.len()).unwrap_or(u32::MAX))
-            .to_vec();
-        body.extend_from_slice(data);
-        self.block(3, &body);
-    }
-
-    /// The file's bytes.
-    pub fn finish(self) -> Vec<u8> {
-        self.out
-    }
+    Ok(w.into_inner())
 }
