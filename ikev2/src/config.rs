@@ -7,12 +7,51 @@
 
 use crate::identity::{IdPattern, Identity};
 use crate::proposal::{EspProposal, IkeProposal};
-use crate::queue::RetransmitPolicy;
 use core::time::Duration;
 use ipsec_core::child_sa::Mode;
 use ipsec_core::crypto::SecretBytes;
 use ipsec_core::selector::TrafficSelector;
 use std::net::IpAddr;
+
+/// Retransmission of requests: timeout of try `n` (0-based) is `timeout * (backoff_percent/100)^n`.
+///
+/// The default is strongSwan's (`retransmit_timeout = 4.0`, `retransmit_base = 1.8`,
+/// `retransmit_tries = 5`): retransmits at 4, 11.2, 24.2, 47.5 and 89.5 s, giving up at 165 s.
+/// PAN-OS retransmits IKEv2 requests on a similar back-off and gives up after 5 retries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetransmitPolicy {
+    /// Wait before the first retransmission.
+    pub timeout: Duration,
+    /// Growth of each wait, in percent (180 = times 1.8).
+    pub backoff_percent: u32,
+    /// Retransmissions before giving up.
+    pub retries: u32,
+}
+
+impl Default for RetransmitPolicy {
+    fn default() -> Self {
+        RetransmitPolicy {
+            timeout: Duration::from_secs(4),
+            backoff_percent: 180,
+            retries: 5,
+        }
+    }
+}
+
+impl RetransmitPolicy {
+    /// The wait after the `n`-th transmission (0 = the first), capped at one hour.
+    pub fn wait(&self, n: u32) -> Duration {
+        let mut d = self.timeout.as_micros();
+        for _ in 0..n {
+            d = d.saturating_mul(u128::from(self.backoff_percent)) / 100;
+            if d > 3_600_000_000 {
+                d = 3_600_000_000;
+                break;
+            }
+        }
+        Duration::from_micros(u64::try_from(d).unwrap_or(u64::MAX))
+    }
+}
 
 /// Liveness checking (PAN-OS "dead peer detection"/IKEv2 liveness, RFC 7296 section 2.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,5 +268,17 @@ pub fn any_selector(family_of: IpAddr) -> TrafficSelector {
         end_port: 65535,
         start_addr,
         end_addr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_backoff_is_strongswans() {
+        let p = RetransmitPolicy::default();
+        let waits: Vec<u128> = (0..=5).map(|n| p.wait(n).as_millis()).collect();
+        assert_eq!(waits, vec![4000, 7200, 12960, 23328, 41990, 75582]);
     }
 }

@@ -10,7 +10,6 @@
 //! - [`config`]: the resolved configuration it runs from, built in code or with
 //!   [`config::EndpointConfig::from_config`] from the PAN-OS model of `ipsec_core::config`;
 //! - [`wire`]: the message codec; [`keys`]: key derivation; [`proposal`]: negotiation;
-//!   [`queue`] and [`timer`]: message IDs, retransmission and deadlines;
 //! - [`testing`]: a deterministic two-peer harness with a simulated network and clock.
 //!
 //! Two endpoints negotiating through an in-memory "network":
@@ -55,15 +54,16 @@ pub use error::Error;
 pub use event::{Event, Reason, Role};
 pub mod config;
 pub mod cookie;
+mod ctx;
 mod endpoint;
 pub mod event;
 mod exchange;
 pub mod identity;
 pub mod nat;
 pub mod proposal;
-pub mod queue;
+mod queue;
 mod resolve;
 mod sa;
 pub mod testing;
-pub mod timer;
+mod timer;
 pub mod wire;

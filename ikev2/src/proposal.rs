@@ -17,8 +17,11 @@
 //! 1.2: the first Child SA has no PFS of its own).
 
 use crate::error::Error;
+use crate::wire::{Proposal, ProtocolId, SecurityAssociation, Transform, TransformId};
 use core::fmt;
-use ipsec_core::crypto::{CryptoProvider, DhGroup, EncrId, Encryption, EsnId, IntegId, PrfId};
+use ipsec_core::crypto::{
+    CryptoProvider, DhGroup, EncrId, Encryption, EsnId, IntegId, PrfId, TransformType,
+};
 
 /// Transform type numbers (RFC 7296 section 3.3.2).
 pub mod transform_type {
@@ -667,6 +670,55 @@ pub fn describe(offers: &[Offer]) -> String {
         .map(|o| o.to_string())
         .collect::<Vec<_>>()
         .join(" | ")
+}
+
+/// Converts offers to an SA payload.
+pub(crate) fn sa_payload(offers: &[Offer]) -> SecurityAssociation {
+    SecurityAssociation {
+        proposals: offers
+            .iter()
+            .map(|o| Proposal {
+                number: o.number,
+                protocol: ProtocolId(o.protocol),
+                spi: o.spi.clone(),
+                transforms: o
+                    .transforms
+                    .iter()
+                    .map(|t| {
+                        if t.ty == TransformType::ENCR.0 {
+                            Transform::encryption(Encryption {
+                                id: EncrId(t.id),
+                                key_bits: t.key_bits,
+                            })
+                        } else {
+                            Transform::new(TransformId::new(TransformType(t.ty), t.id))
+                        }
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Converts an SA payload to offers.
+pub(crate) fn offers_of(sa: &SecurityAssociation) -> Vec<Offer> {
+    sa.proposals
+        .iter()
+        .map(|p| Offer {
+            number: p.number,
+            protocol: p.protocol.0,
+            spi: p.spi.clone(),
+            transforms: p
+                .transforms
+                .iter()
+                .map(|t| OfferedTransform {
+                    ty: t.id.transform_type().0,
+                    id: t.id.id(),
+                    key_bits: t.key_length().unwrap_or(0),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

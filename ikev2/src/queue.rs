@@ -1,65 +1,29 @@
-//! Message IDs, retransmission and the response cache of one IKE SA (RFC 7296 sections 2.1-2.3).
+//! Message IDs, retransmission, the response cache and the queued work of one IKE SA (RFC 7296
+//! sections 2.1-2.3).
 //!
-//! We keep a window of one outstanding request. A request is retransmitted with exponential
+//! We keep a window of one outstanding request; work waits in the queue until the window is
+//! free, and the request on the wire keeps its task, which its response is handed back with. A request is retransmitted with exponential
 //! back-off until its response arrives or the tries run out; the peer's requests must come in
 //! message-ID order, and a retransmitted request is answered from the cached response, never
 //! processed twice.
 
-use core::time::Duration;
+use crate::config::RetransmitPolicy;
 use ipsec_core::time::Instant;
+use std::collections::VecDeque;
 
-/// Retransmission of requests: timeout of try `n` (0-based) is `timeout * (backoff_percent/100)^n`.
-///
-/// The default is strongSwan's (`retransmit_timeout = 4.0`, `retransmit_base = 1.8`,
-/// `retransmit_tries = 5`): retransmits at 4, 11.2, 24.2, 47.5 and 89.5 s, giving up at 165 s.
-/// PAN-OS retransmits IKEv2 requests on a similar back-off and gives up after 5 retries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetransmitPolicy {
-    /// Wait before the first retransmission.
-    pub timeout: Duration,
-    /// Growth of each wait, in percent (180 = times 1.8).
-    pub backoff_percent: u32,
-    /// Retransmissions before giving up.
-    pub retries: u32,
-}
-
-impl Default for RetransmitPolicy {
-    fn default() -> Self {
-        RetransmitPolicy {
-            timeout: Duration::from_secs(4),
-            backoff_percent: 180,
-            retries: 5,
-        }
-    }
-}
-
-impl RetransmitPolicy {
-    /// The wait after the `n`-th transmission (0 = the first), capped at one hour.
-    pub fn wait(&self, n: u32) -> Duration {
-        let mut d = self.timeout.as_micros();
-        for _ in 0..n {
-            d = d.saturating_mul(u128::from(self.backoff_percent)) / 100;
-            if d > 3_600_000_000 {
-                d = 3_600_000_000;
-                break;
-            }
-        }
-        Duration::from_micros(u64::try_from(d).unwrap_or(u64::MAX))
-    }
-}
-
-/// The request we are waiting on.
-#[derive(Clone, Debug)]
-struct Outstanding {
+/// The request we are waiting on, with its task (none for the handshake's requests, whose
+/// state is the SA's phase).
+struct Outstanding<T> {
     id: u32,
     datagrams: Vec<Vec<u8>>,
     sent: u32,
     deadline: Instant,
+    task: Option<T>,
 }
 
 /// What to do with an incoming request, by its message ID.
 #[derive(Debug, PartialEq, Eq)]
-pub enum RequestClass<'a> {
+pub(crate) enum RequestClass<'a> {
     /// The next request: process it.
     New,
     /// A retransmission of the last request: send these cached response datagrams again.
@@ -70,89 +34,142 @@ pub enum RequestClass<'a> {
 
 /// What a retransmission deadline asks for.
 #[derive(Debug, PartialEq, Eq)]
-pub enum RetransmitAction {
+pub(crate) enum RetransmitAction<T> {
     /// Send these datagrams again.
     Resend(Vec<Vec<u8>>),
-    /// The tries ran out: the peer is unreachable or dead.
-    GiveUp,
+    /// The tries ran out: the peer is unreachable or dead. The task that was waiting.
+    GiveUp(Option<T>),
 }
 
-/// Message IDs, the outstanding request and the response cache.
-#[derive(Clone, Debug, Default)]
-pub struct RequestQueue {
+/// Message IDs, the queued work, the outstanding request and the response cache.
+pub(crate) struct RequestQueue<T> {
     next_id: u32,
-    outstanding: Option<Outstanding>,
+    queued: VecDeque<T>,
+    outstanding: Option<Outstanding<T>>,
     peer_next: u32,
     cached: Option<(u32, Vec<Vec<u8>>)>,
     policy: RetransmitPolicy,
     /// Requests dropped because their message ID was out of the window.
-    pub dropped_out_of_window: u64,
+    pub(crate) dropped_out_of_window: u64,
     /// Requests answered again from the response cache.
-    pub retransmits_answered: u64,
+    pub(crate) retransmits_answered: u64,
     /// Our requests retransmitted.
-    pub retransmits_sent: u64,
+    pub(crate) retransmits_sent: u64,
 }
 
-impl RequestQueue {
+impl<T> RequestQueue<T> {
     /// A queue starting at message ID 0 on both sides.
-    pub fn new(policy: RetransmitPolicy) -> Self {
+    pub(crate) fn new(policy: RetransmitPolicy) -> Self {
         RequestQueue {
+            next_id: 0,
+            queued: VecDeque::new(),
+            outstanding: None,
+            peer_next: 0,
+            cached: None,
             policy,
-            ..Default::default()
+            dropped_out_of_window: 0,
+            retransmits_answered: 0,
+            retransmits_sent: 0,
         }
     }
 
     /// True while a request of ours awaits its response.
-    pub fn busy(&self) -> bool {
+    pub(crate) fn busy(&self) -> bool {
         self.outstanding.is_some()
     }
 
+    /// Queues `task` behind the others.
+    pub(crate) fn push(&mut self, task: T) {
+        self.queued.push_back(task);
+    }
+
+    /// Queues `task` ahead of the others.
+    pub(crate) fn push_front(&mut self, task: T) {
+        self.queued.push_front(task);
+    }
+
+    /// The next queued task, when the window is free.
+    pub(crate) fn next_task(&mut self) -> Option<T> {
+        if self.busy() {
+            return None;
+        }
+        self.queued.pop_front()
+    }
+
+    /// The queued tasks, then the one in flight.
+    pub(crate) fn tasks(&self) -> impl Iterator<Item = &T> {
+        self.queued
+            .iter()
+            .chain(self.outstanding.as_ref().and_then(|o| o.task.as_ref()))
+    }
+
+    /// The task whose request is in flight.
+    pub(crate) fn in_flight(&self) -> Option<&T> {
+        self.outstanding.as_ref().and_then(|o| o.task.as_ref())
+    }
+
+    /// True when a queued task satisfies `f`.
+    pub(crate) fn is_queued(&self, f: impl Fn(&T) -> bool) -> bool {
+        self.queued.iter().any(f)
+    }
+
+    /// Keeps only the queued tasks that satisfy `f`.
+    pub(crate) fn retain(&mut self, f: impl FnMut(&T) -> bool) {
+        self.queued.retain(f);
+    }
+
+    /// Takes every queued task out.
+    pub(crate) fn take_queued(&mut self) -> VecDeque<T> {
+        core::mem::take(&mut self.queued)
+    }
+
     /// The message ID our next request gets.
-    pub fn next_id(&self) -> u32 {
+    pub(crate) fn next_id(&self) -> u32 {
         self.next_id
     }
 
-    /// The message ID we expect on the peer's next request.
-    pub fn peer_next_id(&self) -> u32 {
-        self.peer_next
-    }
-
-    /// Records a request just sent (its datagrams kept for retransmission) and consumes the ID.
-    pub fn sent_request(&mut self, now: Instant, id: u32, datagrams: Vec<Vec<u8>>) {
+    /// Records a request just sent (its datagrams kept for retransmission, its task for the
+    /// response) and consumes the ID.
+    pub(crate) fn sent_request(
+        &mut self,
+        now: Instant,
+        id: u32,
+        datagrams: Vec<Vec<u8>>,
+        task: Option<T>,
+    ) {
         self.outstanding = Some(Outstanding {
             id,
             datagrams,
             sent: 0,
             deadline: now + self.policy.wait(0),
+            task,
         });
         self.next_id = id.wrapping_add(1);
     }
 
     /// Resets the outstanding request's message ID use, for IKE_SA_INIT restarts (cookie,
     /// INVALID_KE): the new request reuses message ID 0 (RFC 7296 section 2.6).
-    pub fn restart_init(&mut self) {
+    pub(crate) fn restart_init(&mut self) {
         self.outstanding = None;
         self.next_id = 0;
     }
 
-    /// Matches a response: true when it answers the outstanding request, which is then done.
-    pub fn take_response(&mut self, id: u32) -> bool {
+    /// Matches a response: when it answers the outstanding request, that request is done and
+    /// its task (if any) is handed back.
+    pub(crate) fn take_response(&mut self, id: u32) -> Option<Option<T>> {
         match &self.outstanding {
-            Some(o) if o.id == id => {
-                self.outstanding = None;
-                true
-            }
-            _ => false,
+            Some(o) if o.id == id => self.outstanding.take().map(|o| o.task),
+            _ => None,
         }
     }
 
     /// True when `id` is the outstanding request's ID (to check a response before decrypting).
-    pub fn expects_response(&self, id: u32) -> bool {
+    pub(crate) fn expects_response(&self, id: u32) -> bool {
         self.outstanding.as_ref().is_some_and(|o| o.id == id)
     }
 
     /// Classifies a peer's request by message ID.
-    pub fn classify_request(&mut self, id: u32) -> RequestClass<'_> {
+    pub(crate) fn classify_request(&mut self, id: u32) -> RequestClass<'_> {
         if id == self.peer_next {
             return RequestClass::New;
         }
@@ -169,25 +186,25 @@ impl RequestQueue {
     }
 
     /// Records our response to the peer's request `id` (cached for its retransmissions).
-    pub fn sent_response(&mut self, id: u32, datagrams: Vec<Vec<u8>>) {
+    pub(crate) fn sent_response(&mut self, id: u32, datagrams: Vec<Vec<u8>>) {
         self.cached = Some((id, datagrams));
         self.peer_next = id.wrapping_add(1);
     }
 
     /// The retransmission deadline, if a request is outstanding.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         self.outstanding.as_ref().map(|o| o.deadline)
     }
 
     /// Called when the deadline passed.
-    pub fn on_timeout(&mut self, now: Instant) -> Option<RetransmitAction> {
+    pub(crate) fn on_timeout(&mut self, now: Instant) -> Option<RetransmitAction<T>> {
         let o = self.outstanding.as_mut()?;
         if o.deadline > now {
             return None;
         }
         if o.sent >= self.policy.retries {
-            self.outstanding = None;
-            return Some(RetransmitAction::GiveUp);
+            let task = self.outstanding.take().and_then(|o| o.task);
+            return Some(RetransmitAction::GiveUp(task));
         }
         o.sent += 1;
         o.deadline = now + self.policy.wait(o.sent);
@@ -199,22 +216,16 @@ impl RequestQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_backoff_is_strongswans() {
-        let p = RetransmitPolicy::default();
-        let waits: Vec<u128> = (0..=5).map(|n| p.wait(n).as_millis()).collect();
-        assert_eq!(waits, vec![4000, 7200, 12960, 23328, 41990, 75582]);
-    }
+    use core::time::Duration;
 
     #[test]
     fn retransmits_then_gives_up() {
-        let mut q = RequestQueue::new(RetransmitPolicy {
+        let mut q = RequestQueue::<u8>::new(RetransmitPolicy {
             timeout: Duration::from_secs(1),
             backoff_percent: 200,
             retries: 2,
         });
-        q.sent_request(Instant::ZERO, 0, vec![vec![1]]);
+        q.sent_request(Instant::ZERO, 0, vec![vec![1]], Some(7));
         assert_eq!(q.next_id(), 1);
         assert_eq!(q.on_timeout(Instant::from_millis(999)), None);
         assert_eq!(
@@ -226,14 +237,14 @@ mod tests {
         assert_eq!(q.deadline(), Some(Instant::from_secs(7)));
         assert_eq!(
             q.on_timeout(Instant::from_secs(7)),
-            Some(RetransmitAction::GiveUp)
+            Some(RetransmitAction::GiveUp(Some(7)))
         );
         assert!(!q.busy());
     }
 
     #[test]
     fn duplicate_requests_hit_the_cache_and_old_ones_drop() {
-        let mut q = RequestQueue::new(RetransmitPolicy::default());
+        let mut q = RequestQueue::<()>::new(RetransmitPolicy::default());
         assert_eq!(q.classify_request(0), RequestClass::New);
         q.sent_response(0, vec![vec![9]]);
         assert_eq!(q.classify_request(0), RequestClass::Retransmit(&[vec![9]]));
@@ -246,9 +257,14 @@ mod tests {
     #[test]
     fn responses_match_only_the_outstanding_id() {
         let mut q = RequestQueue::new(RetransmitPolicy::default());
-        q.sent_request(Instant::ZERO, 0, vec![]);
-        assert!(!q.take_response(1));
-        assert!(q.take_response(0));
-        assert!(!q.take_response(0));
+        q.push(1u8);
+        q.push(2);
+        let first = q.next_task();
+        q.sent_request(Instant::ZERO, 0, vec![], first);
+        assert_eq!(q.next_task(), None, "one request at a time");
+        assert_eq!(q.take_response(1), None);
+        assert_eq!(q.take_response(0), Some(Some(1)));
+        assert_eq!(q.take_response(0), None);
+        assert_eq!(q.next_task(), Some(2));
     }
 }

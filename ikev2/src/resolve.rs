@@ -1,11 +1,11 @@
 //! From the PAN-OS configuration model ([`ipsec_core::config::Config`]) to the resolved
 //! [`EndpointConfig`]: profiles inlined by name, identities and proxy IDs converted.
 
+use crate::config::RetransmitPolicy;
 use crate::config::{EndpointConfig, GatewayConfig, LivenessConfig, ProxyId, TunnelConfig};
 use crate::error::Error;
 use crate::identity::{IdPattern, Identity};
 use crate::proposal::{EspProposal, IkeProposal};
-use crate::queue::RetransmitPolicy;
 use ipsec_core::config::{Config, IdMatching, IdType, IkeVersion, PeerAddress, ProtocolName};
 use ipsec_core::crypto::{DhGroup, IntegId, SecretBytes};
 use ipsec_core::selector::ProxyIdSpec;

@@ -8,10 +8,10 @@
 //!
 //! Used by the crate's integration tests, benchmarks and fuzzers; not meant for production.
 
+use crate::config::RetransmitPolicy;
 use crate::config::{EndpointConfig, GatewayConfig, LivenessConfig, ProxyId, TunnelConfig};
 use crate::identity::{IdPattern, Identity};
 use crate::proposal::{EspProposal, IkeProposal};
-use crate::queue::RetransmitPolicy;
 use crate::{Endpoint, Event, Received};
 use core::time::Duration;
 use ipsec_core::child_sa::Mode;

@@ -4,7 +4,7 @@ use ipsec_core::time::Instant;
 
 /// What a deadline is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Timer {
+pub(crate) enum Timer {
     /// Retransmit the outstanding request, or give up on it.
     Retransmit,
     /// The IKE SA has been idle for the liveness interval: send an empty INFORMATIONAL request.
@@ -45,38 +45,38 @@ impl Timer {
 
 /// One optional deadline per [`Timer`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TimerTable {
+pub(crate) struct TimerTable {
     data: [Option<Instant>; Timer::COUNT],
 }
 
 impl TimerTable {
     /// Arms `timer` for `at`, replacing any earlier setting.
-    pub fn set(&mut self, timer: Timer, at: Instant) {
+    pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
         self.data[timer.index()] = Some(at);
     }
 
     /// The deadline of `timer`, if armed.
-    pub fn get(&self, timer: Timer) -> Option<Instant> {
+    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
         self.data[timer.index()]
     }
 
     /// Disarms `timer`.
-    pub fn stop(&mut self, timer: Timer) {
+    pub(crate) fn stop(&mut self, timer: Timer) {
         self.data[timer.index()] = None;
     }
 
     /// Disarms every timer.
-    pub fn stop_all(&mut self) {
+    pub(crate) fn stop_all(&mut self) {
         self.data = Default::default();
     }
 
     /// The earliest armed deadline.
-    pub fn next_timeout(&self) -> Option<Instant> {
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
         self.data.iter().flatten().min().copied()
     }
 
     /// Disarms and returns a timer whose deadline is at or before `now`, earliest first.
-    pub fn expire_one(&mut self, now: Instant) -> Option<Timer> {
+    pub(crate) fn expire_one(&mut self, now: Instant) -> Option<Timer> {
         let t = Timer::ALL
             .into_iter()
             .filter(|t| self.get(*t).is_some_and(|at| at <= now))

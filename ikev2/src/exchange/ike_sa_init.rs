@@ -10,43 +10,33 @@
 //! HDR, SAi1, KEi', Ni, ...              -->
 //!                                      <--   HDR, SAr1, KEr, Nr, N(NAT_D)x2, [N(FRAG)]
 //! ```
+//!
+//! The initiator's [`InitSent`] phase ends in [`AuthSent`] (keys derived, IKE_AUTH next); the
+//! responder's answer creates a [`Handshake`] waiting for IKE_AUTH.
 
-use super::{offers_of, sa_payload, Ctx};
+use super::keying::{our_proposals, prf, sa_keys};
 use crate::config::GatewayConfig;
 use crate::cookie::CookieSecret;
+use crate::ctx::Ctx;
 use crate::error::Error;
 use crate::event::{Event, Reason, Role, SaName};
-use crate::keys::{self, IkeKeyLengths};
-use crate::nat::{nat_hash, NatState, IKE_PORT, NATT_PORT};
-use crate::proposal::{self, IkeProposal, IkeSuite};
-use crate::sa::{IkeSa, InitiatorInit, SaKeys, State, HALF_OPEN_TIMEOUT};
-use crate::timer::Timer;
+use crate::keys;
+use crate::nat::{nat_hash, NatState, IKE_PORT};
+use crate::proposal::{self, offers_of, sa_payload, IkeSuite};
+use crate::sa::{AuthSent, ChildRequest, Handshake, InitSent, Link, SaKeys};
 use crate::wire::{
-    ExchangeType, Flags, Header, KeyExchange, Message, Nonce, Notify, NotifyType, Payload, SkKeys,
+    ExchangeType, Flags, Header, KeyExchange, Message, Nonce, Notify, NotifyType, Payload,
 };
-use ipsec_core::crypto::{CryptoError, CryptoProvider, DhGroup, IntegId};
+use ipsec_core::crypto::{CryptoError, DhGroup, SecretBytes};
 use std::net::SocketAddr;
-
-/// Length of our nonces: 32 bytes, at least half the key size of every PRF we support (RFC 7296
-/// section 2.10).
-pub(crate) const NONCE_LEN: usize = 32;
 
 /// Restarts of IKE_SA_INIT we accept (cookie, INVALID_KE) before giving up.
 const MAX_RESTARTS: u8 = 3;
 
-/// The gateway's IKE proposals that the provider can run.
-pub(crate) fn our_proposals(g: &GatewayConfig, provider: &CryptoProvider) -> Vec<IkeProposal> {
-    g.ike_proposals
-        .iter()
-        .filter_map(|p| p.supported_by(provider))
-        .collect()
-}
-
 fn nat_notifies(
     ctx: &Ctx<'_>,
     g: &GatewayConfig,
-    spi_i: u64,
-    spi_r: u64,
+    (spi_i, spi_r): (u64, u64),
     local: SocketAddr,
     remote: SocketAddr,
 ) -> Result<Vec<Payload>, Error> {
@@ -69,14 +59,10 @@ fn nat_notifies(
     ])
 }
 
-/// Evaluates the peer's NAT detection notifies of `msg`.
-fn detect_nat(
-    msg: &Message,
-    spi_i: u64,
-    spi_r: u64,
-    local: SocketAddr,
-    remote: SocketAddr,
-) -> Option<NatState> {
+/// Evaluates the peer's NAT detection notifies of `msg` and, when the peer takes part, records
+/// the result on `link` (UDP encapsulation when a NAT is seen or forced). Returns whether it
+/// took part.
+fn detect_nat(g: &GatewayConfig, link: &mut Link, msg: &Message) -> bool {
     let sources: Vec<&[u8]> = msg
         .notifies()
         .filter(|n| n.notify_type == NotifyType::NAT_DETECTION_SOURCE_IP)
@@ -85,25 +71,54 @@ fn detect_nat(
     let dest = msg
         .notify(NotifyType::NAT_DETECTION_DESTINATION_IP)
         .map(|n| n.data.as_slice());
-    NatState::detect(spi_i, spi_r, &sources, dest, remote, local)
+    // The hashes of the request carry SPIr = 0.
+    let spi_r = match link.role {
+        Role::Initiator => link.spi_r,
+        Role::Responder => 0,
+    };
+    let nat = NatState::detect(link.spi_i, spi_r, &sources, dest, link.remote, link.local);
+    link.nat = nat.unwrap_or_default();
+    link.encap = nat.is_some() && (link.nat.any() || g.force_encapsulation);
+    link.fragmentation = g.fragmentation
+        && msg
+            .notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED)
+            .is_some();
+    nat.is_some()
 }
 
-/// Starts an IKE SA as initiator toward `g`'s peer and sends the IKE_SA_INIT request.
+/// Derives the keys of a new IKE SA: SKEYSEED from g^ir and the nonces, then the SK_* keys.
+fn derive(
+    ctx: &Ctx<'_>,
+    link: &Link,
+    suite: &IkeSuite,
+    shared: &SecretBytes,
+    (ni, nr): (&[u8], &[u8]),
+) -> Result<SaKeys, Error> {
+    let seed = keys::skeyseed(prf(ctx, suite)?, ni, nr, shared.expose());
+    sa_keys(
+        ctx,
+        link.role,
+        suite,
+        seed.expose(),
+        (ni, nr),
+        (link.spi_i, link.spi_r),
+    )
+}
+
+/// Starts an IKE SA as initiator toward `g`'s peer, proposing `first_child` in IKE_AUTH.
 pub(crate) fn start(
-    ctx: &mut Ctx<'_>,
+    ctx: &Ctx<'_>,
     g: &GatewayConfig,
     spi_i: u64,
-    tunnel: &str,
-    child_spi: u32,
-) -> Result<IkeSa, Error> {
+    first_child: ChildRequest,
+) -> Result<(Link, InitSent), Error> {
     let peer = g.peer_addr.ok_or_else(|| {
         Error::Config(format!(
             "ike-gateway \"{}\": dynamic peers cannot be initiated to",
             g.name
         ))
     })?;
-    let proposals = our_proposals(g, ctx.provider);
-    let group = proposals
+    let group = our_proposals(g, ctx.provider)
         .first()
         .and_then(|p| p.dh.first().copied())
         .ok_or_else(|| {
@@ -112,295 +127,196 @@ pub(crate) fn start(
                 g.name
             ))
         })?;
-    let local = SocketAddr::new(g.local_addr, IKE_PORT);
-    let remote = SocketAddr::new(peer, IKE_PORT);
-    let mut sa = IkeSa::new(
-        ctx.now,
-        g,
+    let link = Link::new(
+        &g.name,
         Role::Initiator,
-        spi_i,
-        0,
-        local,
-        remote,
-        State::InitSent,
+        (spi_i, 0),
+        SocketAddr::new(g.local_addr, IKE_PORT),
+        SocketAddr::new(peer, IKE_PORT),
     );
-    sa.ni = ctx.random(NONCE_LEN)?;
-    sa.init = Some(InitiatorInit {
-        ke: start_ke(ctx, group)?,
+    let init = InitSent {
+        ni: ctx.nonce()?,
+        ke: ctx.start_ke(group)?,
         cookie: None,
         restarts: 0,
-    });
-    sa.dh = group;
-    sa.child_request = Some(super::ike_auth::child_request(
-        ctx, tunnel, 0, child_spi, peer,
+        request: Vec::new(),
+        first_child: Some(first_child),
+    };
+    Ok((link, init))
+}
+
+/// Builds the IKE_SA_INIT request (again, after a cookie or INVALID_KE) and keeps it in `init`
+/// as the signed octets of our AUTH.
+pub(crate) fn request(ctx: &Ctx<'_>, link: &Link, init: &mut InitSent) -> Result<Vec<u8>, Error> {
+    let g = link.gateway_cfg(ctx)?;
+    let group = init.ke.group();
+    let mut payloads = Vec::new();
+    if let Some(c) = &init.cookie {
+        payloads.push(Payload::Notify(Notify::new(NotifyType::COOKIE, c)));
+    }
+    let offers = proposal::number(
+        our_proposals(g, ctx.provider)
+            .iter()
+            .flat_map(|p| p.offers(group))
+            .collect(),
+    );
+    payloads.push(Payload::Sa(sa_payload(&offers)));
+    payloads.push(Payload::Ke(KeyExchange {
+        group,
+        data: init.ke.public_value().to_vec(),
+    }));
+    payloads.push(Payload::Nonce(Nonce {
+        data: init.ni.clone(),
+    }));
+    payloads.extend(nat_notifies(
+        ctx,
+        g,
+        (link.spi_i, 0),
+        link.local,
+        link.remote,
     )?);
-    sa.send_init_request(ctx)?;
-    Ok(sa)
-}
-
-/// Starts our side of a key exchange in `group`.
-pub(super) fn start_ke(
-    ctx: &Ctx<'_>,
-    group: DhGroup,
-) -> Result<Box<dyn ipsec_core::crypto::ActiveKeyExchange>, Error> {
-    let kx = ctx
-        .provider
-        .key_exchange(group)
-        .ok_or(CryptoError::Unsupported("key exchange not in the provider"))?;
-    Ok(kx.start(ctx.rng)?)
-}
-
-/// The key lengths of a negotiated IKE suite.
-fn ike_key_lengths(provider: &CryptoProvider, s: &IkeSuite) -> Result<IkeKeyLengths, Error> {
-    let prf = provider
-        .prf(s.prf)
-        .ok_or(CryptoError::Unsupported("PRF not in the provider"))?;
-    let encr_key = if let Some(a) = provider.aead(s.encryption) {
-        a.keymat_len()
-    } else if let Some(c) = provider.cipher(s.encryption) {
-        c.key_len()
-    } else {
-        return Err(CryptoError::Unsupported("IKE encryption not in the provider").into());
-    };
-    let integ_key = if s.integrity == IntegId::NONE {
-        0
-    } else {
-        provider
-            .integrity(s.integrity)
-            .ok_or(CryptoError::Unsupported(
-                "IKE integrity not in the provider",
-            ))?
-            .key_len()
-    };
-    Ok(IkeKeyLengths {
-        prf_key: prf.output_len(),
-        integ_key,
-        encr_key,
-    })
-}
-
-impl IkeSa {
-    /// Builds and sends (or re-sends, after a cookie or INVALID_KE) the IKE_SA_INIT request.
-    pub(crate) fn send_init_request(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
-        let g = self.gateway_cfg(ctx)?;
-        let init = self
-            .init
-            .as_ref()
-            .ok_or(Error::KeyDerivation("no key exchange in progress"))?;
-        let mut payloads = Vec::new();
-        if let Some(c) = &init.cookie {
-            payloads.push(Payload::Notify(Notify::new(NotifyType::COOKIE, c)));
-        }
-        let offers = proposal::number(
-            our_proposals(g, ctx.provider)
-                .iter()
-                .flat_map(|p| p.offers(self.dh))
-                .collect(),
-        );
-        payloads.push(Payload::Sa(sa_payload(&offers)));
-        payloads.push(Payload::Ke(KeyExchange {
-            group: self.dh,
-            data: init.ke.public_value().to_vec(),
-        }));
-        payloads.push(Payload::Nonce(Nonce {
-            data: self.ni.clone(),
-        }));
-        payloads.extend(nat_notifies(
-            ctx,
-            g,
-            self.spi_i,
+    if g.fragmentation {
+        payloads.push(Payload::Notify(Notify::new(
+            NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
+            &[],
+        )));
+    }
+    let msg = Message {
+        header: Header::new(
+            link.spi_i,
             0,
-            self.local,
-            self.remote,
-        )?);
-        if g.fragmentation {
-            payloads.push(Payload::Notify(Notify::new(
-                NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
-                &[],
-            )));
-        }
-        let msg = Message {
-            header: Header::new(
-                self.spi_i,
-                0,
-                ExchangeType::IKE_SA_INIT,
-                Flags::new(true, false),
-                0,
-            ),
-            payloads,
-        };
-        let bytes = msg
-            .to_bytes()
-            .map_err(|e| Error::Malformed(e.to_string()))?;
-        self.our_init = bytes.clone();
-        self.queue.restart_init();
-        ctx.send(self.local, self.remote, std::slice::from_ref(&bytes));
-        self.queue.sent_request(ctx.now, 0, vec![bytes]);
-        self.arm_retransmit();
-        Ok(())
-    }
+            ExchangeType::IKE_SA_INIT,
+            Flags::new(true, false),
+            0,
+        ),
+        payloads,
+    };
+    let bytes = msg
+        .to_bytes()
+        .map_err(|e| Error::Malformed(e.to_string()))?;
+    init.request = bytes.clone();
+    Ok(bytes)
+}
 
-    /// Initiator: processes the IKE_SA_INIT response, then sends IKE_AUTH.
-    pub(crate) fn handle_init_response(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        remote: SocketAddr,
-        bytes: &[u8],
-    ) -> Result<(), Error> {
-        // Unauthenticated: a malformed answer is dropped and we keep retransmitting.
-        let Ok(msg) = Message::parse(bytes) else {
-            return Ok(());
-        };
-        if remote != self.remote {
-            return Ok(());
-        }
-        let g = self.gateway_cfg(ctx)?;
-        let ours = our_proposals(g, ctx.provider);
-        if let Some(n) = msg.notify(NotifyType::COOKIE) {
-            let data = n.data.clone();
-            let Some(init) = self.init.as_mut() else {
-                return Ok(());
-            };
-            if init.restarts >= MAX_RESTARTS || data.is_empty() || data.len() > 64 {
-                self.fail(ctx, Reason::PeerNotify(NotifyType::COOKIE.0));
-                return Ok(());
-            }
-            init.restarts += 1;
-            init.cookie = Some(data);
-            return self.send_init_request(ctx);
-        }
-        if let Some(n) = msg.notify(NotifyType::INVALID_KE_PAYLOAD) {
-            let wanted = n
-                .data
-                .get(..2)
-                .map(|b| DhGroup(u16::from_be_bytes([b[0], b[1]])));
-            let acceptable =
-                wanted.filter(|w| *w != self.dh && ours.iter().any(|p| p.dh.contains(w)));
-            let restarts = self
-                .init
-                .as_ref()
-                .map(|i| i.restarts)
-                .unwrap_or(MAX_RESTARTS);
-            match acceptable {
-                Some(w) if restarts < MAX_RESTARTS => {
-                    let ke = start_ke(ctx, w)?;
-                    if let Some(init) = self.init.as_mut() {
-                        init.ke = ke;
-                        init.restarts += 1;
-                    }
-                    self.dh = w;
-                    return self.send_init_request(ctx);
-                }
-                _ => {
-                    self.fail(ctx, Reason::PeerNotify(NotifyType::INVALID_KE_PAYLOAD.0));
-                    return Ok(());
-                }
-            }
-        }
-        if let Some(n) = msg.notifies().find(|n| n.notify_type.is_error()) {
-            let reason = if n.notify_type == NotifyType::NO_PROPOSAL_CHOSEN {
-                Reason::NoProposalChosen {
-                    ours: ours
-                        .iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" | "),
-                    theirs: String::new(),
-                }
-            } else {
-                Reason::PeerNotify(n.notify_type.0)
-            };
-            self.fail(ctx, reason);
-            return Ok(());
-        }
-        let spi_r = msg.header.responder_spi;
-        let (Some(sa), Some(ke), Some(nonce)) = (msg.sa(), msg.ke(), msg.nonce()) else {
-            return Ok(());
-        };
-        if spi_r == 0 || !(16..=256).contains(&nonce.data.len()) {
-            return Ok(());
-        }
-        let suite = match proposal::accept_ike_answer(&offers_of(sa), &ours) {
-            Ok(s) if s.dh == self.dh && ke.group == self.dh => s,
-            _ => {
-                self.fail(
-                    ctx,
-                    Reason::Malformed("responder chose a proposal we did not offer".into()),
-                );
-                return Ok(());
-            }
-        };
-        let Some(init) = self.init.take() else {
-            return Ok(());
-        };
-        let shared = match init.ke.complete(&ke.data) {
-            Ok(s) => s,
-            Err(e) => {
-                self.fail(ctx, Reason::Malformed(e.to_string()));
-                return Ok(());
-            }
-        };
-        self.queue.take_response(0);
-        self.timers.stop(Timer::Retransmit);
-        self.spi_r = spi_r;
-        self.nr = nonce.data.clone();
-        self.peer_init = bytes.to_vec();
-        self.suite = Some(suite);
-        self.shared = Some(shared);
-        self.derive_keys(ctx)?;
-        let nat = detect_nat(&msg, self.spi_i, spi_r, self.local, self.remote);
-        self.nat = nat.unwrap_or_default();
-        self.encap = nat.is_some() && (self.nat.any() || g.force_encapsulation);
-        if self.encap {
-            self.local.set_port(NATT_PORT);
-            if self.remote.port() == IKE_PORT {
-                self.remote.set_port(NATT_PORT);
-            }
-        }
-        self.fragmentation = g.fragmentation
-            && msg
-                .notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED)
-                .is_some();
-        self.send_auth_request(ctx)
-    }
+/// Where the initiator's IKE_SA_INIT stands after a response.
+pub(crate) enum InitStep {
+    /// Send the request again (with the cookie, or in the group the responder wants).
+    Resend(InitSent),
+    /// Not an answer we can use (unauthenticated, so dropped): keep retransmitting.
+    Ignored(InitSent),
+    /// The responder refused, or answered what we did not offer.
+    Failed(Reason),
+    /// Keys derived: IKE_AUTH is next.
+    Answered(AuthSent),
+}
 
-    /// Derives SKEYSEED and the SK_* keys from g^ir, the nonces and SPIs.
-    pub(crate) fn derive_keys(&mut self, ctx: &Ctx<'_>) -> Result<(), Error> {
-        self.suite.ok_or(Error::KeyDerivation("no suite"))?;
-        let shared = self
-            .shared
-            .take()
-            .ok_or(Error::KeyDerivation("no shared secret"))?;
-        let prf = self.prf(ctx)?;
-        let seed = keys::skeyseed(prf, &self.ni, &self.nr, shared.expose());
-        self.install_keys(ctx, seed.expose())
+/// Initiator: processes the IKE_SA_INIT response from `remote`.
+pub(crate) fn on_response(
+    ctx: &Ctx<'_>,
+    link: &mut Link,
+    mut init: InitSent,
+    remote: SocketAddr,
+    bytes: &[u8],
+) -> InitStep {
+    // Unauthenticated: a malformed answer is dropped and we keep retransmitting.
+    let Ok(msg) = Message::parse(bytes) else {
+        return InitStep::Ignored(init);
+    };
+    if remote != link.remote {
+        return InitStep::Ignored(init);
     }
-
-    /// Derives the SK_* keys from SKEYSEED, the nonces and SPIs, with this SA's suite.
-    pub(crate) fn install_keys(&mut self, ctx: &Ctx<'_>, seed: &[u8]) -> Result<(), Error> {
-        let suite = self.suite.ok_or(Error::KeyDerivation("no suite"))?;
-        let prf = self.prf(ctx)?;
-        let lens = ike_key_lengths(ctx.provider, &suite)?;
-        let ike = keys::ike_keys(prf, seed, &self.ni, &self.nr, self.spi_i, self.spi_r, lens)?;
-        let mk = |e: &[u8], a: &[u8]| {
-            SkKeys::new(ctx.provider, suite.encryption, suite.integrity, e, a)
-                .map_err(|e| Error::Malformed(e.to_string()))
-        };
-        let i = mk(ike.sk_ei.expose(), ike.sk_ai.expose())?;
-        let r = mk(ike.sk_er.expose(), ike.sk_ar.expose())?;
-        let (send, recv) = match self.role {
-            Role::Initiator => (i, r),
-            Role::Responder => (r, i),
-        };
-        self.keys = Some(SaKeys { ike, send, recv });
-        Ok(())
+    let g = match link.gateway_cfg(ctx) {
+        Ok(g) => g,
+        Err(e) => return InitStep::Failed(Reason::Malformed(e.to_string())),
+    };
+    let ours = our_proposals(g, ctx.provider);
+    let group = init.ke.group();
+    if let Some(n) = msg.notify(NotifyType::COOKIE) {
+        if init.restarts >= MAX_RESTARTS || n.data.is_empty() || n.data.len() > 64 {
+            return InitStep::Failed(Reason::PeerNotify(NotifyType::COOKIE.0));
+        }
+        init.restarts += 1;
+        init.cookie = Some(n.data.clone());
+        return InitStep::Resend(init);
     }
+    if let Some(n) = msg.notify(NotifyType::INVALID_KE_PAYLOAD) {
+        let wanted = n
+            .data
+            .get(..2)
+            .map(|b| DhGroup(u16::from_be_bytes([b[0], b[1]])));
+        let acceptable = wanted.filter(|w| *w != group && ours.iter().any(|p| p.dh.contains(w)));
+        return match acceptable {
+            Some(w) if init.restarts < MAX_RESTARTS => match ctx.start_ke(w) {
+                Ok(ke) => {
+                    init.ke = ke;
+                    init.restarts += 1;
+                    InitStep::Resend(init)
+                }
+                Err(e) => InitStep::Failed(Reason::Malformed(e.to_string())),
+            },
+            _ => InitStep::Failed(Reason::PeerNotify(NotifyType::INVALID_KE_PAYLOAD.0)),
+        };
+    }
+    if let Some(n) = msg.notifies().find(|n| n.notify_type.is_error()) {
+        return InitStep::Failed(if n.notify_type == NotifyType::NO_PROPOSAL_CHOSEN {
+            Reason::NoProposalChosen {
+                ours: ours
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                theirs: String::new(),
+            }
+        } else {
+            Reason::PeerNotify(n.notify_type.0)
+        });
+    }
+    let spi_r = msg.header.responder_spi;
+    let (Some(sa), Some(ke), Some(nonce)) = (msg.sa(), msg.ke(), msg.nonce()) else {
+        return InitStep::Ignored(init);
+    };
+    if spi_r == 0 || !(16..=256).contains(&nonce.data.len()) {
+        return InitStep::Ignored(init);
+    }
+    let suite = match proposal::accept_ike_answer(&offers_of(sa), &ours) {
+        Ok(s) if s.dh == group && ke.group == group => s,
+        _ => {
+            return InitStep::Failed(Reason::Malformed(
+                "responder chose a proposal we did not offer".into(),
+            ))
+        }
+    };
+    let shared = match init.ke.complete(&ke.data) {
+        Ok(s) => s,
+        Err(e) => return InitStep::Failed(Reason::Malformed(e.to_string())),
+    };
+    link.spi_r = spi_r;
+    let nr = nonce.data.clone();
+    let keys = match derive(ctx, link, &suite, &shared, (&init.ni, &nr)) {
+        Ok(k) => k,
+        Err(e) => return InitStep::Failed(Reason::Malformed(e.to_string())),
+    };
+    detect_nat(g, link, &msg);
+    if link.encap {
+        link.float();
+    }
+    InitStep::Answered(AuthSent {
+        hs: Handshake {
+            suite,
+            keys,
+            ni: init.ni,
+            nr,
+            our_init: init.request,
+            peer_init: bytes.to_vec(),
+        },
+        first_child: init.first_child,
+    })
 }
 
 /// What the responder did with an IKE_SA_INIT request.
 pub(crate) enum InitOutcome {
-    /// A new half-open IKE SA, response sent.
-    Created(Box<IkeSa>),
+    /// A new half-open IKE SA: its link, its handshake state and the response sent.
+    Created(Link, Handshake, Vec<u8>),
     /// A stateless answer (COOKIE, INVALID_KE_PAYLOAD, NO_PROPOSAL_CHOSEN) was sent.
     Answered,
     /// Dropped (malformed or no gateway).
@@ -409,7 +325,7 @@ pub(crate) enum InitOutcome {
 
 /// The gateway an IKE_SA_INIT from `remote` to `local` belongs to: a static peer with that address
 /// first, else a dynamic peer of the same address family.
-pub(crate) fn find_gateway<'c>(
+fn find_gateway<'c>(
     ctx: &Ctx<'c>,
     local: SocketAddr,
     remote: SocketAddr,
@@ -432,7 +348,7 @@ fn stateless_answer(
     remote: SocketAddr,
     spi_i: u64,
     n: Notify,
-) {
+) -> InitOutcome {
     let msg = Message {
         header: Header::new(
             spi_i,
@@ -446,6 +362,7 @@ fn stateless_answer(
     if let Ok(b) = msg.to_bytes() {
         ctx.send(local, remote, &[b]);
     }
+    InitOutcome::Answered
 }
 
 /// Responder: answers an IKE_SA_INIT request. `spi_r` is the SPI to use if an SA is created;
@@ -454,8 +371,7 @@ pub(crate) fn respond(
     ctx: &mut Ctx<'_>,
     cookies: &CookieSecret,
     half_open: usize,
-    local: SocketAddr,
-    remote: SocketAddr,
+    (local, remote): (SocketAddr, SocketAddr),
     bytes: &[u8],
     spi_r: u64,
 ) -> Result<InitOutcome, Error> {
@@ -467,28 +383,15 @@ pub(crate) fn respond(
         return Ok(InitOutcome::Dropped);
     }
     let Some(g) = find_gateway(ctx, local, remote) else {
-        ctx.events.push_back(Event::NoGateway { remote });
+        ctx.emit(Event::NoGateway { remote });
         return Ok(InitOutcome::Dropped);
     };
+    let syntax = || Notify::new(NotifyType::INVALID_SYNTAX, &[]);
     let (Some(sa), Some(ke), Some(nonce)) = (msg.sa(), msg.ke(), msg.nonce()) else {
-        stateless_answer(
-            ctx,
-            local,
-            remote,
-            spi_i,
-            Notify::new(NotifyType::INVALID_SYNTAX, &[]),
-        );
-        return Ok(InitOutcome::Answered);
+        return Ok(stateless_answer(ctx, local, remote, spi_i, syntax()));
     };
     if !(16..=256).contains(&nonce.data.len()) {
-        stateless_answer(
-            ctx,
-            local,
-            remote,
-            spi_i,
-            Notify::new(NotifyType::INVALID_SYNTAX, &[]),
-        );
-        return Ok(InitOutcome::Answered);
+        return Ok(stateless_answer(ctx, local, remote, spi_i, syntax()));
     }
     // RFC 7296 section 2.6: under load or by policy, require the initiator to prove it can
     // receive at its address before we keep any state.
@@ -509,110 +412,58 @@ pub(crate) fn respond(
             .is_some_and(|n| cookies.verify(prf, &n.data, &nonce.data, remote.ip(), spi_i));
         if !valid {
             let c = cookies.make(prf, &nonce.data, remote.ip(), spi_i);
-            stateless_answer(
-                ctx,
-                local,
-                remote,
-                spi_i,
-                Notify::new(NotifyType::COOKIE, &c),
-            );
-            return Ok(InitOutcome::Answered);
+            let n = Notify::new(NotifyType::COOKIE, &c);
+            return Ok(stateless_answer(ctx, local, remote, spi_i, n));
         }
     }
     let ours = our_proposals(g, ctx.provider);
     let offers = offers_of(sa);
-    let (number, suite) = match proposal::select_ike(&offers, &ours, Some(ke.group)) {
-        Ok(x) => x,
-        Err(_) => {
-            stateless_answer(
-                ctx,
+    let Ok((number, suite)) = proposal::select_ike(&offers, &ours, Some(ke.group)) else {
+        ctx.emit(Event::Phase1Failed {
+            gateway: g.name.clone(),
+            role: Role::Responder,
+            sa: SaName {
+                spi_i,
+                spi_r: 0,
                 local,
                 remote,
-                spi_i,
-                Notify::new(NotifyType::NO_PROPOSAL_CHOSEN, &[]),
-            );
-            ctx.events.push_back(Event::Phase1Failed {
-                gateway: g.name.clone(),
-                role: Role::Responder,
-                sa: SaName {
-                    spi_i,
-                    spi_r: 0,
-                    local,
-                    remote,
-                },
-                reason: Reason::NoProposalChosen {
-                    ours: ours
-                        .iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" | "),
-                    theirs: proposal::describe(&offers),
-                },
-            });
-            return Ok(InitOutcome::Answered);
-        }
+            },
+            reason: Reason::NoProposalChosen {
+                ours: ours
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                theirs: proposal::describe(&offers),
+            },
+        });
+        let n = Notify::new(NotifyType::NO_PROPOSAL_CHOSEN, &[]);
+        return Ok(stateless_answer(ctx, local, remote, spi_i, n));
     };
     if suite.dh != ke.group {
-        stateless_answer(
-            ctx,
-            local,
-            remote,
-            spi_i,
-            Notify::new(NotifyType::INVALID_KE_PAYLOAD, &suite.dh.0.to_be_bytes()),
-        );
-        return Ok(InitOutcome::Answered);
+        let n = Notify::new(NotifyType::INVALID_KE_PAYLOAD, &suite.dh.0.to_be_bytes());
+        return Ok(stateless_answer(ctx, local, remote, spi_i, n));
     }
-    let our_ke = start_ke(ctx, suite.dh)?;
-    let shared = match our_ke.complete(&ke.data) {
-        Ok(s) => s,
-        Err(_) => {
-            stateless_answer(
-                ctx,
-                local,
-                remote,
-                spi_i,
-                Notify::new(NotifyType::INVALID_SYNTAX, &[]),
-            );
-            return Ok(InitOutcome::Answered);
-        }
+    let our_ke = ctx.start_ke(suite.dh)?;
+    let Ok(shared) = our_ke.complete(&ke.data) else {
+        return Ok(stateless_answer(ctx, local, remote, spi_i, syntax()));
     };
-    let mut ike = IkeSa::new(
-        ctx.now,
-        g,
-        Role::Responder,
-        spi_i,
-        spi_r,
-        local,
-        remote,
-        State::AwaitAuth,
-    );
-    ike.ni = nonce.data.clone();
-    ike.nr = ctx.random(NONCE_LEN)?;
-    ike.suite = Some(suite);
-    ike.dh = suite.dh;
-    ike.shared = Some(shared);
-    ike.peer_init = bytes.to_vec();
-    let nat = detect_nat(&msg, spi_i, 0, local, remote);
-    ike.nat = nat.unwrap_or_default();
-    ike.encap = nat.is_some() && (ike.nat.any() || g.force_encapsulation);
-    ike.fragmentation = g.fragmentation
-        && msg
-            .notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED)
-            .is_some();
+    let mut link = Link::new(&g.name, Role::Responder, (spi_i, spi_r), local, remote);
+    let ni = nonce.data.clone();
+    let nr = ctx.nonce()?;
+    let nat = detect_nat(g, &mut link, &msg);
     let mut payloads = vec![
         Payload::Sa(sa_payload(&[proposal::ike_answer(number, &suite)])),
         Payload::Ke(KeyExchange {
             group: suite.dh,
             data: our_ke.public_value().to_vec(),
         }),
-        Payload::Nonce(Nonce {
-            data: ike.nr.clone(),
-        }),
+        Payload::Nonce(Nonce { data: nr.clone() }),
     ];
-    if nat.is_some() {
-        payloads.extend(nat_notifies(ctx, g, spi_i, spi_r, local, remote)?);
+    if nat {
+        payloads.extend(nat_notifies(ctx, g, (spi_i, spi_r), local, remote)?);
     }
-    if ike.fragmentation {
+    if link.fragmentation {
         payloads.push(Payload::Notify(Notify::new(
             NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
             &[],
@@ -631,10 +482,15 @@ pub(crate) fn respond(
     let out = response
         .to_bytes()
         .map_err(|e| Error::Malformed(e.to_string()))?;
-    ike.derive_keys(ctx)?;
-    ike.our_init = out.clone();
+    let keys = derive(ctx, &link, &suite, &shared, (&ni, &nr))?;
     ctx.send(local, remote, std::slice::from_ref(&out));
-    ike.queue.sent_response(0, vec![out]);
-    ike.timers.set(Timer::HalfOpen, ctx.now + HALF_OPEN_TIMEOUT);
-    Ok(InitOutcome::Created(Box::new(ike)))
+    let hs = Handshake {
+        suite,
+        keys,
+        ni,
+        nr,
+        our_init: out.clone(),
+        peer_init: bytes.to_vec(),
+    };
+    Ok(InitOutcome::Created(link, hs, out))
 }

@@ -8,10 +8,45 @@ use crate::proposal::EspSuite;
 use ipsec_core::child_sa::{
     ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode, UdpEncapsulation,
 };
-use ipsec_core::crypto::{CryptoError, CryptoProvider, IntegId, PrfAlgorithm};
+use ipsec_core::crypto::{CryptoError, CryptoProvider, DhGroup, IntegId, PrfAlgorithm};
 use ipsec_core::selector::TrafficSelector;
 use ipsec_core::time::Instant;
 use std::net::SocketAddr;
+
+/// A Child SA we propose: the first in IKE_AUTH, later ones (and rekeys) in CREATE_CHILD_SA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ChildRequest {
+    pub(crate) tunnel: String,
+    pub(crate) proxy_id: Option<String>,
+    /// Our inbound SPI for it.
+    pub(crate) spi: u32,
+    pub(crate) tsi: Vec<TrafficSelector>,
+    pub(crate) tsr: Vec<TrafficSelector>,
+    /// For a rekey: the inbound SPI of the Child SA being replaced.
+    pub(crate) rekey: Option<u32>,
+    /// The PFS group the responder asked for with INVALID_KE_PAYLOAD (one retry).
+    pub(crate) group: Option<DhGroup>,
+}
+
+impl ChildRequest {
+    /// The request that rekeys `old`, with our new inbound SPI `spi` (RFC 7296 section 1.3.3).
+    pub(crate) fn rekey_of(old: &ChildSa, spi: u32) -> Self {
+        ChildRequest {
+            tunnel: old.tunnel.clone(),
+            proxy_id: old.proxy_id.clone(),
+            spi,
+            tsi: old.local_ts.clone(),
+            tsr: old.remote_ts.clone(),
+            rekey: Some(old.inbound.spi),
+            group: None,
+        }
+    }
+
+    /// True when it is for `tunnel`'s proxy ID `proxy_id`.
+    pub(crate) fn is_for(&self, tunnel: &str, proxy_id: Option<&str>) -> bool {
+        self.tunnel == tunnel && self.proxy_id.as_deref() == proxy_id
+    }
+}
 
 /// A Child SA of an IKE SA.
 #[derive(Clone, Debug)]
@@ -28,6 +63,22 @@ pub(crate) struct Child {
     pub(crate) rekey_at: Option<Instant>,
     /// When it must be gone (hard lifetime).
     pub(crate) expire_at: Instant,
+}
+
+impl Child {
+    /// True when it carries `tunnel`'s proxy ID `proxy_id`.
+    pub(crate) fn is_for(&self, tunnel: &str, proxy_id: Option<&str>) -> bool {
+        self.sa.tunnel == tunnel && self.sa.proxy_id.as_deref() == proxy_id
+    }
+
+    /// Its next deadline: the rekey, else the expiry.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        [self.rekey_at, Some(self.expire_at)]
+            .into_iter()
+            .flatten()
+            .filter(|t| *t < Instant::from_micros(u64::MAX))
+            .min()
+    }
 }
 
 /// Key lengths of a negotiated ESP suite.

@@ -1,0 +1,150 @@
+//! What an IKE SA borrows from its endpoint while it processes one input: the time, the
+//! configuration, the crypto provider and random source, and the queues of datagrams and events.
+
+use crate::config::{EndpointConfig, GatewayConfig, TunnelConfig};
+use crate::error::Error;
+use crate::event::Event;
+use crate::nat::{NATT_PORT, NON_ESP_MARKER};
+use core::time::Duration;
+use ipsec_core::crypto::{ActiveKeyExchange, CryptoError, CryptoProvider, DhGroup, SecureRandom};
+use ipsec_core::time::Instant;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+/// Length of our nonces: 32 bytes, at least half the key size of every PRF we support (RFC 7296
+/// section 2.10).
+pub(crate) const NONCE_LEN: usize = 32;
+
+/// Draws before a random source that keeps producing unusable SPIs is declared broken.
+const SPI_TRIES: usize = 64;
+
+/// A datagram waiting for [`Endpoint::poll_transmit`](crate::Endpoint::poll_transmit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Datagram {
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// The endpoint's part of processing one input.
+pub(crate) struct Ctx<'a> {
+    pub(crate) now: Instant,
+    pub(crate) cfg: &'a EndpointConfig,
+    pub(crate) provider: &'a CryptoProvider,
+    pub(crate) rng: &'a dyn SecureRandom,
+    pub(crate) out: &'a mut VecDeque<Datagram>,
+    pub(crate) events: &'a mut VecDeque<Event>,
+}
+
+impl<'a> Ctx<'a> {
+    /// Queues IKE messages for sending, adding the non-ESP marker on the NAT-T port.
+    pub(crate) fn send(&mut self, local: SocketAddr, remote: SocketAddr, messages: &[Vec<u8>]) {
+        for m in messages {
+            let bytes = if local.port() == NATT_PORT {
+                let mut b = Vec::with_capacity(m.len() + 4);
+                b.extend_from_slice(&NON_ESP_MARKER);
+                b.extend_from_slice(m);
+                b
+            } else {
+                m.clone()
+            };
+            self.out.push_back(Datagram {
+                local,
+                remote,
+                bytes,
+            });
+        }
+    }
+
+    /// Reports an event to the embedder.
+    pub(crate) fn emit(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    /// Random bytes; a failing random source is fatal for the exchange.
+    pub(crate) fn random(&self, len: usize) -> Result<Vec<u8>, Error> {
+        let mut v = vec![0; len];
+        self.rng.fill(&mut v)?;
+        Ok(v)
+    }
+
+    /// A fresh nonce of [`NONCE_LEN`] bytes.
+    pub(crate) fn nonce(&self) -> Result<Vec<u8>, Error> {
+        self.random(NONCE_LEN)
+    }
+
+    /// Starts our side of a key exchange in `group`.
+    pub(crate) fn start_ke(&self, group: DhGroup) -> Result<Box<dyn ActiveKeyExchange>, Error> {
+        let kx = self
+            .provider
+            .key_exchange(group)
+            .ok_or(CryptoError::Unsupported("key exchange not in the provider"))?;
+        Ok(kx.start(self.rng)?)
+    }
+
+    /// A soft lifetime: 85-90 % of the hard one, the point drawn at random (saturating, so any
+    /// configured lifetime is safe) so that two peers with equal lifetimes rarely rekey at the
+    /// same instant.
+    pub(crate) fn soft_lifetime(&self, hard: Duration) -> Duration {
+        let jitter = self.random(1).map(|b| f64::from(b[0])).unwrap_or(0.0);
+        hard.mul_f64(0.85)
+            .saturating_add(hard.mul_f64(0.05 * jitter / 255.0))
+    }
+
+    /// A fresh IKE SPI: non-zero and not `taken`. A random source that cannot produce one in a
+    /// few tries is broken: [`CryptoError::RandomFailed`] rather than a loop.
+    pub(crate) fn fresh_ike_spi(&self, taken: impl Fn(u64) -> bool) -> Result<u64, Error> {
+        fresh_ike_spi(self.rng, taken)
+    }
+
+    /// A fresh ESP SPI: never 0-255 (reserved, RFC 4303 section 2.1) and not `taken`.
+    pub(crate) fn fresh_child_spi(&self, taken: impl Fn(u32) -> bool) -> Result<u32, Error> {
+        fresh_child_spi(self.rng, taken)
+    }
+
+    /// The gateway named `name` (it exists: the configuration is validated and never changes).
+    pub(crate) fn gateway(&self, name: &str) -> Result<&'a GatewayConfig, Error> {
+        self.cfg
+            .gateway(name)
+            .ok_or_else(|| Error::UnknownName(name.to_owned()))
+    }
+
+    /// The tunnel named `name`.
+    pub(crate) fn tunnel(&self, name: &str) -> Result<&'a TunnelConfig, Error> {
+        self.cfg
+            .tunnel(name)
+            .ok_or_else(|| Error::UnknownName(name.to_owned()))
+    }
+}
+
+/// A fresh IKE SPI drawn from `rng` (see [`Ctx::fresh_ike_spi`]).
+pub(crate) fn fresh_ike_spi(
+    rng: &dyn SecureRandom,
+    taken: impl Fn(u64) -> bool,
+) -> Result<u64, Error> {
+    let mut b = [0u8; 8];
+    for _ in 0..SPI_TRIES {
+        rng.fill(&mut b)?;
+        let spi = u64::from_be_bytes(b);
+        if spi != 0 && !taken(spi) {
+            return Ok(spi);
+        }
+    }
+    Err(CryptoError::RandomFailed.into())
+}
+
+/// A fresh ESP SPI drawn from `rng` (see [`Ctx::fresh_child_spi`]).
+pub(crate) fn fresh_child_spi(
+    rng: &dyn SecureRandom,
+    taken: impl Fn(u32) -> bool,
+) -> Result<u32, Error> {
+    let mut b = [0u8; 4];
+    for _ in 0..SPI_TRIES {
+        rng.fill(&mut b)?;
+        let spi = u32::from_be_bytes(b);
+        if spi > 255 && !taken(spi) {
+            return Ok(spi);
+        }
+    }
+    Err(CryptoError::RandomFailed.into())
+}

@@ -1,0 +1,321 @@
+//! One IKE SA as the endpoint drives it: its link, its [`Phase`], the request queue that owns
+//! its message IDs, retransmissions and queued [`Task`]s, and its timers.
+//!
+//! Datagrams and timers come in here and go to the exchange that handles them
+//! ([`dispatch`](self) and [`work`](self)); the endpoint itself only asks the questions below.
+
+mod dispatch;
+mod work;
+
+use crate::config::GatewayConfig;
+use crate::ctx::Ctx;
+use crate::endpoint::{IkeSaInfo, Stats};
+use crate::error::Error;
+use crate::event::Role;
+use crate::exchange::ike_sa_init;
+use crate::identity::Identity;
+use crate::queue::{RequestClass, RequestQueue};
+use crate::sa::{Cause, ChildRequest, Handshake, Link, Phase, Task};
+use crate::timer::{Timer, TimerTable};
+use crate::wire::{self, ExchangeType, Packet, PayloadType, Reassembler};
+use core::time::Duration;
+use ipsec_core::child_sa::ChildSa;
+use ipsec_core::crypto::SecureRandom;
+use ipsec_core::time::Instant;
+use std::net::{IpAddr, SocketAddr};
+
+/// How long a responder keeps a half-open IKE SA waiting for IKE_AUTH, and a superseded one
+/// waiting for the peer to delete it.
+const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The tunnels an IKE SA brings back after a restart, and whether it is such an attempt.
+#[derive(Default)]
+struct Restart {
+    /// Started by the endpoint to bring `tunnels` back after an IKE SA died; if it fails before
+    /// it is established, the endpoint tries again after a back-off.
+    attempt: bool,
+    /// The tunnels to bring up again when this SA dies (those it carried or was asked for).
+    tunnels: Vec<String>,
+}
+
+/// One IKE SA.
+pub(super) struct IkeSa {
+    link: Link,
+    phase: Phase,
+    queue: RequestQueue<Task>,
+    timers: TimerTable,
+    reassembler: Reassembler,
+    last_rx: Instant,
+    /// Protected messages that failed their integrity check (dropped).
+    dropped_bad_icv: u64,
+    /// Authenticated requests whose payloads did not decode (answered with an error notify).
+    malformed_answered: u64,
+    restart: Restart,
+    /// The IKE SA a rekey just made, for the endpoint to take over.
+    successor: Option<Box<IkeSa>>,
+}
+
+impl IkeSa {
+    fn new(now: Instant, g: &GatewayConfig, link: Link, phase: Phase) -> Self {
+        IkeSa {
+            link,
+            phase,
+            queue: RequestQueue::new(g.retransmit),
+            timers: TimerTable::default(),
+            reassembler: Reassembler::default(),
+            last_rx: now,
+            dropped_bad_icv: 0,
+            malformed_answered: 0,
+            restart: Restart::default(),
+            successor: None,
+        }
+    }
+
+    /// Starts an IKE SA toward `g`'s peer with our SPI `spi_i`, proposing `first_child` in
+    /// IKE_AUTH, and sends IKE_SA_INIT.
+    pub(super) fn initiate(
+        ctx: &mut Ctx<'_>,
+        g: &GatewayConfig,
+        spi_i: u64,
+        first_child: ChildRequest,
+    ) -> Result<Self, Error> {
+        let (link, init) = ike_sa_init::start(ctx, g, spi_i, first_child)?;
+        let mut sa = IkeSa::new(ctx.now, g, link, Phase::InitSent(init));
+        sa.send_init(ctx)?;
+        Ok(sa)
+    }
+
+    /// A responder's half-open SA after it sent `response` to IKE_SA_INIT.
+    pub(super) fn answered(
+        ctx: &Ctx<'_>,
+        g: &GatewayConfig,
+        link: Link,
+        hs: Handshake,
+        response: Vec<u8>,
+    ) -> Self {
+        let mut sa = IkeSa::new(ctx.now, g, link, Phase::HalfOpen(hs));
+        sa.queue.sent_response(0, vec![response]);
+        sa.timers.set(Timer::HalfOpen, ctx.now + HALF_OPEN_TIMEOUT);
+        sa
+    }
+
+    // ---- questions ----
+
+    /// The `ike-gateway`.
+    pub(super) fn gateway(&self) -> &str {
+        &self.link.gateway
+    }
+
+    /// Our role.
+    pub(super) fn role(&self) -> Role {
+        self.link.role
+    }
+
+    /// The initiator's SPI.
+    pub(super) fn spi_i(&self) -> u64 {
+        self.link.spi_i
+    }
+
+    /// The SPI we chose, under which the endpoint files it.
+    pub(super) fn our_spi(&self) -> u64 {
+        self.link.our_spi()
+    }
+
+    /// The peer's address.
+    pub(super) fn remote(&self) -> SocketAddr {
+        self.link.remote
+    }
+
+    /// Established and not superseded: commands may use it.
+    pub(super) fn is_usable(&self) -> bool {
+        matches!(self.phase, Phase::Established(_))
+    }
+
+    /// Not yet authenticated.
+    pub(super) fn is_negotiating(&self) -> bool {
+        self.phase.is_negotiating()
+    }
+
+    /// A responder's SA waiting for IKE_AUTH (counted against the cookie threshold).
+    pub(super) fn is_half_open(&self) -> bool {
+        matches!(self.phase, Phase::HalfOpen(_))
+    }
+
+    /// Why it ended, once it is dead.
+    pub(super) fn cause(&self) -> Option<Cause> {
+        match self.phase {
+            Phase::Dead(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// True when `p`, routed here by our SPI, carries the peer's SPI too.
+    pub(super) fn peer_spi_matches(&self, p: &Packet<&[u8]>) -> bool {
+        match self.link.role {
+            Role::Initiator => {
+                matches!(self.phase, Phase::InitSent(_)) || p.responder_spi() == self.link.spi_r
+            }
+            Role::Responder => p.initiator_spi() == self.link.spi_i,
+        }
+    }
+
+    /// Answers a retransmitted IKE_SA_INIT request from the response cache.
+    pub(super) fn answer_init_again(&mut self, ctx: &mut Ctx<'_>) {
+        if let RequestClass::Retransmit(d) = self.queue.classify_request(0) {
+            let d = d.to_vec();
+            ctx.send(self.link.local, self.link.remote, &d);
+        }
+    }
+
+    /// The Child SAs it carries.
+    pub(super) fn children(&self) -> impl Iterator<Item = &ChildSa> {
+        self.phase
+            .authenticated()
+            .into_iter()
+            .flat_map(|e| e.children.iter().map(|c| &c.sa))
+    }
+
+    /// Every Child SA it proposes: in IKE_AUTH, queued or in flight.
+    fn requests(&self) -> impl Iterator<Item = &ChildRequest> {
+        let first = match &self.phase {
+            Phase::InitSent(i) => i.first_child.as_ref(),
+            Phase::AuthSent(a) => a.first_child.as_ref(),
+            _ => None,
+        };
+        first
+            .into_iter()
+            .chain(self.queue.tasks().filter_map(Task::child_request))
+    }
+
+    /// True when the Child SA of `tunnel`'s proxy ID `proxy_id` is installed, proposed in
+    /// IKE_AUTH, queued or in flight (a rekey counts: the proxy ID is covered either way).
+    pub(super) fn has_child_for(&self, tunnel: &str, proxy_id: Option<&str>) -> bool {
+        self.children()
+            .any(|c| c.tunnel == tunnel && c.proxy_id.as_deref() == proxy_id)
+            || self.requests().any(|r| r.is_for(tunnel, proxy_id))
+    }
+
+    /// True when `spi` is the inbound SPI of a Child SA of ours, installed or requested.
+    pub(super) fn uses_child_spi(&self, spi: u32) -> bool {
+        self.children().any(|c| c.inbound.spi == spi) || self.requests().any(|r| r.spi == spi)
+    }
+
+    /// The peer's address and authenticated identity when it sent INITIAL_CONTACT in the
+    /// IKE_AUTH that just established this SA (reported once): its other SAs are stale.
+    pub(super) fn take_initial_contact(&mut self) -> Option<(IpAddr, Option<Identity>)> {
+        let Phase::Established(e) = &mut self.phase else {
+            return None;
+        };
+        if self.link.role != Role::Responder || !e.initial_contact {
+            return None;
+        }
+        e.initial_contact = false;
+        Some((self.link.remote.ip(), e.peer_id.clone()))
+    }
+
+    /// True when it is an established SA of `gateway` with the peer at `ip` or with identity
+    /// `id`: what INITIAL_CONTACT from that peer makes stale.
+    pub(super) fn is_with(&self, gateway: &str, ip: IpAddr, id: Option<&Identity>) -> bool {
+        let Some(e) = self.phase.authenticated() else {
+            return false;
+        };
+        self.link.gateway == gateway
+            && (self.link.remote.ip() == ip || (id.is_some() && e.peer_id.as_ref() == id))
+    }
+
+    /// The IKE SA a rekey just made, once.
+    pub(super) fn take_successor(&mut self) -> Option<Box<IkeSa>> {
+        self.successor.take()
+    }
+
+    /// Marks it as the endpoint's attempt to bring `tunnel` back.
+    pub(super) fn note_restart(&mut self, tunnel: String) {
+        self.restart.attempt = true;
+        if !self.restart.tunnels.contains(&tunnel) {
+            self.restart.tunnels.push(tunnel);
+        }
+    }
+
+    /// True for a restart attempt.
+    pub(super) fn is_restart(&self) -> bool {
+        self.restart.attempt
+    }
+
+    /// The tunnels of a restart attempt that just succeeded (reported once).
+    pub(super) fn restart_succeeded(&mut self) -> Option<Vec<String>> {
+        if !self.restart.attempt || !self.is_usable() {
+            return None;
+        }
+        self.restart.attempt = false;
+        Some(self.restart.tunnels.clone())
+    }
+
+    /// The tunnels to bring back once it is dead.
+    pub(super) fn restart_tunnels(&self) -> &[String] {
+        &self.restart.tunnels
+    }
+
+    /// Its next deadline.
+    pub(super) fn next_timeout(&self) -> Option<Instant> {
+        self.timers.next_timeout()
+    }
+
+    /// Disarms and returns a timer due at `now`, earliest first.
+    pub(super) fn expire_one(&mut self, now: Instant) -> Option<Timer> {
+        self.timers.expire_one(now)
+    }
+
+    /// A summary, as `show vpn ike-sa` prints it.
+    pub(super) fn info(&self) -> IkeSaInfo {
+        IkeSaInfo {
+            gateway: self.link.gateway.clone(),
+            role: self.link.role,
+            spi_i: self.link.spi_i,
+            spi_r: self.link.spi_r,
+            local: self.link.local,
+            remote: self.link.remote,
+            established: self.is_usable(),
+            suite: self.phase.suite(),
+            nat: self.link.encap,
+            children: self.children().cloned().collect(),
+        }
+    }
+
+    /// Adds its counters to `s`.
+    pub(super) fn add_stats(&self, s: &mut Stats) {
+        s.dropped_out_of_window += self.queue.dropped_out_of_window;
+        s.retransmits_answered += self.queue.retransmits_answered;
+        s.retransmits_sent += self.queue.retransmits_sent;
+        s.dropped_bad_icv += self.dropped_bad_icv;
+        s.malformed_answered += self.malformed_answered;
+    }
+
+    // ---- test hooks ----
+
+    /// Seals `inner` as request `id` of `exchange` with its sending keys (see
+    /// [`Pair::seal_request`](crate::testing::Pair::seal_request)).
+    pub(super) fn seal(
+        &self,
+        exchange: ExchangeType,
+        id: u32,
+        first: PayloadType,
+        inner: &[u8],
+        rng: &dyn SecureRandom,
+    ) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
+        let keys = self.phase.keys()?;
+        let header = self.link.header(exchange, false, id);
+        let bytes =
+            wire::seal(&header, PayloadType::SK, first, &[], inner, &keys.send, rng).ok()?;
+        Some((self.link.local, self.link.remote, bytes))
+    }
+
+    /// True when it has keys.
+    pub(super) fn has_keys(&self) -> bool {
+        self.phase.keys().is_some()
+    }
+
+    /// Checks and decrypts `bytes` with its receiving keys.
+    pub(super) fn unseal(&self, bytes: &[u8]) -> Option<wire::Message> {
+        wire::unprotect(bytes, &self.phase.keys()?.recv).ok()
+    }
+}

@@ -1,0 +1,422 @@
+//! Sending, the queued work, timers and the ends of an IKE SA.
+
+use super::{IkeSa, HALF_OPEN_TIMEOUT};
+use crate::ctx::{Ctx, Datagram};
+use crate::error::Error;
+use crate::event::{Event, Reason};
+use crate::exchange::{create_child_sa, ike_rekey, ike_sa_init, informational, Effects, Successor};
+use crate::queue::RetransmitAction;
+use crate::sa::{Cause, ChildRequest, Phase, Task};
+use crate::timer::Timer;
+use crate::wire::{ExchangeType, Payload, SkKeys};
+use core::time::Duration;
+
+impl IkeSa {
+    /// Builds and sends (or re-sends, after a cookie or INVALID_KE) the IKE_SA_INIT request.
+    pub(super) fn send_init(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
+        let Phase::InitSent(init) = &mut self.phase else {
+            return Ok(());
+        };
+        let bytes = ike_sa_init::request(ctx, &self.link, init)?;
+        // The new request reuses message ID 0 (RFC 7296 section 2.6).
+        self.queue.restart_init();
+        ctx.send(
+            self.link.local,
+            self.link.remote,
+            std::slice::from_ref(&bytes),
+        );
+        self.queue.sent_request(ctx.now, 0, vec![bytes], None);
+        self.arm_retransmit();
+        Ok(())
+    }
+
+    /// Sends a new request of ours, for `task`, and arms its retransmission.
+    pub(super) fn send_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        exchange: ExchangeType,
+        payloads: &[Payload],
+        task: Option<Task>,
+    ) -> Result<(), Error> {
+        let keys = self
+            .phase
+            .keys()
+            .ok_or(Error::KeyDerivation("no keys yet"))?;
+        let id = self.queue.next_id();
+        let header = self.link.header(exchange, false, id);
+        let msgs = self.link.protect(ctx, &keys.send, &header, payloads)?;
+        ctx.send(self.link.local, self.link.remote, &msgs);
+        self.queue.sent_request(ctx.now, id, msgs, task);
+        self.arm_retransmit();
+        Ok(())
+    }
+
+    /// Sends our response to the peer's request `id`, protected with `keys`, and caches it.
+    pub(super) fn send_response_with(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        keys: &SkKeys,
+        exchange: ExchangeType,
+        id: u32,
+        payloads: &[Payload],
+    ) -> Result<(), Error> {
+        let header = self.link.header(exchange, true, id);
+        let msgs = self.link.protect(ctx, keys, &header, payloads)?;
+        ctx.send(self.link.local, self.link.remote, &msgs);
+        self.queue.sent_response(id, msgs);
+        Ok(())
+    }
+
+    /// Sends our response to the peer's request `id` and caches it.
+    pub(super) fn send_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        exchange: ExchangeType,
+        id: u32,
+        payloads: &[Payload],
+    ) -> Result<(), Error> {
+        let keys = self
+            .phase
+            .keys()
+            .ok_or(Error::KeyDerivation("no keys yet"))?;
+        let header = self.link.header(exchange, true, id);
+        let msgs = self.link.protect(ctx, &keys.send, &header, payloads)?;
+        ctx.send(self.link.local, self.link.remote, &msgs);
+        self.queue.sent_response(id, msgs);
+        Ok(())
+    }
+
+    pub(super) fn arm_retransmit(&mut self) {
+        match self.queue.deadline() {
+            Some(t) => self.timers.set(Timer::Retransmit, t),
+            None => self.timers.stop(Timer::Retransmit),
+        }
+    }
+
+    /// Arms the liveness check for the idle interval after the last message from the peer.
+    pub(super) fn arm_liveness(&mut self, ctx: &Ctx<'_>) {
+        if self.phase.authenticated().is_none() {
+            return;
+        }
+        if let Ok(Some(l)) = self.link.gateway_cfg(ctx).map(|g| g.liveness) {
+            self.timers.set(Timer::Liveness, self.last_rx + l.interval);
+        }
+    }
+
+    /// Arms [`Timer::ChildLifetime`] for the earliest Child SA rekey or expiry.
+    pub(super) fn arm_children(&mut self) {
+        match self
+            .phase
+            .authenticated()
+            .and_then(|e| e.next_child_deadline())
+        {
+            Some(t) => self.timers.set(Timer::ChildLifetime, t),
+            None => self.timers.stop(Timer::ChildLifetime),
+        }
+    }
+
+    /// Queues `task` behind the others, to start once the SA is established and the window is
+    /// free.
+    pub(in crate::endpoint) fn push_task(&mut self, task: Task) {
+        self.queue.push(task);
+    }
+
+    /// Queues `task` unless the same work is queued already, and starts it when the window is
+    /// free.
+    pub(in crate::endpoint) fn queue_task(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        task: Task,
+    ) -> Result<(), Error> {
+        if !self.queue.is_queued(|t| t.same_as(&task)) {
+            self.queue.push(task);
+        }
+        self.kick(ctx)
+    }
+
+    /// Starts the next queued task when the window is free.
+    pub(in crate::endpoint) fn kick(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
+        if self.phase.authenticated().is_none() || self.queue.busy() {
+            return Ok(());
+        }
+        while let Some(task) = self.queue.next_task() {
+            if let Some(r) = task.child_request() {
+                // A new Child SA for a proxy ID that came up meanwhile (the peer created it,
+                // e.g. both sides restarted at once) is not needed twice.
+                let exists = self
+                    .children()
+                    .any(|c| c.tunnel == r.tunnel && c.proxy_id == r.proxy_id);
+                if r.rekey.is_none() && exists {
+                    continue;
+                }
+            }
+            return self.start(ctx, task);
+        }
+        Ok(())
+    }
+
+    /// Sends the request of `task`.
+    fn start(&mut self, ctx: &mut Ctx<'_>, task: Task) -> Result<(), Error> {
+        let Some(sa) = self.phase.authenticated() else {
+            return Ok(());
+        };
+        match task {
+            Task::CreateChild(t) => {
+                let (t, payloads) = create_child_sa::start(ctx, t.request)?;
+                let task = Some(Task::CreateChild(t));
+                self.send_request(ctx, ExchangeType::CREATE_CHILD_SA, &payloads, task)
+            }
+            Task::RekeyIke(_) => {
+                let (offer, payloads) = ike_rekey::start(ctx, &self.link, sa)?;
+                let task = Some(Task::RekeyIke(Some(offer)));
+                self.send_request(ctx, ExchangeType::CREATE_CHILD_SA, &payloads, task)
+            }
+            task => match informational::request(sa, &task) {
+                Some(payloads) => {
+                    self.send_request(ctx, ExchangeType::INFORMATIONAL, &payloads, Some(task))
+                }
+                None => self.kick(ctx),
+            },
+        }
+    }
+
+    /// Carries out what an exchange asked for.
+    pub(super) fn apply(&mut self, ctx: &mut Ctx<'_>, fx: Effects) -> Result<(), Error> {
+        for spi in fx.cancel_deletes {
+            self.queue
+                .retain(|t| !matches!(t, Task::DeleteChild(s) if *s == spi));
+        }
+        for t in fx.first.into_iter().rev() {
+            self.queue.push_front(t);
+        }
+        for t in fx.then {
+            if !self.queue.is_queued(|q| q.same_as(&t)) {
+                self.queue.push(t);
+            }
+        }
+        if let Some(at) = fx.retry_rekey {
+            self.timers.set(Timer::Lifetime, at);
+        }
+        if let Some(s) = fx.successor {
+            self.hand_over(ctx, s)?;
+        }
+        if let Some(reason) = fx.end {
+            self.teardown(ctx, reason);
+        }
+        self.arm_children();
+        Ok(())
+    }
+
+    /// A rekey made `s`: it takes the Child SAs and their queued work, and this SA is
+    /// superseded. When we sent the rekey we delete this SA first thing; otherwise the peer
+    /// does, or it goes after the half-open timeout.
+    fn hand_over(&mut self, ctx: &mut Ctx<'_>, s: Successor) -> Result<(), Error> {
+        let g = self.link.gateway_cfg(ctx)?;
+        let Phase::Established(mut old) =
+            core::mem::replace(&mut self.phase, Phase::Dead(Cause::Replaced))
+        else {
+            return Ok(());
+        };
+        let Successor { link, mut sa, ours } = s;
+        sa.children = core::mem::take(&mut old.children);
+        let suite = sa.suite;
+        let mut new = IkeSa::new(ctx.now, g, link, Phase::Established(sa));
+        // Child SA work still queued (further proxy IDs, rekeys, deletes) moves along with the
+        // Child SAs; what concerns the old IKE SA itself stays.
+        for t in self.queue.take_queued() {
+            if t.is_child_work() {
+                new.queue.push(t);
+            } else if !ours {
+                self.queue.push(t);
+            }
+        }
+        new.arm_children();
+        let soft = ctx.soft_lifetime(g.ike_lifetime);
+        new.timers.set(Timer::Lifetime, ctx.now + soft);
+        new.arm_liveness(ctx);
+        if let (Some(every), true) = (g.nat_keepalive, new.link.nat.local_behind_nat) {
+            new.timers.set(Timer::Keepalive, ctx.now + every);
+        }
+        ctx.emit(Event::IkeSaUp {
+            gateway: new.link.gateway.clone(),
+            role: new.link.role,
+            sa: new.link.name(),
+            suite,
+            nat: new.link.encap,
+        });
+        self.phase = Phase::Superseded(old);
+        if ours {
+            // The old SA has done its job; delete it before anything else.
+            self.queue.push_front(Task::DeleteIke);
+        } else {
+            self.timers.stop_all();
+            self.timers
+                .set(Timer::HalfOpen, ctx.now + HALF_OPEN_TIMEOUT);
+        }
+        self.successor = Some(Box::new(new));
+        Ok(())
+    }
+
+    /// Handles an expired timer.
+    pub(in crate::endpoint) fn on_timer(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        timer: Timer,
+    ) -> Result<(), Error> {
+        match timer {
+            Timer::Retransmit => match self.queue.on_timeout(ctx.now) {
+                Some(RetransmitAction::Resend(msgs)) => {
+                    ctx.send(self.link.local, self.link.remote, &msgs);
+                    self.arm_retransmit();
+                }
+                Some(RetransmitAction::GiveUp(task)) => {
+                    let reason = if matches!(task, Some(Task::Liveness)) {
+                        Reason::DeadPeer
+                    } else {
+                        Reason::Timeout
+                    };
+                    self.fail(ctx, reason);
+                }
+                None => self.arm_retransmit(),
+            },
+            Timer::Liveness => {
+                let interval = self
+                    .link
+                    .gateway_cfg(ctx)?
+                    .liveness
+                    .map(|l| l.interval)
+                    .unwrap_or(Duration::MAX);
+                let checking = self.queue.tasks().any(|t| matches!(t, Task::Liveness));
+                if ctx.now.saturating_duration_since(self.last_rx) >= interval && !checking {
+                    self.queue.push(Task::Liveness);
+                    self.kick(ctx)?;
+                }
+                self.timers.set(Timer::Liveness, ctx.now + interval);
+            }
+            Timer::HalfOpen => {
+                if !self.is_usable() {
+                    self.fail(ctx, Reason::Timeout);
+                }
+            }
+            Timer::ChildLifetime => self.child_lifetimes(ctx)?,
+            Timer::Keepalive => self.keepalive(ctx),
+            Timer::Lifetime => {
+                // The soft lifetime: rekey (if the peer refuses, the SA is replaced instead).
+                let queued = self.queue.is_queued(|t| matches!(t, Task::RekeyIke(_)));
+                if self.is_usable() && !queued {
+                    self.queue.push(Task::RekeyIke(None));
+                    self.kick(ctx)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a NAT-keepalive (RFC 3948 section 2.3: one 0xFF byte, no non-ESP marker) while we
+    /// are behind a NAT, and arms the next one.
+    fn keepalive(&mut self, ctx: &mut Ctx<'_>) {
+        let Ok(Some(every)) = self.link.gateway_cfg(ctx).map(|g| g.nat_keepalive) else {
+            return;
+        };
+        if !self.is_usable() || !self.link.nat.local_behind_nat {
+            return;
+        }
+        ctx.out.push_back(Datagram {
+            local: self.link.local,
+            remote: self.link.remote,
+            bytes: vec![0xff],
+        });
+        self.timers.set(Timer::Keepalive, ctx.now + every);
+    }
+
+    /// Queues the rekeys and deletes of Child SAs whose lifetime is up.
+    fn child_lifetimes(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
+        let Phase::Established(sa) = &mut self.phase else {
+            return Ok(());
+        };
+        let (deletes, rekeys) = sa.due(ctx.now);
+        for spi in deletes {
+            if !self
+                .queue
+                .is_queued(|t| matches!(t, Task::DeleteChild(s) if *s == spi))
+            {
+                self.queue.push(Task::DeleteChild(spi));
+            }
+        }
+        for old in rekeys {
+            let spi = ctx.fresh_child_spi(|s| sa.child(s).is_some())?;
+            self.queue
+                .push(Task::create_child(ChildRequest::rekey_of(&old, spi)));
+        }
+        self.arm_children();
+        self.kick(ctx)
+    }
+
+    /// The IKE SA was authenticated: report it and arm its timers.
+    pub(super) fn established(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
+        self.timers.stop(Timer::HalfOpen);
+        let g = self.link.gateway_cfg(ctx)?;
+        let soft = ctx.soft_lifetime(g.ike_lifetime);
+        self.timers.set(Timer::Lifetime, ctx.now + soft);
+        if let (Some(every), true) = (g.nat_keepalive, self.link.nat.local_behind_nat) {
+            self.timers.set(Timer::Keepalive, ctx.now + every);
+        }
+        if let Some(suite) = self.phase.suite() {
+            ctx.emit(Event::IkeSaUp {
+                gateway: self.link.gateway.clone(),
+                role: self.link.role,
+                sa: self.link.name(),
+                suite,
+                nat: self.link.encap,
+            });
+        }
+        self.arm_liveness(ctx);
+        Ok(())
+    }
+
+    /// Ends the SA because of `reason`, reporting what went down.
+    pub(in crate::endpoint) fn fail(&mut self, ctx: &mut Ctx<'_>, reason: Reason) {
+        match self.phase {
+            Phase::Established(_) | Phase::Superseded(_) => self.teardown(ctx, reason),
+            Phase::Dead(_) => {}
+            _ => self.fail_negotiation(ctx, reason),
+        }
+    }
+
+    /// Deletes the Child SAs and the IKE SA, with events; a superseded SA goes silently.
+    pub(in crate::endpoint) fn teardown(&mut self, ctx: &mut Ctx<'_>, reason: Reason) {
+        let phase = core::mem::replace(&mut self.phase, Phase::Dead(Cause::Replaced));
+        self.timers.stop_all();
+        let Phase::Established(mut sa) = phase else {
+            if !matches!(phase, Phase::Superseded(_)) {
+                // Nothing was up; put it back and report the failure as such.
+                self.phase = phase;
+                self.fail(ctx, reason);
+            }
+            return;
+        };
+        let restart = sa.replace || matches!(reason, Reason::DeadPeer | Reason::Timeout);
+        let requested: Vec<String> = self
+            .queue
+            .tasks()
+            .filter_map(Task::child_request)
+            .map(|r| r.tunnel.clone())
+            .collect();
+        let carried: Vec<String> = sa
+            .drop_children(ctx)
+            .into_iter()
+            .map(|c| c.tunnel)
+            .collect();
+        for t in requested.into_iter().chain(carried) {
+            if !self.restart.tunnels.contains(&t) {
+                self.restart.tunnels.push(t);
+            }
+        }
+        ctx.emit(Event::IkeSaDown {
+            gateway: self.link.gateway.clone(),
+            sa: self.link.name(),
+            reason,
+        });
+        self.phase = Phase::Dead(Cause::Down { restart });
+    }
+}

@@ -1,0 +1,361 @@
+//! The Sans-IO IKEv2 endpoint.
+
+mod commands;
+mod housekeeping;
+mod ike_sa;
+mod show;
+
+pub use show::{IkeSaInfo, Received, Stats};
+
+use crate::config::EndpointConfig;
+use crate::cookie::CookieSecret;
+use crate::ctx::{fresh_child_spi, fresh_ike_spi, Ctx, Datagram};
+use crate::error::Error;
+use crate::event::Event;
+use crate::exchange::ike_sa_init::{self, InitOutcome};
+use crate::nat::NATT_PORT;
+use crate::wire::{ExchangeType, Packet};
+use core::time::Duration;
+use ike_sa::IkeSa;
+use ipsec_core::crypto::{CryptoProvider, SecureRandom};
+use ipsec_core::time::Instant;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+
+/// A datagram written by [`Endpoint::poll_transmit`] into the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The local address and port to send from (port 500, or 4500 after the NAT-T float).
+    pub local: SocketAddr,
+    /// The destination.
+    pub remote: SocketAddr,
+    /// Bytes written at the start of the buffer: the UDP payload (with the non-ESP marker when
+    /// sent from port 4500).
+    pub len: usize,
+}
+
+enum Rng {
+    Provider,
+    Owned(Box<dyn SecureRandom>),
+}
+
+/// An IKEv2 endpoint: the IKE SAs of one configuration, driven by datagrams and time.
+///
+/// # Contract
+///
+/// The endpoint performs no I/O and reads no clock. The caller owns the sockets (UDP 500 and
+/// 4500) and a monotonic clock, and drives the endpoint with four kinds of calls:
+///
+/// - **inputs**: [`handle_datagram`](Self::handle_datagram) for every datagram received on port
+///   500 or 4500 (on 4500, the UDP payload as received: the endpoint strips the non-ESP marker and
+///   answers [`Received::Esp`] for ESP packets, which the caller hands to its ESP datapath);
+///   [`handle_timeout`](Self::handle_timeout) when the deadline from `poll_timeout` passes;
+/// - **commands**: [`connect`](Self::connect), [`delete_child`](Self::delete_child),
+///   [`rekey_child`](Self::rekey_child), [`rekey_ike`](Self::rekey_ike),
+///   [`delete_ike`](Self::delete_ike),
+///   [`liveness_check`](Self::liveness_check),
+///   [`invalid_spi`](Self::invalid_spi);
+/// - **outputs**, to poll after every input or command, in this order until each returns `None`:
+///   [`poll_transmit`](Self::poll_transmit) (send each datagram from `local` to `remote`),
+///   [`poll_event`](Self::poll_event) (install or remove Child SAs, log), then
+///   [`poll_timeout`](Self::poll_timeout) (the next deadline to wait for);
+/// - **getters**: [`ike_sas`](Self::ike_sas), [`stats`](Self::stats), [`config`](Self::config).
+///
+/// Every call that can change state takes `now`; giving the same inputs at the same instants
+/// with the same random source reproduces the same outputs.
+pub struct Endpoint {
+    cfg: EndpointConfig,
+    provider: CryptoProvider,
+    rng: Rng,
+    // Boxed: an IKE SA is large, and map nodes then hold only pointers.
+    sas: BTreeMap<u64, Box<IkeSa>>,
+    /// Responder SAs by the initiator's address and SPI, to answer a retransmitted IKE_SA_INIT.
+    init_index: HashMap<(SocketAddr, u64), u64>,
+    cookies: CookieSecret,
+    out: VecDeque<Datagram>,
+    events: VecDeque<Event>,
+    /// Tunnels to bring up again, and when.
+    restarts: Vec<(String, Instant)>,
+    /// Per tunnel, the wait before the next restart attempt after one failed (doubling up to
+    /// [`EndpointConfig::restart_retry_max`]); cleared when a restart establishes.
+    restart_wait: HashMap<String, Duration>,
+    stats: Stats,
+}
+
+/// The [`Ctx`] of an input, borrowing the endpoint's fields apart from its SA table.
+macro_rules! ctx {
+    ($self:ident, $now:expr) => {
+        Ctx {
+            now: $now,
+            cfg: &$self.cfg,
+            provider: &$self.provider,
+            rng: match &$self.rng {
+                Rng::Provider => $self.provider.random,
+                Rng::Owned(r) => r.as_ref(),
+            },
+            out: &mut $self.out,
+            events: &mut $self.events,
+        }
+    };
+}
+use ctx;
+
+impl Endpoint {
+    /// An endpoint for `config`, with the provider's algorithms and random source.
+    pub fn new(config: EndpointConfig, provider: CryptoProvider) -> Result<Self, Error> {
+        Self::build(config, provider, Rng::Provider)
+    }
+
+    /// An endpoint whose randomness (SPIs, nonces, key exchanges, IVs) comes from `rng`, e.g. a
+    /// seeded source for reproducible tests.
+    pub fn with_rng(
+        config: EndpointConfig,
+        provider: CryptoProvider,
+        rng: Box<dyn SecureRandom>,
+    ) -> Result<Self, Error> {
+        Self::build(config, provider, Rng::Owned(rng))
+    }
+
+    fn build(config: EndpointConfig, provider: CryptoProvider, rng: Rng) -> Result<Self, Error> {
+        config.validate()?;
+        provider
+            .consistency_check()
+            .map_err(|e| Error::Config(format!("crypto provider: {e}")))?;
+        Ok(Endpoint {
+            cfg: config,
+            provider,
+            rng,
+            sas: BTreeMap::new(),
+            init_index: HashMap::new(),
+            cookies: CookieSecret::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            restarts: Vec::new(),
+            restart_wait: HashMap::new(),
+            stats: Stats::default(),
+        })
+    }
+
+    fn rng(&self) -> &dyn SecureRandom {
+        match &self.rng {
+            Rng::Provider => self.provider.random,
+            Rng::Owned(r) => r.as_ref(),
+        }
+    }
+
+    // ---- getters ----
+
+    /// The configuration.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.cfg
+    }
+
+    /// The IKE SAs, established or in negotiation.
+    pub fn ike_sas(&self) -> Vec<IkeSaInfo> {
+        self.sas.values().map(|sa| sa.info()).collect()
+    }
+
+    /// Drop and retransmission counters, over the life of the endpoint.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats;
+        for sa in self.sas.values() {
+            sa.add_stats(&mut s);
+        }
+        s
+    }
+
+    // ---- inputs ----
+
+    /// Processes one received datagram. `local` is the address it arrived on (port 500 or
+    /// 4500), `remote` its source, `data` the UDP payload.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) -> Received {
+        let mut data = data;
+        if local.port() == NATT_PORT {
+            if data == [0xff] {
+                return Received::Keepalive;
+            }
+            match data.get(..4) {
+                Some([0, 0, 0, 0]) => data = &data[4..],
+                _ => return Received::Esp,
+            }
+        }
+        let Ok(p) = Packet::new_checked(data) else {
+            self.stats.dropped_malformed += 1;
+            return Received::Dropped;
+        };
+        if p.exchange_type() == ExchangeType::IKE_SA_INIT
+            && !p.flags().is_response()
+            && p.responder_spi() == 0
+        {
+            self.handle_init_request(now, local, remote, data, p.initiator_spi());
+            return Received::Ike;
+        }
+        // The original initiator sets the I flag; if the peer set it, we are the responder.
+        let our_spi = if p.flags().is_initiator() {
+            p.responder_spi()
+        } else {
+            p.initiator_spi()
+        };
+        let Some(sa) = self.sas.get_mut(&our_spi) else {
+            self.stats.dropped_unknown_spi += 1;
+            return Received::Ike;
+        };
+        if !sa.peer_spi_matches(&p) {
+            self.stats.dropped_unknown_spi += 1;
+            return Received::Ike;
+        }
+        let mut ctx = ctx!(self, now);
+        if sa.handle(&mut ctx, local, remote, data).is_err() {
+            self.stats.dropped_malformed += 1;
+        }
+        self.after(now, our_spi);
+        Received::Ike
+    }
+
+    fn handle_init_request(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+        spi_i: u64,
+    ) {
+        if let Some(spi) = self.init_index.get(&(remote, spi_i)).copied() {
+            if let Some(sa) = self.sas.get_mut(&spi) {
+                let mut ctx = ctx!(self, now);
+                sa.answer_init_again(&mut ctx);
+            }
+            return;
+        }
+        let half_open = self.sas.values().filter(|s| s.is_half_open()).count();
+        let Ok(spi_r) = self.new_spi() else {
+            return;
+        };
+        let rng: &dyn SecureRandom = match &self.rng {
+            Rng::Provider => self.provider.random,
+            Rng::Owned(r) => r.as_ref(),
+        };
+        if self.cookies.refresh(now, rng).is_err() {
+            return;
+        }
+        let mut ctx = ctx!(self, now);
+        let outcome = ike_sa_init::respond(
+            &mut ctx,
+            &self.cookies,
+            half_open,
+            (local, remote),
+            data,
+            spi_r,
+        );
+        match outcome {
+            Ok(InitOutcome::Created(link, hs, response)) => {
+                let Ok(g) = ctx.gateway(&link.gateway) else {
+                    return;
+                };
+                let sa = IkeSa::answered(&ctx, g, link, hs, response);
+                self.init_index.insert((remote, spi_i), spi_r);
+                self.sas.insert(spi_r, Box::new(sa));
+            }
+            Ok(InitOutcome::Answered) => {}
+            Ok(InitOutcome::Dropped) | Err(_) => self.stats.dropped_malformed += 1,
+        }
+    }
+
+    /// Processes expired deadlines. Call when the instant from [`poll_timeout`](Self::poll_timeout)
+    /// has passed; calling it early or twice is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let spis: Vec<u64> = self.sas.keys().copied().collect();
+        for spi in spis {
+            while let Some(sa) = self.sas.get_mut(&spi) {
+                let Some(t) = sa.expire_one(now) else {
+                    break;
+                };
+                let mut ctx = ctx!(self, now);
+                let _ = sa.on_timer(&mut ctx, t);
+            }
+            self.after(now, spi);
+        }
+        self.run_restarts(now);
+    }
+
+    // ---- outputs ----
+
+    /// Writes the next datagram to send into `buf`. A datagram larger than `buf` is dropped and
+    /// counted ([`Stats::dropped_buffer_too_small`]); 65,535 bytes always suffice.
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        while let Some(d) = self.out.pop_front() {
+            let Some(dst) = buf.get_mut(..d.bytes.len()) else {
+                self.stats.dropped_buffer_too_small += 1;
+                continue;
+            };
+            dst.copy_from_slice(&d.bytes);
+            return Some(Transmit {
+                local: d.local,
+                remote: d.remote,
+                len: d.bytes.len(),
+            });
+        }
+        None
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout) must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.sas
+            .values()
+            .filter_map(|s| s.next_timeout())
+            .chain(self.restarts.iter().map(|(_, t)| *t))
+            .min()
+    }
+
+    // ---- internals ----
+
+    /// Seals `inner` (a payload chain whose first payload is `first`) as a request of
+    /// `exchange` with message ID `id` under the keys of this endpoint's IKE SA for `gateway`,
+    /// whatever those bytes hold (an established SA if there is one, else one with keys, e.g.
+    /// waiting for IKE_AUTH). Returns the SA's local and remote addresses and the message.
+    /// For [`Pair::seal_request`](crate::testing::Pair::seal_request).
+    pub(crate) fn seal_request(
+        &self,
+        gateway: &str,
+        exchange: ExchangeType,
+        id: u32,
+        first: crate::wire::PayloadType,
+        inner: &[u8],
+    ) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
+        let sa = self
+            .sas
+            .values()
+            .filter(|sa| sa.gateway() == gateway && sa.has_keys())
+            .max_by_key(|sa| sa.is_usable())?;
+        sa.seal(exchange, id, first, inner, self.rng())
+    }
+
+    /// Checks and decrypts `bytes` with the receiving keys of this endpoint's IKE SA for
+    /// `gateway`. For [`Pair::open_message`](crate::testing::Pair::open_message).
+    pub(crate) fn open_message(&self, gateway: &str, bytes: &[u8]) -> Option<crate::wire::Message> {
+        let sa = self.sas.values().find(|sa| sa.gateway() == gateway)?;
+        sa.unseal(bytes)
+    }
+
+    fn new_spi(&self) -> Result<u64, Error> {
+        fresh_ike_spi(self.rng(), |s| self.sas.contains_key(&s))
+    }
+
+    /// An inbound ESP SPI unused by any Child SA of this endpoint.
+    fn new_child_spi(&self) -> Result<u32, Error> {
+        fresh_child_spi(self.rng(), |s| {
+            self.sas.values().any(|sa| sa.uses_child_spi(s))
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! What the endpoint shows of itself: per-datagram verdicts, counters and IKE SA summaries.
+
+use crate::event::Role;
+use crate::proposal::IkeSuite;
+use ipsec_core::child_sa::ChildSa;
+use std::net::SocketAddr;
+
+/// What a datagram given to [`Endpoint::handle_datagram`](crate::Endpoint::handle_datagram) was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// An IKE message, processed (or dropped and counted in [`Stats`]).
+    Ike,
+    /// An ESP packet in UDP (port 4500, no non-ESP marker): hand the same bytes to the ESP
+    /// datapath.
+    Esp,
+    /// A NAT-keepalive (RFC 3948 section 2.3): nothing to do.
+    Keepalive,
+    /// Not an IKE message (too short, bad header); counted in [`Stats::dropped_malformed`].
+    Dropped,
+}
+
+/// Counters of what the endpoint dropped or repeated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams that were not IKE messages or did not parse.
+    pub dropped_malformed: u64,
+    /// IKE messages for SPIs we do not know.
+    pub dropped_unknown_spi: u64,
+    /// Requests and responses outside the message-ID window.
+    pub dropped_out_of_window: u64,
+    /// Protected messages whose integrity check failed, or unprotected where protection is due.
+    pub dropped_bad_icv: u64,
+    /// Peer requests answered again from the response cache.
+    pub retransmits_answered: u64,
+    /// Our requests sent again.
+    pub retransmits_sent: u64,
+    /// Datagrams dropped because the caller's buffer was too small.
+    pub dropped_buffer_too_small: u64,
+    /// Authenticated requests whose payloads did not decode, answered with INVALID_SYNTAX or
+    /// UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296 section 2.21.2).
+    pub malformed_answered: u64,
+}
+
+/// A summary of one IKE SA, as `show vpn ike-sa` would print it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IkeSaInfo {
+    /// The `ike-gateway`.
+    pub gateway: String,
+    /// Our role.
+    pub role: Role,
+    /// Initiator's SPI.
+    pub spi_i: u64,
+    /// Responder's SPI.
+    pub spi_r: u64,
+    /// Our address.
+    pub local: SocketAddr,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// Authenticated and usable.
+    pub established: bool,
+    /// The negotiated algorithms, after IKE_SA_INIT.
+    pub suite: Option<IkeSuite>,
+    /// UDP encapsulation in use.
+    pub nat: bool,
+    /// The installed Child SAs.
+    pub children: Vec<ChildSa>,
+}
+
+impl core::fmt::Display for IkeSaInfo {
+    /// A `show vpn ike-sa`-like block: the IKE SA line, then one line per Child SA, named
+    /// `tunnel:proxy-id` (or `tunnel` for a tunnel without proxy IDs).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(
+            f,
+            "{:<16} {}[{}] -> {}[{}] {:016x}:{:016x} {} {} {} NAT {}",
+            self.gateway,
+            self.local.ip(),
+            self.local.port(),
+            self.remote.ip(),
+            self.remote.port(),
+            self.spi_i,
+            self.spi_r,
+            match self.role {
+                Role::Initiator => "Init",
+                Role::Responder => "Resp",
+            },
+            if self.established {
+                "Established"
+            } else {
+                "Negotiating"
+            },
+            self.suite
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
+            if self.nat { "detected" } else { "not detected" },
+        )?;
+        for c in &self.children {
+            let ts = |v: &[ipsec_core::selector::TrafficSelector]| {
+                v.iter().map(|t| t.short()).collect::<Vec<_>>().join(",")
+            };
+            // One Child SA per proxy ID, named `tunnel:proxy-id` as PAN-OS names them.
+            let name = match &c.proxy_id {
+                Some(p) => format!("{}:{p}", c.tunnel),
+                None => c.tunnel.clone(),
+            };
+            writeln!(
+                f,
+                "  {:<14} SPI in {:08X} out {:08X} {} local {} remote {}",
+                name,
+                c.inbound.spi,
+                c.outbound.spi,
+                if c.encapsulation.is_some() {
+                    "ESP-in-UDP"
+                } else {
+                    "ESP"
+                },
+                ts(&c.local_ts),
+                ts(&c.remote_ts)
+            )?;
+        }
+        Ok(())
+    }
+}

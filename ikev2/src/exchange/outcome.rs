@@ -1,0 +1,43 @@
+//! What an exchange asks of its IKE SA beyond the phase it changes; the endpoint's driver of the
+//! SA carries it out (queueing, timers, successors), so the exchanges never touch the queue.
+
+use crate::event::Reason;
+use crate::sa::{Established, Link, Task};
+use ipsec_core::time::Instant;
+
+/// The side effects of handling one message.
+#[derive(Default)]
+pub(crate) struct Effects {
+    /// Work to queue behind what is queued.
+    pub(crate) then: Vec<Task>,
+    /// Work to start before anything queued (in this order).
+    pub(crate) first: Vec<Task>,
+    /// Queued deletes of these Child SAs (inbound SPIs) are moot: the peer deleted them.
+    pub(crate) cancel_deletes: Vec<u32>,
+    /// The IKE SA ends, for this reason.
+    pub(crate) end: Option<Reason>,
+    /// Try the IKE SA rekey again at this instant (the peer answered TEMPORARY_FAILURE).
+    pub(crate) retry_rekey: Option<Instant>,
+    /// An IKE SA rekey made this successor.
+    pub(crate) successor: Option<Successor>,
+}
+
+/// The new IKE SA of a rekey (RFC 7296 section 1.3.2): it takes over the Child SAs and their
+/// queued work; the old one is superseded.
+pub(crate) struct Successor {
+    pub(crate) link: Link,
+    /// Its state, without the Child SAs yet.
+    pub(crate) sa: Established,
+    /// We sent the rekey request (we then delete the old SA; otherwise the peer does).
+    pub(crate) ours: bool,
+}
+
+impl Effects {
+    /// Effects that end the IKE SA.
+    pub(crate) fn end(reason: Reason) -> Self {
+        Effects {
+            end: Some(reason),
+            ..Effects::default()
+        }
+    }
+}
