@@ -36,6 +36,8 @@ use ipsec_core::selector::{check_narrowed, choose_policy, TrafficSelector};
 /// How IKE_AUTH ended. The caller turns the [`Handshake`] into an established SA
 /// ([`Established::from_handshake`](crate::sa::Established::from_handshake)) when it is up,
 /// after protecting the response with its keys.
+// Returned once and moved on, never stored: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum AuthResult {
     /// Authenticated as `peer`. `child` is the first Child SA, or the tunnel and reason it
     /// failed for; `None` for a childless IKE SA (RFC 6023). `initial_contact`: the initiator

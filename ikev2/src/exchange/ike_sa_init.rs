@@ -199,6 +199,8 @@ pub(crate) fn request(ctx: &Ctx<'_>, link: &Link, init: &mut InitSent) -> Result
 }
 
 /// Where the initiator's IKE_SA_INIT stands after a response.
+// Returned once and moved on, never stored: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum InitStep {
     /// Send the request again (with the cookie, or in the group the responder wants).
     Resend(InitSent),
@@ -314,6 +316,8 @@ pub(crate) fn on_response(
 }
 
 /// What the responder did with an IKE_SA_INIT request.
+// Returned once and moved on, never stored: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum InitOutcome {
     /// A new half-open IKE SA: its link, its handshake state and the response sent.
     Created(Link, Handshake, Vec<u8>),
