@@ -1,98 +1,55 @@
 //! Finding objects and fields in the TOML text, to put a line and column on every error.
 //!
-//! The document is read a second time into a loose tree that accepts any TOML and keeps the byte
-//! span of every key and value. Serde errors (which carry a span) are mapped back to the object and
-//! field around that span; validation errors (which carry an object index and a field path) are
-//! mapped forward to the span of that field.
+//! The document is parsed once, by the `toml` crate, into its spanned tree (`DeTable`): every key
+//! and value keeps its byte span. The configuration is deserialized from that tree; serde errors
+//! (which carry a span) are mapped back to the object and field around that span, and validation
+//! errors (which carry an object index and a field path) are mapped forward to the span of that
+//! field.
 
 use super::error::{path_display, ConfigError, Location, ObjectKind, ObjectRef, Problem, Seg};
-use core::fmt;
 use core::ops::Range;
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-/// A TOML value with spans, of no particular schema.
-#[derive(Debug)]
-pub(crate) enum Node {
-    Table(Vec<(Spanned<String>, Spanned<Node>)>),
-    Array(Vec<Spanned<Node>>),
-    Str(String),
-    Other,
+type Key<'s> = Spanned<toml::de::DeString<'s>>;
+
+/// The entry `key` of `value` when it is a table.
+fn get<'a, 's>(
+    value: &'a DeValue<'s>,
+    key: &str,
+) -> Option<(&'a Key<'s>, &'a Spanned<DeValue<'s>>)> {
+    value.as_table()?.get_key_value(key)
 }
 
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(NodeVisitor)
-    }
+/// The string value of the `name` entry of a table.
+fn name_of(value: &DeValue<'_>) -> Option<String> {
+    get(value, "name").and_then(|(_, n)| n.get_ref().as_str().map(str::to_owned))
 }
 
-struct NodeVisitor;
-
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any TOML value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Node, E> {
-        Ok(Node::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Node, E> {
-        Ok(Node::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Node, E> {
-        Ok(Node::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Node, E> {
-        Ok(Node::Other)
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Node, E> {
-        Ok(Node::Str(v.to_string()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Node, E> {
-        Ok(Node::Str(v))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut v = Vec::new();
-        while let Some(x) = seq.next_element::<Spanned<Node>>()? {
-            v.push(x);
-        }
-        Ok(Node::Array(v))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut v = Vec::new();
-        while let Some(k) = map.next_key::<Spanned<String>>()? {
-            let val = map.next_value::<Spanned<Node>>()?;
-            v.push((k, val));
-        }
-        Ok(Node::Table(v))
-    }
-}
-
-impl Node {
-    fn get(&self, key: &str) -> Option<(&Spanned<String>, &Spanned<Node>)> {
-        match self {
-            Node::Table(t) => t
-                .iter()
-                .find(|(k, _)| k.get_ref() == key)
-                .map(|(k, v)| (k, v)),
-            _ => None,
-        }
-    }
-}
-
-/// The parsed loose tree of one document.
+/// One parsed document: its text and spanned tree.
 pub(crate) struct Document<'s> {
     source: &'s str,
-    root: Option<Node>,
+    root: Spanned<DeTable<'s>>,
 }
 
 impl<'s> Document<'s> {
-    pub(crate) fn parse(source: &'s str) -> Self {
-        Document {
-            source,
-            root: toml::from_str::<Node>(source).ok(),
+    /// Parses `source`; a syntax error becomes the one [`ConfigError`] of the file.
+    pub(crate) fn parse(source: &'s str) -> Result<Self, Vec<ConfigError>> {
+        match DeTable::parse(source) {
+            Ok(root) => Ok(Document { source, root }),
+            Err(e) => Err(vec![ConfigError {
+                object: None,
+                field: None,
+                problem: Problem::Syntax(e.message().trim().to_string()),
+                location: e.span().map(|s| Location::of_offset(source, s.start)),
+                site: None,
+            }]),
         }
+    }
+
+    /// A deserializer over the parsed tree (the text is not parsed again).
+    pub(crate) fn deserializer(&self) -> toml::de::Deserializer<'s> {
+        toml::de::Deserializer::from(self.root.clone())
     }
 
     fn loc(&self, span: Range<usize>) -> Location {
@@ -102,65 +59,51 @@ impl<'s> Document<'s> {
     /// Sets `location` on a validation error from its object index and field path: the key of the
     /// deepest path step found, or the object's table when the field is absent.
     pub(crate) fn place(&self, e: &mut ConfigError) {
-        let (Some(root), Some(obj), Some((index, path))) = (&self.root, &e.object, &e.site) else {
+        let (Some(obj), Some((index, path))) = (&e.object, &e.site) else {
             return;
         };
-        let Some((_, arr)) = root.get(obj.kind.as_str()) else {
+        let Some(arr) = self.root.get_ref().get(obj.kind.as_str()) else {
             return;
         };
-        let Node::Array(items) = arr.get_ref() else {
-            return;
-        };
-        let Some(item) = items.get(*index) else {
+        let Some(item) = arr.get_ref().as_array().and_then(|items| items.get(*index)) else {
             return;
         };
         let mut span = item.span();
-        let mut node: &Node = item.get_ref();
+        let mut node = item.get_ref();
         for seg in path {
-            match seg {
-                Seg::Key(k) => match node.get(k) {
-                    Some((key, val)) => {
-                        span = key.span();
-                        node = val.get_ref();
-                    }
-                    None => break,
-                },
-                Seg::Index(i, _) => match node {
-                    Node::Array(a) => match a.get(*i) {
-                        Some(x) => {
-                            span = x.span();
-                            node = x.get_ref();
-                        }
-                        None => break,
-                    },
-                    _ => break,
-                },
-            }
+            let step = match seg {
+                Seg::Key(k) => get(node, k).map(|(key, val)| (key.span(), val)),
+                Seg::Index(i, _) => node
+                    .as_array()
+                    .and_then(|a| a.get(*i))
+                    .map(|x| (x.span(), x)),
+            };
+            let Some((at, next)) = step else {
+                break;
+            };
+            span = at;
+            node = next.get_ref();
         }
         e.location = Some(self.loc(span));
     }
 
-    /// Turns a serde/TOML error into a [`ConfigError`] naming the object and field that contain
-    /// the error's span.
+    /// Turns a serde error into a [`ConfigError`] naming the object and field that contain the
+    /// error's span.
     pub(crate) fn error_of(&self, err: &toml::de::Error) -> ConfigError {
         let message = err.message().trim().to_string();
         let span = err.span();
-        let location = span.clone().map(|s| self.loc(s));
-        let problem = classify(&message, self.root.is_none());
         let mut out = ConfigError {
             object: None,
             field: None,
-            problem,
-            location,
+            problem: classify(&message),
+            location: span.clone().map(|s| self.loc(s)),
             site: None,
         };
-        let (Some(root), Some(span)) = (&self.root, span) else {
-            return out;
-        };
-        let Node::Table(top) = root else {
+        let Some(span) = span else {
             return out;
         };
         // The top-level table holding the span: an object kind (or an unknown top-level key).
+        let top = self.root.get_ref();
         let Some((key, val)) = top.iter().find(|(k, v)| holds(Some(k), v, &span)) else {
             if let Problem::UnknownField { name: f, .. } = &out.problem {
                 out.field = Some(f.clone());
@@ -168,56 +111,39 @@ impl<'s> Document<'s> {
             return out;
         };
         let Some(kind) = ObjectKind::from_table_name(key.get_ref()) else {
-            out.field = Some(key.get_ref().clone());
+            out.field = Some(key.get_ref().to_string());
             return out;
         };
-        let Node::Array(items) = val.get_ref() else {
+        let item = val.get_ref().as_array().and_then(|items| {
+            items
+                .iter()
+                .enumerate()
+                .find(|(_, i)| holds(None, i, &span))
+        });
+        let Some((index, item)) = item else {
             out.object = Some(ObjectRef { kind, name: None });
             return out;
         };
-        let Some((index, item)) = items
-            .iter()
-            .enumerate()
-            .find(|(_, i)| holds(None, i, &span))
-        else {
-            out.object = Some(ObjectRef { kind, name: None });
-            return out;
-        };
-        let name = match item.get_ref().get("name") {
-            Some((_, n)) => match n.get_ref() {
-                Node::Str(s) => Some(s.clone()),
-                _ => None,
-            },
-            None => None,
-        };
+        let name = name_of(item.get_ref());
         out.object = Some(ObjectRef { kind, name });
         // Descend to the innermost key whose key or value holds the span.
         let mut path = Vec::new();
         let mut node = item.get_ref();
         loop {
-            match node {
-                Node::Table(t) => match t.iter().find(|(k, v)| holds(Some(k), v, &span)) {
-                    Some((k, v)) => {
-                        path.push(Seg::Key(k.get_ref().clone()));
-                        node = v.get_ref();
-                    }
-                    None => break,
-                },
-                Node::Array(a) => match a.iter().enumerate().find(|(_, x)| holds(None, x, &span)) {
-                    Some((i, x)) => {
-                        let n = match x.get_ref().get("name") {
-                            Some((_, n)) => match n.get_ref() {
-                                Node::Str(s) => Some(s.clone()),
-                                _ => None,
-                            },
-                            None => None,
-                        };
-                        path.push(Seg::Index(i, n));
-                        node = x.get_ref();
-                    }
-                    None => break,
-                },
-                _ => break,
+            if let Some(t) = node.as_table() {
+                let Some((k, v)) = t.iter().find(|(k, v)| holds(Some(k), v, &span)) else {
+                    break;
+                };
+                path.push(Seg::Key(k.get_ref().to_string()));
+                node = v.get_ref();
+            } else if let Some(a) = node.as_array() {
+                let Some((i, x)) = a.iter().enumerate().find(|(_, x)| holds(None, x, &span)) else {
+                    break;
+                };
+                path.push(Seg::Index(i, name_of(x.get_ref())));
+                node = x.get_ref();
+            } else {
+                break;
             }
         }
         // Unknown and missing fields name the field in the message, not by position.
@@ -240,18 +166,18 @@ impl<'s> Document<'s> {
 
 /// True when `span` lies in `v`, in its key, or in any of its descendants (an array of tables
 /// such as `[[ipsec-tunnel.proxy-id]]` sits outside its parent's header span).
-fn holds(k: Option<&Spanned<String>>, v: &Spanned<Node>, span: &Range<usize>) -> bool {
+fn holds(k: Option<&Key<'_>>, v: &Spanned<DeValue<'_>>, span: &Range<usize>) -> bool {
     if k.is_some_and(|k| k.span() == *span) || contains(v, span) {
         return true;
     }
     match v.get_ref() {
-        Node::Table(t) => t.iter().any(|(k, v)| holds(Some(k), v, span)),
-        Node::Array(a) => a.iter().any(|x| holds(None, x, span)),
+        DeValue::Table(t) => t.iter().any(|(k, v)| holds(Some(k), v, span)),
+        DeValue::Array(a) => a.iter().any(|x| holds(None, x, span)),
         _ => false,
     }
 }
 
-fn contains(v: &Spanned<Node>, span: &Range<usize>) -> bool {
+fn contains(v: &Spanned<DeValue<'_>>, span: &Range<usize>) -> bool {
     let s = v.span();
     s.start <= span.start && span.end <= s.end
 }
@@ -263,10 +189,7 @@ fn backticked(message: &str) -> Option<String> {
     Some(message[start..start + len].to_string())
 }
 
-fn classify(message: &str, syntax: bool) -> Problem {
-    if syntax {
-        return Problem::Syntax(message.to_string());
-    }
+fn classify(message: &str) -> Problem {
     if message.starts_with("unknown field") {
         if let Some(f) = backticked(message) {
             let expected = message

@@ -123,8 +123,8 @@ impl Config {
     /// with its line and column. Syntax and type errors stop parsing at the first one; semantic
     /// errors are all reported.
     pub fn from_toml_str(text: &str) -> Result<Config, Vec<ConfigError>> {
-        let doc = locate::Document::parse(text);
-        let config: Config = match toml::from_str(text) {
+        let doc = locate::Document::parse(text)?;
+        let config = match Config::deserialize(doc.deserializer()) {
             Ok(c) => c,
             Err(e) => return Err(vec![doc.error_of(&e)]),
         };
