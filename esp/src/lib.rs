@@ -16,6 +16,10 @@
 //!
 //! Nothing here performs I/O, reads a clock or keeps global state: time comes in as `now`.
 //!
+//! The table emits `tracing` events at debug level when an SA pair is installed or removed and
+//! when a lifetime event is polled, naming SPIs and algorithms, never keys; nothing is logged per
+//! packet (the counters say what happened to packets). Without a subscriber they cost nothing.
+//!
 //! # Using the table
 //!
 //! Install every Child SA IKE reports, then per packet: [`SaTable::encapsulate`] what the tunnel

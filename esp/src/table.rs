@@ -289,6 +289,17 @@ impl SaTable {
         if let Some(list) = self.by_tunnel.get_mut(tunnel.0 as usize) {
             list.push(out_idx32);
         }
+        // SPIs, names and algorithms only: never the keys.
+        tracing::debug!(
+            tunnel = %child.tunnel,
+            spi_in = %format_args!("{spi:08x}"),
+            spi_out = %format_args!("{:08x}", child.outbound.spi),
+            encryption = %child.encryption,
+            integrity = %child.integrity,
+            mode = ?child.mode,
+            udp_encapsulated = child.encapsulation.is_some(),
+            "IPsec SA installed"
+        );
         Ok(ChildHandle {
             inbound_spi: spi,
             outbound_spi: child.outbound.spi,
@@ -298,6 +309,11 @@ impl SaTable {
 
     /// Removes both halves of `child` (deleted or replaced by a rekey).
     pub fn remove(&mut self, child: ChildHandle) {
+        tracing::debug!(
+            spi_in = %format_args!("{:08x}", child.inbound_spi),
+            spi_out = %format_args!("{:08x}", child.outbound_spi),
+            "IPsec SA removed"
+        );
         if let Some(slot) = self.lookup(child.inbound_spi) {
             if let Some(s) = self.slots.get_mut(slot as usize) {
                 // Global counters outlive the SA, as `show counter global` does.
@@ -451,8 +467,14 @@ impl SaTable {
                     _ => None,
                 }
             };
-            if ev.is_some() {
+            if let Some(e) = &ev {
                 self.event_cursor = i;
+                tracing::debug!(
+                    spi = %format_args!("{:08x}", e.spi),
+                    direction = if e.outbound { "outbound" } else { "inbound" },
+                    "{}",
+                    e.event
+                );
                 return ev;
             }
         }

@@ -10,6 +10,9 @@
 //! PAN-OS accepts load, and [`Config::warnings`] lists them. [`check_pair`] checks two firewalls'
 //! configurations against each other (proposals, keys, identities, mirrored proxy IDs).
 //!
+//! [`Config::load`] emits a debug-level `tracing` event with the file's object, warning or
+//! error counts (never values: a configuration holds keys).
+//!
 //! Crypto profiles map to IANA transforms for the protocol cores:
 //! [`IkeCryptoProfile::proposals`] and [`IpsecCryptoProfile::proposals`].
 //!
@@ -143,9 +146,25 @@ impl Config {
 
     /// Reads, parses and validates a TOML file.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, Vec<ConfigError>> {
-        let text = std::fs::read_to_string(path.as_ref())
-            .map_err(|e| vec![ConfigError::file(Problem::Io(e.to_string()))])?;
-        Config::from_toml_str(&text)
+        let path = path.as_ref();
+        let loaded = std::fs::read_to_string(path)
+            .map_err(|e| vec![ConfigError::file(Problem::Io(e.to_string()))])
+            .and_then(|text| Config::from_toml_str(&text));
+        // Counts only: the errors go to the caller, and a configuration holds keys.
+        match &loaded {
+            Ok(c) => tracing::debug!(
+                path = %path.display(),
+                objects = ObjectKind::ALL.iter().map(|k| c.count(*k)).sum::<usize>(),
+                warnings = c.warnings().len(),
+                "configuration loaded"
+            ),
+            Err(e) => tracing::debug!(
+                path = %path.display(),
+                errors = e.len(),
+                "configuration rejected"
+            ),
+        }
+        loaded
     }
 
     /// Checks every object and every reference between objects; returns all errors found.
