@@ -47,7 +47,7 @@ fn hq_loads_with_the_values_it_states() {
         [CipherName::Aes128Gcm, CipherName::Aes256Gcm]
     );
     assert_eq!(esp.authentication, [AuthName::None]);
-    assert_eq!(esp.dh_group, PfsGroup::Group19);
+    assert_eq!(esp.dh_group, PfsGroup::Group(DhGroupName::Group19));
     assert_eq!(esp.lifetime(), Duration::from_secs(3600));
     assert_eq!(esp.lifesize_bytes(), Some(4096 * 1024 * 1024));
 
@@ -167,7 +167,7 @@ fn absent_fields_take_pan_os_defaults() {
     assert_eq!(ike.lifetime, Lifetime::Hours(8));
     let p2 = &c.ipsec_crypto_profiles[0];
     assert_eq!(p2.protocol, ProtocolName::Esp);
-    assert_eq!(p2.dh_group, PfsGroup::Group2);
+    assert_eq!(p2.dh_group, PfsGroup::Group(DhGroupName::Group2));
     assert_eq!(p2.lifetime, Lifetime::Hours(1));
     assert_eq!(p2.lifesize, None);
     let gw = &c.ike_gateways[0];
@@ -210,7 +210,7 @@ fn hq_in_code() -> Config {
         vec![CipherName::Aes128Gcm, CipherName::Aes256Gcm],
         vec![AuthName::None],
     );
-    esp.dh_group = PfsGroup::Group19;
+    esp.dh_group = PfsGroup::Group(DhGroupName::Group19);
     esp.lifesize = Some(Lifesize::Mb(4096));
 
     let mut gw = IkeGateway::new(

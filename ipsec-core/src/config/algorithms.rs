@@ -1,8 +1,10 @@
-//! Algorithm names as PAN-OS spells them, and their IANA transform IDs.
+//! Algorithm names as PAN-OS spells them, and their IANA transform IDs. The spellings and key
+//! lengths come from the one algorithm table, [`crate::crypto::algorithms`]; these enums are
+//! how a configuration file names its rows.
 //!
 //! Beyond PAN-OS: `group31` (Curve25519, RFC 8031) and `chacha20-poly1305` (RFC 7634).
 
-use crate::crypto::{DhGroup, EncrId, Encryption, IntegId, PrfId};
+use crate::crypto::{algorithms, DhGroup, EncrId, Encryption, IntegId, PrfId};
 use serde::{Deserialize, Serialize};
 
 /// A Diffie-Hellman group name (`group19`).
@@ -32,6 +34,20 @@ pub enum DhGroupName {
 }
 
 impl DhGroupName {
+    /// Every group, in the order of the IANA registry.
+    pub const ALL: [DhGroupName; 10] = [
+        DhGroupName::Group1,
+        DhGroupName::Group2,
+        DhGroupName::Group5,
+        DhGroupName::Group14,
+        DhGroupName::Group15,
+        DhGroupName::Group16,
+        DhGroupName::Group19,
+        DhGroupName::Group20,
+        DhGroupName::Group21,
+        DhGroupName::Group31,
+    ];
+
     /// The IANA key exchange method.
     pub fn dh_group(self) -> DhGroup {
         match self {
@@ -48,20 +64,9 @@ impl DhGroupName {
         }
     }
 
-    /// The PAN-OS spelling (`group19`).
+    /// The PAN-OS spelling (`group19`), from the algorithm table.
     pub fn as_str(self) -> &'static str {
-        match self {
-            DhGroupName::Group1 => "group1",
-            DhGroupName::Group2 => "group2",
-            DhGroupName::Group5 => "group5",
-            DhGroupName::Group14 => "group14",
-            DhGroupName::Group15 => "group15",
-            DhGroupName::Group16 => "group16",
-            DhGroupName::Group19 => "group19",
-            DhGroupName::Group20 => "group20",
-            DhGroupName::Group21 => "group21",
-            DhGroupName::Group31 => "group31",
-        }
+        algorithms::group_of(self.dh_group()).map_or("", |g| g.name)
     }
 
     /// Why the group is weak, if it is.
@@ -76,62 +81,57 @@ impl DhGroupName {
 }
 
 /// The PFS group of an IPsec crypto profile: `no-pfs` or a group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PfsGroup {
     /// No additional key exchange in CREATE_CHILD_SA.
     NoPfs,
-    /// 768-bit MODP (weak).
-    Group1,
-    /// 1024-bit MODP (weak; PAN-OS's default).
-    Group2,
-    /// 1536-bit MODP (weak).
-    Group5,
-    /// 2048-bit MODP.
-    Group14,
-    /// 3072-bit MODP.
-    Group15,
-    /// 4096-bit MODP.
-    Group16,
-    /// NIST P-256.
-    Group19,
-    /// NIST P-384.
-    Group20,
-    /// NIST P-521.
-    Group21,
-    /// Curve25519 (not in PAN-OS).
-    Group31,
+    /// A key exchange in this group with every CREATE_CHILD_SA.
+    Group(DhGroupName),
 }
+
+/// The spellings `dh-group` accepts in an IPsec crypto profile.
+const PFS_NAMES: &[&str] = &[
+    "no-pfs", "group1", "group2", "group5", "group14", "group15", "group16", "group19", "group20",
+    "group21", "group31",
+];
 
 impl PfsGroup {
     /// The group, `None` for `no-pfs`.
     pub fn group(self) -> Option<DhGroupName> {
-        Some(match self {
-            PfsGroup::NoPfs => return None,
-            PfsGroup::Group1 => DhGroupName::Group1,
-            PfsGroup::Group2 => DhGroupName::Group2,
-            PfsGroup::Group5 => DhGroupName::Group5,
-            PfsGroup::Group14 => DhGroupName::Group14,
-            PfsGroup::Group15 => DhGroupName::Group15,
-            PfsGroup::Group16 => DhGroupName::Group16,
-            PfsGroup::Group19 => DhGroupName::Group19,
-            PfsGroup::Group20 => DhGroupName::Group20,
-            PfsGroup::Group21 => DhGroupName::Group21,
-            PfsGroup::Group31 => DhGroupName::Group31,
-        })
+        match self {
+            PfsGroup::NoPfs => None,
+            PfsGroup::Group(g) => Some(g),
+        }
     }
 
     /// The PAN-OS spelling (`no-pfs`, `group19`).
     pub fn as_str(self) -> &'static str {
-        match self.group() {
-            None => "no-pfs",
-            Some(g) => g.as_str(),
-        }
+        self.group().map_or("no-pfs", DhGroupName::as_str)
     }
 
     /// The IANA key exchange method; `DhGroup::NONE` for `no-pfs`.
     pub fn dh_group(self) -> DhGroup {
         self.group().map_or(DhGroup::NONE, DhGroupName::dh_group)
+    }
+}
+
+impl Serialize for PfsGroup {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PfsGroup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        if name == "no-pfs" {
+            return Ok(PfsGroup::NoPfs);
+        }
+        DhGroupName::ALL
+            .iter()
+            .find(|g| g.as_str() == name)
+            .map(|g| PfsGroup::Group(*g))
+            .ok_or_else(|| serde::de::Error::unknown_variant(&name, PFS_NAMES))
     }
 }
 
@@ -219,16 +219,10 @@ impl AuthName {
         }
     }
 
-    /// Key length of the HMAC in bytes (RFC 2403, 2404, 4868); 0 for `none`.
+    /// Key length of the HMAC in bytes (RFC 2403, 2404, 4868); 0 for `none`. From the
+    /// algorithm table.
     pub fn key_len(self) -> usize {
-        match self {
-            AuthName::None => 0,
-            AuthName::Md5 => 16,
-            AuthName::Sha1 => 20,
-            AuthName::Sha256 => 32,
-            AuthName::Sha384 => 48,
-            AuthName::Sha512 => 64,
-        }
+        algorithms::mac_of(self.integrity()).map_or(0, |m| m.key_len)
     }
 
     /// Why the algorithm is weak, if it is.
@@ -298,32 +292,19 @@ impl CipherName {
         self.encryption().is_aead()
     }
 
-    /// The PAN-OS spelling.
+    /// The PAN-OS spelling, from the algorithm table.
     pub fn as_str(self) -> &'static str {
-        match self {
-            CipherName::Des => "des",
-            CipherName::TripleDes => "3des",
-            CipherName::Aes128Cbc => "aes-128-cbc",
-            CipherName::Aes192Cbc => "aes-192-cbc",
-            CipherName::Aes256Cbc => "aes-256-cbc",
-            CipherName::Aes128Ccm => "aes-128-ccm",
-            CipherName::Aes128Gcm => "aes-128-gcm",
-            CipherName::Aes256Gcm => "aes-256-gcm",
-            CipherName::Chacha20Poly1305 => "chacha20-poly1305",
-            CipherName::Null => "null",
-        }
+        self.row().map_or("", |c| c.name)
     }
 
-    /// Key length in bytes of a manual key for this cipher (without AEAD salt).
+    /// Key length in bytes of a manual key for this cipher (without AEAD salt), from the
+    /// algorithm table.
     pub fn key_len(self) -> usize {
-        match self {
-            CipherName::Des => 8,
-            CipherName::TripleDes => 24,
-            CipherName::Aes128Cbc | CipherName::Aes128Ccm | CipherName::Aes128Gcm => 16,
-            CipherName::Aes192Cbc => 24,
-            CipherName::Aes256Cbc | CipherName::Aes256Gcm | CipherName::Chacha20Poly1305 => 32,
-            CipherName::Null => 0,
-        }
+        self.row().map_or(0, |c| c.key_len)
+    }
+
+    fn row(self) -> Option<&'static algorithms::Cipher> {
+        algorithms::cipher_of(self.encryption())
     }
 
     /// Why the cipher is weak, if it is.
@@ -339,5 +320,42 @@ impl CipherName {
 impl core::fmt::Display for CipherName {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What serde accepts is what the table (and so every log line) calls the algorithm.
+    #[test]
+    fn serde_names_are_the_table_names() {
+        for g in DhGroupName::ALL {
+            let toml = toml::Value::try_from(g).unwrap();
+            assert_eq!(toml.as_str(), Some(g.as_str()));
+            let pfs: PfsGroup = toml::Value::String(g.as_str().into()).try_into().unwrap();
+            assert_eq!(pfs, PfsGroup::Group(g));
+            assert!(PFS_NAMES.contains(&g.as_str()));
+        }
+        assert_eq!(PFS_NAMES.len(), DhGroupName::ALL.len() + 1);
+        let none: PfsGroup = toml::Value::String("no-pfs".into()).try_into().unwrap();
+        assert_eq!(none, PfsGroup::NoPfs);
+        let bad: Result<PfsGroup, _> = toml::Value::String("group99".into()).try_into();
+        assert!(bad.unwrap_err().to_string().contains("expected one of"));
+        for c in [
+            CipherName::Des,
+            CipherName::TripleDes,
+            CipherName::Aes128Cbc,
+            CipherName::Aes192Cbc,
+            CipherName::Aes256Cbc,
+            CipherName::Aes128Ccm,
+            CipherName::Aes128Gcm,
+            CipherName::Aes256Gcm,
+            CipherName::Chacha20Poly1305,
+            CipherName::Null,
+        ] {
+            let toml = toml::Value::try_from(c).unwrap();
+            assert_eq!(toml.as_str(), Some(c.as_str()), "{c:?}");
+        }
     }
 }

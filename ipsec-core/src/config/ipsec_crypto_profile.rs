@@ -1,6 +1,6 @@
 //! IPsec crypto profile (`network/ike/crypto-profiles/ipsec-crypto-profiles`).
 
-use super::algorithms::{AuthName, CipherName, PfsGroup};
+use super::algorithms::{AuthName, CipherName, DhGroupName, PfsGroup};
 use super::error::{ConfigError, Problem, Site, Warning};
 use super::lifetime::{Lifesize, Lifetime};
 use crate::child_sa::IpsecProtocol;
@@ -55,7 +55,7 @@ pub struct IpsecCryptoProfile {
 }
 
 fn default_pfs() -> PfsGroup {
-    PfsGroup::Group2
+    PfsGroup::Group(DhGroupName::Group2)
 }
 fn default_lifetime() -> Lifetime {
     Lifetime::Hours(1)

@@ -10,8 +10,11 @@
 //! buffer, with no allocation. Secret material lives in types that zeroize on drop
 //! ([`SecretBytes`]); tags and MACs are compared in constant time.
 
+pub mod algorithms;
 pub mod default;
 mod ids;
+#[cfg(feature = "no-security")]
+pub mod no_security;
 
 pub use default::default_provider;
 pub use ids::{DhGroup, EncrId, Encryption, EsnId, IntegId, PrfId, TransformType};
@@ -320,6 +323,33 @@ impl CryptoProvider {
         no_dups(&prfs, "PRF listed twice")?;
         let kes: Vec<_> = self.key_exchanges.iter().map(|k| k.group()).collect();
         no_dups(&kes, "key exchange listed twice")?;
+        // Key derivation takes lengths from the algorithm table: a provider that disagrees
+        // with it would derive keys of the wrong size.
+        let table = |ok: bool| {
+            ok.then_some(()).ok_or(CryptoError::Unsupported(
+                "key length differs from the algorithm table",
+            ))
+        };
+        for a in self.aeads {
+            if let Some(c) = algorithms::cipher_of(a.encryption()) {
+                table(a.key_len() == c.key_len && a.salt_len() == c.salt_len)?;
+            }
+        }
+        for x in self.ciphers {
+            if let Some(c) = algorithms::cipher_of(x.encryption()) {
+                table(x.key_len() == c.key_len)?;
+            }
+        }
+        for i in self.integrity {
+            if let Some(m) = algorithms::mac_of(i.id()) {
+                table(i.key_len() == m.key_len && i.icv_len() == m.icv_len)?;
+            }
+        }
+        for p in self.prfs {
+            if let Some(r) = algorithms::prf_of(p.id()) {
+                table(p.output_len() == r.output_len)?;
+            }
+        }
         if prfs.is_empty() || kes.is_empty() {
             return Err(CryptoError::Unsupported(
                 "a provider needs a PRF and a key exchange",
