@@ -10,7 +10,7 @@ use crate::addr::ipsec_addr;
 use crate::event::{ipsec_event, to_c, EventStrings};
 use crate::status::*;
 use ikev2::config::EndpointConfig;
-use ikev2::{Endpoint, Event, Received, Transmit};
+use ikev2::{CommandError, Endpoint, Event, Received, Transmit};
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::config::Config;
 use ipsec_core::crypto::default_provider;
@@ -95,10 +95,14 @@ fn with_endpoint(
     status
 }
 
-fn map_error(e: ikev2::Error) -> ipsec_status {
-    let status = match e {
-        ikev2::Error::UnknownName(_) | ikev2::Error::Config(_) => IPSEC_ERR_INVALID,
-        _ => IPSEC_ERR_STATE,
+/// The status a refused command returns, as the header documents: an unknown name is
+/// `IPSEC_ERR_INVALID`, everything the state does not allow (a passive or dynamic gateway, no
+/// established SA) is `IPSEC_ERR_STATE`.
+fn map_error(e: CommandError) -> ipsec_status {
+    let status = if e.is_unknown_name() {
+        IPSEC_ERR_INVALID
+    } else {
+        IPSEC_ERR_STATE
     };
     fail(status, e.to_string())
 }
@@ -223,7 +227,7 @@ unsafe fn named_command(
     ep: *mut ipsec_endpoint,
     now_us: u64,
     name: *const c_char,
-    f: impl FnOnce(&mut Endpoint, Instant, &str) -> Result<(), ikev2::Error>,
+    f: impl FnOnce(&mut Endpoint, Instant, &str) -> Result<(), CommandError>,
 ) -> ipsec_status {
     if name.is_null() {
         return fail(IPSEC_ERR_NULL, "name is NULL");

@@ -411,3 +411,30 @@ fn random_input_gives_statuses_not_crashes() {
         ipsec_esp_table_free(table);
     }
 }
+
+/// The header's promise for `ipsec_endpoint_connect`: an unknown tunnel is the caller's
+/// mistake (`IPSEC_ERR_INVALID`); a passive gateway's tunnel is valid but cannot be initiated
+/// (`IPSEC_ERR_STATE`).
+#[test]
+fn connect_statuses_follow_the_header() {
+    let passive = HQ.replace(
+        "ike-crypto-profile = \"ike-suite-b\"\n",
+        "ike-crypto-profile = \"ike-suite-b\"\npassive-mode = true\n",
+    );
+    assert_ne!(passive, HQ);
+    let (st, ep) = new_endpoint(&passive);
+    assert_eq!(st, ipsec_status::IPSEC_OK, "{}", last_error());
+    let ep = Ep(ep);
+    // SAFETY: the handle is live; the names are NUL-terminated literals.
+    unsafe {
+        assert_eq!(
+            ipsec_endpoint_connect(ep.0, 0, c"vpn-branch".as_ptr()),
+            ipsec_status::IPSEC_ERR_STATE
+        );
+        assert!(last_error().contains("passive"), "{}", last_error());
+        assert_eq!(
+            ipsec_endpoint_connect(ep.0, 0, c"no-such-tunnel".as_ptr()),
+            ipsec_status::IPSEC_ERR_INVALID
+        );
+    }
+}

@@ -25,8 +25,7 @@ use ipsec_core::selector::TrafficSelector;
 use ipsec_core::time::Instant;
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../common/no_security.rs"]
-mod no_security;
+use ipsec_core::crypto::no_security;
 
 #[derive(Debug)]
 struct NoRandom;

@@ -20,8 +20,7 @@ use ipsec_core::crypto::{AeadAlgorithm, CryptoProvider, EncrId, Encryption, Inte
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
-#[path = "../common/no_security.rs"]
-mod no_security;
+use ipsec_core::crypto::no_security;
 
 static AEADS: &[&dyn AeadAlgorithm] = &[&no_security::ANY_TAG_AEAD];
 

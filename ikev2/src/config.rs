@@ -5,6 +5,7 @@
 //! IDs as traffic selectors ([`TunnelConfig`]). Everything is plain data; [`EndpointConfig::validate`]
 //! checks cross references so the state machines never meet a dangling name.
 
+use crate::error::ConfigError;
 use crate::identity::{IdPattern, Identity};
 use crate::proposal::{EspProposal, IkeProposal};
 use core::time::Duration;
@@ -173,8 +174,8 @@ impl EndpointConfig {
     }
 
     /// Checks cross references and required fields; the error names the object and field.
-    pub fn validate(&self) -> Result<(), crate::Error> {
-        use crate::Error::Config;
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        use ConfigError::Invalid as Config;
         for (i, g) in self.gateways.iter().enumerate() {
             if self.gateways[..i].iter().any(|o| o.name == g.name) {
                 return Err(Config(format!("ike-gateway \"{}\": defined twice", g.name)));
@@ -239,22 +240,8 @@ impl EndpointConfig {
     }
 }
 
-impl TunnelConfig {
-    /// The first proxy ID as (local, remote) selectors, or 0.0.0.0/0 both ways (of the family of
-    /// `family_of`) when none is configured.
-    pub fn first_selectors(&self, family_of: IpAddr) -> (TrafficSelector, TrafficSelector) {
-        match self.proxy_ids.first() {
-            Some(p) => (p.local, p.remote),
-            None => {
-                let any = any_selector(family_of);
-                (any, any)
-            }
-        }
-    }
-}
-
 /// The selector covering every address of `family_of`'s family, any protocol and port.
-pub fn any_selector(family_of: IpAddr) -> TrafficSelector {
+pub(crate) fn any_selector(family_of: IpAddr) -> TrafficSelector {
     let (start_addr, end_addr) = match family_of {
         IpAddr::V4(_) => (
             IpAddr::V4([0, 0, 0, 0].into()),

@@ -10,11 +10,11 @@ use ipsec_core::time::Instant;
 use std::net::IpAddr;
 
 /// How often the cookie secret changes.
-pub const ROTATION: Duration = Duration::from_secs(120);
+pub(crate) const ROTATION: Duration = Duration::from_secs(120);
 
 /// The current and previous cookie secrets.
 #[derive(Debug)]
-pub struct CookieSecret {
+pub(crate) struct CookieSecret {
     version: u8,
     current: SecretBytes,
     previous: Option<SecretBytes>,
@@ -23,7 +23,7 @@ pub struct CookieSecret {
 
 impl CookieSecret {
     /// A secret that is made on first use.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         CookieSecret {
             version: 0,
             current: SecretBytes::default(),
@@ -33,7 +33,11 @@ impl CookieSecret {
     }
 
     /// Rotates when the period has run out (or on first use).
-    pub fn refresh(&mut self, now: Instant, rng: &dyn SecureRandom) -> Result<(), CryptoError> {
+    pub(crate) fn refresh(
+        &mut self,
+        now: Instant,
+        rng: &dyn SecureRandom,
+    ) -> Result<(), CryptoError> {
         let due = match self.rotated_at {
             None => true,
             Some(t) => now.saturating_duration_since(t) >= ROTATION,
@@ -72,12 +76,18 @@ impl CookieSecret {
     }
 
     /// The cookie to send to an initiator.
-    pub fn make(&self, prf: &dyn PrfAlgorithm, ni: &[u8], ip: IpAddr, spi_i: u64) -> Vec<u8> {
+    pub(crate) fn make(
+        &self,
+        prf: &dyn PrfAlgorithm,
+        ni: &[u8],
+        ip: IpAddr,
+        spi_i: u64,
+    ) -> Vec<u8> {
         Self::compute(prf, self.version, &self.current, ni, ip, spi_i)
     }
 
     /// True when `cookie` was made by us with the current or previous secret for these values.
-    pub fn verify(
+    pub(crate) fn verify(
         &self,
         prf: &dyn PrfAlgorithm,
         cookie: &[u8],

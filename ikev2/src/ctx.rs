@@ -2,7 +2,7 @@
 //! configuration, the crypto provider and random source, and the queues of datagrams and events.
 
 use crate::config::{EndpointConfig, GatewayConfig, TunnelConfig};
-use crate::error::Error;
+use crate::error::LocalError;
 use crate::event::Event;
 use crate::nat::{NATT_PORT, NON_ESP_MARKER};
 use core::time::Duration;
@@ -62,19 +62,22 @@ impl<'a> Ctx<'a> {
     }
 
     /// Random bytes; a failing random source is fatal for the exchange.
-    pub(crate) fn random(&self, len: usize) -> Result<Vec<u8>, Error> {
+    pub(crate) fn random(&self, len: usize) -> Result<Vec<u8>, LocalError> {
         let mut v = vec![0; len];
         self.rng.fill(&mut v)?;
         Ok(v)
     }
 
     /// A fresh nonce of [`NONCE_LEN`] bytes.
-    pub(crate) fn nonce(&self) -> Result<Vec<u8>, Error> {
+    pub(crate) fn nonce(&self) -> Result<Vec<u8>, LocalError> {
         self.random(NONCE_LEN)
     }
 
     /// Starts our side of a key exchange in `group`.
-    pub(crate) fn start_ke(&self, group: DhGroup) -> Result<Box<dyn ActiveKeyExchange>, Error> {
+    pub(crate) fn start_ke(
+        &self,
+        group: DhGroup,
+    ) -> Result<Box<dyn ActiveKeyExchange>, LocalError> {
         let kx = self
             .provider
             .key_exchange(group)
@@ -93,27 +96,27 @@ impl<'a> Ctx<'a> {
 
     /// A fresh IKE SPI: non-zero and not `taken`. A random source that cannot produce one in a
     /// few tries is broken: [`CryptoError::RandomFailed`] rather than a loop.
-    pub(crate) fn fresh_ike_spi(&self, taken: impl Fn(u64) -> bool) -> Result<u64, Error> {
+    pub(crate) fn fresh_ike_spi(&self, taken: impl Fn(u64) -> bool) -> Result<u64, LocalError> {
         fresh_ike_spi(self.rng, taken)
     }
 
     /// A fresh ESP SPI: never 0-255 (reserved, RFC 4303 section 2.1) and not `taken`.
-    pub(crate) fn fresh_child_spi(&self, taken: impl Fn(u32) -> bool) -> Result<u32, Error> {
+    pub(crate) fn fresh_child_spi(&self, taken: impl Fn(u32) -> bool) -> Result<u32, LocalError> {
         fresh_child_spi(self.rng, taken)
     }
 
     /// The gateway named `name` (it exists: the configuration is validated and never changes).
-    pub(crate) fn gateway(&self, name: &str) -> Result<&'a GatewayConfig, Error> {
+    pub(crate) fn gateway(&self, name: &str) -> Result<&'a GatewayConfig, LocalError> {
         self.cfg
             .gateway(name)
-            .ok_or_else(|| Error::UnknownName(name.to_owned()))
+            .ok_or_else(|| LocalError::Inconsistent(format!("\"{name}\"")))
     }
 
     /// The tunnel named `name`.
-    pub(crate) fn tunnel(&self, name: &str) -> Result<&'a TunnelConfig, Error> {
+    pub(crate) fn tunnel(&self, name: &str) -> Result<&'a TunnelConfig, LocalError> {
         self.cfg
             .tunnel(name)
-            .ok_or_else(|| Error::UnknownName(name.to_owned()))
+            .ok_or_else(|| LocalError::Inconsistent(format!("\"{name}\"")))
     }
 }
 
@@ -121,7 +124,7 @@ impl<'a> Ctx<'a> {
 pub(crate) fn fresh_ike_spi(
     rng: &dyn SecureRandom,
     taken: impl Fn(u64) -> bool,
-) -> Result<u64, Error> {
+) -> Result<u64, LocalError> {
     let mut b = [0u8; 8];
     for _ in 0..SPI_TRIES {
         rng.fill(&mut b)?;
@@ -137,7 +140,7 @@ pub(crate) fn fresh_ike_spi(
 pub(crate) fn fresh_child_spi(
     rng: &dyn SecureRandom,
     taken: impl Fn(u32) -> bool,
-) -> Result<u32, Error> {
+) -> Result<u32, LocalError> {
     let mut b = [0u8; 4];
     for _ in 0..SPI_TRIES {
         rng.fill(&mut b)?;

@@ -1,104 +1,168 @@
-//! The error type of the crate.
+//! Errors, one type per operation, each saying whose fault it is and what to do about it.
 //!
-//! Each variant says whose fault it is (the peer's message, the peer's policy, our configuration,
-//! the caller) and what to do about it. Errors caused by the peer map to the notify it is told
-//! ([`Error::notify`], RFC 7296 section 2.21).
+//! - [`ConfigError`]: building an [`Endpoint`](crate::Endpoint) or resolving a configuration;
+//! - [`CommandError`]: a command was refused (the caller's misuse, or the state it finds);
+//! - [`NegotiationError`]: an exchange with the peer failed, by blame: the peer's message is
+//!   malformed, the peer broke the protocol, the two sides' policies do not fit, or something on
+//!   our side failed ([`LocalError`]). [`NegotiationError::notify`] is what the peer is told
+//!   (RFC 7296 section 2.21); the failure events carry the same blame in their
+//!   [`Reason`](crate::Reason).
 
+use crate::wire::{self, NotifyType};
 use ipsec_core::crypto::{CryptoError, DhGroup};
 
-/// Notify message types we send in answer to errors (RFC 7296 section 3.10.1).
-pub mod notify_code {
-    /// UNSUPPORTED_CRITICAL_PAYLOAD.
-    pub const UNSUPPORTED_CRITICAL_PAYLOAD: u16 = 1;
-    /// INVALID_IKE_SPI.
-    pub const INVALID_IKE_SPI: u16 = 4;
-    /// INVALID_SYNTAX.
-    pub const INVALID_SYNTAX: u16 = 7;
-    /// INVALID_MESSAGE_ID.
-    pub const INVALID_MESSAGE_ID: u16 = 9;
-    /// INVALID_SPI.
-    pub const INVALID_SPI: u16 = 11;
-    /// NO_PROPOSAL_CHOSEN.
-    pub const NO_PROPOSAL_CHOSEN: u16 = 14;
-    /// INVALID_KE_PAYLOAD.
-    pub const INVALID_KE_PAYLOAD: u16 = 17;
-    /// AUTHENTICATION_FAILED.
-    pub const AUTHENTICATION_FAILED: u16 = 24;
-    /// SINGLE_PAIR_REQUIRED.
-    pub const SINGLE_PAIR_REQUIRED: u16 = 34;
-    /// NO_ADDITIONAL_SAS.
-    pub const NO_ADDITIONAL_SAS: u16 = 35;
-    /// INTERNAL_ADDRESS_FAILURE.
-    pub const INTERNAL_ADDRESS_FAILURE: u16 = 36;
-    /// FAILED_CP_REQUIRED.
-    pub const FAILED_CP_REQUIRED: u16 = 37;
-    /// TS_UNACCEPTABLE.
-    pub const TS_UNACCEPTABLE: u16 = 38;
-    /// INVALID_SELECTORS.
-    pub const INVALID_SELECTORS: u16 = 39;
-    /// TEMPORARY_FAILURE.
-    pub const TEMPORARY_FAILURE: u16 = 43;
-    /// CHILD_SA_NOT_FOUND.
-    pub const CHILD_SA_NOT_FOUND: u16 = 44;
-}
-
-/// Errors of the IKEv2 core.
+/// A failure on our side, never the peer's: our random source or crypto provider, a key
+/// derivation, encoding our own message. The peer is told nothing about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// The peer sent a message or payload that does not parse. Answered with INVALID_SYNTAX where
-    /// the message was authenticated; otherwise dropped.
-    #[error("malformed message: {0}")]
-    Malformed(String),
-    /// A key derivation asked for impossible lengths (a negotiation bug on our side).
-    #[error("key derivation failed: {0}")]
-    KeyDerivation(&'static str),
-    /// The crypto provider failed or rejected the peer's public value.
+pub enum LocalError {
+    /// The random source failed, or the provider lacks a negotiated algorithm. Check the
+    /// provider passed to the endpoint.
     #[error("crypto: {0}")]
     Crypto(#[from] CryptoError),
+    /// A key derivation asked for impossible lengths (a bug).
+    #[error("key derivation failed: {0}")]
+    KeyDerivation(&'static str),
+    /// One of our own messages could not be encoded or protected (a bug).
+    #[error("cannot build our message: {0}")]
+    Encode(wire::Error),
+    /// A name the validated configuration holds went missing (a bug).
+    #[error("configuration has no {0}")]
+    Inconsistent(String),
+}
+
+/// Why a configuration cannot run. The message names the object and field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A mistake in the configuration: fix the named field.
+    #[error("configuration: {0}")]
+    Invalid(String),
+    /// A valid configuration asks for what this implementation cannot run (certificates, a
+    /// peer given by FQDN, AH).
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    /// The crypto provider's tables do not make sense together.
+    #[error("crypto provider: {0}")]
+    Provider(CryptoError),
+}
+
+/// Why a command was refused; nothing was sent and nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// No `ipsec-tunnel` of that name is configured (caller misuse).
+    #[error("unknown tunnel `{0}`")]
+    UnknownTunnel(String),
+    /// No `ike-gateway` of that name is configured (caller misuse).
+    #[error("unknown gateway `{0}`")]
+    UnknownGateway(String),
+    /// The gateway never initiates: it is passive, or its peer is dynamic (no address).
+    #[error("ike-gateway \"{0}\" cannot initiate: {1}")]
+    CannotInitiate(String, &'static str),
+    /// The command needs an established IKE SA (or Child SA) for this name and there is none.
+    #[error("no established SA for `{0}`")]
+    NotEstablished(String),
+    /// Our side failed while starting the exchange.
+    #[error(transparent)]
+    Local(#[from] LocalError),
+}
+
+impl CommandError {
+    /// True when the caller named something that is not configured; otherwise the command is
+    /// valid but the state does not allow it (or our side failed).
+    pub fn is_unknown_name(&self) -> bool {
+        matches!(
+            self,
+            CommandError::UnknownTunnel(_) | CommandError::UnknownGateway(_)
+        )
+    }
+}
+
+/// How the two sides' policies fail to fit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Mismatch {
     /// None of the peer's proposals is acceptable to our crypto profile. Compare the two sides'
     /// profiles.
     #[error("no suitable proposal found in peer's SA payload")]
     NoProposalChosen,
-    /// The peer's KE payload uses another group than the one we selected; the initiator retries
-    /// with the group named here (RFC 7296 section 1.2).
-    #[error("invalid KE payload: expected group {0}")]
-    InvalidKePayload(DhGroup),
+    /// The peer's traffic selectors do not overlap ours (proxy-ID mismatch).
+    #[error("traffic selectors unacceptable")]
+    TsUnacceptable,
     /// The peer's AUTH payload did not verify or its ID is not the configured peer ID. Check the
     /// pre-shared key and the IDs on both sides.
     #[error("authentication failed: {0}")]
     AuthenticationFailed(String),
-    /// The peer's traffic selectors do not overlap ours (proxy-ID mismatch).
-    #[error("traffic selectors unacceptable")]
-    TsUnacceptable,
-    /// The configuration is invalid; the message names the object and field.
-    #[error("configuration: {0}")]
-    Config(String),
-    /// A command named a tunnel or gateway that is not configured (caller misuse).
-    #[error("unknown tunnel or gateway `{0}`")]
-    UnknownName(String),
-    /// A command needs an established IKE SA and there is none.
-    #[error("no established IKE SA for `{0}`")]
-    NotEstablished(String),
-    /// The request needs a feature this implementation does not have yet.
-    #[error("not supported: {0}")]
-    Unsupported(&'static str),
-    /// A caller's buffer is too small for the datagram to transmit.
-    #[error("buffer too small: need {0} bytes")]
-    BufferTooSmall(usize),
+    /// The peer's KE payload uses another group than the one we selected; the initiator retries
+    /// with the group named here (RFC 7296 section 1.2).
+    #[error("invalid KE payload: expected group {0}")]
+    InvalidKePayload(DhGroup),
 }
 
-impl Error {
-    /// The notify message type the peer is told about this error, if any.
-    pub fn notify(&self) -> Option<u16> {
-        use notify_code::*;
+/// Why an exchange with the peer failed, by whose fault it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NegotiationError {
+    /// The peer's message does not parse, or lacks a payload it must carry.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// The peer broke the protocol: it answered with what we did not offer, or with a value the
+    /// exchange forbids.
+    #[error("peer misbehaved: {0}")]
+    PeerMisbehaved(String),
+    /// The two sides' policies do not fit.
+    #[error(transparent)]
+    Incompatible(#[from] Mismatch),
+    /// Our side failed.
+    #[error("local failure: {0}")]
+    Local(#[from] LocalError),
+}
+
+impl NegotiationError {
+    /// The notify message type the peer is told about this error, if any (RFC 7296 section
+    /// 2.21): nothing for our own failures or a peer that broke the protocol in a response.
+    pub fn notify(&self) -> Option<NotifyType> {
         match self {
-            Error::Malformed(_) => Some(INVALID_SYNTAX),
-            Error::Crypto(CryptoError::InvalidPeerPublicKey(_)) => Some(INVALID_SYNTAX),
-            Error::NoProposalChosen => Some(NO_PROPOSAL_CHOSEN),
-            Error::InvalidKePayload(_) => Some(INVALID_KE_PAYLOAD),
-            Error::AuthenticationFailed(_) => Some(AUTHENTICATION_FAILED),
-            Error::TsUnacceptable => Some(TS_UNACCEPTABLE),
-            _ => None,
+            NegotiationError::Malformed(_) => Some(NotifyType::INVALID_SYNTAX),
+            NegotiationError::Incompatible(m) => Some(match m {
+                Mismatch::NoProposalChosen => NotifyType::NO_PROPOSAL_CHOSEN,
+                Mismatch::TsUnacceptable => NotifyType::TS_UNACCEPTABLE,
+                Mismatch::AuthenticationFailed(_) => NotifyType::AUTHENTICATION_FAILED,
+                Mismatch::InvalidKePayload(_) => NotifyType::INVALID_KE_PAYLOAD,
+            }),
+            NegotiationError::PeerMisbehaved(_) | NegotiationError::Local(_) => None,
         }
+    }
+}
+
+impl From<CryptoError> for NegotiationError {
+    /// An invalid public value is the peer's (RFC 6989); every other crypto error is ours.
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::InvalidPeerPublicKey(_) => NegotiationError::Malformed(e.to_string()),
+            e => NegotiationError::Local(LocalError::Crypto(e)),
+        }
+    }
+}
+
+impl From<CryptoError> for CommandError {
+    fn from(e: CryptoError) -> Self {
+        CommandError::Local(LocalError::Crypto(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_say_whose_fault_and_what_the_peer_is_told() {
+        let peer_key = NegotiationError::from(CryptoError::InvalidPeerPublicKey(DhGroup::ECP_256));
+        assert_eq!(peer_key.notify(), Some(NotifyType::INVALID_SYNTAX));
+        let rng = NegotiationError::from(CryptoError::RandomFailed);
+        assert!(matches!(rng, NegotiationError::Local(_)));
+        assert_eq!(rng.notify(), None, "our RNG failure is not the peer's");
+        assert_eq!(
+            NegotiationError::from(Mismatch::InvalidKePayload(DhGroup::CURVE25519)).notify(),
+            Some(NotifyType::INVALID_KE_PAYLOAD)
+        );
+        assert!(CommandError::UnknownTunnel("x".into()).is_unknown_name());
+        assert!(!CommandError::NotEstablished("x".into()).is_unknown_name());
     }
 }

@@ -3,7 +3,9 @@
 //! `Display` renders each event the way PAN-OS writes its system log, so an admin recognises
 //! them (`IKE phase-1 negotiation is failed as initiator, ...`).
 
+use crate::error::{LocalError, Mismatch, NegotiationError};
 use crate::proposal::{EspSuite, IkeSuite};
+use crate::wire::NotifyType;
 use core::fmt;
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::selector::TrafficSelector;
@@ -92,6 +94,10 @@ pub enum Reason {
     Expired,
     /// The peer's message was malformed.
     Malformed(String),
+    /// The peer broke the protocol (answered with what we did not offer, for example).
+    PeerMisbehaved(String),
+    /// Something on our side failed (random source, crypto provider); not the peer's fault.
+    Local(String),
     /// The parent IKE SA went away.
     IkeSaGone,
 }
@@ -116,13 +122,64 @@ impl fmt::Display for Reason {
             Reason::DeletedLocally => f.write_str("deleted locally"),
             Reason::Expired => f.write_str("lifetime expired"),
             Reason::Malformed(m) => write!(f, "malformed message: {m}"),
+            Reason::PeerMisbehaved(m) => write!(f, "peer misbehaved: {m}"),
+            Reason::Local(m) => write!(f, "local failure: {m}"),
             Reason::IkeSaGone => f.write_str("IKE SA deleted"),
         }
     }
 }
 
+impl Reason {
+    /// The notify this reason stands for on the wire, sent or received, if any.
+    pub fn notify(&self) -> Option<NotifyType> {
+        match self {
+            Reason::NoProposalChosen { .. } => Some(NotifyType::NO_PROPOSAL_CHOSEN),
+            Reason::AuthenticationFailed(_) => Some(NotifyType::AUTHENTICATION_FAILED),
+            Reason::TsUnacceptable { .. } => Some(NotifyType::TS_UNACCEPTABLE),
+            Reason::Malformed(_) => Some(NotifyType::INVALID_SYNTAX),
+            Reason::PeerNotify(n) => Some(NotifyType(*n)),
+            _ => None,
+        }
+    }
+}
+
+impl From<NegotiationError> for Reason {
+    /// The failure event's reason for a negotiation error, keeping its blame.
+    fn from(e: NegotiationError) -> Self {
+        match e {
+            NegotiationError::Malformed(m) => Reason::Malformed(m),
+            NegotiationError::PeerMisbehaved(m) => Reason::PeerMisbehaved(m),
+            NegotiationError::Incompatible(Mismatch::AuthenticationFailed(m)) => {
+                Reason::AuthenticationFailed(m)
+            }
+            NegotiationError::Incompatible(Mismatch::NoProposalChosen) => {
+                Reason::NoProposalChosen {
+                    ours: String::new(),
+                    theirs: String::new(),
+                }
+            }
+            NegotiationError::Incompatible(Mismatch::TsUnacceptable) => Reason::TsUnacceptable {
+                local: Vec::new(),
+                remote: Vec::new(),
+                received_remote: Vec::new(),
+                received_local: Vec::new(),
+            },
+            NegotiationError::Incompatible(Mismatch::InvalidKePayload(_)) => {
+                Reason::PeerNotify(NotifyType::INVALID_KE_PAYLOAD.0)
+            }
+            NegotiationError::Local(l) => Reason::Local(l.to_string()),
+        }
+    }
+}
+
+impl From<LocalError> for Reason {
+    fn from(e: LocalError) -> Self {
+        Reason::Local(e.to_string())
+    }
+}
+
 fn notify_name(n: u16) -> String {
-    crate::wire::NotifyType(n)
+    NotifyType(n)
         .name()
         .map(str::to_owned)
         .unwrap_or_else(|| n.to_string())

@@ -11,7 +11,7 @@
 //! Every output is a [`SecretBytes`] (zeroized on drop). The functions take the negotiated
 //! [`PrfAlgorithm`] from the crypto provider and never allocate more than the keys they return.
 
-use crate::error::Error;
+use crate::error::LocalError;
 use ipsec_core::crypto::{PrfAlgorithm, PrfId, SecretBytes};
 
 /// The pad string of the PSK AUTH computation (RFC 7296 section 2.15), without a terminator.
@@ -20,21 +20,23 @@ pub const KEY_PAD: &[u8] = b"Key Pad for IKEv2";
 /// prf+ (RFC 7296 section 2.13): `T1 | T2 | ...` truncated to `len` bytes, where
 /// `T1 = prf(K, S | 0x01)` and `Tn = prf(K, Tn-1 | S | n)`.
 ///
-/// `seed` is `S` given in pieces (concatenated). Fails with [`Error::KeyDerivation`] when `len`
+/// `seed` is `S` given in pieces (concatenated). Fails with [`LocalError::KeyDerivation`] when `len`
 /// needs more than 255 blocks, which the counter byte cannot express.
 pub fn prf_plus(
     prf: &dyn PrfAlgorithm,
     key: &[u8],
     seed: &[&[u8]],
     len: usize,
-) -> Result<SecretBytes, Error> {
+) -> Result<SecretBytes, LocalError> {
     let block = prf.output_len();
     if block == 0 {
-        return Err(Error::KeyDerivation("PRF with zero-length output"));
+        return Err(LocalError::KeyDerivation("PRF with zero-length output"));
     }
     let blocks = len.div_ceil(block);
     if blocks > 255 {
-        return Err(Error::KeyDerivation("prf+ output longer than 255 blocks"));
+        return Err(LocalError::KeyDerivation(
+            "prf+ output longer than 255 blocks",
+        ));
     }
     let mut out = SecretBytes::zeroed(blocks * block);
     let mut prev = SecretBytes::zeroed(block);
@@ -152,7 +154,7 @@ pub fn ike_keys(
     spi_i: u64,
     spi_r: u64,
     lens: IkeKeyLengths,
-) -> Result<IkeKeys, Error> {
+) -> Result<IkeKeys, LocalError> {
     let spi_i = spi_i.to_be_bytes();
     let spi_r = spi_r.to_be_bytes();
     let material = prf_plus(prf, skeyseed, &[ni, nr, &spi_i, &spi_r], lens.total())?;
@@ -213,7 +215,7 @@ pub fn child_keys(
     ni: &[u8],
     nr: &[u8],
     lens: ChildKeyLengths,
-) -> Result<ChildKeys, Error> {
+) -> Result<ChildKeys, LocalError> {
     let total = 2 * (lens.encr_key + lens.integ_key);
     let material = match g_ir {
         Some(g) => prf_plus(prf, sk_d, &[g, ni, nr], total)?,
@@ -293,7 +295,7 @@ mod tests {
         assert!(prf_plus(&prf, b"k", &[b"s"], 255 * 32).is_ok());
         assert!(matches!(
             prf_plus(&prf, b"k", &[b"s"], 255 * 32 + 1),
-            Err(Error::KeyDerivation(_))
+            Err(LocalError::KeyDerivation(_))
         ));
     }
 

@@ -4,15 +4,15 @@ use sha1::{Digest, Sha1};
 use std::net::{IpAddr, SocketAddr};
 
 /// The IKE port.
-pub const IKE_PORT: u16 = 500;
+pub(crate) const IKE_PORT: u16 = 500;
 /// The NAT-T port: IKE after the non-ESP marker, and ESP in UDP.
-pub const NATT_PORT: u16 = 4500;
+pub(crate) const NATT_PORT: u16 = 4500;
 /// The non-ESP marker that precedes IKE messages on port 4500 (RFC 3948 section 2.2).
-pub const NON_ESP_MARKER: [u8; 4] = [0; 4];
+pub(crate) const NON_ESP_MARKER: [u8; 4] = [0; 4];
 
 /// `SHA-1(SPIi | SPIr | IP | Port)`, the data of NAT_DETECTION_SOURCE_IP and
 /// NAT_DETECTION_DESTINATION_IP (RFC 7296 section 2.23). In the IKE_SA_INIT request SPIr is 0.
-pub fn nat_hash(spi_i: u64, spi_r: u64, addr: SocketAddr) -> [u8; 20] {
+pub(crate) fn nat_hash(spi_i: u64, spi_r: u64, addr: SocketAddr) -> [u8; 20] {
     let mut h = Sha1::new();
     h.update(spi_i.to_be_bytes());
     h.update(spi_r.to_be_bytes());
@@ -26,24 +26,24 @@ pub fn nat_hash(spi_i: u64, spi_r: u64, addr: SocketAddr) -> [u8; 20] {
 
 /// What the NAT detection notifies of one IKE_SA_INIT message told us.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NatState {
+pub(crate) struct NatState {
     /// The peer's source hash did not match: the peer is behind a NAT (or fakes it to force
     /// encapsulation, as strongSwan's `encap = yes` does).
-    pub remote_behind_nat: bool,
+    pub(crate) remote_behind_nat: bool,
     /// The peer's destination hash did not match our address: we are behind a NAT.
-    pub local_behind_nat: bool,
+    pub(crate) local_behind_nat: bool,
 }
 
 impl NatState {
     /// True when ESP must be UDP-encapsulated and IKE move to port 4500.
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.remote_behind_nat || self.local_behind_nat
     }
 
     /// Evaluates the peer's notifies. `sources` are the NAT_DETECTION_SOURCE_IP data (any one
     /// matching the datagram's source means no NAT), `destination` the NAT_DETECTION_DESTINATION_IP
     /// data. `None` when the peer sent no NAT detection notifies (it does not do NAT-T).
-    pub fn detect(
+    pub(crate) fn detect(
         spi_i: u64,
         spi_r: u64,
         sources: &[&[u8]],

@@ -1,5 +1,8 @@
 //! Proposals: what a crypto profile offers and how one suite is chosen (RFC 7296 sections 2.7, 3.3).
 //!
+//! Offers, answers and selection all work on the wire's [`Proposal`], so what is matched is
+//! exactly what was sent or received.
+//!
 //! # Ordering rule
 //!
 //! The responder honours the **initiator's** order: it walks the offered proposals first to last
@@ -16,50 +19,16 @@
 //! In IKE_AUTH, key-exchange transforms of the Child SA proposal are ignored (RFC 7296 section
 //! 1.2: the first Child SA has no PFS of its own).
 
-use crate::error::Error;
-use crate::wire::{Proposal, ProtocolId, SecurityAssociation, Transform, TransformId};
+use crate::error::{LocalError, Mismatch, NegotiationError};
+use crate::keys::{ChildKeyLengths, IkeKeyLengths};
+use crate::wire::{Proposal, ProtocolId, Transform, TransformId};
 use core::fmt;
-use ipsec_core::crypto::{
-    CryptoProvider, DhGroup, EncrId, Encryption, EsnId, IntegId, PrfId, TransformType,
+use ipsec_core::crypto::algorithms::{
+    cipher_name, cipher_of, group_name, mac_name, mac_of, prf_name, prf_of,
 };
-
-/// Transform type numbers (RFC 7296 section 3.3.2).
-pub mod transform_type {
-    /// Encryption algorithm.
-    pub const ENCR: u8 = 1;
-    /// Pseudorandom function.
-    pub const PRF: u8 = 2;
-    /// Integrity algorithm.
-    pub const INTEG: u8 = 3;
-    /// Key exchange method.
-    pub const DH: u8 = 4;
-    /// Extended sequence numbers.
-    pub const ESN: u8 = 5;
-}
-
-/// One transform as offered on the wire: type, ID and key length attribute (0 when absent).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct OfferedTransform {
-    /// Transform type.
-    pub ty: u8,
-    /// Transform ID.
-    pub id: u16,
-    /// Key Length attribute in bits, 0 when absent.
-    pub key_bits: u16,
-}
-
-/// One proposal as offered on the wire, independent of the codec.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Offer {
-    /// Proposal number (1-based).
-    pub number: u8,
-    /// Protocol ID: 1 IKE, 3 ESP.
-    pub protocol: u8,
-    /// The sender's SPI for this proposal (empty in IKE_SA_INIT, 4 bytes for ESP).
-    pub spi: Vec<u8>,
-    /// The transforms, in the sender's order.
-    pub transforms: Vec<OfferedTransform>,
-}
+use ipsec_core::crypto::{
+    CryptoError, CryptoProvider, DhGroup, Encryption, EsnId, IntegId, PrfId, TransformType,
+};
 
 /// An IKE crypto profile entry: the acceptable algorithms of each kind, in preference order.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -114,6 +83,45 @@ pub struct EspSuite {
     pub esn: bool,
 }
 
+/// The key material lengths of a cipher (key and salt) and an integrity algorithm, from the
+/// algorithm table.
+fn cipher_keys(e: Encryption, i: IntegId) -> Result<(usize, usize), LocalError> {
+    let encr = cipher_of(e).ok_or(CryptoError::Unsupported("encryption without key lengths"))?;
+    let integ = match i {
+        IntegId::NONE => 0,
+        i => {
+            mac_of(i)
+                .ok_or(CryptoError::Unsupported("integrity without key length"))?
+                .key_len
+        }
+    };
+    Ok((encr.keymat_len(), integ))
+}
+
+impl IkeSuite {
+    /// The lengths of the SK_* keys (RFC 7296 section 2.14).
+    pub(crate) fn key_lengths(&self) -> Result<IkeKeyLengths, LocalError> {
+        let (encr_key, integ_key) = cipher_keys(self.encryption, self.integrity)?;
+        let prf = prf_of(self.prf).ok_or(CryptoError::Unsupported("PRF without output length"))?;
+        Ok(IkeKeyLengths {
+            prf_key: prf.output_len,
+            integ_key,
+            encr_key,
+        })
+    }
+}
+
+impl EspSuite {
+    /// The lengths of the Child SA keys (RFC 7296 section 2.17).
+    pub(crate) fn key_lengths(&self) -> Result<ChildKeyLengths, LocalError> {
+        let (encr_key, integ_key) = cipher_keys(self.encryption, self.integrity)?;
+        Ok(ChildKeyLengths {
+            encr_key,
+            integ_key,
+        })
+    }
+}
+
 impl IkeProposal {
     /// True when every mandatory kind has at least one algorithm, and integrity is present
     /// exactly when a non-AEAD cipher is.
@@ -156,43 +164,22 @@ impl IkeProposal {
         p.is_complete().then_some(p)
     }
 
-    /// The offer for this proposal: AEADs and plain ciphers go in separate proposals (RFC 7296
-    /// section 3.3: an AEAD proposal carries no integrity transform), so one profile entry can
-    /// become two offers. `dh_first` is moved to the front of the groups (the group of our KE).
-    pub fn offers(&self, dh_first: DhGroup) -> Vec<Offer> {
+    /// The proposals for this entry (see [`Offer`]), protocol IKE without SPI. `dh_first` is
+    /// moved to the front of the groups (the group of our KE).
+    pub fn offers(&self, dh_first: DhGroup) -> Vec<Proposal> {
         let mut dh: Vec<DhGroup> = self.dh.clone();
         if let Some(i) = dh.iter().position(|d| *d == dh_first) {
             let g = dh.remove(i);
             dh.insert(0, g);
         }
-        let mut out = Vec::new();
-        for aead in [true, false] {
-            let encs: Vec<_> = self
-                .encryption
-                .iter()
-                .filter(|e| e.is_aead() == aead)
-                .collect();
-            if encs.is_empty() {
-                continue;
-            }
-            let mut t: Vec<OfferedTransform> = encs.iter().map(|e| encr(**e)).collect();
-            t.extend(self.prf.iter().map(|p| plain(transform_type::PRF, p.0)));
-            if !aead {
-                t.extend(
-                    self.integrity
-                        .iter()
-                        .map(|i| plain(transform_type::INTEG, i.0)),
-                );
-            }
-            t.extend(dh.iter().map(|d| plain(transform_type::DH, d.0)));
-            out.push(Offer {
-                number: 0,
-                protocol: 1,
-                spi: Vec::new(),
-                transforms: t,
-            });
+        Offer {
+            encryption: &self.encryption,
+            prf: &self.prf,
+            integrity: &self.integrity,
+            dh: &dh,
+            esn: &[],
         }
-        out
+        .proposals(ProtocolId::IKE, Vec::new())
     }
 }
 
@@ -203,12 +190,44 @@ impl EspProposal {
         !self.encryption.is_empty() && (!non_aead || !self.integrity.is_empty())
     }
 
-    /// The offers for this proposal (AEAD and non-AEAD split as for IKE), with SPI `spi`. Key
+    /// The proposals for this entry (see [`Offer`]), protocol ESP with our inbound `spi`. Key
     /// exchange transforms are included only when `with_dh` (CREATE_CHILD_SA).
-    pub fn offers(&self, spi: u32, with_dh: bool) -> Vec<Offer> {
+    pub fn offers(&self, spi: u32, with_dh: bool) -> Vec<Proposal> {
+        let esn: Vec<EsnId> = if self.esn.is_empty() {
+            vec![EsnId::NO_ESN]
+        } else {
+            self.esn.iter().map(|e| esn_id(*e)).collect()
+        };
+        Offer {
+            encryption: &self.encryption,
+            prf: &[],
+            integrity: &self.integrity,
+            dh: if with_dh { &self.dh } else { &[] },
+            esn: &esn,
+        }
+        .proposals(ProtocolId::ESP, spi.to_be_bytes().to_vec())
+    }
+}
+
+/// The transforms of one profile entry, by kind, as they go into proposals.
+///
+/// AEADs and plain ciphers go in separate proposals (RFC 7296 section 3.3: an AEAD proposal
+/// carries no integrity transform), so one entry can become two proposals. Their numbers are 0
+/// until [`number`] numbers the whole list.
+struct Offer<'a> {
+    encryption: &'a [Encryption],
+    prf: &'a [PrfId],
+    integrity: &'a [IntegId],
+    dh: &'a [DhGroup],
+    esn: &'a [EsnId],
+}
+
+impl Offer<'_> {
+    fn proposals(&self, protocol: ProtocolId, spi: Vec<u8>) -> Vec<Proposal> {
+        let plain = |id: TransformId| Transform::new(id);
         let mut out = Vec::new();
         for aead in [true, false] {
-            let encs: Vec<_> = self
+            let encs: Vec<&Encryption> = self
                 .encryption
                 .iter()
                 .filter(|e| e.is_aead() == aead)
@@ -216,32 +235,17 @@ impl EspProposal {
             if encs.is_empty() {
                 continue;
             }
-            let mut t: Vec<OfferedTransform> = encs.iter().map(|e| encr(**e)).collect();
+            let mut t: Vec<Transform> = encs.iter().map(|e| Transform::encryption(**e)).collect();
+            t.extend(self.prf.iter().map(|p| plain(TransformId::Prf(*p))));
             if !aead {
-                t.extend(
-                    self.integrity
-                        .iter()
-                        .map(|i| plain(transform_type::INTEG, i.0)),
-                );
+                t.extend(self.integrity.iter().map(|i| plain(TransformId::Integ(*i))));
             }
-            if with_dh {
-                t.extend(self.dh.iter().map(|d| plain(transform_type::DH, d.0)));
-            }
-            let esn: &[bool] = if self.esn.is_empty() {
-                &[false]
-            } else {
-                &self.esn
-            };
-            t.extend(esn.iter().map(|e| {
-                plain(
-                    transform_type::ESN,
-                    if *e { EsnId::ESN.0 } else { EsnId::NO_ESN.0 },
-                )
-            }));
-            out.push(Offer {
+            t.extend(self.dh.iter().map(|d| plain(TransformId::Dh(*d))));
+            t.extend(self.esn.iter().map(|e| plain(TransformId::Esn(*e))));
+            out.push(Proposal {
                 number: 0,
-                protocol: 3,
-                spi: spi.to_be_bytes().to_vec(),
+                protocol,
+                spi: spi.clone(),
                 transforms: t,
             });
         }
@@ -249,103 +253,87 @@ impl EspProposal {
     }
 }
 
-fn encr(e: Encryption) -> OfferedTransform {
-    OfferedTransform {
-        ty: transform_type::ENCR,
-        id: e.id.0,
-        key_bits: e.key_bits,
+fn esn_id(esn: bool) -> EsnId {
+    if esn {
+        EsnId::ESN
+    } else {
+        EsnId::NO_ESN
     }
 }
 
-fn plain(ty: u8, id: u16) -> OfferedTransform {
-    OfferedTransform {
-        ty,
-        id,
-        key_bits: 0,
+/// Numbers a list of proposals 1, 2, 3... as they go on the wire.
+pub fn number(mut proposals: Vec<Proposal>) -> Vec<Proposal> {
+    for (i, p) in proposals.iter_mut().enumerate() {
+        p.number = u8::try_from(i + 1).unwrap_or(u8::MAX);
     }
+    proposals
 }
 
-/// Numbers a list of offers 1, 2, 3... as they go on the wire.
-pub fn number(mut offers: Vec<Offer>) -> Vec<Offer> {
-    for (i, o) in offers.iter_mut().enumerate() {
-        o.number = u8::try_from(i + 1).unwrap_or(u8::MAX);
-    }
-    offers
-}
-
-fn first<T: Copy>(
-    offer: &Offer,
-    ty: u8,
-    accept: impl Fn(&OfferedTransform) -> Option<T>,
+/// The first transform of type `ty` in `p` that `accept` takes.
+fn first<T>(
+    p: &Proposal,
+    ty: TransformType,
+    accept: impl Fn(TransformId) -> Option<T>,
 ) -> Option<T> {
-    offer
-        .transforms
-        .iter()
-        .filter(|t| t.ty == ty)
-        .find_map(accept)
-}
-
-fn has(offer: &Offer, ty: u8) -> bool {
-    offer.transforms.iter().any(|t| t.ty == ty)
-}
-
-fn offered_encryption(t: &OfferedTransform) -> Encryption {
-    Encryption {
-        id: EncrId(t.id),
-        key_bits: t.key_bits,
-    }
+    p.transforms_of(ty).find_map(|t| accept(t.id))
 }
 
 /// The first offered encryption transform in `encryption`, with its integrity algorithm: the
 /// first offered one in `integrity` (never NONE), or NONE for an AEAD, whose proposal may have
 /// no integrity transform but NONE (RFC 5282 section 8).
 fn match_cipher(
-    offer: &Offer,
+    p: &Proposal,
     encryption: &[Encryption],
     integrity: &[IntegId],
 ) -> Option<(Encryption, IntegId)> {
-    let e = first(offer, transform_type::ENCR, |t| {
-        let e = offered_encryption(t);
-        encryption.contains(&e).then_some(e)
-    })?;
+    let e = p
+        .transforms_of(TransformType::ENCR)
+        .find_map(|t| t.as_encryption().filter(|e| encryption.contains(e)))?;
     if !e.is_aead() {
-        let i = first(offer, transform_type::INTEG, |t| {
-            let i = IntegId(t.id);
-            (i != IntegId::NONE && integrity.contains(&i)).then_some(i)
+        let i = first(p, TransformType::INTEG, |id| match id {
+            TransformId::Integ(i) if i != IntegId::NONE && integrity.contains(&i) => Some(i),
+            _ => None,
         })?;
         return Some((e, i));
     }
-    offer
-        .transforms
-        .iter()
-        .filter(|t| t.ty == transform_type::INTEG)
-        .all(|t| t.id == IntegId::NONE.0)
+    p.transforms_of(TransformType::INTEG)
+        .all(|t| t.id == TransformId::Integ(IntegId::NONE))
         .then_some((e, IntegId::NONE))
 }
 
+/// The first offered group of `p` in `ours`.
+fn match_group(p: &Proposal, ours: &[DhGroup]) -> Option<DhGroup> {
+    first(p, TransformType::DH, |id| match id {
+        TransformId::Dh(g) if ours.contains(&g) => Some(g),
+        _ => None,
+    })
+}
+
 /// Tries to accept one offered IKE proposal with one of ours.
-fn match_ike(offer: &Offer, ours: &IkeProposal, ke: Option<DhGroup>) -> Option<IkeSuite> {
-    if offer.protocol != 1 {
+fn match_ike(p: &Proposal, ours: &IkeProposal, ke: Option<DhGroup>) -> Option<IkeSuite> {
+    if p.protocol != ProtocolId::IKE {
         return None;
     }
-    let (encryption, integrity) = match_cipher(offer, &ours.encryption, &ours.integrity)?;
-    let prf = first(offer, transform_type::PRF, |t| {
-        ours.prf.contains(&PrfId(t.id)).then_some(PrfId(t.id))
+    let (encryption, integrity) = match_cipher(p, &ours.encryption, &ours.integrity)?;
+    let prf = first(p, TransformType::PRF, |id| match id {
+        TransformId::Prf(f) if ours.prf.contains(&f) => Some(f),
+        _ => None,
     })?;
-    let acceptable = |t: &OfferedTransform| {
-        let g = DhGroup(t.id);
-        (g != DhGroup::NONE && ours.dh.contains(&g)).then_some(g)
-    };
+    let acceptable: Vec<DhGroup> = ours
+        .dh
+        .iter()
+        .copied()
+        .filter(|g| *g != DhGroup::NONE)
+        .collect();
     let dh = match ke {
         Some(g)
-            if offer
-                .transforms
-                .iter()
-                .any(|t| t.ty == transform_type::DH && acceptable(t) == Some(g)) =>
+            if acceptable.contains(&g)
+                && p.transforms_of(TransformType::DH)
+                    .any(|t| t.id == TransformId::Dh(g)) =>
         {
             g
         }
-        _ => first(offer, transform_type::DH, acceptable)?,
+        _ => match_group(p, &acceptable)?,
     };
     Some(IkeSuite {
         encryption,
@@ -355,14 +343,14 @@ fn match_ike(offer: &Offer, ours: &IkeProposal, ke: Option<DhGroup>) -> Option<I
     })
 }
 
-/// Responder: picks an IKE suite from the initiator's offers (see the module doc for the order).
-/// `ke` is the group of the initiator's KE payload. Returns the chosen offer's number with the
-/// suite; the caller compares `suite.dh` with `ke` to decide on INVALID_KE_PAYLOAD.
+/// Responder: picks an IKE suite from the initiator's proposals (see the module doc for the
+/// order). `ke` is the group of the initiator's KE payload. Returns the chosen proposal's number
+/// with the suite; the caller compares `suite.dh` with `ke` to decide on INVALID_KE_PAYLOAD.
 pub fn select_ike(
-    offers: &[Offer],
+    offers: &[Proposal],
     ours: &[IkeProposal],
     ke: Option<DhGroup>,
-) -> Result<(u8, IkeSuite), Error> {
+) -> Result<(u8, IkeSuite), NegotiationError> {
     offers
         .iter()
         .find_map(|o| {
@@ -370,43 +358,38 @@ pub fn select_ike(
                 .find_map(|p| match_ike(o, p, ke))
                 .map(|s| (o.number, s))
         })
-        .ok_or(Error::NoProposalChosen)
+        .ok_or(NegotiationError::Incompatible(Mismatch::NoProposalChosen))
 }
 
 /// Tries to accept one offered ESP proposal with one of ours.
-fn match_esp(offer: &Offer, ours: &EspProposal, with_dh: bool) -> Option<EspSuite> {
-    if offer.protocol != 3 || offer.spi.len() != 4 {
+fn match_esp(p: &Proposal, ours: &EspProposal, with_dh: bool) -> Option<EspSuite> {
+    if p.protocol != ProtocolId::ESP || p.spi_u32().is_none() {
         return None;
     }
-    let (encryption, integrity) = match_cipher(offer, &ours.encryption, &ours.integrity)?;
-    let dh = if with_dh && has(offer, transform_type::DH) {
+    let (encryption, integrity) = match_cipher(p, &ours.encryption, &ours.integrity)?;
+    let offers_dh = p.transforms_of(TransformType::DH).next().is_some();
+    let dh = if with_dh && offers_dh {
         let ours_dh: &[DhGroup] = if ours.dh.is_empty() {
             &[DhGroup::NONE]
         } else {
             &ours.dh
         };
-        first(offer, transform_type::DH, |t| {
-            ours_dh.contains(&DhGroup(t.id)).then_some(DhGroup(t.id))
-        })?
+        match_group(p, ours_dh)?
     } else if with_dh && ours.dh.iter().any(|d| *d != DhGroup::NONE) {
         // We require PFS and the peer offers none.
         return None;
     } else {
         DhGroup::NONE
     };
-    let esn = if has(offer, transform_type::ESN) {
-        let ours_esn: &[bool] = if ours.esn.is_empty() {
-            &[false]
-        } else {
-            &ours.esn
-        };
-        first(offer, transform_type::ESN, |t| {
-            let e = match EsnId(t.id) {
-                EsnId::ESN => true,
-                EsnId::NO_ESN => false,
-                _ => return None,
-            };
-            ours_esn.contains(&e).then_some(e)
+    let ours_esn: Vec<EsnId> = if ours.esn.is_empty() {
+        vec![EsnId::NO_ESN]
+    } else {
+        ours.esn.iter().map(|e| esn_id(*e)).collect()
+    };
+    let esn = if p.transforms_of(TransformType::ESN).next().is_some() {
+        first(p, TransformType::ESN, |id| match id {
+            TransformId::Esn(e) if ours_esn.contains(&e) => Some(e == EsnId::ESN),
+            _ => None,
         })?
     } else {
         false
@@ -419,217 +402,125 @@ fn match_esp(offer: &Offer, ours: &EspProposal, with_dh: bool) -> Option<EspSuit
     })
 }
 
-/// Responder: picks an ESP suite from the initiator's offers. Returns the chosen offer's number,
-/// the initiator's SPI and the suite. `with_dh` is false in IKE_AUTH.
+/// Responder: picks an ESP suite from the initiator's proposals. Returns the chosen proposal's
+/// number, the initiator's SPI and the suite. `with_dh` is false in IKE_AUTH.
 pub fn select_esp(
-    offers: &[Offer],
+    offers: &[Proposal],
     ours: &[EspProposal],
     with_dh: bool,
-) -> Result<(u8, u32, EspSuite), Error> {
+) -> Result<(u8, u32, EspSuite), NegotiationError> {
     offers
         .iter()
         .find_map(|o| {
-            let spi = u32::from_be_bytes(o.spi.as_slice().try_into().ok()?);
+            let spi = o.spi_u32()?;
             ours.iter()
                 .find_map(|p| match_esp(o, p, with_dh))
                 .map(|s| (o.number, spi, s))
         })
-        .ok_or(Error::NoProposalChosen)
+        .ok_or(NegotiationError::Incompatible(Mismatch::NoProposalChosen))
 }
 
 /// The single-proposal answer for a chosen IKE suite.
-pub fn ike_answer(number: u8, s: &IkeSuite) -> Offer {
-    let mut t = vec![encr(s.encryption), plain(transform_type::PRF, s.prf.0)];
+pub fn ike_answer(number: u8, s: &IkeSuite) -> Proposal {
+    let mut transforms = vec![
+        Transform::encryption(s.encryption),
+        Transform::new(TransformId::Prf(s.prf)),
+    ];
     if s.integrity != IntegId::NONE {
-        t.push(plain(transform_type::INTEG, s.integrity.0));
+        transforms.push(Transform::new(TransformId::Integ(s.integrity)));
     }
-    t.push(plain(transform_type::DH, s.dh.0));
-    Offer {
+    transforms.push(Transform::new(TransformId::Dh(s.dh)));
+    Proposal {
         number,
-        protocol: 1,
+        protocol: ProtocolId::IKE,
         spi: Vec::new(),
-        transforms: t,
+        transforms,
     }
 }
 
 /// The single-proposal answer for a chosen ESP suite, with our SPI.
-pub fn esp_answer(number: u8, spi: u32, s: &EspSuite, with_dh: bool) -> Offer {
-    let mut t = vec![encr(s.encryption)];
+pub fn esp_answer(number: u8, spi: u32, s: &EspSuite, with_dh: bool) -> Proposal {
+    let mut transforms = vec![Transform::encryption(s.encryption)];
     if s.integrity != IntegId::NONE {
-        t.push(plain(transform_type::INTEG, s.integrity.0));
+        transforms.push(Transform::new(TransformId::Integ(s.integrity)));
     }
     if with_dh && s.dh != DhGroup::NONE {
-        t.push(plain(transform_type::DH, s.dh.0));
+        transforms.push(Transform::new(TransformId::Dh(s.dh)));
     }
-    t.push(plain(
-        transform_type::ESN,
-        if s.esn { EsnId::ESN.0 } else { EsnId::NO_ESN.0 },
-    ));
-    Offer {
+    transforms.push(Transform::new(TransformId::Esn(esn_id(s.esn))));
+    Proposal {
         number,
-        protocol: 3,
+        protocol: ProtocolId::ESP,
         spi: spi.to_be_bytes().to_vec(),
-        transforms: t,
+        transforms,
     }
 }
 
 /// Initiator: checks the responder's answer is exactly one proposal with one transform of each
 /// kind, all taken from what we offered, and returns the suite.
-pub fn accept_ike_answer(answer: &[Offer], ours: &[IkeProposal]) -> Result<IkeSuite, Error> {
+pub fn accept_ike_answer(
+    answer: &[Proposal],
+    ours: &[IkeProposal],
+) -> Result<IkeSuite, NegotiationError> {
     let [a] = answer else {
-        return Err(Error::Malformed(
+        return Err(NegotiationError::PeerMisbehaved(
             "responder must return one proposal".into(),
         ));
     };
-    for ty in [
-        transform_type::ENCR,
-        transform_type::PRF,
-        transform_type::DH,
-    ] {
-        if a.transforms.iter().filter(|t| t.ty == ty).count() != 1 {
-            return Err(Error::Malformed(
+    for ty in [TransformType::ENCR, TransformType::PRF, TransformType::DH] {
+        if a.transforms_of(ty).count() != 1 {
+            return Err(NegotiationError::PeerMisbehaved(
                 "responder's proposal must have one transform of each type".into(),
             ));
         }
     }
     ours.iter()
         .find_map(|p| match_ike(a, p, None))
-        .ok_or(Error::NoProposalChosen)
+        .ok_or(NegotiationError::Incompatible(Mismatch::NoProposalChosen))
 }
 
 /// Initiator: checks the responder's ESP answer and returns its SPI and the suite.
 pub fn accept_esp_answer(
-    answer: &[Offer],
+    answer: &[Proposal],
     ours: &[EspProposal],
     with_dh: bool,
-) -> Result<(u32, EspSuite), Error> {
+) -> Result<(u32, EspSuite), NegotiationError> {
     let [a] = answer else {
-        return Err(Error::Malformed(
+        return Err(NegotiationError::PeerMisbehaved(
             "responder must return one proposal".into(),
         ));
     };
-    if a.transforms
-        .iter()
-        .filter(|t| t.ty == transform_type::ENCR)
-        .count()
-        != 1
-    {
-        return Err(Error::Malformed(
+    if a.transforms_of(TransformType::ENCR).count() != 1 {
+        return Err(NegotiationError::PeerMisbehaved(
             "responder's proposal must have one encryption transform".into(),
         ));
     }
     select_esp(answer, ours, with_dh).map(|(_, spi, s)| (spi, s))
 }
 
-fn enc_name(e: Encryption) -> String {
-    let base = match e.id {
-        EncrId::ENCR_AES_CBC => "aes",
-        EncrId::ENCR_AES_CTR => "aes-ctr",
-        EncrId::ENCR_AES_GCM_16 => "aes-gcm",
-        EncrId::ENCR_AES_GCM_12 => "aes-gcm12",
-        EncrId::ENCR_AES_GCM_8 => "aes-gcm8",
-        EncrId::ENCR_3DES => return "3des".into(),
-        EncrId::ENCR_NULL => return "null".into(),
-        EncrId::ENCR_CHACHA20_POLY1305 => return "chacha20-poly1305".into(),
-        other => return format!("encr{}", other.0),
-    };
-    if e.key_bits == 0 {
-        base.into()
-    } else {
-        format!("{base}-{}", e.key_bits)
-    }
-}
-
-fn prf_name(p: PrfId) -> String {
-    match p {
-        PrfId::PRF_HMAC_SHA1 => "sha1".into(),
-        PrfId::PRF_HMAC_SHA2_256 => "sha256".into(),
-        PrfId::PRF_HMAC_SHA2_384 => "sha384".into(),
-        PrfId::PRF_HMAC_SHA2_512 => "sha512".into(),
-        PrfId::PRF_HMAC_MD5 => "md5".into(),
-        other => format!("prf{}", other.0),
-    }
-}
-
-fn integ_name(i: IntegId) -> String {
-    match i {
-        IntegId::AUTH_HMAC_SHA1_96 => "sha1".into(),
-        IntegId::AUTH_HMAC_SHA2_256_128 => "sha256".into(),
-        IntegId::AUTH_HMAC_SHA2_384_192 => "sha384".into(),
-        IntegId::AUTH_HMAC_SHA2_512_256 => "sha512".into(),
-        IntegId::AUTH_HMAC_MD5_96 => "md5".into(),
-        IntegId::NONE => "none".into(),
-        other => format!("integ{}", other.0),
-    }
-}
-
-fn dh_name(d: DhGroup) -> String {
-    if d == DhGroup::NONE {
-        "no-pfs".into()
-    } else {
-        format!("group{}", d.0)
-    }
-}
-
-fn join<T: Copy>(items: &[T], f: fn(T) -> String) -> String {
-    items.iter().map(|x| f(*x)).collect::<Vec<_>>().join(",")
+fn join<T: Copy>(items: impl IntoIterator<Item = T>, f: fn(T) -> String) -> String {
+    items.into_iter().map(f).collect::<Vec<_>>().join(",")
 }
 
 impl fmt::Display for IkeSuite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", enc_name(self.encryption), prf_name(self.prf))?;
+        write!(f, "{}/{}", cipher_name(self.encryption), prf_name(self.prf))?;
         if self.integrity != IntegId::NONE {
-            write!(f, "/{}", integ_name(self.integrity))?;
+            write!(f, "/{}", mac_name(self.integrity))?;
         }
-        write!(f, "/{}", dh_name(self.dh))
+        write!(f, "/{}", group_name(self.dh))
     }
 }
 
 impl fmt::Display for EspSuite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", enc_name(self.encryption))?;
+        write!(f, "{}", cipher_name(self.encryption))?;
         if self.integrity != IntegId::NONE {
-            write!(f, "/{}", integ_name(self.integrity))?;
+            write!(f, "/{}", mac_name(self.integrity))?;
         }
-        write!(f, "/{}", dh_name(self.dh))?;
+        write!(f, "/{}", group_name(self.dh))?;
         if self.esn {
             write!(f, "/esn")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for Offer {
-    /// The PAN-OS style summary `aes-256-gcm,aes-128/sha256/group19,group14`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let of = |ty: u8| -> Vec<&OfferedTransform> {
-            self.transforms.iter().filter(|t| t.ty == ty).collect()
-        };
-        let encs: Vec<String> = of(transform_type::ENCR)
-            .iter()
-            .map(|t| enc_name(offered_encryption(t)))
-            .collect();
-        write!(f, "{}", encs.join(","))?;
-        let prfs: Vec<String> = of(transform_type::PRF)
-            .iter()
-            .map(|t| prf_name(PrfId(t.id)))
-            .collect();
-        if !prfs.is_empty() {
-            write!(f, "/{}", prfs.join(","))?;
-        }
-        let ints: Vec<String> = of(transform_type::INTEG)
-            .iter()
-            .map(|t| integ_name(IntegId(t.id)))
-            .collect();
-        if !ints.is_empty() {
-            write!(f, "/{}", ints.join(","))?;
-        }
-        let dhs: Vec<String> = of(transform_type::DH)
-            .iter()
-            .map(|t| dh_name(DhGroup(t.id)))
-            .collect();
-        if !dhs.is_empty() {
-            write!(f, "/{}", dhs.join(","))?;
         }
         Ok(())
     }
@@ -640,90 +531,75 @@ impl fmt::Display for IkeProposal {
         write!(
             f,
             "{}/{}",
-            join(&self.encryption, enc_name),
-            join(&self.prf, prf_name)
+            join(self.encryption.iter().copied(), cipher_name),
+            join(self.prf.iter().copied(), prf_name)
         )?;
         if !self.integrity.is_empty() {
-            write!(f, "/{}", join(&self.integrity, integ_name))?;
+            write!(f, "/{}", join(self.integrity.iter().copied(), mac_name))?;
         }
-        write!(f, "/{}", join(&self.dh, dh_name))
+        write!(f, "/{}", join(self.dh.iter().copied(), group_name))
     }
 }
 
 impl fmt::Display for EspProposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", join(&self.encryption, enc_name))?;
+        write!(f, "{}", join(self.encryption.iter().copied(), cipher_name))?;
         if !self.integrity.is_empty() {
-            write!(f, "/{}", join(&self.integrity, integ_name))?;
+            write!(f, "/{}", join(self.integrity.iter().copied(), mac_name))?;
         }
         if !self.dh.is_empty() {
-            write!(f, "/{}", join(&self.dh, dh_name))?;
+            write!(f, "/{}", join(self.dh.iter().copied(), group_name))?;
         }
         Ok(())
     }
 }
 
-/// Joins several offers for a log line.
-pub fn describe(offers: &[Offer]) -> String {
+/// One received proposal for a log line, in the PAN-OS style `aes-256-gcm,aes-128-cbc/sha256/
+/// group19,group14`.
+fn proposal_text(p: &Proposal) -> String {
+    let ids = |ty: TransformType| p.transforms_of(ty).map(|t| t.id);
+    let mut parts = vec![join(
+        p.transforms_of(TransformType::ENCR)
+            .filter_map(Transform::as_encryption),
+        cipher_name,
+    )];
+    let prfs = join(
+        ids(TransformType::PRF).filter_map(|id| match id {
+            TransformId::Prf(x) => Some(x),
+            _ => None,
+        }),
+        prf_name,
+    );
+    let integ = join(
+        ids(TransformType::INTEG).filter_map(|id| match id {
+            TransformId::Integ(x) => Some(x),
+            _ => None,
+        }),
+        mac_name,
+    );
+    let dh = join(
+        ids(TransformType::DH).filter_map(|id| match id {
+            TransformId::Dh(x) => Some(x),
+            _ => None,
+        }),
+        group_name,
+    );
+    parts.extend([prfs, integ, dh].into_iter().filter(|s| !s.is_empty()));
+    parts.join("/")
+}
+
+/// The peer's proposals for a log line, joined with ` | `.
+pub fn describe(offers: &[Proposal]) -> String {
     offers
         .iter()
-        .map(|o| o.to_string())
+        .map(proposal_text)
         .collect::<Vec<_>>()
         .join(" | ")
 }
-
-/// Converts offers to an SA payload.
-pub(crate) fn sa_payload(offers: &[Offer]) -> SecurityAssociation {
-    SecurityAssociation {
-        proposals: offers
-            .iter()
-            .map(|o| Proposal {
-                number: o.number,
-                protocol: ProtocolId(o.protocol),
-                spi: o.spi.clone(),
-                transforms: o
-                    .transforms
-                    .iter()
-                    .map(|t| {
-                        if t.ty == TransformType::ENCR.0 {
-                            Transform::encryption(Encryption {
-                                id: EncrId(t.id),
-                                key_bits: t.key_bits,
-                            })
-                        } else {
-                            Transform::new(TransformId::new(TransformType(t.ty), t.id))
-                        }
-                    })
-                    .collect(),
-            })
-            .collect(),
-    }
-}
-
-/// Converts an SA payload to offers.
-pub(crate) fn offers_of(sa: &SecurityAssociation) -> Vec<Offer> {
-    sa.proposals
-        .iter()
-        .map(|p| Offer {
-            number: p.number,
-            protocol: p.protocol.0,
-            spi: p.spi.clone(),
-            transforms: p
-                .transforms
-                .iter()
-                .map(|t| OfferedTransform {
-                    ty: t.id.transform_type().0,
-                    id: t.id.id(),
-                    key_bits: t.key_length().unwrap_or(0),
-                })
-                .collect(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ipsec_core::crypto::EncrId;
 
     const GCM256: Encryption = Encryption {
         id: EncrId::ENCR_AES_GCM_16,
@@ -782,12 +658,11 @@ mod tests {
         let offers = number(gcm_x25519().offers(DhGroup::ECP_256));
         assert_eq!(
             offers[0]
-                .transforms
-                .iter()
-                .find(|t| t.ty == transform_type::DH)
+                .transforms_of(TransformType::DH)
+                .next()
                 .unwrap()
                 .id,
-            19
+            TransformId::Dh(DhGroup::ECP_256)
         );
         let (_, s) = select_ike(&offers, &[gcm_x25519()], Some(DhGroup::ECP_256)).unwrap();
         assert_eq!(s.dh, DhGroup::ECP_256);
@@ -803,7 +678,7 @@ mod tests {
         let offers = number(cbc_modp().offers(DhGroup::MODP_2048));
         assert_eq!(
             select_ike(&offers, &[gcm_x25519()], None),
-            Err(Error::NoProposalChosen)
+            Err(NegotiationError::Incompatible(Mismatch::NoProposalChosen))
         );
         // Key length matters.
         let mut gcm128 = gcm_x25519();
@@ -845,8 +720,8 @@ mod tests {
         let a = ike_answer(1, &s);
         assert!(matches!(
             accept_ike_answer(&[a.clone(), a], &[gcm_x25519()]),
-            Err(Error::Malformed(_))
+            Err(NegotiationError::PeerMisbehaved(_))
         ));
-        assert_eq!(s.to_string(), "aes-gcm-256/sha256/group31");
+        assert_eq!(s.to_string(), "aes-256-gcm/sha256/group31");
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::config::RetransmitPolicy;
 use crate::config::{EndpointConfig, GatewayConfig, LivenessConfig, ProxyId, TunnelConfig};
-use crate::error::Error;
+use crate::error::ConfigError;
 use crate::identity::{IdPattern, Identity};
 use crate::proposal::{EspProposal, IkeProposal};
 use ipsec_core::config::{Config, IdMatching, IdType, IkeVersion, PeerAddress, ProtocolName};
@@ -16,12 +16,13 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
     }
 }
 
-fn identity(ty: IdType, id: &str, field: &str) -> Result<Identity, Error> {
+fn identity(ty: IdType, id: &str, field: &str) -> Result<Identity, ConfigError> {
     Ok(match ty {
-        IdType::Ipaddr => Identity::Ip(
-            id.parse()
-                .map_err(|_| Error::Config(format!("{field}: `{id}` is not an IP address")))?,
-        ),
+        IdType::Ipaddr => {
+            Identity::Ip(id.parse().map_err(|_| {
+                ConfigError::Invalid(format!("{field}: `{id}` is not an IP address"))
+            })?)
+        }
         IdType::Fqdn => Identity::Fqdn(id.to_owned()),
         IdType::Ufqdn => Identity::UserFqdn(id.to_owned()),
         IdType::Keyid => Identity::KeyId(id.as_bytes().to_vec()),
@@ -36,9 +37,9 @@ impl EndpointConfig {
     /// Fails (naming the object and field) for what this implementation cannot run: certificate
     /// authentication, a peer given by FQDN (resolve it first and write its address), a gateway
     /// without a local IP, AH tunnels.
-    pub fn from_config(cfg: &Config) -> Result<EndpointConfig, Error> {
+    pub fn from_config(cfg: &Config) -> Result<EndpointConfig, ConfigError> {
         cfg.validate().map_err(|errs| {
-            Error::Config(
+            ConfigError::Invalid(
                 errs.iter()
                     .map(|e| e.to_string())
                     .collect::<Vec<_>>()
@@ -52,19 +53,19 @@ impl EndpointConfig {
             }
             let obj = format!("ike-gateway \"{}\"", g.name);
             let local_addr = g.local_address.ip.ok_or_else(|| {
-                Error::Config(format!("{obj}: local-address needs an ip for IKE"))
+                ConfigError::Invalid(format!("{obj}: local-address needs an ip for IKE"))
             })?;
             let peer_addr = match &g.peer_address {
                 PeerAddress::Ip(ip) => Some(*ip),
                 PeerAddress::Dynamic => None,
                 PeerAddress::Fqdn(name) => {
-                    return Err(Error::Config(format!(
+                    return Err(ConfigError::Unsupported(format!(
                         "{obj}: peer-address fqdn `{name}` must be resolved to an ip first"
                     )))
                 }
             };
             let psk = g.pre_shared_key().ok_or_else(|| {
-                Error::Config(format!(
+                ConfigError::Unsupported(format!(
                     "{obj}: authentication: only pre-shared-key is supported"
                 ))
             })?;
@@ -83,7 +84,7 @@ impl EndpointConfig {
             let profile = cfg
                 .ike_crypto_profile(&g.ike_crypto_profile)
                 .ok_or_else(|| {
-                    Error::Config(format!(
+                    ConfigError::Invalid(format!(
                         "{obj}: ike-crypto-profile \"{}\" is not defined",
                         g.ike_crypto_profile
                     ))
@@ -127,12 +128,12 @@ impl EndpointConfig {
             }
             let obj = format!("ipsec-tunnel \"{}\"", t.name);
             let profile = cfg.ipsec_crypto_profile(prof).ok_or_else(|| {
-                Error::Config(format!(
+                ConfigError::Invalid(format!(
                     "{obj}: ipsec-crypto-profile \"{prof}\" is not defined"
                 ))
             })?;
             if profile.protocol != ProtocolName::Esp {
-                return Err(Error::Config(format!(
+                return Err(ConfigError::Unsupported(format!(
                     "{obj}: ipsec-crypto-profile \"{prof}\": only ESP is supported"
                 )));
             }
@@ -163,9 +164,9 @@ impl EndpointConfig {
                     local_ports: lp,
                     remote_ports: rp,
                 };
-                let (local, remote) = spec
-                    .to_selectors()
-                    .map_err(|e| Error::Config(format!("{obj}: proxy-id \"{}\": {e}", p.name)))?;
+                let (local, remote) = spec.to_selectors().map_err(|e| {
+                    ConfigError::Invalid(format!("{obj}: proxy-id \"{}\": {e}", p.name))
+                })?;
                 proxy_ids.push(ProxyId {
                     name: p.name.clone(),
                     local,

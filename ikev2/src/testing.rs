@@ -14,7 +14,7 @@ use crate::identity::{IdPattern, Identity};
 use crate::proposal::{EspProposal, IkeProposal};
 use crate::{Endpoint, Event, Received};
 use core::time::Duration;
-use ipsec_core::child_sa::Mode;
+use ipsec_core::child_sa::{ChildSa, Mode};
 use ipsec_core::crypto::default::SeededRandom;
 use ipsec_core::crypto::{
     default_provider, CryptoProvider, DhGroup, EncrId, Encryption, PrfId, SecretBytes,
@@ -92,6 +92,9 @@ pub struct Pair {
     pub right_events: Vec<Event>,
     /// Datagrams each side classified as ESP.
     pub esp_received: Vec<(Side, Vec<u8>)>,
+    /// The Child SAs each side's datapath holds, from its events: installed on
+    /// [`Event::ChildSaUp`], removed on [`Event::ChildSaDown`], in the order they came up.
+    installed: [Vec<ChildSa>; 2],
     /// Datagrams sent (before loss), by sender.
     pub sent: Vec<(Side, SocketAddr, SocketAddr, Vec<u8>)>,
     left_ip: IpAddr,
@@ -155,6 +158,7 @@ impl Pair {
             left_events: Vec::new(),
             right_events: Vec::new(),
             esp_received: Vec::new(),
+            installed: [Vec::new(), Vec::new()],
             sent: Vec::new(),
             left_ip,
             right_ip,
@@ -233,6 +237,12 @@ impl Pair {
             bytes: data,
         });
         true
+    }
+
+    /// The Child SAs, keys included, that `side` installed in its datapath and has not removed
+    /// yet, as an embedder following the events would hold them.
+    pub fn installed(&self, side: Side) -> &[ChildSa] {
+        &self.installed[side as usize]
     }
 
     /// The events of `side`.
@@ -318,6 +328,14 @@ impl Pair {
                 }
             }
             while let Some(e) = self.endpoint(side).poll_event() {
+                let installed = &mut self.installed[side as usize];
+                match &e {
+                    Event::ChildSaUp { child, .. } => installed.push((**child).clone()),
+                    Event::ChildSaDown { inbound_spi, .. } => {
+                        installed.retain(|c| c.inbound.spi != *inbound_spi)
+                    }
+                    _ => {}
+                }
                 match side {
                     Side::Left => self.left_events.push(e),
                     Side::Right => self.right_events.push(e),

@@ -178,7 +178,7 @@ fn strongswan_ike_sa_init_is_answered() {
         .is_some());
     let sa = &right.ike_sas()[0];
     assert!(sa.nat, "strongSwan's forced encapsulation is honoured");
-    assert_eq!(sa.suite.unwrap().to_string(), "aes-gcm-256/sha256/group31");
+    assert_eq!(sa.suite.unwrap().to_string(), "aes-256-gcm/sha256/group31");
     // A retransmission of the request gets the same response, not a second SA.
     right.handle_datagram(now, local, remote, &msgs[0]);
     let t2 = right
@@ -255,9 +255,9 @@ fn broken_random_source_fails_instead_of_hanging() {
     let now = ipsec_core::time::Instant::from_secs(1);
     assert!(matches!(
         left.connect(now, "tun"),
-        Err(ikev2::Error::Crypto(
+        Err(ikev2::CommandError::Local(ikev2::LocalError::Crypto(
             ipsec_core::crypto::CryptoError::RandomFailed
-        ))
+        )))
     ));
     let mut right = Endpoint::with_rng(
         SiteSpec::right().config(),

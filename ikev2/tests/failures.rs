@@ -78,7 +78,7 @@ fn peer_id_mismatch_fails_authentication() {
 }
 
 /// ```text
-/// IKE_SA_INIT SAi1(aes-gcm-256/sha256/group31) -->  nothing acceptable
+/// IKE_SA_INIT SAi1(aes-256-gcm/sha256/group31) -->  nothing acceptable
 ///                                              <--  N(NO_PROPOSAL_CHOSEN)
 /// ```
 #[test]
@@ -90,8 +90,8 @@ fn no_common_ike_proposal() {
     run(&mut p);
     match phase1_failure(&p.right_events) {
         Some(Reason::NoProposalChosen { ours, theirs }) => {
-            assert_eq!(ours, "aes-gcm-128/sha256/group20");
-            assert_eq!(theirs, "aes-gcm-256/sha256/group31");
+            assert_eq!(ours, "aes-128-gcm/sha256/group20");
+            assert_eq!(theirs, "aes-256-gcm/sha256/group31");
         }
         other => panic!("{other:?}"),
     }
@@ -104,7 +104,7 @@ fn no_common_ike_proposal() {
 }
 
 /// ```text
-/// IKE_AUTH SK{... SAi2(aes-gcm-128) TSi TSr} -->  IKE SA fine, ESP proposal not acceptable
+/// IKE_AUTH SK{... SAi2(aes-128-gcm) TSi TSr} -->  IKE SA fine, ESP proposal not acceptable
 ///                                            <--  SK{IDr AUTH N(NO_PROPOSAL_CHOSEN)}
 /// ```
 #[test]

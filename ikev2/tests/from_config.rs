@@ -67,7 +67,7 @@ fn hq_and_branch_samples_negotiate() {
         "{show}"
     );
     assert!(
-        show.contains(" Init Established aes-gcm-256/sha256/group19 NAT not detected\n"),
+        show.contains(" Init Established aes-256-gcm/sha256/group19 NAT not detected\n"),
         "{show}"
     );
     assert!(show.contains("  vpn-branch:lan-to-lan SPI in "), "{show}");

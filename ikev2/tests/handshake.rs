@@ -322,14 +322,14 @@ fn additional_child_sas_with_pfs() {
     assert!(p.drive_until(Duration::from_secs(5), |p| {
         p.right.ike_sas()[0].children.len() == 2 && p.left.ike_sas()[0].children.len() == 2
     }));
-    let l2 = p.left.ike_sas()[0].children[1].clone();
-    let r2 = p.right.ike_sas()[0].children[1].clone();
+    let l2 = p.installed(Side::Left)[1].clone();
+    let r2 = p.installed(Side::Right)[1].clone();
     assert_eq!(l2.tunnel, "tun2");
     assert_eq!(r2.tunnel, "tun2");
     assert_eq!(l2.outbound.encryption_key, r2.inbound.encryption_key);
     assert_eq!(l2.inbound.spi, r2.outbound.spi);
     // PFS keys differ from those the IKE_AUTH nonces alone would give.
-    let l1 = p.left.ike_sas()[0].children[0].clone();
+    let l1 = p.installed(Side::Left)[0].clone();
     assert_ne!(l1.outbound.encryption_key, l2.outbound.encryption_key);
     assert_eq!(l2.local_ts[0].start_addr.to_string(), "10.11.0.0");
     let pfs = p.left_events.iter().find_map(|e| match e {
@@ -375,17 +375,17 @@ fn child_sa_rekey_replaces_the_old_sa() {
         p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
             && p.tunnel_up(Side::Right))
     );
-    let old = p.left.ike_sas()[0].children[0].clone();
+    let old = p.installed(Side::Left)[0].clone();
     p.left.rekey_child(p.now, "tun").unwrap();
     assert!(p.drive_until(Duration::from_secs(5), |p| {
-        let l = &p.left.ike_sas()[0].children;
-        let r = &p.right.ike_sas()[0].children;
+        let l = p.installed(Side::Left);
+        let r = p.installed(Side::Right);
         l.len() == 1
             && r.len() == 1
             && l[0].inbound.spi != old.inbound.spi
             && r[0].outbound.spi == l[0].inbound.spi
     }));
-    let new = p.left.ike_sas()[0].children[0].clone();
+    let new = p.installed(Side::Left)[0].clone();
     assert_ne!(new.outbound.encryption_key, old.outbound.encryption_key);
     assert_eq!(new.local_ts, old.local_ts);
     let downs = |ev: &[Event]| {
@@ -418,12 +418,12 @@ fn simultaneous_rekeys_leave_one_child_sa() {
             p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
                 && p.tunnel_up(Side::Right))
         );
-        let old = p.left.ike_sas()[0].children[0].inbound.spi;
+        let old = p.installed(Side::Left)[0].inbound.spi;
         p.left.rekey_child(p.now, "tun").unwrap();
         p.right.rekey_child(p.now, "tun").unwrap();
         p.drive_for(Duration::from_secs(3));
-        let l = p.left.ike_sas()[0].children.clone();
-        let r = p.right.ike_sas()[0].children.clone();
+        let l = p.installed(Side::Left).to_vec();
+        let r = p.installed(Side::Right).to_vec();
         assert_eq!((l.len(), r.len()), (1, 1), "seed {seed}");
         assert_ne!(l[0].inbound.spi, old);
         assert_eq!(l[0].inbound.spi, r[0].outbound.spi);
@@ -454,8 +454,8 @@ fn child_sas_are_rekeyed_before_they_expire() {
         .filter(|e| matches!(e, Event::ChildSaUp { .. }))
         .count();
     assert!(ups >= 5, "{ups} Child SAs over 5 minutes");
-    let l = p.left.ike_sas()[0].children.clone();
-    let r = p.right.ike_sas()[0].children.clone();
+    let l = p.installed(Side::Left).to_vec();
+    let r = p.installed(Side::Right).to_vec();
     assert_eq!((l.len(), r.len()), (1, 1));
     assert_eq!(l[0].inbound.spi, r[0].outbound.spi);
     assert!(p
@@ -767,11 +767,8 @@ fn scripted_nonces_decide_the_rekey_collision() {
             _ => None,
         })
         .expect("left answered the right side's rekey");
-    let left = p.left.ike_sas()[0].children.clone();
+    let left = p.installed(Side::Left).to_vec();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].inbound.spi, responder_made);
-    assert_eq!(
-        p.right.ike_sas()[0].children[0].outbound.spi,
-        responder_made
-    );
+    assert_eq!(p.installed(Side::Right)[0].outbound.spi, responder_made);
 }

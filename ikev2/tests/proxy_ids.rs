@@ -39,17 +39,9 @@ fn right() -> EndpointConfig {
     two_proxy_ids(SiteSpec::right(), "10.12.0.0/24", "10.11.0.0/24")
 }
 
-/// The installed Child SAs of `side`'s established IKE SAs.
+/// The Child SAs `side` installed (from its events), keys included.
 fn children(p: &Pair, side: Side) -> Vec<ChildSa> {
-    let ep = match side {
-        Side::Left => &p.left,
-        Side::Right => &p.right,
-    };
-    ep.ike_sas()
-        .into_iter()
-        .filter(|s| s.established)
-        .flat_map(|s| s.children)
-        .collect()
+    p.installed(side).to_vec()
 }
 
 fn both_have(p: &Pair, n: usize) -> bool {

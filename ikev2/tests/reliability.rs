@@ -40,8 +40,8 @@ fn handshake_survives_30_percent_loss() {
         assert!(ok, "seed {seed}: {:?}", p.left_events);
         retransmits += p.left.stats().retransmits_sent;
         // Keys agree despite retransmissions.
-        let l = &p.left.ike_sas()[0].children[0];
-        let r = &p.right.ike_sas()[0].children[0];
+        let l = &p.installed(Side::Left)[0];
+        let r = &p.installed(Side::Right)[0];
         assert_eq!(l.outbound.encryption_key, r.inbound.encryption_key);
     }
     assert!(retransmits > 0, "loss caused retransmissions");
@@ -357,7 +357,7 @@ fn garbage_is_dropped() {
 fn invalid_spi_notify_removes_the_child_sa() {
     let mut p = Pair::new(SiteSpec::left().config(), SiteSpec::right().config(), 30);
     up(&mut p);
-    let spi = p.left.ike_sas()[0].children[0].outbound.spi;
+    let spi = p.installed(Side::Left)[0].outbound.spi;
     let left_ip = "192.0.2.1".parse().unwrap();
     p.right.invalid_spi(p.now, left_ip, spi).unwrap();
     assert!(

@@ -2,7 +2,8 @@
 
 use super::{ctx, Endpoint, IkeSa, Rng};
 use crate::ctx::Ctx;
-use crate::error::Error;
+use crate::error::CommandError;
+use crate::exchange::ike_sa_init;
 use crate::exchange::{child_request, proposed_children};
 use crate::sa::{ChildRequest, Task};
 use ipsec_core::child_sa::ChildSa;
@@ -19,25 +20,30 @@ impl Endpoint {
     /// others from coming up; each [`Event::ChildSaUp`] names its proxy ID in
     /// [`ChildSa::proxy_id`].
     ///
-    /// Fails for unknown tunnels, passive gateways and dynamic peers (no address to send to).
+    /// Fails for unknown tunnels ([`CommandError::UnknownTunnel`]), and for passive gateways,
+    /// dynamic peers (no address to send to) and gateways without a usable IKE proposal
+    /// ([`CommandError::CannotInitiate`]).
     ///
     /// [`Event::Phase2Failed`]: crate::Event::Phase2Failed
     /// [`Event::ChildSaUp`]: crate::Event::ChildSaUp
-    pub fn connect(&mut self, now: Instant, tunnel: &str) -> Result<(), Error> {
+    pub fn connect(&mut self, now: Instant, tunnel: &str) -> Result<(), CommandError> {
         let t = self
             .cfg
             .tunnel(tunnel)
-            .ok_or_else(|| Error::UnknownName(tunnel.to_owned()))?;
+            .ok_or_else(|| CommandError::UnknownTunnel(tunnel.to_owned()))?;
         let g = self
             .cfg
             .gateway(&t.gateway)
-            .ok_or_else(|| Error::UnknownName(t.gateway.clone()))?;
+            .ok_or_else(|| CommandError::UnknownGateway(t.gateway.clone()))?;
+        let cannot = |why| CommandError::CannotInitiate(g.name.clone(), why);
         if g.passive {
-            return Err(Error::Config(format!(
-                "ike-gateway \"{}\" is passive: it never initiates",
-                g.name
-            )));
+            return Err(cannot("it is passive"));
         }
+        let peer = g
+            .peer_addr
+            .ok_or_else(|| cannot("its peer is dynamic (no address to send to)"))?;
+        let group = ike_sa_init::first_group(g, &self.provider)
+            .ok_or_else(|| cannot("no IKE proposal the crypto provider runs"))?;
         let existing = self
             .sas
             .iter()
@@ -52,9 +58,8 @@ impl Endpoint {
                 self.restarts.retain(|(t, _)| t != tunnel);
                 let mut ctx = ctx!(self, now);
                 let g = ctx.gateway(&gname)?;
-                let peer = g.peer_addr.unwrap_or(g.local_addr);
                 let first = child_request(&ctx, tunnel, 0, child_spi, peer)?;
-                let sa = IkeSa::initiate(&mut ctx, g, spi_i, first)?;
+                let sa = IkeSa::initiate(&mut ctx, g, (peer, group), spi_i, first)?;
                 self.sas.insert(spi_i, Box::new(sa));
                 spi_i
             }
@@ -90,18 +95,18 @@ impl Endpoint {
     }
 
     /// The established IKE SA of `gateway`.
-    fn established_for(&mut self, gateway: &str) -> Result<u64, Error> {
+    fn established_for(&mut self, gateway: &str) -> Result<u64, CommandError> {
         if self.cfg.gateway(gateway).is_none() {
-            return Err(Error::UnknownName(gateway.to_owned()));
+            return Err(CommandError::UnknownGateway(gateway.to_owned()));
         }
         self.sas
             .iter()
             .find(|(_, s)| s.gateway() == gateway && s.is_usable())
             .map(|(k, _)| *k)
-            .ok_or_else(|| Error::NotEstablished(gateway.to_owned()))
+            .ok_or_else(|| CommandError::NotEstablished(gateway.to_owned()))
     }
 
-    fn queue_task(&mut self, now: Instant, spi: u64, task: Task) -> Result<(), Error> {
+    fn queue_task(&mut self, now: Instant, spi: u64, task: Task) -> Result<(), CommandError> {
         if let Some(sa) = self.sas.get_mut(&spi) {
             let mut ctx = ctx!(self, now);
             sa.queue_task(&mut ctx, task)?;
@@ -129,7 +134,7 @@ impl Endpoint {
     ///
     /// [`Event::ChildSaUp`]: crate::Event::ChildSaUp
     /// [`Event::ChildSaDown`]: crate::Event::ChildSaDown
-    pub fn rekey_child(&mut self, now: Instant, tunnel: &str) -> Result<(), Error> {
+    pub fn rekey_child(&mut self, now: Instant, tunnel: &str) -> Result<(), CommandError> {
         // The oldest Child SA of each proxy ID (a second one is a rekey's successor).
         let mut found: Vec<(u64, ChildSa)> = Vec::new();
         for (k, c) in self.children_of(tunnel) {
@@ -141,7 +146,7 @@ impl Endpoint {
             }
         }
         if found.is_empty() {
-            return Err(Error::NotEstablished(tunnel.to_owned()));
+            return Err(CommandError::NotEstablished(tunnel.to_owned()));
         }
         for (key, old) in found {
             let req = ChildRequest::rekey_of(&old, self.new_child_spi()?);
@@ -154,14 +159,14 @@ impl Endpoint {
     /// follows when the peer confirms.
     ///
     /// [`Event::ChildSaDown`]: crate::Event::ChildSaDown
-    pub fn delete_child(&mut self, now: Instant, tunnel: &str) -> Result<(), Error> {
+    pub fn delete_child(&mut self, now: Instant, tunnel: &str) -> Result<(), CommandError> {
         let found: Vec<(u64, u32)> = self
             .children_of(tunnel)
             .into_iter()
             .map(|(k, c)| (k, c.inbound.spi))
             .collect();
         if found.is_empty() {
-            return Err(Error::NotEstablished(tunnel.to_owned()));
+            return Err(CommandError::NotEstablished(tunnel.to_owned()));
         }
         for (key, child) in found {
             self.queue_task(now, key, Task::DeleteChild(child))?;
@@ -170,7 +175,7 @@ impl Endpoint {
     }
 
     /// Deletes the IKE SA of `gateway` (and its Child SAs) with an INFORMATIONAL exchange.
-    pub fn delete_ike(&mut self, now: Instant, gateway: &str) -> Result<(), Error> {
+    pub fn delete_ike(&mut self, now: Instant, gateway: &str) -> Result<(), CommandError> {
         let spi = self.established_for(gateway)?;
         self.queue_task(now, spi, Task::DeleteIke)?;
         // Deleted by command: no restart is pending for its tunnels.
@@ -186,14 +191,14 @@ impl Endpoint {
     /// ([`Event::IkeSaUp`]), and the old one is deleted without further events.
     ///
     /// [`Event::IkeSaUp`]: crate::Event::IkeSaUp
-    pub fn rekey_ike(&mut self, now: Instant, gateway: &str) -> Result<(), Error> {
+    pub fn rekey_ike(&mut self, now: Instant, gateway: &str) -> Result<(), CommandError> {
         let spi = self.established_for(gateway)?;
         self.queue_task(now, spi, Task::RekeyIke(None))
     }
 
     /// Sends an empty INFORMATIONAL request to `gateway` now; an unanswered check tears the SA
     /// down ([`Reason::DeadPeer`](crate::Reason::DeadPeer)).
-    pub fn liveness_check(&mut self, now: Instant, gateway: &str) -> Result<(), Error> {
+    pub fn liveness_check(&mut self, now: Instant, gateway: &str) -> Result<(), CommandError> {
         let spi = self.established_for(gateway)?;
         self.queue_task(now, spi, Task::Liveness)
     }
@@ -202,13 +207,18 @@ impl Endpoint {
     /// 2.21.4), inside the established IKE SA with it. Call it when the ESP datapath drops a
     /// packet for an unknown SPI (rate-limit it: one per SPI is plenty). Fails when no IKE SA
     /// with that peer is established.
-    pub fn invalid_spi(&mut self, now: Instant, remote: IpAddr, spi: u32) -> Result<(), Error> {
+    pub fn invalid_spi(
+        &mut self,
+        now: Instant,
+        remote: IpAddr,
+        spi: u32,
+    ) -> Result<(), CommandError> {
         let sa = self
             .sas
             .iter()
             .find(|(_, s)| s.remote().ip() == remote && s.is_usable())
             .map(|(k, _)| *k)
-            .ok_or_else(|| Error::NotEstablished(remote.to_string()))?;
+            .ok_or_else(|| CommandError::NotEstablished(remote.to_string()))?;
         self.queue_task(now, sa, Task::InvalidSpi(spi))
     }
 }

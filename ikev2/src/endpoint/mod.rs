@@ -5,12 +5,12 @@ mod housekeeping;
 mod ike_sa;
 mod show;
 
-pub use show::{IkeSaInfo, Received, Stats};
+pub use show::{ChildSaInfo, IkeSaInfo, Received, Stats};
 
 use crate::config::EndpointConfig;
 use crate::cookie::CookieSecret;
 use crate::ctx::{fresh_child_spi, fresh_ike_spi, Ctx, Datagram};
-use crate::error::Error;
+use crate::error::{ConfigError, LocalError};
 use crate::event::Event;
 use crate::exchange::ike_sa_init::{self, InitOutcome};
 use crate::nat::NATT_PORT;
@@ -102,7 +102,7 @@ use ctx;
 
 impl Endpoint {
     /// An endpoint for `config`, with the provider's algorithms and random source.
-    pub fn new(config: EndpointConfig, provider: CryptoProvider) -> Result<Self, Error> {
+    pub fn new(config: EndpointConfig, provider: CryptoProvider) -> Result<Self, ConfigError> {
         Self::build(config, provider, Rng::Provider)
     }
 
@@ -112,15 +112,19 @@ impl Endpoint {
         config: EndpointConfig,
         provider: CryptoProvider,
         rng: Box<dyn SecureRandom>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, ConfigError> {
         Self::build(config, provider, Rng::Owned(rng))
     }
 
-    fn build(config: EndpointConfig, provider: CryptoProvider, rng: Rng) -> Result<Self, Error> {
+    fn build(
+        config: EndpointConfig,
+        provider: CryptoProvider,
+        rng: Rng,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         provider
             .consistency_check()
-            .map_err(|e| Error::Config(format!("crypto provider: {e}")))?;
+            .map_err(ConfigError::Provider)?;
         Ok(Endpoint {
             cfg: config,
             provider,
@@ -186,6 +190,7 @@ impl Endpoint {
             }
         }
         let Ok(p) = Packet::new_checked(data) else {
+            tracing::trace!(%remote, len = data.len(), "not an IKE message");
             self.stats.dropped_malformed += 1;
             return Received::Dropped;
         };
@@ -203,6 +208,7 @@ impl Endpoint {
             p.initiator_spi()
         };
         let Some(sa) = self.sas.get_mut(&our_spi) else {
+            tracing::trace!(%remote, spi = format_args!("{our_spi:016x}"), "unknown IKE SPI");
             self.stats.dropped_unknown_spi += 1;
             return Received::Ike;
         };
@@ -211,7 +217,8 @@ impl Endpoint {
             return Received::Ike;
         }
         let mut ctx = ctx!(self, now);
-        if sa.handle(&mut ctx, local, remote, data).is_err() {
+        if let Err(e) = sa.handle(&mut ctx, local, remote, data) {
+            tracing::debug!(%remote, error = ?e, "IKE message dropped");
             self.stats.dropped_malformed += 1;
         }
         self.after(now, our_spi);
@@ -325,6 +332,7 @@ impl Endpoint {
     /// whatever those bytes hold (an established SA if there is one, else one with keys, e.g.
     /// waiting for IKE_AUTH). Returns the SA's local and remote addresses and the message.
     /// For [`Pair::seal_request`](crate::testing::Pair::seal_request).
+    #[cfg(feature = "testing")]
     pub(crate) fn seal_request(
         &self,
         gateway: &str,
@@ -343,17 +351,18 @@ impl Endpoint {
 
     /// Checks and decrypts `bytes` with the receiving keys of this endpoint's IKE SA for
     /// `gateway`. For [`Pair::open_message`](crate::testing::Pair::open_message).
+    #[cfg(feature = "testing")]
     pub(crate) fn open_message(&self, gateway: &str, bytes: &[u8]) -> Option<crate::wire::Message> {
         let sa = self.sas.values().find(|sa| sa.gateway() == gateway)?;
         sa.unseal(bytes)
     }
 
-    fn new_spi(&self) -> Result<u64, Error> {
+    fn new_spi(&self) -> Result<u64, LocalError> {
         fresh_ike_spi(self.rng(), |s| self.sas.contains_key(&s))
     }
 
     /// An inbound ESP SPI unused by any Child SA of this endpoint.
-    fn new_child_spi(&self) -> Result<u32, Error> {
+    fn new_child_spi(&self) -> Result<u32, LocalError> {
         fresh_child_spi(self.rng(), |s| {
             self.sas.values().any(|sa| sa.uses_child_spi(s))
         })

@@ -1,8 +1,9 @@
 //! What the endpoint shows of itself: per-datagram verdicts, counters and IKE SA summaries.
 
 use crate::event::Role;
-use crate::proposal::IkeSuite;
-use ipsec_core::child_sa::ChildSa;
+use crate::proposal::{EspSuite, IkeSuite};
+use ipsec_core::child_sa::{ChildSa, Lifetimes, Mode, UdpEncapsulation};
+use ipsec_core::selector::TrafficSelector;
 use std::net::SocketAddr;
 
 /// What a datagram given to [`Endpoint::handle_datagram`](crate::Endpoint::handle_datagram) was.
@@ -63,7 +64,51 @@ pub struct IkeSaInfo {
     /// UDP encapsulation in use.
     pub nat: bool,
     /// The installed Child SAs.
-    pub children: Vec<ChildSa>,
+    pub children: Vec<ChildSaInfo>,
+}
+
+/// A summary of one Child SA, as `show vpn ipsec-sa` would print it: what it carries and how,
+/// never its keys (those went to the datapath with [`Event::ChildSaUp`](crate::Event::ChildSaUp)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildSaInfo {
+    /// The `ipsec-tunnel`.
+    pub tunnel: String,
+    /// The proxy ID it carries, `None` for a tunnel without proxy IDs.
+    pub proxy_id: Option<String>,
+    /// Our inbound SPI.
+    pub inbound_spi: u32,
+    /// The peer's inbound SPI, ours outbound.
+    pub outbound_spi: u32,
+    /// The negotiated algorithms.
+    pub suite: EspSuite,
+    /// Tunnel or transport mode.
+    pub mode: Mode,
+    /// Our side's traffic selectors.
+    pub local_ts: Vec<TrafficSelector>,
+    /// The peer's side's traffic selectors.
+    pub remote_ts: Vec<TrafficSelector>,
+    /// ESP in UDP, when NAT traversal or forced encapsulation applies.
+    pub encapsulation: Option<UdpEncapsulation>,
+    /// Soft and hard lifetimes, as given to the datapath.
+    pub lifetimes: Lifetimes,
+}
+
+impl ChildSaInfo {
+    /// The summary of `sa`, negotiated with `suite`.
+    pub(crate) fn of(sa: &ChildSa, suite: EspSuite) -> Self {
+        ChildSaInfo {
+            tunnel: sa.tunnel.clone(),
+            proxy_id: sa.proxy_id.clone(),
+            inbound_spi: sa.inbound.spi,
+            outbound_spi: sa.outbound.spi,
+            suite,
+            mode: sa.mode,
+            local_ts: sa.local_ts.clone(),
+            remote_ts: sa.remote_ts.clone(),
+            encapsulation: sa.encapsulation,
+            lifetimes: sa.lifetimes,
+        }
+    }
 }
 
 impl core::fmt::Display for IkeSaInfo {
@@ -95,9 +140,8 @@ impl core::fmt::Display for IkeSaInfo {
             if self.nat { "detected" } else { "not detected" },
         )?;
         for c in &self.children {
-            let ts = |v: &[ipsec_core::selector::TrafficSelector]| {
-                v.iter().map(|t| t.short()).collect::<Vec<_>>().join(",")
-            };
+            let ts =
+                |v: &[TrafficSelector]| v.iter().map(|t| t.short()).collect::<Vec<_>>().join(",");
             // One Child SA per proxy ID, named `tunnel:proxy-id` as PAN-OS names them.
             let name = match &c.proxy_id {
                 Some(p) => format!("{}:{p}", c.tunnel),
@@ -107,8 +151,8 @@ impl core::fmt::Display for IkeSaInfo {
                 f,
                 "  {:<14} SPI in {:08X} out {:08X} {} local {} remote {}",
                 name,
-                c.inbound.spi,
-                c.outbound.spi,
+                c.inbound_spi,
+                c.outbound_spi,
                 if c.encapsulation.is_some() {
                     "ESP-in-UDP"
                 } else {

@@ -4,11 +4,11 @@
 
 use crate::config::{any_selector, TunnelConfig};
 use crate::ctx::Ctx;
-use crate::error::Error;
+use crate::error::LocalError;
 use crate::event::{Reason, Role};
-use crate::proposal::{self, sa_payload, EspSuite};
+use crate::proposal::{self, EspSuite};
 use crate::sa::{self, Child, ChildParams, ChildRequest, Link};
-use crate::wire::{Message, Notify, NotifyType, Payload};
+use crate::wire::{Message, Notify, NotifyType, Payload, SecurityAssociation};
 use ipsec_core::child_sa::Mode;
 use ipsec_core::crypto::{PrfAlgorithm, SecretBytes};
 use ipsec_core::selector::TrafficSelector;
@@ -39,12 +39,12 @@ pub(crate) fn child_request(
     index: usize,
     spi: u32,
     peer: IpAddr,
-) -> Result<ChildRequest, Error> {
+) -> Result<ChildRequest, LocalError> {
     let t = ctx.tunnel(tunnel)?;
     let (proxy_id, local, remote) = proposed_children(t, peer)
         .into_iter()
         .nth(index)
-        .ok_or_else(|| Error::UnknownName(format!("{tunnel}: proxy ID {index}")))?;
+        .ok_or_else(|| LocalError::Inconsistent(format!("proxy ID {index} of {tunnel}")))?;
     Ok(ChildRequest {
         tunnel: t.name.clone(),
         proxy_id,
@@ -118,7 +118,7 @@ pub(crate) fn push_esp_offers(
             .flat_map(|p| p.offers(spi, with_dh))
             .collect(),
     );
-    payloads.push(Payload::Sa(sa_payload(&offers)));
+    payloads.push(Payload::Sa(SecurityAssociation { proposals: offers }));
 }
 
 /// Why the peer refused the Child SA of `req`, from the error notify of its answer.
@@ -165,12 +165,11 @@ pub(crate) struct Agreed<'a> {
 /// Builds a negotiated Child SA over `link`. The mode is transport when the tunnel asks for it
 /// and so does the peer's `msg` (USE_TRANSPORT_MODE, RFC 7296 section 1.3.1).
 pub(crate) fn make_child(
-    ctx: &Ctx<'_>,
     link: &Link,
     k: Keymat<'_>,
     a: Agreed<'_>,
     msg: &Message,
-) -> Result<Child, Error> {
+) -> Result<Child, LocalError> {
     let (local_ts, remote_ts) = match a.role {
         Role::Initiator => (a.tsi, a.tsr),
         Role::Responder => (a.tsr, a.tsi),
@@ -183,7 +182,6 @@ pub(crate) fn make_child(
         Mode::Tunnel
     };
     sa::build(
-        ctx.provider,
         k.prf,
         k.sk_d,
         k.shared.map(|s| s.expose()),
@@ -218,10 +216,12 @@ pub(crate) fn push_esp_answer(payloads: &mut Vec<Payload>, c: &Child, number: u8
             &[],
         )));
     }
-    payloads.push(Payload::Sa(sa_payload(&[proposal::esp_answer(
-        number,
-        c.sa.inbound.spi,
-        &c.suite,
-        with_dh,
-    )])));
+    payloads.push(Payload::Sa(SecurityAssociation {
+        proposals: vec![proposal::esp_answer(
+            number,
+            c.sa.inbound.spi,
+            &c.suite,
+            with_dh,
+        )],
+    }));
 }

@@ -22,9 +22,9 @@ use super::child::{
 use super::keying::prf;
 use super::outcome::Effects;
 use crate::ctx::Ctx;
-use crate::error::Error;
+use crate::error::{LocalError, NegotiationError};
 use crate::event::{Event, Reason, Role};
-use crate::proposal::{self, offers_of, EspSuite};
+use crate::proposal::{self, EspSuite};
 use crate::sa::{Child, ChildRequest, ChildTask, Established, KeyOffer, Link, Task};
 use crate::wire::{KeyExchange, Message, Nonce, Notify, NotifyType, Payload, ProtocolId};
 use ipsec_core::crypto::{ActiveKeyExchange, CryptoError, DhGroup, SecretBytes};
@@ -57,7 +57,10 @@ pub(crate) fn refusal(ty: NotifyType, data: &[u8]) -> Vec<Payload> {
 }
 
 /// Initiator: the request for `req`, with our nonce and PFS key exchange kept in the task.
-pub(crate) fn start(ctx: &Ctx<'_>, req: ChildRequest) -> Result<(ChildTask, Vec<Payload>), Error> {
+pub(crate) fn start(
+    ctx: &Ctx<'_>,
+    req: ChildRequest,
+) -> Result<(ChildTask, Vec<Payload>), LocalError> {
     let t = ctx.tunnel(&req.tunnel)?;
     let group = req.group.or_else(|| {
         t.esp_proposals
@@ -174,8 +177,7 @@ fn accept(
     req: &ChildRequest,
     offer: KeyOffer,
 ) -> Result<Child, Reason> {
-    let m = |e: Error| Reason::Malformed(e.to_string());
-    let tunnel = ctx.tunnel(&req.tunnel).map_err(m)?;
+    let tunnel = ctx.tunnel(&req.tunnel).map_err(Reason::from)?;
     if let Some(n) = msg.notifies().find(|n| n.notify_type.is_error()) {
         return Err(peer_refusal(n.notify_type, tunnel, req));
     }
@@ -188,8 +190,8 @@ fn accept(
     };
     let (tsi, tsr) = (tsi.ip_selectors(), tsr.ip_selectors());
     let (peer_spi, suite) =
-        proposal::accept_esp_answer(&offers_of(sa_payload), &tunnel.esp_proposals, true)
-            .map_err(m)?;
+        proposal::accept_esp_answer(&sa_payload.proposals, &tunnel.esp_proposals, true)
+            .map_err(Reason::from)?;
     let shared = pfs_secret(msg, &suite, offer.ke.as_deref())?;
     if check_narrowed(&req.tsi, &req.tsr, &tsi, &tsr).is_err() {
         return Err(Reason::TsUnacceptable {
@@ -200,7 +202,7 @@ fn accept(
         });
     }
     let keymat = Keymat {
-        prf: prf(ctx, &sa.suite).map_err(m)?,
+        prf: prf(ctx, &sa.suite).map_err(Reason::from)?,
         sk_d: sa.keys.ike.sk_d.expose(),
         ni: &offer.ni,
         nr: &nonce.data,
@@ -216,7 +218,7 @@ fn accept(
         tsi,
         tsr,
     };
-    make_child(ctx, link, keymat, agreed, msg).map_err(m)
+    make_child(link, keymat, agreed, msg).map_err(Reason::from)
 }
 
 /// The PFS shared secret: the peer's KE must use the negotiated group.
@@ -234,10 +236,10 @@ fn pfs_secret(
         .ok_or_else(|| Reason::Malformed("PFS negotiated but no matching KE payload".into()))?;
     let ours = ours
         .filter(|k| k.group() == suite.dh)
-        .ok_or_else(|| Reason::Malformed("responder chose another PFS group".into()))?;
+        .ok_or_else(|| Reason::PeerMisbehaved("responder chose another PFS group".into()))?;
     ours.complete(&ke.data)
         .map(Some)
-        .map_err(|e| Reason::Malformed(e.to_string()))
+        .map_err(|e| Reason::from(NegotiationError::from(e)))
 }
 
 /// Responder: answers a request for a new or rekeyed Child SA of `sa`. `deleting(spi)` says
@@ -248,7 +250,7 @@ pub(crate) fn respond(
     sa: &mut Established,
     msg: &Message,
     deleting: impl Fn(u32) -> bool,
-) -> Result<(Vec<Payload>, Effects), Error> {
+) -> Result<(Vec<Payload>, Effects), LocalError> {
     let mut fx = Effects::default();
     let (Some(sa_payload), Some(nonce), Some(tsi), Some(tsr)) =
         (msg.sa(), msg.nonce(), msg.ts_i(), msg.ts_r())
@@ -304,15 +306,15 @@ pub(crate) fn respond(
         return Ok((refusal(NotifyType::TS_UNACCEPTABLE, &[]), fx));
     };
     let (tunnel, proxy_id) = (*tunnel, proxy_id.clone());
-    let offers = offers_of(sa_payload);
-    let Ok((number, peer_spi, suite)) = proposal::select_esp(&offers, &tunnel.esp_proposals, true)
+    let offers = &sa_payload.proposals;
+    let Ok((number, peer_spi, suite)) = proposal::select_esp(offers, &tunnel.esp_proposals, true)
     else {
         ctx.emit(Event::Phase2Failed {
             tunnel: tunnel.name.clone(),
             role: Role::Responder,
             reason: Reason::NoProposalChosen {
                 ours: esp_text(tunnel),
-                theirs: proposal::describe(&offers),
+                theirs: proposal::describe(offers),
             },
         });
         return Ok((refusal(NotifyType::NO_PROPOSAL_CHOSEN, &[]), fx));
@@ -357,7 +359,7 @@ pub(crate) fn respond(
         tsi: narrowed.tsi.clone(),
         tsr: narrowed.tsr.clone(),
     };
-    let mut c = make_child(ctx, link, keymat, agreed, msg)?;
+    let mut c = make_child(link, keymat, agreed, msg)?;
     let mut payloads = Vec::new();
     push_esp_answer(&mut payloads, &c, number, true);
     payloads.push(Payload::Nonce(Nonce { data: nr }));

@@ -20,11 +20,11 @@ use super::child::{
 };
 use super::keying::prf;
 use crate::ctx::Ctx;
-use crate::error::Error;
+use crate::error::LocalError;
 use crate::event::{Reason, Role};
 use crate::identity::Identity;
 use crate::keys;
-use crate::proposal::{self, offers_of};
+use crate::proposal;
 use crate::sa::{AuthSent, Child, ChildRequest, Handshake, Link};
 use crate::wire::{
     Auth, AuthMethod, IdType, Identification, Message, Notify, NotifyType, Payload,
@@ -65,7 +65,7 @@ fn our_auth(
     link: &Link,
     hs: &Handshake,
     id: &Identification,
-) -> Result<Vec<u8>, Error> {
+) -> Result<Vec<u8>, LocalError> {
     let prf = prf(ctx, &hs.suite)?;
     let g = link.gateway_cfg(ctx)?;
     let k = &hs.keys.ike;
@@ -120,7 +120,11 @@ fn verify_peer(
 
 /// Initiator: the IKE_AUTH request, with INITIAL_CONTACT (we hold no other IKE SA with the
 /// peer when we initiate) and the first Child SA.
-pub(crate) fn request(ctx: &Ctx<'_>, link: &Link, a: &AuthSent) -> Result<Vec<Payload>, Error> {
+pub(crate) fn request(
+    ctx: &Ctx<'_>,
+    link: &Link,
+    a: &AuthSent,
+) -> Result<Vec<Payload>, LocalError> {
     let g = link.gateway_cfg(ctx)?;
     let id = wire_id(&g.local_id);
     let auth = our_auth(ctx, link, &a.hs, &id)?;
@@ -148,7 +152,7 @@ pub(crate) fn respond(
     link: &Link,
     hs: &Handshake,
     msg: &Message,
-) -> Result<(Vec<Payload>, AuthResult), Error> {
+) -> Result<(Vec<Payload>, AuthResult), LocalError> {
     let refuse = |n: NotifyType, reason: Reason| {
         let payloads = vec![Payload::Notify(Notify::new(n, &[]))];
         let failed = AuthResult::Failed {
@@ -229,8 +233,8 @@ fn respond_child(
     let Some((_, _, tunnel, proxy_id)) = pols.get(idx) else {
         return Ok(None);
     };
-    let offers = offers_of(sa);
-    let Ok((number, peer_spi, suite)) = proposal::select_esp(&offers, &tunnel.esp_proposals, false)
+    let offers = &sa.proposals;
+    let Ok((number, peer_spi, suite)) = proposal::select_esp(offers, &tunnel.esp_proposals, false)
     else {
         out.push(Payload::Notify(Notify::new(
             NotifyType::NO_PROPOSAL_CHOSEN,
@@ -240,11 +244,11 @@ fn respond_child(
             tunnel.name.clone(),
             Reason::NoProposalChosen {
                 ours: esp_text(tunnel),
-                theirs: proposal::describe(&offers),
+                theirs: proposal::describe(offers),
             },
         ));
     };
-    let fail = |e: Error| (tunnel.name.clone(), Reason::Malformed(e.to_string()));
+    let fail = |e: LocalError| (tunnel.name.clone(), Reason::from(e));
     // Our first Child SA: no other inbound SPI of this IKE SA to avoid yet.
     let our_spi = ctx.fresh_child_spi(|_| false).map_err(fail)?;
     let keymat = Keymat {
@@ -264,7 +268,7 @@ fn respond_child(
         tsi: narrowed.tsi.clone(),
         tsr: narrowed.tsr.clone(),
     };
-    let c = make_child(ctx, link, keymat, agreed, msg).map_err(fail)?;
+    let c = make_child(link, keymat, agreed, msg).map_err(fail)?;
     push_esp_answer(out, &c, number, false);
     out.push(Payload::TsI(TrafficSelectors::from_selectors(
         &narrowed.tsi,
@@ -317,8 +321,7 @@ fn accept_child(
     msg: &Message,
     req: &ChildRequest,
 ) -> Result<Child, Reason> {
-    let m = |e: Error| Reason::Malformed(e.to_string());
-    let tunnel = ctx.tunnel(&req.tunnel).map_err(m)?;
+    let tunnel = ctx.tunnel(&req.tunnel).map_err(Reason::from)?;
     if let Some(n) = msg.notifies().find(|n| n.notify_type.is_error()) {
         return Err(peer_refusal(n.notify_type, tunnel, req));
     }
@@ -329,7 +332,8 @@ fn accept_child(
     };
     let (tsi, tsr) = (tsi.ip_selectors(), tsr.ip_selectors());
     let (peer_spi, suite) =
-        proposal::accept_esp_answer(&offers_of(sa), &tunnel.esp_proposals, false).map_err(m)?;
+        proposal::accept_esp_answer(&sa.proposals, &tunnel.esp_proposals, false)
+            .map_err(Reason::from)?;
     if check_narrowed(&req.tsi, &req.tsr, &tsi, &tsr).is_err() {
         return Err(Reason::TsUnacceptable {
             local: req.tsi.clone(),
@@ -339,7 +343,7 @@ fn accept_child(
         });
     }
     let keymat = Keymat {
-        prf: prf(ctx, &hs.suite).map_err(m)?,
+        prf: prf(ctx, &hs.suite).map_err(Reason::from)?,
         sk_d: hs.keys.ike.sk_d.expose(),
         ni: &hs.ni,
         nr: &hs.nr,
@@ -355,5 +359,5 @@ fn accept_child(
         tsi,
         tsr,
     };
-    make_child(ctx, link, keymat, agreed, msg).map_err(m)
+    make_child(link, keymat, agreed, msg).map_err(Reason::from)
 }

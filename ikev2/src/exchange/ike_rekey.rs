@@ -18,21 +18,21 @@ use super::create_child_sa::refusal;
 use super::keying::{our_proposals, prf, sa_keys};
 use super::outcome::{Effects, Successor};
 use crate::ctx::Ctx;
-use crate::error::Error;
+use crate::error::{LocalError, NegotiationError};
 use crate::event::{Reason, Role};
 use crate::keys;
-use crate::proposal::{self, offers_of, sa_payload, IkeSuite};
+use crate::proposal::{self, IkeSuite};
 use crate::sa::{Established, IkeRekeyOffer, Link, Task};
-use crate::wire::{KeyExchange, Message, Nonce, NotifyType, Payload};
+use crate::wire::{KeyExchange, Message, Nonce, NotifyType, Payload, SecurityAssociation};
 use core::time::Duration;
-use ipsec_core::crypto::SecretBytes;
+use ipsec_core::crypto::{CryptoError, SecretBytes};
 
 /// Initiator: the rekey request, offering our proposals with a new SPI.
 pub(crate) fn start(
     ctx: &Ctx<'_>,
     link: &Link,
     sa: &Established,
-) -> Result<(IkeRekeyOffer, Vec<Payload>), Error> {
+) -> Result<(IkeRekeyOffer, Vec<Payload>), LocalError> {
     let g = link.gateway_cfg(ctx)?;
     let ours = our_proposals(g, ctx.provider);
     let current = sa.suite.dh;
@@ -41,7 +41,9 @@ pub(crate) fn start(
     } else {
         ours.first()
             .and_then(|p| p.dh.first().copied())
-            .ok_or(Error::NoProposalChosen)?
+            .ok_or(CryptoError::Unsupported(
+                "no IKE proposal the provider runs",
+            ))?
     };
     let spi = ctx.fresh_ike_spi(|_| false)?;
     let mut offers = proposal::number(ours.iter().flat_map(|p| p.offers(group)).collect());
@@ -51,7 +53,7 @@ pub(crate) fn start(
     let ke = ctx.start_ke(group)?;
     let ni = ctx.nonce()?;
     let payloads = vec![
-        Payload::Sa(sa_payload(&offers)),
+        Payload::Sa(SecurityAssociation { proposals: offers }),
         Payload::Nonce(Nonce { data: ni.clone() }),
         Payload::Ke(KeyExchange {
             group,
@@ -85,28 +87,30 @@ pub(crate) fn on_response(
         return fx;
     }
     let malformed = |why: &str| Effects::end(Reason::Malformed(why.into()));
-    let Ok(g) = link.gateway_cfg(ctx) else {
-        return malformed("gateway gone");
+    let misbehaved = |why: &str| Effects::end(Reason::PeerMisbehaved(why.into()));
+    let g = match link.gateway_cfg(ctx) {
+        Ok(g) => g,
+        Err(e) => return Effects::end(e.into()),
     };
     let ours = our_proposals(g, ctx.provider);
     let (Some(sa_payload), Some(nonce), Some(ke)) = (msg.sa(), msg.nonce(), msg.ke()) else {
         return malformed("IKE rekey response incomplete");
     };
-    let answer = offers_of(sa_payload);
+    let answer = &sa_payload.proposals;
     let spi_r = answer
         .first()
         .and_then(|o| <[u8; 8]>::try_from(o.spi.as_slice()).ok())
         .map(u64::from_be_bytes);
-    let suite = proposal::accept_ike_answer(&answer, &ours);
+    let suite = proposal::accept_ike_answer(answer, &ours);
     let (Some(spi_r), Ok(suite)) = (spi_r, suite) else {
-        return malformed("bad SA in the IKE rekey response");
+        return misbehaved("bad SA in the IKE rekey response");
     };
     if suite.dh != offer.ke.group() || ke.group != suite.dh || spi_r == 0 {
-        return malformed("IKE rekey: wrong key exchange");
+        return misbehaved("IKE rekey: wrong key exchange");
     }
     let shared = match offer.ke.complete(&ke.data) {
         Ok(s) => s,
-        Err(e) => return Effects::end(Reason::Malformed(e.to_string())),
+        Err(e) => return Effects::end(NegotiationError::from(e).into()),
     };
     match successor(
         ctx,
@@ -119,7 +123,7 @@ pub(crate) fn on_response(
         &shared,
     ) {
         Ok(new) => fx.successor = Some(new),
-        Err(e) => return Effects::end(Reason::Malformed(e.to_string())),
+        Err(e) => return Effects::end(e.into()),
     }
     fx
 }
@@ -132,7 +136,7 @@ pub(crate) fn respond(
     sa: &Established,
     msg: &Message,
     busy: bool,
-) -> Result<(Vec<Payload>, Effects), Error> {
+) -> Result<(Vec<Payload>, Effects), LocalError> {
     let fx = Effects::default();
     if busy {
         return Ok((refusal(NotifyType::TEMPORARY_FAILURE, &[]), fx));
@@ -145,8 +149,8 @@ pub(crate) fn respond(
     }
     let g = link.gateway_cfg(ctx)?;
     let ours = our_proposals(g, ctx.provider);
-    let offers = offers_of(offered);
-    let Ok((number, suite)) = proposal::select_ike(&offers, &ours, Some(ke.group)) else {
+    let offers = &offered.proposals;
+    let Ok((number, suite)) = proposal::select_ike(offers, &ours, Some(ke.group)) else {
         return Ok((refusal(NotifyType::NO_PROPOSAL_CHOSEN, &[]), fx));
     };
     let spi_i = offers
@@ -171,7 +175,9 @@ pub(crate) fn respond(
     let mut answer = proposal::ike_answer(number, &suite);
     answer.spi = spi_r.to_be_bytes().to_vec();
     let payloads = vec![
-        Payload::Sa(sa_payload(&[answer])),
+        Payload::Sa(SecurityAssociation {
+            proposals: vec![answer],
+        }),
         Payload::Nonce(Nonce { data: nr.clone() }),
         Payload::Ke(KeyExchange {
             group: suite.dh,
@@ -209,7 +215,7 @@ fn successor(
     suite: IkeSuite,
     (ni, nr): (&[u8], &[u8]),
     shared: &SecretBytes,
-) -> Result<Successor, Error> {
+) -> Result<Successor, LocalError> {
     let old_prf = prf(ctx, &old.suite)?;
     let seed = keys::rekey_skeyseed(old_prf, old.keys.ike.sk_d.expose(), shared.expose(), ni, nr);
     let keys = sa_keys(ctx, role, &suite, seed.expose(), (ni, nr), (spi_i, spi_r))?;

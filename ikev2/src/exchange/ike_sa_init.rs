@@ -18,17 +18,18 @@ use super::keying::{our_proposals, prf, sa_keys};
 use crate::config::GatewayConfig;
 use crate::cookie::CookieSecret;
 use crate::ctx::Ctx;
-use crate::error::Error;
+use crate::error::{LocalError, NegotiationError};
 use crate::event::{Event, Reason, Role, SaName};
 use crate::keys;
 use crate::nat::{nat_hash, NatState, IKE_PORT};
-use crate::proposal::{self, offers_of, sa_payload, IkeSuite};
+use crate::proposal::{self, IkeSuite};
 use crate::sa::{AuthSent, ChildRequest, Handshake, InitSent, Link, SaKeys};
 use crate::wire::{
     ExchangeType, Flags, Header, KeyExchange, Message, Nonce, Notify, NotifyType, Payload,
+    SecurityAssociation,
 };
-use ipsec_core::crypto::{CryptoError, DhGroup, SecretBytes};
-use std::net::SocketAddr;
+use ipsec_core::crypto::{CryptoError, CryptoProvider, DhGroup, SecretBytes};
+use std::net::{IpAddr, SocketAddr};
 
 /// Restarts of IKE_SA_INIT we accept (cookie, INVALID_KE) before giving up.
 const MAX_RESTARTS: u8 = 3;
@@ -39,7 +40,7 @@ fn nat_notifies(
     (spi_i, spi_r): (u64, u64),
     local: SocketAddr,
     remote: SocketAddr,
-) -> Result<Vec<Payload>, Error> {
+) -> Result<Vec<Payload>, LocalError> {
     if !g.nat_traversal && !g.force_encapsulation {
         return Ok(Vec::new());
     }
@@ -93,7 +94,7 @@ fn derive(
     suite: &IkeSuite,
     shared: &SecretBytes,
     (ni, nr): (&[u8], &[u8]),
-) -> Result<SaKeys, Error> {
+) -> Result<SaKeys, LocalError> {
     let seed = keys::skeyseed(prf(ctx, suite)?, ni, nr, shared.expose());
     sa_keys(
         ctx,
@@ -105,28 +106,22 @@ fn derive(
     )
 }
 
-/// Starts an IKE SA as initiator toward `g`'s peer, proposing `first_child` in IKE_AUTH.
+/// The group of our first KE payload: the first of our first proposal the provider runs.
+pub(crate) fn first_group(g: &GatewayConfig, provider: &CryptoProvider) -> Option<DhGroup> {
+    our_proposals(g, provider)
+        .first()
+        .and_then(|p| p.dh.first().copied())
+}
+
+/// Starts an IKE SA as initiator toward `peer`, `g`'s peer, with a key exchange in `group`,
+/// proposing `first_child` in IKE_AUTH.
 pub(crate) fn start(
     ctx: &Ctx<'_>,
     g: &GatewayConfig,
+    (peer, group): (IpAddr, DhGroup),
     spi_i: u64,
     first_child: ChildRequest,
-) -> Result<(Link, InitSent), Error> {
-    let peer = g.peer_addr.ok_or_else(|| {
-        Error::Config(format!(
-            "ike-gateway \"{}\": dynamic peers cannot be initiated to",
-            g.name
-        ))
-    })?;
-    let group = our_proposals(g, ctx.provider)
-        .first()
-        .and_then(|p| p.dh.first().copied())
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "ike-gateway \"{}\": no usable IKE proposal",
-                g.name
-            ))
-        })?;
+) -> Result<(Link, InitSent), LocalError> {
     let link = Link::new(
         &g.name,
         Role::Initiator,
@@ -147,7 +142,11 @@ pub(crate) fn start(
 
 /// Builds the IKE_SA_INIT request (again, after a cookie or INVALID_KE) and keeps it in `init`
 /// as the signed octets of our AUTH.
-pub(crate) fn request(ctx: &Ctx<'_>, link: &Link, init: &mut InitSent) -> Result<Vec<u8>, Error> {
+pub(crate) fn request(
+    ctx: &Ctx<'_>,
+    link: &Link,
+    init: &mut InitSent,
+) -> Result<Vec<u8>, LocalError> {
     let g = link.gateway_cfg(ctx)?;
     let group = init.ke.group();
     let mut payloads = Vec::new();
@@ -160,7 +159,7 @@ pub(crate) fn request(ctx: &Ctx<'_>, link: &Link, init: &mut InitSent) -> Result
             .flat_map(|p| p.offers(group))
             .collect(),
     );
-    payloads.push(Payload::Sa(sa_payload(&offers)));
+    payloads.push(Payload::Sa(SecurityAssociation { proposals: offers }));
     payloads.push(Payload::Ke(KeyExchange {
         group,
         data: init.ke.public_value().to_vec(),
@@ -191,9 +190,7 @@ pub(crate) fn request(ctx: &Ctx<'_>, link: &Link, init: &mut InitSent) -> Result
         ),
         payloads,
     };
-    let bytes = msg
-        .to_bytes()
-        .map_err(|e| Error::Malformed(e.to_string()))?;
+    let bytes = msg.to_bytes().map_err(LocalError::Encode)?;
     init.request = bytes.clone();
     Ok(bytes)
 }
@@ -229,7 +226,7 @@ pub(crate) fn on_response(
     }
     let g = match link.gateway_cfg(ctx) {
         Ok(g) => g,
-        Err(e) => return InitStep::Failed(Reason::Malformed(e.to_string())),
+        Err(e) => return InitStep::Failed(e.into()),
     };
     let ours = our_proposals(g, ctx.provider);
     let group = init.ke.group();
@@ -254,7 +251,7 @@ pub(crate) fn on_response(
                     init.restarts += 1;
                     InitStep::Resend(init)
                 }
-                Err(e) => InitStep::Failed(Reason::Malformed(e.to_string())),
+                Err(e) => InitStep::Failed(e.into()),
             },
             _ => InitStep::Failed(Reason::PeerNotify(NotifyType::INVALID_KE_PAYLOAD.0)),
         };
@@ -280,23 +277,23 @@ pub(crate) fn on_response(
     if spi_r == 0 || !(16..=256).contains(&nonce.data.len()) {
         return InitStep::Ignored(init);
     }
-    let suite = match proposal::accept_ike_answer(&offers_of(sa), &ours) {
+    let suite = match proposal::accept_ike_answer(&sa.proposals, &ours) {
         Ok(s) if s.dh == group && ke.group == group => s,
         _ => {
-            return InitStep::Failed(Reason::Malformed(
+            return InitStep::Failed(Reason::PeerMisbehaved(
                 "responder chose a proposal we did not offer".into(),
             ))
         }
     };
     let shared = match init.ke.complete(&ke.data) {
         Ok(s) => s,
-        Err(e) => return InitStep::Failed(Reason::Malformed(e.to_string())),
+        Err(e) => return InitStep::Failed(NegotiationError::from(e).into()),
     };
     link.spi_r = spi_r;
     let nr = nonce.data.clone();
     let keys = match derive(ctx, link, &suite, &shared, (&init.ni, &nr)) {
         Ok(k) => k,
-        Err(e) => return InitStep::Failed(Reason::Malformed(e.to_string())),
+        Err(e) => return InitStep::Failed(e.into()),
     };
     detect_nat(g, link, &msg);
     if link.encap {
@@ -378,7 +375,7 @@ pub(crate) fn respond(
     (local, remote): (SocketAddr, SocketAddr),
     bytes: &[u8],
     spi_r: u64,
-) -> Result<InitOutcome, Error> {
+) -> Result<InitOutcome, LocalError> {
     let Ok(msg) = Message::parse(bytes) else {
         return Ok(InitOutcome::Dropped);
     };
@@ -421,8 +418,8 @@ pub(crate) fn respond(
         }
     }
     let ours = our_proposals(g, ctx.provider);
-    let offers = offers_of(sa);
-    let Ok((number, suite)) = proposal::select_ike(&offers, &ours, Some(ke.group)) else {
+    let offers = &sa.proposals;
+    let Ok((number, suite)) = proposal::select_ike(offers, &ours, Some(ke.group)) else {
         ctx.emit(Event::Phase1Failed {
             gateway: g.name.clone(),
             role: Role::Responder,
@@ -438,7 +435,7 @@ pub(crate) fn respond(
                     .map(|p| p.to_string())
                     .collect::<Vec<_>>()
                     .join(" | "),
-                theirs: proposal::describe(&offers),
+                theirs: proposal::describe(offers),
             },
         });
         let n = Notify::new(NotifyType::NO_PROPOSAL_CHOSEN, &[]);
@@ -457,7 +454,9 @@ pub(crate) fn respond(
     let nr = ctx.nonce()?;
     let nat = detect_nat(g, &mut link, &msg);
     let mut payloads = vec![
-        Payload::Sa(sa_payload(&[proposal::ike_answer(number, &suite)])),
+        Payload::Sa(SecurityAssociation {
+            proposals: vec![proposal::ike_answer(number, &suite)],
+        }),
         Payload::Ke(KeyExchange {
             group: suite.dh,
             data: our_ke.public_value().to_vec(),
@@ -483,9 +482,7 @@ pub(crate) fn respond(
         ),
         payloads,
     };
-    let out = response
-        .to_bytes()
-        .map_err(|e| Error::Malformed(e.to_string()))?;
+    let out = response.to_bytes().map_err(LocalError::Encode)?;
     let keys = derive(ctx, &link, &suite, &shared, (&ni, &nr))?;
     ctx.send(local, remote, std::slice::from_ref(&out));
     let hs = Handshake {

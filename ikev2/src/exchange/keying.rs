@@ -3,13 +3,13 @@
 
 use crate::config::GatewayConfig;
 use crate::ctx::Ctx;
-use crate::error::Error;
+use crate::error::LocalError;
 use crate::event::Role;
-use crate::keys::{self, IkeKeyLengths};
+use crate::keys;
 use crate::proposal::{IkeProposal, IkeSuite};
 use crate::sa::SaKeys;
 use crate::wire::SkKeys;
-use ipsec_core::crypto::{CryptoError, CryptoProvider, IntegId, PrfAlgorithm};
+use ipsec_core::crypto::{CryptoError, CryptoProvider, PrfAlgorithm};
 
 /// The gateway's IKE proposals that the provider can run.
 pub(crate) fn our_proposals(g: &GatewayConfig, provider: &CryptoProvider) -> Vec<IkeProposal> {
@@ -20,40 +20,14 @@ pub(crate) fn our_proposals(g: &GatewayConfig, provider: &CryptoProvider) -> Vec
 }
 
 /// The negotiated PRF, from the provider.
-pub(crate) fn prf(ctx: &Ctx<'_>, suite: &IkeSuite) -> Result<&'static dyn PrfAlgorithm, Error> {
+pub(crate) fn prf(
+    ctx: &Ctx<'_>,
+    suite: &IkeSuite,
+) -> Result<&'static dyn PrfAlgorithm, LocalError> {
     Ok(ctx
         .provider
         .prf(suite.prf)
         .ok_or(CryptoError::Unsupported("PRF not in the provider"))?)
-}
-
-/// The key lengths of a negotiated IKE suite.
-fn ike_key_lengths(provider: &CryptoProvider, s: &IkeSuite) -> Result<IkeKeyLengths, Error> {
-    let prf = provider
-        .prf(s.prf)
-        .ok_or(CryptoError::Unsupported("PRF not in the provider"))?;
-    let encr_key = if let Some(a) = provider.aead(s.encryption) {
-        a.keymat_len()
-    } else if let Some(c) = provider.cipher(s.encryption) {
-        c.key_len()
-    } else {
-        return Err(CryptoError::Unsupported("IKE encryption not in the provider").into());
-    };
-    let integ_key = if s.integrity == IntegId::NONE {
-        0
-    } else {
-        provider
-            .integrity(s.integrity)
-            .ok_or(CryptoError::Unsupported(
-                "IKE integrity not in the provider",
-            ))?
-            .key_len()
-    };
-    Ok(IkeKeyLengths {
-        prf_key: prf.output_len(),
-        integ_key,
-        encr_key,
-    })
 }
 
 /// The SK_* keys from SKEYSEED, the nonces and SPIs, with `suite`; `role` decides which
@@ -65,13 +39,13 @@ pub(crate) fn sa_keys(
     seed: &[u8],
     (ni, nr): (&[u8], &[u8]),
     (spi_i, spi_r): (u64, u64),
-) -> Result<SaKeys, Error> {
+) -> Result<SaKeys, LocalError> {
     let prf = prf(ctx, suite)?;
-    let lens = ike_key_lengths(ctx.provider, suite)?;
+    let lens = suite.key_lengths()?;
     let ike = keys::ike_keys(prf, seed, ni, nr, spi_i, spi_r, lens)?;
     let mk = |e: &[u8], a: &[u8]| {
         SkKeys::new(ctx.provider, suite.encryption, suite.integrity, e, a)
-            .map_err(|e| Error::Malformed(e.to_string()))
+            .map_err(LocalError::Encode)
     };
     let i = mk(ike.sk_ei.expose(), ike.sk_ai.expose())?;
     let r = mk(ike.sk_er.expose(), ike.sk_ar.expose())?;

@@ -1,14 +1,14 @@
 //! Child SAs: building the [`ChildSa`] description ESP installs.
 
 use crate::config::TunnelConfig;
-use crate::error::Error;
+use crate::error::LocalError;
 use crate::event::Role;
-use crate::keys::{self, ChildKeyLengths};
+use crate::keys;
 use crate::proposal::EspSuite;
 use ipsec_core::child_sa::{
     ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode, UdpEncapsulation,
 };
-use ipsec_core::crypto::{CryptoError, CryptoProvider, DhGroup, IntegId, PrfAlgorithm};
+use ipsec_core::crypto::{DhGroup, PrfAlgorithm};
 use ipsec_core::selector::TrafficSelector;
 use ipsec_core::time::Instant;
 use std::net::SocketAddr;
@@ -81,34 +81,6 @@ impl Child {
     }
 }
 
-/// Key lengths of a negotiated ESP suite.
-pub(crate) fn key_lengths(
-    provider: &CryptoProvider,
-    suite: &EspSuite,
-) -> Result<ChildKeyLengths, Error> {
-    let encr_key = if let Some(a) = provider.aead(suite.encryption) {
-        a.keymat_len()
-    } else if let Some(c) = provider.cipher(suite.encryption) {
-        c.key_len()
-    } else {
-        return Err(CryptoError::Unsupported("ESP encryption not in the provider").into());
-    };
-    let integ_key = if suite.integrity == IntegId::NONE {
-        0
-    } else {
-        provider
-            .integrity(suite.integrity)
-            .ok_or(CryptoError::Unsupported(
-                "ESP integrity not in the provider",
-            ))?
-            .key_len()
-    };
-    Ok(ChildKeyLengths {
-        encr_key,
-        integ_key,
-    })
-}
-
 /// The soft byte limit for a hard one of `hard` bytes: 90 % of it, rounded up (without the
 /// overflow `hard * 9` could give).
 fn soft_bytes(hard: u64) -> u64 {
@@ -135,15 +107,14 @@ pub(crate) struct ChildParams<'a> {
 /// Derives the keys (RFC 7296 section 2.17; `g_ir` is the PFS secret of CREATE_CHILD_SA) and
 /// builds the Child SA.
 pub(crate) fn build(
-    provider: &CryptoProvider,
     prf: &dyn PrfAlgorithm,
     sk_d: &[u8],
     g_ir: Option<&[u8]>,
     ni: &[u8],
     nr: &[u8],
     p: ChildParams<'_>,
-) -> Result<Child, Error> {
-    let lens = key_lengths(provider, &p.suite)?;
+) -> Result<Child, LocalError> {
+    let lens = p.suite.key_lengths()?;
     let k = keys::child_keys(prf, sk_d, g_ir, ni, nr, lens)?;
     // KEYMAT: initiator-to-responder keys first.
     let (inbound, outbound) = match p.role {

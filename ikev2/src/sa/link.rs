@@ -3,7 +3,7 @@
 
 use crate::config::GatewayConfig;
 use crate::ctx::Ctx;
-use crate::error::Error;
+use crate::error::LocalError;
 use crate::event::{Role, SaName};
 use crate::nat::{NatState, IKE_PORT, NATT_PORT};
 use crate::wire::{self, ExchangeType, Flags, Header, Payload, SkKeys};
@@ -81,7 +81,7 @@ impl Link {
     }
 
     /// The gateway's configuration.
-    pub(crate) fn gateway_cfg<'c>(&self, ctx: &Ctx<'c>) -> Result<&'c GatewayConfig, Error> {
+    pub(crate) fn gateway_cfg<'c>(&self, ctx: &Ctx<'c>) -> Result<&'c GatewayConfig, LocalError> {
         ctx.gateway(&self.gateway)
     }
 
@@ -101,9 +101,8 @@ impl Link {
         keys: &SkKeys,
         header: &Header,
         payloads: &[Payload],
-    ) -> Result<Vec<Vec<u8>>, Error> {
-        let whole = wire::protect(header, payloads, keys, ctx.rng)
-            .map_err(|e| Error::Malformed(e.to_string()))?;
+    ) -> Result<Vec<Vec<u8>>, LocalError> {
+        let whole = wire::protect(header, payloads, keys, ctx.rng).map_err(LocalError::Encode)?;
         let limit = ctx.cfg.fragment_size;
         if self.fragmentation && whole.len() > limit {
             let marker = if self.local.port() == NATT_PORT { 4 } else { 0 };
@@ -115,7 +114,7 @@ impl Link {
                 limit.saturating_sub(marker),
                 &wire::Limits::default(),
             )
-            .map_err(|e| Error::Malformed(e.to_string()));
+            .map_err(LocalError::Encode);
         }
         Ok(vec![whole])
     }

@@ -67,6 +67,19 @@ impl Task {
         )
     }
 
+    /// A short name for logs.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Task::CreateChild(t) if t.request.rekey.is_some() => "rekey-child",
+            Task::CreateChild(_) => "create-child",
+            Task::RekeyIke(_) => "rekey-ike",
+            Task::DeleteChild(_) => "delete-child",
+            Task::DeleteIke => "delete-ike",
+            Task::Liveness => "liveness",
+            Task::InvalidSpi(_) => "invalid-spi",
+        }
+    }
+
     /// True when it is the same work as `other` (queuing it twice is pointless).
     pub(crate) fn same_as(&self, other: &Task) -> bool {
         match (self, other) {

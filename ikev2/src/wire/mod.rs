@@ -77,8 +77,10 @@ pub use message::Message;
 pub use nonce::Nonce;
 pub use notify::Notify;
 pub use payload::{Payload, PayloadHeader, RawPayload, RawPayloads, PAYLOAD_HEADER_LEN};
+#[cfg(feature = "testing")]
+pub(crate) use protect::seal;
 pub use protect::{protect, unprotect, unprotect_with, SkKeys};
-pub(crate) use protect::{seal, unprotect_checked, Rejected};
+pub(crate) use protect::{unprotect_checked, Rejected};
 pub use registry::{
     AuthMethod, CertEncoding, CfgType, ConfigAttributeType, ExchangeType, IdType, NotifyType,
     PayloadType, ProtocolId, TsType,

@@ -74,6 +74,8 @@ fn reason_kind(reason: &Reason) -> &'static str {
         Reason::DeletedLocally => "deleted-locally",
         Reason::Expired => "expired",
         Reason::Malformed(_) => "malformed",
+        Reason::PeerMisbehaved(_) => "peer-misbehaved",
+        Reason::Local(_) => "local-failure",
         Reason::IkeSaGone => "ike-sa-gone",
     }
 }

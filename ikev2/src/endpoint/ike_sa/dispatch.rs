@@ -4,7 +4,7 @@
 
 use super::IkeSa;
 use crate::ctx::Ctx;
-use crate::error::Error;
+use crate::error::NegotiationError;
 use crate::event::{Event, Reason};
 use crate::exchange::create_child_sa::{self, refusal, Asks};
 use crate::exchange::ike_auth::{self, AuthResult};
@@ -25,10 +25,19 @@ impl IkeSa {
         local: SocketAddr,
         remote: SocketAddr,
         bytes: &[u8],
-    ) -> Result<(), Error> {
-        let packet = Packet::new_checked(bytes).map_err(|e| Error::Malformed(e.to_string()))?;
+    ) -> Result<(), NegotiationError> {
+        let packet =
+            Packet::new_checked(bytes).map_err(|e| NegotiationError::Malformed(e.to_string()))?;
         let id = packet.message_id();
         let exchange = packet.exchange_type();
+        let _span = self.span().entered();
+        tracing::trace!(
+            %exchange,
+            message_id = id,
+            response = packet.flags().is_response(),
+            len = bytes.len(),
+            "datagram"
+        );
         if packet.flags().is_response() {
             if !self.queue.expects_response(id) {
                 self.queue.dropped_out_of_window += 1;
@@ -47,7 +56,7 @@ impl IkeSa {
             self.last_rx = ctx.now;
             self.on_response(ctx, exchange, task, &msg)?;
             self.arm_liveness(ctx);
-            return self.kick(ctx);
+            return Ok(self.kick(ctx)?);
         }
         match self.queue.classify_request(id) {
             RequestClass::Retransmit(cached) => {
@@ -75,7 +84,7 @@ impl IkeSa {
         }
         self.on_request(ctx, id, exchange, &msg)?;
         self.arm_liveness(ctx);
-        self.kick(ctx)
+        Ok(self.kick(ctx)?)
     }
 
     /// Initiator: the IKE_SA_INIT response.
@@ -84,7 +93,7 @@ impl IkeSa {
         ctx: &mut Ctx<'_>,
         remote: SocketAddr,
         bytes: &[u8],
-    ) -> Result<(), Error> {
+    ) -> Result<(), NegotiationError> {
         let Phase::InitSent(init) = core::mem::replace(&mut self.phase, Phase::Dead(Cause::Failed))
         else {
             return Ok(());
@@ -92,7 +101,7 @@ impl IkeSa {
         match ike_sa_init::on_response(ctx, &mut self.link, init, remote, bytes) {
             InitStep::Resend(init) => {
                 self.phase = Phase::InitSent(init);
-                self.send_init(ctx)
+                Ok(self.send_init(ctx)?)
             }
             InitStep::Ignored(init) => {
                 self.phase = Phase::InitSent(init);
@@ -107,7 +116,7 @@ impl IkeSa {
                 self.timers.stop(Timer::Retransmit);
                 let payloads = ike_auth::request(ctx, &self.link, &auth)?;
                 self.phase = Phase::AuthSent(auth);
-                self.send_request(ctx, ExchangeType::IKE_AUTH, &payloads, None)
+                Ok(self.send_request(ctx, ExchangeType::IKE_AUTH, &payloads, None)?)
             }
         }
     }
@@ -119,7 +128,7 @@ impl IkeSa {
         exchange: ExchangeType,
         task: Option<Task>,
         msg: &Message,
-    ) -> Result<(), Error> {
+    ) -> Result<(), NegotiationError> {
         if exchange == ExchangeType::IKE_AUTH && matches!(self.phase, Phase::AuthSent(_)) {
             return self.on_auth_response(ctx, msg);
         }
@@ -137,11 +146,15 @@ impl IkeSa {
             (ExchangeType::INFORMATIONAL, task) => informational::on_response(ctx, sa, task),
             _ => return Ok(()),
         };
-        self.apply(ctx, fx)
+        Ok(self.apply(ctx, fx)?)
     }
 
     /// Initiator: the IKE_AUTH response.
-    fn on_auth_response(&mut self, ctx: &mut Ctx<'_>, msg: &Message) -> Result<(), Error> {
+    fn on_auth_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        msg: &Message,
+    ) -> Result<(), NegotiationError> {
         let Phase::AuthSent(auth) = core::mem::replace(&mut self.phase, Phase::Dead(Cause::Failed))
         else {
             return Ok(());
@@ -177,8 +190,9 @@ impl IkeSa {
         ctx: &mut Ctx<'_>,
         sa: Established,
         child: Option<Result<Child, (String, Reason)>>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), NegotiationError> {
         self.phase = Phase::Established(sa);
+        tracing::debug!(suite = ?self.phase.suite(), nat = self.link.encap, "IKE SA established");
         self.established(ctx)?;
         match child {
             Some(Ok(c)) => {
@@ -199,7 +213,9 @@ impl IkeSa {
 
     /// Negotiation failed: report it ([`Event::Phase1Failed`]) and end.
     pub(super) fn fail_negotiation(&mut self, ctx: &mut Ctx<'_>, reason: Reason) {
-        // Any phase before authentication reports the same way.
+        // Any phase before authentication reports the same way. The reason may carry the
+        // peer's text (its ID): Debug escapes it.
+        tracing::debug!(reason = ?reason, "IKE SA negotiation failed");
         self.phase = Phase::Dead(Cause::Failed);
         ctx.emit(Event::Phase1Failed {
             gateway: self.link.gateway.clone(),
@@ -217,7 +233,7 @@ impl IkeSa {
         id: u32,
         exchange: ExchangeType,
         msg: &Message,
-    ) -> Result<(), Error> {
+    ) -> Result<(), NegotiationError> {
         match (exchange, &self.phase) {
             (ExchangeType::IKE_AUTH, Phase::HalfOpen(_)) => self.on_auth_request(ctx, id, msg),
             (ExchangeType::INFORMATIONAL, Phase::Established(_) | Phase::Superseded(_)) => {
@@ -226,7 +242,7 @@ impl IkeSa {
                 };
                 let (payloads, fx) = informational::respond(ctx, sa, msg);
                 self.send_response(ctx, exchange, id, &payloads)?;
-                self.apply(ctx, fx)
+                Ok(self.apply(ctx, fx)?)
             }
             (ExchangeType::CREATE_CHILD_SA, Phase::Established(_) | Phase::Superseded(_)) => {
                 self.on_create_child_request(ctx, id, msg)
@@ -239,7 +255,12 @@ impl IkeSa {
     }
 
     /// Responder: IKE_AUTH.
-    fn on_auth_request(&mut self, ctx: &mut Ctx<'_>, id: u32, msg: &Message) -> Result<(), Error> {
+    fn on_auth_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: u32,
+        msg: &Message,
+    ) -> Result<(), NegotiationError> {
         let Phase::HalfOpen(hs) = core::mem::replace(&mut self.phase, Phase::Dead(Cause::Failed))
         else {
             return Ok(());
@@ -248,14 +269,14 @@ impl IkeSa {
             Ok(x) => x,
             Err(e) => {
                 self.phase = Phase::HalfOpen(hs);
-                return Err(e);
+                return Err(e.into());
             }
         };
         if let Err(e) =
             self.send_response_with(ctx, &hs.keys.send, ExchangeType::IKE_AUTH, id, &payloads)
         {
             self.phase = Phase::HalfOpen(hs);
-            return Err(e);
+            return Err(e.into());
         }
         match result {
             AuthResult::Up {
@@ -280,7 +301,7 @@ impl IkeSa {
         ctx: &mut Ctx<'_>,
         id: u32,
         msg: &Message,
-    ) -> Result<(), Error> {
+    ) -> Result<(), NegotiationError> {
         let exchange = ExchangeType::CREATE_CHILD_SA;
         let superseded = matches!(self.phase, Phase::Superseded(_));
         let (payloads, fx) = match create_child_sa::asks(msg) {
@@ -311,7 +332,7 @@ impl IkeSa {
             }
         };
         self.send_response(ctx, exchange, id, &payloads)?;
-        self.apply(ctx, fx)
+        Ok(self.apply(ctx, fx)?)
     }
 
     /// Answers an authenticated request whose payloads do not decode with the notify its error
@@ -324,7 +345,7 @@ impl IkeSa {
         id: u32,
         exchange: ExchangeType,
         e: &wire::Error,
-    ) -> Result<(), Error> {
+    ) -> Result<(), NegotiationError> {
         let expected = match exchange {
             ExchangeType::IKE_AUTH => matches!(self.phase, Phase::HalfOpen(_)),
             ExchangeType::INFORMATIONAL | ExchangeType::CREATE_CHILD_SA => {
@@ -334,7 +355,7 @@ impl IkeSa {
         };
         let Some(notify) = e.notify_payload().filter(|_| expected) else {
             self.dropped_bad_icv += 1;
-            return Err(Error::Malformed(e.to_string()));
+            return Err(NegotiationError::Malformed(e.to_string()));
         };
         self.malformed_answered += 1;
         self.last_rx = ctx.now;
@@ -345,15 +366,15 @@ impl IkeSa {
             return Ok(());
         }
         self.arm_liveness(ctx);
-        self.kick(ctx)
+        Ok(self.kick(ctx)?)
     }
 
     /// Checks and decrypts a protected message (reassembling fragments). `Ok(None)` when it must
     /// be dropped silently (bad ICV, missing fragments).
-    fn open(&mut self, bytes: &[u8]) -> Result<Option<Message>, Error> {
+    fn open(&mut self, bytes: &[u8]) -> Result<Option<Message>, NegotiationError> {
         self.open_checked(bytes).map_err(|e| {
             self.dropped_bad_icv += 1;
-            Error::Malformed(e.to_string())
+            NegotiationError::Malformed(e.to_string())
         })
     }
 

@@ -9,17 +9,21 @@ mod work;
 
 use crate::config::GatewayConfig;
 use crate::ctx::Ctx;
-use crate::endpoint::{IkeSaInfo, Stats};
-use crate::error::Error;
+use crate::endpoint::{ChildSaInfo, IkeSaInfo, Stats};
+use crate::error::LocalError;
 use crate::event::Role;
 use crate::exchange::ike_sa_init;
 use crate::identity::Identity;
 use crate::queue::{RequestClass, RequestQueue};
 use crate::sa::{Cause, ChildRequest, Handshake, Link, Phase, Task};
 use crate::timer::{Timer, TimerTable};
-use crate::wire::{self, ExchangeType, Packet, PayloadType, Reassembler};
+#[cfg(feature = "testing")]
+use crate::wire::{self, ExchangeType, PayloadType};
+use crate::wire::{Packet, Reassembler};
 use core::time::Duration;
 use ipsec_core::child_sa::ChildSa;
+use ipsec_core::crypto::DhGroup;
+#[cfg(feature = "testing")]
 use ipsec_core::crypto::SecureRandom;
 use ipsec_core::time::Instant;
 use std::net::{IpAddr, SocketAddr};
@@ -71,15 +75,16 @@ impl IkeSa {
         }
     }
 
-    /// Starts an IKE SA toward `g`'s peer with our SPI `spi_i`, proposing `first_child` in
-    /// IKE_AUTH, and sends IKE_SA_INIT.
+    /// Starts an IKE SA toward `g`'s peer at `peer` with our SPI `spi_i` and a key exchange in
+    /// `group`, proposing `first_child` in IKE_AUTH, and sends IKE_SA_INIT.
     pub(super) fn initiate(
         ctx: &mut Ctx<'_>,
         g: &GatewayConfig,
+        (peer, group): (IpAddr, DhGroup),
         spi_i: u64,
         first_child: ChildRequest,
-    ) -> Result<Self, Error> {
-        let (link, init) = ike_sa_init::start(ctx, g, spi_i, first_child)?;
+    ) -> Result<Self, LocalError> {
+        let (link, init) = ike_sa_init::start(ctx, g, (peer, group), spi_i, first_child)?;
         let mut sa = IkeSa::new(ctx.now, g, link, Phase::InitSent(init));
         sa.send_init(ctx)?;
         Ok(sa)
@@ -97,6 +102,16 @@ impl IkeSa {
         sa.queue.sent_response(0, vec![response]);
         sa.timers.set(Timer::HalfOpen, ctx.now + HALF_OPEN_TIMEOUT);
         sa
+    }
+
+    /// The span its logs go in: gateway and SPIs.
+    pub(super) fn span(&self) -> tracing::Span {
+        tracing::debug_span!(
+            "ike_sa",
+            gateway = %self.link.gateway,
+            spi_i = format_args!("{:016x}", self.link.spi_i),
+            spi_r = format_args!("{:016x}", self.link.spi_r),
+        )
     }
 
     // ---- questions ----
@@ -277,7 +292,13 @@ impl IkeSa {
             established: self.is_usable(),
             suite: self.phase.suite(),
             nat: self.link.encap,
-            children: self.children().cloned().collect(),
+            children: self
+                .phase
+                .authenticated()
+                .into_iter()
+                .flat_map(|e| e.children.iter())
+                .map(|c| ChildSaInfo::of(&c.sa, c.suite))
+                .collect(),
         }
     }
 
@@ -290,8 +311,9 @@ impl IkeSa {
         s.malformed_answered += self.malformed_answered;
     }
 
-    // ---- test hooks ----
+    // ---- test hooks (the `testing` feature) ----
 
+    #[cfg(feature = "testing")]
     /// Seals `inner` as request `id` of `exchange` with its sending keys (see
     /// [`Pair::seal_request`](crate::testing::Pair::seal_request)).
     pub(super) fn seal(
@@ -309,11 +331,13 @@ impl IkeSa {
         Some((self.link.local, self.link.remote, bytes))
     }
 
+    #[cfg(feature = "testing")]
     /// True when it has keys.
     pub(super) fn has_keys(&self) -> bool {
         self.phase.keys().is_some()
     }
 
+    #[cfg(feature = "testing")]
     /// Checks and decrypts `bytes` with its receiving keys.
     pub(super) fn unseal(&self, bytes: &[u8]) -> Option<wire::Message> {
         wire::unprotect(bytes, &self.phase.keys()?.recv).ok()

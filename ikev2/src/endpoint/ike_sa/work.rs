@@ -2,7 +2,7 @@
 
 use super::{IkeSa, HALF_OPEN_TIMEOUT};
 use crate::ctx::{Ctx, Datagram};
-use crate::error::Error;
+use crate::error::LocalError;
 use crate::event::{Event, Reason};
 use crate::exchange::{create_child_sa, ike_rekey, ike_sa_init, informational, Effects, Successor};
 use crate::queue::RetransmitAction;
@@ -13,7 +13,7 @@ use core::time::Duration;
 
 impl IkeSa {
     /// Builds and sends (or re-sends, after a cookie or INVALID_KE) the IKE_SA_INIT request.
-    pub(super) fn send_init(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
+    pub(super) fn send_init(&mut self, ctx: &mut Ctx<'_>) -> Result<(), LocalError> {
         let Phase::InitSent(init) = &mut self.phase else {
             return Ok(());
         };
@@ -37,11 +37,11 @@ impl IkeSa {
         exchange: ExchangeType,
         payloads: &[Payload],
         task: Option<Task>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), LocalError> {
         let keys = self
             .phase
             .keys()
-            .ok_or(Error::KeyDerivation("no keys yet"))?;
+            .ok_or(LocalError::KeyDerivation("no keys yet"))?;
         let id = self.queue.next_id();
         let header = self.link.header(exchange, false, id);
         let msgs = self.link.protect(ctx, &keys.send, &header, payloads)?;
@@ -59,7 +59,7 @@ impl IkeSa {
         exchange: ExchangeType,
         id: u32,
         payloads: &[Payload],
-    ) -> Result<(), Error> {
+    ) -> Result<(), LocalError> {
         let header = self.link.header(exchange, true, id);
         let msgs = self.link.protect(ctx, keys, &header, payloads)?;
         ctx.send(self.link.local, self.link.remote, &msgs);
@@ -74,11 +74,11 @@ impl IkeSa {
         exchange: ExchangeType,
         id: u32,
         payloads: &[Payload],
-    ) -> Result<(), Error> {
+    ) -> Result<(), LocalError> {
         let keys = self
             .phase
             .keys()
-            .ok_or(Error::KeyDerivation("no keys yet"))?;
+            .ok_or(LocalError::KeyDerivation("no keys yet"))?;
         let header = self.link.header(exchange, true, id);
         let msgs = self.link.protect(ctx, &keys.send, &header, payloads)?;
         ctx.send(self.link.local, self.link.remote, &msgs);
@@ -127,7 +127,7 @@ impl IkeSa {
         &mut self,
         ctx: &mut Ctx<'_>,
         task: Task,
-    ) -> Result<(), Error> {
+    ) -> Result<(), LocalError> {
         if !self.queue.is_queued(|t| t.same_as(&task)) {
             self.queue.push(task);
         }
@@ -135,7 +135,7 @@ impl IkeSa {
     }
 
     /// Starts the next queued task when the window is free.
-    pub(in crate::endpoint) fn kick(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
+    pub(in crate::endpoint) fn kick(&mut self, ctx: &mut Ctx<'_>) -> Result<(), LocalError> {
         if self.phase.authenticated().is_none() || self.queue.busy() {
             return Ok(());
         }
@@ -156,7 +156,12 @@ impl IkeSa {
     }
 
     /// Sends the request of `task`.
-    fn start(&mut self, ctx: &mut Ctx<'_>, task: Task) -> Result<(), Error> {
+    fn start(&mut self, ctx: &mut Ctx<'_>, task: Task) -> Result<(), LocalError> {
+        tracing::debug!(
+            task = task.name(),
+            message_id = self.queue.next_id(),
+            "request"
+        );
         let Some(sa) = self.phase.authenticated() else {
             return Ok(());
         };
@@ -181,7 +186,7 @@ impl IkeSa {
     }
 
     /// Carries out what an exchange asked for.
-    pub(super) fn apply(&mut self, ctx: &mut Ctx<'_>, fx: Effects) -> Result<(), Error> {
+    pub(super) fn apply(&mut self, ctx: &mut Ctx<'_>, fx: Effects) -> Result<(), LocalError> {
         for spi in fx.cancel_deletes {
             self.queue
                 .retain(|t| !matches!(t, Task::DeleteChild(s) if *s == spi));
@@ -210,7 +215,7 @@ impl IkeSa {
     /// A rekey made `s`: it takes the Child SAs and their queued work, and this SA is
     /// superseded. When we sent the rekey we delete this SA first thing; otherwise the peer
     /// does, or it goes after the half-open timeout.
-    fn hand_over(&mut self, ctx: &mut Ctx<'_>, s: Successor) -> Result<(), Error> {
+    fn hand_over(&mut self, ctx: &mut Ctx<'_>, s: Successor) -> Result<(), LocalError> {
         let g = self.link.gateway_cfg(ctx)?;
         let Phase::Established(mut old) =
             core::mem::replace(&mut self.phase, Phase::Dead(Cause::Replaced))
@@ -244,6 +249,11 @@ impl IkeSa {
             suite,
             nat: new.link.encap,
         });
+        tracing::debug!(
+            successor_spi_i = format_args!("{:016x}", new.link.spi_i),
+            ours,
+            "IKE SA rekeyed"
+        );
         self.phase = Phase::Superseded(old);
         if ours {
             // The old SA has done its job; delete it before anything else.
@@ -262,7 +272,9 @@ impl IkeSa {
         &mut self,
         ctx: &mut Ctx<'_>,
         timer: Timer,
-    ) -> Result<(), Error> {
+    ) -> Result<(), LocalError> {
+        let _span = self.span().entered();
+        tracing::trace!(?timer, "timer");
         match timer {
             Timer::Retransmit => match self.queue.on_timeout(ctx.now) {
                 Some(RetransmitAction::Resend(msgs)) => {
@@ -330,7 +342,7 @@ impl IkeSa {
     }
 
     /// Queues the rekeys and deletes of Child SAs whose lifetime is up.
-    fn child_lifetimes(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
+    fn child_lifetimes(&mut self, ctx: &mut Ctx<'_>) -> Result<(), LocalError> {
         let Phase::Established(sa) = &mut self.phase else {
             return Ok(());
         };
@@ -353,7 +365,7 @@ impl IkeSa {
     }
 
     /// The IKE SA was authenticated: report it and arm its timers.
-    pub(super) fn established(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Error> {
+    pub(super) fn established(&mut self, ctx: &mut Ctx<'_>) -> Result<(), LocalError> {
         self.timers.stop(Timer::HalfOpen);
         let g = self.link.gateway_cfg(ctx)?;
         let soft = ctx.soft_lifetime(g.ike_lifetime);
@@ -412,6 +424,7 @@ impl IkeSa {
                 self.restart.tunnels.push(t);
             }
         }
+        tracing::debug!(reason = ?reason, restart, "IKE SA down");
         ctx.emit(Event::IkeSaDown {
             gateway: self.link.gateway.clone(),
             sa: self.link.name(),
