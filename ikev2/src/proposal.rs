@@ -164,7 +164,8 @@ impl IkeProposal {
         p.is_complete().then_some(p)
     }
 
-    /// The proposals for this entry (see [`Offer`]), protocol IKE without SPI. `dh_first` is
+    /// The proposals for this entry, protocol IKE without SPI: AEADs and plain ciphers go in
+    /// separate proposals (RFC 7296 section 3.3), numbered 0 until [`number`]. `dh_first` is
     /// moved to the front of the groups (the group of our KE).
     pub fn offers(&self, dh_first: DhGroup) -> Vec<Proposal> {
         let mut dh: Vec<DhGroup> = self.dh.clone();
@@ -190,7 +191,7 @@ impl EspProposal {
         !self.encryption.is_empty() && (!non_aead || !self.integrity.is_empty())
     }
 
-    /// The proposals for this entry (see [`Offer`]), protocol ESP with our inbound `spi`. Key
+    /// The proposals for this entry, protocol ESP with our inbound `spi`, split as for IKE. Key
     /// exchange transforms are included only when `with_dh` (CREATE_CHILD_SA).
     pub fn offers(&self, spi: u32, with_dh: bool) -> Vec<Proposal> {
         let esn: Vec<EsnId> = if self.esn.is_empty() {

@@ -5,12 +5,11 @@
 use crate::config::{any_selector, TunnelConfig};
 use crate::ctx::Ctx;
 use crate::error::LocalError;
-use crate::event::{Reason, Role};
-use crate::proposal::{self, EspSuite};
-use crate::sa::{self, Child, ChildParams, ChildRequest, Link};
+use crate::event::Reason;
+use crate::proposal;
+use crate::sa::{self, Agreed, Carriage, Child, ChildRequest, Keymat, Link};
 use crate::wire::{Message, Notify, NotifyType, Payload, SecurityAssociation};
 use ipsec_core::child_sa::Mode;
-use ipsec_core::crypto::{PrfAlgorithm, SecretBytes};
 use ipsec_core::selector::TrafficSelector;
 use std::net::IpAddr;
 
@@ -138,30 +137,6 @@ pub(crate) fn peer_refusal(n: NotifyType, tunnel: &TunnelConfig, req: &ChildRequ
     }
 }
 
-/// The keying material of a Child SA (RFC 7296 section 2.17): `KEYMAT = prf+(SK_d, [g^ir |]
-/// Ni | Nr)`.
-pub(crate) struct Keymat<'a> {
-    pub(crate) prf: &'static dyn PrfAlgorithm,
-    pub(crate) sk_d: &'a [u8],
-    pub(crate) ni: &'a [u8],
-    pub(crate) nr: &'a [u8],
-    /// The PFS secret of CREATE_CHILD_SA.
-    pub(crate) shared: Option<&'a SecretBytes>,
-}
-
-/// What was agreed for one Child SA.
-pub(crate) struct Agreed<'a> {
-    pub(crate) tunnel: &'a TunnelConfig,
-    pub(crate) proxy_id: Option<String>,
-    pub(crate) role: Role,
-    pub(crate) suite: EspSuite,
-    pub(crate) our_spi: u32,
-    pub(crate) peer_spi: u32,
-    /// TSi and TSr as on the wire.
-    pub(crate) tsi: Vec<TrafficSelector>,
-    pub(crate) tsr: Vec<TrafficSelector>,
-}
-
 /// Builds a negotiated Child SA over `link`. The mode is transport when the tunnel asks for it
 /// and so does the peer's `msg` (USE_TRANSPORT_MODE, RFC 7296 section 1.3.1).
 pub(crate) fn make_child(
@@ -170,10 +145,6 @@ pub(crate) fn make_child(
     a: Agreed<'_>,
     msg: &Message,
 ) -> Result<Child, LocalError> {
-    let (local_ts, remote_ts) = match a.role {
-        Role::Initiator => (a.tsi, a.tsr),
-        Role::Responder => (a.tsr, a.tsi),
-    };
     let mode = if a.tunnel.mode == Mode::Transport
         && msg.notify(NotifyType::USE_TRANSPORT_MODE).is_some()
     {
@@ -181,30 +152,16 @@ pub(crate) fn make_child(
     } else {
         Mode::Tunnel
     };
-    sa::build(
-        k.prf,
-        k.sk_d,
-        k.shared.map(|s| s.expose()),
-        k.ni,
-        k.nr,
-        ChildParams {
-            tunnel: a.tunnel,
-            proxy_id: a.proxy_id,
-            role: a.role,
-            suite: a.suite,
-            our_spi: a.our_spi,
-            peer_spi: a.peer_spi,
-            local_ts,
-            remote_ts,
-            local: link.local,
-            remote: link.remote,
-            encap: link.encap,
-            mode,
-            tfc_padding: msg
-                .notify(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED)
-                .is_none(),
-        },
-    )
+    let carriage = Carriage {
+        local: link.local,
+        remote: link.remote,
+        encap: link.encap,
+        mode,
+        tfc_padding: msg
+            .notify(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED)
+            .is_none(),
+    };
+    sa::build(k, a, carriage)
 }
 
 /// Appends a responder's accepted Child SA: N(USE_TRANSPORT_MODE) when `c` is in transport

@@ -17,7 +17,6 @@
 
 use super::child::{
     esp_text, first_policy, make_child, peer_refusal, policies, push_esp_answer, push_esp_offers,
-    Agreed, Keymat,
 };
 use super::keying::prf;
 use super::outcome::Effects;
@@ -25,7 +24,9 @@ use crate::ctx::Ctx;
 use crate::error::{LocalError, NegotiationError};
 use crate::event::{Event, Reason, Role};
 use crate::proposal::{self, EspSuite};
-use crate::sa::{Child, ChildRequest, ChildTask, Established, KeyOffer, Link, Task};
+use crate::sa::{
+    Agreed, Child, ChildRequest, ChildTask, Established, KeyOffer, Keymat, Link, Task,
+};
 use crate::wire::{KeyExchange, Message, Nonce, Notify, NotifyType, Payload, ProtocolId};
 use ipsec_core::crypto::{ActiveKeyExchange, CryptoError, DhGroup, SecretBytes};
 use ipsec_core::selector::{check_narrowed, choose_policy, TrafficSelector};

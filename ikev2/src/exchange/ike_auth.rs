@@ -16,7 +16,6 @@
 
 use super::child::{
     esp_text, first_policy, make_child, peer_refusal, policies, push_esp_answer, push_esp_offers,
-    Agreed, Keymat,
 };
 use super::keying::prf;
 use crate::ctx::Ctx;
@@ -25,7 +24,7 @@ use crate::event::{Reason, Role};
 use crate::identity::Identity;
 use crate::keys;
 use crate::proposal;
-use crate::sa::{AuthSent, Child, ChildRequest, Handshake, Link};
+use crate::sa::{Agreed, AuthSent, Child, ChildRequest, Handshake, Keymat, Link};
 use crate::wire::{
     Auth, AuthMethod, IdType, Identification, Message, Notify, NotifyType, Payload,
     TrafficSelectors,

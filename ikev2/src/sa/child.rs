@@ -8,7 +8,7 @@ use crate::proposal::EspSuite;
 use ipsec_core::child_sa::{
     ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode, UdpEncapsulation,
 };
-use ipsec_core::crypto::{DhGroup, PrfAlgorithm};
+use ipsec_core::crypto::{DhGroup, PrfAlgorithm, SecretBytes};
 use ipsec_core::selector::TrafficSelector;
 use ipsec_core::time::Instant;
 use std::net::SocketAddr;
@@ -87,16 +87,32 @@ fn soft_bytes(hard: u64) -> u64 {
     hard - hard / 10
 }
 
-/// Everything that goes into one [`ChildSa`].
-pub(crate) struct ChildParams<'a> {
+/// The keying material of a Child SA (RFC 7296 section 2.17): `KEYMAT = prf+(SK_d, [g^ir |]
+/// Ni | Nr)`.
+pub(crate) struct Keymat<'a> {
+    pub(crate) prf: &'static dyn PrfAlgorithm,
+    pub(crate) sk_d: &'a [u8],
+    pub(crate) ni: &'a [u8],
+    pub(crate) nr: &'a [u8],
+    /// The PFS secret of CREATE_CHILD_SA.
+    pub(crate) shared: Option<&'a SecretBytes>,
+}
+
+/// What the two peers agreed for one Child SA.
+pub(crate) struct Agreed<'a> {
     pub(crate) tunnel: &'a TunnelConfig,
     pub(crate) proxy_id: Option<String>,
     pub(crate) role: Role,
     pub(crate) suite: EspSuite,
     pub(crate) our_spi: u32,
     pub(crate) peer_spi: u32,
-    pub(crate) local_ts: Vec<TrafficSelector>,
-    pub(crate) remote_ts: Vec<TrafficSelector>,
+    /// TSi and TSr as on the wire.
+    pub(crate) tsi: Vec<TrafficSelector>,
+    pub(crate) tsr: Vec<TrafficSelector>,
+}
+
+/// How the Child SA is carried: addresses, encapsulation, mode, TFC padding.
+pub(crate) struct Carriage {
     pub(crate) local: SocketAddr,
     pub(crate) remote: SocketAddr,
     pub(crate) encap: bool,
@@ -104,67 +120,66 @@ pub(crate) struct ChildParams<'a> {
     pub(crate) tfc_padding: bool,
 }
 
-/// Derives the keys (RFC 7296 section 2.17; `g_ir` is the PFS secret of CREATE_CHILD_SA) and
-/// builds the Child SA.
-pub(crate) fn build(
-    prf: &dyn PrfAlgorithm,
-    sk_d: &[u8],
-    g_ir: Option<&[u8]>,
-    ni: &[u8],
-    nr: &[u8],
-    p: ChildParams<'_>,
-) -> Result<Child, LocalError> {
-    let lens = p.suite.key_lengths()?;
-    let k = keys::child_keys(prf, sk_d, g_ir, ni, nr, lens)?;
-    // KEYMAT: initiator-to-responder keys first.
-    let (inbound, outbound) = match p.role {
-        Role::Initiator => ((k.encr_r, k.integ_r), (k.encr_i, k.integ_i)),
-        Role::Responder => ((k.encr_i, k.integ_i), (k.encr_r, k.integ_r)),
+/// Derives the keys (RFC 7296 section 2.17) and builds the Child SA.
+pub(crate) fn build(k: Keymat<'_>, a: Agreed<'_>, c: Carriage) -> Result<Child, LocalError> {
+    let lens = a.suite.key_lengths()?;
+    let shared = k.shared.map(|s| s.expose());
+    let keys = keys::child_keys(k.prf, k.sk_d, shared, k.ni, k.nr, lens)?;
+    // KEYMAT: initiator-to-responder keys first; TSi is the initiator's side.
+    let ((inbound, outbound), (local_ts, remote_ts)) = match a.role {
+        Role::Initiator => (
+            ((keys.encr_r, keys.integ_r), (keys.encr_i, keys.integ_i)),
+            (a.tsi, a.tsr),
+        ),
+        Role::Responder => (
+            ((keys.encr_i, keys.integ_i), (keys.encr_r, keys.integ_r)),
+            (a.tsr, a.tsi),
+        ),
     };
-    let life = p.tunnel.lifetime;
+    let life = a.tunnel.lifetime;
     let sa = ChildSa {
-        tunnel: p.tunnel.name.clone(),
-        proxy_id: p.proxy_id,
+        tunnel: a.tunnel.name.clone(),
+        proxy_id: a.proxy_id,
         protocol: IpsecProtocol::Esp,
-        mode: p.mode,
-        encryption: p.suite.encryption,
-        integrity: p.suite.integrity,
-        esn: p.suite.esn,
+        mode: c.mode,
+        encryption: a.suite.encryption,
+        integrity: a.suite.integrity,
+        esn: a.suite.esn,
         inbound: DirectionKeys {
-            spi: p.our_spi,
+            spi: a.our_spi,
             encryption_key: inbound.0,
             integrity_key: inbound.1,
         },
         outbound: DirectionKeys {
-            spi: p.peer_spi,
+            spi: a.peer_spi,
             encryption_key: outbound.0,
             integrity_key: outbound.1,
         },
-        local_ts: p.local_ts,
-        remote_ts: p.remote_ts,
-        local_addr: p.local,
-        remote_addr: p.remote,
-        encapsulation: p.encap.then_some(UdpEncapsulation {
-            local_port: p.local.port(),
-            remote_port: p.remote.port(),
+        local_ts,
+        remote_ts,
+        local_addr: c.local,
+        remote_addr: c.remote,
+        encapsulation: c.encap.then_some(UdpEncapsulation {
+            local_port: c.local.port(),
+            remote_port: c.remote.port(),
         }),
         lifetimes: Lifetimes {
             // Soft limits at 90 % of the hard ones, as PAN-OS and strongSwan roughly do.
             soft_time: Some(life.mul_f64(0.9)),
             hard_time: Some(life),
-            soft_bytes: p.tunnel.lifesize.map(soft_bytes),
-            hard_bytes: p.tunnel.lifesize,
+            soft_bytes: a.tunnel.lifesize.map(soft_bytes),
+            hard_bytes: a.tunnel.lifesize,
             ..Default::default()
         },
-        replay_window: p.tunnel.replay_window,
-        tfc_padding: p.tfc_padding,
+        replay_window: a.tunnel.replay_window,
+        tfc_padding: c.tfc_padding,
     };
     Ok(Child {
         sa,
-        suite: p.suite,
+        suite: a.suite,
         replaces: None,
-        min_nonce: ni.min(nr).to_vec(),
-        ours: p.role == Role::Initiator,
+        min_nonce: k.ni.min(k.nr).to_vec(),
+        ours: a.role == Role::Initiator,
         rekey_at: None,
         expire_at: Instant::ZERO,
     })

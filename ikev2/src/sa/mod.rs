@@ -9,7 +9,7 @@ mod link;
 mod phase;
 mod task;
 
-pub(crate) use child::{build, Child, ChildParams, ChildRequest};
+pub(crate) use child::{build, Agreed, Carriage, Child, ChildRequest, Keymat};
 pub(crate) use link::Link;
 pub(crate) use phase::{AuthSent, Cause, Established, Handshake, InitSent, Phase, SaKeys};
 pub(crate) use task::{ChildTask, IkeRekeyOffer, KeyOffer, Task};
