@@ -90,6 +90,16 @@ impl EspError {
     }
 }
 
+impl From<ipsec_core::demux::DemuxError> for EspError {
+    fn from(e: ipsec_core::demux::DemuxError) -> Self {
+        use ipsec_core::demux::DemuxError;
+        EspError::Malformed(match e {
+            DemuxError::TooShort(_) => "UDP 4500 payload too short",
+            DemuxError::EmptyIke => "empty IKE message after non-ESP marker",
+        })
+    }
+}
+
 /// Why a received packet was dropped: the keys of the drop counters, like the `flow_ipsec_*`
 /// lines of PAN-OS's `show counter global`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -87,6 +87,7 @@ pub mod wire;
 
 pub use error::{DropCounters, DropReason, EspError};
 pub use inbound::{Decapsulated, InboundSa};
+pub use ipsec_core::spi::{SpiAllocator, SpiError};
 pub use lifetime::{LimitKind, SaEvent};
 pub use outbound::OutboundSa;
 pub use sa::SaCounters;

@@ -151,6 +151,11 @@ impl Lifetime {
         soft.or(hard).map(|d| self.installed.saturating_add(d))
     }
 
+    /// True when an event was raised and not yet polled.
+    pub fn has_pending(&self) -> bool {
+        self.pending != 0
+    }
+
     /// The next event not yet polled, hard ones first.
     pub fn poll_event(&mut self) -> Option<SaEvent> {
         for hard in [true, false] {

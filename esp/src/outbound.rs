@@ -205,6 +205,11 @@ impl OutboundSa {
         self.lifetime.poll_event()
     }
 
+    /// True when a lifetime event waits for [`poll_event`](Self::poll_event).
+    pub fn has_event(&self) -> bool {
+        self.lifetime.has_pending()
+    }
+
     /// When the next time limit falls due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.lifetime.next_deadline()

@@ -1,9 +1,10 @@
 //! SA tables: inbound lookup by SPI in O(1), outbound lookup by tunnel and traffic selector.
 //!
-//! Inbound SPIs handed out by [`SaTable::allocate_spi`] carry their slot in the low 16 bits (the
-//! high 16 bits are random and never zero, so the SPI is never in the reserved range 1-255 of
-//! RFC 4303 section 2.1): a lookup is one index and one comparison. SPIs chosen elsewhere still
-//! work through a hash map.
+//! The table is the gateway's inbound SPI allocator ([`SpiAllocator`]): the SPIs it hands out
+//! carry their slot in the low 16 bits (the high 16 bits are random and never zero, so the SPI
+//! is never in the reserved range 0-255 of RFC 4303 section 2.1), and a lookup is one index and
+//! one comparison. SPIs chosen elsewhere still work through a hash map, and the allocator never
+//! hands out one of them.
 //!
 //! Outbound, each tunnel keeps its Child SAs (one per proxy ID, plus the new one during a rekey);
 //! a packet goes to the newest SA whose selectors contain it, so several proxy IDs under one
@@ -22,6 +23,7 @@ use crate::{ip, wire};
 use core::ops::Range;
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::crypto::CryptoProvider;
+use ipsec_core::spi::{SpiAllocator, SpiError};
 use ipsec_core::time::Instant;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -72,8 +74,11 @@ pub struct Delivered {
 /// An event for the owner of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableEvent {
-    /// The SPI of the SA the event is about.
+    /// The SPI of the SA the event is about (the peer's for an outbound SA, which is unique
+    /// only within its tunnel).
     pub spi: u32,
+    /// The tunnel of the SA.
+    pub tunnel: TunnelId,
     /// True for the outbound SA of the pair.
     pub outbound: bool,
     /// What happened.
@@ -103,7 +108,14 @@ pub struct SaTable {
     by_tunnel: Vec<Vec<u32>>,
     drops: DropCounters,
     event_cursor: usize,
+    /// Set when an SA may hold an unpolled lifetime event, so that [`SaTable::poll_event`]
+    /// costs nothing between events.
+    events_pending: bool,
 }
+
+/// Tries at drawing the random half of an SPI before giving up on a slot: a collision needs a
+/// foreign SPI with the same low 16 bits and the same random high ones.
+const SPI_TRIES: usize = 16;
 
 impl core::fmt::Debug for SaTable {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -128,6 +140,7 @@ impl SaTable {
             by_tunnel: Vec::new(),
             drops: DropCounters::default(),
             event_cursor: 0,
+            events_pending: false,
         }
     }
 
@@ -159,6 +172,8 @@ impl SaTable {
     /// The inbound SA with SPI `spi`, mutably (to set a failover replay state).
     pub fn inbound_mut(&mut self, spi: u32) -> Option<&mut InboundSa> {
         let slot = self.lookup(spi)?;
+        // Whatever the caller does with it may raise a lifetime event.
+        self.events_pending = true;
         match self.slots.get_mut(slot as usize) {
             Some(Slot::Used(sa, _)) => Some(sa),
             _ => None,
@@ -175,6 +190,7 @@ impl SaTable {
 
     /// The outbound SA of `child`, mutably (framing, TFC padding, IV source).
     pub fn outbound_mut(&mut self, child: ChildHandle) -> Option<&mut OutboundSa> {
+        self.events_pending = true;
         self.outbound
             .get_mut(child.outbound as usize)?
             .as_mut()
@@ -208,39 +224,6 @@ impl SaTable {
     }
 
     // --- commands ---
-
-    /// Reserves a fresh inbound SPI (for IKE to offer) that encodes a table slot.
-    pub fn allocate_spi(&mut self) -> Result<u32, EspError> {
-        let slot = self.take_slot()?;
-        let mut r = [0u8; 2];
-        let high = loop {
-            self.provider
-                .random
-                .fill(&mut r)
-                .map_err(EspError::Crypto)?;
-            let h = u16::from_be_bytes(r);
-            if h != 0 {
-                break u32::from(h);
-            }
-        };
-        let spi = high << SLOT_BITS | slot;
-        if let Some(s) = self.slots.get_mut(slot as usize) {
-            *s = Slot::Reserved(spi);
-        }
-        Ok(spi)
-    }
-
-    /// Releases an SPI reserved with [`allocate_spi`](Self::allocate_spi) that was never
-    /// installed (a failed negotiation).
-    pub fn release_spi(&mut self, spi: u32) {
-        let slot = spi & SLOT_MASK;
-        if let Some(s) = self.slots.get_mut(slot as usize) {
-            if matches!(s, Slot::Reserved(x) if *x == spi) {
-                *s = Slot::Free;
-                self.free.push(slot);
-            }
-        }
-    }
 
     /// Installs both halves of `child` at `now`.
     pub fn install(&mut self, now: Instant, child: &ChildSa) -> Result<ChildHandle, EspError> {
@@ -388,7 +371,9 @@ impl SaTable {
             .and_then(Option::as_mut)
             .ok_or(EspError::NoOutboundSa)?
             .sa;
-        let range = sa.encapsulate(now, buf, inner)?;
+        let range = sa.encapsulate(now, buf, inner);
+        self.events_pending |= sa.has_event();
+        let range = range?;
         Ok(Transmit {
             range,
             destination: sa.destination(),
@@ -434,6 +419,7 @@ impl SaTable {
             Some(e) => sa.decapsulate_with_ecn(now, packet, e),
             None => sa.decapsulate(now, packet),
         };
+        self.events_pending |= sa.has_event();
         Ok(r?.map(|packet| Delivered {
             spi,
             tunnel,
@@ -445,13 +431,17 @@ impl SaTable {
 
     /// The next lifetime event of any SA, round robin.
     pub fn poll_event(&mut self) -> Option<TableEvent> {
+        if !self.events_pending {
+            return None;
+        }
         let n = self.slots.len() + self.outbound.len();
         for k in 0..n {
             let i = (self.event_cursor + k) % n;
             let ev = if i < self.slots.len() {
                 match self.slots.get_mut(i) {
-                    Some(Slot::Used(sa, _)) => sa.poll_event().map(|event| TableEvent {
+                    Some(Slot::Used(sa, tunnel)) => sa.poll_event().map(|event| TableEvent {
                         spi: sa.spi(),
+                        tunnel: *tunnel,
                         outbound: false,
                         event,
                     }),
@@ -461,6 +451,7 @@ impl SaTable {
                 match self.outbound.get_mut(i - self.slots.len()) {
                     Some(Some(e)) => e.sa.poll_event().map(|event| TableEvent {
                         spi: e.sa.spi(),
+                        tunnel: e.tunnel,
                         outbound: true,
                         event,
                     }),
@@ -478,6 +469,7 @@ impl SaTable {
                 return ev;
             }
         }
+        self.events_pending = false;
         None
     }
 
@@ -500,10 +492,12 @@ impl SaTable {
         for s in &mut self.slots {
             if let Slot::Used(sa, _) = s {
                 sa.handle_timeout(now);
+                self.events_pending |= sa.has_event();
             }
         }
         for e in self.outbound.iter_mut().flatten() {
             e.sa.handle_timeout(now);
+            self.events_pending |= e.sa.has_event();
         }
     }
 
@@ -526,5 +520,47 @@ impl SaTable {
         }
         self.slots.push(Slot::Free);
         u32::try_from(self.slots.len() - 1).map_err(|_| EspError::TableFull)
+    }
+}
+
+impl SpiAllocator for SaTable {
+    /// Reserves a fresh inbound SPI that encodes a free table slot; installing a Child SA with it
+    /// consumes the reservation. [`SpiError::Exhausted`] when all [`MAX_INBOUND`] slots are
+    /// taken.
+    fn allocate_spi(&mut self) -> Result<u32, SpiError> {
+        let slot = self.take_slot().map_err(|_| SpiError::Exhausted)?;
+        let mut r = [0u8; 2];
+        for _ in 0..SPI_TRIES {
+            if let Err(e) = self.provider.random.fill(&mut r) {
+                self.free.push(slot);
+                return Err(SpiError::Random(e));
+            }
+            let high = u32::from(u16::from_be_bytes(r));
+            let spi = high << SLOT_BITS | slot;
+            // A zero high half would be a reserved SPI (RFC 4303 section 2.1); an SPI installed
+            // from elsewhere may already have these bits.
+            if high == 0 || self.foreign.contains_key(&spi) {
+                continue;
+            }
+            if let Some(s) = self.slots.get_mut(slot as usize) {
+                *s = Slot::Reserved(spi);
+            }
+            return Ok(spi);
+        }
+        self.free.push(slot);
+        Err(SpiError::Random(
+            ipsec_core::crypto::CryptoError::RandomFailed,
+        ))
+    }
+
+    /// Releases a reservation that was never installed.
+    fn release_spi(&mut self, spi: u32) {
+        let slot = spi & SLOT_MASK;
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            if matches!(s, Slot::Reserved(x) if *x == spi) {
+                *s = Slot::Free;
+                self.free.push(slot);
+            }
+        }
     }
 }

@@ -29,18 +29,15 @@ use crate::error::EspError;
 pub const HEADER_LEN: usize = 8;
 /// Length of the Pad Length and Next Header fields.
 pub const TRAILER_LEN: usize = 2;
-/// The UDP port of IKE and ESP in UDP (RFC 3948).
-pub const NAT_T_PORT: u16 = 4500;
 /// Next header value of dummy packets (RFC 4303 section 2.6): "no next header".
 pub const NEXT_HEADER_NONE: u8 = 59;
 /// Next header value of an IPv4 inner packet (tunnel mode).
 pub const NEXT_HEADER_IPV4: u8 = 4;
 /// Next header value of an IPv6 inner packet (tunnel mode).
 pub const NEXT_HEADER_IPV6: u8 = 41;
-/// The NAT keepalive payload (RFC 3948 section 2.3).
-pub const NAT_KEEPALIVE: [u8; 1] = [0xff];
-/// The non-ESP marker in front of IKE messages on port 4500 (RFC 3948 section 2.2).
-pub const NON_ESP_MARKER: [u8; 4] = [0; 4];
+// The port-4500 demultiplexer and its constants live in `ipsec-core`, shared with IKE and the
+// gateway; they are re-exported here under their established names.
+pub use ipsec_core::demux::{DemuxError, Udp4500, NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER};
 
 mod field {
     use core::ops::Range;
@@ -98,40 +95,6 @@ pub fn write_header(buf: &mut [u8], spi: u32, seq_low: u32) -> Result<(), EspErr
 /// Reads the SPI of an ESP packet without any other check, for routing.
 pub fn peek_spi(packet: &[u8]) -> Result<u32, EspError> {
     Ok(EspPacket::new_checked(packet)?.spi())
-}
-
-/// What a datagram received on UDP port 4500 carries (RFC 3948 section 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Udp4500<'a> {
-    /// A NAT keepalive (the single byte 0xFF): nothing to do.
-    Keepalive,
-    /// An IKE message (after the non-ESP marker, which is stripped): hand it to IKE.
-    Ike(&'a [u8]),
-    /// An ESP packet: hand it to the datapath.
-    Esp(&'a [u8]),
-}
-
-impl<'a> Udp4500<'a> {
-    /// Classifies a UDP payload received on port 4500. A payload that is none of the three
-    /// (too short for ESP, or an empty IKE message) is malformed.
-    pub fn classify(payload: &'a [u8]) -> Result<Self, EspError> {
-        if payload == NAT_KEEPALIVE {
-            return Ok(Udp4500::Keepalive);
-        }
-        match payload.split_first_chunk::<4>() {
-            Some((marker, ike)) if *marker == NON_ESP_MARKER => {
-                if ike.is_empty() {
-                    Err(EspError::Malformed(
-                        "empty IKE message after non-ESP marker",
-                    ))
-                } else {
-                    Ok(Udp4500::Ike(ike))
-                }
-            }
-            Some(_) if payload.len() >= HEADER_LEN => Ok(Udp4500::Esp(payload)),
-            _ => Err(EspError::Malformed("UDP 4500 payload too short")),
-        }
-    }
 }
 
 /// Writes a NAT keepalive into `buf` and returns the bytes to send to the peer's port 4500.
@@ -193,16 +156,8 @@ mod tests {
     }
 
     #[test]
-    fn classifies_port_4500_payloads() {
-        assert_eq!(Udp4500::classify(&[0xff]), Ok(Udp4500::Keepalive));
-        assert_eq!(
-            Udp4500::classify(&[0, 0, 0, 0, 1, 2]),
-            Ok(Udp4500::Ike(&[1, 2][..]))
-        );
+    fn writes_keepalives_and_markers() {
         assert_eq!(Udp4500::classify(&FIXTURE), Ok(Udp4500::Esp(&FIXTURE[..])));
-        assert!(Udp4500::classify(&[]).is_err());
-        assert!(Udp4500::classify(&[0, 0, 0, 0]).is_err());
-        assert!(Udp4500::classify(&[1, 2, 3, 4, 5]).is_err());
         let mut b = [0u8; 4];
         assert_eq!(write_nat_keepalive(&mut b).unwrap(), &[0xff]);
         let mut m = [9u8, 9, 9, 9, 1, 2, 3];

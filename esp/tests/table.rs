@@ -5,7 +5,7 @@ mod common;
 
 use common::{child, provider};
 use esp::wire::Udp4500;
-use esp::{DropReason, EspError, LimitKind, SaEvent, SaTable};
+use esp::{DropReason, EspError, LimitKind, SaEvent, SaTable, SpiAllocator};
 use ipsec_core::child_sa::{ChildSa, Lifetimes};
 use ipsec_core::crypto::{EncrId, Encryption, IntegId};
 use ipsec_core::selector::{IpPrefix, TrafficSelector};
@@ -225,7 +225,9 @@ fn lifetime_events_come_out_of_the_table() {
     send(&mut gw, "t", &ipv4([10, 1, 0, 5], [10, 2, 0, 9])).unwrap();
     let e = gw.poll_event().unwrap();
     assert_eq!((e.spi, e.outbound), (0x7100_0000, true));
+    assert_eq!(Some(e.tunnel), gw.tunnel("t"));
     assert_eq!(e.event, SaEvent::SoftExpired(LimitKind::Packets));
+    assert_eq!(gw.poll_event(), None, "one event per limit");
     assert_eq!(e.event.to_string(), "IPsec SA soft packet lifetime expired");
     gw.handle_timeout(Instant::from_secs(6));
     let mut got = Vec::new();

@@ -10,6 +10,8 @@
 //! - [`crypto`]: IANA transform identifiers and the pluggable crypto provider (rustls style: passed
 //!   explicitly, no process-wide default);
 //! - [`child_sa`]: the description of a negotiated Child SA that IKE emits and ESP installs;
+//! - [`spi`]: the inbound SPI allocator trait, where IKE asks the datapath for SPIs;
+//! - [`demux`]: the IKE ports and what arrives on them (IKE, ESP in UDP, NAT keepalives);
 //! - [`time`]: a monotonic [`time::Instant`] in integer microseconds, passed in by the caller.
 //!
 //! Nothing here performs I/O, reads a clock or keeps global state.
@@ -20,6 +22,8 @@
 pub mod child_sa;
 pub mod config;
 pub mod crypto;
+pub mod demux;
 mod iana;
 pub mod selector;
+pub mod spi;
 pub mod time;

@@ -7,10 +7,7 @@
 //!            0xFF                                        NAT-keepalive
 //! ```
 
-/// UDP port of IKE.
-pub const IKE_PORT: u16 = 500;
-/// UDP port of IKE and ESP after NAT traversal (RFC 3948).
-pub const NAT_T_PORT: u16 = 4500;
+pub use ipsec_core::demux::{IKE_PORT, NAT_T_PORT};
 
 /// The content of a datagram on port 500 or 4500.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

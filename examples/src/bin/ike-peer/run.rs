@@ -13,13 +13,10 @@ use ikev2::config::EndpointConfig;
 use ikev2::{Endpoint, Event, Received};
 use ipsec_core::config::Config;
 use ipsec_core::crypto::default_provider;
+use ipsec_core::demux::{IKE_PORT, NAT_T_PORT};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant as StdInstant};
 
-/// IKE's port (RFC 7296 section 2).
-const IKE_PORT: u16 = 500;
-/// IKE and ESP in UDP after NAT detection (RFC 3948, RFC 7296 section 2.23).
-const NATT_PORT: u16 = 4500;
 /// Spacing and number of `--ping` echo requests.
 const PING_INTERVAL: Duration = Duration::from_millis(200);
 const PING_COUNT: u32 = 25;
@@ -99,8 +96,8 @@ pub(crate) fn run(args: &Args) -> Result<bool, String> {
         })?,
     };
     let mut ep = Endpoint::new(cfg, default_provider()).map_err(|e| e.to_string())?;
-    let socks = Sockets::bind(bind, IKE_PORT, NATT_PORT)
-        .map_err(|e| format!("bind {bind} ports {IKE_PORT}/{NATT_PORT}: {e}"))?;
+    let socks = Sockets::bind(bind, IKE_PORT, NAT_T_PORT)
+        .map_err(|e| format!("bind {bind} ports {IKE_PORT}/{NAT_T_PORT}: {e}"))?;
     let (ike, natt) = socks.local_addrs().map_err(|e| e.to_string())?;
     println!("READY ike={ike} natt={natt}");
 
