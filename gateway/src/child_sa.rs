@@ -1,0 +1,304 @@
+//! The seam between IKE and ESP: Child SAs installed and removed as the endpoint reports them,
+//! and the datapath's lifetime limits turned into rekeys.
+//!
+//! Install and remove: every `ChildSaUp` is installed in the SA table before the event reaches
+//! the embedder, every `ChildSaDown` removed. A rekey installs the new Child SA while the old one
+//! stays until IKE deletes it, so packets still in flight on the old SA are received: a rekey
+//! loses nothing. Outbound, the table sends on the newest SA of the proxy ID.
+//!
+//! Lifetimes: the endpoint rekeys on time by itself. The datapath's byte, packet and
+//! sequence-number limits are the gateway's to act on:
+//!
+//! - a soft limit of the outbound half asks for a rekey at once; a soft limit of the inbound half
+//!   a moment later ([`INBOUND_GRACE`]), since the peer's outbound half crossed the same limit
+//!   and the peer most likely rekeys first (one rekey, not a collision);
+//! - a hard limit asks for a rekey at once if none is on its way: the SA refuses packets now;
+//! - an SA whose successor is installed is left alone: IKE deletes it.
+//!
+//! The endpoint's rekey command today names a tunnel, not a Child SA, and rekeys every proxy ID
+//! of the tunnel; so a rekey is asked only while no proxy ID of the tunnel is in the middle of
+//! another rekey, and it is asked once for the whole tunnel.
+
+use crate::event::{without_keys, Event, LifetimeAction};
+use crate::Gateway;
+use core::time::Duration;
+use esp::{ChildHandle, LimitKind, SaEvent, TableEvent, TunnelId};
+use ikev2::proposal::EspSuite;
+use ikev2::{Event as IkeEvent, Role};
+use ipsec_core::child_sa::ChildSa;
+use ipsec_core::time::Instant;
+
+/// Wait after an inbound soft limit before rekeying ourselves.
+pub(crate) const INBOUND_GRACE: Duration = Duration::from_secs(2);
+/// A requested rekey that produced no new Child SA after this long is asked again.
+const REKEY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Wait before asking again when the endpoint refused (no IKE SA established).
+const RETRY_WAIT: Duration = Duration::from_secs(1);
+
+/// Where a Child SA stands with respect to a datapath-driven rekey.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rekey {
+    Idle,
+    /// A limit was reached; rekey from `due` on.
+    Wanted { due: Instant },
+    /// The endpoint was asked at `at`.
+    Requested { at: Instant },
+}
+
+/// One installed Child SA, without its keys.
+#[derive(Clone, Debug)]
+pub(crate) struct Installed {
+    pub(crate) child: ChildSa,
+    pub(crate) suite: EspSuite,
+    pub(crate) gateway: String,
+    pub(crate) role: Role,
+    pub(crate) at: Instant,
+    pub(crate) handle: ChildHandle,
+    pub(crate) tunnel: TunnelId,
+    /// A newer Child SA of the same proxy ID is installed; IKE deletes this one.
+    pub(crate) replaced: bool,
+    pub(crate) rekey: Rekey,
+}
+
+impl Installed {
+    /// `tunnel:proxy-id`, as PAN-OS names a Child SA.
+    pub(crate) fn name(&self) -> String {
+        match &self.child.proxy_id {
+            Some(p) => format!("{}:{p}", self.child.tunnel),
+            None => self.child.tunnel.clone(),
+        }
+    }
+
+    fn same_proxy_id(&self, other: &ChildSa) -> bool {
+        self.child.tunnel == other.tunnel && self.child.proxy_id == other.proxy_id
+    }
+}
+
+/// The installed Child SAs, oldest first.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ChildSas {
+    pub(crate) list: Vec<Installed>,
+}
+
+impl ChildSas {
+    pub(crate) fn has_rekey_work(&self) -> bool {
+        self.list.iter().any(|c| c.rekey != Rekey::Idle)
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.list
+            .iter()
+            .filter_map(|c| match c.rekey {
+                Rekey::Idle => None,
+                Rekey::Wanted { due } => Some(due),
+                Rekey::Requested { at } => Some(at + REKEY_TIMEOUT),
+            })
+            .min()
+    }
+
+    /// True when some Child SA of table tunnel `t` is installed.
+    pub(crate) fn any_in(&self, t: TunnelId) -> bool {
+        self.list.iter().any(|c| c.tunnel == t)
+    }
+
+    /// Marks every Child SA of `c`'s proxy ID but the newest as replaced.
+    fn regroup(&mut self, c: &ChildSa) {
+        let newest = self.list.iter().rposition(|i| i.same_proxy_id(c));
+        for (n, i) in self.list.iter_mut().enumerate() {
+            if i.same_proxy_id(c) {
+                i.replaced = Some(n) != newest;
+                if i.replaced {
+                    i.rekey = Rekey::Idle;
+                }
+            }
+        }
+    }
+
+    /// A tunnel may be rekeyed: no proxy ID of it has two Child SAs (a rekey under way) and no
+    /// rekey asked for it is still awaited.
+    fn settled(&self, tunnel: &str, now: Instant) -> bool {
+        let of = |c: &&Installed| c.child.tunnel == tunnel;
+        let in_flight = self.list.iter().filter(of).any(|c| {
+            c.replaced || matches!(c.rekey, Rekey::Requested { at } if now < at + REKEY_TIMEOUT)
+        });
+        !in_flight
+    }
+}
+
+impl Gateway {
+    /// Acts on one event of the endpoint, then queues it for the embedder.
+    pub(crate) fn on_ike_event(&mut self, now: Instant, e: IkeEvent) {
+        let mut failed = None;
+        match &e {
+            IkeEvent::ChildSaUp {
+                gateway,
+                role,
+                child,
+                suite,
+            } => failed = self.install(now, gateway, *role, child, *suite),
+            IkeEvent::ChildSaDown { inbound_spi, .. } => self.remove(*inbound_spi),
+            IkeEvent::IkeSaUp { gateway, sa, .. } => {
+                self.ike_up.push((gateway.clone(), sa.spi_i, now));
+            }
+            IkeEvent::IkeSaDown { gateway, sa, .. } => {
+                self.ike_up
+                    .retain(|(g, spi, _)| !(g == gateway && *spi == sa.spi_i));
+                self.reconnect_after_down(now, gateway);
+            }
+            _ => {}
+        }
+        self.events.push_back(Event::Ike(without_keys(e)));
+        self.events.extend(failed);
+    }
+
+    fn install(
+        &mut self,
+        now: Instant,
+        gateway: &str,
+        role: Role,
+        child: &ChildSa,
+        suite: EspSuite,
+    ) -> Option<Event> {
+        let handle = match self.table.install(now, child) {
+            Ok(h) => h,
+            Err(e) => {
+                return Some(Event::InstallFailed {
+                    name: match &child.proxy_id {
+                        Some(p) => format!("{}:{p}", child.tunnel),
+                        None => child.tunnel.clone(),
+                    },
+                    inbound_spi: child.inbound.spi,
+                    error: e.to_string(),
+                })
+            }
+        };
+        let tunnel = self.table.tunnel(&child.tunnel)?;
+        if let Some(ifc) = self.interfaces.of_tunnel(&child.tunnel) {
+            if let Some(slot) = self.tunnel_ids.get_mut(ifc.index()) {
+                *slot = Some(tunnel);
+            }
+        }
+        let mut kept = child.clone();
+        for k in [&mut kept.inbound, &mut kept.outbound] {
+            k.encryption_key = Default::default();
+            k.integrity_key = Default::default();
+        }
+        self.children.list.push(Installed {
+            child: kept,
+            suite,
+            gateway: gateway.to_owned(),
+            role,
+            at: now,
+            handle,
+            tunnel,
+            replaced: false,
+            rekey: Rekey::Idle,
+        });
+        self.children.regroup(child);
+        self.start_monitor(now, &child.tunnel);
+        None
+    }
+
+    fn remove(&mut self, inbound_spi: u32) {
+        let Some(i) = self
+            .children
+            .list
+            .iter()
+            .position(|c| c.child.inbound.spi == inbound_spi)
+        else {
+            return;
+        };
+        let gone = self.children.list.remove(i);
+        self.table.remove(gone.handle);
+        self.children.regroup(&gone.child);
+    }
+
+    /// Acts on a lifetime event of the datapath.
+    pub(crate) fn on_table_event(&mut self, now: Instant, te: TableEvent) {
+        let (hard, kind) = match te.event {
+            SaEvent::SoftExpired(k) => (false, k),
+            SaEvent::HardExpired(k) => (true, k),
+        };
+        if kind == LimitKind::Time {
+            // The endpoint rekeys and deletes on time by itself.
+            return;
+        }
+        let found = self.children.list.iter_mut().find(|c| {
+            if te.outbound {
+                c.tunnel == te.tunnel && c.child.outbound.spi == te.spi
+            } else {
+                c.child.inbound.spi == te.spi
+            }
+        });
+        let Some(c) = found else { return };
+        let action = if c.replaced {
+            LifetimeAction::Replaced
+        } else {
+            match (c.rekey, hard, te.outbound) {
+                (Rekey::Requested { .. }, _, _) => LifetimeAction::Rekey,
+                (_, true, _) | (_, false, true) => {
+                    c.rekey = Rekey::Wanted { due: now };
+                    LifetimeAction::Rekey
+                }
+                (Rekey::Wanted { due }, false, false) => {
+                    c.rekey = Rekey::Wanted { due };
+                    LifetimeAction::RekeyPending
+                }
+                (Rekey::Idle, false, false) => {
+                    c.rekey = Rekey::Wanted {
+                        due: now + INBOUND_GRACE,
+                    };
+                    LifetimeAction::RekeyPending
+                }
+            }
+        };
+        let event = Event::Lifetime {
+            name: c.name(),
+            inbound_spi: c.child.inbound.spi,
+            outbound_spi: c.child.outbound.spi,
+            outbound: te.outbound,
+            event: te.event,
+            action,
+        };
+        self.events.push_back(event);
+    }
+
+    /// Asks the endpoint for the rekeys that are due.
+    pub(crate) fn service_rekeys(&mut self, now: Instant) {
+        for c in self.children.list.iter_mut() {
+            if let Rekey::Requested { at } = c.rekey {
+                if now >= at + REKEY_TIMEOUT {
+                    c.rekey = Rekey::Wanted { due: now };
+                }
+            }
+        }
+        let mut due: Vec<String> = Vec::new();
+        for c in &self.children.list {
+            if matches!(c.rekey, Rekey::Wanted { due } if due <= now)
+                && !due.contains(&c.child.tunnel)
+            {
+                due.push(c.child.tunnel.clone());
+            }
+        }
+        for tunnel in due {
+            if !self.children.settled(&tunnel, now) {
+                continue;
+            }
+            let next = match self.endpoint.rekey_child(now, &tunnel) {
+                Ok(()) => Rekey::Requested { at: now },
+                Err(_) => Rekey::Wanted {
+                    due: now + RETRY_WAIT,
+                },
+            };
+            for c in self.children.list.iter_mut() {
+                if c.child.tunnel == tunnel && !c.replaced {
+                    // The endpoint rekeys every proxy ID of the tunnel.
+                    c.rekey = match (next, c.rekey) {
+                        (Rekey::Wanted { .. }, Rekey::Idle) => Rekey::Idle,
+                        (n, _) => n,
+                    };
+                }
+            }
+        }
+    }
+}
