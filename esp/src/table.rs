@@ -94,6 +94,9 @@ enum Slot {
 struct OutEntry {
     sa: OutboundSa,
     tunnel: TunnelId,
+    /// The inbound SPI of its Child SA: a handle names this entry only while it matches (the
+    /// slot is reused once the outbound half is gone).
+    inbound_spi: u32,
 }
 
 /// The SAs of one gateway.
@@ -185,6 +188,7 @@ impl SaTable {
         self.outbound
             .get(child.outbound as usize)?
             .as_ref()
+            .filter(|e| e.inbound_spi == child.inbound_spi)
             .map(|e| &e.sa)
     }
 
@@ -194,6 +198,7 @@ impl SaTable {
         self.outbound
             .get_mut(child.outbound as usize)?
             .as_mut()
+            .filter(|e| e.inbound_spi == child.inbound_spi)
             .map(|e| &mut e.sa)
     }
 
@@ -268,6 +273,7 @@ impl SaTable {
         self.outbound[out_idx] = Some(OutEntry {
             sa: outbound,
             tunnel,
+            inbound_spi: spi,
         });
         if let Some(list) = self.by_tunnel.get_mut(tunnel.0 as usize) {
             list.push(out_idx32);
@@ -310,7 +316,17 @@ impl SaTable {
             }
             self.foreign.remove(&child.inbound_spi);
         }
-        if let Some(e) = self.outbound.get_mut(child.outbound as usize) {
+        self.retire(child);
+    }
+
+    /// Removes the outbound half of `child` only: nothing is sent on it any more, while its
+    /// inbound half still receives what the peer sent before it learned of the change (after a
+    /// rekey, packets in flight on the old SA). [`remove`](Self::remove) takes the rest.
+    pub fn retire(&mut self, child: ChildHandle) {
+        let Some(e) = self.outbound.get_mut(child.outbound as usize) else {
+            return;
+        };
+        if e.as_ref().is_some_and(|x| x.inbound_spi == child.inbound_spi) {
             if let Some(entry) = e.take() {
                 if let Some(list) = self.by_tunnel.get_mut(entry.tunnel.0 as usize) {
                     list.retain(|i| *i != child.outbound);

@@ -160,6 +160,37 @@ fn the_newest_sa_wins_after_a_rekey_and_removal_frees_the_old_one() {
 }
 
 #[test]
+fn a_retired_sa_sends_nothing_but_still_receives_until_removed() {
+    let mut gw = SaTable::new(provider());
+    let mut peer = SaTable::new(provider());
+    let a = proxy("t", "10.1.0.0/24", "10.2.0.0/24", 0x1111_0000, 0xaaaa_0000, 1);
+    let b = proxy("t", "10.1.0.0/24", "10.2.0.0/24", 0x2222_0000, 0xbbbb_0000, 2);
+    let h_a = gw.install(NOW, &a).unwrap();
+    let h_b = gw.install(NOW, &b).unwrap();
+    peer.install(NOW, &mirror(&b)).unwrap();
+    let inner = ipv4([10, 1, 0, 5], [10, 2, 0, 9]);
+    assert_eq!(send(&mut gw, "t", &inner).unwrap().0, 0xbbbb_0000);
+    // Retiring the newest: the older one sends again; b's inbound half still receives.
+    gw.retire(h_b);
+    assert!(gw.outbound(h_b).is_none());
+    assert_eq!(send(&mut gw, "t", &inner).unwrap().0, 0xaaaa_0000);
+    let back = ipv4([10, 2, 0, 9], [10, 1, 0, 5]);
+    let (_, mut esp) = send(&mut peer, "t", &back).unwrap();
+    let d = gw.decapsulate(NOW, &mut esp).unwrap().unwrap();
+    assert_eq!(d.spi, 0x2222_0000);
+    // A new SA takes the freed outbound slot; the old handle no longer reaches it.
+    let c = proxy("t", "10.1.0.0/24", "10.2.0.0/24", 0x3333_0000, 0xcccc_0000, 3);
+    let h_c = gw.install(NOW, &c).unwrap();
+    assert!(gw.outbound(h_b).is_none());
+    gw.remove(h_b);
+    assert!(gw.inbound(0x2222_0000).is_none());
+    assert_eq!(gw.outbound(h_c).map(|o| o.spi()), Some(0xcccc_0000));
+    assert_eq!(send(&mut gw, "t", &inner).unwrap().0, 0xcccc_0000);
+    gw.remove(h_a);
+    assert_eq!(gw.inbound_count(), 1);
+}
+
+#[test]
 fn drops_are_counted_by_reason_like_show_counter_global() {
     let mut gw = SaTable::new(provider());
     let mut peer = SaTable::new(provider());

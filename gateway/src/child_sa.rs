@@ -3,8 +3,12 @@
 //!
 //! Install and remove: every `ChildSaUp` is installed in the SA table before the event reaches
 //! the embedder, every `ChildSaDown` removed. A rekey installs the new Child SA while the old one
-//! stays until IKE deletes it, so packets still in flight on the old SA are received: a rekey
-//! loses nothing. Outbound, the table sends on the newest SA of the proxy ID.
+//! stays until IKE deletes it; outbound, the table sends on the newest SA of the proxy ID. When
+//! IKE deletes an SA that has a successor, only its outbound half goes at once: its inbound half
+//! keeps receiving for [`DELETE_REKEYED_DELAY`] what the peer sent before it learned of the
+//! deletion (strongSwan's `delete_rekeyed_delay` does the same). That covers the packets in
+//! flight of a rekey collision (RFC 7296 section 2.8.1), where the peer goes on sending on the
+//! redundant SA until its own delete is answered: a rekey loses nothing.
 //!
 //! Lifetimes: the endpoint rekeys on time by itself. The datapath's byte, packet and
 //! sequence-number limits are the gateway's to act on:
@@ -28,6 +32,8 @@ use ikev2::{Event as IkeEvent, Role};
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::time::Instant;
 
+/// How long the inbound half of an SA deleted after a rekey keeps receiving.
+pub(crate) const DELETE_REKEYED_DELAY: Duration = Duration::from_secs(5);
 /// Wait after an inbound soft limit before rekeying ourselves.
 pub(crate) const INBOUND_GRACE: Duration = Duration::from_secs(2);
 /// A requested rekey that produced no new Child SA after this long is asked again.
@@ -58,6 +64,8 @@ pub(crate) struct Installed {
     /// A newer Child SA of the same proxy ID is installed; IKE deletes this one.
     pub(crate) replaced: bool,
     pub(crate) rekey: Rekey,
+    /// Deleted by IKE after a rekey: only its inbound half is left, until then.
+    pub(crate) retired_until: Option<Instant>,
 }
 
 impl Installed {
@@ -70,7 +78,14 @@ impl Installed {
     }
 
     fn same_proxy_id(&self, other: &ChildSa) -> bool {
-        self.child.tunnel == other.tunnel && self.child.proxy_id == other.proxy_id
+        self.retired_until.is_none()
+            && self.child.tunnel == other.tunnel
+            && self.child.proxy_id == other.proxy_id
+    }
+
+    /// Installed and not retired.
+    pub(crate) fn live(&self) -> bool {
+        self.retired_until.is_none()
     }
 }
 
@@ -88,17 +103,29 @@ impl ChildSas {
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.list
             .iter()
-            .filter_map(|c| match c.rekey {
-                Rekey::Idle => None,
-                Rekey::Wanted { due } => Some(due),
-                Rekey::Requested { at } => Some(at + REKEY_TIMEOUT),
+            .filter_map(|c| match (c.retired_until, c.rekey) {
+                (Some(t), _) => Some(t),
+                (None, Rekey::Idle) => None,
+                (None, Rekey::Wanted { due }) => Some(due),
+                (None, Rekey::Requested { at }) => Some(at + REKEY_TIMEOUT),
             })
             .min()
     }
 
     /// True when some Child SA of table tunnel `t` is installed.
     pub(crate) fn any_in(&self, t: TunnelId) -> bool {
-        self.list.iter().any(|c| c.tunnel == t)
+        self.list.iter().any(|c| c.tunnel == t && c.live())
+    }
+
+    /// Removes the inbound halves whose delay ran out.
+    pub(crate) fn expire(&mut self, now: Instant, table: &mut esp::SaTable) {
+        self.list.retain(|c| match c.retired_until {
+            Some(t) if t <= now => {
+                table.remove(c.handle);
+                false
+            }
+            _ => true,
+        });
     }
 
     /// Marks every Child SA of `c`'s proxy ID but the newest as replaced.
@@ -117,7 +144,7 @@ impl ChildSas {
     /// A tunnel may be rekeyed: no proxy ID of it has two Child SAs (a rekey under way) and no
     /// rekey asked for it is still awaited.
     fn settled(&self, tunnel: &str, now: Instant) -> bool {
-        let of = |c: &&Installed| c.child.tunnel == tunnel;
+        let of = |c: &&Installed| c.live() && c.child.tunnel == tunnel;
         let in_flight = self.list.iter().filter(of).any(|c| {
             c.replaced || matches!(c.rekey, Rekey::Requested { at } if now < at + REKEY_TIMEOUT)
         });
@@ -136,7 +163,7 @@ impl Gateway {
                 child,
                 suite,
             } => failed = self.install(now, gateway, *role, child, *suite),
-            IkeEvent::ChildSaDown { inbound_spi, .. } => self.remove(*inbound_spi),
+            IkeEvent::ChildSaDown { inbound_spi, .. } => self.remove(now, *inbound_spi),
             IkeEvent::IkeSaUp { gateway, sa, .. } => {
                 self.ike_up.push((gateway.clone(), sa.spi_i, now));
             }
@@ -193,24 +220,37 @@ impl Gateway {
             tunnel,
             replaced: false,
             rekey: Rekey::Idle,
+            retired_until: None,
         });
         self.children.regroup(child);
         self.start_monitor(now, &child.tunnel);
         None
     }
 
-    fn remove(&mut self, inbound_spi: u32) {
-        let Some(i) = self
-            .children
-            .list
+    fn remove(&mut self, now: Instant, inbound_spi: u32) {
+        let list = &mut self.children.list;
+        let Some(i) = list
             .iter()
-            .position(|c| c.child.inbound.spi == inbound_spi)
+            .position(|c| c.live() && c.child.inbound.spi == inbound_spi)
         else {
             return;
         };
-        let gone = self.children.list.remove(i);
-        self.table.remove(gone.handle);
-        self.children.regroup(&gone.child);
+        let successor = list
+            .iter()
+            .enumerate()
+            .any(|(j, o)| j != i && o.same_proxy_id(&list[i].child));
+        if successor {
+            let c = &mut list[i];
+            self.table.retire(c.handle);
+            c.retired_until = Some(now + DELETE_REKEYED_DELAY);
+            c.rekey = Rekey::Idle;
+            let child = c.child.clone();
+            self.children.regroup(&child);
+        } else {
+            let gone = list.remove(i);
+            self.table.remove(gone.handle);
+            self.children.regroup(&gone.child);
+        }
     }
 
     /// Acts on a lifetime event of the datapath.
@@ -224,7 +264,10 @@ impl Gateway {
             return;
         }
         let found = self.children.list.iter_mut().find(|c| {
-            if te.outbound {
+            if !c.live() {
+                // Only its inbound half is left, and IKE has deleted it.
+                false
+            } else if te.outbound {
                 c.tunnel == te.tunnel && c.child.outbound.spi == te.spi
             } else {
                 c.child.inbound.spi == te.spi
@@ -274,7 +317,8 @@ impl Gateway {
         }
         let mut due: Vec<String> = Vec::new();
         for c in &self.children.list {
-            if matches!(c.rekey, Rekey::Wanted { due } if due <= now)
+            if c.live()
+                && matches!(c.rekey, Rekey::Wanted { due } if due <= now)
                 && !due.contains(&c.child.tunnel)
             {
                 due.push(c.child.tunnel.clone());
@@ -291,7 +335,7 @@ impl Gateway {
                 },
             };
             for c in self.children.list.iter_mut() {
-                if c.child.tunnel == tunnel && !c.replaced {
+                if c.live() && c.child.tunnel == tunnel && !c.replaced {
                     // The endpoint rekeys every proxy ID of the tunnel.
                     c.rekey = match (next, c.rekey) {
                         (Rekey::Wanted { .. }, Rekey::Idle) => Rekey::Idle,

@@ -403,6 +403,7 @@ impl Gateway {
         if self.table.poll_timeout().is_some_and(|t| t <= now) {
             self.table.handle_timeout(now);
         }
+        self.children.expire(now, &mut self.table);
         let aged = self.sessions.sweep(now);
         self.counters.sessions_aged += aged;
         self.monitors_timeout(now);

@@ -199,6 +199,7 @@ impl Gateway {
             .children
             .list
             .iter()
+            .filter(|c| c.live())
             .map(|c| {
                 let ch = &c.child;
                 let inbound = self.table.inbound_counters(ch.inbound.spi).unwrap_or_default();

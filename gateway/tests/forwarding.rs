@@ -1,0 +1,264 @@
+//! Route-based forwarding between two gateways on the simulated network: routes choose the
+//! tunnel, proxy IDs the Child SA, security rules with sessions what passes; every drop is
+//! counted by reason.
+//!
+//! ```text
+//!   10.1.0.0/24 --[hq 192.0.2.1]== tunnel.1 (vpn-branch) ==[branch 192.0.2.2]-- 10.2.0.0/16
+//!                  proxy IDs: lan     10.1.0.0/24 <-> 10.2.0.0/24
+//!                             servers 10.1.0.0/24 <-> 10.2.9.0/24
+//!                  hq: route 10.2.0.0/16 -> tunnel.1; rules: block-host (deny 10.1.0.66),
+//!                      lan-to-branch (trust -> vpn); nothing from vpn to trust
+//! ```
+
+mod common;
+
+use common::{echo_reply, ping, udp, Net, Node, Site, ALLOW_BOTH_WAYS};
+use core::time::Duration;
+use gateway::{Action, DropReason, Event};
+
+const HQ_RULES: &str = r#"
+[[static-route]]
+name = "to-branch"
+destination = "10.2.0.0/16"
+interface = "tunnel.1"
+
+[[security-rule]]
+name = "block-host"
+from = ["trust"]
+to = ["vpn"]
+source = ["10.1.0.66/32"]
+action = "deny"
+
+[[security-rule]]
+name = "lan-to-branch"
+from = ["trust"]
+to = ["vpn"]
+source = ["10.1.0.0/24"]
+destination = ["10.2.0.0/16"]
+action = "allow"
+"#;
+
+const BRANCH_ROUTES: &str = r#"
+[[static-route]]
+name = "to-hq"
+destination = "10.1.0.0/24"
+interface = "tunnel.1"
+"#;
+
+fn hq_site() -> Site {
+    Site::new("192.0.2.1", "10.1.0.0/24", "10.1.0.1/24")
+        .tunnel(
+            "vpn-branch",
+            "192.0.2.2",
+            "tunnel.1",
+            "169.254.100.1/30",
+            "",
+            &[
+                ("lan", "10.1.0.0/24", "10.2.0.0/24"),
+                ("servers", "10.1.0.0/24", "10.2.9.0/24"),
+            ],
+            None,
+        )
+        .with(HQ_RULES)
+}
+
+fn branch_site() -> Site {
+    Site::new("192.0.2.2", "10.2.0.0/16", "10.2.0.1/16")
+        .tunnel(
+            "vpn-hq",
+            "192.0.2.1",
+            "tunnel.1",
+            "169.254.100.2/30",
+            "",
+            &[
+                ("lan", "10.2.0.0/24", "10.1.0.0/24"),
+                ("servers", "10.2.9.0/24", "10.1.0.0/24"),
+            ],
+            None,
+        )
+        .with(BRANCH_ROUTES)
+        .with(ALLOW_BOTH_WAYS)
+}
+
+/// hq and branch with the tunnel up (both proxy IDs).
+fn up() -> Net {
+    let hq = Node::new("hq", &hq_site(), &["tunnel.1"], 1);
+    let branch = Node::new("branch", &branch_site(), &["tunnel.1"], 2);
+    assert!(hq.gw.warnings().is_empty(), "{:?}", hq.gw.warnings());
+    let mut net = Net::new(vec![hq, branch]);
+    let now = net.now;
+    net.node("hq").gw.connect(now, "vpn-branch").unwrap();
+    let up = net.run_until(Duration::from_secs(10), |n| {
+        n.nodes.iter().all(|node| node.child_sas_up() == 2)
+    });
+    assert!(up, "{:?}\n{:?}", net.nodes[0].log(), net.nodes[1].log());
+    net
+}
+
+/// The inbound SPI of `node`'s Child SA for `proxy_id`.
+fn spi_of(net: &mut Net, node: &str, proxy_id: &str) -> u32 {
+    let now = net.now;
+    let t = net.node(node).gw.show_ipsec_sa(now);
+    t.sas
+        .iter()
+        .find(|s| s.proxy_id.as_deref() == Some(proxy_id))
+        .map(|s| s.spi_in)
+        .expect("SA")
+}
+
+#[test]
+fn each_proxy_id_carries_its_own_traffic() {
+    let mut net = up();
+    let (lan_spi, servers_spi) = (spi_of(&mut net, "branch", "lan"), spi_of(&mut net, "branch", "servers"));
+    assert_ne!(lan_spi, servers_spi);
+    for (dst, spi) in [([10, 2, 0, 7], lan_spi), ([10, 2, 9, 9], servers_spi)] {
+        let p = udp([10, 1, 0, 5], dst, 40000, 53, b"query");
+        assert!(matches!(net.from_lan("hq", &p), Action::Send(_)));
+        net.settle();
+        let got = net.node("branch").lan.pop().expect("delivered");
+        assert_eq!(got.bytes, p);
+        assert_eq!(got.spi, Some(spi), "to {dst:?}");
+    }
+    // Routed into the tunnel, but no proxy ID covers it.
+    let p = udp([10, 1, 0, 5], [10, 2, 7, 7], 40000, 53, b"query");
+    assert_eq!(net.from_lan("hq", &p), Action::Drop(DropReason::NoProxyId));
+    let hq = net.node("hq");
+    assert_eq!(hq.gw.counters().dropped(DropReason::NoProxyId), 1);
+    assert_eq!(hq.gw.counters().encapsulated, 2);
+    assert!(hq.gw.counters().to_string().contains("flow_tunnel_no_proxyid"));
+}
+
+#[test]
+fn a_packet_denied_by_a_rule_is_counted_against_it() {
+    let mut net = up();
+    let p = udp([10, 1, 0, 66], [10, 2, 0, 7], 40000, 53, b"query");
+    assert_eq!(net.from_lan("hq", &p), Action::Drop(DropReason::PolicyDeny));
+    assert_eq!(net.from_lan("hq", &p), Action::Drop(DropReason::PolicyDeny));
+    net.settle();
+    assert!(net.node("branch").lan.is_empty());
+    let hq = &net.node("hq").gw;
+    assert_eq!(hq.counters().dropped(DropReason::PolicyDeny), 2);
+    assert_eq!(hq.counters().dropped_total(), 2);
+    let rules = hq.show_security_rules();
+    let hits = |name: &str| rules.iter().find(|r| r.name == name).map(|r| r.hits);
+    assert_eq!(hits("block-host"), Some(2));
+    assert_eq!(hits("lan-to-branch"), Some(0));
+    assert_eq!(hits("interzone-default"), Some(0));
+}
+
+#[test]
+fn return_traffic_of_an_allowed_session_passes_and_nothing_else_does() {
+    let mut net = up();
+    // hq's host pings branch's: allowed by lan-to-branch; the reply has no rule of its own.
+    let request = ping([10, 1, 0, 5], [10, 2, 0, 7], 0x1d, 1);
+    assert!(matches!(net.from_lan("hq", &request), Action::Send(_)));
+    net.settle();
+    let at_branch = net.node("branch").lan.pop().expect("request delivered");
+    let reply = echo_reply(&at_branch.bytes).unwrap();
+    assert!(matches!(net.from_lan("branch", &reply), Action::Send(_)));
+    net.settle();
+    let got = net.node("hq").lan.pop().expect("reply delivered");
+    assert_eq!(got.bytes, reply);
+    let now = net.now;
+    let sessions = net.node("hq").gw.show_sessions(now);
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0].rule.as_deref(), Some("lan-to-branch"));
+    assert_eq!((sessions[0].from_zone.as_str(), sessions[0].to_zone.as_str()), ("trust", "vpn"));
+    assert_eq!(sessions[0].packets, 2);
+
+    // A flow branch's host starts toward hq is a new session from vpn to trust: denied.
+    let p = udp([10, 2, 0, 7], [10, 1, 0, 5], 5000, 22, b"ssh?");
+    assert!(matches!(net.from_lan("branch", &p), Action::Send(_)));
+    net.settle();
+    assert!(net.node("hq").lan.is_empty());
+    let hq = &net.node("hq").gw;
+    assert_eq!(hq.counters().dropped(DropReason::PolicyDeny), 1);
+    let rules = hq.show_security_rules();
+    assert_eq!(rules.iter().find(|r| r.name == "interzone-default").map(|r| r.hits), Some(1));
+
+    // Once the ping session aged out (ICMP: 6 s idle), a late reply is a new flow: denied.
+    net.run_for(Duration::from_secs(8));
+    assert!(matches!(net.from_lan("branch", &reply), Action::Send(_)));
+    net.settle();
+    assert!(net.node("hq").lan.is_empty());
+    let hq = &net.node("hq").gw;
+    assert_eq!(hq.counters().dropped(DropReason::PolicyDeny), 2);
+    assert!(hq.counters().sessions_aged >= 1);
+}
+
+#[test]
+fn no_route_and_tunnel_down_are_counted() {
+    let hq = Node::new("hq", &hq_site(), &["tunnel.1"], 1);
+    let branch = Node::new("branch", &branch_site(), &["tunnel.1"], 2);
+    let mut net = Net::new(vec![hq, branch]);
+    // Routed to tunnel.1 before the tunnel is negotiated.
+    let p = udp([10, 1, 0, 5], [10, 2, 0, 7], 40000, 53, b"early");
+    assert_eq!(net.from_lan("hq", &p), Action::Drop(DropReason::TunnelDown));
+    let p = udp([10, 1, 0, 5], [192, 168, 50, 1], 40000, 53, b"nowhere");
+    assert_eq!(net.from_lan("hq", &p), Action::Drop(DropReason::NoRoute));
+    assert_eq!(net.from_lan("hq", b"\x45junk"), Action::Drop(DropReason::Malformed));
+    let c = *net.node("hq").gw.counters();
+    assert_eq!(
+        (c.dropped(DropReason::TunnelDown), c.dropped(DropReason::NoRoute), c.dropped(DropReason::Malformed)),
+        (1, 1, 1)
+    );
+    let text = c.to_string();
+    assert!(text.contains("flow_fwd_l3_noroute"), "{text}");
+    assert!(text.contains("Packets dropped: no route"), "{text}");
+}
+
+#[test]
+fn unknown_spis_are_answered_with_invalid_spi_rate_limited() {
+    let mut net = up();
+    let now = net.now;
+    let forged: Vec<u8> = [0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1].into_iter().chain([0u8; 40]).collect();
+    let (local, remote) = ("192.0.2.1:4500".parse().unwrap(), "192.0.2.2:4500".parse().unwrap());
+    let hq = &mut net.node("hq").gw;
+    for _ in 0..3 {
+        let mut b = forged.clone();
+        assert_eq!(hq.handle_datagram(now, local, remote, &mut b), Action::Drop(DropReason::Esp));
+    }
+    let c = *hq.counters();
+    assert_eq!((c.invalid_spi_sent, c.invalid_spi_suppressed), (1, 2));
+    // The notify is one INFORMATIONAL request to the peer, which answers it; the tunnel stays.
+    let mut buf = vec![0u8; 65_535];
+    let t = hq.poll_transmit(&mut buf).expect("INFORMATIONAL with INVALID_SPI");
+    assert_eq!(t.destination, remote);
+    assert!(hq.poll_transmit(&mut buf).is_none());
+    net.send(&t, &buf);
+    net.settle();
+    let p = udp([10, 1, 0, 5], [10, 2, 0, 7], 40000, 53, b"still up");
+    assert!(matches!(net.from_lan("hq", &p), Action::Send(_)));
+    net.settle();
+    assert_eq!(net.node("branch").lan.len(), 1);
+}
+
+#[test]
+fn events_and_show_data_carry_no_keys() {
+    let mut net = up();
+    let p = udp([10, 1, 0, 5], [10, 2, 0, 7], 40000, 53, b"query");
+    assert!(matches!(net.from_lan("hq", &p), Action::Send(_)));
+    net.settle();
+    let hq = net.node("hq");
+    for (_, e) in &hq.events {
+        if let Event::Ike(ikev2::Event::ChildSaUp { child, .. }) = e {
+            for k in [&child.inbound, &child.outbound] {
+                assert!(k.encryption_key.is_empty() && k.integrity_key.is_empty());
+            }
+        }
+    }
+    let now = net.now;
+    let show = net.node("hq").gw.show(now);
+    let json = serde_json::to_string(&show).unwrap();
+    assert!(json.contains("\"name\":\"vpn-branch:lan\""), "{json}");
+    assert!(!json.to_lowercase().contains("key"), "{json}");
+    assert_eq!(show.ike_sa.len(), 1);
+    assert_eq!(show.ike_sa[0].children.len(), 2);
+    assert!(show.ike_sa[0].to_string().contains(" Init Established "));
+    let rows = show.ipsec_sa.to_string();
+    assert!(rows.contains("Show IPSec SA: Total 1 tunnels found. 2 ipsec sa found."), "{rows}");
+    let lan = show.ipsec_sa.sas.iter().find(|s| s.proxy_id.as_deref() == Some("lan")).unwrap();
+    assert_eq!((lan.packets_out, lan.packets_in), (1, 0));
+    assert!(show.routes.iter().any(|r| r.name == "to-branch" && !r.withdrawn));
+    assert!(show.routes.iter().any(|r| r.connected && r.destination == "10.1.0.0/24"));
+}
