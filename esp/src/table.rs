@@ -326,7 +326,9 @@ impl SaTable {
         let Some(e) = self.outbound.get_mut(child.outbound as usize) else {
             return;
         };
-        if e.as_ref().is_some_and(|x| x.inbound_spi == child.inbound_spi) {
+        if e.as_ref()
+            .is_some_and(|x| x.inbound_spi == child.inbound_spi)
+        {
             if let Some(entry) = e.take() {
                 if let Some(list) = self.by_tunnel.get_mut(entry.tunnel.0 as usize) {
                     list.retain(|i| *i != child.outbound);

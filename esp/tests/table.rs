@@ -163,8 +163,22 @@ fn the_newest_sa_wins_after_a_rekey_and_removal_frees_the_old_one() {
 fn a_retired_sa_sends_nothing_but_still_receives_until_removed() {
     let mut gw = SaTable::new(provider());
     let mut peer = SaTable::new(provider());
-    let a = proxy("t", "10.1.0.0/24", "10.2.0.0/24", 0x1111_0000, 0xaaaa_0000, 1);
-    let b = proxy("t", "10.1.0.0/24", "10.2.0.0/24", 0x2222_0000, 0xbbbb_0000, 2);
+    let a = proxy(
+        "t",
+        "10.1.0.0/24",
+        "10.2.0.0/24",
+        0x1111_0000,
+        0xaaaa_0000,
+        1,
+    );
+    let b = proxy(
+        "t",
+        "10.1.0.0/24",
+        "10.2.0.0/24",
+        0x2222_0000,
+        0xbbbb_0000,
+        2,
+    );
     let h_a = gw.install(NOW, &a).unwrap();
     let h_b = gw.install(NOW, &b).unwrap();
     peer.install(NOW, &mirror(&b)).unwrap();
@@ -179,7 +193,14 @@ fn a_retired_sa_sends_nothing_but_still_receives_until_removed() {
     let d = gw.decapsulate(NOW, &mut esp).unwrap().unwrap();
     assert_eq!(d.spi, 0x2222_0000);
     // A new SA takes the freed outbound slot; the old handle no longer reaches it.
-    let c = proxy("t", "10.1.0.0/24", "10.2.0.0/24", 0x3333_0000, 0xcccc_0000, 3);
+    let c = proxy(
+        "t",
+        "10.1.0.0/24",
+        "10.2.0.0/24",
+        0x3333_0000,
+        0xcccc_0000,
+        3,
+    );
     let h_c = gw.install(NOW, &c).unwrap();
     assert!(gw.outbound(h_b).is_none());
     gw.remove(h_b);

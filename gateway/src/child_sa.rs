@@ -46,9 +46,13 @@ const RETRY_WAIT: Duration = Duration::from_secs(1);
 pub(crate) enum Rekey {
     Idle,
     /// A limit was reached; rekey from `due` on.
-    Wanted { due: Instant },
+    Wanted {
+        due: Instant,
+    },
     /// The endpoint was asked at `at`.
-    Requested { at: Instant },
+    Requested {
+        at: Instant,
+    },
 }
 
 /// One installed Child SA, without its keys.

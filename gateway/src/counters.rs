@@ -153,12 +153,28 @@ impl Counters {
 impl fmt::Display for Counters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let named = [
-            ("flow_ipsec_encap", self.encapsulated, "Packets encapsulated"),
-            ("flow_ipsec_decap", self.decapsulated, "Packets decapsulated"),
+            (
+                "flow_ipsec_encap",
+                self.encapsulated,
+                "Packets encapsulated",
+            ),
+            (
+                "flow_ipsec_decap",
+                self.decapsulated,
+                "Packets decapsulated",
+            ),
             ("flow_fwd_delivered", self.delivered, "Packets delivered"),
-            ("session_installed", self.sessions_created, "Sessions installed"),
+            (
+                "session_installed",
+                self.sessions_created,
+                "Sessions installed",
+            ),
             ("session_aged", self.sessions_aged, "Sessions aged out"),
-            ("ike_invalid_spi_sent", self.invalid_spi_sent, "INVALID_SPI notifications sent"),
+            (
+                "ike_invalid_spi_sent",
+                self.invalid_spi_sent,
+                "INVALID_SPI notifications sent",
+            ),
             (
                 "ike_invalid_spi_ratelimit",
                 self.invalid_spi_suppressed,

@@ -339,7 +339,10 @@ impl Gateway {
         let tunnels: Vec<String> = cfg
             .tunnels
             .iter()
-            .filter(|t| cfg.gateway(&t.gateway).is_some_and(|g| !g.passive && g.peer_addr.is_some()))
+            .filter(|t| {
+                cfg.gateway(&t.gateway)
+                    .is_some_and(|g| !g.passive && g.peer_addr.is_some())
+            })
             .map(|t| t.name.clone())
             .collect();
         for t in &tunnels {

@@ -48,9 +48,11 @@ impl Interfaces {
         runnable: impl Fn(&str) -> bool,
         warnings: &mut Vec<crate::Warning>,
     ) -> Interfaces {
-        let zone_index = |name: &str| config.zone_of(name).and_then(|z| {
-            config.zones.iter().position(|o| o.name == z.name)
-        });
+        let zone_index = |name: &str| {
+            config
+                .zone_of(name)
+                .and_then(|z| config.zones.iter().position(|o| o.name == z.name))
+        };
         let mut out = Interfaces::default();
         for t in &config.tunnel_interfaces {
             let bound: Vec<&str> = config
@@ -78,11 +80,12 @@ impl Interfaces {
                 is_tunnel: true,
             });
         }
-        let named = config
-            .zones
-            .iter()
-            .flat_map(|z| z.interfaces.iter())
-            .chain(config.static_routes.iter().filter_map(|r| r.interface.as_ref()));
+        let named = config.zones.iter().flat_map(|z| z.interfaces.iter()).chain(
+            config
+                .static_routes
+                .iter()
+                .filter_map(|r| r.interface.as_ref()),
+        );
         for name in named {
             if out.by_name(name).is_none() {
                 out.list.push(Interface {

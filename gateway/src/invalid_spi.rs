@@ -81,12 +81,18 @@ mod tests {
         let t = Instant::from_secs(100);
         assert!(l.allow(t, peer, 0x1234_5678));
         assert!(!l.allow(t, peer, 0x1234_5678), "same SPI again");
-        assert!(l.allow(t, "192.0.2.3".parse().unwrap(), 0x1234_5678), "other peer");
+        assert!(
+            l.allow(t, "192.0.2.3".parse().unwrap(), 0x1234_5678),
+            "other peer"
+        );
         let more = (1..100u32).filter(|s| l.allow(t, peer, *s)).count();
         assert_eq!(more, PER_SECOND as usize - 2, "the rest of the burst");
         let later = Instant::from_secs(101);
         assert!(l.allow(later, peer, 0xaaaa_0000), "tokens refill");
-        assert!(!l.allow(Instant::from_secs(105), peer, 0x1234_5678), "within the interval");
+        assert!(
+            !l.allow(Instant::from_secs(105), peer, 0x1234_5678),
+            "within the interval"
+        );
         // Sixty-four other SPIs push it out of memory; after the interval it is sent again.
         assert!(l.allow(Instant::from_secs(111), peer, 0x1234_5678));
     }

@@ -139,7 +139,7 @@ impl Monitor {
             return Transition::None;
         }
         self.lost = self.lost.saturating_add(1);
-        if self.lost % self.threshold != 0 {
+        if !self.lost.is_multiple_of(self.threshold) {
             return Transition::None;
         }
         if self.state == MonitorState::Down {
@@ -167,7 +167,10 @@ impl Monitor {
     pub(crate) fn is_reply(&self, src: IpAddr, ident: u16, seq: u16) -> bool {
         src == self.destination
             && ident == self.ident
-            && self.seq.wrapping_sub(seq) < u16::try_from(self.threshold).unwrap_or(u16::MAX).saturating_add(1)
+            && self.seq.wrapping_sub(seq)
+                < u16::try_from(self.threshold)
+                    .unwrap_or(u16::MAX)
+                    .saturating_add(1)
     }
 
     /// Takes an answer.
@@ -298,8 +301,18 @@ impl Gateway {
     }
 
     /// Takes an echo reply addressed to the gateway if it answers a monitor.
-    pub(crate) fn monitor_reply(&mut self, now: Instant, src: IpAddr, ident: u16, seq: u16) -> bool {
-        let Some(i) = self.monitors.iter().position(|m| m.is_reply(src, ident, seq)) else {
+    pub(crate) fn monitor_reply(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        ident: u16,
+        seq: u16,
+    ) -> bool {
+        let Some(i) = self
+            .monitors
+            .iter()
+            .position(|m| m.is_reply(src, ident, seq))
+        else {
             return false;
         };
         let t = match self.monitors.get_mut(i) {
@@ -311,9 +324,16 @@ impl Gateway {
     }
 
     fn monitor_transition(&mut self, now: Instant, i: usize, t: Transition) {
-        let Some(m) = self.monitors.get(i) else { return };
-        let (tunnel, interface, destination, action, lost) =
-            (m.tunnel.clone(), m.interface, m.destination, m.action, m.lost);
+        let Some(m) = self.monitors.get(i) else {
+            return;
+        };
+        let (tunnel, interface, destination, action, lost) = (
+            m.tunnel.clone(),
+            m.interface,
+            m.destination,
+            m.action,
+            m.lost,
+        );
         let fail_over = action == MonitorAction::FailOver;
         match t {
             Transition::None => {}
@@ -355,14 +375,19 @@ impl Gateway {
         let Some(gw) = cfg.tunnel(tunnel).map(|t| t.gateway.clone()) else {
             return;
         };
-        let initiates = cfg.gateway(&gw).is_some_and(|g| !g.passive && g.peer_addr.is_some());
+        let initiates = cfg
+            .gateway(&gw)
+            .is_some_and(|g| !g.passive && g.peer_addr.is_some());
         let established = self
             .endpoint
             .ike_sas()
             .iter()
             .any(|s| s.gateway == gw && s.established);
         if established {
-            if self.endpoint.delete_ike(now, &gw).is_ok() && initiates && !self.reconnect.contains(&gw) {
+            if self.endpoint.delete_ike(now, &gw).is_ok()
+                && initiates
+                && !self.reconnect.contains(&gw)
+            {
                 self.reconnect.push(gw);
             }
         } else if initiates {
@@ -406,7 +431,10 @@ impl Gateway {
                 self.counters.drop(DropReason::EncapFailed);
                 continue;
             };
-            match self.table.encapsulate(now, tunnel, buf, HEADROOM..HEADROOM + n) {
+            match self
+                .table
+                .encapsulate(now, tunnel, buf, HEADROOM..HEADROOM + n)
+            {
                 Ok(t) => {
                     self.counters.encapsulated += 1;
                     return Some(Transmit::from_esp(t));
@@ -427,7 +455,10 @@ mod tests {
         Monitor::new(
             "vpn".into(),
             InterfaceId(0),
-            ("169.254.100.1".parse().unwrap(), "169.254.100.2".parse().unwrap()),
+            (
+                "169.254.100.1".parse().unwrap(),
+                "169.254.100.2".parse().unwrap(),
+            ),
             Duration::from_secs(3),
             3,
             MonitorAction::FailOver,
@@ -472,13 +503,22 @@ mod tests {
         assert!(m.has_probe());
         assert_eq!(m.take_probe(), Some((0x4d00, 1)));
         assert_eq!(m.take_probe(), None);
-        assert_eq!(m.handle_timeout(Instant::from_millis(2_999)), Transition::None);
+        assert_eq!(
+            m.handle_timeout(Instant::from_millis(2_999)),
+            Transition::None
+        );
         assert!(!m.has_probe());
         // Handled late: the next one is still one interval after this one.
         m.handle_timeout(Instant::from_millis(3_500));
         assert_eq!(m.poll_timeout(), Some(Instant::from_secs(6)));
         assert_eq!(m.take_probe(), Some((0x4d00, 2)));
-        assert!(m.is_reply("169.254.100.2".parse().unwrap(), 0x4d00, 1), "late");
-        assert!(!m.is_reply("169.254.100.2".parse().unwrap(), 0x4d00, 9), "from the future");
+        assert!(
+            m.is_reply("169.254.100.2".parse().unwrap(), 0x4d00, 1),
+            "late"
+        );
+        assert!(
+            !m.is_reply("169.254.100.2".parse().unwrap(), 0x4d00, 9),
+            "from the future"
+        );
     }
 }

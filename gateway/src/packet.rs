@@ -45,7 +45,9 @@ impl Flow {
         let l4 = p.get(l4_start..f.len).unwrap_or(&[]);
         let echo = match (f.protocol, l4) {
             // Only the first fragment carries the ICMP header (`flow` has no ports otherwise).
-            (PROTO_ICMP | PROTO_ICMPV6, [t, _, _, _, i0, i1, s0, s1, ..]) if f.src_port.is_some() => {
+            (PROTO_ICMP | PROTO_ICMPV6, [t, _, _, _, i0, i1, s0, s1, ..])
+                if f.src_port.is_some() =>
+            {
                 let request = matches!(*t, ICMP_ECHO_REQUEST | ICMPV6_ECHO_REQUEST);
                 let reply = matches!(*t, ICMP_ECHO_REPLY | ICMPV6_ECHO_REPLY);
                 let v6 = f.protocol == PROTO_ICMPV6;
@@ -153,7 +155,14 @@ mod tests {
     #[test]
     fn echo_requests_parse_back_with_their_identifier() {
         let mut buf = [0u8; 80];
-        let n = echo_request(&mut buf, v4("169.254.100.1"), v4("169.254.100.2"), 0x4d01, 7).unwrap();
+        let n = echo_request(
+            &mut buf,
+            v4("169.254.100.1"),
+            v4("169.254.100.2"),
+            0x4d01,
+            7,
+        )
+        .unwrap();
         let f = Flow::parse(&buf[..n]).unwrap();
         assert_eq!((f.src, f.dst), (v4("169.254.100.1"), v4("169.254.100.2")));
         assert_eq!(f.echo, Some((true, 0x4d01, 7)));
@@ -168,7 +177,10 @@ mod tests {
         assert_eq!(f.protocol, PROTO_ICMPV6);
 
         assert_eq!(echo_request(&mut buf, s, v4("10.0.0.1"), 1, 1), None);
-        assert_eq!(echo_request(&mut buf[..20], v4("10.0.0.1"), v4("10.0.0.2"), 1, 1), None);
+        assert_eq!(
+            echo_request(&mut buf[..20], v4("10.0.0.1"), v4("10.0.0.2"), 1, 1),
+            None
+        );
     }
 
     #[test]
@@ -182,7 +194,10 @@ mod tests {
         p[20..22].copy_from_slice(&40000u16.to_be_bytes());
         p[22..24].copy_from_slice(&53u16.to_be_bytes());
         let f = Flow::parse(&p).unwrap();
-        assert_eq!((f.protocol, f.src_port, f.dst_port, f.echo), (17, 40000, 53, None));
+        assert_eq!(
+            (f.protocol, f.src_port, f.dst_port, f.echo),
+            (17, 40000, 53, None)
+        );
         // ICMP destination unreachable: no echo, no ports.
         p[9] = PROTO_ICMP;
         p[20] = 3;

@@ -83,10 +83,22 @@ struct Port {
 /// The predefined services PAN-OS ships.
 fn predefined(name: &str) -> Option<&'static [Port]> {
     const HTTP: [Port; 2] = [
-        Port { protocol: 6, low: 80, high: 80 },
-        Port { protocol: 6, low: 8080, high: 8080 },
+        Port {
+            protocol: 6,
+            low: 80,
+            high: 80,
+        },
+        Port {
+            protocol: 6,
+            low: 8080,
+            high: 8080,
+        },
     ];
-    const HTTPS: [Port; 1] = [Port { protocol: 6, low: 443, high: 443 }];
+    const HTTPS: [Port; 1] = [Port {
+        protocol: 6,
+        low: 443,
+        high: 443,
+    }];
     match name {
         "service-http" => Some(&HTTP),
         "service-https" => Some(&HTTPS),
@@ -118,9 +130,9 @@ impl Rule {
             && self.source.iter().any(|a| a.matches(f.src))
             && self.destination.iter().any(|a| a.matches(f.dst))
             && self.service.as_ref().is_none_or(|ports| {
-                ports.iter().any(|p| {
-                    p.protocol == f.protocol && (p.low..=p.high).contains(&f.dst_port)
-                })
+                ports
+                    .iter()
+                    .any(|p| p.protocol == f.protocol && (p.low..=p.high).contains(&f.dst_port))
             })
     }
 }
@@ -173,13 +185,19 @@ fn rule_of(r: &SecurityRule, zones: &[String], warnings: &mut Vec<Warning>) -> R
         } else {
             warnings.push(Warning::new(
                 object.clone(),
-                format!("{what}: the rule matches whatever the {}", what.split(' ').next().unwrap_or("value")),
+                format!(
+                    "{what}: the rule matches whatever the {}",
+                    what.split(' ').next().unwrap_or("value")
+                ),
             ));
         }
     };
     if r.application.iter().any(|a| a != "any") {
         unmatchable(
-            format!("application {} needs App-ID, which the gateway lacks", r.application.join(", ")),
+            format!(
+                "application {} needs App-ID, which the gateway lacks",
+                r.application.join(", ")
+            ),
             warnings,
         );
     }
@@ -190,7 +208,10 @@ fn rule_of(r: &SecurityRule, zones: &[String], warnings: &mut Vec<Warning>) -> R
             "any" | "application-default" => any_service = true,
             name => match predefined(name) {
                 Some(p) => ports.extend_from_slice(p),
-                None => unmatchable(format!("service \"{name}\" is not a predefined service"), warnings),
+                None => unmatchable(
+                    format!("service \"{name}\" is not a predefined service"),
+                    warnings,
+                ),
             },
         }
     }
@@ -205,7 +226,10 @@ fn rule_of(r: &SecurityRule, zones: &[String], warnings: &mut Vec<Warning>) -> R
     }
     for z in r.from.iter().chain(&r.to) {
         if z != "any" && !zones.contains(z) {
-            warnings.push(Warning::new(object.clone(), format!("zone \"{z}\" is not defined")));
+            warnings.push(Warning::new(
+                object.clone(),
+                format!("zone \"{z}\" is not defined"),
+            ));
         }
     }
     Rule {
@@ -214,10 +238,8 @@ fn rule_of(r: &SecurityRule, zones: &[String], warnings: &mut Vec<Warning>) -> R
         to: Zones::of(&r.to, zones),
         source: r.source.clone(),
         destination: r.destination.clone(),
-        service: (!any_service && !ports.is_empty()).then_some(ports).or_else(|| {
-            // Only unknown services: a deny rule matches every port (see above).
-            None
-        }),
+        // With only unknown services, a deny rule matches every port (see above).
+        service: (!any_service && !ports.is_empty()).then_some(ports),
         allow,
         usable,
         hits: 0,
@@ -301,12 +323,20 @@ impl Policy {
 
     /// The first NAT rule matching a new session (counting its hit): `Some(true)` when it
     /// translates, which the gateway does not do.
-    pub(crate) fn nat(&mut self, from: usize, to: usize, egress: &str, flow: &Flow) -> Option<bool> {
+    pub(crate) fn nat(
+        &mut self,
+        from: usize,
+        to: usize,
+        egress: &str,
+        flow: &Flow,
+    ) -> Option<bool> {
         let r = self.nat.iter_mut().find(|r| {
             !r.disabled
                 && r.from.contains(from)
                 && r.to.contains(to)
-                && r.to_interface.as_deref().is_none_or(|i| i == egress || i == "any")
+                && r.to_interface
+                    .as_deref()
+                    .is_none_or(|i| i == egress || i == "any")
                 && r.source.iter().any(|a| a.matches(flow.src))
                 && r.destination.iter().any(|a| a.matches(flow.dst))
         })?;
@@ -413,13 +443,34 @@ action = "allow"
         assert!(w.is_empty(), "{w:?}");
         let (trust, vpn) = (0, 1);
         let v = p.evaluate(trust, vpn, &flow("10.1.0.5", "10.2.0.7", 17, 53));
-        assert_eq!(v, Verdict { allow: true, rule: RuleRef::Rule(1) });
+        assert_eq!(
+            v,
+            Verdict {
+                allow: true,
+                rule: RuleRef::Rule(1)
+            }
+        );
         let v = p.evaluate(trust, vpn, &flow("10.1.0.66", "10.2.0.7", 17, 53));
-        assert_eq!(v, Verdict { allow: false, rule: RuleRef::Rule(0) });
+        assert_eq!(
+            v,
+            Verdict {
+                allow: false,
+                rule: RuleRef::Rule(0)
+            }
+        );
         // Not matched by any rule: intrazone allowed, interzone denied.
-        assert!(p.evaluate(vpn, vpn, &flow("10.2.0.7", "169.254.100.1", 1, 0)).allow);
+        assert!(
+            p.evaluate(vpn, vpn, &flow("10.2.0.7", "169.254.100.1", 1, 0))
+                .allow
+        );
         let v = p.evaluate(vpn, trust, &flow("10.2.0.7", "10.1.0.5", 6, 22));
-        assert_eq!(v, Verdict { allow: false, rule: RuleRef::InterzoneDefault });
+        assert_eq!(
+            v,
+            Verdict {
+                allow: false,
+                rule: RuleRef::InterzoneDefault
+            }
+        );
         let hits: Vec<(String, u64)> = p.hits().into_iter().map(|h| (h.name, h.hits)).collect();
         assert_eq!(
             hits,
@@ -474,17 +525,48 @@ source-translation = { dynamic-ip-and-port = { interface = "ethernet1/1" } }
         let mut w = Vec::new();
         let mut p = Policy::from_config(&cfg, &mut w);
         let text: Vec<String> = w.iter().map(|w| w.to_string()).collect();
-        assert!(text.iter().any(|t| t.starts_with("security-rule \"ssh-app\": application ssh") && t.ends_with("never matches")), "{text:?}");
-        assert!(text.iter().any(|t| t.starts_with("security-rule \"block-app\"") && t.contains("reset")), "{text:?}");
-        assert!(text.iter().any(|t| t.starts_with("nat-rule \"hide\"")), "{text:?}");
-        assert!(!text.iter().any(|t| t.starts_with("nat-rule \"no-nat\"")), "{text:?}");
+        assert!(
+            text.iter().any(
+                |t| t.starts_with("security-rule \"ssh-app\": application ssh")
+                    && t.ends_with("never matches")
+            ),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("security-rule \"block-app\"") && t.contains("reset")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|t| t.starts_with("nat-rule \"hide\"")),
+            "{text:?}"
+        );
+        assert!(
+            !text.iter().any(|t| t.starts_with("nat-rule \"no-nat\"")),
+            "{text:?}"
+        );
         // HTTPS passes web-only; SSH skips the unmatchable allow rule and is denied by the
         // application deny rule, which matches whatever the application.
-        assert!(p.evaluate(0, 1, &flow("10.1.0.5", "10.2.0.7", 6, 443)).allow);
+        assert!(
+            p.evaluate(0, 1, &flow("10.1.0.5", "10.2.0.7", 6, 443))
+                .allow
+        );
         let v = p.evaluate(0, 1, &flow("10.1.0.5", "10.2.0.7", 6, 22));
-        assert_eq!(v, Verdict { allow: false, rule: RuleRef::Rule(2) });
-        assert_eq!(p.nat(0, 1, "tunnel.1", &flow("10.1.0.5", "10.2.0.7", 6, 22)), Some(false));
-        assert_eq!(p.nat(1, 0, "ethernet1/2", &flow("10.2.0.5", "10.1.0.7", 6, 22)), None);
+        assert_eq!(
+            v,
+            Verdict {
+                allow: false,
+                rule: RuleRef::Rule(2)
+            }
+        );
+        assert_eq!(
+            p.nat(0, 1, "tunnel.1", &flow("10.1.0.5", "10.2.0.7", 6, 22)),
+            Some(false)
+        );
+        assert_eq!(
+            p.nat(1, 0, "ethernet1/2", &flow("10.2.0.5", "10.1.0.7", 6, 22)),
+            None
+        );
         assert_eq!(p.nat_hits()[0].hits, 1);
     }
 }

@@ -65,11 +65,15 @@ pub(crate) fn connected(a: &InterfaceAddress) -> Option<IpPrefix> {
     let len = a.prefix_len;
     let network = match a.addr {
         IpAddr::V4(v) => {
-            let mask = u32::MAX.checked_shl(32u32.checked_sub(u32::from(len))?).unwrap_or(0);
+            let mask = u32::MAX
+                .checked_shl(32u32.checked_sub(u32::from(len))?)
+                .unwrap_or(0);
             IpAddr::V4((u32::from(v) & mask).into())
         }
         IpAddr::V6(v) => {
-            let mask = u128::MAX.checked_shl(128u32.checked_sub(u32::from(len))?).unwrap_or(0);
+            let mask = u128::MAX
+                .checked_shl(128u32.checked_sub(u32::from(len))?)
+                .unwrap_or(0);
             IpAddr::V6((u128::from(v) & mask).into())
         }
     };
@@ -160,7 +164,9 @@ impl RoutingTable {
     fn best(&self, virtual_router: &str, dst: IpAddr) -> Option<&Entry> {
         let mut best: Option<&Entry> = None;
         for e in &self.entries {
-            if e.shown.withdrawn || e.shown.virtual_router != virtual_router || !e.prefix.contains(dst)
+            if e.shown.withdrawn
+                || e.shown.virtual_router != virtual_router
+                || !e.prefix.contains(dst)
             {
                 continue;
             }
@@ -204,7 +210,11 @@ impl RoutingTable {
     /// routes that changed.
     pub(crate) fn set_active(&mut self, interface: InterfaceId, active: bool) -> usize {
         let mut n = 0;
-        for e in self.entries.iter_mut().filter(|e| e.interface == Some(interface)) {
+        for e in self
+            .entries
+            .iter_mut()
+            .filter(|e| e.interface == Some(interface))
+        {
             if e.shown.withdrawn == active {
                 e.shown.withdrawn = !active;
                 n += 1;
@@ -228,7 +238,10 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn table(routes: &[(&str, &str, &str, u32)], addrs: &[(&str, &str)]) -> (RoutingTable, Interfaces) {
+    fn table(
+        routes: &[(&str, &str, &str, u32)],
+        addrs: &[(&str, &str)],
+    ) -> (RoutingTable, Interfaces) {
         let mut cfg = Config::new();
         for (name, dst, ifc, metric) in routes {
             let mut r = StaticRoute::new(*name, dst.parse().unwrap(), *ifc);
@@ -256,9 +269,16 @@ mod tests {
             ],
             &[],
         );
-        let via = |d: &str| t.lookup("default", ip(d)).map(|h| ifs.get(h.interface).unwrap().name.clone());
+        let via = |d: &str| {
+            t.lookup("default", ip(d))
+                .map(|h| ifs.get(h.interface).unwrap().name.clone())
+        };
         assert_eq!(via("10.9.9.9").as_deref(), Some("tunnel.1"));
-        assert_eq!(via("10.2.0.7").as_deref(), Some("tunnel.3"), "metric 20 beats 50; first of two 20s");
+        assert_eq!(
+            via("10.2.0.7").as_deref(),
+            Some("tunnel.3"),
+            "metric 20 beats 50; first of two 20s"
+        );
         assert_eq!(via("192.168.1.1"), None);
         assert_eq!(t.lookup("other-vr", ip("10.2.0.7")), None);
     }
@@ -266,7 +286,10 @@ mod tests {
     #[test]
     fn withdrawn_routes_fall_back_to_the_backup_and_come_back() {
         let (mut t, ifs) = table(
-            &[("primary", "10.2.0.0/24", "tunnel.1", 10), ("backup", "10.2.0.0/24", "tunnel.2", 100)],
+            &[
+                ("primary", "10.2.0.0/24", "tunnel.1", 10),
+                ("backup", "10.2.0.0/24", "tunnel.2", 100),
+            ],
             &[("tunnel.1", "169.254.100.1/30")],
         );
         let t1 = ifs.by_name("tunnel.1").unwrap();
@@ -275,7 +298,11 @@ mod tests {
         assert_eq!(t.set_active(t1, false), 2, "static and connected");
         assert_eq!(t.lookup("default", ip("10.2.0.7")).unwrap().interface, t2);
         assert_eq!(t.lookup("default", ip("169.254.100.2")), None);
-        assert!(t.routes().iter().filter(|r| r.interface.as_deref() == Some("tunnel.1")).all(|r| r.withdrawn));
+        assert!(t
+            .routes()
+            .iter()
+            .filter(|r| r.interface.as_deref() == Some("tunnel.1"))
+            .all(|r| r.withdrawn));
         assert_eq!(t.set_active(t1, false), 0);
         assert_eq!(t.set_active(t1, true), 2);
         assert_eq!(t.lookup("default", ip("10.2.0.7")).unwrap().interface, t1);
@@ -292,10 +319,15 @@ mod tests {
         d.interface = None;
         d.nexthop = Some(Nexthop::Discard);
         cfg.static_routes.push(d);
-        cfg.zones.push(ipsec_core::config::Zone::new("untrust", vec!["ethernet1/1".into()]));
+        cfg.zones.push(ipsec_core::config::Zone::new(
+            "untrust",
+            vec!["ethernet1/1".into()],
+        ));
         let mut ifs = Interfaces::from_config(&cfg, |_| true, &mut Vec::new());
         let e1 = ifs.by_name("ethernet1/1").unwrap();
-        ifs.list[e1.index()].addresses.push("192.0.2.1/24".parse().unwrap());
+        ifs.list[e1.index()]
+            .addresses
+            .push("192.0.2.1/24".parse().unwrap());
         let mut t = RoutingTable::build(&cfg, &ifs, &mut Vec::new());
         t.add_connected(&ifs);
         let h = t.lookup("default", ip("203.0.113.9")).unwrap();
@@ -304,9 +336,15 @@ mod tests {
         assert_eq!((h.interface, h.gateway), (e1, None), "connected");
         assert_eq!(t.lookup("default", ip("10.99.1.1")), None, "discard");
         assert_eq!(
-            connected(&"2001:db8::1/64".parse().unwrap()).unwrap().to_string(),
+            connected(&"2001:db8::1/64".parse().unwrap())
+                .unwrap()
+                .to_string(),
             "2001:db8::/64"
         );
-        assert!(connected(&InterfaceAddress { addr: ip("10.0.0.1"), prefix_len: 33 }).is_none());
+        assert!(connected(&InterfaceAddress {
+            addr: ip("10.0.0.1"),
+            prefix_len: 33
+        })
+        .is_none());
     }
 }

@@ -226,7 +226,8 @@ impl Sessions {
         }
         let before = self.map.len();
         let timeouts = self.timeouts;
-        self.map.retain(|k, e| now.saturating_duration_since(e.last) <= timeouts.of(k.protocol));
+        self.map
+            .retain(|k, e| now.saturating_duration_since(e.last) <= timeouts.of(k.protocol));
         self.next_sweep = (!self.map.is_empty()).then(|| now + SWEEP_EVERY);
         (before - self.map.len()) as u64
     }
@@ -248,7 +249,11 @@ impl Sessions {
             .map
             .iter()
             .map(|(k, e)| {
-                let (i, r) = if e.initiator_lo { (k.lo, k.hi) } else { (k.hi, k.lo) };
+                let (i, r) = if e.initiator_lo {
+                    (k.lo, k.hi)
+                } else {
+                    (k.hi, k.lo)
+                };
                 let info = SessionInfo {
                     source: i.0,
                     source_port: i.1,
@@ -297,12 +302,30 @@ mod tests {
         assert!(s.insert(t, &out, Some(0), 1, rule));
         assert_eq!(s.lookup(t, &out, Some(0), 1), Some(rule));
         assert_eq!(s.lookup(t, &back, Some(1), 0), Some(rule), "reply");
-        assert_eq!(s.lookup(t, &back, Some(2), 0), None, "reply from another zone");
-        assert_eq!(s.lookup(t, &out, Some(1), 0), None, "initiator's direction, wrong zones");
-        assert_eq!(s.lookup(t, &udp("10.2.0.7", 53, "10.1.0.5", 40001), Some(1), 0), None);
+        assert_eq!(
+            s.lookup(t, &back, Some(2), 0),
+            None,
+            "reply from another zone"
+        );
+        assert_eq!(
+            s.lookup(t, &out, Some(1), 0),
+            None,
+            "initiator's direction, wrong zones"
+        );
+        assert_eq!(
+            s.lookup(t, &udp("10.2.0.7", 53, "10.1.0.5", 40001), Some(1), 0),
+            None
+        );
         let list = s.list(t, |z| format!("z{z}"), |_| "r".into());
         assert_eq!(list.len(), 1);
-        assert_eq!((list[0].source_port, list[0].packets, list[0].from_zone.as_str()), (40000, 3, "z0"));
+        assert_eq!(
+            (
+                list[0].source_port,
+                list[0].packets,
+                list[0].from_zone.as_str()
+            ),
+            (40000, 3, "z0")
+        );
     }
 
     #[test]
@@ -311,12 +334,25 @@ mod tests {
         let t = Instant::from_secs(10);
         assert!(s.insert(t, &udp("10.1.0.5", 1, "10.2.0.7", 53), Some(0), 1, None));
         assert!(s.insert(t, &udp("10.1.0.5", 2, "10.2.0.7", 53), Some(0), 1, None));
-        assert!(!s.insert(t, &udp("10.1.0.5", 3, "10.2.0.7", 53), Some(0), 1, None), "full");
+        assert!(
+            !s.insert(t, &udp("10.1.0.5", 3, "10.2.0.7", 53), Some(0), 1, None),
+            "full"
+        );
         assert_eq!(s.poll_timeout(), Some(Instant::from_secs(11)));
         // Idle past the UDP timeout: no longer matches, and the sweep removes it.
         let later = Instant::from_secs(41);
-        assert!(s.lookup(Instant::from_secs(39), &udp("10.1.0.5", 2, "10.2.0.7", 53), Some(0), 1).is_some());
-        assert_eq!(s.lookup(later, &udp("10.1.0.5", 1, "10.2.0.7", 53), Some(0), 1), None);
+        assert!(s
+            .lookup(
+                Instant::from_secs(39),
+                &udp("10.1.0.5", 2, "10.2.0.7", 53),
+                Some(0),
+                1
+            )
+            .is_some());
+        assert_eq!(
+            s.lookup(later, &udp("10.1.0.5", 1, "10.2.0.7", 53), Some(0), 1),
+            None
+        );
         assert_eq!(s.sweep(later), 1);
         assert_eq!(s.len(), 1);
         assert!(s.insert(later, &udp("10.1.0.5", 3, "10.2.0.7", 53), Some(0), 1, None));

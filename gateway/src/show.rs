@@ -202,7 +202,10 @@ impl Gateway {
             .filter(|c| c.live())
             .map(|c| {
                 let ch = &c.child;
-                let inbound = self.table.inbound_counters(ch.inbound.spi).unwrap_or_default();
+                let inbound = self
+                    .table
+                    .inbound_counters(ch.inbound.spi)
+                    .unwrap_or_default();
                 let outbound = self
                     .table
                     .outbound(c.handle)
@@ -210,7 +213,11 @@ impl Gateway {
                     .unwrap_or_default();
                 let age = now.saturating_duration_since(c.at);
                 let life = ch.lifetimes.hard_time;
-                let encap = if ch.encapsulation.is_some() { "ESP-UDP" } else { "ESP" };
+                let encap = if ch.encapsulation.is_some() {
+                    "ESP-UDP"
+                } else {
+                    "ESP"
+                };
                 IpsecSaInfo {
                     name: c.name(),
                     tunnel: ch.tunnel.clone(),
@@ -306,7 +313,11 @@ impl fmt::Display for IkeSaInfo {
             self.spi_i,
             self.spi_r,
             self.role,
-            if self.established { "Established" } else { "Negotiating" },
+            if self.established {
+                "Established"
+            } else {
+                "Negotiating"
+            },
             self.suite.as_deref().unwrap_or("-"),
             if self.nat { "detected" } else { "not detected" },
         )?;
@@ -317,7 +328,11 @@ impl fmt::Display for IkeSaInfo {
                 c.name,
                 c.spi_in,
                 c.spi_out,
-                if c.udp_encapsulated { "ESP-in-UDP" } else { "ESP" },
+                if c.udp_encapsulated {
+                    "ESP-in-UDP"
+                } else {
+                    "ESP"
+                },
                 c.local_ts.join(","),
                 c.remote_ts.join(",")
             )?;

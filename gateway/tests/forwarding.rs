@@ -109,11 +109,14 @@ fn spi_of(net: &mut Net, node: &str, proxy_id: &str) -> u32 {
 #[test]
 fn each_proxy_id_carries_its_own_traffic() {
     let mut net = up();
-    let (lan_spi, servers_spi) = (spi_of(&mut net, "branch", "lan"), spi_of(&mut net, "branch", "servers"));
+    let (lan_spi, servers_spi) = (
+        spi_of(&mut net, "branch", "lan"),
+        spi_of(&mut net, "branch", "servers"),
+    );
     assert_ne!(lan_spi, servers_spi);
     for (dst, spi) in [([10, 2, 0, 7], lan_spi), ([10, 2, 9, 9], servers_spi)] {
         let p = udp([10, 1, 0, 5], dst, 40000, 53, b"query");
-        assert!(matches!(net.from_lan("hq", &p), Action::Send(_)));
+        assert!(matches!(net.send_from_lan("hq", &p), Action::Send(_)));
         net.settle();
         let got = net.node("branch").lan.pop().expect("delivered");
         assert_eq!(got.bytes, p);
@@ -121,19 +124,32 @@ fn each_proxy_id_carries_its_own_traffic() {
     }
     // Routed into the tunnel, but no proxy ID covers it.
     let p = udp([10, 1, 0, 5], [10, 2, 7, 7], 40000, 53, b"query");
-    assert_eq!(net.from_lan("hq", &p), Action::Drop(DropReason::NoProxyId));
+    assert_eq!(
+        net.send_from_lan("hq", &p),
+        Action::Drop(DropReason::NoProxyId)
+    );
     let hq = net.node("hq");
     assert_eq!(hq.gw.counters().dropped(DropReason::NoProxyId), 1);
     assert_eq!(hq.gw.counters().encapsulated, 2);
-    assert!(hq.gw.counters().to_string().contains("flow_tunnel_no_proxyid"));
+    assert!(hq
+        .gw
+        .counters()
+        .to_string()
+        .contains("flow_tunnel_no_proxyid"));
 }
 
 #[test]
 fn a_packet_denied_by_a_rule_is_counted_against_it() {
     let mut net = up();
     let p = udp([10, 1, 0, 66], [10, 2, 0, 7], 40000, 53, b"query");
-    assert_eq!(net.from_lan("hq", &p), Action::Drop(DropReason::PolicyDeny));
-    assert_eq!(net.from_lan("hq", &p), Action::Drop(DropReason::PolicyDeny));
+    assert_eq!(
+        net.send_from_lan("hq", &p),
+        Action::Drop(DropReason::PolicyDeny)
+    );
+    assert_eq!(
+        net.send_from_lan("hq", &p),
+        Action::Drop(DropReason::PolicyDeny)
+    );
     net.settle();
     assert!(net.node("branch").lan.is_empty());
     let hq = &net.node("hq").gw;
@@ -151,11 +167,14 @@ fn return_traffic_of_an_allowed_session_passes_and_nothing_else_does() {
     let mut net = up();
     // hq's host pings branch's: allowed by lan-to-branch; the reply has no rule of its own.
     let request = ping([10, 1, 0, 5], [10, 2, 0, 7], 0x1d, 1);
-    assert!(matches!(net.from_lan("hq", &request), Action::Send(_)));
+    assert!(matches!(net.send_from_lan("hq", &request), Action::Send(_)));
     net.settle();
     let at_branch = net.node("branch").lan.pop().expect("request delivered");
     let reply = echo_reply(&at_branch.bytes).unwrap();
-    assert!(matches!(net.from_lan("branch", &reply), Action::Send(_)));
+    assert!(matches!(
+        net.send_from_lan("branch", &reply),
+        Action::Send(_)
+    ));
     net.settle();
     let got = net.node("hq").lan.pop().expect("reply delivered");
     assert_eq!(got.bytes, reply);
@@ -163,22 +182,34 @@ fn return_traffic_of_an_allowed_session_passes_and_nothing_else_does() {
     let sessions = net.node("hq").gw.show_sessions(now);
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     assert_eq!(sessions[0].rule.as_deref(), Some("lan-to-branch"));
-    assert_eq!((sessions[0].from_zone.as_str(), sessions[0].to_zone.as_str()), ("trust", "vpn"));
+    assert_eq!(
+        (sessions[0].from_zone.as_str(), sessions[0].to_zone.as_str()),
+        ("trust", "vpn")
+    );
     assert_eq!(sessions[0].packets, 2);
 
     // A flow branch's host starts toward hq is a new session from vpn to trust: denied.
     let p = udp([10, 2, 0, 7], [10, 1, 0, 5], 5000, 22, b"ssh?");
-    assert!(matches!(net.from_lan("branch", &p), Action::Send(_)));
+    assert!(matches!(net.send_from_lan("branch", &p), Action::Send(_)));
     net.settle();
     assert!(net.node("hq").lan.is_empty());
     let hq = &net.node("hq").gw;
     assert_eq!(hq.counters().dropped(DropReason::PolicyDeny), 1);
     let rules = hq.show_security_rules();
-    assert_eq!(rules.iter().find(|r| r.name == "interzone-default").map(|r| r.hits), Some(1));
+    assert_eq!(
+        rules
+            .iter()
+            .find(|r| r.name == "interzone-default")
+            .map(|r| r.hits),
+        Some(1)
+    );
 
     // Once the ping session aged out (ICMP: 6 s idle), a late reply is a new flow: denied.
     net.run_for(Duration::from_secs(8));
-    assert!(matches!(net.from_lan("branch", &reply), Action::Send(_)));
+    assert!(matches!(
+        net.send_from_lan("branch", &reply),
+        Action::Send(_)
+    ));
     net.settle();
     assert!(net.node("hq").lan.is_empty());
     let hq = &net.node("hq").gw;
@@ -193,13 +224,26 @@ fn no_route_and_tunnel_down_are_counted() {
     let mut net = Net::new(vec![hq, branch]);
     // Routed to tunnel.1 before the tunnel is negotiated.
     let p = udp([10, 1, 0, 5], [10, 2, 0, 7], 40000, 53, b"early");
-    assert_eq!(net.from_lan("hq", &p), Action::Drop(DropReason::TunnelDown));
+    assert_eq!(
+        net.send_from_lan("hq", &p),
+        Action::Drop(DropReason::TunnelDown)
+    );
     let p = udp([10, 1, 0, 5], [192, 168, 50, 1], 40000, 53, b"nowhere");
-    assert_eq!(net.from_lan("hq", &p), Action::Drop(DropReason::NoRoute));
-    assert_eq!(net.from_lan("hq", b"\x45junk"), Action::Drop(DropReason::Malformed));
+    assert_eq!(
+        net.send_from_lan("hq", &p),
+        Action::Drop(DropReason::NoRoute)
+    );
+    assert_eq!(
+        net.send_from_lan("hq", b"\x45junk"),
+        Action::Drop(DropReason::Malformed)
+    );
     let c = *net.node("hq").gw.counters();
     assert_eq!(
-        (c.dropped(DropReason::TunnelDown), c.dropped(DropReason::NoRoute), c.dropped(DropReason::Malformed)),
+        (
+            c.dropped(DropReason::TunnelDown),
+            c.dropped(DropReason::NoRoute),
+            c.dropped(DropReason::Malformed)
+        ),
         (1, 1, 1)
     );
     let text = c.to_string();
@@ -211,24 +255,35 @@ fn no_route_and_tunnel_down_are_counted() {
 fn unknown_spis_are_answered_with_invalid_spi_rate_limited() {
     let mut net = up();
     let now = net.now;
-    let forged: Vec<u8> = [0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1].into_iter().chain([0u8; 40]).collect();
-    let (local, remote) = ("192.0.2.1:4500".parse().unwrap(), "192.0.2.2:4500".parse().unwrap());
+    let forged: Vec<u8> = [0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1]
+        .into_iter()
+        .chain([0u8; 40])
+        .collect();
+    let (local, remote) = (
+        "192.0.2.1:4500".parse().unwrap(),
+        "192.0.2.2:4500".parse().unwrap(),
+    );
     let hq = &mut net.node("hq").gw;
     for _ in 0..3 {
         let mut b = forged.clone();
-        assert_eq!(hq.handle_datagram(now, local, remote, &mut b), Action::Drop(DropReason::Esp));
+        assert_eq!(
+            hq.handle_datagram(now, local, remote, &mut b),
+            Action::Drop(DropReason::Esp)
+        );
     }
     let c = *hq.counters();
     assert_eq!((c.invalid_spi_sent, c.invalid_spi_suppressed), (1, 2));
     // The notify is one INFORMATIONAL request to the peer, which answers it; the tunnel stays.
     let mut buf = vec![0u8; 65_535];
-    let t = hq.poll_transmit(&mut buf).expect("INFORMATIONAL with INVALID_SPI");
+    let t = hq
+        .poll_transmit(&mut buf)
+        .expect("INFORMATIONAL with INVALID_SPI");
     assert_eq!(t.destination, remote);
     assert!(hq.poll_transmit(&mut buf).is_none());
     net.send(&t, &buf);
     net.settle();
     let p = udp([10, 1, 0, 5], [10, 2, 0, 7], 40000, 53, b"still up");
-    assert!(matches!(net.from_lan("hq", &p), Action::Send(_)));
+    assert!(matches!(net.send_from_lan("hq", &p), Action::Send(_)));
     net.settle();
     assert_eq!(net.node("branch").lan.len(), 1);
 }
@@ -237,7 +292,7 @@ fn unknown_spis_are_answered_with_invalid_spi_rate_limited() {
 fn events_and_show_data_carry_no_keys() {
     let mut net = up();
     let p = udp([10, 1, 0, 5], [10, 2, 0, 7], 40000, 53, b"query");
-    assert!(matches!(net.from_lan("hq", &p), Action::Send(_)));
+    assert!(matches!(net.send_from_lan("hq", &p), Action::Send(_)));
     net.settle();
     let hq = net.node("hq");
     for (_, e) in &hq.events {
@@ -256,9 +311,23 @@ fn events_and_show_data_carry_no_keys() {
     assert_eq!(show.ike_sa[0].children.len(), 2);
     assert!(show.ike_sa[0].to_string().contains(" Init Established "));
     let rows = show.ipsec_sa.to_string();
-    assert!(rows.contains("Show IPSec SA: Total 1 tunnels found. 2 ipsec sa found."), "{rows}");
-    let lan = show.ipsec_sa.sas.iter().find(|s| s.proxy_id.as_deref() == Some("lan")).unwrap();
+    assert!(
+        rows.contains("Show IPSec SA: Total 1 tunnels found. 2 ipsec sa found."),
+        "{rows}"
+    );
+    let lan = show
+        .ipsec_sa
+        .sas
+        .iter()
+        .find(|s| s.proxy_id.as_deref() == Some("lan"))
+        .unwrap();
     assert_eq!((lan.packets_out, lan.packets_in), (1, 0));
-    assert!(show.routes.iter().any(|r| r.name == "to-branch" && !r.withdrawn));
-    assert!(show.routes.iter().any(|r| r.connected && r.destination == "10.1.0.0/24"));
+    assert!(show
+        .routes
+        .iter()
+        .any(|r| r.name == "to-branch" && !r.withdrawn));
+    assert!(show
+        .routes
+        .iter()
+        .any(|r| r.connected && r.destination == "10.1.0.0/24"));
 }

@@ -39,20 +39,35 @@ fn sequence_of(p: &[u8]) -> u32 {
 fn byte_lifetime_rekeys_under_continuous_traffic_lose_nothing() {
     let hq = Node::new(
         "hq",
-        &site("192.0.2.1", "192.0.2.2", "10.1.0.0/24", "10.1.0.1/24", "10.2.0.0/24"),
+        &site(
+            "192.0.2.1",
+            "192.0.2.2",
+            "10.1.0.0/24",
+            "10.1.0.1/24",
+            "10.2.0.0/24",
+        ),
         &["tunnel.1"],
         7,
     );
     let branch = Node::new(
         "branch",
-        &site("192.0.2.2", "192.0.2.1", "10.2.0.0/24", "10.2.0.1/24", "10.1.0.0/24"),
+        &site(
+            "192.0.2.2",
+            "192.0.2.1",
+            "10.2.0.0/24",
+            "10.2.0.1/24",
+            "10.1.0.0/24",
+        ),
         &["tunnel.1"],
         8,
     );
     let mut net = Net::new(vec![hq, branch]);
     let now = net.now;
     net.node("hq").gw.connect(now, "vpn").unwrap();
-    assert!(net.run_until(Duration::from_secs(5), |n| n.nodes.iter().all(|x| x.child_sas_up() == 1)));
+    assert!(net.run_until(Duration::from_secs(5), |n| n
+        .nodes
+        .iter()
+        .all(|x| x.child_sas_up() == 1)));
 
     const PACKETS: u32 = 400;
     let mut data = vec![0u8; 400];
@@ -60,9 +75,9 @@ fn byte_lifetime_rekeys_under_continuous_traffic_lose_nothing() {
         data[..4].copy_from_slice(&seq.to_be_bytes());
         let out = udp([10, 1, 0, 5], [10, 2, 0, 7], 40000, 9, &data);
         let back = udp([10, 2, 0, 7], [10, 1, 0, 5], 40001, 9, &data);
-        let a = net.from_lan("hq", &out);
+        let a = net.send_from_lan("hq", &out);
         assert!(matches!(a, Action::Send(_)), "hq packet {seq}: {a:?}");
-        let a = net.from_lan("branch", &back);
+        let a = net.send_from_lan("branch", &back);
         assert!(matches!(a, Action::Send(_)), "branch packet {seq}: {a:?}");
         net.run_for(Duration::from_millis(20));
     }
@@ -76,7 +91,10 @@ fn byte_lifetime_rekeys_under_continuous_traffic_lose_nothing() {
             missing.is_empty() && got.len() == PACKETS as usize,
             "{name} lost {missing:?} from {other}\n{}\n{:#?}",
             node.gw.counters(),
-            node.events.iter().map(|(t, e)| format!("{t:?} {e}")).collect::<Vec<_>>()
+            node.events
+                .iter()
+                .map(|(t, e)| format!("{t:?} {e}"))
+                .collect::<Vec<_>>()
         );
         // 400 packets of 428 bytes each way: several rekeys of a 64 KB SA.
         let ups = node.child_sas_up();
@@ -98,7 +116,11 @@ fn byte_lifetime_rekeys_under_continuous_traffic_lose_nothing() {
         assert_eq!(spis.len(), 1);
         assert!(node.events.iter().any(|(_, e)| matches!(
             e,
-            Event::Lifetime { action: LifetimeAction::Rekey, outbound: true, .. }
+            Event::Lifetime {
+                action: LifetimeAction::Rekey,
+                outbound: true,
+                ..
+            }
         )));
         assert!(node
             .log()

@@ -25,8 +25,7 @@ pub struct Site {
 impl Site {
     /// A firewall at `me` whose LAN port `ethernet1/2` has address `lan_port` (on `lan`).
     pub fn new(me: &'static str, lan: &'static str, lan_port: &'static str) -> Site {
-        let text = format!(
-            r#"
+        let text = r#"
 [[ike-crypto-profile]]
 name = "ike"
 dh-group = ["group19"]
@@ -37,7 +36,7 @@ encryption = ["aes-256-gcm"]
 name = "trust"
 interfaces = ["ethernet1/2"]
 "#
-        );
+        .to_owned();
         Site {
             me,
             lan,
@@ -244,7 +243,11 @@ impl Net {
     /// Puts the bytes of a transmit on the wire.
     pub fn send(&mut self, t: &Transmit, buf: &[u8]) {
         let (s, d) = (t.source.ip(), t.destination.ip());
-        if self.cut.iter().any(|(a, b)| (*a, *b) == (s, d) || (*b, *a) == (s, d)) {
+        if self
+            .cut
+            .iter()
+            .any(|(a, b)| (*a, *b) == (s, d) || (*b, *a) == (s, d))
+        {
             return;
         }
         self.wire.push_back(InFlight {
@@ -256,7 +259,7 @@ impl Net {
     }
 
     /// Sends `packet` from a host on `from`'s LAN: what the gateway did with it.
-    pub fn from_lan(&mut self, from: &str, packet: &[u8]) -> Action {
+    pub fn send_from_lan(&mut self, from: &str, packet: &[u8]) -> Action {
         let i = self.index(from);
         let now = self.now;
         let mut buf = vec![0u8; HEADROOM + packet.len() + TAILROOM];
