@@ -104,10 +104,11 @@ impl Monitor {
         }
     }
 
-    /// Starts probing at `now` (the first probe is due at once).
+    /// Starts probing: the first probe one interval after `now`, when the tunnel's other
+    /// proxy IDs (a dedicated one for the monitor, often) had time to come up.
     pub(crate) fn start(&mut self, now: Instant) {
         if self.next_probe.is_none() {
-            self.next_probe = Some(now);
+            self.next_probe = Some(now + self.interval);
         }
     }
 
@@ -439,6 +440,9 @@ impl Gateway {
                     self.counters.encapsulated += 1;
                     return Some(Transmit::from_esp(t));
                 }
+                Err(esp::EspError::NoOutboundSa) if self.children.any_in(tunnel) => {
+                    self.counters.drop(DropReason::NoProxyId)
+                }
                 Err(esp::EspError::NoOutboundSa) => self.counters.drop(DropReason::TunnelDown),
                 Err(_) => self.counters.drop(DropReason::EncapFailed),
             }
@@ -475,7 +479,7 @@ mod tests {
     #[test]
     fn down_after_threshold_losses_then_up_on_an_answer() {
         let mut m = monitor();
-        m.start(Instant::from_secs(10));
+        m.start(Instant::from_secs(7));
         assert_eq!(m.poll_timeout(), Some(Instant::from_secs(10)));
         assert_eq!(tick(&mut m, 10), Transition::None, "first probe");
         assert!(m.is_reply("169.254.100.2".parse().unwrap(), 0x4d00, 1));
@@ -498,19 +502,21 @@ mod tests {
     #[test]
     fn probes_keep_their_spacing_and_late_answers_count() {
         let mut m = monitor();
-        m.start(Instant::from_secs(0));
-        assert_eq!(m.handle_timeout(Instant::from_secs(0)), Transition::None);
+        m.start(Instant::ZERO);
+        assert_eq!(m.handle_timeout(Instant::from_secs(2)), Transition::None);
+        assert!(!m.has_probe(), "not before one interval");
+        assert_eq!(m.handle_timeout(Instant::from_secs(3)), Transition::None);
         assert!(m.has_probe());
         assert_eq!(m.take_probe(), Some((0x4d00, 1)));
         assert_eq!(m.take_probe(), None);
         assert_eq!(
-            m.handle_timeout(Instant::from_millis(2_999)),
+            m.handle_timeout(Instant::from_millis(5_999)),
             Transition::None
         );
         assert!(!m.has_probe());
         // Handled late: the next one is still one interval after this one.
-        m.handle_timeout(Instant::from_millis(3_500));
-        assert_eq!(m.poll_timeout(), Some(Instant::from_secs(6)));
+        m.handle_timeout(Instant::from_millis(6_500));
+        assert_eq!(m.poll_timeout(), Some(Instant::from_secs(9)));
         assert_eq!(m.take_probe(), Some((0x4d00, 2)));
         assert!(
             m.is_reply("169.254.100.2".parse().unwrap(), 0x4d00, 1),

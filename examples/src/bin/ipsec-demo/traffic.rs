@@ -1,13 +1,13 @@
-//! Inner packets through the tunnels: each must come out of the peer's SA table byte for byte as
+//! Inner packets through the tunnels: each must come out of the peer's gateway byte for byte as
 //! it went in, and the host behind the peer answers it through the tunnel the other way.
 //!
 //! The packets follow the first firewall's configuration: between hosts of its first proxy ID's
-//! subnets (ICMP echo and UDP from its side, ICMP echo from the peer's side), and the tunnel
-//! monitor of every `ipsec-tunnel` that has one, from the tunnel interface's address to the
-//! monitor's destination (the sample configs give it a proxy ID of its own).
+//! subnets (ICMP echo and UDP from its side, ICMP echo from the peer's side), entering at the LAN
+//! port; and a ping along the tunnel monitor of every `ipsec-tunnel` that has one, sent by the
+//! firewall's own stack from the tunnel interface's address to the monitor's destination and
+//! answered by the peer's stack (the sample configs give it a proxy ID of its own).
 
-use crate::firewall::Firewall;
-use crate::network::Network;
+use crate::network::{Firewall, Network};
 use crate::packets;
 use core::time::Duration;
 use ipsec_core::config::ProxyProtocol;
@@ -33,12 +33,15 @@ struct Probe {
     from: usize,
     what: &'static str,
     packet: Vec<u8>,
+    /// Sent and answered by the firewalls' own stacks rather than LAN hosts.
+    local: bool,
 }
 
 fn probes(fws: &[Firewall; 2]) -> Vec<Probe> {
     let mut out = Vec::new();
     let first = fws[0]
-        .config
+        .gateway
+        .config()
         .ipsec_tunnels
         .iter()
         .filter(|t| !t.disabled)
@@ -58,6 +61,7 @@ fn probes(fws: &[Firewall; 2]) -> Vec<Probe> {
                         1,
                         b"abcdefghijklmnopqrstuvwabcdefghi",
                     ),
+                    local: false,
                 });
             }
             if p.protocol == ProxyProtocol::Any {
@@ -65,6 +69,7 @@ fn probes(fws: &[Firewall; 2]) -> Vec<Probe> {
                     from: 0,
                     what: "LAN UDP",
                     packet: packets::udp(a, b, 40_000, 53, b"ipsec-demo query"),
+                    local: false,
                 });
             }
             if proto == 0 || proto == packets::ICMP {
@@ -72,17 +77,18 @@ fn probes(fws: &[Firewall; 2]) -> Vec<Probe> {
                     from: 1,
                     what: "LAN ping",
                     packet: packets::icmp_echo(b, a, false, 0x2e, 1, b"from the other side"),
+                    local: false,
                 });
             }
         }
     }
     for (i, fw) in fws.iter().enumerate() {
-        for t in fw.config.ipsec_tunnels.iter().filter(|t| !t.disabled) {
+        let config = fw.gateway.config();
+        for t in config.ipsec_tunnels.iter().filter(|t| !t.disabled) {
             let Some(m) = t.tunnel_monitor.as_ref().filter(|m| m.enable) else {
                 continue;
             };
-            let src = fw
-                .config
+            let src = config
                 .tunnel_interfaces
                 .iter()
                 .find(|ti| ti.name == t.tunnel_interface)
@@ -93,6 +99,7 @@ fn probes(fws: &[Firewall; 2]) -> Vec<Probe> {
                     from: i,
                     what: "tunnel monitor",
                     packet: packets::icmp_echo(s, d, false, 0x3f, 1, b"tunnel-monitor"),
+                    local: true,
                 });
             }
         }
@@ -111,7 +118,7 @@ pub(crate) fn exchange_all(net: &mut Network, fws: &mut [Firewall; 2]) -> Result
     for p in list {
         let expected = packets::answer(&p.packet)
             .ok_or_else(|| format!("{}: the demo built an unanswerable packet", p.what))?;
-        let arrived = carry(net, fws, p.from, &p.packet, p.what)?;
+        let arrived = carry(net, fws, p.from, &p.packet, p.what, p.local)?;
         let answer = packets::answer(&arrived).ok_or_else(|| {
             format!(
                 "{}: {} did not answer {}",
@@ -123,7 +130,7 @@ pub(crate) fn exchange_all(net: &mut Network, fws: &mut [Firewall; 2]) -> Result
         if answer != expected {
             return Err(format!("{}: unexpected answer", p.what));
         }
-        carry(net, fws, 1 - p.from, &answer, p.what)?;
+        carry(net, fws, 1 - p.from, &answer, p.what, p.local)?;
         n += 2;
     }
     Ok(n)
@@ -136,45 +143,52 @@ fn carry(
     from: usize,
     inner: &[u8],
     what: &str,
+    local: bool,
 ) -> Result<Vec<u8>, String> {
     let to = 1 - from;
     let desc = packets::describe(inner);
-    let out = fws[from]
-        .send(net.now, inner)
+    let out = net
+        .send_inner(&mut fws[from], inner, local)
         .map_err(|e| format!("{what}: {desc}: {e}"))?;
-    let (delivered, dropped) = (fws[to].delivered.len(), fws[to].esp_dropped.len());
-    let (src, dst, spi, len) = (out.source, out.destination, out.spi, out.bytes.len());
-    net.send(out.source, out.destination, out.bytes);
-    let stop = net.drive(fws, CROSSING_LIMIT, |f| {
-        f[to].delivered.len() > delivered || f[to].esp_dropped.len() > dropped
-    })?;
+    let (received, dropped) = (fws[to].received.len(), fws[to].dropped.len());
+    // Done once it arrived, or anything was dropped (the tunnel monitors' own probes cross
+    // too, so arrivals are matched by content).
+    let arrived = |f: &[Firewall; 2]| {
+        f[to].received[received..].iter().any(|r| r.packet == inner)
+            || f[to].dropped.len() > dropped
+    };
+    let stop = net.drive(fws, CROSSING_LIMIT, |f, _| arrived(f));
     let receiver = &fws[to];
-    if let Some(why) = receiver.esp_dropped.get(dropped) {
+    if let Some(why) = receiver.dropped.get(dropped) {
         return Err(format!(
             "{what}: {desc}: {} dropped it: {why}",
             receiver.name
         ));
     }
-    let Some(d) = receiver.delivered.get(delivered) else {
+    let Some(d) = receiver.received[received..]
+        .iter()
+        .find(|r| r.packet == inner)
+    else {
         return Err(format!(
-            "{what}: {desc}: never arrived at {} ({stop:?})",
+            "{what}: {desc}: never arrived intact at {} ({stop:?})",
             receiver.name
         ));
     };
-    if d.packet != inner {
-        return Err(format!(
-            "{what}: {desc}: arrived altered at {}",
-            receiver.name
-        ));
-    }
-    let via = receiver
-        .children
-        .iter()
-        .find(|c| c.child.inbound.spi == d.spi)
-        .map(|c| crate::firewall::sa_name(&c.child))
+    let via = d
+        .spi
+        .and_then(|spi| {
+            receiver
+                .gateway
+                .show_ipsec_sa(net.now)
+                .sas
+                .into_iter()
+                .find(|s| s.spi_in == spi)
+        })
+        .map(|s| s.name)
         .unwrap_or_else(|| "?".into());
+    let (src, dst) = (out.source, out.destination);
     println!(
-        "  {:<15} {:>6} -> {:<6} {desc}\n  {:<15} {:>6}    {} {}[{}] -> {}[{}] SPI {spi:08X}, {len} bytes; {} received it intact on {via}",
+        "  {:<15} {:>6} -> {:<6} {desc}\n  {:<15} {:>6}    {} {}[{}] -> {}[{}] SPI {:08X}, {} bytes; {} received it intact on {via}",
         what,
         fws[from].name,
         fws[to].name,
@@ -185,6 +199,8 @@ fn carry(
         src.port(),
         dst.ip(),
         dst.port(),
+        out.spi,
+        out.len,
         fws[to].name,
     );
     Ok(d.packet.clone())
