@@ -230,6 +230,24 @@ impl Gateway {
             .iter()
             .map(|w| Warning::new(w.object.to_string(), format!("{}: {}", w.field, w.why)))
             .collect();
+        for t in config.ipsec_tunnels.iter().filter(|t| !t.disabled) {
+            let object = format!("ipsec-tunnel \"{}\"", t.name);
+            if !runnable.contains(&t.name) {
+                warnings.push(Warning::new(
+                    object,
+                    "not negotiated here (manual key, or an IKE gateway that is not IKEv2 with a \
+                     pre-shared key): routes through its tunnel interface drop their packets"
+                        .into(),
+                ));
+            } else if t.ipsec_mode == ipsec_core::config::IpsecMode::Transport {
+                warnings.push(Warning::new(
+                    object,
+                    "ipsec-mode transport: the gateway forwards tunnel-mode traffic only; what \
+                     arrives on it is dropped as malformed"
+                        .into(),
+                ));
+            }
+        }
         let interfaces =
             Interfaces::from_config(&config, |t| runnable.iter().any(|r| r == t), &mut warnings);
         let routes = RoutingTable::build(&config, &interfaces, &mut warnings);
@@ -332,8 +350,8 @@ impl Gateway {
         Ok(r?)
     }
 
-    /// [`connect`](Self::connect)s every tunnel whose IKE gateway is not passive; returns how
-    /// many.
+    /// [`connect`](Self::connect)s every tunnel whose IKE gateway may initiate (not passive,
+    /// not a dynamic peer); returns how many.
     pub fn connect_all(&mut self, now: Instant) -> Result<usize, Error> {
         let cfg = self.endpoint.config();
         let tunnels: Vec<String> = cfg
