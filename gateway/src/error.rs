@@ -6,14 +6,14 @@ use serde::Serialize;
 /// Why building the gateway or a command failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// The configuration cannot run: the message names the object and field. Fix the
-    /// configuration.
-    #[error("configuration: {0}")]
-    Config(String),
+    /// The configuration cannot run: the IKE endpoint's reason names the object and field. Fix
+    /// the configuration.
+    #[error(transparent)]
+    Config(#[from] ikev2::ConfigError),
     /// The IKE endpoint refused the command (unknown tunnel or gateway, no established IKE SA,
     /// a passive gateway asked to initiate).
     #[error(transparent)]
-    Ike(#[from] ikev2::Error),
+    Ike(#[from] ikev2::CommandError),
     /// A command named an interface the configuration does not have.
     #[error("unknown interface `{0}`")]
     UnknownInterface(String),

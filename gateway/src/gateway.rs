@@ -218,8 +218,7 @@ impl Gateway {
         provider: CryptoProvider,
         options: Options,
     ) -> Result<Gateway, Error> {
-        let mut resolved =
-            EndpointConfig::from_config(&config).map_err(|e| Error::Config(e.to_string()))?;
+        let mut resolved = EndpointConfig::from_config(&config)?;
         for g in &mut resolved.gateways {
             g.force_encapsulation |= options.force_udp_encapsulation;
         }

@@ -86,7 +86,7 @@ fn bad_configurations_and_commands_fail_with_a_named_cause() {
     let mut cfg = Config::load(HQ).unwrap();
     cfg.ike_gateways[0].local_address.ip = None;
     match Gateway::new(cfg, default_provider()) {
-        Err(Error::Config(m)) => assert!(m.contains("gw-branch"), "{m}"),
+        Err(Error::Config(e)) => assert!(e.to_string().contains("gw-branch"), "{e}"),
         other => panic!("{other:?}"),
     }
     let mut gw = Gateway::new(Config::load(HQ).unwrap(), default_provider()).unwrap();
