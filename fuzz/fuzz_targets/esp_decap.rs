@@ -47,6 +47,7 @@ fn provider() -> CryptoProvider {
         integrity: &MACS,
         prfs: &[],
         key_exchanges: &[],
+        signatures: &[],
         random: &NoRandom,
     }
 }

@@ -44,6 +44,7 @@ fn keys() -> &'static [SkKeys; 3] {
             integrity: &[],
             prfs: &[],
             key_exchanges: &[],
+            signatures: &[],
             random: real.random,
         };
         let null_gcm = Encryption::new(EncrId::ENCR_AES_GCM_16, 128);

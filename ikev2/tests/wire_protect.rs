@@ -394,6 +394,7 @@ mod no_security {
             integrity: &[],
             prfs: &[],
             key_exchanges: &[],
+            signatures: &[],
             random: default_provider().random,
         };
         let k = SkKeys::new(

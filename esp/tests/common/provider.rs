@@ -329,6 +329,7 @@ pub fn test_provider() -> CryptoProvider {
         integrity: &INTEG,
         prfs: &[],
         key_exchanges: &[],
+        signatures: &[],
         random: &RANDOM,
     }
 }

@@ -15,9 +15,14 @@ pub mod default;
 mod ids;
 #[cfg(feature = "no-security")]
 pub mod no_security;
+pub mod signature;
 
 pub use default::default_provider;
 pub use ids::{DhGroup, EncrId, Encryption, EsnId, IntegId, PrfId, TransformType};
+pub use signature::{
+    HashAlgorithmId, KeyType, PrivateKeyDer, SignatureAlgorithm, SignatureEncoding,
+    SignatureScheme, SigningKey,
+};
 
 use core::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -52,6 +57,14 @@ pub enum CryptoError {
     /// The provider does not implement the requested algorithm.
     #[error("algorithm not supported: {0}")]
     Unsupported(&'static str),
+    /// A signature did not verify with the public key given. The peer is not who it claims to
+    /// be (or signed other data): AUTHENTICATION_FAILED.
+    #[error("signature verification failed")]
+    SignatureInvalid,
+    /// A public or private key cannot be used with the scheme: malformed, of another type, or an
+    /// RSA modulus outside 2048-8192 bits.
+    #[error("unusable key: {0}")]
+    InvalidKey(&'static str),
 }
 
 /// Bytes that are secret: zeroized on drop, redacted in `Debug`.
@@ -259,6 +272,8 @@ pub struct CryptoProvider {
     pub prfs: &'static [&'static dyn PrfAlgorithm],
     /// Key exchange methods.
     pub key_exchanges: &'static [&'static dyn KeyExchangeGroup],
+    /// Signature schemes, for certificate authentication (may be empty for PSK-only use).
+    pub signatures: &'static [&'static dyn SignatureAlgorithm],
     /// The random source.
     pub random: &'static dyn SecureRandom,
 }
@@ -292,13 +307,21 @@ impl CryptoProvider {
             .find(|k| k.group() == group)
     }
 
+    /// The signature scheme `scheme`, if any.
+    pub fn signature(&self, scheme: SignatureScheme) -> Option<&'static dyn SignatureAlgorithm> {
+        self.signatures
+            .iter()
+            .copied()
+            .find(|s| s.scheme() == scheme)
+    }
+
     /// True when the provider implements `enc`, as an AEAD or as a plain cipher.
     pub fn supports_encryption(&self, enc: Encryption) -> bool {
         self.aead(enc).is_some() || self.cipher(enc).is_some()
     }
 
-    /// Checks that the tables make sense together: no transform listed twice, AEADs really are
-    /// AEAD transforms, and a PRF and a key exchange are available.
+    /// Checks that the tables make sense together: no transform or signature scheme listed
+    /// twice, AEADs really are AEAD transforms, and a PRF and a key exchange are available.
     pub fn consistency_check(&self) -> Result<(), CryptoError> {
         fn no_dups<T: PartialEq>(items: &[T], what: &'static str) -> Result<(), CryptoError> {
             for (i, a) in items.iter().enumerate() {
@@ -350,6 +373,8 @@ impl CryptoProvider {
                 table(p.output_len() == r.output_len)?;
             }
         }
+        let sigs: Vec<_> = self.signatures.iter().map(|s| s.scheme()).collect();
+        no_dups(&sigs, "signature scheme listed twice")?;
         if prfs.is_empty() || kes.is_empty() {
             return Err(CryptoError::Unsupported(
                 "a provider needs a PRF and a key exchange",

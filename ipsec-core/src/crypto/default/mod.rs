@@ -11,6 +11,10 @@
 //! | integrity | AUTH_HMAC_SHA2_256_128, _384_192, _512_256, AUTH_HMAC_SHA1_96, AUTH_HMAC_MD5_96 |
 //! | PRF | PRF_HMAC_SHA2_256, _384, _512, PRF_HMAC_SHA1 |
 //! | key exchange | groups 31, 19, 20, 21, 14, 15, 16, 5, 2 |
+//! | signature | RSA PKCS#1 v1.5 (SHA-1, SHA-256/384/512), RSA-PSS (SHA-256/384/512), ECDSA P-256/SHA-256, P-384/SHA-384, P-521/SHA-512, Ed25519 |
+//!
+//! RSA signing has a timing side channel (RUSTSEC-2023-0071); see [`signature`] before using RSA
+//! certificates with this provider.
 
 mod aead;
 mod cipher;
@@ -20,6 +24,7 @@ mod hmac;
 mod modp;
 mod modp_primes;
 mod random;
+pub mod signature;
 
 pub use aead::{AES_128_GCM_16, AES_256_GCM_16, CHACHA20_POLY1305};
 pub use cipher::{AES_128_CBC, AES_192_CBC, AES_256_CBC, NULL, TRIPLE_DES_CBC};
@@ -31,10 +36,15 @@ pub use hmac::{
 };
 pub use modp::{MODP_1024, MODP_1536, MODP_2048, MODP_3072, MODP_4096};
 pub use random::{OsRandom, SeededRandom, OS_RANDOM};
+pub use signature::{
+    ECDSA_P256_SHA256, ECDSA_P384_SHA384, ECDSA_P521_SHA512, ED25519, RSA_PKCS1_SHA1,
+    RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RSA_PSS_SHA256, RSA_PSS_SHA384,
+    RSA_PSS_SHA512,
+};
 
 use super::{
     AeadAlgorithm, CipherAlgorithm, CryptoProvider, IntegrityAlgorithm, KeyExchangeGroup,
-    PrfAlgorithm,
+    PrfAlgorithm, SignatureAlgorithm,
 };
 
 /// Every AEAD of the default provider.
@@ -66,6 +76,22 @@ pub static ALL_KEY_EXCHANGES: &[&dyn KeyExchangeGroup] = &[
     CURVE25519, ECP_256, ECP_384, ECP_521, MODP_2048, MODP_3072, MODP_4096, MODP_1536, MODP_1024,
 ];
 
+/// Every signature scheme of the default provider, in [`crate::crypto::SignatureScheme::ALL`]
+/// order.
+pub static ALL_SIGNATURES: &[&dyn SignatureAlgorithm] = &[
+    RSA_PSS_SHA256,
+    RSA_PSS_SHA384,
+    RSA_PSS_SHA512,
+    RSA_PKCS1_SHA256,
+    RSA_PKCS1_SHA384,
+    RSA_PKCS1_SHA512,
+    RSA_PKCS1_SHA1,
+    ECDSA_P256_SHA256,
+    ECDSA_P384_SHA384,
+    ECDSA_P521_SHA512,
+    ED25519,
+];
+
 /// The default provider: every algorithm above and the operating system's random source.
 ///
 /// For reproducible tests, pass a [`SeededRandom`] to [`KeyExchangeGroup::start`] directly, or
@@ -88,6 +114,7 @@ pub fn default_provider() -> CryptoProvider {
         integrity: ALL_INTEGRITY,
         prfs: ALL_PRFS,
         key_exchanges: ALL_KEY_EXCHANGES,
+        signatures: ALL_SIGNATURES,
         random: &OS_RANDOM,
     }
 }
