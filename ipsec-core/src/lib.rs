@@ -9,6 +9,8 @@
 //!   matching;
 //! - [`crypto`]: IANA transform identifiers and the pluggable crypto provider (rustls style: passed
 //!   explicitly, no process-wide default);
+//! - [`pki`]: X.509 certificates for IKE authentication: decoding, path validation to trusted
+//!   CAs, identities against certificates;
 //! - [`child_sa`]: the description of a negotiated Child SA that IKE emits and ESP installs;
 //! - [`spi`]: the inbound SPI allocator trait, where IKE asks the datapath for SPIs;
 //! - [`demux`]: the IKE ports and what arrives on them (IKE, ESP in UDP, NAT keepalives);
@@ -24,6 +26,7 @@ pub mod config;
 pub mod crypto;
 pub mod demux;
 mod iana;
+pub mod pki;
 pub mod selector;
 pub mod spi;
 pub mod time;

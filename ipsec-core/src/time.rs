@@ -4,6 +4,9 @@
 //! deadlines come back out of `poll_timeout()`. [`Instant`] is an opaque monotonic point counted in
 //! integer microseconds from an origin the caller chooses, so a C caller can pass `now_us` and a
 //! test can run a simulated clock.
+//!
+//! Certificate validity is wall-clock time, which a monotonic clock cannot give: checks that need
+//! it take a [`UnixTime`], also passed in by the caller.
 
 use core::ops::{Add, AddAssign, Sub};
 use core::time::Duration;
@@ -76,6 +79,35 @@ impl Sub<Instant> for Instant {
     }
 }
 
+/// A wall-clock time in whole seconds since 1970-01-01T00:00:00Z, for certificate validity. The
+/// caller reads its clock and passes it in; nothing here reads one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnixTime {
+    secs: u64,
+}
+
+impl UnixTime {
+    /// `secs` seconds after the Unix epoch.
+    pub const fn from_secs(secs: u64) -> Self {
+        UnixTime { secs }
+    }
+
+    /// Seconds since the Unix epoch.
+    pub const fn as_secs(self) -> u64 {
+        self.secs
+    }
+}
+
+impl core::fmt::Display for UnixTime {
+    /// RFC 3339 in UTC (`2026-01-31T12:00:00Z`), as certificate dates are logged.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match der::DateTime::from_unix_duration(Duration::from_secs(self.secs)) {
+            Ok(d) => write!(f, "{d}"),
+            Err(_) => write!(f, "{} s after 1970", self.secs),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +125,17 @@ mod tests {
             Instant::from_micros(u64::MAX) + Duration::from_secs(1),
             Instant::from_micros(u64::MAX)
         );
+    }
+
+    #[test]
+    fn unix_time_prints_as_rfc_3339() {
+        assert_eq!(UnixTime::from_secs(0).to_string(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            UnixTime::from_secs(1_609_459_200).to_string(),
+            "2021-01-01T00:00:00Z"
+        );
+        assert!(UnixTime::from_secs(u64::MAX)
+            .to_string()
+            .contains("after 1970"));
     }
 }

@@ -16,6 +16,7 @@ PKGS=(
   strongswan-swanctl             # swanctl and the vici plugin
   libstrongswan-standard-plugins # openssl: AES-GCM, X25519, MODP, ECP
   libcharon-extra-plugins        # kernel-libipsec: userspace ESP through TUN
+  strongswan-pki                 # pki: testdata/pki/make-certs.sh makes the test certificates
   iproute2                       # ip netns, veth
   nftables                       # the NAT between the namespaces in the *-nat scenarios
   iputils-ping                   # reachability check of the veth pair

@@ -199,7 +199,7 @@ impl PeerId {
 }
 
 /// `*` matches any run of bytes, iteratively (no recursion depth to exhaust).
-fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
+pub(crate) fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {

@@ -62,6 +62,7 @@ mod validate;
 pub use algorithms::{AuthName, CipherName, DhGroupName, HashName, PfsGroup};
 pub use error::{ConfigError, Location, ObjectKind, ObjectRef, Problem, Warning};
 pub use ike_crypto_profile::{IkeCryptoProfile, IkeProposal};
+pub(crate) use ike_gateway::wildcard_match;
 pub use ike_gateway::{
     Authentication, CertificateAuth, IdMatching, IdType, IkeGateway, IkeVersion, LivenessCheck,
     LocalAddress, LocalId, NatTraversal, PeerAddress, PeerId, PreSharedKey,
