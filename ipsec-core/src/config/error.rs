@@ -24,11 +24,17 @@ pub enum ObjectKind {
     SecurityRule,
     /// `nat-rule`.
     NatRule,
+    /// `certificate`.
+    Certificate,
+    /// `certificate-profile`.
+    CertificateProfile,
 }
 
 impl ObjectKind {
     /// Every kind, in the order the summary of `ipsec-gateway validate` prints them.
-    pub const ALL: [ObjectKind; 9] = [
+    pub const ALL: [ObjectKind; 11] = [
+        ObjectKind::Certificate,
+        ObjectKind::CertificateProfile,
         ObjectKind::IkeCryptoProfile,
         ObjectKind::IpsecCryptoProfile,
         ObjectKind::IkeGateway,
@@ -52,6 +58,8 @@ impl ObjectKind {
             ObjectKind::Zone => "zone",
             ObjectKind::SecurityRule => "security-rule",
             ObjectKind::NatRule => "nat-rule",
+            ObjectKind::Certificate => "certificate",
+            ObjectKind::CertificateProfile => "certificate-profile",
         }
     }
 
@@ -171,7 +179,8 @@ pub enum Problem {
     /// authentication, proxy-ID families that differ...).
     #[error("{0}")]
     Conflict(String),
-    /// A form PAN-OS accepts that this implementation does not (certificate authentication).
+    /// A form PAN-OS accepts that this implementation does not (revocation checking, a UPN
+    /// username field).
     #[error("not supported: {0}")]
     Unsupported(String),
     /// Two peers' configurations cannot work together (from [`super::check_pair`]).

@@ -104,23 +104,45 @@ impl<'de> Deserialize<'de> for PreSharedKey {
     }
 }
 
-/// Certificate authentication: recognised so a PAN-OS export loads as far as it can, but not
-/// supported by this implementation (validation says so).
+/// Certificate authentication (RFC 7296 section 2.15 with RFC 7427 signatures):
+/// `authentication = { certificate = { local-certificate = "hq", certificate-profile = "peers" } }`.
+///
+/// The peer's certificate must chain to a CA of the profile, and the identity it sends must be
+/// in its certificate (the profile's `username-field` says where) unless
+/// `allow-id-payload-mismatch` is set; the gateway's `peer-id` (with `matching`, PAN-OS's
+/// "peer ID check") is compared with the identity it sends either way.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CertificateAuth {
-    /// The local certificate's name.
+    /// Our certificate object (which must have a private key).
     #[serde(default)]
     pub local_certificate: Option<String>,
     /// The certificate profile validating the peer.
     #[serde(default)]
     pub certificate_profile: Option<String>,
-    /// Accept a peer whose ID payload does not match its certificate.
+    /// PAN-OS's "permit peer identification and certificate payload identification mismatch":
+    /// accept a peer whose ID payload is not in its certificate.
     #[serde(default)]
     pub allow_id_payload_mismatch: bool,
-    /// Fail when revocation status cannot be checked.
+    /// Fail when revocation status cannot be checked. Revocation is not checked here, so `true`
+    /// is refused rather than silently ignored.
     #[serde(default)]
     pub strict_validation_revocation: bool,
+}
+
+impl CertificateAuth {
+    /// Certificate authentication with `local_certificate` and `certificate_profile`.
+    pub fn new(
+        local_certificate: impl Into<String>,
+        certificate_profile: impl Into<String>,
+    ) -> Self {
+        CertificateAuth {
+            local_certificate: Some(local_certificate.into()),
+            certificate_profile: Some(certificate_profile.into()),
+            allow_id_payload_mismatch: false,
+            strict_validation_revocation: false,
+        }
+    }
 }
 
 /// How the peers authenticate.
@@ -129,7 +151,7 @@ pub struct CertificateAuth {
 pub enum Authentication {
     /// A shared secret (RFC 7296 section 2.15).
     PreSharedKey(PreSharedKey),
-    /// Certificates (not supported).
+    /// Certificates.
     Certificate(CertificateAuth),
 }
 
@@ -360,6 +382,14 @@ impl IkeGateway {
         }
     }
 
+    /// The certificate settings, when that is the authentication method.
+    pub fn certificate_auth(&self) -> Option<&CertificateAuth> {
+        match &self.authentication {
+            Authentication::Certificate(c) => Some(c),
+            Authentication::PreSharedKey(_) => None,
+        }
+    }
+
     /// The pre-shared key, when that is the authentication method.
     pub fn pre_shared_key(&self) -> Option<&PreSharedKey> {
         match &self.authentication {
@@ -389,18 +419,9 @@ impl IkeGateway {
                 "pre-shared-key",
                 Problem::InvalidValue("the key is empty".into()),
             )),
-            Authentication::PreSharedKey(_) => {}
-            Authentication::Certificate(_) => out.push(
-                site.at2(
-                    "authentication",
-                    "certificate",
-                    Problem::Unsupported(
-                        "certificate authentication is recognised but not implemented; \
-                     use pre-shared-key"
-                            .into(),
-                    ),
-                ),
-            ),
+            // References to certificate objects and profiles are checked with the whole
+            // configuration (validate.rs).
+            Authentication::PreSharedKey(_) | Authentication::Certificate(_) => {}
         }
         if let Some(id) = &self.local_id {
             check_id(site, "local-id", id.id_type, &id.id, IdMatching::Exact, out);
@@ -479,6 +500,9 @@ fn check_id(
             .then_some("type ipaddr needs an IPv4 or IPv6 address"),
         IdType::Ipaddr => Some("wildcard matching does not apply to type ipaddr"),
         IdType::Ufqdn if !id.contains('@') => Some("type ufqdn needs user@domain"),
+        IdType::Dn => crate::pki::DistinguishedName::parse(id)
+            .is_err()
+            .then_some("type dn needs a distinguished name such as \"C=CH, O=Example, CN=hq\""),
         _ => None,
     };
     if let Some(why) = bad {

@@ -1,7 +1,8 @@
 //! The PAN-OS configuration model: one [`Config`] describes one firewall.
 //!
 //! Objects and fields carry PAN-OS's names, value sets, ranges and defaults
-//! (`ike-crypto-profile`, `ipsec-crypto-profile`, `ike-gateway`, `tunnel-interface`,
+//! (`certificate`, `certificate-profile`, `ike-crypto-profile`, `ipsec-crypto-profile`,
+//! `ike-gateway`, `tunnel-interface`,
 //! `ipsec-tunnel` with `proxy-id` entries, `static-route`, `zone`, `security-rule`, `nat-rule`).
 //! A configuration is loaded from TOML ([`Config::from_toml_str`], [`Config::load`]) or built in
 //! code from the objects' constructors and then checked with [`Config::validate`]. Every mistake
@@ -46,6 +47,7 @@
 //! ```
 
 mod algorithms;
+mod certificate;
 mod error;
 mod ike_crypto_profile;
 mod ike_gateway;
@@ -60,6 +62,9 @@ mod tunnel_interface;
 mod validate;
 
 pub use algorithms::{AuthName, CipherName, DhGroupName, HashName, PfsGroup};
+pub use certificate::{
+    CertificateObject, CertificateProfile, SubjectAltField, SubjectField, UsernameField,
+};
 pub use error::{ConfigError, Location, ObjectKind, ObjectRef, Problem, Warning};
 pub use ike_crypto_profile::{IkeCryptoProfile, IkeProposal};
 pub(crate) use ike_gateway::wildcard_match;
@@ -88,6 +93,12 @@ use std::path::Path;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
+    /// Certificates: ours (with a private key) and trusted CAs.
+    #[serde(default, rename = "certificate")]
+    pub certificates: Vec<CertificateObject>,
+    /// Certificate profiles.
+    #[serde(default, rename = "certificate-profile")]
+    pub certificate_profiles: Vec<CertificateProfile>,
     /// IKE crypto profiles.
     #[serde(default, rename = "ike-crypto-profile")]
     pub ike_crypto_profiles: Vec<IkeCryptoProfile>,
@@ -125,14 +136,29 @@ impl Config {
 
     /// Parses and validates a TOML configuration. On failure returns every error found, each
     /// with its line and column. Syntax and type errors stop parsing at the first one; semantic
-    /// errors are all reported.
+    /// errors are all reported. Certificate and key files named with relative paths are read
+    /// from the working directory.
     pub fn from_toml_str(text: &str) -> Result<Config, Vec<ConfigError>> {
+        Config::from_toml_str_in(text, Path::new("."))
+    }
+
+    fn from_toml_str_in(text: &str, base: &Path) -> Result<Config, Vec<ConfigError>> {
         let doc = locate::Document::parse(text)?;
-        let config = match Config::deserialize(doc.deserializer()) {
+        let mut config = match Config::deserialize(doc.deserializer()) {
             Ok(c) => c,
             Err(e) => return Err(vec![doc.error_of(&e)]),
         };
-        match config.validate() {
+        let loaded = config.load_certificates(base);
+        let result = match (loaded, config.validate()) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(a), Ok(())) => Err(a),
+            (Ok(()), Err(b)) => Err(b),
+            (Err(mut a), Err(b)) => {
+                a.extend(b);
+                Err(a)
+            }
+        };
+        match result {
             Ok(()) => Ok(config),
             Err(mut errors) => {
                 for e in &mut errors {
@@ -145,12 +171,14 @@ impl Config {
         }
     }
 
-    /// Reads, parses and validates a TOML file.
+    /// Reads, parses and validates a TOML file. Certificate and key files named with relative
+    /// paths are read from the file's directory.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, Vec<ConfigError>> {
         let path = path.as_ref();
+        let base = path.parent().unwrap_or(Path::new("."));
         let loaded = std::fs::read_to_string(path)
             .map_err(|e| vec![ConfigError::file(Problem::Io(e.to_string()))])
-            .and_then(|text| Config::from_toml_str(&text));
+            .and_then(|text| Config::from_toml_str_in(&text, base));
         // Counts only: the errors go to the caller, and a configuration holds keys.
         match &loaded {
             Ok(c) => tracing::debug!(
@@ -166,6 +194,22 @@ impl Config {
             ),
         }
         loaded
+    }
+
+    /// Reads the certificate and key files of every `certificate` object (relative paths from
+    /// `base`) and parses them. [`Config::from_toml_str`] and [`Config::load`] do this; call it
+    /// after adding deserialized certificate objects by hand.
+    pub fn load_certificates(&mut self, base: &Path) -> Result<(), Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        for (i, c) in self.certificates.iter_mut().enumerate() {
+            let site = error::Site::new(ObjectKind::Certificate, i, &c.name.clone());
+            c.load(base, &site, &mut errors);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// Checks every object and every reference between objects; returns all errors found.
@@ -195,6 +239,8 @@ impl Config {
             v.iter().map(f).collect()
         }
         match kind {
+            ObjectKind::Certificate => n(&self.certificates, |o| &o.name),
+            ObjectKind::CertificateProfile => n(&self.certificate_profiles, |o| &o.name),
             ObjectKind::IkeCryptoProfile => n(&self.ike_crypto_profiles, |o| &o.name),
             ObjectKind::IpsecCryptoProfile => n(&self.ipsec_crypto_profiles, |o| &o.name),
             ObjectKind::IkeGateway => n(&self.ike_gateways, |o| &o.name),
@@ -205,6 +251,16 @@ impl Config {
             ObjectKind::SecurityRule => n(&self.security_rules, |o| &o.name),
             ObjectKind::NatRule => n(&self.nat_rules, |o| &o.name),
         }
+    }
+
+    /// The certificate object named `name`.
+    pub fn certificate(&self, name: &str) -> Option<&CertificateObject> {
+        self.certificates.iter().find(|o| o.name == name)
+    }
+
+    /// The certificate profile named `name`.
+    pub fn certificate_profile(&self, name: &str) -> Option<&CertificateProfile> {
+        self.certificate_profiles.iter().find(|o| o.name == name)
     }
 
     /// The IKE crypto profile named `name`.

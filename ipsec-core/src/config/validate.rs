@@ -6,6 +6,16 @@ use super::Config;
 pub(crate) fn validate(c: &Config) -> Vec<ConfigError> {
     let mut out = Vec::new();
     duplicates(c, &mut out);
+    for (i, o) in c.certificates.iter().enumerate() {
+        o.check(&Site::new(ObjectKind::Certificate, i, &o.name), &mut out);
+    }
+    for (i, o) in c.certificate_profiles.iter().enumerate() {
+        o.check(
+            c,
+            &Site::new(ObjectKind::CertificateProfile, i, &o.name),
+            &mut out,
+        );
+    }
     for (i, o) in c.ike_crypto_profiles.iter().enumerate() {
         o.check(
             &Site::new(ObjectKind::IkeCryptoProfile, i, &o.name),
@@ -21,6 +31,9 @@ pub(crate) fn validate(c: &Config) -> Vec<ConfigError> {
     for (i, o) in c.ike_gateways.iter().enumerate() {
         let site = Site::new(ObjectKind::IkeGateway, i, &o.name);
         o.check(&site, &mut out);
+        if let Some(auth) = o.certificate_auth() {
+            gateway_certificates(c, auth, &site, &mut out);
+        }
         if c.ike_crypto_profile(&o.ike_crypto_profile).is_none() {
             out.push(site.at(
                 "ike-crypto-profile",
@@ -85,6 +98,56 @@ pub(crate) fn validate(c: &Config) -> Vec<ConfigError> {
         }
     }
     out
+}
+
+/// A certificate-authenticated gateway names a certificate of ours (with its key) and a profile.
+fn gateway_certificates(
+    c: &Config,
+    auth: &super::CertificateAuth,
+    site: &Site,
+    out: &mut Vec<ConfigError>,
+) {
+    let at = |field: &str| {
+        vec![
+            Seg::Key("authentication".into()),
+            Seg::Key("certificate".into()),
+            Seg::Key(field.into()),
+        ]
+    };
+    match &auth.local_certificate {
+        None => out.push(site.err(at("local-certificate"), Problem::Missing)),
+        Some(name) => match c.certificate(name) {
+            None => out.push(site.err(
+                at("local-certificate"),
+                undefined(ObjectKind::Certificate, name),
+            )),
+            Some(cert) if cert.private_key_file.is_none() && cert.private_key().is_none() => out
+                .push(site.err(
+                    at("local-certificate"),
+                    Problem::Conflict(format!(
+                        "certificate \"{name}\" has no private-key-file; our own certificate \
+                         needs its key to sign"
+                    )),
+                )),
+            Some(_) => {}
+        },
+    }
+    match &auth.certificate_profile {
+        None => out.push(site.err(at("certificate-profile"), Problem::Missing)),
+        Some(name) if c.certificate_profile(name).is_none() => out.push(site.err(
+            at("certificate-profile"),
+            undefined(ObjectKind::CertificateProfile, name),
+        )),
+        Some(_) => {}
+    }
+    if auth.strict_validation_revocation {
+        out.push(site.err(
+            at("strict-validation-revocation"),
+            Problem::Unsupported(
+                "revocation (CRL, OCSP) is not checked by this implementation".into(),
+            ),
+        ));
+    }
 }
 
 fn undefined(kind: ObjectKind, name: &str) -> Problem {
