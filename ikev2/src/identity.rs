@@ -1,5 +1,6 @@
 //! IKE identities (RFC 7296 section 3.5) and the patterns a gateway's `peer-id` matches them with.
 
+use base16ct::HexDisplay;
 use core::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -92,15 +93,11 @@ impl fmt::Display for Identity {
             Identity::Ip(a) => write!(f, "ipaddr:{a}"),
             Identity::Fqdn(s) => write!(f, "fqdn:{s}"),
             Identity::UserFqdn(s) => write!(f, "ufqdn:{s}"),
-            Identity::KeyId(d) => write!(f, "keyid:{}", hex(d)),
-            Identity::Dn(d) => write!(f, "dn:{}", hex(d)),
-            Identity::Other(t, d) => write!(f, "type{t}:{}", hex(d)),
+            Identity::KeyId(d) => write!(f, "keyid:{:x}", HexDisplay(d)),
+            Identity::Dn(d) => write!(f, "dn:{:x}", HexDisplay(d)),
+            Identity::Other(t, d) => write!(f, "type{t}:{:x}", HexDisplay(d)),
         }
     }
-}
-
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A configured `peer-id`: an exact identity, or a name pattern with `*` wildcards
@@ -171,6 +168,12 @@ fn glob(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_identities_print_as_lower_case_hex() {
+        assert_eq!(Identity::KeyId(vec![0x0a, 0xbc]).to_string(), "keyid:0abc");
+        assert_eq!(Identity::Dn(vec![0x30, 0xff]).to_string(), "dn:30ff");
+    }
 
     #[test]
     fn exact_and_wildcard_matching() {

@@ -13,10 +13,15 @@
 //! Given g^ir, the nonces and SPIs, we must derive strongSwan's SKEYSEED, SK_* and Child SA keys,
 //! and the AUTH payloads we compute must equal the ones strongSwan sent.
 
+mod wire_support;
+
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use ikev2::keys;
 use ipsec_core::crypto::{PrfAlgorithm, PrfId};
+use wire_support::{ike_messages, key, read};
+
+const PSK: &[u8] = b"interop-test-psk-0123456789";
 
 #[derive(Debug)]
 struct HmacSha256;
@@ -36,50 +41,6 @@ impl PrfAlgorithm for HmacSha256 {
         }
         out.copy_from_slice(&m.finalize().into_bytes());
     }
-}
-
-const DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../testdata/strongswan-x25519/"
-);
-const PSK: &[u8] = b"interop-test-psk-0123456789";
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn key(name: &str) -> Vec<u8> {
-    let text = std::fs::read_to_string(format!("{DIR}keys.txt")).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.split(" = ").next() == Some(name))
-        .unwrap_or_else(|| panic!("{name} not in keys.txt"));
-    hex(line.split(" = ").nth(1).unwrap().trim())
-}
-
-/// The IKE messages of the capture (Ethernet + IPv4 + UDP; the non-ESP marker removed on 4500).
-fn ike_messages() -> Vec<Vec<u8>> {
-    let d = std::fs::read(format!("{DIR}ike_all.pcap")).unwrap();
-    let mut off = 24;
-    let mut out = Vec::new();
-    while off + 16 <= d.len() {
-        let incl = u32::from_le_bytes(d[off + 8..off + 12].try_into().unwrap()) as usize;
-        let pkt = &d[off + 16..off + 16 + incl];
-        off += 16 + incl;
-        let ihl = usize::from(pkt[14] & 0x0f) * 4;
-        let udp = &pkt[14 + ihl..];
-        let dport = u16::from_be_bytes([udp[2], udp[3]]);
-        let mut ike = &udp[8..];
-        if dport == 4500 || u16::from_be_bytes([udp[0], udp[1]]) == 4500 {
-            assert_eq!(&ike[..4], &[0, 0, 0, 0], "non-ESP marker");
-            ike = &ike[4..];
-        }
-        out.push(ike.to_vec());
-    }
-    out
 }
 
 /// Walks a chain of generic payloads; returns (type, body) pairs.
@@ -136,7 +97,7 @@ struct Derived {
 }
 
 fn derive() -> Derived {
-    let msgs = ike_messages();
+    let msgs = ike_messages(&read("ike_all.pcap"));
     let ni = body_of(&msgs[0], 40);
     let nr = body_of(&msgs[1], 40);
     let spi_i = u64::from_be_bytes(msgs[1][0..8].try_into().unwrap());
@@ -190,7 +151,7 @@ fn child_keymat_matches_strongswan() {
 #[test]
 fn psk_auth_payloads_match_strongswan() {
     let d = derive();
-    let msgs = ike_messages();
+    let msgs = ike_messages(&read("ike_all.pcap"));
     let prf = HmacSha256;
     // Initiator: AUTH = prf(prf(PSK, pad), IKE_SA_INIT request | Nr | prf(SK_pi, IDi')).
     let req = decrypt(&msgs[2], d.keys.sk_ei.expose());

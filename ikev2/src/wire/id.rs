@@ -133,11 +133,7 @@ impl fmt::Display for Identification {
         if let Some(t) = self.text() {
             return f.write_str(t);
         }
-        write!(f, "{}:", self.id_type)?;
-        for b in &self.data {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        write!(f, "{}:{:x}", self.id_type, base16ct::HexDisplay(&self.data))
     }
 }
 

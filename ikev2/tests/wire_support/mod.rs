@@ -1,5 +1,5 @@
-//! Helpers shared by the `wire_*` tests: a tiny pcap reader for the strongSwan captures in
-//! `testdata/strongswan-x25519/` and the parser for its `keys.txt`.
+//! Helpers shared by the tests that use the strongSwan captures in `testdata/strongswan-x25519/`:
+//! their UDP datagrams (read with `pcap-file` and `etherparse`) and the keys of its `keys.txt`.
 
 #![allow(dead_code)]
 
@@ -18,35 +18,21 @@ pub(crate) fn testdata(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The UDP datagrams of a classic little-endian pcap file with Ethernet framing and IPv4.
+/// The UDP datagrams of a pcap file of Ethernet frames.
 pub(crate) fn udp_datagrams(pcap: &[u8]) -> Vec<Datagram> {
-    assert_eq!(&pcap[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian pcap");
-    assert_eq!(
-        u32::from_le_bytes(pcap[20..24].try_into().unwrap()),
-        1,
-        "Ethernet"
-    );
+    let (mut rest, parser) = pcap_file::pcap::PcapParser::new(pcap).expect("a pcap file");
     let mut out = Vec::new();
-    let mut at = 24;
-    while at + 16 <= pcap.len() {
-        let incl = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
-        let frame = &pcap[at + 16..at + 16 + incl];
-        at += 16 + incl;
-        if frame[12..14] != [0x08, 0x00] {
-            continue;
+    while !rest.is_empty() {
+        let (next, packet) = parser.next_packet(rest).expect("a whole record");
+        rest = next;
+        let sliced = etherparse::SlicedPacket::from_ethernet(packet.data()).expect("a frame");
+        if let Some(etherparse::TransportSlice::Udp(udp)) = sliced.transport {
+            out.push(Datagram {
+                src_port: udp.source_port(),
+                dst_port: udp.destination_port(),
+                payload: udp.payload().to_vec(),
+            });
         }
-        let ip = &frame[14..];
-        let ihl = usize::from(ip[0] & 0x0f) * 4;
-        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-        if ip[9] != 17 {
-            continue;
-        }
-        let udp = &ip[ihl..total];
-        out.push(Datagram {
-            src_port: u16::from_be_bytes([udp[0], udp[1]]),
-            dst_port: u16::from_be_bytes([udp[2], udp[3]]),
-            payload: udp[8..].to_vec(),
-        });
     }
     out
 }
@@ -73,10 +59,7 @@ pub(crate) fn read(name: &str) -> Vec<u8> {
 }
 
 pub(crate) fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    base16ct::mixed::decode_vec(s).expect("hex")
 }
 
 /// A key from `keys.txt` by its name (`Sk_ei secret`).
