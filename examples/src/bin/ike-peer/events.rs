@@ -8,7 +8,6 @@
 //! (timeouts).
 
 use ikev2::event::{Event, Reason};
-use ikev2::wire::NotifyType;
 use ipsec_core::selector::TrafficSelector;
 use std::fmt::Write as _;
 
@@ -42,23 +41,11 @@ pub(crate) fn outcome(event: &Event) -> Outcome {
     }
 }
 
-/// The wire name of the notify a failure reason stands for.
+/// The wire name of the notify a failure reason stands for (its number when unnamed), or `none`.
 fn notify(reason: &Reason) -> String {
-    let code = match reason {
-        Reason::NoProposalChosen { .. } => Some(NotifyType::NO_PROPOSAL_CHOSEN),
-        Reason::AuthenticationFailed(_) => Some(NotifyType::AUTHENTICATION_FAILED),
-        Reason::TsUnacceptable { .. } => Some(NotifyType::TS_UNACCEPTABLE),
-        Reason::Malformed(_) => Some(NotifyType::INVALID_SYNTAX),
-        Reason::PeerNotify(n) => Some(NotifyType(*n)),
-        _ => None,
-    };
-    match code {
-        None => "none".to_owned(),
-        Some(c) => c
-            .name()
-            .map(str::to_owned)
-            .unwrap_or_else(|| u16::from(c).to_string()),
-    }
+    reason
+        .notify()
+        .map_or_else(|| "none".to_owned(), |n| n.to_string())
 }
 
 /// A short, space-free name for a reason (`reason=timeout`).
