@@ -10,7 +10,8 @@ use crate::identity::{IdPattern, Identity};
 use crate::proposal::{EspProposal, IkeProposal};
 use core::time::Duration;
 use ipsec_core::child_sa::Mode;
-use ipsec_core::crypto::SecretBytes;
+use ipsec_core::crypto::{SecretBytes, SignatureScheme};
+use ipsec_core::pki::{CertificateField, LocalCredential, TrustStore};
 use ipsec_core::selector::TrafficSelector;
 use std::net::IpAddr;
 
@@ -61,7 +62,83 @@ pub struct LivenessConfig {
     pub interval: Duration,
 }
 
-/// One IKE gateway: the peer, the identities, the PSK and the IKE crypto profile.
+/// How the two ends of an IKE SA prove who they are (RFC 7296 section 2.15). Both ends use the
+/// same method, as a PAN-OS IKE gateway configures it: the protocol would allow each end its
+/// own, but the configuration model has one `authentication` per gateway.
+#[derive(Clone, Debug)]
+pub enum Authentication {
+    /// A shared secret (AUTH method 2, "Shared Key Message Integrity Code"); zeroized on drop.
+    PreSharedKey(SecretBytes),
+    /// Certificates and digital signatures (RFC 7427 method 14, or the classic methods 1 and
+    /// 9-11 with peers that do not announce RFC 7427).
+    Certificate(Box<CertificateAuth>),
+}
+
+impl Authentication {
+    /// The pre-shared key, when that is the method.
+    pub fn pre_shared_key(&self) -> Option<&SecretBytes> {
+        match self {
+            Authentication::PreSharedKey(k) => Some(k),
+            Authentication::Certificate(_) => None,
+        }
+    }
+
+    /// The certificate settings, when that is the method.
+    pub fn certificate(&self) -> Option<&CertificateAuth> {
+        match self {
+            Authentication::Certificate(c) => Some(c),
+            Authentication::PreSharedKey(_) => None,
+        }
+    }
+}
+
+/// Certificate authentication: our credential, and how the peer's certificate is checked.
+///
+/// The peer's certificate (its first CERT payload; the others are intermediates) must chain to
+/// a CA of `trust` at the wall-clock time the embedder gives the endpoint
+/// ([`Endpoint::set_wall_clock`](crate::Endpoint::set_wall_clock)); the identity it sends must
+/// be in that certificate (in `field`) unless `allow_id_mismatch`; its AUTH payload must be a
+/// signature of its certificate's key over the octets of RFC 7296 section 2.15.
+#[derive(Clone, Debug)]
+pub struct CertificateAuth {
+    /// Our certificate chain (sent as CERT payloads, end entity first) and private key.
+    pub credential: LocalCredential,
+    /// The CAs trusted to vouch for the peer (the certificate profile's); their key hashes are
+    /// our CERTREQ payloads (RFC 7296 section 3.7).
+    pub trust: TrustStore,
+    /// Where in its certificate the peer's identity must appear.
+    pub field: CertificateField,
+    /// Accept a peer whose ID is not in its certificate (PAN-OS's "permit peer identification
+    /// and certificate payload identification mismatch"). The certificate must still be valid
+    /// and the signature its key's.
+    pub allow_id_mismatch: bool,
+    /// Announce and use RFC 7427 signature authentication (SIGNATURE_HASH_ALGORITHMS in
+    /// IKE_SA_INIT, AUTH method 14). `false` makes this end use the classic methods only: RSA
+    /// PKCS#1 v1.5 with SHA-1 (method 1) and ECDSA (methods 9-11, RFC 4754), as peers without
+    /// RFC 7427 expect; an Ed25519 key then cannot sign. Default `true`.
+    pub rfc7427: bool,
+    /// The schemes we sign with, in order of preference, for method 14 (the first that suits
+    /// our key and uses a hash the peer announced). Empty: [`SignatureScheme::ALL`]'s order
+    /// (RSASSA-PSS before PKCS#1 v1.5).
+    pub signature_schemes: Vec<SignatureScheme>,
+}
+
+impl CertificateAuth {
+    /// Certificate authentication with `credential`, trusting `trust`, matching identities
+    /// against subject or subjectAltName (RFC 4945), with RFC 7427.
+    pub fn new(credential: LocalCredential, trust: TrustStore) -> Self {
+        CertificateAuth {
+            credential,
+            trust,
+            field: CertificateField::default(),
+            allow_id_mismatch: false,
+            rfc7427: true,
+            signature_schemes: Vec::new(),
+        }
+    }
+}
+
+/// One IKE gateway: the peer, the identities, the authentication and the IKE crypto profile.
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
     /// The `ike-gateway` name.
@@ -72,11 +149,11 @@ pub struct GatewayConfig {
     pub peer_addr: Option<IpAddr>,
     /// The ID we send in IDi/IDr.
     pub local_id: Identity,
-    /// The ID the peer must present; `None` accepts any ID (with a dynamic peer, the PSK then
-    /// identifies it).
+    /// The ID the peer must present; `None` accepts any ID (with a dynamic peer, the PSK or the
+    /// certificate profile then identifies it).
     pub peer_id: Option<IdPattern>,
-    /// The pre-shared key (zeroized on drop).
-    pub psk: SecretBytes,
+    /// How both ends authenticate.
+    pub auth: Authentication,
     /// The IKE crypto profile as proposals, in our order of preference.
     pub ike_proposals: Vec<IkeProposal>,
     /// IKE SA lifetime (PAN-OS default 8 h).
@@ -186,11 +263,20 @@ impl EndpointConfig {
                     g.name
                 )));
             }
-            if g.psk.is_empty() {
-                return Err(Config(format!(
-                    "ike-gateway \"{}\": pre-shared-key is empty",
-                    g.name
-                )));
+            match &g.auth {
+                Authentication::PreSharedKey(k) if k.is_empty() => {
+                    return Err(Config(format!(
+                        "ike-gateway \"{}\": pre-shared-key is empty",
+                        g.name
+                    )));
+                }
+                Authentication::Certificate(c) if c.trust.cas().is_empty() => {
+                    return Err(Config(format!(
+                        "ike-gateway \"{}\": certificate authentication trusts no CA",
+                        g.name
+                    )));
+                }
+                _ => {}
             }
             if let Some(p) = g.peer_addr {
                 if p.is_ipv4() != g.local_addr.is_ipv4() {

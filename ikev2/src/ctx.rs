@@ -7,7 +7,7 @@ use crate::event::Event;
 use crate::nat::{NATT_PORT, NON_ESP_MARKER};
 use core::time::Duration;
 use ipsec_core::crypto::{ActiveKeyExchange, CryptoError, CryptoProvider, DhGroup, SecureRandom};
-use ipsec_core::time::Instant;
+use ipsec_core::time::{Instant, UnixTime};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -29,6 +29,8 @@ pub(crate) struct Datagram {
 /// The endpoint's part of processing one input.
 pub(crate) struct Ctx<'a> {
     pub(crate) now: Instant,
+    /// The wall-clock time at `now`, when the embedder gave one (certificate validity).
+    pub(crate) wall_clock: Option<UnixTime>,
     pub(crate) cfg: &'a EndpointConfig,
     pub(crate) provider: &'a CryptoProvider,
     pub(crate) rng: &'a dyn SecureRandom,
@@ -54,6 +56,21 @@ impl<'a> Ctx<'a> {
                 bytes,
             });
         }
+    }
+
+    /// The wall-clock time at `now` from the embedder's last
+    /// [`set_wall_clock`](crate::Endpoint::set_wall_clock): the instant and time it gave, moved
+    /// on by the monotonic time elapsed since.
+    pub(crate) fn wall_clock_at(
+        now: Instant,
+        set: Option<(Instant, UnixTime)>,
+    ) -> Option<UnixTime> {
+        set.map(|(at, unix)| {
+            UnixTime::from_secs(
+                unix.as_secs()
+                    .saturating_add(now.saturating_duration_since(at).as_secs()),
+            )
+        })
     }
 
     /// Reports an event to the embedder.

@@ -2,6 +2,7 @@
 
 use base16ct::HexDisplay;
 use core::fmt;
+use ipsec_core::pki::{DistinguishedName, PeerIdentity};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// An identity as carried in IDi/IDr.
@@ -78,6 +79,19 @@ impl Identity {
         }
     }
 
+    /// The identity as [`ipsec_core::pki::check_identity`] matches it against a certificate;
+    /// `None` for a type no certificate carries.
+    pub fn as_peer_identity(&self) -> Option<PeerIdentity<'_>> {
+        Some(match self {
+            Identity::Ip(a) => PeerIdentity::Ip(*a),
+            Identity::Fqdn(s) => PeerIdentity::Fqdn(s),
+            Identity::UserFqdn(s) => PeerIdentity::Email(s),
+            Identity::Dn(d) => PeerIdentity::Dn(d),
+            Identity::KeyId(k) => PeerIdentity::KeyId(k),
+            Identity::Other(..) => return None,
+        })
+    }
+
     /// The body of an ID payload after its generic header (type, 3 reserved bytes, data): what
     /// `MACedIDFor*` is computed over (RFC 7296 section 2.15).
     pub fn payload_body(&self) -> Vec<u8> {
@@ -88,28 +102,39 @@ impl Identity {
 }
 
 impl fmt::Display for Identity {
+    /// `fqdn:hq.example.net`, `dn:C=CH, O=Example, CN=hq`: the PAN-OS type and the identity.
+    /// Names come from peers and are escaped (no control characters reach a log line); a DN
+    /// that does not decode prints as hex.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Identity::Ip(a) => write!(f, "ipaddr:{a}"),
-            Identity::Fqdn(s) => write!(f, "fqdn:{s}"),
-            Identity::UserFqdn(s) => write!(f, "ufqdn:{s}"),
+            Identity::Fqdn(s) => write!(f, "fqdn:{}", s.escape_debug()),
+            Identity::UserFqdn(s) => write!(f, "ufqdn:{}", s.escape_debug()),
             Identity::KeyId(d) => write!(f, "keyid:{:x}", HexDisplay(d)),
-            Identity::Dn(d) => write!(f, "dn:{:x}", HexDisplay(d)),
+            Identity::Dn(d) => match DistinguishedName::from_der(d) {
+                Ok(dn) => write!(f, "dn:{dn}"),
+                Err(_) => write!(f, "dn:{:x}", HexDisplay(d)),
+            },
             Identity::Other(t, d) => write!(f, "type{t}:{:x}", HexDisplay(d)),
         }
     }
 }
 
 /// A configured `peer-id`: an exact identity, or a name pattern with `*` wildcards
-/// (`*.branch.example.com`, `*@example.com`), compared case-insensitively as DNS names are.
+/// (`*.branch.example.com`, `*@example.com`, `C=CH, O=Example, CN=*`), compared
+/// case-insensitively as DNS names are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdPattern {
-    /// Matches exactly this identity (type and data).
+    /// Matches exactly this identity (type and data; names without regard to ASCII case, DNs
+    /// by value, since peers encode the same name with different string types).
     Exact(Identity),
     /// An ID_FQDN whose name matches the glob.
     FqdnGlob(String),
     /// An ID_RFC822_ADDR whose address matches the glob.
     UserFqdnGlob(String),
+    /// An ID_DER_ASN1_DN with the same attributes, whose values match the pattern's (`*` in a
+    /// pattern value matches any run of characters).
+    DnGlob(DistinguishedName),
 }
 
 impl IdPattern {
@@ -119,6 +144,16 @@ impl IdPattern {
             (IdPattern::Exact(Identity::Fqdn(a)), Identity::Fqdn(b))
             | (IdPattern::Exact(Identity::UserFqdn(a)), Identity::UserFqdn(b)) => {
                 a.eq_ignore_ascii_case(b)
+            }
+            (IdPattern::Exact(Identity::Dn(a)), Identity::Dn(b)) => {
+                a == b
+                    || matches!(
+                        (DistinguishedName::from_der(a), DistinguishedName::from_der(b)),
+                        (Ok(a), Ok(b)) if a.matches(&b)
+                    )
+            }
+            (IdPattern::DnGlob(p), Identity::Dn(d)) => {
+                DistinguishedName::from_der(d).is_ok_and(|dn| p.matches_pattern(&dn))
             }
             (IdPattern::Exact(e), id) => e == id,
             (IdPattern::FqdnGlob(g), Identity::Fqdn(n))
@@ -136,6 +171,7 @@ impl fmt::Display for IdPattern {
             IdPattern::Exact(id) => id.fmt(f),
             IdPattern::FqdnGlob(g) => write!(f, "fqdn:{g}"),
             IdPattern::UserFqdnGlob(g) => write!(f, "ufqdn:{g}"),
+            IdPattern::DnGlob(p) => write!(f, "dn:{p}"),
         }
     }
 }
@@ -188,6 +224,30 @@ mod tests {
         assert!(!IdPattern::Exact(Identity::Ip("192.0.2.2".parse().unwrap())).matches(&ip));
         assert!(IdPattern::UserFqdnGlob("*@example.com".into())
             .matches(&Identity::UserFqdn("a@example.com".into())));
+    }
+
+    #[test]
+    fn dns_match_by_value_and_print_as_text() {
+        let dn = |s: &str| DistinguishedName::parse(s).unwrap();
+        let id = Identity::Dn(dn("C=CH, O=Example, CN=hq.example.net").to_der());
+        assert_eq!(id.to_string(), "dn:C=CH, O=Example, CN=hq.example.net");
+        // Another spelling of the same name (case, order) is the same identity.
+        let same = Identity::Dn(dn("cn=HQ.example.net, o=example, c=ch").to_der());
+        assert!(IdPattern::Exact(same).matches(&id));
+        let other = Identity::Dn(dn("C=CH, O=Example, CN=branch.example.net").to_der());
+        assert!(!IdPattern::Exact(other).matches(&id));
+        assert!(IdPattern::DnGlob(dn("C=CH, O=Example, CN=*.example.net")).matches(&id));
+        assert!(!IdPattern::DnGlob(dn("C=CH, O=Other, CN=*")).matches(&id));
+        assert!(!IdPattern::DnGlob(dn("CN=*")).matches(&Identity::Fqdn("hq".into())));
+        // Garbage that claims to be a DN prints as hex and matches nothing but itself.
+        let junk = Identity::Dn(vec![0x30, 0x01]);
+        assert_eq!(junk.to_string(), "dn:3001");
+        assert!(!IdPattern::DnGlob(dn("CN=*")).matches(&junk));
+        // Peer text never reaches a log line raw.
+        assert_eq!(
+            Identity::Fqdn("a\nb\x1b".into()).to_string(),
+            "fqdn:a\\nb\\u{1b}"
+        );
     }
 
     #[test]

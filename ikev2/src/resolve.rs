@@ -1,13 +1,17 @@
 //! From the PAN-OS configuration model ([`ipsec_core::config::Config`]) to the resolved
 //! [`EndpointConfig`]: profiles inlined by name, identities and proxy IDs converted.
 
-use crate::config::RetransmitPolicy;
-use crate::config::{EndpointConfig, GatewayConfig, LivenessConfig, ProxyId, TunnelConfig};
+use crate::config::{
+    Authentication, CertificateAuth, EndpointConfig, GatewayConfig, LivenessConfig, ProxyId,
+    RetransmitPolicy, TunnelConfig,
+};
 use crate::error::ConfigError;
 use crate::identity::{IdPattern, Identity};
 use crate::proposal::{EspProposal, IkeProposal};
-use ipsec_core::config::{Config, IdMatching, IdType, IkeVersion, PeerAddress, ProtocolName};
-use ipsec_core::crypto::{DhGroup, IntegId, SecretBytes};
+use ipsec_core::config::ProtocolName;
+use ipsec_core::config::{self as model, Config, IdMatching, IdType, IkeVersion, PeerAddress};
+use ipsec_core::crypto::{default_provider, DhGroup, IntegId, SecretBytes};
+use ipsec_core::pki::{DistinguishedName, LocalCredential};
 use ipsec_core::selector::ProxyIdSpec;
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
@@ -26,17 +30,73 @@ fn identity(ty: IdType, id: &str, field: &str) -> Result<Identity, ConfigError> 
         IdType::Fqdn => Identity::Fqdn(id.to_owned()),
         IdType::Ufqdn => Identity::UserFqdn(id.to_owned()),
         IdType::Keyid => Identity::KeyId(id.as_bytes().to_vec()),
-        IdType::Dn => Identity::Dn(id.as_bytes().to_vec()),
+        // ID_DER_ASN1_DN carries the DER of the name (RFC 7296 section 3.5), not its text.
+        IdType::Dn => Identity::Dn(distinguished_name(id, field)?.to_der()),
     })
 }
 
+fn distinguished_name(id: &str, field: &str) -> Result<DistinguishedName, ConfigError> {
+    DistinguishedName::parse(id).map_err(|e| {
+        ConfigError::Invalid(format!("{field}: `{id}` is not a distinguished name: {e}"))
+    })
+}
+
+/// The certificate settings of a gateway: our certificate object's chain and key, the
+/// profile's CAs and identity field. `obj` names the gateway for errors.
+fn certificate_auth(
+    cfg: &Config,
+    c: &model::CertificateAuth,
+    obj: &str,
+) -> Result<CertificateAuth, ConfigError> {
+    let at = |field: &str| format!("{obj}: authentication: certificate: {field}");
+    let missing = |field: &str| ConfigError::Invalid(format!("{} is required", at(field)));
+    let name = c
+        .local_certificate
+        .as_deref()
+        .ok_or_else(|| missing("local-certificate"))?;
+    let object = cfg.certificate(name).ok_or_else(|| {
+        ConfigError::Invalid(format!(
+            "{}: certificate \"{name}\" is not defined",
+            at("local-certificate")
+        ))
+    })?;
+    let key = object.private_key().cloned().ok_or_else(|| {
+        ConfigError::Invalid(format!(
+            "{}: certificate \"{name}\" has no private key",
+            at("local-certificate")
+        ))
+    })?;
+    // The key was checked against the certificate when the configuration was validated; the
+    // default provider checks it again here, the endpoint's signs with it.
+    let credential = LocalCredential::new(&default_provider(), object.chain().to_vec(), key)
+        .map_err(|e| ConfigError::Invalid(format!("{}: {e}", at("local-certificate"))))?;
+    let profile_name = c
+        .certificate_profile
+        .as_deref()
+        .ok_or_else(|| missing("certificate-profile"))?;
+    let profile = cfg.certificate_profile(profile_name).ok_or_else(|| {
+        ConfigError::Invalid(format!(
+            "{}: certificate-profile \"{profile_name}\" is not defined",
+            at("certificate-profile")
+        ))
+    })?;
+    let mut auth = CertificateAuth::new(credential, profile.trust_store(cfg));
+    auth.field = profile.field();
+    auth.allow_id_mismatch = c.allow_id_payload_mismatch;
+    Ok(auth)
+}
+
 impl EndpointConfig {
-    /// Resolves a validated PAN-OS configuration: every enabled IKEv2 gateway with a pre-shared
-    /// key, and every enabled auto-key tunnel over one of them.
+    /// Resolves a validated PAN-OS configuration: every enabled IKEv2 gateway (pre-shared key or
+    /// certificates), and every enabled auto-key tunnel over one of them.
     ///
-    /// Fails (naming the object and field) for what this implementation cannot run: certificate
-    /// authentication, a peer given by FQDN (resolve it first and write its address), a gateway
-    /// without a local IP, AH tunnels.
+    /// A certificate-authenticated gateway without `local-id` identifies itself by its
+    /// certificate's subject DN. The configuration's certificates must be loaded (as
+    /// [`Config::load`] and [`Config::from_toml_str`] do).
+    ///
+    /// Fails (naming the object and field) for what this implementation cannot run: a peer given
+    /// by FQDN (resolve it first and write its address), a gateway without a local IP, AH
+    /// tunnels.
     pub fn from_config(cfg: &Config) -> Result<EndpointConfig, ConfigError> {
         cfg.validate().map_err(|errs| {
             ConfigError::Invalid(
@@ -64,20 +124,29 @@ impl EndpointConfig {
                     )))
                 }
             };
-            let psk = g.pre_shared_key().ok_or_else(|| {
-                ConfigError::Unsupported(format!(
-                    "{obj}: authentication: only pre-shared-key is supported"
-                ))
-            })?;
-            let local_id = match &g.local_id {
-                Some(l) => identity(l.id_type, &l.id, &format!("{obj}: local-id"))?,
-                None => Identity::Ip(local_addr),
+            let auth = match &g.authentication {
+                model::Authentication::PreSharedKey(k) => {
+                    Authentication::PreSharedKey(SecretBytes::from_slice(k.expose()))
+                }
+                model::Authentication::Certificate(c) => {
+                    Authentication::Certificate(Box::new(certificate_auth(cfg, c, &obj)?))
+                }
+            };
+            let local_id = match (&g.local_id, &auth) {
+                (Some(l), _) => identity(l.id_type, &l.id, &format!("{obj}: local-id"))?,
+                (None, Authentication::Certificate(c)) => {
+                    Identity::Dn(c.credential.certificate().subject_der().to_vec())
+                }
+                (None, Authentication::PreSharedKey(_)) => Identity::Ip(local_addr),
             };
             let peer_id = match &g.peer_id {
                 None => None,
                 Some(p) => Some(match (p.matching, p.id_type) {
                     (IdMatching::Wildcard, IdType::Fqdn) => IdPattern::FqdnGlob(p.id.clone()),
                     (IdMatching::Wildcard, IdType::Ufqdn) => IdPattern::UserFqdnGlob(p.id.clone()),
+                    (IdMatching::Wildcard, IdType::Dn) => {
+                        IdPattern::DnGlob(distinguished_name(&p.id, &format!("{obj}: peer-id"))?)
+                    }
                     _ => IdPattern::Exact(identity(p.id_type, &p.id, &format!("{obj}: peer-id"))?),
                 }),
             };
@@ -104,7 +173,7 @@ impl EndpointConfig {
                 peer_addr,
                 local_id,
                 peer_id,
-                psk: SecretBytes::from_slice(psk.expose()),
+                auth,
                 ike_proposals: vec![prop],
                 ike_lifetime: profile.lifetime(),
                 nat_traversal: g.nat_traversal.enable,

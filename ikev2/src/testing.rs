@@ -9,7 +9,9 @@
 //! Used by the crate's integration tests, benchmarks and fuzzers; not meant for production.
 
 use crate::config::RetransmitPolicy;
-use crate::config::{EndpointConfig, GatewayConfig, LivenessConfig, ProxyId, TunnelConfig};
+use crate::config::{
+    Authentication, EndpointConfig, GatewayConfig, LivenessConfig, ProxyId, TunnelConfig,
+};
 use crate::identity::{IdPattern, Identity};
 use crate::proposal::{EspProposal, IkeProposal};
 use crate::{Endpoint, Event, Received};
@@ -20,8 +22,13 @@ use ipsec_core::crypto::{
     default_provider, CryptoProvider, DhGroup, EncrId, Encryption, PrfId, SecretBytes,
 };
 use ipsec_core::selector::{IpPrefix, TrafficSelector};
-use ipsec_core::time::Instant;
+use ipsec_core::time::{Instant, UnixTime};
 use std::net::{IpAddr, SocketAddr};
+
+/// The wall-clock time both endpoints of a [`Pair`] are given at its start
+/// ([`Endpoint::set_wall_clock`]): 2030-01-01T00:00:00Z, inside the validity of the test PKI's
+/// certificates (`testdata/pki`) but its expired one's. A test may give another.
+pub const WALL_CLOCK: UnixTime = UnixTime::from_secs(1_893_456_000);
 
 /// One of the two peers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -135,8 +142,12 @@ impl Pair {
 
     /// Two endpoints built by the caller, e.g. with [`Endpoint::with_rng`] and a scripted
     /// random source that fixes nonces and SPIs (to decide who wins a collision). Each sits at
-    /// the address of its first gateway; `seed` drives the network's loss and reordering.
-    pub fn from_endpoints(left: Endpoint, right: Endpoint, seed: u64) -> Pair {
+    /// the address of its first gateway; `seed` drives the network's loss and reordering. Both
+    /// are told the wall-clock time is [`WALL_CLOCK`] at the start.
+    pub fn from_endpoints(mut left: Endpoint, mut right: Endpoint, seed: u64) -> Pair {
+        let start = Instant::from_secs(1);
+        left.set_wall_clock(start, WALL_CLOCK);
+        right.set_wall_clock(start, WALL_CLOCK);
         let ip = |e: &Endpoint| {
             e.config()
                 .gateways
@@ -148,7 +159,7 @@ impl Pair {
         Pair {
             left,
             right,
-            now: Instant::from_secs(1),
+            now: start,
             latency: Duration::from_millis(10),
             loss_permille: 0,
             duplicate_permille: 0,
@@ -520,7 +531,7 @@ impl SiteSpec {
             peer_addr: self.peer,
             local_id: self.id.clone(),
             peer_id: self.peer_id.clone(),
-            psk: SecretBytes::from_slice(self.psk.as_bytes()),
+            auth: Authentication::PreSharedKey(SecretBytes::from_slice(self.psk.as_bytes())),
             ike_proposals: vec![ike_gcm_x25519()],
             ike_lifetime: Duration::from_secs(8 * 3600),
             nat_traversal: true,

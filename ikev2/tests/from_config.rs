@@ -130,3 +130,140 @@ fn unsupported_objects_are_named() {
     let err = EndpointConfig::from_config(&cfg).unwrap_err().to_string();
     assert!(err.contains("ike-gateway \"gw-branch\""), "{err}");
 }
+
+/// A directory with the `kind` fixtures of the test PKI that `names` list, private keys at
+/// mode 0600 as the loader demands (git does not keep file modes).
+fn pki_dir(kind: &str, tag: &str, names: &[&str]) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("ikev2-from-config-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = format!("{}/../testdata/pki/{kind}", env!("CARGO_MANIFEST_DIR"));
+    for n in names {
+        std::fs::copy(format!("{src}/{n}"), dir.join(n)).unwrap();
+        if n.ends_with(".key") {
+            std::fs::set_permissions(dir.join(n), std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+    dir
+}
+
+/// The sample hq.toml or branch.toml switched to certificates: `cert` with `key` as our own,
+/// the root CA trusted, and `ids` replacing the sample's `local-id`/`peer-id` lines.
+fn cert_sample(dir: &std::path::Path, sample: &str, cert: &str, ids: &str) -> Config {
+    let path = format!(
+        "{}/../examples/configs/{sample}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("local-id") && !l.starts_with("peer-id"))
+        .map(|l| {
+            if l.starts_with("authentication = { pre-shared-key") {
+                format!(
+                    "authentication = {{ certificate = {{ local-certificate = \"ours\", \
+                     certificate-profile = \"test-pki\" }} }}\n{ids}\n"
+                )
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let text = format!(
+        "{text}
+[[certificate]]
+name = \"ours\"
+certificate-file = \"{cert}.crt\"
+private-key-file = \"{cert}.key\"
+
+[[certificate]]
+name = \"root\"
+certificate-file = \"root-ca.crt\"
+
+[[certificate-profile]]
+name = \"test-pki\"
+ca = [\"root\"]
+"
+    );
+    let file = dir.join(sample);
+    std::fs::write(&file, text).unwrap();
+    Config::load(&file).unwrap_or_else(|e| panic!("{e:#?}"))
+}
+
+/// Certificate authentication from the PAN-OS model: without `local-id` a gateway identifies
+/// itself by its certificate's subject DN (DER, RFC 7296 section 3.5); a `dn` local-id is sent
+/// as DER too, not as its text; `peer-id` DN patterns match by value. Then the two resolved
+/// samples negotiate.
+#[test]
+fn certificate_samples_negotiate() {
+    use ikev2::config::Authentication;
+    use ikev2::identity::{IdPattern, Identity};
+    use ipsec_core::pki::DistinguishedName;
+    let dir = pki_dir(
+        "ecdsa-p384",
+        "samples",
+        &[
+            "hq.crt",
+            "hq.key",
+            "branch.crt",
+            "branch.key",
+            "root-ca.crt",
+            "intermediate-ca.crt",
+        ],
+    );
+    // hq's certificate is issued by the intermediate CA: its file carries both, as CERTs.
+    let chain =
+        ["hq.crt", "intermediate-ca.crt"].map(|f| std::fs::read_to_string(dir.join(f)).unwrap());
+    std::fs::write(dir.join("hq.crt"), chain.concat()).unwrap();
+    // hq: default ID; expects branch by a DN pattern.
+    let hq = cert_sample(
+        &dir,
+        "hq.toml",
+        "hq",
+        "peer-id = { type = \"dn\", id = \"C=CH, O=ipsec-rs test, CN=branch.*\", matching = \"wildcard\" }",
+    );
+    // branch: its DN written out (reversed, as some admins do); expects hq's exact DN.
+    let branch = cert_sample(
+        &dir,
+        "branch.toml",
+        "branch",
+        "local-id = { type = \"dn\", id = \"CN=branch.example.net, O=ipsec-rs test, C=CH\" }\n\
+         peer-id = { type = \"dn\", id = \"C=CH, O=ipsec-rs test, CN=hq.example.net\" }",
+    );
+    let hq = EndpointConfig::from_config(&hq).unwrap();
+    let branch = EndpointConfig::from_config(&branch).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let g = &hq.gateways[0];
+    let Authentication::Certificate(c) = &g.auth else {
+        panic!("certificates expected");
+    };
+    let subject = c.credential.certificate().subject_der().to_vec();
+    assert_eq!(g.local_id, Identity::Dn(subject.clone()));
+    assert!(matches!(g.peer_id, Some(IdPattern::DnGlob(_))));
+    match &branch.gateways[0].local_id {
+        Identity::Dn(der) => {
+            let dn = DistinguishedName::from_der(der).expect("DER, not text");
+            assert_eq!(
+                dn.to_string(),
+                "CN=branch.example.net, O=ipsec-rs test, C=CH"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(branch.gateways[0]
+        .peer_id
+        .as_ref()
+        .unwrap()
+        .matches(&Identity::Dn(subject)));
+    let tunnel = hq.tunnels[0].name.clone();
+    let mut p = Pair::new(hq, branch, 33);
+    p.left.connect(p.now, &tunnel).unwrap();
+    assert!(
+        p.drive_until(Duration::from_secs(5), |p| {
+            p.tunnel_up(Side::Left) && p.tunnel_up(Side::Right)
+        }),
+        "{:?}\n{:?}",
+        p.left_events,
+        p.right_events
+    );
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes the test PKI with strongSwan's `pki` tool (Debian package strongswan-pki), one set per key
-# kind: RSA 3072, ECDSA P-256, ECDSA P-384, Ed25519. Run it from anywhere; it rewrites
+# kind: RSA 3072, ECDSA P-256, ECDSA P-384, ECDSA P-521, Ed25519. Run it from anywhere; it rewrites
 # testdata/pki/<kind>/ (or the directory given as $1) and the unit tests read what it wrote.
+# KINDS="ecdsa-p521 ..." rewrites only those kinds.
 #
 # Per kind:
 #   root-ca         self-signed CA                       C=CH, O=ipsec-rs test, CN=<Kind> Root CA
@@ -87,9 +88,15 @@ make_kind() {
   chmod 644 "$dir"/*.crt
 }
 
-make_kind rsa "RSA" --type rsa --size 3072
-make_kind ecdsa-p256 "ECDSA P-256" --type ecdsa --size 256
-make_kind ecdsa-p384 "ECDSA P-384" --type ecdsa --size 384
-make_kind ed25519 "Ed25519" --type ed25519
-
-echo "make-certs.sh: wrote $out/{rsa,ecdsa-p256,ecdsa-p384,ed25519}" >&2
+kinds="${KINDS:-rsa ecdsa-p256 ecdsa-p384 ecdsa-p521 ed25519}"
+for kind in $kinds; do
+  case "$kind" in
+    rsa) make_kind rsa "RSA" --type rsa --size 3072 ;;
+    ecdsa-p256) make_kind ecdsa-p256 "ECDSA P-256" --type ecdsa --size 256 ;;
+    ecdsa-p384) make_kind ecdsa-p384 "ECDSA P-384" --type ecdsa --size 384 ;;
+    ecdsa-p521) make_kind ecdsa-p521 "ECDSA P-521" --type ecdsa --size 521 ;;
+    ed25519) make_kind ed25519 "Ed25519" --type ed25519 ;;
+    *) echo "make-certs.sh: unknown kind $kind" >&2; exit 1 ;;
+  esac
+  echo "make-certs.sh: wrote $out/$kind" >&2
+done

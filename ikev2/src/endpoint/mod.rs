@@ -18,7 +18,7 @@ use crate::wire::{ExchangeType, Packet};
 use core::time::Duration;
 use ike_sa::IkeSa;
 use ipsec_core::crypto::{CryptoProvider, SecureRandom};
-use ipsec_core::time::Instant;
+use ipsec_core::time::{Instant, UnixTime};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
@@ -63,6 +63,16 @@ enum Rng {
 ///
 /// Every call that can change state takes `now`; giving the same inputs at the same instants
 /// with the same random source reproduces the same outputs.
+///
+/// # Wall-clock time
+///
+/// `now` is monotonic and says nothing about the date, which certificate validity needs. An
+/// endpoint with certificate-authenticated gateways must be told the wall-clock time once with
+/// [`set_wall_clock`](Self::set_wall_clock) (an instant and the UNIX time at that instant);
+/// from then on it derives the date at every `now` from the monotonic time elapsed. Call it
+/// again when the system clock is stepped (NTP, an admin). Until it is called, every peer
+/// certificate is refused (AUTHENTICATION_FAILED, and a log line saying the time is unknown).
+/// Pre-shared-key gateways never need it.
 pub struct Endpoint {
     cfg: EndpointConfig,
     provider: CryptoProvider,
@@ -79,6 +89,8 @@ pub struct Endpoint {
     /// Per tunnel, the wait before the next restart attempt after one failed (doubling up to
     /// [`EndpointConfig::restart_retry_max`]); cleared when a restart establishes.
     restart_wait: HashMap<String, Duration>,
+    /// The embedder's last wall-clock reading and the instant it was taken at.
+    wall_clock: Option<(Instant, UnixTime)>,
     stats: Stats,
 }
 
@@ -87,6 +99,7 @@ macro_rules! ctx {
     ($self:ident, $now:expr) => {
         Ctx {
             now: $now,
+            wall_clock: Ctx::wall_clock_at($now, $self.wall_clock),
             cfg: &$self.cfg,
             provider: &$self.provider,
             rng: match &$self.rng {
@@ -136,6 +149,7 @@ impl Endpoint {
             events: VecDeque::new(),
             restarts: Vec::new(),
             restart_wait: HashMap::new(),
+            wall_clock: None,
             stats: Stats::default(),
         })
     }
@@ -169,6 +183,14 @@ impl Endpoint {
     }
 
     // ---- inputs ----
+
+    /// Tells the endpoint that the wall-clock time at instant `now` is `unix` (seconds since
+    /// 1970-01-01T00:00:00Z, as `SystemTime::now()` gives it). Certificates are checked
+    /// against the time this implies: `unix` plus the monotonic time elapsed since `now`. See
+    /// [Wall-clock time](Self#wall-clock-time).
+    pub fn set_wall_clock(&mut self, now: Instant, unix: UnixTime) {
+        self.wall_clock = Some((now, unix));
+    }
 
     /// Processes one received datagram. `local` is the address it arrived on (port 500 or
     /// 4500), `remote` its source, `data` the UDP payload.

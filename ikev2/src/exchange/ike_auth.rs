@@ -1,13 +1,14 @@
-//! IKE_AUTH with pre-shared keys (RFC 7296 sections 1.2, 2.15) and the first Child SA.
+//! IKE_AUTH (RFC 7296 sections 1.2, 2.15) and the first Child SA, with pre-shared keys or
+//! certificates (the signatures and certificate checks are in [`super::signature`]).
 //!
 //! ```text
 //! Initiator                                   Responder
-//! HDR, SK {IDi, AUTH, [N(INITIAL_CONTACT)],
+//! HDR, SK {IDi, [CERT+, CERTREQ,] AUTH, [N(INITIAL_CONTACT)],
 //!          SAi2, TSi, TSr, [N(USE_TRANSPORT_MODE)]}  -->
-//!                                   <--   HDR, SK {IDr, AUTH, SAr2, TSi, TSr, [N(USE_TRANSPORT_MODE)]}
-//!                                   <--   HDR, SK {N(AUTHENTICATION_FAILED)}          (bad PSK/ID)
-//!                                   <--   HDR, SK {IDr, AUTH, N(TS_UNACCEPTABLE)}     (IKE SA up,
-//!                                   <--   HDR, SK {IDr, AUTH, N(NO_PROPOSAL_CHOSEN)}   no Child SA)
+//!                            <--   HDR, SK {IDr, [CERT+,] AUTH, SAr2, TSi, TSr, [N(USE_TRANSPORT_MODE)]}
+//!                            <--   HDR, SK {N(AUTHENTICATION_FAILED)}          (bad AUTH/ID/certificate)
+//!                            <--   HDR, SK {IDr, [CERT+,] AUTH, N(TS_UNACCEPTABLE)}     (IKE SA up,
+//!                            <--   HDR, SK {IDr, [CERT+,] AUTH, N(NO_PROPOSAL_CHOSEN)}   no Child SA)
 //! ```
 //!
 //! Failure handling follows RFC 7296 section 2.21: an authentication failure ends the IKE SA; a
@@ -18,6 +19,8 @@ use super::child::{
     esp_text, first_policy, make_child, peer_refusal, policies, push_esp_answer, push_esp_offers,
 };
 use super::keying::prf;
+use super::signature::{self, SignError};
+use crate::config::Authentication;
 use crate::ctx::Ctx;
 use crate::error::LocalError;
 use crate::event::{Reason, Role};
@@ -58,38 +61,93 @@ fn wire_id(id: &Identity) -> Identification {
     }
 }
 
-/// Our AUTH payload data (RFC 7296 section 2.15).
-fn our_auth(
+/// What an AUTH payload covers (RFC 7296 section 2.15): the sender's IKE_SA_INIT message, the
+/// receiver's nonce and `prf(SK_p, ID)` of the sender's ID payload.
+struct SignedOctets<'h> {
+    message: &'h [u8],
+    nonce: &'h [u8],
+    maced_id: Vec<u8>,
+}
+
+impl SignedOctets<'_> {
+    /// The octets a signature covers, in one piece.
+    fn concat(&self) -> Vec<u8> {
+        [self.message, self.nonce, &self.maced_id].concat()
+    }
+}
+
+/// The octets of our AUTH (`ours`) or the peer's, for the ID payload `id`.
+fn signed_octets<'h>(
+    ctx: &Ctx<'_>,
+    link: &Link,
+    hs: &'h Handshake,
+    id: &Identification,
+    ours: bool,
+) -> Result<SignedOctets<'h>, LocalError> {
+    let prf = prf(ctx, &hs.suite)?;
+    let k = &hs.keys.ike;
+    let initiator_sends = (link.role == Role::Initiator) == ours;
+    let (sk_p, message, nonce) = match (initiator_sends, ours) {
+        (true, true) => (&k.sk_pi, &hs.our_init, &hs.nr),
+        (true, false) => (&k.sk_pi, &hs.peer_init, &hs.nr),
+        (false, true) => (&k.sk_pr, &hs.our_init, &hs.ni),
+        (false, false) => (&k.sk_pr, &hs.peer_init, &hs.ni),
+    };
+    Ok(SignedOctets {
+        message,
+        nonce,
+        maced_id: keys::maced_id(prf, sk_p.expose(), &id.to_bytes()),
+    })
+}
+
+/// Our ID payload and what follows it up to AUTH (RFC 7296 section 2.15): the PSK MIC, or our
+/// certificates and signature. `our_id` wraps the ID for the initiator (IDi) or the responder
+/// (IDr).
+fn authenticate(
     ctx: &Ctx<'_>,
     link: &Link,
     hs: &Handshake,
-    id: &Identification,
-) -> Result<Vec<u8>, LocalError> {
-    let prf = prf(ctx, &hs.suite)?;
+    our_id: fn(Identification) -> Payload,
+) -> Result<Vec<Payload>, SignError> {
     let g = link.gateway_cfg(ctx)?;
-    let k = &hs.keys.ike;
-    let (sk_p, peer_nonce) = match link.role {
-        Role::Initiator => (&k.sk_pi, &hs.nr),
-        Role::Responder => (&k.sk_pr, &hs.ni),
-    };
-    let maced = keys::maced_id(prf, sk_p.expose(), &id.to_bytes());
-    Ok(keys::psk_auth(
-        prf,
-        g.psk.expose(),
-        &hs.our_init,
-        peer_nonce,
-        &maced,
-    ))
+    let id = wire_id(&g.local_id);
+    let octets = signed_octets(ctx, link, hs, &id, true)?;
+    let mut out = vec![our_id(id)];
+    match &g.auth {
+        Authentication::PreSharedKey(psk) => {
+            let prf = prf(ctx, &hs.suite)?;
+            out.push(Payload::Auth(Auth {
+                method: AuthMethod::SHARED_KEY_MIC,
+                data: keys::psk_auth(
+                    prf,
+                    psk.expose(),
+                    octets.message,
+                    octets.nonce,
+                    &octets.maced_id,
+                ),
+            }));
+        }
+        Authentication::Certificate(c) => {
+            out.extend(signature::our_payloads(
+                ctx.provider,
+                ctx.rng,
+                c,
+                link.role,
+                hs.peer_hashes.as_deref(),
+                &octets.concat(),
+            )?);
+        }
+    }
+    Ok(out)
 }
 
-/// Checks the peer's ID against `peer-id` and its AUTH against the PSK; returns the peer's
-/// identity.
+/// Checks the peer's ID against `peer-id` and its AUTH (the PSK MIC, or its certificate and
+/// signature); returns the peer's identity. The error says which check failed.
 fn verify_peer(
     ctx: &Ctx<'_>,
     link: &Link,
     hs: &Handshake,
-    id: &Identification,
-    auth: &Auth,
+    (msg, id, auth): (&Message, &Identification, &Auth),
 ) -> Result<Identity, String> {
     let g = link.gateway_cfg(ctx).map_err(|e| e.to_string())?;
     let peer = Identity::from_wire(id.id_type.0, &id.data);
@@ -98,45 +156,48 @@ fn verify_peer(
             return Err(format!("peer ID {peer} does not match the configured {p}"));
         }
     }
-    if auth.method != AuthMethod::SHARED_KEY_MIC {
-        return Err(format!("peer uses auth method {}, we use PSK", auth.method));
-    }
-    let prf = prf(ctx, &hs.suite).map_err(|e| e.to_string())?;
-    let k = &hs.keys.ike;
-    let (sk_p, our_nonce) = match link.role {
-        Role::Initiator => (&k.sk_pr, &hs.ni),
-        Role::Responder => (&k.sk_pi, &hs.nr),
-    };
-    let maced = keys::maced_id(prf, sk_p.expose(), &id.to_bytes());
-    let expected = keys::psk_auth(prf, g.psk.expose(), &hs.peer_init, our_nonce, &maced);
-    if !constant_time_eq(&expected, &auth.data) {
-        return Err(format!(
-            "AUTH payload of {peer} does not verify (pre-shared key mismatch?)"
-        ));
+    let octets = signed_octets(ctx, link, hs, id, false).map_err(|e| e.to_string())?;
+    match &g.auth {
+        Authentication::PreSharedKey(psk) => {
+            if auth.method != AuthMethod::SHARED_KEY_MIC {
+                return Err(format!("peer uses auth method {}, we use PSK", auth.method));
+            }
+            let prf = prf(ctx, &hs.suite).map_err(|e| e.to_string())?;
+            let expected = keys::psk_auth(
+                prf,
+                psk.expose(),
+                octets.message,
+                octets.nonce,
+                &octets.maced_id,
+            );
+            if !constant_time_eq(&expected, &auth.data) {
+                return Err(format!(
+                    "AUTH payload of {peer} does not verify (pre-shared key mismatch?)"
+                ));
+            }
+        }
+        Authentication::Certificate(c) => {
+            let octets = octets.concat();
+            signature::verify(ctx.provider, c, ctx.wall_clock, (&peer, msg, auth), &octets)?;
+        }
     }
     Ok(peer)
 }
 
 /// Initiator: the IKE_AUTH request, with INITIAL_CONTACT (we hold no other IKE SA with the
-/// peer when we initiate) and the first Child SA.
-pub(crate) fn request(
-    ctx: &Ctx<'_>,
-    link: &Link,
-    a: &AuthSent,
-) -> Result<Vec<Payload>, LocalError> {
-    let g = link.gateway_cfg(ctx)?;
-    let id = wire_id(&g.local_id);
-    let auth = our_auth(ctx, link, &a.hs, &id)?;
-    let mut payloads = vec![
-        Payload::IdI(id),
-        Payload::Auth(Auth {
-            method: AuthMethod::SHARED_KEY_MIC,
-            data: auth,
-        }),
-        Payload::Notify(Notify::new(NotifyType::INITIAL_CONTACT, &[])),
-    ];
+/// peer when we initiate) and the first Child SA. A failure to authenticate ourselves (no
+/// signature scheme the peer accepts, our random source) is the reason the SA fails.
+pub(crate) fn request(ctx: &Ctx<'_>, link: &Link, a: &AuthSent) -> Result<Vec<Payload>, Reason> {
+    let mut payloads = authenticate(ctx, link, &a.hs, Payload::IdI).map_err(|e| match e {
+        SignError::Local(e) => Reason::from(e),
+        SignError::NoScheme(why) => Reason::AuthenticationFailed(why),
+    })?;
+    payloads.push(Payload::Notify(Notify::new(
+        NotifyType::INITIAL_CONTACT,
+        &[],
+    )));
     if let Some(req) = &a.first_child {
-        let t = ctx.tunnel(&req.tunnel)?;
+        let t = ctx.tunnel(&req.tunnel).map_err(Reason::from)?;
         push_esp_offers(&mut payloads, t, req.spi, false);
         payloads.push(Payload::TsI(TrafficSelectors::from_selectors(&req.tsi)));
         payloads.push(Payload::TsR(TrafficSelectors::from_selectors(&req.tsr)));
@@ -164,7 +225,7 @@ pub(crate) fn respond(
         let why = Reason::Malformed("IKE_AUTH without IDi or AUTH".into());
         return refuse(NotifyType::INVALID_SYNTAX, why);
     };
-    let peer = match verify_peer(ctx, link, hs, idi, auth) {
+    let peer = match verify_peer(ctx, link, hs, (msg, idi, auth)) {
         Ok(p) => p,
         Err(why) => {
             return refuse(
@@ -173,16 +234,17 @@ pub(crate) fn respond(
             )
         }
     };
-    let g = link.gateway_cfg(ctx)?;
-    let our_id = wire_id(&g.local_id);
-    let our_auth = our_auth(ctx, link, hs, &our_id)?;
-    let mut payloads = vec![
-        Payload::IdR(our_id),
-        Payload::Auth(Auth {
-            method: AuthMethod::SHARED_KEY_MIC,
-            data: our_auth,
-        }),
-    ];
+    let mut payloads = match authenticate(ctx, link, hs, Payload::IdR) {
+        Ok(p) => p,
+        Err(SignError::Local(e)) => return Err(e),
+        // We cannot prove who we are in a way the initiator accepts: it would refuse our AUTH.
+        Err(SignError::NoScheme(why)) => {
+            return refuse(
+                NotifyType::AUTHENTICATION_FAILED,
+                Reason::AuthenticationFailed(why),
+            )
+        }
+    };
     let child = respond_child(ctx, link, hs, msg, &mut payloads);
     Ok((
         payloads,
@@ -293,7 +355,7 @@ pub(crate) fn on_response(ctx: &Ctx<'_>, link: &Link, a: &AuthSent, msg: &Messag
             tell_peer: false,
         };
     };
-    let peer = match verify_peer(ctx, link, &a.hs, idr, auth) {
+    let peer = match verify_peer(ctx, link, &a.hs, (msg, idr, auth)) {
         Ok(p) => p,
         Err(why) => {
             return AuthResult::Failed {

@@ -15,6 +15,7 @@
 //! responder's answer creates a [`Handshake`] waiting for IKE_AUTH.
 
 use super::keying::{our_proposals, prf, sa_keys};
+use super::signature;
 use crate::config::GatewayConfig;
 use crate::cookie::CookieSecret;
 use crate::ctx::Ctx;
@@ -180,6 +181,7 @@ pub(crate) fn request(
             &[],
         )));
     }
+    payloads.extend(signature::init_payloads(ctx.provider, g, Role::Initiator));
     let msg = Message {
         header: Header::new(
             link.spi_i,
@@ -307,6 +309,7 @@ pub(crate) fn on_response(
             nr,
             our_init: init.request,
             peer_init: bytes.to_vec(),
+            peer_hashes: signature::peer_hashes(g, &msg),
         },
         first_child: init.first_child,
     })
@@ -472,6 +475,7 @@ pub(crate) fn respond(
             &[],
         )));
     }
+    payloads.extend(signature::init_payloads(ctx.provider, g, Role::Responder));
     let response = Message {
         header: Header::new(
             spi_i,
@@ -492,6 +496,7 @@ pub(crate) fn respond(
         nr,
         our_init: out.clone(),
         peer_init: bytes.to_vec(),
+        peer_hashes: signature::peer_hashes(g, &msg),
     };
     Ok(InitOutcome::Created(link, hs, out))
 }

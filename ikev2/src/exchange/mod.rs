@@ -15,6 +15,7 @@ pub(crate) mod ike_sa_init;
 pub(crate) mod informational;
 mod keying;
 mod outcome;
+mod signature;
 
 pub(crate) use child::{child_request, proposed_children};
 pub(crate) use outcome::{Effects, Successor};

@@ -19,7 +19,7 @@ use crate::keys::IkeKeys;
 use crate::proposal::IkeSuite;
 use crate::wire::SkKeys;
 use ipsec_core::child_sa::ChildSa;
-use ipsec_core::crypto::{ActiveKeyExchange, SecretBytes};
+use ipsec_core::crypto::{ActiveKeyExchange, HashAlgorithmId, SecretBytes};
 use ipsec_core::time::Instant;
 
 /// The keys of an IKE SA once IKE_SA_INIT is done.
@@ -57,6 +57,9 @@ pub(crate) struct Handshake {
     pub(crate) our_init: Vec<u8>,
     /// The peer's IKE_SA_INIT message as received.
     pub(crate) peer_init: Vec<u8>,
+    /// The hashes of the peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427 section 4), when it sent
+    /// one to a certificate gateway of ours.
+    pub(crate) peer_hashes: Option<Vec<HashAlgorithmId>>,
 }
 
 /// Initiator: the IKE_AUTH request is out.

@@ -114,7 +114,13 @@ impl IkeSa {
             InitStep::Answered(auth) => {
                 self.queue.take_response(0);
                 self.timers.stop(Timer::Retransmit);
-                let payloads = ike_auth::request(ctx, &self.link, &auth)?;
+                let payloads = match ike_auth::request(ctx, &self.link, &auth) {
+                    Ok(p) => p,
+                    Err(reason) => {
+                        self.fail_negotiation(ctx, reason);
+                        return Ok(());
+                    }
+                };
                 self.phase = Phase::AuthSent(auth);
                 Ok(self.send_request(ctx, ExchangeType::IKE_AUTH, &payloads, None)?)
             }
