@@ -235,7 +235,7 @@ impl Gateway {
                 warnings.push(Warning::new(
                     object,
                     "not negotiated here (manual key, or an IKE gateway that is not IKEv2 with a \
-                     pre-shared key): routes through its tunnel interface drop their packets"
+                     pre-shared key or certificates): routes through its tunnel interface drop their packets"
                         .into(),
                 ));
             } else if t.ipsec_mode == ipsec_core::config::IpsecMode::Transport {
@@ -413,6 +413,13 @@ impl Gateway {
     }
 
     // ---- inputs ----
+
+    /// Tells the gateway that the wall-clock time at instant `now` is `unix`, for the validity
+    /// dates of certificates (see [`Endpoint::set_wall_clock`]). Needed once, and again when
+    /// the system clock is stepped, by a gateway that authenticates with certificates.
+    pub fn set_wall_clock(&mut self, now: Instant, unix: ipsec_core::time::UnixTime) {
+        self.endpoint.set_wall_clock(now, unix);
+    }
 
     /// Processes expired deadlines: IKE retransmissions, liveness and rekeys, datapath time
     /// limits, session ageing, tunnel monitor probes. Calling it early or twice is harmless.

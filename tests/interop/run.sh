@@ -572,6 +572,267 @@ scenario_sw_init_ts_mismatch() {
   failure sw "$PSK" 10.9.0.0/24 child-sa-failed TS_UNACCEPTABLE TS_UNACCEPT
 }
 
+# ---------------------------------------------------------------------------------------------
+# Certificate authentication (RFC 7296 section 2.15, RFC 7427), with the test PKI of
+# testdata/pki (made by strongSwan's `pki`, testdata/pki/make-certs.sh). We are hq (issued by the
+# intermediate CA: our CERT payloads carry hq and the intermediate), charon is branch (issued by
+# the root); each side trusts the root only. KIND: rsa (3072), ecdsa-p256, ecdsa-p384, ecdsa-p521,
+# ed25519.
+
+PKI="$ROOT/testdata/pki"
+CERT_US_ID=hq.example.net
+CERT_SW_ID=branch.example.net
+
+# Our configuration: x25519.toml with certificate authentication, written next to its files in
+# $DIR/us (git does not keep file modes, so the key is copied and made 0600 here).
+# cert_us KIND CERT ID PEER_ID: CERT is our end entity in the PKI (hq, branch, wrong-ca, ...).
+cert_us() {
+  local kind="$1" cert="$2" dir="$DIR/us"
+  cat "$PKI/$kind/$cert.crt" >"$dir/us.crt"
+  # hq is issued by the intermediate CA: the file carries the chain, sent as CERT payloads.
+  [ "$cert" = hq ] && cat "$PKI/$kind/intermediate-ca.crt" >>"$dir/us.crt"
+  install -m 0600 "$PKI/$kind/$cert.key" "$dir/us.key"
+  cp "$PKI/$kind/root-ca.crt" "$dir/ca.crt"
+  sed -e '/^local-id = /d' -e '/^peer-id = /d' \
+    -e "s|^authentication = { pre-shared-key.*|authentication = { certificate = { local-certificate = \"us\", certificate-profile = \"test-pki\" } }\nlocal-id = { type = \"fqdn\", id = \"$3\" }\npeer-id = { type = \"fqdn\", id = \"$4\" }|" \
+    "$HERE/configs/x25519.toml" >"$dir/cert.toml"
+  cat >>"$dir/cert.toml" <<TOML
+
+[[certificate]]
+name = "us"
+certificate-file = "us.crt"
+private-key-file = "us.key"
+
+[[certificate]]
+name = "root-ca"
+certificate-file = "ca.crt"
+
+[[certificate-profile]]
+name = "test-pki"
+ca = ["root-ca"]
+TOML
+}
+
+# charon's side: CERT (its end entity) with ID, expecting PEER_ID; trusts the root CA.
+# cert_sw KIND CERT ID PEER_ID
+cert_sw() {
+  local kind="$1" sw="$DIR/sw/swanctl"
+  mkdir -p "$sw/x509" "$sw/x509ca" "$sw/private"
+  cp "$PKI/$kind/$2.crt" "$sw/x509/sw.crt"
+  install -m 0600 "$PKI/$kind/$2.key" "$sw/private/sw.key"
+  cp "$PKI/$kind/root-ca.crt" "$sw/x509ca/root-ca.crt"
+  # charon sends the issuer of its certificate only when it holds it: hq's is the intermediate.
+  [ "$2" = hq ] && cp "$PKI/$kind/intermediate-ca.crt" "$sw/x509ca/intermediate-ca.crt"
+  cat >"$sw/swanctl.conf" <<CONF
+connections {
+  gw {
+    version = 2
+    local_addrs = $SW_IP
+    remote_addrs = $US_IP
+    proposals = $(proposal_ike x25519)
+    encap = yes
+    dpd_delay = 0
+    rekey_time = 4h
+    send_certreq = yes
+    local {
+      auth = ${SW_AUTH:-pubkey}
+      certs = sw.crt
+      id = $3
+    }
+    remote {
+      auth = pubkey
+      id = $4
+    }
+    children {
+      net {
+        local_ts = 10.2.0.0/24
+        remote_ts = 10.1.0.0/24
+        esp_proposals = $(proposal_esp x25519)
+        mode = tunnel
+        start_action = none
+        rekey_time = 1h
+      }
+    }
+  }
+}
+CONF
+  start_charon "$DIR/sw" "$SW_NS"
+}
+
+# charon logs the method of each AUTH it checks or makes: "authentication of 'hq.example.net'
+# with ECDSA_WITH_SHA256_DER successful" (RFC 7427: the signature scheme), "... with ECDSA-256
+# signature successful" (classic: the auth method); "(myself)" for its own.
+charon_auth() { # charon_auth ID: the method charon logs for ID's AUTH ("myself" for its own)
+  local who="'$1' with"
+  [ "$1" = myself ] && who="'$CERT_SW_ID' (myself) with"
+  grep -m1 -o "authentication of $who .* successful" "$DIR/sw/charon.log" |
+    sed -e "s/^authentication of $who //" -e 's/ successful$//'
+}
+
+# A tunnel with certificates. $1: who initiates (us|sw); $2: KIND; $3: the method charon must log
+# for our AUTH; $4: the method charon must log for its own (a grep -E pattern each). SW_CHARON_OPTS
+# (e.g. signature_authentication = no: charon announces no RFC 7427 and both use the classic
+# methods) and SW_AUTH (charon's local auth, e.g. rsa/pss-sha256) vary charon's side.
+cert_tunnel() {
+  local kind="$2" theirs ours
+  export SW_CHARON_OPTS
+  cert_us "$kind" hq "$CERT_US_ID" "$CERT_SW_ID"
+  cert_sw "$kind" branch "$CERT_SW_ID" "$CERT_US_ID" || return 1
+  if [ "$1" = us ]; then
+    peer --config "$DIR/us/cert.toml" --initiate to-strongswan $(until_args x25519) \
+      --timeout 20s --linger 500ms ||
+      { echo "ike-peer: no Child SA or no echo reply: $(tail -1 "$DIR/peer.err")"; return 1; }
+  else
+    # shellcheck disable=SC2046
+    peer_bg --config "$DIR/us/cert.toml" $(until_args x25519) --timeout 20s --linger 500ms ||
+      return 1
+    sw_in "$DIR/sw" "$SW_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1 ||
+      { echo "swanctl --initiate failed: $(grep -m1 -i fail "$DIR/initiate.txt")"; return 1; }
+    peer_wait ||
+      { echo "ike-peer: no Child SA or no echo reply: $(tail -1 "$DIR/peer.err")"; return 1; }
+  fi
+  check_agreement && check_traffic x25519 || return 1
+  # Our CERT payloads: hq and the intermediate CA; charon verified the chain to its root.
+  grep -Eq "parsed IKE_AUTH (request|response) 1 \[ IDr? CERT CERT " "$DIR/sw/charon.log" ||
+    grep -Eq "parsed IKE_AUTH (request|response) 1 \[ IDi CERT CERT " "$DIR/sw/charon.log" ||
+    { echo "charon did not receive our two CERT payloads"; return 1; }
+  grep -q 'reached self-signed root ca with a path length of 1' "$DIR/sw/charon.log" ||
+    { echo "charon did not build the path hq -> intermediate -> root"; return 1; }
+  theirs="$(charon_auth "$CERT_US_ID")"
+  ours="$(charon_auth myself)"
+  echo "our AUTH: $theirs; charon's AUTH: $ours" >"$DIR/auth.txt"
+  echo "$theirs" | grep -Eqx "$3" || { echo "charon checked our AUTH as '$theirs', expected $3"; return 1; }
+  echo "$ours" | grep -Eqx "$4" || { echo "charon signed its AUTH as '$ours', expected $4"; return 1; }
+}
+
+# RFC 7427 (method 14): we sign with RSASSA-PSS for RSA (our preference), charon with PKCS#1 v1.5
+# (its default without rsa_pss = yes); ECDSA and Ed25519 with the curve's hash.
+PSS='RSA_EMSA_PSS_SHA2_(256|384|512)_SALT_(32|48|64)'
+scenario_us_cert_rsa() { cert_tunnel us rsa "$PSS" 'RSA_EMSA_PKCS1_SHA2_(256|384|512)'; }
+scenario_sw_cert_rsa() { cert_tunnel sw rsa "$PSS" 'RSA_EMSA_PKCS1_SHA2_(256|384|512)'; }
+scenario_us_cert_rsa_pss() { SW_CHARON_OPTS="rsa_pss = yes" cert_tunnel us rsa "$PSS" "$PSS"; }
+scenario_sw_cert_rsa_pss() { SW_CHARON_OPTS="rsa_pss = yes" cert_tunnel sw rsa "$PSS" "$PSS"; }
+scenario_us_cert_p256() { cert_tunnel us ecdsa-p256 'ECDSA_WITH_SHA256_DER' 'ECDSA_WITH_SHA256_DER'; }
+scenario_sw_cert_p256() { cert_tunnel sw ecdsa-p256 'ECDSA_WITH_SHA256_DER' 'ECDSA_WITH_SHA256_DER'; }
+scenario_us_cert_p384() { cert_tunnel us ecdsa-p384 'ECDSA_WITH_SHA384_DER' 'ECDSA_WITH_SHA384_DER'; }
+scenario_sw_cert_p384() { cert_tunnel sw ecdsa-p384 'ECDSA_WITH_SHA384_DER' 'ECDSA_WITH_SHA384_DER'; }
+scenario_us_cert_p521() { cert_tunnel us ecdsa-p521 'ECDSA_WITH_SHA512_DER' 'ECDSA_WITH_SHA512_DER'; }
+scenario_sw_cert_p521() { cert_tunnel sw ecdsa-p521 'ECDSA_WITH_SHA512_DER' 'ECDSA_WITH_SHA512_DER'; }
+scenario_us_cert_ed25519() { cert_tunnel us ed25519 'ED25519' 'ED25519'; }
+scenario_sw_cert_ed25519() { cert_tunnel sw ed25519 'ED25519' 'ED25519'; }
+# The classic methods: charon without RFC 7427 sends no SIGNATURE_HASH_ALGORITHMS, so both sides
+# use RSA PKCS#1 v1.5 with SHA-1 (method 1) or ECDSA with the curve's hash (methods 9-11).
+classic() { SW_CHARON_OPTS="signature_authentication = no" cert_tunnel "$1" "$2" "$3" "$3"; }
+scenario_us_cert_classic_rsa() { classic us rsa 'RSA signature'; }
+scenario_sw_cert_classic_rsa() { classic sw rsa 'RSA signature'; }
+scenario_us_cert_classic_p256() { classic us ecdsa-p256 'ECDSA-256 signature'; }
+scenario_sw_cert_classic_p256() { classic sw ecdsa-p256 'ECDSA-256 signature'; }
+scenario_us_cert_classic_p384() { classic us ecdsa-p384 'ECDSA-384 signature'; }
+scenario_sw_cert_classic_p384() { classic sw ecdsa-p384 'ECDSA-384 signature'; }
+scenario_us_cert_classic_p521() { classic us ecdsa-p521 'ECDSA-521 signature'; }
+scenario_sw_cert_classic_p521() { classic sw ecdsa-p521 'ECDSA-521 signature'; }
+
+# A certificate refused. $1: who initiates (us|sw); $2: who refuses (us|sw); $3/$4: our
+# certificate and ID; $5/$6: charon's. When we refuse, our ike-sa-failed event carries
+# AUTHENTICATION_FAILED, its LOG line names the check ($7, a grep -E pattern), and charon receives
+# N(AUTH_FAILED) (in our IKE_AUTH response, or in an INFORMATIONAL when we initiated). When charon
+# refuses, its log must say why ($7) and it sends N(AUTH_FAILED): we report ike-sa-failed with
+# AUTHENTICATION_FAILED, or, when charon initiated, ike-sa-down with it (as responder our IKE SA
+# was up once we sent our AUTH; charon's INFORMATIONAL ends it, RFC 7296 section 2.21.2). Neither
+# side keeps a Child SA. ECDSA P-256 keys.
+cert_refused() {
+  local kind=ecdsa-p256 ev role kind_ev=ike-sa-failed until=failure
+  export SW_CHARON_OPTS
+  cert_us "$kind" "$3" "$4" "$6"
+  cert_sw "$kind" "$5" "$6" "$4" || return 1
+  if [ "$1" = us ]; then
+    role=initiator
+    peer --config "$DIR/us/cert.toml" --initiate to-strongswan --until failure --timeout 20s \
+      --linger 500ms || { echo "ike-peer did not report a failure: $(tail -1 "$DIR/peer.err")"; return 1; }
+  else
+    role=responder
+    [ "$2" = sw ] && kind_ev=ike-sa-down until=ike-down
+    peer_bg --config "$DIR/us/cert.toml" --until "$until" --timeout 20s --linger 500ms || return 1
+    if sw_in "$DIR/sw" "$SW_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1; then
+      echo "swanctl --initiate succeeded; expected AUTH_FAILED"
+      return 1
+    fi
+    peer_wait || { echo "ike-peer did not report a failure: $(tail -1 "$DIR/peer.err")"; return 1; }
+  fi
+  ev="$(grep -m1 "^EVENT $kind_ev " "$DIR/peer.out" || true)"
+  [ "$(word notify "$ev")" = AUTHENTICATION_FAILED ] || { echo "expected $kind_ev with notify=AUTHENTICATION_FAILED, got: $ev"; return 1; }
+  if [ "$kind_ev" = ike-sa-failed ] && [ "$(word role "$ev")" != "$role" ]; then
+    echo "expected ike-sa-failed as $role, got: $ev"
+    return 1
+  fi
+  if [ "$2" = us ]; then
+    grep -A1 "^EVENT ike-sa-failed " "$DIR/peer.out" | grep -Eq "^LOG .*$7" ||
+      { echo "our log does not say '$7': $(grep -m1 -A1 '^EVENT ike-sa-failed ' "$DIR/peer.out" | tail -1)"; return 1; }
+    charon_received "$DIR/sw" AUTH_FAILED || { echo "charon did not receive AUTH_FAILED"; return 1; }
+  else
+    grep -Eq "$7" "$DIR/sw/charon.log" || { echo "charon's log does not say '$7'"; return 1; }
+    charon_sent "$DIR/sw" AUTH_FAILED || { echo "charon did not send AUTH_FAILED"; return 1; }
+  fi
+  if [ "$kind_ev" = ike-sa-down ]; then
+    # Our Child SA of the IKE_AUTH response went with the IKE SA.
+    grep -q '^EVENT child-sa-deleted .*reason=ike-sa-gone' "$DIR/peer.out" ||
+      { echo "our Child SA was not deleted with the IKE SA"; return 1; }
+  elif grep -q '^EVENT child-sa-installed ' "$DIR/peer.out"; then
+    echo "ike-peer installed a Child SA"
+    return 1
+  fi
+  no_child "$DIR/sw" "$SW_NS"
+}
+# charon's certificate is "branch" issued by a rogue CA with the root's name: the signature on
+# it does not verify with the root's key.
+scenario_us_cert_peer_wrong_ca() {
+  cert_refused us us hq "$CERT_US_ID" wrong-ca "$CERT_SW_ID" 'certificate (issuer|signature) check failed'
+}
+scenario_sw_cert_peer_wrong_ca() {
+  cert_refused sw us hq "$CERT_US_ID" wrong-ca "$CERT_SW_ID" 'certificate (issuer|signature) check failed'
+}
+# Ours is the one from the rogue CA (we present ourselves as branch, charon as hq).
+scenario_us_cert_our_wrong_ca() {
+  cert_refused us sw wrong-ca "$CERT_SW_ID" hq "$CERT_US_ID" 'no trusted .* public key found'
+}
+scenario_sw_cert_our_wrong_ca() {
+  cert_refused sw sw wrong-ca "$CERT_SW_ID" hq "$CERT_US_ID" 'no trusted .* public key found'
+}
+# charon's certificate expired in 2021.
+scenario_us_cert_peer_expired() {
+  cert_refused us us hq "$CERT_US_ID" expired "$CERT_SW_ID" 'certificate validity check failed: .* expired'
+}
+scenario_sw_cert_peer_expired() {
+  cert_refused sw us hq "$CERT_US_ID" expired "$CERT_SW_ID" 'certificate validity check failed: .* expired'
+}
+scenario_us_cert_our_expired() {
+  cert_refused us sw expired "$CERT_SW_ID" hq "$CERT_US_ID" 'subject certificate invalid \(valid from .* to .* 2021\)'
+}
+# We send the ID hq.example.net with the certificate of other.example.net: charon refuses it.
+scenario_us_cert_our_id_mismatch() {
+  cert_refused us sw mismatch "$CERT_US_ID" branch "$CERT_SW_ID" "no trusted .* public key found for '$CERT_US_ID'"
+}
+scenario_sw_cert_our_id_mismatch() {
+  cert_refused sw sw mismatch "$CERT_US_ID" branch "$CERT_SW_ID" "no trusted .* public key found for '$CERT_US_ID'"
+}
+# charon sends the ID branch.example.net with other.example.net's certificate: we refuse it.
+scenario_us_cert_peer_id_mismatch() {
+  cert_refused us us hq "$CERT_US_ID" mismatch "$CERT_SW_ID" 'certificate identity check failed: peer ID fqdn:branch.example.net is not in certificate'
+}
+scenario_sw_cert_peer_id_mismatch() {
+  cert_refused sw us hq "$CERT_US_ID" mismatch "$CERT_SW_ID" 'certificate identity check failed: peer ID fqdn:branch.example.net is not in certificate'
+}
+
+CERT_SCENARIOS=(
+  us-cert-rsa sw-cert-rsa us-cert-rsa-pss sw-cert-rsa-pss us-cert-p256 sw-cert-p256 us-cert-p384 sw-cert-p384
+  us-cert-p521 sw-cert-p521 us-cert-ed25519 sw-cert-ed25519
+  us-cert-classic-rsa sw-cert-classic-rsa us-cert-classic-p256 sw-cert-classic-p256
+  us-cert-classic-p384 sw-cert-classic-p384 us-cert-classic-p521 sw-cert-classic-p521
+  us-cert-peer-wrong-ca sw-cert-peer-wrong-ca us-cert-our-wrong-ca sw-cert-our-wrong-ca
+  us-cert-peer-expired sw-cert-peer-expired us-cert-our-expired
+  us-cert-our-id-mismatch sw-cert-our-id-mismatch us-cert-peer-id-mismatch sw-cert-peer-id-mismatch
+)
+
 SMOKE_SCENARIOS=(swan-to-swan swan-wrong-psk swan-ts-mismatch)
 OUR_SCENARIOS=(
   us-init-x25519 sw-init-x25519 us-init-modp2048 sw-init-modp2048 us-init-ecp384 sw-init-ecp384
@@ -579,6 +840,7 @@ OUR_SCENARIOS=(
   us-rekey-child sw-rekey-child us-rekey-ike sw-rekey-ike
   us-init-wrong-psk sw-init-wrong-psk us-init-ts-mismatch sw-init-ts-mismatch
   us-init-no-ike-proposal sw-init-no-ike-proposal us-init-no-esp-proposal sw-init-no-esp-proposal
+  "${CERT_SCENARIOS[@]}"
 )
 ALL_SCENARIOS=("${SMOKE_SCENARIOS[@]}" "${OUR_SCENARIOS[@]}")
 

@@ -8,7 +8,9 @@
 #   strongswan.sh swanctl ARGS...    any swanctl command against this charon
 #
 # Environment: SW_NS (default ipsec-sw), SW_DIR (default /tmp/ipsec-interop/sw),
-#              CHARON (default /usr/lib/ipsec/charon), START_TIMEOUT seconds (default 15).
+#              CHARON (default /usr/lib/ipsec/charon), START_TIMEOUT seconds (default 15),
+#              SW_CHARON_OPTS extra `key = value` lines for the charon section (e.g.
+#              `signature_authentication = no`).
 #
 # Everything of one instance lives in SW_DIR; nothing under /etc is read:
 #   strongswan.conf       generated here (private plugin list, log file, vici socket)
@@ -49,6 +51,7 @@ charon {
   retransmit_tries = 2
   retransmit_timeout = 2.0
   retransmit_base = 1.4
+${SW_CHARON_OPTS:-}
   syslog {
     daemon {
       default = -1

@@ -15,7 +15,8 @@ use ipsec_core::config::Config;
 use ipsec_core::crypto::default_provider;
 use ipsec_core::demux::{IKE_PORT, NAT_T_PORT};
 use std::sync::mpsc::RecvTimeoutError;
-use std::time::{Duration, Instant as StdInstant};
+use ipsec_core::time::UnixTime;
+use std::time::{Duration, Instant as StdInstant, SystemTime};
 
 /// Spacing and number of `--ping` echo requests.
 const PING_INTERVAL: Duration = Duration::from_millis(200);
@@ -30,6 +31,15 @@ fn load(path: &str) -> Result<EndpointConfig, String> {
             .join("\n")
     })?;
     EndpointConfig::from_config(&cfg).map_err(|e| format!("{path}: {e}"))
+}
+
+/// The system's wall-clock time; a clock set before 1970 counts as the epoch (every
+/// certificate is then not yet valid, and says so).
+fn system_time() -> UnixTime {
+    let since = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    UnixTime::from_secs(since.as_secs())
 }
 
 /// Maps the process's monotonic clock onto the endpoint's `Instant` (microseconds since start).
@@ -102,6 +112,8 @@ pub(crate) fn run(args: &Args) -> Result<bool, String> {
     println!("READY ike={ike} natt={natt}");
 
     let clock = Clock(StdInstant::now());
+    // Certificate validity needs the date; the endpoint follows it on the monotonic clock.
+    ep.set_wall_clock(clock.now(), system_time());
     if let Some(tunnel) = &args.initiate {
         ep.connect(clock.now(), tunnel)
             .map_err(|e| format!("--initiate {tunnel}: {e}"))?;
