@@ -14,8 +14,8 @@ use ikev2::{Endpoint, Event, Received};
 use ipsec_core::config::Config;
 use ipsec_core::crypto::default_provider;
 use ipsec_core::demux::{IKE_PORT, NAT_T_PORT};
-use std::sync::mpsc::RecvTimeoutError;
 use ipsec_core::time::UnixTime;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant as StdInstant, SystemTime};
 
 /// Spacing and number of `--ping` echo requests.
