@@ -13,6 +13,13 @@
 //! - [`wire`]: the message codec; [`proposal`]: negotiation; [`identity`]: IKE identities;
 //! - errors per operation: [`ConfigError`], [`CommandError`], [`NegotiationError`].
 //!
+//! Peers authenticate with a pre-shared key or with certificates
+//! ([`config::Authentication`]): RFC 7427 signatures (AUTH method 14, announced with
+//! SIGNATURE_HASH_ALGORITHMS) or, with peers that do not announce RFC 7427, the classic RSA and
+//! ECDSA methods; CERT payloads carry our chain and CERTREQ names the CAs we trust. Checking a
+//! certificate's dates needs the wall-clock time, which the caller passes in like every other
+//! input ([`Endpoint::set_wall_clock`]). Revocation (CRL, OCSP) is not checked.
+//!
 //! With the `testing` feature, `ikev2::testing` adds a deterministic two-peer harness with a
 //! simulated network and clock, for tests, benchmarks and fuzzers.
 //!

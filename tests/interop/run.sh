@@ -582,6 +582,8 @@ scenario_sw_init_ts_mismatch() {
 PKI="$ROOT/testdata/pki"
 CERT_US_ID=hq.example.net
 CERT_SW_ID=branch.example.net
+# The ID type both sides use (our configuration's names: fqdn, ufqdn, ipaddr, dn); see cert_ids.
+CERT_ID_TYPE=fqdn
 
 # Our configuration: x25519.toml with certificate authentication, written next to its files in
 # $DIR/us (git does not keep file modes, so the key is copied and made 0600 here).
@@ -594,7 +596,7 @@ cert_us() {
   install -m 0600 "$PKI/$kind/$cert.key" "$dir/us.key"
   cp "$PKI/$kind/root-ca.crt" "$dir/ca.crt"
   sed -e '/^local-id = /d' -e '/^peer-id = /d' \
-    -e "s|^authentication = { pre-shared-key.*|authentication = { certificate = { local-certificate = \"us\", certificate-profile = \"test-pki\" } }\nlocal-id = { type = \"fqdn\", id = \"$3\" }\npeer-id = { type = \"fqdn\", id = \"$4\" }|" \
+    -e "s|^authentication = { pre-shared-key.*|authentication = { certificate = { local-certificate = \"us\", certificate-profile = \"test-pki\" } }\nlocal-id = { type = \"$CERT_ID_TYPE\", id = \"$3\" }\npeer-id = { type = \"$CERT_ID_TYPE\", id = \"$4\" }|" \
     "$HERE/configs/x25519.toml" >"$dir/cert.toml"
   cat >>"$dir/cert.toml" <<TOML
 
@@ -637,11 +639,11 @@ connections {
     local {
       auth = ${SW_AUTH:-pubkey}
       certs = sw.crt
-      id = $3
+      id = "$3"
     }
     remote {
       auth = pubkey
-      id = $4
+      id = "$4"
     }
     children {
       net {
@@ -731,6 +733,24 @@ scenario_us_cert_classic_p384() { classic us ecdsa-p384 'ECDSA-384 signature'; }
 scenario_sw_cert_classic_p384() { classic sw ecdsa-p384 'ECDSA-384 signature'; }
 scenario_us_cert_classic_p521() { classic us ecdsa-p521 'ECDSA-521 signature'; }
 scenario_sw_cert_classic_p521() { classic sw ecdsa-p521 'ECDSA-521 signature'; }
+
+# The tunnel of scenario_us_cert_p256 with IDs of another type, each of which the certificates
+# name: ID_RFC822_ADDR and ID_IPV4_ADDR in the subjectAltName, ID_DER_ASN1_DN the subject (DER on
+# the wire, RFC 7296 section 3.5; charon writes it as text in its log).
+cert_ids() { # cert_ids us|sw TYPE
+  CERT_ID_TYPE="$2"
+  case "$2" in
+    ufqdn) CERT_US_ID=hq@example.net CERT_SW_ID=branch@example.net ;;
+    ipaddr) CERT_US_ID="$US_IP" CERT_SW_ID="$SW_IP" ;;
+    dn) CERT_US_ID="C=CH, O=ipsec-rs test, CN=hq.example.net"
+      CERT_SW_ID="C=CH, O=ipsec-rs test, CN=branch.example.net" ;;
+  esac
+  cert_tunnel "$1" ecdsa-p256 'ECDSA_WITH_SHA256_DER' 'ECDSA_WITH_SHA256_DER'
+}
+scenario_us_cert_id_dn() { cert_ids us dn; }
+scenario_sw_cert_id_dn() { cert_ids sw dn; }
+scenario_us_cert_id_email() { cert_ids us ufqdn; }
+scenario_sw_cert_id_ip() { cert_ids sw ipaddr; }
 
 # A certificate refused. $1: who initiates (us|sw); $2: who refuses (us|sw); $3/$4: our
 # certificate and ID; $5/$6: charon's. When we refuse, our ike-sa-failed event carries
@@ -828,6 +848,7 @@ CERT_SCENARIOS=(
   us-cert-p521 sw-cert-p521 us-cert-ed25519 sw-cert-ed25519
   us-cert-classic-rsa sw-cert-classic-rsa us-cert-classic-p256 sw-cert-classic-p256
   us-cert-classic-p384 sw-cert-classic-p384 us-cert-classic-p521 sw-cert-classic-p521
+  us-cert-id-dn sw-cert-id-dn us-cert-id-email sw-cert-id-ip
   us-cert-peer-wrong-ca sw-cert-peer-wrong-ca us-cert-our-wrong-ca sw-cert-our-wrong-ca
   us-cert-peer-expired sw-cert-peer-expired us-cert-our-expired
   us-cert-our-id-mismatch sw-cert-our-id-mismatch us-cert-peer-id-mismatch sw-cert-peer-id-mismatch
