@@ -7,8 +7,23 @@
 //! hands out one of them.
 //!
 //! Outbound, each tunnel keeps its Child SAs (one per proxy ID, plus the new one during a rekey);
-//! a packet goes to the newest SA whose selectors contain it, so several proxy IDs under one
-//! tunnel interface each get their packets.
+//! a packet goes to the newest *sending* SA whose selectors contain it, so several proxy IDs under
+//! one tunnel interface each get their packets.
+//!
+//! # Rekeys without loss
+//!
+//! A rekeyed Child SA changes hands in three steps, and the table has one call for each:
+//!
+//! 1. The new SA is installed. Its initiator sends on it at once ([`SaTable::install`]); its
+//!    responder does not know yet whether the initiator got the answer, so it installs it with
+//!    [`SaTable::install_inbound`]: packets are accepted on it, but sending stays on the old SA.
+//! 2. The responder's outbound half starts sending ([`SaTable::activate_outbound`]) when IKE says
+//!    the initiator has the SA (its Delete for the old SA arrived), or by itself on the first
+//!    authenticated packet that arrives on the new inbound SA (the initiator already sends on
+//!    it). strongSwan switches at the same two moments.
+//! 3. The old SA stops sending at once and keeps receiving a little longer
+//!    ([`SaTable::retire`]): packets the peer sent on it just before the switch may still be on
+//!    their way, reordered behind the Delete.
 //!
 //! Counters: every SA has its own ([`SaCounters`]); the table adds the drops that happen before
 //! an SA is known (unknown SPI, malformed) and sums everything for [`SaTable::drop_counters`],
@@ -88,7 +103,17 @@ pub struct TableEvent {
 enum Slot {
     Free,
     Reserved(u32),
-    Used(Box<InboundSa>, TunnelId),
+    Used(Box<InEntry>),
+}
+
+/// An installed inbound SA and what the table knows about its pair.
+struct InEntry {
+    sa: InboundSa,
+    tunnel: TunnelId,
+    /// The index of its outbound half, while that half is installed.
+    outbound: Option<u32>,
+    /// Retired: removed at this instant (it only receives until then).
+    remove_at: Option<Instant>,
 }
 
 struct OutEntry {
@@ -97,6 +122,9 @@ struct OutEntry {
     /// The inbound SPI of its Child SA: a handle names this entry only while it matches (the
     /// slot is reused once the outbound half is gone).
     inbound_spi: u32,
+    /// Packets are sent on it (false until [`SaTable::activate_outbound`] for an SA installed
+    /// with [`SaTable::install_inbound`]).
+    sending: bool,
 }
 
 /// The SAs of one gateway.
@@ -167,9 +195,34 @@ impl SaTable {
     pub fn inbound(&self, spi: u32) -> Option<&InboundSa> {
         let slot = self.lookup(spi)?;
         match self.slots.get(slot as usize) {
-            Some(Slot::Used(sa, _)) => Some(sa),
+            Some(Slot::Used(e)) => Some(&e.sa),
             _ => None,
         }
+    }
+
+    /// The handle of the Child SA whose inbound SPI is `spi`, while both halves are installed
+    /// (not after [`retire`](Self::retire)).
+    pub fn child(&self, spi: u32) -> Option<ChildHandle> {
+        let slot = self.lookup(spi)?;
+        let Some(Slot::Used(e)) = self.slots.get(slot as usize) else {
+            return None;
+        };
+        let outbound = e.outbound?;
+        let out = self.outbound.get(outbound as usize)?.as_ref()?;
+        Some(ChildHandle {
+            inbound_spi: spi,
+            outbound_spi: out.sa.spi(),
+            outbound,
+        })
+    }
+
+    /// True when packets of its tunnel may be sent on `child` (see
+    /// [`install_inbound`](Self::install_inbound)).
+    pub fn is_sending(&self, child: ChildHandle) -> bool {
+        self.outbound
+            .get(child.outbound as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|e| e.sending)
     }
 
     /// The inbound SA with SPI `spi`, mutably (to set a failover replay state).
@@ -178,7 +231,7 @@ impl SaTable {
         // Whatever the caller does with it may raise a lifetime event.
         self.events_pending = true;
         match self.slots.get_mut(slot as usize) {
-            Some(Slot::Used(sa, _)) => Some(sa),
+            Some(Slot::Used(e)) => Some(&mut e.sa),
             _ => None,
         }
     }
@@ -214,8 +267,8 @@ impl SaTable {
     pub fn drop_counters(&self) -> DropCounters {
         let mut total = self.drops;
         for s in &self.slots {
-            if let Slot::Used(sa, _) = s {
-                for (r, n) in sa.counters().drops.iter() {
+            if let Slot::Used(e) = s {
+                for (r, n) in e.sa.counters().drops.iter() {
                     total.add(r, n);
                 }
             }
@@ -230,8 +283,55 @@ impl SaTable {
 
     // --- commands ---
 
-    /// Installs both halves of `child` at `now`.
+    /// Installs both halves of `child` at `now`; its tunnel's packets that its selectors
+    /// contain are sent on it from now on (it is the newest). For a new Child SA, and for the
+    /// one we rekeyed as initiator.
     pub fn install(&mut self, now: Instant, child: &ChildSa) -> Result<ChildHandle, EspError> {
+        self.install_as(now, child, true)
+    }
+
+    /// Installs both halves of `child` at `now` but sends nothing on it yet: packets are
+    /// accepted on its inbound half while its tunnel keeps sending on the SA it replaces. For a
+    /// Child SA rekeyed by the peer, whose answer the peer may not have received yet. Sending
+    /// moves to it on [`activate_outbound`](Self::activate_outbound), or by itself on the first
+    /// packet that authenticates on its inbound half.
+    pub fn install_inbound(
+        &mut self,
+        now: Instant,
+        child: &ChildSa,
+    ) -> Result<ChildHandle, EspError> {
+        self.install_as(now, child, false)
+    }
+
+    /// Starts sending on `child` (installed with [`install_inbound`](Self::install_inbound)); it
+    /// is already sending if it was installed with [`install`](Self::install) or a packet
+    /// arrived on it. Returns false when `child` is not installed.
+    pub fn activate_outbound(&mut self, child: ChildHandle) -> bool {
+        match self
+            .outbound
+            .get_mut(child.outbound as usize)
+            .and_then(Option::as_mut)
+        {
+            Some(e) => {
+                if !e.sending {
+                    tracing::debug!(
+                        spi_out = %format_args!("{:08x}", child.outbound_spi),
+                        "IPsec SA outbound activated"
+                    );
+                }
+                e.sending = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn install_as(
+        &mut self,
+        now: Instant,
+        child: &ChildSa,
+        sending: bool,
+    ) -> Result<ChildHandle, EspError> {
         let spi = child.inbound.spi;
         if self.inbound(spi).is_some() {
             return Err(EspError::Config(format!(
@@ -259,9 +359,6 @@ impl SaTable {
             self.foreign.insert(spi, s);
             s
         };
-        if let Some(s) = self.slots.get_mut(slot as usize) {
-            *s = Slot::Used(Box::new(inbound), tunnel);
-        }
         let out_idx = match self.outbound.iter().position(Option::is_none) {
             Some(i) => i,
             None => {
@@ -270,10 +367,19 @@ impl SaTable {
             }
         };
         let out_idx32 = u32::try_from(out_idx).map_err(|_| EspError::TableFull)?;
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            *s = Slot::Used(Box::new(InEntry {
+                sa: inbound,
+                tunnel,
+                outbound: Some(out_idx32),
+                remove_at: None,
+            }));
+        }
         self.outbound[out_idx] = Some(OutEntry {
             sa: outbound,
             tunnel,
             inbound_spi: spi,
+            sending,
         });
         if let Some(list) = self.by_tunnel.get_mut(tunnel.0 as usize) {
             list.push(out_idx32);
@@ -287,6 +393,7 @@ impl SaTable {
             integrity = %child.integrity,
             mode = ?child.mode,
             udp_encapsulated = child.encapsulation.is_some(),
+            sending,
             "IPsec SA installed"
         );
         Ok(ChildHandle {
@@ -296,44 +403,82 @@ impl SaTable {
         })
     }
 
-    /// Removes both halves of `child` (deleted or replaced by a rekey).
+    /// Removes both halves of `child` at once (deleted, or gone with its IKE SA), or what is
+    /// left of it after [`retire`](Self::retire).
     pub fn remove(&mut self, child: ChildHandle) {
         tracing::debug!(
             spi_in = %format_args!("{:08x}", child.inbound_spi),
             spi_out = %format_args!("{:08x}", child.outbound_spi),
             "IPsec SA removed"
         );
+        self.retire(child);
+        self.remove_inbound(child.inbound_spi);
+    }
+
+    /// Removes the outbound half of `child` only: nothing is sent on it any more, while its
+    /// inbound half still receives what the peer sent before it learned of the change (after a
+    /// rekey, packets in flight on the old SA). [`remove`](Self::remove) takes the rest, or
+    /// [`retire_lingering`](Self::retire_lingering) schedules that.
+    pub fn retire(&mut self, child: ChildHandle) {
+        if let Some(e) = self.outbound.get_mut(child.outbound as usize) {
+            // A handle kept past its removal must not take the SA that reused the index.
+            if e.as_ref()
+                .is_some_and(|x| x.inbound_spi == child.inbound_spi)
+            {
+                if let Some(entry) = e.take() {
+                    if let Some(list) = self.by_tunnel.get_mut(entry.tunnel.0 as usize) {
+                        list.retain(|i| *i != child.outbound);
+                    }
+                }
+            }
+        }
         if let Some(slot) = self.lookup(child.inbound_spi) {
+            if let Some(Slot::Used(e)) = self.slots.get_mut(slot as usize) {
+                e.outbound = None;
+            }
+        }
+    }
+
+    /// Retires `child`, replaced by a rekey: nothing is sent on it from now on, and its inbound
+    /// half keeps accepting packets until `now + linger` (packets the peer sent on it before it
+    /// switched may arrive late), then goes by itself in [`handle_timeout`](Self::handle_timeout).
+    /// A zero `linger` removes it at once.
+    pub fn retire_lingering(
+        &mut self,
+        now: Instant,
+        child: ChildHandle,
+        linger: core::time::Duration,
+    ) {
+        if linger.is_zero() {
+            return self.remove(child);
+        }
+        tracing::debug!(
+            spi_in = %format_args!("{:08x}", child.inbound_spi),
+            spi_out = %format_args!("{:08x}", child.outbound_spi),
+            linger_ms = linger.as_millis() as u64,
+            "IPsec SA retired"
+        );
+        self.retire(child);
+        if let Some(slot) = self.lookup(child.inbound_spi) {
+            if let Some(Slot::Used(e)) = self.slots.get_mut(slot as usize) {
+                e.remove_at = Some(now.saturating_add(linger));
+            }
+        }
+    }
+
+    fn remove_inbound(&mut self, spi: u32) {
+        if let Some(slot) = self.lookup(spi) {
             if let Some(s) = self.slots.get_mut(slot as usize) {
                 // Global counters outlive the SA, as `show counter global` does.
-                if let Slot::Used(sa, _) = s {
-                    for (r, n) in sa.counters().drops.iter() {
+                if let Slot::Used(e) = s {
+                    for (r, n) in e.sa.counters().drops.iter() {
                         self.drops.add(r, n);
                     }
                 }
                 *s = Slot::Free;
                 self.free.push(slot);
             }
-            self.foreign.remove(&child.inbound_spi);
-        }
-        self.retire(child);
-    }
-
-    /// Removes the outbound half of `child` only: nothing is sent on it any more, while its
-    /// inbound half still receives what the peer sent before it learned of the change (after a
-    /// rekey, packets in flight on the old SA). [`remove`](Self::remove) takes the rest.
-    pub fn retire(&mut self, child: ChildHandle) {
-        let Some(e) = self.outbound.get_mut(child.outbound as usize) else {
-            return;
-        };
-        if e.as_ref()
-            .is_some_and(|x| x.inbound_spi == child.inbound_spi)
-        {
-            if let Some(entry) = e.take() {
-                if let Some(list) = self.by_tunnel.get_mut(entry.tunnel.0 as usize) {
-                    list.retain(|i| *i != child.outbound);
-                }
-            }
+            self.foreign.remove(&spi);
         }
     }
 
@@ -355,7 +500,7 @@ impl SaTable {
 
     // --- the datapath ---
 
-    /// Encapsulates the IP packet at `buf[inner]` with the newest SA of `tunnel` whose
+    /// Encapsulates the IP packet at `buf[inner]` with the newest sending SA of `tunnel` whose
     /// selectors contain it.
     pub fn encapsulate(
         &mut self,
@@ -380,7 +525,7 @@ impl SaTable {
                 self.outbound
                     .get(*i as usize)
                     .and_then(Option::as_ref)
-                    .is_some_and(|e| e.sa.matches(&flow))
+                    .is_some_and(|e| e.sending && e.sa.matches(&flow))
             })
             .ok_or(EspError::NoOutboundSa)?;
         let sa = &mut self
@@ -428,17 +573,30 @@ impl SaTable {
             self.drops.count(DropReason::UnknownSpi);
             return Err(EspError::UnknownSpi(spi));
         };
-        let Some(Slot::Used(sa, tunnel)) = self.slots.get_mut(slot as usize) else {
+        let Some(Slot::Used(entry)) = self.slots.get_mut(slot as usize) else {
             self.drops.count(DropReason::UnknownSpi);
             return Err(EspError::UnknownSpi(spi));
         };
-        let tunnel = *tunnel;
+        let tunnel = entry.tunnel;
         let r = match outer_ecn {
-            Some(e) => sa.decapsulate_with_ecn(now, packet, e),
-            None => sa.decapsulate(now, packet),
+            Some(e) => entry.sa.decapsulate_with_ecn(now, packet, e),
+            None => entry.sa.decapsulate(now, packet),
         };
-        self.events_pending |= sa.has_event();
-        Ok(r?.map(|packet| Delivered {
+        self.events_pending |= entry.sa.has_event();
+        let r = r?;
+        // An authenticated packet on the new SA: the peer has it and sends on it, so we may too.
+        if let Some(out) = entry.outbound {
+            if let Some(Some(o)) = self.outbound.get_mut(out as usize) {
+                if !o.sending && o.inbound_spi == spi {
+                    tracing::debug!(
+                        spi_out = %format_args!("{:08x}", o.sa.spi()),
+                        "IPsec SA outbound activated by inbound traffic"
+                    );
+                    o.sending = true;
+                }
+            }
+        }
+        Ok(r.map(|packet| Delivered {
             spi,
             tunnel,
             packet,
@@ -457,9 +615,9 @@ impl SaTable {
             let i = (self.event_cursor + k) % n;
             let ev = if i < self.slots.len() {
                 match self.slots.get_mut(i) {
-                    Some(Slot::Used(sa, tunnel)) => sa.poll_event().map(|event| TableEvent {
-                        spi: sa.spi(),
-                        tunnel: *tunnel,
+                    Some(Slot::Used(e)) => e.sa.poll_event().map(|event| TableEvent {
+                        spi: e.sa.spi(),
+                        tunnel: e.tunnel,
                         outbound: false,
                         event,
                     }),
@@ -494,7 +652,10 @@ impl SaTable {
     /// The earliest time limit of any SA.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let inb = self.slots.iter().filter_map(|s| match s {
-            Slot::Used(sa, _) => sa.poll_timeout(),
+            Slot::Used(e) => [e.sa.poll_timeout(), e.remove_at]
+                .into_iter()
+                .flatten()
+                .min(),
             _ => None,
         });
         let out = self
@@ -505,13 +666,22 @@ impl SaTable {
         inb.chain(out).min()
     }
 
-    /// Raises the time-based events due at `now`.
+    /// Raises the time-based events due at `now`, and removes retired SAs whose time is up.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let mut gone = Vec::new();
         for s in &mut self.slots {
-            if let Slot::Used(sa, _) = s {
-                sa.handle_timeout(now);
-                self.events_pending |= sa.has_event();
+            if let Slot::Used(e) = s {
+                if e.remove_at.is_some_and(|t| t <= now) {
+                    gone.push(e.sa.spi());
+                } else {
+                    e.sa.handle_timeout(now);
+                    self.events_pending |= e.sa.has_event();
+                }
             }
+        }
+        for spi in gone {
+            tracing::debug!(spi_in = %format_args!("{spi:08x}"), "IPsec SA removed after retiring");
+            self.remove_inbound(spi);
         }
         for e in self.outbound.iter_mut().flatten() {
             e.sa.handle_timeout(now);
@@ -521,8 +691,8 @@ impl SaTable {
 
     fn lookup(&self, spi: u32) -> Option<u32> {
         let slot = spi & SLOT_MASK;
-        if let Some(Slot::Used(sa, _)) = self.slots.get(slot as usize) {
-            if sa.spi() == spi {
+        if let Some(Slot::Used(e)) = self.slots.get(slot as usize) {
+            if e.sa.spi() == spi {
                 return Some(slot);
             }
         }
