@@ -217,7 +217,19 @@ impl CertificateObject {
             return;
         }
         if let (false, Some(key)) = (self.loaded.chain.is_empty(), &self.loaded.key) {
-            let provider = crate::crypto::default_provider();
+            // Any provider compiled in with signature schemes will do to match key and
+            // certificate; without one the pair cannot be checked here.
+            let Some(provider) = crate::crypto::builtin_providers()
+                .into_iter()
+                .map(|(_, p)| p)
+                .find(|p| !p.signatures.is_empty())
+            else {
+                out.push(site.at(
+                    "private-key-file",
+                    Problem::InvalidValue("no crypto provider with signatures compiled in".into()),
+                ));
+                return;
+            };
             if let Err(e) = LocalCredential::new(&provider, self.loaded.chain.clone(), key.clone())
             {
                 out.push(site.at("private-key-file", Problem::Conflict(e.to_string())));

@@ -2,8 +2,18 @@
 //!
 //! A [`CryptoProvider`] is plain data, in the style of rustls: tables of `&'static dyn` algorithm
 //! objects plus a random source. It is passed explicitly to whatever needs it; there is no
-//! process-wide default. The default provider on RustCrypto crates is `default_provider()`;
-//! another provider (a hardware one, or one on aws-lc-rs) is built by filling the same tables.
+//! process-wide default. Providers that come with the crate, each behind a cargo feature:
+//!
+//! | feature | provider | built on |
+//! |---|---|---|
+//! | `rust-crypto` (default) | [`default_provider`] | the RustCrypto crates; every transform, MODP and 3DES included |
+//! | `ring` | `ring::provider()` | *ring* |
+//! | `aws-lc-rs` | `aws_lc_rs::provider()` | aws-lc-rs (AWS-LC) |
+//! | any of them | [`fastest_provider`] | each transform from the fastest implementation compiled in |
+//!
+//! Turning off default features (`default-features = false, features = ["aws-lc-rs"]`) builds
+//! without the RustCrypto algorithms. Another provider (a hardware one, say) is built by filling
+//! the same tables, and proves itself with [`conformance::check`].
 //!
 //! Keys are set up once per SA ([`AeadAlgorithm::new_key`] and friends return a boxed key object);
 //! the per-packet path is then one dynamic call on that object, working in place in the caller's
@@ -11,14 +21,28 @@
 //! ([`SecretBytes`]); tags and MACs are compared in constant time.
 
 pub mod algorithms;
+#[cfg(feature = "aws-lc-rs")]
+pub mod aws_lc_rs;
+pub mod conformance;
+#[cfg(feature = "rust-crypto")]
 pub mod default;
+#[cfg(any(feature = "rust-crypto", feature = "ring", feature = "aws-lc-rs"))]
+pub mod fastest;
 mod ids;
 #[cfg(feature = "no-security")]
 pub mod no_security;
+mod null;
+pub mod random;
+#[cfg(feature = "ring")]
+pub mod ring;
 pub mod signature;
 
+#[cfg(feature = "rust-crypto")]
 pub use default::default_provider;
+#[cfg(any(feature = "rust-crypto", feature = "ring", feature = "aws-lc-rs"))]
+pub use fastest::fastest_provider;
 pub use ids::{DhGroup, EncrId, Encryption, EsnId, IntegId, PrfId, TransformType};
+pub use null::NULL;
 pub use signature::{
     HashAlgorithmId, KeyType, PrivateKeyDer, SignatureAlgorithm, SignatureEncoding,
     SignatureScheme, SigningKey,
@@ -382,6 +406,28 @@ impl CryptoProvider {
         }
         Ok(())
     }
+}
+
+/// The providers compiled into this build, by name: `"rust-crypto"`, `"ring"`, `"aws-lc-rs"`, and
+/// `"fastest"` (the mixed provider) when more than one is compiled in. For tools that let the user
+/// pick one, and for tests and benchmarks that run every provider.
+pub fn builtin_providers() -> Vec<(&'static str, CryptoProvider)> {
+    let compiled: Vec<(&'static str, CryptoProvider)> = vec![
+        #[cfg(feature = "rust-crypto")]
+        ("rust-crypto", default_provider()),
+        #[cfg(feature = "ring")]
+        ("ring", ring::provider()),
+        #[cfg(feature = "aws-lc-rs")]
+        ("aws-lc-rs", aws_lc_rs::provider()),
+    ];
+    #[cfg(any(feature = "rust-crypto", feature = "ring", feature = "aws-lc-rs"))]
+    if compiled.len() > 1 {
+        return compiled
+            .into_iter()
+            .chain([("fastest", fastest_provider())])
+            .collect();
+    }
+    compiled
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Ciphers used with a separate integrity algorithm: AES-CBC (RFC 3602), 3DES-CBC (RFC 2451) and
-//! ENCR_NULL (RFC 2410, ESP only).
+//! Ciphers used with a separate integrity algorithm: AES-CBC (RFC 3602) and 3DES-CBC (RFC 2451).
+//! ENCR_NULL, which every provider shares, is in [`crate::crypto::null`].
 //!
 //! The caller pads: `buf` must be a whole number of blocks. The IV is the explicit per-packet IV,
 //! one block long.
@@ -148,50 +148,3 @@ pub static TRIPLE_DES_CBC: &dyn CipherAlgorithm = &Cbc {
     block_len: 8,
     make: make::<des::TdesEde3>,
 };
-
-/// ENCR_NULL (RFC 2410): no key, no IV, block length 1 (ESP still aligns its trailer to 4 octets).
-#[derive(Debug)]
-struct Null;
-
-struct NullKey;
-
-impl CipherAlgorithm for Null {
-    fn encryption(&self) -> Encryption {
-        Encryption::new(EncrId::ENCR_NULL, 0)
-    }
-    fn key_len(&self) -> usize {
-        0
-    }
-    fn block_len(&self) -> usize {
-        1
-    }
-    fn iv_len(&self) -> usize {
-        0
-    }
-    fn new_key(&self, key: &[u8]) -> Result<Box<dyn CipherKey>, CryptoError> {
-        if !key.is_empty() {
-            return Err(CryptoError::InvalidKeyLength {
-                algorithm: "NULL",
-                expected: 0,
-                got: key.len(),
-            });
-        }
-        Ok(Box::new(NullKey))
-    }
-}
-
-impl CipherKey for NullKey {
-    fn encrypt_in_place(&self, iv: &[u8], _buf: &mut [u8]) -> Result<(), CryptoError> {
-        if iv.is_empty() {
-            Ok(())
-        } else {
-            Err(CryptoError::InvalidLength("ENCR_NULL takes no IV"))
-        }
-    }
-    fn decrypt_in_place(&self, iv: &[u8], buf: &mut [u8]) -> Result<(), CryptoError> {
-        self.encrypt_in_place(iv, buf)
-    }
-}
-
-/// ENCR_NULL (RFC 2410), for ESP only; IKEv2 never negotiates it.
-pub static NULL: &dyn CipherAlgorithm = &Null;

@@ -23,11 +23,12 @@ mod ecp;
 mod hmac;
 mod modp;
 mod modp_primes;
-mod random;
 pub mod signature;
 
+pub use super::null::NULL;
+pub use super::random::{OsRandom, SeededRandom, OS_RANDOM};
 pub use aead::{AES_128_GCM_16, AES_256_GCM_16, CHACHA20_POLY1305};
-pub use cipher::{AES_128_CBC, AES_192_CBC, AES_256_CBC, NULL, TRIPLE_DES_CBC};
+pub use cipher::{AES_128_CBC, AES_192_CBC, AES_256_CBC, TRIPLE_DES_CBC};
 pub use curve25519::CURVE25519;
 pub use ecp::{ECP_256, ECP_384, ECP_521};
 pub use hmac::{
@@ -35,7 +36,6 @@ pub use hmac::{
     PRF_HMAC_SHA1, PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512,
 };
 pub use modp::{MODP_1024, MODP_1536, MODP_2048, MODP_3072, MODP_4096};
-pub use random::{OsRandom, SeededRandom, OS_RANDOM};
 pub use signature::{
     ECDSA_P256_SHA256, ECDSA_P384_SHA384, ECDSA_P521_SHA512, ED25519, RSA_PKCS1_SHA1,
     RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RSA_PSS_SHA256, RSA_PSS_SHA384,
@@ -132,6 +132,10 @@ mod tests {
             assert!(p.key_exchange(DhGroup(g)).is_some(), "group {g}");
         }
         assert!(p.key_exchange(DhGroup::CURVE448).is_none());
+        assert!(
+            p.prf(crate::crypto::PrfId::PRF_HMAC_MD5).is_none(),
+            "RFC 8247: MUST NOT"
+        );
     }
 
     #[test]

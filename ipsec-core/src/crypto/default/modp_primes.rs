@@ -2,8 +2,9 @@
 //! (groups 5, 14, 15, 16) print them.
 //!
 //! Each is the safe prime `p = 2^n - 2^(n-64) - 1 + 2^64 * (floor(2^(n-130) * pi) + k)` of those
-//! RFCs. `tests/kat_modp.rs` checks each against the RFC text kept in `testdata/kat/modp_primes.txt`
-//! (the public value for the private exponent `n` is `2^n mod p = 2^n - p`).
+//! RFCs. The conformance check (`crypto::conformance`) tests each against the RFC text kept in
+//! `conformance/vectors/modp_primes.txt` (the public value for the private exponent `n` is
+//! `2^n mod p = 2^n - p`).
 
 use crypto_bigint::{U1024, U1536, U2048, U3072, U4096};
 
