@@ -4,10 +4,15 @@
 //! time depends on the exponent's bit bound, not on its value. The public value and the shared
 //! secret are big-endian, padded to the modulus length (RFC 7296 sections 3.4 and 2.14).
 //!
-//! Private exponent sizes follow RFC 3526's table of exponent sizes (twice the strength estimate,
-//! upper end): 1536-bit 240, 2048-bit 320, 3072-bit 420 (rounded up to 424, whole octets), 4096-bit
-//! 480 bits; the 1024-bit group gets 256 bits, well past its own strength. Because every RFC 3526 prime is safe (p = 2q + 1), checking
-//! 1 < y < p - 1 is all the peer validation RFC 6989 section 2.1 requires.
+//! Private exponents are sized to the group's security strength, as RFC 3526 section 8 advises
+//! and NIST SP 800-56A rev. 3 section 5.6.1.1.4 requires for the safe-prime groups: `N = 2s`
+//! random bits for a strength of `s` bits (SP 800-56A appendix D: 112 for MODP-2048, 128 for
+//! MODP-3072, 152 for MODP-4096; SP 800-57 part 1 puts MODP-1024 at 80 and RFC 3526 section 8
+//! MODP-1536 at 90 at the low end). That is 224, 256 and 304 bits for groups 14, 15 and 16, and
+//! 160 and 184 (180 rounded up to whole octets) for groups 2 and 5; a full-length exponent would
+//! add work without adding strength, since the discrete logarithm in the group is the cheaper
+//! attack. Because every RFC 3526 prime is safe (p = 2q + 1), checking 1 < y < p - 1 is all the
+//! peer validation RFC 6989 section 2.1 requires.
 
 use std::sync::OnceLock;
 
@@ -25,7 +30,8 @@ struct Modp<const LIMBS: usize> {
     group: DhGroup,
     name: &'static str,
     prime: Uint<LIMBS>,
-    /// Bits of a freshly generated private exponent (a multiple of 8).
+    /// Bits of a freshly generated private exponent (`2s` for a strength of `s` bits, a multiple
+    /// of 8).
     exponent_bits: usize,
     params: OnceLock<DynResidueParams<LIMBS>>,
 }
@@ -189,7 +195,7 @@ static MODP_1024_GROUP: Modp<{ U1024::LIMBS }> = Modp {
     group: DhGroup::MODP_1024,
     name: "MODP-1024",
     prime: P_1024,
-    exponent_bits: 256,
+    exponent_bits: 160,
     params: OnceLock::new(),
 };
 
@@ -197,7 +203,7 @@ static MODP_1536_GROUP: Modp<{ U1536::LIMBS }> = Modp {
     group: DhGroup::MODP_1536,
     name: "MODP-1536",
     prime: P_1536,
-    exponent_bits: 240,
+    exponent_bits: 184,
     params: OnceLock::new(),
 };
 
@@ -205,7 +211,7 @@ static MODP_2048_GROUP: Modp<{ U2048::LIMBS }> = Modp {
     group: DhGroup::MODP_2048,
     name: "MODP-2048",
     prime: P_2048,
-    exponent_bits: 320,
+    exponent_bits: 224,
     params: OnceLock::new(),
 };
 
@@ -213,7 +219,7 @@ static MODP_3072_GROUP: Modp<{ U3072::LIMBS }> = Modp {
     group: DhGroup::MODP_3072,
     name: "MODP-3072",
     prime: P_3072,
-    exponent_bits: 424,
+    exponent_bits: 256,
     params: OnceLock::new(),
 };
 
@@ -221,7 +227,7 @@ static MODP_4096_GROUP: Modp<{ U4096::LIMBS }> = Modp {
     group: DhGroup::MODP_4096,
     name: "MODP-4096",
     prime: P_4096,
-    exponent_bits: 480,
+    exponent_bits: 304,
     params: OnceLock::new(),
 };
 
