@@ -1,18 +1,23 @@
 //! ESP encapsulation + decapsulation against the provider's raw cipher calls on the same payload,
-//! in the same run.
+//! for every provider compiled in (RustCrypto, *ring*, aws-lc-rs and the mixed one), in the same
+//! run.
 //!
-//! For each suite and inner packet size (64, 512, 1400, 9000 bytes):
-//! - `esp`: `OutboundSa::encapsulate` (tunnel mode) then `InboundSa::decapsulate` of the result;
-//! - `raw`: the provider's keyed objects on the same number of bytes: AEAD `seal_in_place` then
-//!   `open_in_place` (8-byte AAD), or cipher encrypt + MAC sign + MAC verify + decrypt.
+//! For each suite, provider and inner packet size (64, 512, 1400, 9000 bytes):
+//! - `<provider>/esp`: `OutboundSa::encapsulate` (tunnel mode) then `InboundSa::decapsulate` of
+//!   the result;
+//! - `<provider>/raw`: the provider's keyed objects on the same number of bytes: AEAD
+//!   `seal_in_place` then `open_in_place` (8-byte AAD), or cipher encrypt + MAC sign + MAC verify
+//!   + decrypt.
 //!
-//! The ratio esp/raw is the datapath's overhead. Run:
+//! The ratio esp/raw of one provider is the datapath's overhead; raw/raw across providers compares
+//! the crates. A provider without a suite's algorithms is left out of that suite. Run:
 //! `cargo bench -p esp --bench datapath -- --warm-up-time 1 --measurement-time 3`
+//! (a filter such as `aes128gcm16/` after `--` runs one suite).
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use esp::{InboundSa, OutboundSa};
 use ipsec_core::child_sa::{ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode};
-use ipsec_core::crypto::{default_provider, EncrId, Encryption, IntegId, SecretBytes};
+use ipsec_core::crypto::{builtin_providers, EncrId, Encryption, IntegId, SecretBytes};
 use ipsec_core::time::Instant;
 use std::hint::black_box;
 
@@ -104,58 +109,67 @@ fn inner_packet(len: usize) -> Vec<u8> {
 }
 
 fn datapath(c: &mut Criterion) {
-    let provider = default_provider();
     let now = Instant::ZERO;
+    let providers = builtin_providers();
     for (name, enc, integ, el, il) in suites() {
         let mut group = c.benchmark_group(name);
         let desc = child(enc, integ, el, il);
-        for size in SIZES {
-            group.throughput(Throughput::Bytes(size as u64));
+        for (pname, provider) in &providers {
+            let has_cipher = provider.aead(enc).is_some()
+                || (provider.cipher(enc).is_some() && provider.integrity(integ).is_some());
+            if !has_cipher {
+                continue;
+            }
+            for size in SIZES {
+                group.throughput(Throughput::Bytes(size as u64));
 
-            let mut tx = OutboundSa::new(&provider, &desc, now).unwrap();
-            let mut rx = InboundSa::new(&provider, &desc, now).unwrap();
-            let head = tx.headroom();
-            let mut buf = vec![0u8; head + size + tx.max_tailroom()];
-            buf[head..head + size].copy_from_slice(&inner_packet(size));
-            group.bench_with_input(BenchmarkId::new("esp", size), &size, |b, &size| {
-                b.iter(|| {
-                    // Decapsulation leaves the inner packet where encapsulation found it.
-                    let r = tx.encapsulate(now, &mut buf, head..head + size).unwrap();
-                    let d = rx.decapsulate(now, &mut buf[r]).unwrap();
-                    black_box(d);
-                })
-            });
-
-            let aad = [0u8; 8];
-            if let Some(aead) = provider.aead(enc) {
-                let key = aead.new_key(&vec![0x42; el]).unwrap();
-                let iv = [7u8; 8];
-                let mut data = vec![0x5a; size];
-                let mut tag = [0u8; 16];
-                group.bench_with_input(BenchmarkId::new("raw", size), &size, |b, _| {
+                let mut tx = OutboundSa::new(provider, &desc, now).unwrap();
+                let mut rx = InboundSa::new(provider, &desc, now).unwrap();
+                let head = tx.headroom();
+                let mut buf = vec![0u8; head + size + tx.max_tailroom()];
+                buf[head..head + size].copy_from_slice(&inner_packet(size));
+                let id = BenchmarkId::new(format!("{pname}/esp"), size);
+                group.bench_with_input(id, &size, |b, &size| {
                     b.iter(|| {
-                        key.seal_in_place(&iv, &aad, &mut data, &mut tag).unwrap();
-                        key.open_in_place(&iv, &aad, &mut data, &tag).unwrap();
+                        // Decapsulation leaves the inner packet where encapsulation found it.
+                        let r = tx.encapsulate(now, &mut buf, head..head + size).unwrap();
+                        let d = rx.decapsulate(now, &mut buf[r]).unwrap();
+                        black_box(d);
                     })
                 });
-            } else {
-                let cipher = provider.cipher(enc).unwrap();
-                let ck = cipher.new_key(&vec![0x42; el]).unwrap();
-                let mac = provider.integrity(integ).unwrap();
-                let mk = mac.new_key(&vec![0x24; il]).unwrap();
-                let bl = cipher.block_len().max(4);
-                let n = size.div_ceil(bl) * bl;
-                let mut data = vec![0x5a; n];
-                let iv = vec![7u8; cipher.iv_len()];
-                let mut icv = vec![0u8; mac.icv_len()];
-                group.bench_with_input(BenchmarkId::new("raw", size), &size, |b, _| {
-                    b.iter(|| {
-                        ck.encrypt_in_place(&iv, &mut data).unwrap();
-                        mk.sign(&[&aad, &iv, &data], &mut icv);
-                        mk.verify(&[&aad, &iv, &data], &icv).unwrap();
-                        ck.decrypt_in_place(&iv, &mut data).unwrap();
-                    })
-                });
+
+                let aad = [0u8; 8];
+                let id = BenchmarkId::new(format!("{pname}/raw"), size);
+                if let Some(aead) = provider.aead(enc) {
+                    let key = aead.new_key(&vec![0x42; el]).unwrap();
+                    let iv = [7u8; 8];
+                    let mut data = vec![0x5a; size];
+                    let mut tag = [0u8; 16];
+                    group.bench_with_input(id, &size, |b, _| {
+                        b.iter(|| {
+                            key.seal_in_place(&iv, &aad, &mut data, &mut tag).unwrap();
+                            key.open_in_place(&iv, &aad, &mut data, &tag).unwrap();
+                        })
+                    });
+                } else {
+                    let cipher = provider.cipher(enc).unwrap();
+                    let ck = cipher.new_key(&vec![0x42; el]).unwrap();
+                    let mac = provider.integrity(integ).unwrap();
+                    let mk = mac.new_key(&vec![0x24; il]).unwrap();
+                    let bl = cipher.block_len().max(4);
+                    let n = size.div_ceil(bl) * bl;
+                    let mut data = vec![0x5a; n];
+                    let iv = vec![7u8; cipher.iv_len()];
+                    let mut icv = vec![0u8; mac.icv_len()];
+                    group.bench_with_input(id, &size, |b, _| {
+                        b.iter(|| {
+                            ck.encrypt_in_place(&iv, &mut data).unwrap();
+                            mk.sign(&[&aad, &iv, &data], &mut icv);
+                            mk.verify(&[&aad, &iv, &data], &icv).unwrap();
+                            ck.decrypt_in_place(&iv, &mut data).unwrap();
+                        })
+                    });
+                }
             }
         }
         group.finish();
