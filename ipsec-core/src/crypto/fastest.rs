@@ -11,7 +11,7 @@
 //! | cipher | aws-lc-rs, RustCrypto | AES-CBC from AWS-LC; 3DES only in RustCrypto |
 //! | integrity, PRF | aws-lc-rs, RustCrypto, *ring* | AWS-LC is as fast as *ring* and clears its HMAC states; MD5 only in RustCrypto |
 //! | key exchange | aws-lc-rs, RustCrypto, *ring* | AWS-LC is the fastest and clears its keys, and its exchanges can be seeded; MODP only in RustCrypto |
-//! | signature | RustCrypto | the only provider here with signature schemes |
+//! | signature | aws-lc-rs, *ring*, RustCrypto | constant-time RSA (RustCrypto's is not: RUSTSEC-2023-0071); RSA with SHA-1 from RustCrypto, the only one that signs with it |
 //!
 //! *ring* comes last for key exchange because it cannot import or seed private keys and does not
 //! clear them; it is still used when it is the only provider with a group.
@@ -35,7 +35,7 @@ struct Tables {
 
 /// The entries of `sources`, in order, keeping only the first one for each transform.
 fn merge<T: ?Sized, K: PartialEq>(
-    sources: &[&'static [&'static T]],
+    sources: &[&[&'static T]],
     key: impl Fn(&T) -> K,
 ) -> Vec<&'static T> {
     let mut out: Vec<&'static T> = Vec::new();
@@ -108,6 +108,13 @@ fn tables() -> &'static Tables {
         ),
         signatures: merge(
             &[
+                // Auth method 1 needs RSA with SHA-1 to sign, which only RustCrypto does.
+                #[cfg(feature = "rust-crypto")]
+                &[super::default::RSA_PKCS1_SHA1],
+                #[cfg(feature = "aws-lc-rs")]
+                super::aws_lc_rs::ALL_SIGNATURES,
+                #[cfg(feature = "ring")]
+                super::ring::ALL_SIGNATURES,
                 #[cfg(feature = "rust-crypto")]
                 super::default::ALL_SIGNATURES,
             ],

@@ -1,4 +1,5 @@
-//! Reader for the known-answer files under `testdata/kat/`.
+//! Reader for the known-answer files of the conformance check
+//! (`ipsec-core/src/crypto/conformance/vectors/`), for tests of one provider's own promises.
 //!
 //! The format is deliberately plain: `#` starts a comment line, records are separated by blank
 //! lines, and each line of a record is `name = value`. Hex values may contain spaces.
@@ -49,11 +50,18 @@ pub(crate) fn hex(s: &str) -> Vec<u8> {
     base16ct::mixed::decode_vec(digits).unwrap_or_else(|e| panic!("bad hex {s:?}: {e}"))
 }
 
-/// Loads `testdata/kat/<name>`.
+/// Loads `src/crypto/conformance/vectors/<name>`.
 pub(crate) fn load(name: &str) -> Vec<Record> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "testdata", "kat", name]
-        .iter()
-        .collect();
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "src",
+        "crypto",
+        "conformance",
+        "vectors",
+        name,
+    ]
+    .iter()
+    .collect();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let mut records = Vec::new();

@@ -8,6 +8,7 @@
 //! | integrity | AUTH_HMAC_SHA2_256_128, _384_192, _512_256, AUTH_HMAC_SHA1_96 |
 //! | PRF | PRF_HMAC_SHA2_256, _384, _512, PRF_HMAC_SHA1 |
 //! | key exchange | groups 31, 19, 20, 21 |
+//! | signature | RSA PKCS#1 v1.5 (SHA-2; SHA-1 verification only) and PSS, ECDSA P-256/P-384/P-521, Ed25519 |
 //!
 //! aws-lc-rs has no 3DES (outside a legacy feature), no MD5 and no MODP groups; a
 //! [`CryptoProvider`] that needs them takes them from another provider (see
@@ -21,6 +22,7 @@ mod aead;
 mod cipher;
 mod hmac;
 mod kx;
+mod signature;
 
 pub use aead::{AES_128_GCM_16, AES_256_GCM_16, CHACHA20_POLY1305};
 pub use cipher::{AES_128_CBC, AES_192_CBC, AES_256_CBC};
@@ -29,10 +31,15 @@ pub use hmac::{
     PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512,
 };
 pub use kx::{CURVE25519, ECP_256, ECP_384, ECP_521};
+pub use signature::{
+    ECDSA_P256_SHA256, ECDSA_P384_SHA384, ECDSA_P521_SHA512, ED25519, RSA_PKCS1_SHA1,
+    RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RSA_PSS_SHA256, RSA_PSS_SHA384,
+    RSA_PSS_SHA512,
+};
 
 use super::{
     AeadAlgorithm, CipherAlgorithm, CryptoError, CryptoProvider, IntegrityAlgorithm,
-    KeyExchangeGroup, PrfAlgorithm, SecureRandom,
+    KeyExchangeGroup, PrfAlgorithm, SecureRandom, SignatureAlgorithm,
 };
 
 /// Every AEAD of the aws-lc-rs provider.
@@ -60,6 +67,23 @@ pub static ALL_PRFS: &[&dyn PrfAlgorithm] = &[
 
 /// Every key exchange group of the aws-lc-rs provider.
 pub static ALL_KEY_EXCHANGES: &[&dyn KeyExchangeGroup] = &[CURVE25519, ECP_256, ECP_384, ECP_521];
+
+/// Every signature scheme of the aws-lc-rs provider, in [`SignatureScheme::ALL`] order.
+///
+/// [`SignatureScheme::ALL`]: crate::crypto::SignatureScheme::ALL
+pub static ALL_SIGNATURES: &[&dyn SignatureAlgorithm] = &[
+    RSA_PSS_SHA256,
+    RSA_PSS_SHA384,
+    RSA_PSS_SHA512,
+    RSA_PKCS1_SHA256,
+    RSA_PKCS1_SHA384,
+    RSA_PKCS1_SHA512,
+    RSA_PKCS1_SHA1,
+    ECDSA_P256_SHA256,
+    ECDSA_P384_SHA384,
+    ECDSA_P521_SHA512,
+    ED25519,
+];
 
 /// AWS-LC's random source (its DRBG, seeded from the operating system).
 #[derive(Debug, Default, Clone, Copy)]
@@ -93,9 +117,7 @@ pub fn provider() -> CryptoProvider {
         integrity: ALL_INTEGRITY,
         prfs: ALL_PRFS,
         key_exchanges: ALL_KEY_EXCHANGES,
-        // Signature schemes (IKE_AUTH with certificates) are not provided here yet; a provider
-        // that needs them takes RustCrypto's, as `fastest_provider` does.
-        signatures: &[],
+        signatures: ALL_SIGNATURES,
         random: &RANDOM,
     }
 }

@@ -31,10 +31,20 @@
 //!   RFC 6989 section 2.3), MODP public values derived from the RFC 3526 primes and the RFC 6989
 //!   section 2.1 range check; for every group, two fresh exchanges agree and malformed peer
 //!   values get [`CryptoError::InvalidPeerPublicKey`].
+//! - **signature**: Wycheproof verification (RSA PKCS#1 v1.5 2048/3072, RSA-PSS, ECDSA
+//!   P-256/P-384/P-521 in DER and `r || s` forms, Ed25519): valid signatures verify, invalid ones
+//!   do not; Wycheproof's RSA PKCS#1 v1.5 signatures and RFC 8032's Ed25519 signatures come out
+//!   byte for byte; RFC 6979's ECDSA signatures verify (a provider may draw ECDSA nonces at
+//!   random, so its own need only verify); sign and verify in both encodings with another
+//!   message, a flipped bit, a truncated signature or public key and the other ECDSA encoding
+//!   refused; keys of another type, 1024-bit RSA keys and junk refused; SEC1 and PKCS#8 forms of
+//!   one P-256 key give the same public key; signing keys never print their secret.
 //! - **provider**: [`CryptoProvider::consistency_check`] and a random source that is not stuck.
 //!
 //! Known answers that need a chosen private key are skipped, and say so in the report, for a
-//! key exchange whose `start_with_private` answers [`CryptoError::Unsupported`]. A transform the
+//! key exchange whose `start_with_private` answers [`CryptoError::Unsupported`]; signing suites
+//! likewise for a scheme whose `signing_key` answers [`CryptoError::Unsupported`]
+//! (verification-only schemes). A transform the
 //! suite has no vectors for gets the property checks and a "skipped" line for known answers.
 //!
 //! What no functional test can see (constant-time comparison, zeroization, allocation on the
@@ -45,6 +55,7 @@ mod aead;
 mod cipher;
 mod kx;
 mod mac;
+mod signature;
 mod vectors;
 
 use core::fmt;
@@ -197,6 +208,9 @@ pub fn check(provider: &CryptoProvider) -> Report {
     }
     for k in provider.key_exchanges {
         kx::check(*k, provider, &mut report);
+    }
+    for s in provider.signatures {
+        signature::check(*s, provider, &mut report);
     }
     report
 }

@@ -30,6 +30,57 @@ pub(super) const ECP_RFC: &str = include_str!("vectors/ecp_rfc5903.txt");
 pub(super) const ECP_256_WYCHEPROOF: &str = include_str!("vectors/wycheproof_ecdh_secp256r1.txt");
 /// The MODP primes of RFC 2409 and RFC 3526.
 pub(super) const MODP_PRIMES: &str = include_str!("vectors/modp_primes.txt");
+/// RSA PKCS#1 v1.5 verification: Wycheproof rsa_signature_2048_sha256_test.
+pub(super) const SIG_RSA_2048_SHA256: &str =
+    include_str!("vectors/wycheproof_sig_rsa_pkcs1_2048_sha256.txt");
+/// RSA PKCS#1 v1.5 verification: Wycheproof rsa_signature_2048_sha384_test.
+pub(super) const SIG_RSA_2048_SHA384: &str =
+    include_str!("vectors/wycheproof_sig_rsa_pkcs1_2048_sha384.txt");
+/// RSA PKCS#1 v1.5 verification: Wycheproof rsa_signature_2048_sha512_test.
+pub(super) const SIG_RSA_2048_SHA512: &str =
+    include_str!("vectors/wycheproof_sig_rsa_pkcs1_2048_sha512.txt");
+/// RSA PKCS#1 v1.5 verification: Wycheproof rsa_signature_3072_sha256_test.
+pub(super) const SIG_RSA_3072_SHA256: &str =
+    include_str!("vectors/wycheproof_sig_rsa_pkcs1_3072_sha256.txt");
+/// RSA PKCS#1 v1.5 signature generation, 2048-bit keys: Wycheproof rsa_sig_gen_misc_test.
+pub(super) const SIG_RSA_2048_SIG_GEN: &str =
+    include_str!("vectors/wycheproof_sig_rsa_pkcs1_2048_sig_gen.txt");
+/// RSA PKCS#1 v1.5 signature generation, 3072-bit keys: Wycheproof rsa_sig_gen_misc_test.
+pub(super) const SIG_RSA_3072_SIG_GEN: &str =
+    include_str!("vectors/wycheproof_sig_rsa_pkcs1_3072_sig_gen.txt");
+/// RSA-PSS verification: Wycheproof rsa_pss_2048_sha256_mgf1_32_test.
+pub(super) const SIG_PSS_2048_SHA256: &str =
+    include_str!("vectors/wycheproof_sig_rsa_pss_2048_sha256.txt");
+/// RSA-PSS verification: Wycheproof rsa_pss_2048_sha384_mgf1_48_test.
+pub(super) const SIG_PSS_2048_SHA384: &str =
+    include_str!("vectors/wycheproof_sig_rsa_pss_2048_sha384.txt");
+/// RSA-PSS verification: Wycheproof rsa_pss_4096_sha512_mgf1_64_test.
+pub(super) const SIG_PSS_4096_SHA512: &str =
+    include_str!("vectors/wycheproof_sig_rsa_pss_4096_sha512.txt");
+/// ECDSA P-256/SHA-256, DER signatures: Wycheproof ecdsa_secp256r1_sha256_test.
+pub(super) const SIG_ECDSA_P256_DER: &str =
+    include_str!("vectors/wycheproof_sig_ecdsa_p256_sha256_der.txt");
+/// ECDSA P-256/SHA-256, r || s signatures: Wycheproof ecdsa_secp256r1_sha256_p1363_test.
+pub(super) const SIG_ECDSA_P256_P1363: &str =
+    include_str!("vectors/wycheproof_sig_ecdsa_p256_sha256_p1363.txt");
+/// ECDSA P-384/SHA-384, DER signatures: Wycheproof ecdsa_secp384r1_sha384_test.
+pub(super) const SIG_ECDSA_P384_DER: &str =
+    include_str!("vectors/wycheproof_sig_ecdsa_p384_sha384_der.txt");
+/// ECDSA P-384/SHA-384, r || s signatures: Wycheproof ecdsa_secp384r1_sha384_p1363_test.
+pub(super) const SIG_ECDSA_P384_P1363: &str =
+    include_str!("vectors/wycheproof_sig_ecdsa_p384_sha384_p1363.txt");
+/// ECDSA P-521/SHA-512, DER signatures: Wycheproof ecdsa_secp521r1_sha512_test.
+pub(super) const SIG_ECDSA_P521_DER: &str =
+    include_str!("vectors/wycheproof_sig_ecdsa_p521_sha512_der.txt");
+/// ECDSA P-521/SHA-512, r || s signatures: Wycheproof ecdsa_secp521r1_sha512_p1363_test.
+pub(super) const SIG_ECDSA_P521_P1363: &str =
+    include_str!("vectors/wycheproof_sig_ecdsa_p521_sha512_p1363.txt");
+/// Ed25519: Wycheproof ed25519_test.
+pub(super) const SIG_ED25519: &str = include_str!("vectors/wycheproof_sig_ed25519.txt");
+/// RFC 6979 (ECDSA P-256, P-384) and RFC 8032 (Ed25519) signatures.
+pub(super) const SIG_DETERMINISTIC: &str = include_str!("vectors/signature_deterministic.txt");
+/// Test keys (not known answers): P-521, P-256 as PKCS#8 and SEC1, an RSA-1024 key to refuse.
+pub(super) const SIG_KEYS: &str = include_str!("vectors/signature_keys.txt");
 
 /// One record of a known-answer file.
 pub(super) struct Record {
@@ -112,6 +163,24 @@ mod tests {
             ECP_RFC,
             ECP_256_WYCHEPROOF,
             MODP_PRIMES,
+            SIG_RSA_2048_SHA256,
+            SIG_RSA_2048_SHA384,
+            SIG_RSA_2048_SHA512,
+            SIG_RSA_3072_SHA256,
+            SIG_RSA_2048_SIG_GEN,
+            SIG_RSA_3072_SIG_GEN,
+            SIG_PSS_2048_SHA256,
+            SIG_PSS_2048_SHA384,
+            SIG_PSS_4096_SHA512,
+            SIG_ECDSA_P256_DER,
+            SIG_ECDSA_P256_P1363,
+            SIG_ECDSA_P384_DER,
+            SIG_ECDSA_P384_P1363,
+            SIG_ECDSA_P521_DER,
+            SIG_ECDSA_P521_P1363,
+            SIG_ED25519,
+            SIG_DETERMINISTIC,
+            SIG_KEYS,
         ] {
             let records = records(text);
             assert!(records.len() >= 3);
@@ -119,6 +188,7 @@ mod tests {
                 for (name, value) in &r.fields {
                     let textual = [
                         "case", "tcId", "result", "flags", "hash", "cipher", "group", "bits",
+                        "sha", "scheme",
                     ];
                     if !textual.contains(name) {
                         assert!(hex(value).is_some(), "{}: {name} is not hex", r.label());

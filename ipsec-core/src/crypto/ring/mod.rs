@@ -8,8 +8,10 @@
 //! | integrity | AUTH_HMAC_SHA2_256_128, _384_192, _512_256, AUTH_HMAC_SHA1_96 |
 //! | PRF | PRF_HMAC_SHA2_256, _384, _512, PRF_HMAC_SHA1 |
 //! | key exchange | groups 31, 19, 20 |
+//! | signature | RSA PKCS#1 v1.5 (SHA-2; SHA-1 verification only) and PSS, ECDSA P-256/P-384, Ed25519 |
 //!
-//! *ring* has no CBC modes, no MD5, no P-521 and no MODP groups; a [`CryptoProvider`] that needs
+//! *ring* has no CBC modes, no MD5, no P-521 and no MODP groups, and does not sign with RSA and
+//! SHA-1; a [`CryptoProvider`] that needs
 //! them takes them from another provider (see [`crate::crypto::fastest_provider`]). Key exchange
 //! here cannot be seeded or given a private key (see [below](#key-exchange)).
 //!
@@ -25,6 +27,7 @@
 mod aead;
 mod hmac;
 mod kx;
+mod signature;
 
 pub use aead::{AES_128_GCM_16, AES_256_GCM_16, CHACHA20_POLY1305};
 pub use hmac::{
@@ -32,10 +35,14 @@ pub use hmac::{
     PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512,
 };
 pub use kx::{CURVE25519, ECP_256, ECP_384};
+pub use signature::{
+    ECDSA_P256_SHA256, ECDSA_P384_SHA384, ED25519, RSA_PKCS1_SHA1, RSA_PKCS1_SHA256,
+    RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RSA_PSS_SHA256, RSA_PSS_SHA384, RSA_PSS_SHA512,
+};
 
 use super::{
     AeadAlgorithm, CipherAlgorithm, CryptoError, CryptoProvider, IntegrityAlgorithm,
-    KeyExchangeGroup, PrfAlgorithm, SecureRandom,
+    KeyExchangeGroup, PrfAlgorithm, SecureRandom, SignatureAlgorithm,
 };
 
 /// Every AEAD of the *ring* provider.
@@ -62,6 +69,22 @@ pub static ALL_PRFS: &[&dyn PrfAlgorithm] = &[
 
 /// Every key exchange group of the *ring* provider.
 pub static ALL_KEY_EXCHANGES: &[&dyn KeyExchangeGroup] = &[CURVE25519, ECP_256, ECP_384];
+
+/// Every signature scheme of the *ring* provider, in [`SignatureScheme::ALL`] order.
+///
+/// [`SignatureScheme::ALL`]: crate::crypto::SignatureScheme::ALL
+pub static ALL_SIGNATURES: &[&dyn SignatureAlgorithm] = &[
+    RSA_PSS_SHA256,
+    RSA_PSS_SHA384,
+    RSA_PSS_SHA512,
+    RSA_PKCS1_SHA256,
+    RSA_PKCS1_SHA384,
+    RSA_PKCS1_SHA512,
+    RSA_PKCS1_SHA1,
+    ECDSA_P256_SHA256,
+    ECDSA_P384_SHA384,
+    ED25519,
+];
 
 /// *ring*'s random source (the operating system's, through `getrandom`).
 #[derive(Debug, Default, Clone, Copy)]
@@ -96,9 +119,7 @@ pub fn provider() -> CryptoProvider {
         integrity: ALL_INTEGRITY,
         prfs: ALL_PRFS,
         key_exchanges: ALL_KEY_EXCHANGES,
-        // Signature schemes (IKE_AUTH with certificates) are not provided here yet; a provider
-        // that needs them takes RustCrypto's, as `fastest_provider` does.
-        signatures: &[],
+        signatures: ALL_SIGNATURES,
         random: &RANDOM,
     }
 }
