@@ -10,7 +10,7 @@ use crate::identity::{IdPattern, Identity};
 use crate::proposal::{EspProposal, IkeProposal};
 use ipsec_core::config::ProtocolName;
 use ipsec_core::config::{self as model, Config, IdMatching, IdType, IkeVersion, PeerAddress};
-use ipsec_core::crypto::{default_provider, DhGroup, IntegId, SecretBytes};
+use ipsec_core::crypto::{builtin_providers, DhGroup, IntegId, SecretBytes};
 use ipsec_core::pki::{DistinguishedName, LocalCredential};
 use ipsec_core::selector::ProxyIdSpec;
 
@@ -66,9 +66,16 @@ fn certificate_auth(
             at("local-certificate")
         ))
     })?;
-    // The key was checked against the certificate when the configuration was validated; the
-    // default provider checks it again here, the endpoint's signs with it.
-    let credential = LocalCredential::new(&default_provider(), object.chain().to_vec(), key)
+    // The key was checked against the certificate when the configuration was validated; a
+    // provider compiled in (the mixed one when there are several, so any build of this crate
+    // works, RustCrypto's or not) checks it again here, the endpoint's signs with it.
+    let checker = builtin_providers().pop().map(|(_, p)| p).ok_or_else(|| {
+        ConfigError::Unsupported(format!(
+            "{}: no crypto provider compiled in to load the key",
+            at("local-certificate")
+        ))
+    })?;
+    let credential = LocalCredential::new(&checker, object.chain().to_vec(), key)
         .map_err(|e| ConfigError::Invalid(format!("{}: {e}", at("local-certificate"))))?;
     let profile_name = c
         .certificate_profile
