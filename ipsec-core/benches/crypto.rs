@@ -1,10 +1,14 @@
-//! Criterion benchmarks of the default crypto provider.
+//! Criterion benchmarks of the crypto providers compiled in (RustCrypto, *ring*, aws-lc-rs), side
+//! by side in one run.
 //!
-//! - every AEAD, sealing and opening 64 and 1400 octets in place (ESP-sized packets), with
-//!   AES-128-CBC + HMAC-SHA2-256-128 (encrypt then MAC; verify then decrypt) for comparison;
-//! - every key exchange group: key generation (`start`) and the shared secret (`complete`).
+//! - every AEAD of every provider, sealing and opening 64 and 1400 octets in place (ESP-sized
+//!   packets), with RustCrypto's AES-128-CBC + HMAC-SHA2-256-128 (encrypt then MAC; verify then
+//!   decrypt) for comparison;
+//! - every key exchange group of every provider: key generation (`start`) and the shared secret
+//!   (`complete`).
 //!
-//! Baselines for ratios: `aead/seal/AES-128-GCM-16/1400` and `kex/*/CURVE25519`.
+//! Names carry the provider (`AES-128-GCM-16 (ring)`; RustCrypto's have no suffix). Baselines for
+//! ratios: RustCrypto's `aead/seal/AES-128-GCM-16/1400` and `kex/*/Curve25519`.
 //!
 //! Run: `cargo bench -p ipsec-core --bench crypto -- --warm-up-time 1 --measurement-time 3`
 
@@ -14,15 +18,25 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ipsec_core::crypto::default::{
-    SeededRandom, AES_128_CBC, ALL_AEADS, ALL_KEY_EXCHANGES, HMAC_SHA2_256_128,
-};
+use ipsec_core::crypto::default::{SeededRandom, AES_128_CBC, HMAC_SHA2_256_128};
+use ipsec_core::crypto::{builtin_providers, AeadAlgorithm, KeyExchangeGroup};
 
 const SIZES: [usize; 2] = [64, 1400];
 
+/// Every algorithm of every provider once (the mixed provider only repeats them).
+fn all<T: ?Sized>(
+    table: impl Fn(&ipsec_core::crypto::CryptoProvider) -> &'static [&'static T],
+) -> Vec<&'static T> {
+    builtin_providers()
+        .into_iter()
+        .filter(|(name, _)| *name != "fastest")
+        .flat_map(|(_, p)| table(&p).iter().copied())
+        .collect()
+}
+
 fn aeads(c: &mut Criterion) {
     let mut group = c.benchmark_group("aead");
-    for aead in ALL_AEADS {
+    for aead in all::<dyn AeadAlgorithm>(|p| p.aeads) {
         let name = format!("{aead:?}");
         let key = aead.new_key(&vec![0x5a; aead.keymat_len()]).unwrap();
         let iv = [1u8; 8];
@@ -106,8 +120,8 @@ fn key_exchanges(c: &mut Criterion) {
     // MODP-4096 takes tens of milliseconds per operation; 20 samples keep the run short.
     group.sample_size(20);
     let rng = SeededRandom::new([3; 32]);
-    for kex in ALL_KEY_EXCHANGES {
-        let name = format!("{:?}", kex.group());
+    for kex in all::<dyn KeyExchangeGroup>(|p| p.key_exchanges) {
+        let name = format!("{kex:?}");
         group.bench_function(BenchmarkId::new("keygen", &name), |b| {
             b.iter(|| kex.start(&rng).unwrap())
         });
