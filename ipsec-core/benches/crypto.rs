@@ -5,7 +5,8 @@
 //!   packets), with RustCrypto's AES-128-CBC + HMAC-SHA2-256-128 (encrypt then MAC; verify then
 //!   decrypt) for comparison;
 //! - every key exchange group of every provider: key generation (`start`) and the shared secret
-//!   (`complete`).
+//!   (`complete`); for MODP also key generation with a modulus-length exponent, the baseline of
+//!   the short exponents `start` draws.
 //!
 //! Names carry the provider (`AES-128-GCM-16 (ring)`; RustCrypto's have no suffix). Baselines for
 //! ratios: RustCrypto's `aead/seal/AES-128-GCM-16/1400` and `kex/*/Curve25519`.
@@ -17,9 +18,11 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use ipsec_core::crypto::default::{SeededRandom, AES_128_CBC, HMAC_SHA2_256_128};
-use ipsec_core::crypto::{builtin_providers, AeadAlgorithm, KeyExchangeGroup};
+use ipsec_core::crypto::{
+    builtin_providers, AeadAlgorithm, DhGroup, KeyExchangeGroup, SecureRandom,
+};
 
 const SIZES: [usize; 2] = [64, 1400];
 
@@ -125,11 +128,32 @@ fn key_exchanges(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("keygen", &name), |b| {
             b.iter(|| kex.start(&rng).unwrap())
         });
-        let ours = kex.start(&rng).unwrap();
         let theirs = kex.start(&rng).unwrap();
         group.bench_function(BenchmarkId::new("shared", &name), |b| {
-            b.iter(|| ours.complete(black_box(theirs.public_value())).unwrap())
+            // A fresh exchange per iteration, outside the timing: *ring*'s complete only once.
+            b.iter_batched(
+                || kex.start(&rng).unwrap(),
+                |ours| ours.complete(black_box(theirs.public_value())).unwrap(),
+                BatchSize::SmallInput,
+            )
         });
+        let modp = [
+            DhGroup::MODP_1024,
+            DhGroup::MODP_1536,
+            DhGroup::MODP_2048,
+            DhGroup::MODP_3072,
+            DhGroup::MODP_4096,
+        ];
+        if modp.contains(&kex.group()) {
+            // The baseline for MODP's short exponents (twice the group's security strength,
+            // RFC 3526 section 8): an exponent as long as the modulus, one octet short so it
+            // stays below p.
+            let mut full = vec![0u8; kex.public_len() - 1];
+            rng.fill(&mut full).unwrap();
+            group.bench_function(BenchmarkId::new("keygen-full-exponent", &name), |b| {
+                b.iter(|| kex.start_with_private(black_box(&full)).unwrap())
+            });
+        }
     }
     group.finish();
 }
