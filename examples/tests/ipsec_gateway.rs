@@ -108,3 +108,30 @@ fn usage_mistakes_exit_2() {
     assert_eq!(code, 0);
     assert!(out.contains("validate FILE..."));
 }
+
+#[test]
+fn run_refuses_a_broken_configuration_with_every_error_before_touching_the_host() {
+    let file = path("../testdata/configs/broken/many-errors.toml");
+    let control =
+        std::env::temp_dir().join(format!("ipsec-gateway-test-{}.sock", std::process::id()));
+    let control = control.to_string_lossy().into_owned();
+    let (code, _, err) = run(&["run", "--config", &file, "--control", &control]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.matches(": error: ").count(), 5, "{err}");
+    assert!(err.contains("5 errors, not started"), "{err}");
+    assert!(!std::path::Path::new(&control).exists());
+}
+
+#[test]
+fn operational_commands_without_a_daemon_say_so() {
+    let control = std::env::temp_dir().join("ipsec-gateway-test-no-daemon.sock");
+    let control = control.to_string_lossy().into_owned();
+    let (code, out, err) = run(&["--control", &control, "show", "vpn", "ike-sa"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("cannot reach the daemon"), "{err}");
+    let (code, _, err) = run(&["test", "vpn", "ike-sa"]);
+    assert_eq!(code, 2, "a gateway is required: {err}");
+    let (code, _, err) = run(&["run", "--config", "x.toml", "--interface", "eth0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not NAME=DEV"), "{err}");
+}

@@ -863,7 +863,9 @@ OUR_SCENARIOS=(
   us-init-no-ike-proposal sw-init-no-ike-proposal us-init-no-esp-proposal sw-init-no-esp-proposal
   "${CERT_SCENARIOS[@]}"
 )
-ALL_SCENARIOS=("${SMOKE_SCENARIOS[@]}" "${OUR_SCENARIOS[@]}")
+# shellcheck source=daemon.sh
+. "$HERE/daemon.sh"
+ALL_SCENARIOS=("${SMOKE_SCENARIOS[@]}" "${OUR_SCENARIOS[@]}" "${DAEMON_SCENARIOS[@]}")
 
 # ---------------------------------------------------------------------------------------------
 
@@ -902,6 +904,9 @@ run_one() { # run_one NAME: in a fresh network, bounded in time; prints its line
     [ -f "$d/charon.pid" ] && CHARONS+=("$d|x")
   done
   [ -f "$DIR/peer.pid" ] && OUR_PIDS+=("$(cat "$DIR/peer.pid")")
+  for d in "$DIR"/*.daemon.pid; do
+    [ -f "$d" ] && OUR_PIDS+=("$(cat "$d")")
+  done
   scenario_cleanup
   t1=$(date +%s%N)
   reason="$(tail -1 "$DIR/result.txt" 2>/dev/null || true)"
@@ -935,6 +940,14 @@ main() {
     case " ${OUR_SCENARIOS[*]} " in
       *" $s "*)
         build_peer || { echo "run.sh: cannot build ike-peer" >&2; return 2; }
+        break
+        ;;
+    esac
+  done
+  for s in "${todo[@]}"; do
+    case " ${DAEMON_SCENARIOS[*]} " in
+      *" $s "*)
+        build_daemon || { echo "run.sh: cannot build ipsec-gateway" >&2; return 2; }
         break
         ;;
     esac

@@ -1,54 +1,15 @@
-//! `ipsec-gateway`: the gateway tool.
-//!
-//! ```text
-//! ipsec-gateway validate FILE...
-//! ```
-//!
-//! `validate` loads each configuration and prints `FILE: ok` with a one-line summary per object
-//! kind and any warnings, or every error found. With two or more files it also checks each pair
-//! of configurations against each other (proposals, keys, identities, mirrored proxy IDs). The
-//! exit status is 0 when everything is valid, 2 on any error or usage mistake.
+//! `ipsec-gateway validate FILE...`: each configuration alone, then each pair of them.
 
-use clap::{Parser, Subcommand};
 use ipsec_core::config::{check_pair, gateway_pairs, Config, ObjectKind, PairSide};
-use ipsec_examples::cli;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The gateway tool: checks firewall configurations, alone and as pairs of peers.
-#[derive(Parser)]
-#[command(
-    name = "ipsec-gateway",
-    override_usage = "ipsec-gateway validate FILE...",
-    arg_required_else_help = false
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Check configuration files (and, with several, each pair of them).
-    Validate {
-        /// Configuration files (TOML).
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<PathBuf>,
-    },
-}
-
 /// Exit status for errors in the input (usage mistakes exit with the same status).
-const FAILURE: u8 = 2;
-
-fn main() -> ExitCode {
-    match cli::parse::<Cli>().command {
-        Command::Validate { files } => validate(&files),
-    }
-}
+pub(crate) const FAILURE: u8 = 2;
 
 /// `validate FILE...`.
-fn validate(files: &[PathBuf]) -> ExitCode {
+pub(crate) fn validate(files: &[PathBuf]) -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut failed = false;

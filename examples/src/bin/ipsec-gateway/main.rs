@@ -1,0 +1,302 @@
+//! `ipsec-gateway`: the gateway tool and the VPN daemon of a Linux host.
+//!
+//! ```text
+//! ipsec-gateway validate FILE...
+//! ipsec-gateway run --config FILE [--control PATH] [--interface NAME=DEV]... [--log-level LEVEL]
+//! ipsec-gateway [--control PATH] [--json] show vpn ike-sa [--gateway NAME]
+//! ipsec-gateway [--control PATH] [--json] show vpn ipsec-sa [--tunnel NAME]
+//! ipsec-gateway [--control PATH] [--json] show vpn flow | show counter global | show routing route
+//! ipsec-gateway [--control PATH] test vpn ike-sa --gateway NAME | test vpn ipsec-sa --tunnel NAME
+//! ipsec-gateway [--control PATH] clear vpn ike-sa --gateway NAME | clear vpn ipsec-sa --tunnel NAME
+//! ```
+//!
+//! `validate` loads each configuration and prints `FILE: ok` with a one-line summary per object
+//! kind and any warnings, or every error found. With two or more files it also checks each pair
+//! of configurations against each other (proposals, keys, identities, mirrored proxy IDs). The
+//! exit status is 0 when everything is valid, 2 on any error or usage mistake.
+//!
+//! `run` is the VPN daemon (Linux, root or `CAP_NET_ADMIN`): a `gateway::Gateway` fed from UDP
+//! 500 and 4500 at each IKE gateway's local address, raw ESP (IP protocol 50), and one TUN device
+//! per tunnel interface; the static routes toward tunnel interfaces go into the kernel's routing
+//! table. `--interface ethernet1/2=eth1` says which Linux device a configured interface is: its
+//! addresses become the interface's, so the gateway knows the networks behind it. SIGTERM or
+//! SIGINT deletes the IKE SAs (the peers are told), removes the routes and TUN devices, and exits
+//! 0. A configuration error exits 2 listing every error.
+//!
+//! The other commands are PAN-OS's operational commands, sent to a running daemon over its
+//! control socket: tables for people, `--json` for machines.
+
+mod validate;
+
+#[cfg(target_os = "linux")]
+mod daemon;
+
+use clap::{Args, Parser, Subcommand};
+use ipsec_examples::cli;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Where `run` listens and the operational commands connect, unless `--control` says otherwise.
+const DEFAULT_CONTROL: &str = "/run/ipsec-gateway.sock";
+
+/// The gateway tool: checks firewall configurations, runs the VPN on a Linux host, and asks a
+/// running daemon PAN-OS's operational commands.
+#[derive(Parser)]
+#[command(
+    name = "ipsec-gateway",
+    override_usage = "ipsec-gateway validate FILE...\n       \
+        ipsec-gateway run --config FILE [--control PATH] [--interface NAME=DEV]...\n       \
+        ipsec-gateway [--control PATH] [--json] show|test|clear ...",
+    arg_required_else_help = false
+)]
+struct Cli {
+    /// The daemon's control socket.
+    #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_CONTROL)]
+    control: PathBuf,
+    /// Print what a show command returns as JSON, with every field.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check configuration files (and, with several, each pair of them).
+    Validate {
+        /// Configuration files (TOML).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Run the VPN: sockets, TUN devices, kernel routes, control socket.
+    Run(RunArgs),
+    /// Show state of the running daemon.
+    #[command(subcommand)]
+    Show(Show),
+    /// Bring SAs up now.
+    #[command(subcommand)]
+    Test(TestVpn),
+    /// Delete SAs now.
+    #[command(subcommand)]
+    Clear(ClearVpn),
+}
+
+/// `run`'s options.
+#[derive(Args, Clone, Debug)]
+pub(crate) struct RunArgs {
+    /// The firewall configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: PathBuf,
+    /// A configured interface and the Linux device it is: `ethernet1/2=eth1`. Repeatable.
+    #[arg(long = "interface", value_name = "NAME=DEV", value_parser = interface_map)]
+    pub(crate) interfaces: Vec<(String, String)>,
+    /// UDP-encapsulate ESP even without NAT (as strongSwan's `encap = yes`).
+    #[arg(long)]
+    pub(crate) encapsulate: bool,
+    /// The least severe log level printed: error, warn, info, debug, trace.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    pub(crate) log_level: tracing::Level,
+}
+
+fn interface_map(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, dev)) if !name.is_empty() && !dev.is_empty() => {
+            Ok((name.to_owned(), dev.to_owned()))
+        }
+        _ => Err(format!("{s:?} is not NAME=DEV (example: ethernet1/2=eth1)")),
+    }
+}
+
+#[derive(Subcommand)]
+enum Show {
+    /// `show vpn ike-sa`, `show vpn ipsec-sa`, `show vpn flow`.
+    #[command(subcommand)]
+    Vpn(ShowVpn),
+    /// `show counter global`.
+    #[command(subcommand)]
+    Counter(ShowCounter),
+    /// `show routing route`.
+    #[command(subcommand)]
+    Routing(ShowRouting),
+}
+
+#[derive(Subcommand)]
+enum ShowVpn {
+    /// The IKE SAs and their Child SAs.
+    IkeSa {
+        /// Only this IKE gateway's.
+        #[arg(long, value_name = "NAME")]
+        gateway: Option<String>,
+    },
+    /// The installed Child SAs with their counters.
+    IpsecSa {
+        /// Only this IPsec tunnel's.
+        #[arg(long, value_name = "NAME")]
+        tunnel: Option<String>,
+    },
+    /// The IPsec tunnels, their state and interfaces.
+    Flow,
+}
+
+#[derive(Subcommand)]
+enum ShowCounter {
+    /// The global counters, drops by reason.
+    Global,
+}
+
+#[derive(Subcommand)]
+enum ShowRouting {
+    /// The routing table.
+    Route,
+}
+
+#[derive(Subcommand)]
+enum TestVpn {
+    /// `test vpn ...`.
+    #[command(subcommand)]
+    Vpn(TestWhat),
+}
+
+#[derive(Subcommand)]
+enum TestWhat {
+    /// Negotiate the IKE SA of a gateway now (with its tunnels' Child SAs).
+    IkeSa {
+        /// The IKE gateway.
+        #[arg(long, value_name = "NAME")]
+        gateway: String,
+    },
+    /// Negotiate the Child SAs of a tunnel now.
+    IpsecSa {
+        /// The IPsec tunnel.
+        #[arg(long, value_name = "NAME")]
+        tunnel: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClearVpn {
+    /// `clear vpn ...`.
+    #[command(subcommand)]
+    Vpn(ClearWhat),
+}
+
+#[derive(Subcommand)]
+enum ClearWhat {
+    /// Delete the IKE SA of a gateway, and its Child SAs.
+    IkeSa {
+        /// The IKE gateway.
+        #[arg(long, value_name = "NAME")]
+        gateway: String,
+    },
+    /// Delete the Child SAs of a tunnel.
+    IpsecSa {
+        /// The IPsec tunnel.
+        #[arg(long, value_name = "NAME")]
+        tunnel: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = cli::parse::<Cli>();
+    let request = match cli.command {
+        Command::Validate { files } => return validate::validate(&files),
+        Command::Run(args) => return run(args, cli.control),
+        Command::Show(Show::Vpn(ShowVpn::IkeSa { gateway })) => Request::ShowIkeSa { gateway },
+        Command::Show(Show::Vpn(ShowVpn::IpsecSa { tunnel })) => Request::ShowIpsecSa { tunnel },
+        Command::Show(Show::Vpn(ShowVpn::Flow)) => Request::ShowFlow,
+        Command::Show(Show::Counter(ShowCounter::Global)) => Request::ShowCounterGlobal,
+        Command::Show(Show::Routing(ShowRouting::Route)) => Request::ShowRoutingRoute,
+        Command::Test(TestVpn::Vpn(TestWhat::IkeSa { gateway })) => Request::TestIkeSa { gateway },
+        Command::Test(TestVpn::Vpn(TestWhat::IpsecSa { tunnel })) => {
+            Request::TestIpsecSa { tunnel }
+        }
+        Command::Clear(ClearVpn::Vpn(ClearWhat::IkeSa { gateway })) => {
+            Request::ClearIkeSa { gateway }
+        }
+        Command::Clear(ClearVpn::Vpn(ClearWhat::IpsecSa { tunnel })) => {
+            Request::ClearIpsecSa { tunnel }
+        }
+    };
+    ask(&cli.control, &request, cli.json)
+}
+
+/// An operational command, as the control socket carries it (one JSON line).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub(crate) enum Request {
+    ShowIkeSa { gateway: Option<String> },
+    ShowIpsecSa { tunnel: Option<String> },
+    ShowFlow,
+    ShowCounterGlobal,
+    ShowRoutingRoute,
+    TestIkeSa { gateway: String },
+    TestIpsecSa { tunnel: String },
+    ClearIkeSa { gateway: String },
+    ClearIpsecSa { tunnel: String },
+}
+
+/// The daemon's answer: the table for people and the data for machines, or why not.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Response {
+    pub(crate) text: String,
+    pub(crate) data: serde_json::Value,
+    pub(crate) error: Option<String>,
+}
+
+#[cfg(target_os = "linux")]
+fn run(args: RunArgs, control: PathBuf) -> ExitCode {
+    daemon::run(args, control)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run(_: RunArgs, _: PathBuf) -> ExitCode {
+    eprintln!("ipsec-gateway: run needs Linux (TUN devices and netlink routes)");
+    ExitCode::from(validate::FAILURE)
+}
+
+/// Sends `request` to the daemon at `control` and prints its answer.
+fn ask(control: &std::path::Path, request: &Request, json: bool) -> ExitCode {
+    match client(control, request) {
+        Ok(Response { error: Some(e), .. }) => {
+            eprintln!("ipsec-gateway: {e}");
+            ExitCode::FAILURE
+        }
+        Ok(r) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&r.data).unwrap_or_default()
+                );
+            } else {
+                print!("{}", r.text);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "ipsec-gateway: cannot reach the daemon at {}: {e} (is `ipsec-gateway run` \
+                 running with this --control?)",
+                control.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(unix)]
+fn client(control: &std::path::Path, request: &Request) -> std::io::Result<Response> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(control)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let mut line = serde_json::to_string(request).map_err(std::io::Error::other)?;
+    line.push('\n');
+    stream.write_all(line.as_bytes())?;
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer)?;
+    serde_json::from_str(&answer).map_err(std::io::Error::other)
+}
+
+#[cfg(not(unix))]
+fn client(_: &std::path::Path, _: &Request) -> std::io::Result<Response> {
+    Err(std::io::Error::other("control sockets need a Unix system"))
+}
