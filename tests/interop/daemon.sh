@@ -5,7 +5,7 @@
 # 10.2.0.1, and 10.1.1.1 / 10.2.1.1 for the second proxy ID), so pings between those addresses
 # cross the tunnel: kernel route -> TUN -> our ESP -> veth -> the peer.
 
-DAEMON_BIN=""
+DAEMON_BIN="${DAEMON_BIN:-}"
 
 build_daemon() {
   [ -n "$DAEMON_BIN" ] && return 0
@@ -19,7 +19,7 @@ daemon_start() {
   local name="$1" ns="$2" cfg="$3"
   shift 3
   ip netns exec "$ns" "$DAEMON_BIN" run --config "$cfg" --control "$DIR/$name.sock" \
-    --interface ethernet1/2=lo --log-level debug "$@" >"$DIR/$name.log" 2>&1 9>&- &
+    --interface ethernet1/2=lo --log-level "${DAEMON_LOG:-debug}" "$@" >"$DIR/$name.log" 2>&1 9>&- &
   echo $! >"$DIR/$name.daemon.pid"
   local i
   for i in $(seq 1 50); do
@@ -113,4 +113,114 @@ scenario_daemon_both_ends() {
   daemon_stop b "$SW_NS"
 }
 
-DAEMON_SCENARIOS=(daemon-both-ends)
+# charon in SW_NS for the daemon's configurations: x25519 for IKE, AES-GCM-128 for ESP, the
+# Child SA's selectors LOCAL_TS REMOTE_TS (charon's side).
+daemon_charon() {
+  swanctl_conf "$SW_IP" "$US_IP" aes256gcm16-prfsha256-curve25519 aes128gcm16 "$SW_ID" "$US_ID" \
+    "$1" "$2" "$PSK" >"$DIR/sw/swanctl/swanctl.conf"
+  start_charon "$DIR/sw" "$SW_NS"
+}
+
+# Traffic both ways between LAN ends, plain and 1400 bytes with don't-fragment.
+daemon_traffic() { # daemon_traffic OUR_LAN_END THEIR_LAN_END
+  ping_ok "$US_NS" "$1" "$2" || return 1
+  ping_ok "$SW_NS" "$2" "$1" || return 1
+  ping_ok "$US_NS" "$1" "$2" -M do -s 1372 || return 1
+  ping_ok "$SW_NS" "$2" "$1" -M do -s 1372
+}
+
+# charon counts ESP both ways on its INSTALLED Child SA, with our SPIs.
+daemon_charon_agrees() {
+  local sw spi
+  sw="$(sas_summary "$DIR/sw" "$SW_NS")"
+  echo "sw: $sw" >>"$DIR/sas.txt"
+  [ "$(word child "$sw")" = INSTALLED ] || { echo "charon has no INSTALLED Child SA: $sw"; return 1; }
+  [ "$(word in_packets "$sw")" -gt 0 ] && [ "$(word out_packets "$sw")" -gt 0 ] ||
+    { echo "charon counts no ESP both ways: $sw"; return 1; }
+  spi="$(word in "$sw")"
+  ctl a show vpn ipsec-sa | grep -qi " $spi " || { echo "charon's inbound SPI $spi is not our outbound"; return 1; }
+}
+
+# Our daemon initiates to charon: traffic through our TUN device and charon's kernel-libipsec.
+scenario_daemon_us_init() {
+  daemon_charon 10.2.0.0/24 10.1.0.0/24 || return 1
+  daemon_start a "$US_NS" "$HERE/configs/daemon-a.toml" || return 1
+  daemon_wait_children a 1 || return 1
+  daemon_traffic 10.1.0.1 10.2.0.1 || return 1
+  ctl a show vpn ipsec-sa | grep -q 'ESP-UDP/aes-128-gcm' || { echo "not ESP in UDP: $(ctl a show vpn ipsec-sa)"; return 1; }
+  daemon_charon_agrees || return 1
+  daemon_stop a "$US_NS" || return 1
+  [ -z "$(sas_summary "$DIR/sw" "$SW_NS")" ] || { echo "charon still has the IKE SA after our shutdown"; return 1; }
+}
+
+# charon initiates to our passive daemon.
+scenario_daemon_sw_init() {
+  sed 's/^ike-crypto-profile = "ike"$/&\npassive-mode = true/' "$HERE/configs/daemon-a.toml" \
+    >"$DIR/passive.toml"
+  daemon_charon 10.2.0.0/24 10.1.0.0/24 || return 1
+  daemon_start a "$US_NS" "$DIR/passive.toml" || return 1
+  sw_in "$DIR/sw" "$SW_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1 ||
+    { echo "swanctl --initiate failed: $(tail -1 "$DIR/initiate.txt")"; return 1; }
+  daemon_wait_children a 1 || return 1
+  ctl a show vpn ike-sa | grep -q ' Resp Established ' || { echo "not responder: $(ctl a show vpn ike-sa)"; return 1; }
+  daemon_traffic 10.1.0.1 10.2.0.1 || return 1
+  daemon_charon_agrees || return 1
+  daemon_stop a "$US_NS"
+}
+
+# Two proxy IDs, two Child SAs, traffic on each, counted on each.
+scenario_daemon_two_proxy_ids() {
+  add_second_lan
+  daemon_charon 10.2.0.0/24,10.2.1.0/24 10.1.0.0/24,10.1.1.0/24 || return 1
+  daemon_start a "$US_NS" "$HERE/configs/daemon-two-lans.toml" || return 1
+  daemon_wait_children a 2 || return 1
+  daemon_traffic 10.1.0.1 10.2.0.1 || return 1
+  daemon_traffic 10.1.1.1 10.2.1.1 || return 1
+  local json
+  json="$(ctl a --json show vpn ipsec-sa)"
+  echo "$json" >"$DIR/ipsec-sa.json"
+  [ "$(echo "$json" | grep -c '"packets_in": 12')" -eq 2 ] ||
+    { echo "each Child SA should have 12 packets in: $(echo "$json" | grep -E '"(name|packets_in)"' | tr -d ' \n')"; return 1; }
+  daemon_stop a "$US_NS"
+}
+
+# iperf3 (TCP) for 10 s through our daemon and charon.
+scenario_daemon_iperf3() {
+  daemon_charon 10.2.0.0/24 10.1.0.0/24 || return 1
+  daemon_start a "$US_NS" "$HERE/configs/daemon-a.toml" || return 1
+  daemon_wait_children a 1 || return 1
+  ip netns exec "$SW_NS" iperf3 -s -1 -B 10.2.0.1 >"$DIR/iperf3-server.txt" 2>&1 9>&- &
+  sleep 0.3
+  ip netns exec "$US_NS" iperf3 -c 10.2.0.1 -B 10.1.0.1 -t 10 -f m >"$DIR/iperf3.txt" 2>&1 9>&- ||
+    { echo "iperf3 failed: $(tail -1 "$DIR/iperf3.txt")"; return 1; }
+  local mbps
+  mbps="$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' "$DIR/iperf3.txt")"
+  awk -v m="${mbps:-0}" 'BEGIN { exit !(m > 1) }' || { echo "iperf3 through the tunnel: ${mbps:-no} Mbit/s"; return 1; }
+  echo "iperf3: $mbps Mbit/s" >"$DIR/mbps.txt"
+}
+
+# charon rekeys the Child SA under a 100-packet-per-second ping: no echo is lost, our daemon
+# installs the new Child SA.
+scenario_daemon_rekey_under_ping() {
+  daemon_charon 10.2.0.0/24 10.1.0.0/24 || return 1
+  daemon_start a "$US_NS" "$HERE/configs/daemon-a.toml" || return 1
+  daemon_wait_children a 1 || return 1
+  local old
+  old="$(ctl a --json show vpn ipsec-sa | grep -m1 '"spi_in"')"
+  ip netns exec "$US_NS" ping -c 400 -i 0.01 -W 2 -I 10.1.0.1 10.2.0.1 >"$DIR/ping.txt" 2>&1 9>&- &
+  local ping=$!
+  sleep 1
+  sw_in "$DIR/sw" "$SW_NS" swanctl --rekey --child net >"$DIR/rekey.txt" 2>&1 ||
+    { echo "swanctl --rekey failed: $(tail -1 "$DIR/rekey.txt")"; return 1; }
+  wait "$ping" || { echo "echoes lost across the rekey: $(grep -m1 'packet loss' "$DIR/ping.txt")"; return 1; }
+  grep -q ' 0% packet loss' "$DIR/ping.txt" || { echo "echoes lost: $(grep -m1 'packet loss' "$DIR/ping.txt")"; return 1; }
+  [ "$(grep -c 'phase-2 negotiation is succeeded' "$DIR/a.log")" -ge 2 ] ||
+    { echo "our daemon logged no second Child SA"; return 1; }
+  ctl a --json show vpn ipsec-sa | grep '"spi_in"' | grep -vq "$old" ||
+    { echo "no Child SA with a new inbound SPI"; return 1; }
+}
+
+DAEMON_SCENARIOS=(
+  daemon-both-ends daemon-us-init daemon-sw-init daemon-two-proxy-ids daemon-iperf3
+  daemon-rekey-under-ping
+)

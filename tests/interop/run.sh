@@ -969,4 +969,7 @@ main() {
   [ "$failed" -eq 0 ]
 }
 
-main "$@"
+# Sourced (throughput.sh), it only defines the helpers.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
+fi

@@ -22,6 +22,7 @@ PKGS=(
   iputils-ping                   # reachability check of the veth pair
   util-linux                     # unshare, setsid
   procps                         # ps, for diagnostics
+  iperf3                         # traffic through the daemon (daemon-iperf3, throughput.sh)
 )
 
 if [ "$(id -u)" -ne 0 ]; then
