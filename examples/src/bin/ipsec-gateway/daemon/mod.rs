@@ -176,6 +176,7 @@ async fn serve(mut gw: Gateway, args: RunArgs, control: PathBuf) -> Result<(), S
     {
         let mut d = daemon.borrow_mut();
         let now = d.now();
+        d.gw.set_wall_clock(now, wall_clock());
         match d.gw.connect_all(now) {
             Ok(n) => tracing::info!("initiating {n} tunnels"),
             Err(e) => tracing::error!("cannot initiate: {e}"),
@@ -265,6 +266,8 @@ async fn timer(daemon: Shared, wake: Rc<tokio::sync::Notify>) {
             _ = sleep => {
                 let mut d = daemon.borrow_mut();
                 let now = d.now();
+                // Certificates' validity dates follow the system clock, even if it is stepped.
+                d.gw.set_wall_clock(now, wall_clock());
                 d.gw.handle_timeout(now);
                 d.flush();
             }
@@ -386,6 +389,14 @@ impl Daemon {
             .or_else(|| self.lans.first())
             .map(|l| Ingress::Lan(l.id))
     }
+}
+
+/// The system clock, for certificates' validity dates.
+fn wall_clock() -> ipsec_core::time::UnixTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    ipsec_core::time::UnixTime::from_secs(secs)
 }
 
 enum Ingress {
