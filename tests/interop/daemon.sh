@@ -19,7 +19,7 @@ daemon_start() {
   local name="$1" ns="$2" cfg="$3"
   shift 3
   ip netns exec "$ns" "$DAEMON_BIN" run --config "$cfg" --control "$DIR/$name.sock" \
-    ${DAEMON_IFACE-"--interface ethernet1/2=lo"} --log-level "${DAEMON_LOG:-debug}" "$@" >"$DIR/$name.log" 2>&1 9>&- &
+    ${DAEMON_IFACE---interface ethernet1/2=lo} --log-level "${DAEMON_LOG:-debug}" "$@" >"$DIR/$name.log" 2>&1 9>&- &
   echo $! >"$DIR/$name.daemon.pid"
   local i
   for i in $(seq 1 50); do
