@@ -33,6 +33,7 @@ mod daemon;
 
 use clap::{Args, Parser, Subcommand};
 use ipsec_examples::cli;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -262,14 +263,14 @@ fn ask(control: &std::path::Path, request: &Request, json: bool) -> ExitCode {
             ExitCode::FAILURE
         }
         Ok(r) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&r.data).unwrap_or_default()
-                );
+            // A reader that stops early (`| grep -q`) closes the pipe: not an error of ours.
+            let mut out = std::io::stdout().lock();
+            let _ = if json {
+                let text = serde_json::to_string_pretty(&r.data).unwrap_or_default();
+                writeln!(out, "{text}")
             } else {
-                print!("{}", r.text);
-            }
+                write!(out, "{}", r.text)
+            };
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -285,7 +286,7 @@ fn ask(control: &std::path::Path, request: &Request, json: bool) -> ExitCode {
 
 #[cfg(unix)]
 fn client(control: &std::path::Path, request: &Request) -> std::io::Result<Response> {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::{BufRead, BufReader};
     let mut stream = std::os::unix::net::UnixStream::connect(control)?;
     stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let mut line = serde_json::to_string(request).map_err(std::io::Error::other)?;
