@@ -82,11 +82,13 @@ typedef enum {
   IPSEC_EVENT_IKE_SA_UP = 1,
   // An IKE SA is gone (its Child SAs are reported gone one by one).
   IPSEC_EVENT_IKE_SA_DOWN = 2,
-  // A Child SA is negotiated: install it in the datapath. `name` is the `ipsec-tunnel`;
+  // A Child SA is negotiated: install it in the datapath with `ipsec_esp_table_install`,
+  // which honours `outbound_later` by itself. `name` is the `ipsec-tunnel`;
   // `inbound_spi` and `outbound_spi` are its ESP SPIs; `local` and `remote` its outer
   // addresses.
   IPSEC_EVENT_CHILD_SA_UP = 3,
-  // A Child SA is gone: remove it from the datapath. `name` is the `ipsec-tunnel`.
+  // A Child SA is gone: stop sending on it and remove it after `linger_ms`
+  // (`ipsec_esp_table_retire`). `name` is the `ipsec-tunnel`.
   IPSEC_EVENT_CHILD_SA_DOWN = 4,
   // IKE SA negotiation failed. `name` is the `ike-gateway` (empty if none matched).
   IPSEC_EVENT_PHASE1_FAILED = 5,
@@ -94,6 +96,9 @@ typedef enum {
   IPSEC_EVENT_PHASE2_FAILED = 6,
   // An IKE_SA_INIT came from an address no gateway is configured for (`remote`).
   IPSEC_EVENT_NO_GATEWAY = 7,
+  // Send on this Child SA from now on: it came up with `outbound_later` and the peer has it
+  // (`ipsec_esp_table_activate`). `name` is the `ipsec-tunnel`.
+  IPSEC_EVENT_CHILD_SA_OUTBOUND = 8,
 } ipsec_event_kind;
 
 // Our side of the exchange an event reports, where it has one.
@@ -173,8 +178,15 @@ typedef struct {
   const char *text;
   // Length of `text` in bytes, without the terminating NUL.
   size_t text_len;
+  // `IPSEC_EVENT_CHILD_SA_DOWN`: how long the SA's inbound half still accepts packets (it
+  // was replaced by a rekey; packets sent before the switch may still arrive); 0 otherwise.
+  uint32_t linger_ms;
+  // `IPSEC_EVENT_CHILD_SA_UP`: 1 when we answered the peer's rekey: receive on the SA, but
+  // keep sending on the one it replaces until `IPSEC_EVENT_CHILD_SA_OUTBOUND` (or the first
+  // packet that arrives on it); 0 to send on it at once.
+  uint8_t outbound_later;
   // Zero; reserved for growth.
-  uint8_t reserved[32];
+  uint8_t reserved[27];
 } ipsec_event;
 
 // An ESP packet written by `ipsec_esp_table_encapsulate`: send the first `len` bytes of the
@@ -362,12 +374,51 @@ void ipsec_esp_table_free(ipsec_esp_table *t);
 
 // Installs the Child SA of the event that the last `ipsec_endpoint_poll_event` on `ep`
 // returned. That event must be `IPSEC_EVENT_CHILD_SA_UP` (else `IPSEC_ERR_STATE`); an SA
-// already installed gives `IPSEC_ERR_INVALID`.
+// already installed gives `IPSEC_ERR_INVALID`. When the event has `outbound_later`, the SA
+// only receives until `ipsec_esp_table_activate` (or its first authenticated packet); the
+// tunnel keeps sending on the SA it replaces.
 //
 // # Safety
 //
 // `t` and `ep` must be live handles.
 ipsec_status ipsec_esp_table_install(ipsec_esp_table *t, ipsec_endpoint *ep, uint64_t now_us);
+
+// Starts sending on the Child SA whose inbound SPI is `inbound_spi` (from
+// `IPSEC_EVENT_CHILD_SA_OUTBOUND`). `IPSEC_ERR_INVALID` when no such SA is installed.
+//
+// # Safety
+//
+// `t` must be a live handle.
+ipsec_status ipsec_esp_table_activate(ipsec_esp_table *t, uint32_t inbound_spi);
+
+// Retires the Child SA whose inbound SPI is `inbound_spi` (from `IPSEC_EVENT_CHILD_SA_DOWN`,
+// with its `linger_ms`): nothing is sent on it from now on, and it still accepts packets for
+// `linger_ms`, then `ipsec_esp_table_handle_timeout` removes it (0 removes it at once).
+// `IPSEC_ERR_INVALID` when no such SA is installed.
+//
+// # Safety
+//
+// `t` must be a live handle.
+ipsec_status ipsec_esp_table_retire(ipsec_esp_table *t,
+                                    uint64_t now_us,
+                                    uint32_t inbound_spi,
+                                    uint32_t linger_ms);
+
+// Removes retired SAs whose linger is over and raises the SAs' time limits; call it when the
+// instant from `ipsec_esp_table_poll_timeout` has passed.
+//
+// # Safety
+//
+// `t` must be a live handle.
+ipsec_status ipsec_esp_table_handle_timeout(ipsec_esp_table *t, uint64_t now_us);
+
+// Writes the table's next deadline (microseconds on the caller's clock) to `*out_us`.
+// `IPSEC_NONE` when nothing is scheduled.
+//
+// # Safety
+//
+// `t` must be a live handle and `out_us` a valid pointer.
+ipsec_status ipsec_esp_table_poll_timeout(ipsec_esp_table *t, uint64_t *out_us);
 
 // Removes the Child SA whose inbound SPI is `inbound_spi` (from `IPSEC_EVENT_CHILD_SA_DOWN`).
 // `IPSEC_ERR_INVALID` when no such SA is installed.

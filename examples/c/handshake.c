@@ -101,6 +101,7 @@ static const char *kind_name(ipsec_event_kind k) {
     case IPSEC_EVENT_PHASE1_FAILED: return "PHASE1_FAILED";
     case IPSEC_EVENT_PHASE2_FAILED: return "PHASE2_FAILED";
     case IPSEC_EVENT_NO_GATEWAY: return "NO_GATEWAY";
+    case IPSEC_EVENT_CHILD_SA_OUTBOUND: return "CHILD_SA_OUTBOUND";
     }
     return "UNKNOWN";
 }
@@ -153,13 +154,17 @@ static int drain_events(struct side *s, uint64_t now_us) {
             s->child_up = 1;
             s->inbound_spi = e.inbound_spi;
             s->outbound_spi = e.outbound_spi;
-            /* Right after polling the event: the table takes the SA (keys included) from it. */
+            /* Right after polling the event: the table takes the SA (keys included) from it,
+             * receive-only when the event says outbound_later. */
             if (ipsec_esp_table_install(s->esp, s->ep, now_us) != IPSEC_OK) {
                 print_last_error("esp_table_install");
                 return -1;
             }
+        } else if (e.kind == IPSEC_EVENT_CHILD_SA_OUTBOUND) {
+            ipsec_esp_table_activate(s->esp, e.inbound_spi);
         } else if (e.kind == IPSEC_EVENT_CHILD_SA_DOWN) {
-            ipsec_esp_table_remove(s->esp, e.inbound_spi);
+            /* Stops sending on it now; it still receives for linger_ms (after a rekey). */
+            ipsec_esp_table_retire(s->esp, now_us, e.inbound_spi, e.linger_ms);
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::addr::ipsec_addr;
 use crate::event::{ipsec_event, to_c, EventStrings};
 use crate::status::*;
 use ikev2::config::EndpointConfig;
-use ikev2::{CommandError, Endpoint, Event, Received, Transmit};
+use ikev2::{CommandError, Endpoint, Event, Outbound, Received, Transmit};
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::config::Config;
 use ipsec_core::crypto::default_provider;
@@ -35,7 +35,7 @@ pub struct ipsec_endpoint {
     strings: EventStrings,
     /// The Child SA of the last event returned, when it was `IPSEC_EVENT_CHILD_SA_UP`, for
     /// `ipsec_esp_table_install`: keys never cross the boundary.
-    pub(crate) last_child: Option<Box<ChildSa>>,
+    pub(crate) last_child: Option<(Box<ChildSa>, Outbound)>,
 }
 
 /// What `ipsec_endpoint_handle_datagram` found in a datagram.
@@ -444,7 +444,9 @@ pub unsafe extern "C" fn ipsec_endpoint_poll_event(
         };
         let c = to_c(&e, &mut h.strings);
         h.last_child = match e {
-            Event::ChildSaUp { child, .. } => Some(child),
+            Event::ChildSaUp {
+                child, outbound, ..
+            } => Some((child, outbound)),
             _ => None,
         };
         // SAFETY: `out` is non-NULL and writable by contract.

@@ -9,6 +9,7 @@ use crate::addr::ipsec_addr;
 use crate::endpoint::ipsec_endpoint;
 use crate::status::*;
 use esp::{ChildHandle, EspError, SaTable};
+use ikev2::Outbound;
 use ipsec_core::crypto::default_provider;
 use ipsec_core::time::Instant;
 use std::collections::HashMap;
@@ -134,7 +135,9 @@ pub unsafe extern "C" fn ipsec_esp_table_free(t: *mut ipsec_esp_table) {
 
 /// Installs the Child SA of the event that the last `ipsec_endpoint_poll_event` on `ep`
 /// returned. That event must be `IPSEC_EVENT_CHILD_SA_UP` (else `IPSEC_ERR_STATE`); an SA
-/// already installed gives `IPSEC_ERR_INVALID`.
+/// already installed gives `IPSEC_ERR_INVALID`. When the event has `outbound_later`, the SA
+/// only receives until `ipsec_esp_table_activate` (or its first authenticated packet); the
+/// tunnel keeps sending on the SA it replaces.
 ///
 /// # Safety
 ///
@@ -158,19 +161,117 @@ pub unsafe extern "C" fn ipsec_esp_table_install(
                 "endpoint is unusable after an internal error",
             );
         }
-        let Some(child) = e.last_child.as_deref() else {
+        let Some((child, outbound)) = e.last_child.as_ref() else {
             return fail(
                 IPSEC_ERR_STATE,
                 "the last event polled from the endpoint is not IPSEC_EVENT_CHILD_SA_UP",
             );
         };
-        match t.table.install(Instant::from_micros(now_us), child) {
+        let now = Instant::from_micros(now_us);
+        let installed = match outbound {
+            Outbound::Later => t.table.install_inbound(now, child),
+            Outbound::Now => t.table.install(now, child),
+        };
+        match installed {
             Ok(h) => {
                 t.children.insert(h.inbound_spi, h);
                 IPSEC_OK
             }
             Err(err) => fail(IPSEC_ERR_INVALID, err.to_string()),
         }
+    })
+}
+
+/// Starts sending on the Child SA whose inbound SPI is `inbound_spi` (from
+/// `IPSEC_EVENT_CHILD_SA_OUTBOUND`). `IPSEC_ERR_INVALID` when no such SA is installed.
+///
+/// # Safety
+///
+/// `t` must be a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn ipsec_esp_table_activate(
+    t: *mut ipsec_esp_table,
+    inbound_spi: u32,
+) -> ipsec_status {
+    with_table(t, |t| match t.children.get(&inbound_spi) {
+        Some(h) => {
+            t.table.activate_outbound(*h);
+            IPSEC_OK
+        }
+        None => fail(
+            IPSEC_ERR_INVALID,
+            format!("no Child SA with inbound SPI {inbound_spi:08X}"),
+        ),
+    })
+}
+
+/// Retires the Child SA whose inbound SPI is `inbound_spi` (from `IPSEC_EVENT_CHILD_SA_DOWN`,
+/// with its `linger_ms`): nothing is sent on it from now on, and it still accepts packets for
+/// `linger_ms`, then `ipsec_esp_table_handle_timeout` removes it (0 removes it at once).
+/// `IPSEC_ERR_INVALID` when no such SA is installed.
+///
+/// # Safety
+///
+/// `t` must be a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn ipsec_esp_table_retire(
+    t: *mut ipsec_esp_table,
+    now_us: u64,
+    inbound_spi: u32,
+    linger_ms: u32,
+) -> ipsec_status {
+    with_table(t, |t| match t.children.remove(&inbound_spi) {
+        Some(h) => {
+            let linger = std::time::Duration::from_millis(u64::from(linger_ms));
+            t.table
+                .retire_lingering(Instant::from_micros(now_us), h, linger);
+            IPSEC_OK
+        }
+        None => fail(
+            IPSEC_ERR_INVALID,
+            format!("no Child SA with inbound SPI {inbound_spi:08X}"),
+        ),
+    })
+}
+
+/// Removes retired SAs whose linger is over and raises the SAs' time limits; call it when the
+/// instant from `ipsec_esp_table_poll_timeout` has passed.
+///
+/// # Safety
+///
+/// `t` must be a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn ipsec_esp_table_handle_timeout(
+    t: *mut ipsec_esp_table,
+    now_us: u64,
+) -> ipsec_status {
+    with_table(t, |t| {
+        t.table.handle_timeout(Instant::from_micros(now_us));
+        IPSEC_OK
+    })
+}
+
+/// Writes the table's next deadline (microseconds on the caller's clock) to `*out_us`.
+/// `IPSEC_NONE` when nothing is scheduled.
+///
+/// # Safety
+///
+/// `t` must be a live handle and `out_us` a valid pointer.
+#[no_mangle]
+pub unsafe extern "C" fn ipsec_esp_table_poll_timeout(
+    t: *mut ipsec_esp_table,
+    out_us: *mut u64,
+) -> ipsec_status {
+    if out_us.is_null() {
+        return fail(IPSEC_ERR_NULL, "out_us is NULL");
+    }
+    with_table(t, |t| match t.table.poll_timeout() {
+        Some(at) => {
+            // SAFETY: `out_us` is non-NULL and writable by the caller's contract.
+            unsafe { out_us.write(at.as_micros()) };
+            IPSEC_OK
+        }
+        None => IPSEC_NONE,
     })
 }
 

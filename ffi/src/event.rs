@@ -1,7 +1,7 @@
 //! Endpoint events as a C struct.
 
 use crate::addr::ipsec_addr;
-use ikev2::{Event, Role};
+use ikev2::{Event, Outbound, Role};
 use std::ffi::{c_char, CString};
 
 /// What an [`ipsec_event`] reports.
@@ -14,11 +14,13 @@ pub enum ipsec_event_kind {
     IPSEC_EVENT_IKE_SA_UP = 1,
     /// An IKE SA is gone (its Child SAs are reported gone one by one).
     IPSEC_EVENT_IKE_SA_DOWN = 2,
-    /// A Child SA is negotiated: install it in the datapath. `name` is the `ipsec-tunnel`;
+    /// A Child SA is negotiated: install it in the datapath with `ipsec_esp_table_install`,
+    /// which honours `outbound_later` by itself. `name` is the `ipsec-tunnel`;
     /// `inbound_spi` and `outbound_spi` are its ESP SPIs; `local` and `remote` its outer
     /// addresses.
     IPSEC_EVENT_CHILD_SA_UP = 3,
-    /// A Child SA is gone: remove it from the datapath. `name` is the `ipsec-tunnel`.
+    /// A Child SA is gone: stop sending on it and remove it after `linger_ms`
+    /// (`ipsec_esp_table_retire`). `name` is the `ipsec-tunnel`.
     IPSEC_EVENT_CHILD_SA_DOWN = 4,
     /// IKE SA negotiation failed. `name` is the `ike-gateway` (empty if none matched).
     IPSEC_EVENT_PHASE1_FAILED = 5,
@@ -26,6 +28,9 @@ pub enum ipsec_event_kind {
     IPSEC_EVENT_PHASE2_FAILED = 6,
     /// An IKE_SA_INIT came from an address no gateway is configured for (`remote`).
     IPSEC_EVENT_NO_GATEWAY = 7,
+    /// Send on this Child SA from now on: it came up with `outbound_later` and the peer has it
+    /// (`ipsec_esp_table_activate`). `name` is the `ipsec-tunnel`.
+    IPSEC_EVENT_CHILD_SA_OUTBOUND = 8,
 }
 
 /// Our side of the exchange an event reports, where it has one.
@@ -73,8 +78,15 @@ pub struct ipsec_event {
     pub text: *const c_char,
     /// Length of `text` in bytes, without the terminating NUL.
     pub text_len: usize,
+    /// `IPSEC_EVENT_CHILD_SA_DOWN`: how long the SA's inbound half still accepts packets (it
+    /// was replaced by a rekey; packets sent before the switch may still arrive); 0 otherwise.
+    pub linger_ms: u32,
+    /// `IPSEC_EVENT_CHILD_SA_UP`: 1 when we answered the peer's rekey: receive on the SA, but
+    /// keep sending on the one it replaces until `IPSEC_EVENT_CHILD_SA_OUTBOUND` (or the first
+    /// packet that arrives on it); 0 to send on it at once.
+    pub outbound_later: u8,
     /// Zero; reserved for growth.
-    pub reserved: [u8; 32],
+    pub reserved: [u8; 27],
 }
 
 /// The strings an [`ipsec_event`] points to, owned by the endpoint.
@@ -112,7 +124,9 @@ pub(crate) fn to_c(e: &Event, strings: &mut EventStrings) -> ipsec_event {
         name: core::ptr::null(),
         text: core::ptr::null(),
         text_len: 0,
-        reserved: [0; 32],
+        linger_ms: 0,
+        outbound_later: 0,
+        reserved: [0; 27],
     };
     let name: &str = match e {
         Event::IkeSaUp {
@@ -132,22 +146,39 @@ pub(crate) fn to_c(e: &Event, strings: &mut EventStrings) -> ipsec_event {
             (out.local, out.remote) = (sa.local.into(), sa.remote.into());
             gateway
         }
-        Event::ChildSaUp { role: r, child, .. } => {
+        Event::ChildSaUp {
+            role: r,
+            child,
+            outbound,
+            ..
+        } => {
             out.kind = IPSEC_EVENT_CHILD_SA_UP;
             out.role = role(*r);
+            out.outbound_later = u8::from(*outbound == Outbound::Later);
             out.inbound_spi = child.inbound.spi;
             out.outbound_spi = child.outbound.spi;
             (out.local, out.remote) = (child.local_addr.into(), child.remote_addr.into());
             &child.tunnel
         }
+        Event::ChildSaOutbound {
+            tunnel,
+            inbound_spi,
+            outbound_spi,
+        } => {
+            out.kind = IPSEC_EVENT_CHILD_SA_OUTBOUND;
+            (out.inbound_spi, out.outbound_spi) = (*inbound_spi, *outbound_spi);
+            tunnel
+        }
         Event::ChildSaDown {
             tunnel,
             inbound_spi,
             outbound_spi,
+            linger,
             ..
         } => {
             out.kind = IPSEC_EVENT_CHILD_SA_DOWN;
             (out.inbound_spi, out.outbound_spi) = (*inbound_spi, *outbound_spi);
+            out.linger_ms = u32::try_from(linger.as_millis()).unwrap_or(u32::MAX);
             tunnel
         }
         Event::Phase1Failed {

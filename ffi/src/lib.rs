@@ -23,9 +23,10 @@ pub use endpoint::{
     ipsec_received, ipsec_transmit,
 };
 pub use esp_table::{
-    ipsec_esp_delivered, ipsec_esp_table, ipsec_esp_table_decapsulate, ipsec_esp_table_encapsulate,
-    ipsec_esp_table_free, ipsec_esp_table_install, ipsec_esp_table_new, ipsec_esp_table_remove,
-    ipsec_esp_transmit,
+    ipsec_esp_delivered, ipsec_esp_table, ipsec_esp_table_activate, ipsec_esp_table_decapsulate,
+    ipsec_esp_table_encapsulate, ipsec_esp_table_free, ipsec_esp_table_handle_timeout,
+    ipsec_esp_table_install, ipsec_esp_table_new, ipsec_esp_table_poll_timeout,
+    ipsec_esp_table_remove, ipsec_esp_table_retire, ipsec_esp_transmit,
 };
 pub use event::{ipsec_event, ipsec_event_kind, ipsec_role};
 pub use status::ipsec_status;

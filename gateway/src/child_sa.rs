@@ -3,7 +3,9 @@
 //!
 //! Install and remove: every `ChildSaUp` is installed in the SA table before the event reaches
 //! the embedder, every `ChildSaDown` removed. A rekey installs the new Child SA while the old one
-//! stays until IKE deletes it; outbound, the table sends on the newest SA of the proxy ID. When
+//! stays until IKE deletes it; outbound, the table sends on the newest sending SA of the proxy
+//! ID. A Child SA we created by answering the peer's rekey sends only once the peer has it
+//! (`ChildSaOutbound`, or its first packet: `esp::SaTable::install_inbound`). When
 //! IKE deletes an SA that has a successor, only its outbound half goes at once: its inbound half
 //! keeps receiving for [`DELETE_REKEYED_DELAY`] what the peer sent before it learned of the
 //! deletion (strongSwan's `delete_rekeyed_delay` does the same). That covers the packets in
@@ -28,7 +30,7 @@ use crate::Gateway;
 use core::time::Duration;
 use esp::{ChildHandle, LimitKind, SaEvent, TableEvent, TunnelId};
 use ikev2::proposal::EspSuite;
-use ikev2::{Event as IkeEvent, Role};
+use ikev2::{Event as IkeEvent, Outbound, Role};
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::time::Instant;
 
@@ -166,7 +168,19 @@ impl Gateway {
                 role,
                 child,
                 suite,
-            } => failed = self.install(now, gateway, *role, child, *suite),
+                outbound,
+                ..
+            } => failed = self.install(now, gateway, (*role, *outbound), child, *suite),
+            IkeEvent::ChildSaOutbound { inbound_spi, .. } => {
+                if let Some(c) = self
+                    .children
+                    .list
+                    .iter()
+                    .find(|c| c.live() && c.child.inbound.spi == *inbound_spi)
+                {
+                    self.table.activate_outbound(c.handle);
+                }
+            }
             IkeEvent::ChildSaDown { inbound_spi, .. } => self.remove(now, *inbound_spi),
             IkeEvent::IkeSaUp { gateway, sa, .. } => {
                 self.ike_up.push((gateway.clone(), sa.spi_i, now));
@@ -186,11 +200,18 @@ impl Gateway {
         &mut self,
         now: Instant,
         gateway: &str,
-        role: Role,
+        (role, outbound): (Role, Outbound),
         child: &ChildSa,
         suite: EspSuite,
     ) -> Option<Event> {
-        let handle = match self.table.install(now, child) {
+        // A Child SA that answers the peer's rekey receives at once and sends once the peer
+        // has it (its first packet, or ChildSaOutbound): the old SA carries our traffic until
+        // then, so a lost answer loses nothing.
+        let installed = match outbound {
+            Outbound::Now => self.table.install(now, child),
+            Outbound::Later => self.table.install_inbound(now, child),
+        };
+        let handle = match installed {
             Ok(h) => h,
             Err(e) => {
                 return Some(Event::InstallFailed {

@@ -111,6 +111,17 @@ impl<'a> Ctx<'a> {
             .saturating_add(hard.mul_f64(0.05 * jitter / 255.0))
     }
 
+    /// The pause before retrying an exchange the peer refused with TEMPORARY_FAILURE: "a short
+    /// random delay" (RFC 7296 section 2.25), here 0.5 to 2.5 s, and at most `limit`.
+    pub(crate) fn retry_delay(&self, limit: Duration) -> Duration {
+        let r = self
+            .random(2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            .unwrap_or(0);
+        let d = Duration::from_millis(500 + u64::from(r) % 2000);
+        d.min(limit)
+    }
+
     /// A fresh IKE SPI: non-zero and not `taken`. A random source that cannot produce one in a
     /// few tries is broken: [`CryptoError::RandomFailed`] rather than a loop.
     pub(crate) fn fresh_ike_spi(&self, taken: impl Fn(u64) -> bool) -> Result<u64, LocalError> {

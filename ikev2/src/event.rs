@@ -7,6 +7,7 @@ use crate::error::{LocalError, Mismatch, NegotiationError};
 use crate::proposal::{EspSuite, IkeSuite};
 use crate::wire::NotifyType;
 use core::fmt;
+use core::time::Duration;
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::selector::TrafficSelector;
 use std::net::SocketAddr;
@@ -209,7 +210,53 @@ fn ts_text(ts: &[TrafficSelector]) -> String {
         .join(", ")
 }
 
+/// When the datapath may send on a new Child SA (see [`Event`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outbound {
+    /// Send on it at once: a new Child SA, or one we rekeyed (the peer installed it before it
+    /// answered).
+    Now,
+    /// Not yet: we answered the peer's rekey and the peer may not have our answer. Receive on
+    /// it, keep sending on the SA it replaces until [`Event::ChildSaOutbound`] for it, or until a
+    /// packet arrives on it (`esp::SaTable::install_inbound` does both).
+    Later,
+}
+
+impl fmt::Display for Outbound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outbound::Now => "now",
+            Outbound::Later => "later",
+        })
+    }
+}
+
+/// How long the inbound half of a Child SA replaced by a rekey stays after its delete: packets
+/// the peer sent on it just before it switched may still arrive (strongSwan's
+/// `delete_rekeyed_delay` does the same).
+pub const REKEYED_LINGER: Duration = Duration::from_secs(5);
+
 /// Something the embedder should know about.
+///
+/// # Child SAs in the datapath
+///
+/// Three events drive the datapath, each one call of `esp::SaTable`:
+///
+/// | event | datapath | `esp::SaTable` |
+/// | --- | --- | --- |
+/// | [`Event::ChildSaUp`] with [`Outbound::Now`] | install both halves, send on it | `install` |
+/// | [`Event::ChildSaUp`] with [`Outbound::Later`] | install both halves, receive on it, keep sending on the SA it replaces | `install_inbound` |
+/// | [`Event::ChildSaOutbound`] | send on it from now on | `activate_outbound` |
+/// | [`Event::ChildSaDown`] | stop sending on it now, remove its inbound half after `linger` | `retire` (`remove` when `linger` is zero) |
+///
+/// Why: when we answer the peer's rekey of a Child SA, the answer may be lost, and until its
+/// retransmission gets through the peer has only the old SA. So the responder of a rekey keeps
+/// sending on the old SA until the peer's Delete for it arrives ([`Event::ChildSaOutbound`] comes
+/// right before that old SA's [`Event::ChildSaDown`]) or a packet arrives on the new SA
+/// (`esp::SaTable` notices that itself). And an SA replaced by a rekey is kept inbound for a
+/// moment after it is deleted, for the packets the peer sent on it just before it switched.
+/// Events come in the order to apply them: applied in order, no packet is dropped for want of
+/// an SA at either end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)]
 pub enum Event {
@@ -235,7 +282,7 @@ pub enum Event {
         /// Why.
         reason: Reason,
     },
-    /// A Child SA is negotiated: install it in the datapath.
+    /// A Child SA is negotiated: install it in the datapath, sending on it as `outbound` says.
     ChildSaUp {
         /// The `ike-gateway`.
         gateway: String,
@@ -245,8 +292,23 @@ pub enum Event {
         child: Box<ChildSa>,
         /// The negotiated algorithms.
         suite: EspSuite,
+        /// When to send on it: [`Outbound::Later`] when we answered the peer's rekey.
+        outbound: Outbound,
+        /// For a rekey: the inbound SPI of the Child SA it replaces.
+        replaces: Option<u32>,
     },
-    /// A Child SA is gone: remove it from the datapath.
+    /// Send on this Child SA from now on (it came up with [`Outbound::Later`] and the peer has
+    /// it now). Harmless when the datapath already switched on inbound traffic.
+    ChildSaOutbound {
+        /// The `ipsec-tunnel`.
+        tunnel: String,
+        /// Our inbound SPI.
+        inbound_spi: u32,
+        /// The peer's (outbound) SPI.
+        outbound_spi: u32,
+    },
+    /// A Child SA is gone: stop sending on it now and remove its inbound half after `linger`
+    /// (at once when it is zero).
     ChildSaDown {
         /// The `ipsec-tunnel`.
         tunnel: String,
@@ -256,6 +318,9 @@ pub enum Event {
         outbound_spi: u32,
         /// Why.
         reason: Reason,
+        /// How long its inbound half still accepts packets: [`REKEYED_LINGER`] when another
+        /// Child SA of the same proxy ID replaced it, zero otherwise.
+        linger: Duration,
     },
     /// IKE SA negotiation (IKE_SA_INIT or IKE_AUTH) failed.
     Phase1Failed {
@@ -309,11 +374,14 @@ impl fmt::Display for Event {
                 role,
                 child,
                 suite,
+                replaces,
+                ..
             } => write!(
                 f,
-                "IKE phase-2 negotiation is succeeded as {}, non-rekey. Established SA: {}-{} \
+                "IKE phase-2 negotiation is succeeded as {}, {}. Established SA: {}-{} \
                  SPI:{:08X}/{:08X} tunnel {} gateway {gateway}, proposal {suite}{}.",
                 role,
+                if replaces.is_some() { "rekey" } else { "non-rekey" },
                 child.local_addr.ip(),
                 child.remote_addr.ip(),
                 child.inbound.spi,
@@ -325,11 +393,20 @@ impl fmt::Display for Event {
                     ""
                 }
             ),
+            Event::ChildSaOutbound {
+                tunnel,
+                inbound_spi,
+                outbound_spi,
+            } => write!(
+                f,
+                "IPSec SA SPI:{inbound_spi:08X}/{outbound_spi:08X} of tunnel {tunnel} now used outbound."
+            ),
             Event::ChildSaDown {
                 tunnel,
                 inbound_spi,
                 outbound_spi,
                 reason,
+                ..
             } => write!(
                 f,
                 "IPSec SA SPI:{inbound_spi:08X}/{outbound_spi:08X} of tunnel {tunnel} deleted: {reason}."

@@ -121,4 +121,4 @@ pub mod wire;
 
 pub use endpoint::{ChildSaInfo, Endpoint, IkeSaInfo, Received, Stats, Transmit};
 pub use error::{CommandError, ConfigError, LocalError, Mismatch, NegotiationError};
-pub use event::{Event, Reason, Role, SaName};
+pub use event::{Event, Outbound, Reason, Role, SaName, REKEYED_LINGER};

@@ -108,6 +108,17 @@ impl<T> RequestQueue<T> {
         self.outstanding.as_ref().and_then(|o| o.task.as_ref())
     }
 
+    /// Takes the in-flight task out when it satisfies `f`; the request stays outstanding (its
+    /// retransmissions go on, and its response is consumed without a task).
+    pub(crate) fn take_in_flight(&mut self, f: impl Fn(&T) -> bool) -> Option<T> {
+        let o = self.outstanding.as_mut()?;
+        if o.task.as_ref().is_some_and(f) {
+            o.task.take()
+        } else {
+            None
+        }
+    }
+
     /// True when a queued task satisfies `f`.
     pub(crate) fn is_queued(&self, f: impl Fn(&T) -> bool) -> bool {
         self.queued.iter().any(f)

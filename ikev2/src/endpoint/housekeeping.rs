@@ -15,15 +15,11 @@ impl Endpoint {
     /// Housekeeping after the SA filed under `spi` processed input.
     pub(super) fn after(&mut self, now: Instant, spi: u64) {
         // Successors of rekeyed IKE SAs join the table under our new SPI.
-        let born: Vec<Box<IkeSa>> = self
-            .sas
-            .values_mut()
-            .filter_map(|s| s.take_successor())
-            .collect();
+        let born: Vec<IkeSa> = self.sas.values_mut().flat_map(|s| s.take_born()).collect();
         for sa in born {
             let ours = sa.our_spi();
             if let std::collections::btree_map::Entry::Vacant(e) = self.sas.entry(ours) {
-                let sa = e.insert(sa);
+                let sa = e.insert(Box::new(sa));
                 // It may have inherited queued Child SA work.
                 let mut ctx = ctx!(self, now);
                 let _ = sa.kick(&mut ctx);

@@ -28,8 +28,13 @@ use crate::sa::{
     Agreed, Child, ChildRequest, ChildTask, Established, KeyOffer, Keymat, Link, Task,
 };
 use crate::wire::{KeyExchange, Message, Nonce, Notify, NotifyType, Payload, ProtocolId};
+use core::time::Duration;
 use ipsec_core::crypto::{ActiveKeyExchange, CryptoError, DhGroup, SecretBytes};
 use ipsec_core::selector::{check_narrowed, choose_policy, TrafficSelector};
+
+/// A refused rekey is retried (after half the time left at most) while this much of the old
+/// SA's lifetime is left; with less, a retry could not complete before the SA expires.
+const MIN_RETRY_LEFT: Duration = Duration::from_millis(100);
 
 /// What a CREATE_CHILD_SA request asks for.
 pub(crate) enum Asks {
@@ -144,6 +149,34 @@ pub(crate) fn on_response(
             return fx;
         }
     }
+    // RFC 7296 section 2.25: the peer is busy (rekeying the IKE SA, say); try again after a
+    // short random delay, a rekey while the old SA is still there (before its hard lifetime).
+    if msg.notify(NotifyType::TEMPORARY_FAILURE).is_some() {
+        match req.rekey {
+            Some(old) => {
+                let found = sa.children.iter_mut().find(|c| c.sa.inbound.spi == old);
+                let left = found
+                    .as_ref()
+                    .map(|c| c.expire_at.saturating_duration_since(ctx.now))
+                    .unwrap_or_default();
+                if let Some(c) = found.filter(|_| left >= MIN_RETRY_LEFT) {
+                    let at = ctx.now + ctx.retry_delay(left / 2);
+                    tracing::debug!(
+                        old = format_args!("{old:08x}"),
+                        "rekey refused for now, retrying"
+                    );
+                    c.rekey_at = Some(at);
+                    return fx;
+                }
+            }
+            None => {
+                let at = ctx.now + ctx.retry_delay(Duration::MAX);
+                tracing::debug!(tunnel = %req.tunnel, "Child SA refused for now, retrying");
+                fx.later.push((at, Task::create_child(req)));
+                return fx;
+            }
+        }
+    }
     match accept(ctx, link, sa, msg, &req, offer) {
         Ok(mut c) => {
             c.replaces = req.rekey;
@@ -152,14 +185,21 @@ pub(crate) fn on_response(
                 None => fx
                     .then
                     .extend(resolve_duplicate(sa, &req.tunnel, req.proxy_id.as_deref())),
-                Some(old) => {
+                Some(old) => match resolve_rekey_collision(sa, old) {
+                    // We lost a rekey collision: our SA is redundant and goes; the winner's
+                    // creator deletes the old SA once its own rekey completes, so neither side
+                    // is ever left without an SA to send on (RFC 7296 section 2.8.1).
+                    Some(redundant) => fx.then.push(redundant),
                     // A rekey is complete once the old Child SA is deleted (RFC 7296 1.3.3).
-                    if sa.child(old).is_some() {
-                        fx.then.push(Task::DeleteChild(old));
-                    }
-                    fx.then.extend(resolve_rekey_collision(sa, old));
-                }
+                    None if sa.child(old).is_some() => fx.then.push(Task::DeleteChild(old)),
+                    None => {}
+                },
             }
+        }
+        // The SA we meant to rekey is gone already (the peer rekeyed it too and deleted it, or
+        // deleted it outright): the refusal is moot, nothing failed.
+        Err(reason) if req.rekey.is_some_and(|old| sa.child(old).is_none()) => {
+            tracing::debug!(%reason, "rekey of a Child SA that is gone meanwhile refused");
         }
         Err(reason) => ctx.emit(Event::Phase2Failed {
             tunnel: req.tunnel.clone(),

@@ -11,8 +11,15 @@
 //!
 //! `SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr)` with the old SA's PRF, then the SK_* keys
 //! with the new suite's prf+ (RFC 7296 section 2.18). The rekey's initiator is the original
-//! initiator of the new SA. When both peers rekey at once, each answers the other's request with
-//! TEMPORARY_FAILURE and retries after a random pause of a few seconds.
+//! initiator of the new SA.
+//!
+//! When both peers rekey at once (RFC 7296 section 2.8.2), each answers the other's request
+//! normally and both exchanges complete: of the two new SAs, the one whose exchange had the
+//! lowest of the four nonces is redundant and deleted by its creator; the other inherits the
+//! Child SAs, and its creator deletes the old SA. A peer that already finished its own rekey
+//! answers a late one with TEMPORARY_FAILURE (the old SA is being closed), and a peer that
+//! answers ours that way gets its own SA adopted; a refused rekey without a crossing one is
+//! retried after a random pause.
 
 use super::create_child_sa::refusal;
 use super::keying::{our_proposals, prf, sa_keys};
@@ -128,17 +135,18 @@ pub(crate) fn on_response(
     fx
 }
 
-/// Responder: answers an IKE SA rekey request. `busy`: our own rekey is in flight (a
-/// collision: both sides answer TEMPORARY_FAILURE and retry).
+/// Responder: answers an IKE SA rekey request. `closing`: this SA was rekeyed already and is
+/// being closed (refused with TEMPORARY_FAILURE, RFC 7296 section 2.8.2). `crossing`: our own
+/// rekey is in flight, so the SA this answer makes waits for it ([`Effects::crossing`]).
 pub(crate) fn respond(
     ctx: &Ctx<'_>,
     link: &Link,
     sa: &Established,
     msg: &Message,
-    busy: bool,
+    (closing, crossing): (bool, bool),
 ) -> Result<(Vec<Payload>, Effects), LocalError> {
     let fx = Effects::default();
-    if busy {
+    if closing {
         return Ok((refusal(NotifyType::TEMPORARY_FAILURE, &[]), fx));
     }
     let (Some(offered), Some(nonce), Some(ke)) = (msg.sa(), msg.nonce(), msg.ke()) else {
@@ -194,13 +202,18 @@ pub(crate) fn respond(
         (&nonce.data, &nr),
         &shared,
     )?;
-    Ok((
-        payloads,
+    let fx = if crossing {
+        Effects {
+            crossing: Some(new),
+            ..fx
+        }
+    } else {
         Effects {
             successor: Some(new),
             ..fx
-        },
-    ))
+        }
+    };
+    Ok((payloads, fx))
 }
 
 /// The new IKE SA of a rekey, keyed from the old one's SK_d (RFC 7296 section 2.18); it gets
@@ -237,5 +250,6 @@ fn successor(
         link: new_link,
         sa,
         ours: role == Role::Initiator,
+        min_nonce: ni.min(nr).to_vec(),
     })
 }

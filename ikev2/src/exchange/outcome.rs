@@ -20,6 +20,12 @@ pub(crate) struct Effects {
     pub(crate) retry_rekey: Option<Instant>,
     /// An IKE SA rekey made this successor.
     pub(crate) successor: Option<Successor>,
+    /// We answered the peer's IKE SA rekey while ours is in flight (RFC 7296 section 2.8.2):
+    /// the SA it made waits until ours completes or fails, then the nonces decide.
+    pub(crate) crossing: Option<Successor>,
+    /// Work to start at an instant (a request the peer refused with TEMPORARY_FAILURE, RFC 7296
+    /// section 2.25).
+    pub(crate) later: Vec<(Instant, Task)>,
 }
 
 /// The new IKE SA of a rekey (RFC 7296 section 1.3.2): it takes over the Child SAs and their
@@ -30,6 +36,9 @@ pub(crate) struct Successor {
     pub(crate) sa: Established,
     /// We sent the rekey request (we then delete the old SA; otherwise the peer does).
     pub(crate) ours: bool,
+    /// The lower of the exchange's two nonces: of two crossing rekeys, the SA whose exchange
+    /// had the lowest of the four nonces is redundant (RFC 7296 section 2.8.2).
+    pub(crate) min_nonce: Vec<u8>,
 }
 
 impl Effects {

@@ -59,6 +59,9 @@ pub(crate) struct Child {
     pub(crate) min_nonce: Vec<u8>,
     /// We sent the request that created it.
     pub(crate) ours: bool,
+    /// We answered the peer's rekey that created it and the datapath does not send on it yet:
+    /// the peer may not have our answer ([`Outbound::Later`](crate::Outbound::Later)).
+    pub(crate) outbound_later: bool,
     /// When to rekey it (soft lifetime); `None` once a rekey was started.
     pub(crate) rekey_at: Option<Instant>,
     /// When it must be gone (hard lifetime).
@@ -180,6 +183,7 @@ pub(crate) fn build(k: Keymat<'_>, a: Agreed<'_>, c: Carriage) -> Result<Child, 
         replaces: None,
         min_nonce: k.ni.min(k.nr).to_vec(),
         ours: a.role == Role::Initiator,
+        outbound_later: false,
         rekey_at: None,
         expire_at: Instant::ZERO,
     })

@@ -13,11 +13,12 @@
 
 use super::child::{Child, ChildRequest};
 use crate::ctx::Ctx;
-use crate::event::{Event, Reason, Role};
+use crate::event::{Event, Outbound, Reason, Role, REKEYED_LINGER};
 use crate::identity::Identity;
 use crate::keys::IkeKeys;
 use crate::proposal::IkeSuite;
 use crate::wire::SkKeys;
+use core::time::Duration;
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::crypto::{ActiveKeyExchange, HashAlgorithmId, SecretBytes};
 use ipsec_core::time::Instant;
@@ -188,12 +189,21 @@ impl Established {
     }
 
     /// Reports a new Child SA and schedules its rekey (at 85-90 % of its lifetime) and expiry.
+    /// A Child SA that answers the peer's rekey comes up [`Outbound::Later`]: the datapath keeps
+    /// sending on the old SA until the peer deletes it (see [`remove`](Self::remove)).
     pub(crate) fn install(&mut self, ctx: &mut Ctx<'_>, gateway: &str, role: Role, mut c: Child) {
+        c.outbound_later = !c.ours && c.replaces.is_some();
         ctx.emit(Event::ChildSaUp {
             gateway: gateway.to_owned(),
             role,
             child: Box::new(c.sa.clone()),
             suite: c.suite,
+            outbound: if c.outbound_later {
+                Outbound::Later
+            } else {
+                Outbound::Now
+            },
+            replaces: c.replaces,
         });
         if let Some(hard) = c.sa.lifetimes.hard_time {
             c.rekey_at = Some(ctx.now + ctx.soft_lifetime(hard));
@@ -204,17 +214,41 @@ impl Established {
         self.children.push(c);
     }
 
-    /// Removes the Child SA with inbound SPI `spi`, reporting it.
+    /// Removes the Child SA with inbound SPI `spi`, reporting it. The SAs that replace it and
+    /// waited to send (we answered their rekey) start sending first: whatever removes the old SA
+    /// (the peer's Delete, which says it has the new one, our own delete, expiry), the datapath
+    /// is never without an SA to send on. When another SA of the same proxy ID stays, the removed
+    /// one lingers inbound for the packets still on their way ([`REKEYED_LINGER`]).
     pub(crate) fn remove(&mut self, ctx: &mut Ctx<'_>, spi: u32, reason: Reason) {
-        if let Some(i) = self.children.iter().position(|c| c.sa.inbound.spi == spi) {
-            let c = self.children.remove(i);
-            ctx.emit(Event::ChildSaDown {
-                tunnel: c.sa.tunnel,
-                inbound_spi: c.sa.inbound.spi,
-                outbound_spi: c.sa.outbound.spi,
-                reason,
-            });
+        let Some(i) = self.children.iter().position(|c| c.sa.inbound.spi == spi) else {
+            return;
+        };
+        let c = self.children.remove(i);
+        for n in self.children.iter_mut() {
+            if n.outbound_later && n.replaces == Some(spi) {
+                n.outbound_later = false;
+                ctx.emit(Event::ChildSaOutbound {
+                    tunnel: n.sa.tunnel.clone(),
+                    inbound_spi: n.sa.inbound.spi,
+                    outbound_spi: n.sa.outbound.spi,
+                });
+            }
         }
+        let replaced = self
+            .children
+            .iter()
+            .any(|n| n.is_for(&c.sa.tunnel, c.sa.proxy_id.as_deref()));
+        ctx.emit(Event::ChildSaDown {
+            tunnel: c.sa.tunnel,
+            inbound_spi: c.sa.inbound.spi,
+            outbound_spi: c.sa.outbound.spi,
+            reason,
+            linger: if replaced {
+                REKEYED_LINGER
+            } else {
+                Duration::ZERO
+            },
+        });
     }
 
     /// Reports every Child SA gone with the IKE SA.
@@ -226,6 +260,7 @@ impl Established {
                 inbound_spi: c.sa.inbound.spi,
                 outbound_spi: c.sa.outbound.spi,
                 reason: Reason::IkeSaGone,
+                linger: Duration::ZERO,
             });
             gone.push(c.sa);
         }
@@ -240,6 +275,9 @@ impl Established {
             if c.expire_at <= now {
                 deletes.push(c.sa.inbound.spi);
                 c.rekey_at = None;
+                // Reported once: its delete is queued, and a deadline in the past would fire
+                // again at once.
+                c.expire_at = Instant::from_micros(u64::MAX);
             } else if c.rekey_at.is_some_and(|t| t <= now) {
                 c.rekey_at = None;
                 rekeys.push(c.sa.clone());

@@ -67,6 +67,15 @@ impl Task {
         )
     }
 
+    /// The task as it was before its request was sent, to send it again on another IKE SA.
+    pub(crate) fn restarted(self) -> Self {
+        match self {
+            Task::CreateChild(t) => Task::create_child(t.request),
+            Task::RekeyIke(_) => Task::RekeyIke(None),
+            t => t,
+        }
+    }
+
     /// A short name for logs.
     pub(crate) fn name(&self) -> &'static str {
         match self {

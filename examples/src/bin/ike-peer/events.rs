@@ -37,7 +37,7 @@ pub(crate) fn outcome(event: &Event) -> Outcome {
             Outcome::Failure
         }
         Event::IkeSaDown { .. } => Outcome::IkeDown,
-        Event::ChildSaDown { .. } => Outcome::Other,
+        Event::ChildSaDown { .. } | Event::ChildSaOutbound { .. } => Outcome::Other,
     }
 }
 
@@ -116,11 +116,13 @@ pub(crate) fn event_line(event: &Event) -> String {
             role,
             child,
             suite,
+            outbound,
+            replaces,
         } => write!(
             s,
             "child-sa-installed tunnel={} gateway={gateway} role={role} spi_in={:08x} \
              spi_out={:08x} enc={} integ={} pfs={} esn={} mode={} local_ts={} remote_ts={} \
-             local={} remote={} encap={}",
+             local={} remote={} encap={} outbound={outbound} replaces={}",
             child.tunnel,
             child.inbound.spi,
             child.outbound.spi,
@@ -136,18 +138,31 @@ pub(crate) fn event_line(event: &Event) -> String {
             child
                 .encapsulation
                 .map(|e| format!("{}:{}", e.local_port, e.remote_port))
+                .unwrap_or_else(|| "none".to_owned()),
+            replaces
+                .map(|r| format!("{r:08x}"))
                 .unwrap_or_else(|| "none".to_owned())
+        ),
+        Event::ChildSaOutbound {
+            tunnel,
+            inbound_spi,
+            outbound_spi,
+        } => write!(
+            s,
+            "child-sa-outbound tunnel={tunnel} spi_in={inbound_spi:08x} spi_out={outbound_spi:08x}"
         ),
         Event::ChildSaDown {
             tunnel,
             inbound_spi,
             outbound_spi,
             reason,
+            linger,
         } => write!(
             s,
             "child-sa-deleted tunnel={tunnel} spi_in={inbound_spi:08x} spi_out={outbound_spi:08x} \
-             reason={}",
-            reason_kind(reason)
+             reason={} linger_ms={}",
+            reason_kind(reason),
+            linger.as_millis()
         ),
         Event::Phase1Failed {
             gateway,
@@ -183,6 +198,7 @@ pub(crate) fn event_line(event: &Event) -> String {
 mod tests {
     use super::*;
     use ikev2::event::{Role, SaName};
+    use ikev2::Outbound;
 
     fn sa() -> SaName {
         SaName {
@@ -300,6 +316,8 @@ mod tests {
                 dh: DhGroup::NONE,
                 esn: false,
             },
+            outbound: Outbound::Later,
+            replaces: Some(0x0000_1234),
         };
         let line = event_line(&e);
         let w = words(&line);
@@ -313,6 +331,8 @@ mod tests {
             "integ=NONE",
             "mode=tunnel",
             "encap=4500:4500",
+            "outbound=later",
+            "replaces=00001234",
         ] {
             assert!(w.contains(&want), "{want} missing from {line}");
         }
@@ -327,10 +347,22 @@ mod tests {
             inbound_spi: 0x2f21_4d5a,
             outbound_spi: 0x0418_309d,
             reason: Reason::DeletedByPeer,
+            linger: ikev2::REKEYED_LINGER,
         };
         assert_eq!(
             event_line(&e),
-            "EVENT child-sa-deleted tunnel=t spi_in=2f214d5a spi_out=0418309d reason=deleted-by-peer"
+            "EVENT child-sa-deleted tunnel=t spi_in=2f214d5a spi_out=0418309d \
+             reason=deleted-by-peer linger_ms=5000"
+        );
+        assert_eq!(outcome(&e), Outcome::Other);
+        let e = Event::ChildSaOutbound {
+            tunnel: "t".into(),
+            inbound_spi: 0x2f21_4d5a,
+            outbound_spi: 0x0418_309d,
+        };
+        assert_eq!(
+            event_line(&e),
+            "EVENT child-sa-outbound tunnel=t spi_in=2f214d5a spi_out=0418309d"
         );
         assert_eq!(outcome(&e), Outcome::Other);
     }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! ike-peer --config FILE [--bind ADDR] [--initiate TUNNEL] [--until COND] [--timeout DUR]
-//!          [--linger DUR] [--ping SRC,DST] [--then delete-ike|rekey-child|rekey-ike]
+//!          [--linger DUR] [--ping SRC,DST [--ping-interval DUR] [--ping-count N]]
+//!          [--then delete-ike|rekey-child|rekey-ike] [--commands]
 //! ```
 //!
 //! It loads a firewall configuration (the PAN-OS model of `ipsec_core::config`, TOML), binds UDP
@@ -18,8 +19,8 @@
 //!
 //! `--until` is the condition that ends the run: `child-up` (default: a Child SA was installed),
 //! `ike-up`, `failure` (a negotiation failed or an IKE SA went down), `ike-down` (an established
-//! IKE SA went down), `echo-reply` (see `--ping`), or `never` (serve until `--timeout`, which
-//! then counts as success; a failure or a lost IKE SA ends the run early, as a failure).
+//! IKE SA went down), `echo-reply` (see `--ping`), or `never` (serve until `--timeout`, whatever
+//! happens meanwhile, failures included; the timeout then counts as success).
 //! `--linger DUR` keeps serving the peer for DUR after the condition is met, so it gets answers
 //! to its last requests.
 //!
@@ -31,10 +32,19 @@
 //! the run ended the other way (a failure while waiting for `child-up`, a Child SA while waiting
 //! for `failure`); 2 for usage, configuration and socket errors.
 //!
+//! `--commands` reads commands from standard input, one a line, and runs each on the first
+//! Child SA's gateway and tunnel: `rekey-child`, `rekey-ike`, `delete-child`, `delete-ike`; each
+//! prints `CMD <command> ok` or `CMD <command> error <reason>`. A test script uses it to request
+//! rekeys at moments of its choosing.
+//!
 //! There is no tunnel interface here. `--ping SRC,DST` (IPv4) is the one ESP use: once the first
-//! Child SA is up, ICMP echo requests from SRC to DST go through it every 200 ms (at most 25) and
-//! each echo reply that decrypts is printed as `EVENT esp-echo-reply ...`; that proves both sides
-//! derived the same keys. Other ESP packets are counted and dropped.
+//! Child SA is up, ICMP echo requests from SRC to DST go through it every `--ping-interval`
+//! (default 200 ms; at most `--ping-count`, default 25, 0 for no limit) and each echo reply that
+//! decrypts is printed as `EVENT esp-echo-reply ...`; that proves both sides derived the same
+//! keys. A request whose reply has not come back 2 s later counts as lost (`echo_lost` in
+//! `STATS`). The probe's ESP table follows the events as an embedder's datapath should (see
+//! `ikev2::Event`), so a rekey that loses packets shows there. Other ESP packets are counted and
+//! dropped.
 
 mod events;
 mod probe;
@@ -73,10 +83,7 @@ fn verdict(until: Until, outcome: Outcome) -> Option<bool> {
         | (Until::Failure, Outcome::Failure | Outcome::IkeDown)
         | (Until::EchoReply, Outcome::EchoReply)
         | (Until::IkeDown, Outcome::IkeDown) => Some(true),
-        (
-            Until::ChildUp | Until::IkeUp | Until::EchoReply | Until::Never,
-            Outcome::Failure | Outcome::IkeDown,
-        )
+        (Until::ChildUp | Until::IkeUp | Until::EchoReply, Outcome::Failure | Outcome::IkeDown)
         | (Until::IkeDown, Outcome::Failure)
         | (Until::Failure, Outcome::ChildUp) => Some(false),
         _ => None,
@@ -108,9 +115,18 @@ struct Args {
     /// Send ICMP echo requests from SRC to DST (IPv4) through the first Child SA.
     #[arg(long, value_name = "SRC,DST", value_parser = ping_pair, required_if_eq("until", "echo-reply"))]
     ping: Option<(Ipv4Addr, Ipv4Addr)>,
+    /// The spacing of `--ping` echo requests.
+    #[arg(long, value_name = "DUR", value_parser = cli::duration, default_value = "200ms")]
+    ping_interval: Duration,
+    /// How many `--ping` echo requests to send (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 25)]
+    ping_count: u32,
     /// A command to run once the first Child SA is up.
     #[arg(long, value_enum)]
     then: Option<Action>,
+    /// Read commands from standard input (rekey-child, rekey-ike, delete-child, delete-ike).
+    #[arg(long)]
+    commands: bool,
 }
 
 /// A command for `--then`.
@@ -201,6 +217,17 @@ mod tests {
         );
         assert!(args("--config c --ping 10.1.0.1").is_err());
         assert!(args("--config c --ping fd00::1,fd00::2").is_err());
+        let a = args("--config c --ping 10.1.0.1,10.2.0.1 --ping-interval 10ms --ping-count 0")
+            .unwrap();
+        assert_eq!(
+            (a.ping_interval, a.ping_count, a.commands),
+            (Duration::from_millis(10), 0, false)
+        );
+        let a = args("--config c --commands").unwrap();
+        assert_eq!(
+            (a.ping_interval, a.ping_count, a.commands),
+            (Duration::from_millis(200), 25, true)
+        );
     }
 
     #[test]
@@ -213,8 +240,8 @@ mod tests {
         assert_eq!(verdict(Until::Failure, Outcome::Failure), Some(true));
         assert_eq!(verdict(Until::Failure, Outcome::ChildUp), Some(false));
         assert_eq!(verdict(Until::Failure, Outcome::IkeUp), None);
-        assert_eq!(verdict(Until::Never, Outcome::Failure), Some(false));
-        assert_eq!(verdict(Until::Never, Outcome::IkeDown), Some(false));
+        assert_eq!(verdict(Until::Never, Outcome::Failure), None);
+        assert_eq!(verdict(Until::Never, Outcome::IkeDown), None);
         assert_eq!(verdict(Until::Never, Outcome::ChildUp), None);
         assert_eq!(verdict(Until::EchoReply, Outcome::ChildUp), None);
         assert_eq!(verdict(Until::EchoReply, Outcome::EchoReply), Some(true));

@@ -3,17 +3,20 @@
 //! Agreeing on SPIs and algorithms does not prove both peers derived the same keys (RFC 7296
 //! section 2.17); one echo request that the peer decrypts and answers, and whose reply we decrypt,
 //! does. The probe installs the Child SAs of the first tunnel that comes up into an
-//! [`esp::SaTable`] (and removes them when they are deleted, so after a rekey the new SA carries
-//! the requests), sends IPv4 echo requests from SRC to DST inside ESP-in-UDP (RFC 3948), and
-//! reports each echo reply that comes back decrypted.
+//! [`esp::SaTable`] as the events say (a Child SA that answers the peer's rekey receives at once
+//! and sends after `child-sa-outbound`; a deleted one stops sending and lingers inbound), sends
+//! IPv4 echo requests from SRC to DST inside ESP-in-UDP (RFC 3948), and reports each echo reply
+//! that comes back decrypted. Requests whose reply never came are counted as lost.
 
 use esp::ip::checksum;
 use esp::{ChildHandle, SaTable, Transmit, TunnelId};
+use ikev2::Outbound;
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::crypto::default_provider;
 use ipsec_core::time::Instant;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 /// Room before the inner packet for the ESP header and IV, and after it for the trailer and ICV.
 const HEADROOM: usize = 64;
@@ -80,7 +83,14 @@ pub(crate) struct Probe {
     id: u16,
     seq: u16,
     buf: Vec<u8>,
+    /// Requests without a reply yet, by sequence number: when they were sent.
+    waiting: HashMap<u16, Instant>,
+    /// Requests whose reply did not come within [`REPLY_WAIT`].
+    lost: u64,
 }
+
+/// How long an echo reply may take before its request counts as lost.
+const REPLY_WAIT: Duration = Duration::from_secs(2);
 
 impl Probe {
     /// A probe that will send from `src` to `dst` once a Child SA is installed.
@@ -94,29 +104,67 @@ impl Probe {
             id: (std::process::id() & 0xffff) as u16,
             seq: 0,
             buf: vec![0; 65_535],
+            waiting: HashMap::new(),
+            lost: 0,
         }
     }
 
     /// Installs a Child SA of the probed tunnel (the first one that comes up); Child SAs of other
     /// tunnels are ignored.
-    pub(crate) fn install(&mut self, now: Instant, child: &ChildSa) -> Result<(), String> {
+    pub(crate) fn install(
+        &mut self,
+        now: Instant,
+        child: &ChildSa,
+        outbound: Outbound,
+    ) -> Result<(), String> {
         if self.tunnel.is_some() && self.tunnel != self.table.tunnel(&child.tunnel) {
             return Ok(());
         }
-        let handle = self
-            .table
-            .install(now, child)
-            .map_err(|e| format!("ESP install of {}: {e}", child.tunnel))?;
+        let installed = match outbound {
+            Outbound::Now => self.table.install(now, child),
+            Outbound::Later => self.table.install_inbound(now, child),
+        };
+        let handle = installed.map_err(|e| format!("ESP install of {}: {e}", child.tunnel))?;
         self.installed.insert(handle.inbound_spi, handle);
         self.tunnel = self.table.tunnel(&child.tunnel);
         Ok(())
     }
 
-    /// Removes the Child SA whose inbound SPI is `inbound_spi`, if it is installed.
-    pub(crate) fn remove(&mut self, inbound_spi: u32) {
-        if let Some(h) = self.installed.remove(&inbound_spi) {
-            self.table.remove(h);
+    /// Starts sending on the Child SA whose inbound SPI is `inbound_spi` (`child-sa-outbound`).
+    pub(crate) fn activate(&mut self, inbound_spi: u32) {
+        if let Some(h) = self.installed.get(&inbound_spi) {
+            self.table.activate_outbound(*h);
         }
+    }
+
+    /// Retires the Child SA whose inbound SPI is `inbound_spi`, if it is installed: it sends
+    /// nothing more and receives for `linger`.
+    pub(crate) fn retire(&mut self, now: Instant, inbound_spi: u32, linger: Duration) {
+        if let Some(h) = self.installed.remove(&inbound_spi) {
+            self.table.retire_lingering(now, h, linger);
+        }
+    }
+
+    /// Runs the table's timers (retired SAs going away) and counts requests whose reply is
+    /// overdue as lost.
+    pub(crate) fn tick(&mut self, now: Instant) {
+        if self.table.poll_timeout().is_some_and(|t| t <= now) {
+            self.table.handle_timeout(now);
+        }
+        let before = self.waiting.len();
+        self.waiting
+            .retain(|_, sent| now.saturating_duration_since(*sent) < REPLY_WAIT);
+        self.lost += (before - self.waiting.len()) as u64;
+    }
+
+    /// Requests whose reply did not come back (counted [`REPLY_WAIT`] after they were sent).
+    pub(crate) fn lost(&self) -> u64 {
+        self.lost
+    }
+
+    /// Requests still waiting for their reply.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.waiting.len()
     }
 
     /// The echo requests' source and destination.
@@ -133,6 +181,10 @@ impl Probe {
     pub(crate) fn next_request(&mut self, now: Instant) -> Result<Transmit, String> {
         let tunnel = self.tunnel.ok_or("no Child SA installed")?;
         self.seq = self.seq.wrapping_add(1);
+        if self.waiting.insert(self.seq, now).is_some() {
+            // The sequence numbers wrapped onto a request still unanswered.
+            self.lost += 1;
+        }
         let mut pkt = [0u8; PACKET];
         echo_request(self.src, self.dst, self.id, self.seq, &mut pkt);
         self.buf.fill(0);
@@ -160,7 +212,10 @@ impl Probe {
                 .get(d.packet.range.clone())
                 .and_then(|p| echo_reply_seq(p, self.dst, self.src, self.id))
             {
-                Some(seq) => Answer::Reply { spi: d.spi, seq },
+                Some(seq) => {
+                    self.waiting.remove(&seq);
+                    Answer::Reply { spi: d.spi, seq }
+                }
                 None => Answer::Other,
             },
             Ok(None) => Answer::Other,

@@ -1,9 +1,9 @@
 //! The run loop: sockets in, endpoint in the middle, events and datagrams out.
 //!
 //! One iteration follows the endpoint's polling order: send every queued datagram, drain the
-//! events (printing them, installing Child SAs in the probe), do the probe's and `--then`'s work,
-//! then sleep until a datagram arrives, the endpoint's next deadline, the next echo request or
-//! the end of the run, whichever comes first.
+//! events (printing them, installing Child SAs in the probe), do the probe's, `--then`'s and
+//! `--commands`' work, then sleep until a datagram arrives, the endpoint's next deadline, the
+//! next echo request or the end of the run, whichever comes first.
 
 use crate::events::{event_line, outcome, Outcome};
 use crate::probe::{Answer, Probe};
@@ -15,12 +15,12 @@ use ipsec_core::config::Config;
 use ipsec_core::crypto::default_provider;
 use ipsec_core::demux::{IKE_PORT, NAT_T_PORT};
 use ipsec_core::time::UnixTime;
+use std::sync::mpsc;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant as StdInstant, SystemTime};
 
-/// Spacing and number of `--ping` echo requests.
-const PING_INTERVAL: Duration = Duration::from_millis(200);
-const PING_COUNT: u32 = 25;
+/// How often to look at `--commands` when nothing else wakes the loop.
+const COMMAND_POLL: Duration = Duration::from_millis(50);
 
 /// Loads and resolves the firewall configuration; every problem becomes one line of text.
 fn load(path: &str) -> Result<EndpointConfig, String> {
@@ -89,8 +89,26 @@ struct Peer<'a> {
     probe: Option<Probe>,
     next_ping: StdInstant,
     then: Option<Then>,
+    /// The first Child SA's gateway and tunnel, for `--commands`.
+    first_child: Option<(String, String)>,
+    /// Lines from standard input (`--commands`).
+    commands: Option<mpsc::Receiver<String>>,
     /// The verdict, once reached, and when to stop serving after it.
     end: Option<(bool, StdInstant)>,
+}
+
+/// Reads standard input line by line into a channel.
+fn read_commands() -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Runs the peer as `args` say; `Ok(true)` when the `--until` condition was met.
@@ -129,6 +147,8 @@ pub(crate) fn run(args: &Args) -> Result<bool, String> {
         n: Counters::default(),
         probe: args.ping.map(|(src, dst)| Probe::new(src, dst)),
         then: args.then.map(|_| Then::Waiting),
+        first_child: None,
+        commands: args.commands.then(read_commands),
         end: None,
     };
     let result = peer.run_loop();
@@ -143,6 +163,10 @@ impl Peer<'_> {
             self.poll_events();
             self.ping();
             self.then();
+            self.commands();
+            if let Some(p) = self.probe.as_mut() {
+                p.tick(self.clock.now());
+            }
             let now = StdInstant::now();
             match self.end {
                 Some((v, stop)) if now >= stop || now >= self.deadline => return Ok(v),
@@ -192,10 +216,18 @@ impl Peer<'_> {
         if let Some(t) = self.ep.poll_timeout() {
             wake = wake.min(self.clock.to_std(t));
         }
-        if self.probe.as_ref().is_some_and(Probe::ready) && self.n.pings_sent < PING_COUNT {
+        if self.probe.as_ref().is_some_and(Probe::ready) && self.more_pings() {
             wake = wake.min(self.next_ping);
         }
+        if self.commands.is_some() {
+            wake = wake.min(StdInstant::now() + COMMAND_POLL);
+        }
         wake
+    }
+
+    /// True while `--ping-count` allows another echo request.
+    fn more_pings(&self) -> bool {
+        self.args.ping_count == 0 || self.n.pings_sent < self.args.ping_count
     }
 
     /// Sends everything the endpoint has queued.
@@ -219,20 +251,37 @@ impl Peer<'_> {
             println!("LOG {ev}");
             self.decide(outcome(&ev));
             match &ev {
-                Event::ChildSaUp { gateway, child, .. } => {
+                Event::ChildSaUp {
+                    gateway,
+                    child,
+                    outbound,
+                    ..
+                } => {
                     if let Some(t @ Then::Waiting) = &mut self.then {
                         *t = Then::Due(gateway.clone(), child.tunnel.clone());
                     }
+                    if self.first_child.is_none() {
+                        self.first_child = Some((gateway.clone(), child.tunnel.clone()));
+                    }
                     if let Some(p) = self.probe.as_mut() {
-                        if let Err(e) = p.install(self.clock.now(), child) {
+                        if let Err(e) = p.install(self.clock.now(), child, *outbound) {
                             eprintln!("ike-peer: {e}");
                             self.decide(Outcome::Failure);
                         }
                     }
                 }
-                Event::ChildSaDown { inbound_spi, .. } => {
+                Event::ChildSaOutbound { inbound_spi, .. } => {
                     if let Some(p) = self.probe.as_mut() {
-                        p.remove(*inbound_spi);
+                        p.activate(*inbound_spi);
+                    }
+                }
+                Event::ChildSaDown {
+                    inbound_spi,
+                    linger,
+                    ..
+                } => {
+                    if let Some(p) = self.probe.as_mut() {
+                        p.retire(self.clock.now(), *inbound_spi, *linger);
                     }
                 }
                 _ => {}
@@ -245,10 +294,13 @@ impl Peer<'_> {
         let Some(p) = self.probe.as_mut() else {
             return;
         };
-        if !p.ready() || self.n.pings_sent >= PING_COUNT || StdInstant::now() < self.next_ping {
+        let more = self.args.ping_count == 0 || self.n.pings_sent < self.args.ping_count;
+        if !p.ready() || !more || StdInstant::now() < self.next_ping {
             return;
         }
-        self.next_ping = StdInstant::now() + PING_INTERVAL;
+        // A steady rate: the next request is due one interval after this one was, not after
+        // this one went out.
+        self.next_ping = (self.next_ping + self.args.ping_interval).max(StdInstant::now());
         self.n.pings_sent += 1;
         match p.next_request(self.clock.now()) {
             Ok(t) => match self.socks.send(t.source, t.destination, p.datagram(&t)) {
@@ -259,9 +311,45 @@ impl Peer<'_> {
                 }
             },
             Err(e) => {
+                // Counted as lost by the probe; a run that waits for an echo reply fails.
                 eprintln!("ike-peer: {e}");
                 self.decide(Outcome::Failure);
             }
+        }
+    }
+
+    /// Runs the commands read from standard input (`--commands`) on the first Child SA's
+    /// gateway and tunnel.
+    fn commands(&mut self) {
+        let Some(rx) = &self.commands else {
+            return;
+        };
+        let lines: Vec<String> = rx.try_iter().collect();
+        for line in lines {
+            let cmd = line.trim();
+            if cmd.is_empty() {
+                continue;
+            }
+            let now = self.clock.now();
+            let done = match (&self.first_child, cmd) {
+                (None, _) => Err("no Child SA yet".to_owned()),
+                (Some((_, t)), "rekey-child") => {
+                    self.ep.rekey_child(now, t).map_err(|e| e.to_string())
+                }
+                (Some((g, _)), "rekey-ike") => self.ep.rekey_ike(now, g).map_err(|e| e.to_string()),
+                (Some((_, t)), "delete-child") => {
+                    self.ep.delete_child(now, t).map_err(|e| e.to_string())
+                }
+                (Some((g, _)), "delete-ike") => {
+                    self.ep.delete_ike(now, g).map_err(|e| e.to_string())
+                }
+                _ => Err("unknown command".to_owned()),
+            };
+            match done {
+                Ok(()) => println!("CMD {cmd} ok"),
+                Err(e) => println!("CMD {cmd} error {e}"),
+            }
+            self.flush();
         }
     }
 
@@ -319,13 +407,15 @@ impl Peer<'_> {
         let (n, s) = (&self.n, self.ep.stats());
         println!(
             "STATS received={} sent={} send_errors={} pings_sent={} echo_replies={} \
-             esp_dropped={} dropped_malformed={} dropped_unknown_spi={} dropped_bad_icv={} \
-             retransmits_sent={} retransmits_answered={}",
+             echo_lost={} echo_in_flight={} esp_dropped={} dropped_malformed={} \
+             dropped_unknown_spi={} dropped_bad_icv={} retransmits_sent={} retransmits_answered={}",
             n.received,
             n.sent,
             n.send_errors,
             n.pings_sent,
             n.echo_replies,
+            self.probe.as_ref().map_or(0, Probe::lost),
+            self.probe.as_ref().map_or(0, Probe::in_flight),
             n.esp_dropped,
             s.dropped_malformed,
             s.dropped_unknown_spi,

@@ -147,7 +147,8 @@ impl IkeSa {
                 create_child_sa::on_response(ctx, &self.link, sa, t, msg)
             }
             (ExchangeType::CREATE_CHILD_SA, Task::RekeyIke(Some(offer))) => {
-                ike_rekey::on_response(ctx, &self.link, sa, offer, msg)
+                let fx = ike_rekey::on_response(ctx, &self.link, sa, offer, msg);
+                self.settle_crossing(ctx, fx)
             }
             (ExchangeType::INFORMATIONAL, task) => informational::on_response(ctx, sa, task),
             _ => return Ok(()),
@@ -310,17 +311,21 @@ impl IkeSa {
     ) -> Result<(), NegotiationError> {
         let exchange = ExchangeType::CREATE_CHILD_SA;
         let superseded = matches!(self.phase, Phase::Superseded(_));
+        let rekeying = matches!(self.queue.in_flight(), Some(Task::RekeyIke(_)));
         let (payloads, fx) = match create_child_sa::asks(msg) {
             Asks::Malformed => (refusal(NotifyType::INVALID_SYNTAX, &[]), Default::default()),
             Asks::IkeSa => {
                 let Some(sa) = self.phase.authenticated() else {
                     return Ok(());
                 };
-                let busy = superseded || matches!(self.queue.in_flight(), Some(Task::RekeyIke(_)));
-                ike_rekey::respond(ctx, &self.link, sa, msg, busy)?
+                // A second crossing rekey while one waits is refused like a late one.
+                let closing = superseded || self.crossing.is_some();
+                ike_rekey::respond(ctx, &self.link, sa, msg, (closing, rekeying))?
             }
-            // New Child SAs belong on the successor IKE SA.
-            Asks::ChildSa if superseded => (
+            // New Child SAs belong on the successor IKE SA; while we rekey the IKE SA we cannot
+            // tell which SA that will be (RFC 7296 section 2.25: TEMPORARY_FAILURE, the peer
+            // retries).
+            Asks::ChildSa if superseded || rekeying => (
                 refusal(NotifyType::TEMPORARY_FAILURE, &[]),
                 Default::default(),
             ),

@@ -13,6 +13,7 @@ use crate::endpoint::{ChildSaInfo, IkeSaInfo, Stats};
 use crate::error::LocalError;
 use crate::event::Role;
 use crate::exchange::ike_sa_init;
+use crate::exchange::Successor;
 use crate::identity::Identity;
 use crate::queue::{RequestClass, RequestQueue};
 use crate::sa::{Cause, ChildRequest, Handshake, Link, Phase, Task};
@@ -55,8 +56,13 @@ pub(super) struct IkeSa {
     /// Authenticated requests whose payloads did not decode (answered with an error notify).
     malformed_answered: u64,
     restart: Restart,
-    /// The IKE SA a rekey just made, for the endpoint to take over.
-    successor: Option<Box<IkeSa>>,
+    /// IKE SAs a rekey just made, for the endpoint to take over: the successor, and the
+    /// redundant SA of crossing rekeys (RFC 7296 section 2.8.2) until it is deleted.
+    born: Vec<IkeSa>,
+    /// The SA the peer's rekey made while ours was in flight (RFC 7296 section 2.8.2).
+    crossing: Option<Successor>,
+    /// Work to start at an instant (retries after TEMPORARY_FAILURE).
+    deferred: Vec<(Instant, Task)>,
 }
 
 impl IkeSa {
@@ -71,7 +77,9 @@ impl IkeSa {
             dropped_bad_icv: 0,
             malformed_answered: 0,
             restart: Restart::default(),
-            successor: None,
+            born: Vec::new(),
+            crossing: None,
+            deferred: Vec::new(),
         }
     }
 
@@ -238,9 +246,9 @@ impl IkeSa {
             && (self.link.remote.ip() == ip || (id.is_some() && e.peer_id.as_ref() == id))
     }
 
-    /// The IKE SA a rekey just made, once.
-    pub(super) fn take_successor(&mut self) -> Option<Box<IkeSa>> {
-        self.successor.take()
+    /// The IKE SAs a rekey just made, once.
+    pub(super) fn take_born(&mut self) -> Vec<IkeSa> {
+        core::mem::take(&mut self.born)
     }
 
     /// Marks it as the endpoint's attempt to bring `tunnel` back.

@@ -105,11 +105,12 @@ impl IkeSa {
 
     /// Arms [`Timer::ChildLifetime`] for the earliest Child SA rekey or expiry.
     pub(super) fn arm_children(&mut self) {
-        match self
+        let children = self
             .phase
             .authenticated()
-            .and_then(|e| e.next_child_deadline())
-        {
+            .and_then(|e| e.next_child_deadline());
+        let deferred = self.deferred.iter().map(|(t, _)| *t).min();
+        match children.into_iter().chain(deferred).min() {
             Some(t) => self.timers.set(Timer::ChildLifetime, t),
             None => self.timers.stop(Timer::ChildLifetime),
         }
@@ -202,7 +203,17 @@ impl IkeSa {
         if let Some(at) = fx.retry_rekey {
             self.timers.set(Timer::Lifetime, at);
         }
-        if let Some(s) = fx.successor {
+        self.deferred.extend(fx.later);
+        if let Some(c) = fx.crossing {
+            self.crossing = Some(c);
+        }
+        let mut successor = fx.successor;
+        if fx.end.is_some() && successor.is_none() && matches!(self.phase, Phase::Established(_)) {
+            // The peer deletes the old SA while our rekey crossed its own: it did not notice the
+            // collision and kept its SA, so we take it too (RFC 7296 section 2.8.2).
+            successor = self.crossing.take();
+        }
+        if let Some(s) = successor {
             self.hand_over(ctx, s)?;
         }
         if let Some(reason) = fx.end {
@@ -210,6 +221,51 @@ impl IkeSa {
         }
         self.arm_children();
         Ok(())
+    }
+
+    /// Our IKE SA rekey got its answer, `fx`, while the peer's crossing rekey made another SA
+    /// (RFC 7296 section 2.8.2). Both done: the SA whose exchange had the lowest of the four
+    /// nonces is redundant and its creator deletes it; the other takes over. Ours refused or
+    /// failed: the peer's takes over.
+    pub(super) fn settle_crossing(&mut self, ctx: &mut Ctx<'_>, mut fx: Effects) -> Effects {
+        let Some(theirs) = self.crossing.take() else {
+            return fx;
+        };
+        let (keep, lose) = match fx.successor.take() {
+            Some(ours) if ours.min_nonce < theirs.min_nonce => (theirs, Some(ours)),
+            Some(ours) => (ours, Some(theirs)),
+            None => {
+                if let Phase::Established(sa) = &mut self.phase {
+                    sa.replace = false;
+                }
+                fx.retry_rekey = None;
+                fx.then.retain(|t| !matches!(t, Task::DeleteIke));
+                (theirs, None)
+            }
+        };
+        tracing::debug!(ours = keep.ours, "crossing IKE SA rekeys settled");
+        if let Some(lose) = lose {
+            match self.redundant(ctx, lose) {
+                Ok(sa) => self.born.push(sa),
+                Err(e) => tracing::debug!(error = %e, "redundant IKE SA dropped"),
+            }
+        }
+        fx.successor = Some(keep);
+        fx
+    }
+
+    /// The redundant SA of crossing rekeys: it carries nothing and says nothing; its creator
+    /// deletes it at once, the other side waits for that delete (or the half-open timeout).
+    fn redundant(&self, ctx: &mut Ctx<'_>, s: Successor) -> Result<IkeSa, LocalError> {
+        let g = self.link.gateway_cfg(ctx)?;
+        let Successor { link, sa, ours, .. } = s;
+        let mut sa = IkeSa::new(ctx.now, g, link, Phase::Superseded(sa));
+        if ours {
+            sa.queue.push(Task::DeleteIke);
+        } else {
+            sa.timers.set(Timer::HalfOpen, ctx.now + HALF_OPEN_TIMEOUT);
+        }
+        Ok(sa)
     }
 
     /// A rekey made `s`: it takes the Child SAs and their queued work, and this SA is
@@ -222,19 +278,32 @@ impl IkeSa {
         else {
             return Ok(());
         };
-        let Successor { link, mut sa, ours } = s;
+        let Successor {
+            link, mut sa, ours, ..
+        } = s;
         sa.children = core::mem::take(&mut old.children);
         let suite = sa.suite;
         let mut new = IkeSa::new(ctx.now, g, link, Phase::Established(sa));
-        // Child SA work still queued (further proxy IDs, rekeys, deletes) moves along with the
-        // Child SAs; what concerns the old IKE SA itself stays.
+        // Child SA work moves along with the Child SAs: queued (further proxy IDs, rekeys,
+        // deletes), waiting for a retry, and in flight: the peer rekeyed the IKE SA under our
+        // request, which it refuses or never answers on the old SA, so it starts over on the
+        // new one (a late answer on the old SA is ignored). What concerns the old IKE SA itself
+        // stays, but not a rekey of it: it is rekeyed.
+        if let Some(t) = self.queue.take_in_flight(Task::is_child_work) {
+            new.queue.push(t.restarted());
+        }
         for t in self.queue.take_queued() {
             if t.is_child_work() {
                 new.queue.push(t);
-            } else if !ours {
+            } else if !ours && !matches!(t, Task::RekeyIke(_)) {
                 self.queue.push(t);
             }
         }
+        let (moved, kept): (Vec<_>, Vec<_>) = core::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|(_, t)| t.is_child_work());
+        new.deferred = moved;
+        self.deferred = kept;
         new.arm_children();
         let soft = ctx.soft_lifetime(g.ike_lifetime);
         new.timers.set(Timer::Lifetime, ctx.now + soft);
@@ -263,7 +332,7 @@ impl IkeSa {
             self.timers
                 .set(Timer::HalfOpen, ctx.now + HALF_OPEN_TIMEOUT);
         }
-        self.successor = Some(Box::new(new));
+        self.born.push(new);
         Ok(())
     }
 
@@ -359,6 +428,15 @@ impl IkeSa {
             let spi = ctx.fresh_child_spi(|s| sa.child(s).is_some())?;
             self.queue
                 .push(Task::create_child(ChildRequest::rekey_of(&old, spi)));
+        }
+        let (due, later): (Vec<_>, Vec<_>) = core::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|(t, _)| *t <= ctx.now);
+        self.deferred = later;
+        for (_, t) in due {
+            if !self.queue.is_queued(|q| q.same_as(&t)) {
+                self.queue.push(t);
+            }
         }
         self.arm_children();
         self.kick(ctx)

@@ -6,7 +6,17 @@
 //! every run of a test is identical. [`Pair::drive_until`] is bounded in simulated time and in
 //! steps, so a livelock fails the test instead of hanging it.
 //!
+//! Each peer also has a datapath, a real [`esp::SaTable`] that follows its events as an
+//! embedder would; [`Pair::start_probes`] sends ESP packets through it both ways at a steady
+//! rate and [`Pair::probes`] counts what got through, so a test can show that a rekey loses no
+//! packet.
+//!
 //! Used by the crate's integration tests, benchmarks and fuzzers; not meant for production.
+
+mod datapath;
+
+use datapath::Datapath;
+pub use datapath::Probes;
 
 use crate::config::RetransmitPolicy;
 use crate::config::{
@@ -67,6 +77,8 @@ struct InFlight {
     local: SocketAddr,
     remote: SocketAddr,
     bytes: Vec<u8>,
+    /// An ESP probe of the harness's datapath, not a datagram for the endpoint.
+    probe: bool,
 }
 
 /// The tamper hook: sees the sender, the destination address and the UDP payload.
@@ -109,6 +121,9 @@ pub struct Pair {
     net_rng: u64,
     seq: u64,
     wire: Vec<InFlight>,
+    datapaths: [Datapath; 2],
+    /// Probe interval and the next probe instant, while probes run.
+    probing: Option<(Duration, Instant)>,
 }
 
 /// Steps `drive_until` takes before declaring a livelock.
@@ -176,6 +191,98 @@ impl Pair {
             net_rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             seq: 0,
             wire: Vec::new(),
+            datapaths: [
+                Datapath::new(default_provider()),
+                Datapath::new(default_provider()),
+            ],
+            probing: None,
+        }
+    }
+
+    /// Starts sending an ESP probe from each side every `interval`, through the side's datapath
+    /// (its newest sending SA), from the first Child SA's local network to its remote one. The
+    /// network may lose or reorder probes ([`Probes::dropped_by_network`]) but never duplicates
+    /// or tampers with them.
+    pub fn start_probes(&mut self, interval: Duration) {
+        self.probing = Some((interval, self.now));
+    }
+
+    /// Makes both datapaths ignore [`Outbound::Later`](crate::Outbound::Later) and
+    /// [`Event::ChildSaDown`]'s `linger`: each sends on a new SA as soon as it is up and drops
+    /// an old one as soon as it is down. What an embedder that only installs and removes SAs
+    /// loses, for comparison.
+    pub fn naive_datapaths(&mut self) {
+        for d in &mut self.datapaths {
+            d.naive = true;
+        }
+    }
+
+    /// Stops the probes; those on the wire still arrive.
+    pub fn stop_probes(&mut self) {
+        self.probing = None;
+    }
+
+    /// What became of the probes `side` sent.
+    pub fn probes(&self, side: Side) -> Probes {
+        self.datapaths[side as usize].probes
+    }
+
+    /// Why `side`'s peer refused its probes, one line each (empty when none was refused).
+    pub fn probe_rejections(&self, side: Side) -> &[String] {
+        &self.datapaths[side as usize].rejections
+    }
+
+    /// Inbound SAs in `side`'s datapath, retired ones that still linger included.
+    pub fn datapath_sas(&self, side: Side) -> usize {
+        self.datapaths[side as usize].inbound_count()
+    }
+
+    /// Probes on the wire.
+    pub fn probes_in_flight(&self) -> usize {
+        self.wire.iter().filter(|p| p.probe).count()
+    }
+
+    fn send_probes(&mut self) {
+        let now = self.now;
+        for side in [Side::Left, Side::Right] {
+            let Some(bytes) = self.datapaths[side as usize].send_probe(now) else {
+                continue;
+            };
+            if self.roll(self.loss_permille) {
+                self.datapaths[side as usize].probes.dropped_by_network += 1;
+                continue;
+            }
+            let extra = if self.roll(self.reorder_permille) {
+                self.latency * 2
+            } else {
+                Duration::ZERO
+            };
+            self.seq += 1;
+            let any: SocketAddr = SocketAddr::new(V4, 0);
+            self.wire.push(InFlight {
+                at: now + self.latency + extra,
+                seq: self.seq,
+                to: side.other(),
+                local: any,
+                remote: any,
+                bytes,
+                probe: true,
+            });
+        }
+    }
+
+    fn deliver_probe(&mut self, p: InFlight) {
+        let now = self.now;
+        let r = self.datapaths[p.to as usize].receive_probe(now, &p.bytes);
+        let sender = &mut self.datapaths[p.to.other() as usize];
+        match r {
+            Ok(()) => sender.probes.delivered += 1,
+            Err(e) => {
+                sender.probes.rejected += 1;
+                if sender.rejections.len() < 20 {
+                    sender.rejections.push(format!("at {:?}: {e}", now));
+                }
+            }
         }
     }
 
@@ -246,6 +353,7 @@ impl Pair {
             local: sa.remote,
             remote: sa.local,
             bytes: data,
+            probe: false,
         });
         true
     }
@@ -335,10 +443,12 @@ impl Pair {
                         local,
                         remote,
                         bytes: bytes.clone(),
+                        probe: false,
                     });
                 }
             }
             while let Some(e) = self.endpoint(side).poll_event() {
+                self.datapaths[side as usize].apply(self.now, &e);
                 let installed = &mut self.installed[side as usize];
                 match &e {
                     Event::ChildSaUp { child, .. } => installed.push((**child).clone()),
@@ -364,11 +474,19 @@ impl Pair {
             if done(self) {
                 return true;
             }
+            for d in &mut self.datapaths {
+                d.tick(self.now);
+            }
             let next_packet = self.wire.iter().map(|p| (p.at, p.seq)).min();
-            let next_timer = [self.left.poll_timeout(), self.right.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
+            let next_probe = self.probing.map(|(_, at)| at);
+            let next_timer = [
+                self.left.poll_timeout(),
+                self.right.poll_timeout(),
+                next_probe,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let next = match (next_packet.map(|p| p.0), next_timer) {
                 (Some(a), Some(b)) => a.min(b),
                 (Some(a), None) => a,
@@ -387,6 +505,10 @@ impl Pair {
                     .position(|p| p.at == at && p.seq == seq)
                     .expect("packet present");
                 let p = self.wire.remove(i);
+                if p.probe {
+                    self.deliver_probe(p);
+                    continue;
+                }
                 let now = self.now;
                 let r = self
                     .endpoint(p.to)
@@ -394,6 +516,9 @@ impl Pair {
                 if r == Received::Esp {
                     self.esp_received.push((p.to, p.bytes));
                 }
+            } else if let Some((every, at)) = self.probing.filter(|(_, at)| *at <= self.now) {
+                self.probing = Some((every, at + every));
+                self.send_probes();
             } else {
                 let now = self.now;
                 self.left.handle_timeout(now);
