@@ -94,6 +94,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod check;
 pub mod config;
 mod cookie;
 mod ctx;

@@ -2,14 +2,15 @@
 //! proposes and accepts (one per proxy ID, as PAN-OS negotiates them), our ESP offer, how a
 //! refusal reads, and building the negotiated Child SA.
 
-use crate::config::{any_selector, TunnelConfig};
+use crate::config::{any_selector, EndpointConfig, TunnelConfig};
 use crate::ctx::Ctx;
 use crate::error::LocalError;
 use crate::event::Reason;
 use crate::proposal;
 use crate::sa::{self, Agreed, Carriage, Child, ChildRequest, Keymat, Link};
-use crate::wire::{Message, Notify, NotifyType, Payload, SecurityAssociation};
+use crate::wire::{Message, Notify, NotifyType, Payload, Proposal, SecurityAssociation};
 use ipsec_core::child_sa::Mode;
+use ipsec_core::crypto::DhGroup;
 use ipsec_core::selector::TrafficSelector;
 use std::net::IpAddr;
 
@@ -65,9 +66,13 @@ pub(crate) type Policy<'c> = (
 
 /// The policies of every tunnel of `gateway`: one per proxy ID, or 0.0.0.0/0 (::/0, by
 /// `family_of`) both ways for a tunnel without proxy IDs.
-pub(crate) fn policies<'c>(ctx: &Ctx<'c>, gateway: &str, family_of: IpAddr) -> Vec<Policy<'c>> {
+pub(crate) fn policies<'c>(
+    cfg: &'c EndpointConfig,
+    gateway: &str,
+    family_of: IpAddr,
+) -> Vec<Policy<'c>> {
     let mut out = Vec::new();
-    for t in ctx.cfg.tunnels.iter().filter(|t| t.gateway == gateway) {
+    for t in cfg.tunnels.iter().filter(|t| t.gateway == gateway) {
         if t.proxy_ids.is_empty() {
             let any = any_selector(family_of);
             out.push((vec![any], vec![any], t, None));
@@ -111,13 +116,43 @@ pub(crate) fn push_esp_offers(
             &[],
         )));
     }
-    let offers = proposal::number(
+    payloads.push(Payload::Sa(SecurityAssociation {
+        proposals: esp_offers(t, spi, with_dh),
+    }));
+}
+
+/// An initiator's ESP offers for `t` with our inbound `spi`, numbered as they go on the wire;
+/// with PFS groups when `with_dh` (CREATE_CHILD_SA, not IKE_AUTH).
+pub(crate) fn esp_offers(t: &TunnelConfig, spi: u32, with_dh: bool) -> Vec<Proposal> {
+    proposal::number(
         t.esp_proposals
             .iter()
             .flat_map(|p| p.offers(spi, with_dh))
             .collect(),
-    );
-    payloads.push(Payload::Sa(SecurityAssociation { proposals: offers }));
+    )
+}
+
+/// The group of an initiator's CREATE_CHILD_SA KE payload: its first PFS group, if any.
+pub(crate) fn pfs_group(t: &TunnelConfig) -> Option<DhGroup> {
+    t.esp_proposals
+        .iter()
+        .flat_map(|p| p.dh.iter().copied())
+        .find(|g| *g != DhGroup::NONE)
+}
+
+/// Whether an initiator retries CREATE_CHILD_SA after INVALID_KE_PAYLOAD asked for `wanted`:
+/// once only (`retried` false), with a group it offered, and not the one it sent (`sent`).
+pub(crate) fn retries_pfs(
+    t: &TunnelConfig,
+    wanted: Option<DhGroup>,
+    sent: Option<DhGroup>,
+    retried: bool,
+) -> bool {
+    let offered = t
+        .esp_proposals
+        .iter()
+        .any(|p| wanted.is_some_and(|w| p.dh.contains(&w)));
+    offered && !retried && wanted != sent
 }
 
 /// Why the peer refused the Child SA of `req`, from the error notify of its answer.

@@ -16,7 +16,8 @@
 //! same way. IKE SA rekeys are in [`super::ike_rekey`].
 
 use super::child::{
-    esp_text, first_policy, make_child, peer_refusal, policies, push_esp_answer, push_esp_offers,
+    esp_text, first_policy, make_child, peer_refusal, pfs_group, policies, push_esp_answer,
+    push_esp_offers, retries_pfs,
 };
 use super::keying::prf;
 use super::outcome::Effects;
@@ -68,12 +69,7 @@ pub(crate) fn start(
     req: ChildRequest,
 ) -> Result<(ChildTask, Vec<Payload>), LocalError> {
     let t = ctx.tunnel(&req.tunnel)?;
-    let group = req.group.or_else(|| {
-        t.esp_proposals
-            .iter()
-            .flat_map(|p| p.dh.iter().copied())
-            .find(|g| *g != DhGroup::NONE)
-    });
+    let group = req.group.or_else(|| pfs_group(t));
     let ke = match group {
         Some(g) => Some(
             ctx.provider
@@ -134,15 +130,11 @@ pub(crate) fn on_response(
             .data
             .get(..2)
             .map(|b| DhGroup(u16::from_be_bytes([b[0], b[1]])));
-        let ours = ctx
+        let sent = offer.ke.as_ref().map(|k| k.group());
+        let retry = ctx
             .tunnel(&req.tunnel)
-            .map(|t| {
-                t.esp_proposals
-                    .iter()
-                    .any(|p| wanted.is_some_and(|w| p.dh.contains(&w)))
-            })
-            .unwrap_or(false);
-        if ours && req.group.is_none() && wanted != offer.ke.as_ref().map(|k| k.group()) {
+            .is_ok_and(|t| retries_pfs(t, wanted, sent, req.group.is_some()));
+        if retry {
             let mut retry = req;
             retry.group = wanted;
             fx.first.push(Task::create_child(retry));
@@ -321,7 +313,7 @@ pub(crate) fn respond(
         None => None,
     };
     // Candidate policies: the rekeyed SA's tunnel, or every proxy ID of the gateway.
-    let pols: Vec<_> = policies(ctx, &link.gateway, link.remote.ip())
+    let pols: Vec<_> = policies(ctx.cfg, &link.gateway, link.remote.ip())
         .into_iter()
         .filter(|(_, _, t, _)| old.as_ref().is_none_or(|o| o.tunnel == t.name))
         .collect();

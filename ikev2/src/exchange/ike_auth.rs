@@ -21,6 +21,7 @@ use super::child::{
 use super::keying::prf;
 use super::signature::{self, SignError};
 use crate::config::Authentication;
+use crate::config::GatewayConfig;
 use crate::ctx::Ctx;
 use crate::error::LocalError;
 use crate::event::{Reason, Role};
@@ -141,6 +142,16 @@ fn authenticate(
     Ok(out)
 }
 
+/// Checks the identity a peer presents against the gateway's `peer-id` (any, without one).
+pub(crate) fn check_peer_id(g: &GatewayConfig, peer: &Identity) -> Result<(), String> {
+    match &g.peer_id {
+        Some(p) if !p.matches(peer) => {
+            Err(format!("peer ID {peer} does not match the configured {p}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Checks the peer's ID against `peer-id` and its AUTH (the PSK MIC, or its certificate and
 /// signature); returns the peer's identity. The error says which check failed.
 fn verify_peer(
@@ -151,11 +162,7 @@ fn verify_peer(
 ) -> Result<Identity, String> {
     let g = link.gateway_cfg(ctx).map_err(|e| e.to_string())?;
     let peer = Identity::from_wire(id.id_type.0, &id.data);
-    if let Some(p) = &g.peer_id {
-        if !p.matches(&peer) {
-            return Err(format!("peer ID {peer} does not match the configured {p}"));
-        }
-    }
+    check_peer_id(g, &peer)?;
     let octets = signed_octets(ctx, link, hs, id, false).map_err(|e| e.to_string())?;
     match &g.auth {
         Authentication::PreSharedKey(psk) => {
@@ -270,7 +277,7 @@ fn respond_child(
         return Ok(None);
     };
     let (tsi, tsr) = (tsi.ip_selectors(), tsr.ip_selectors());
-    let pols = policies(ctx, &link.gateway, link.remote.ip());
+    let pols = policies(ctx.cfg, &link.gateway, link.remote.ip());
     let refs: Vec<(&[TrafficSelector], &[TrafficSelector])> = pols
         .iter()
         .map(|(l, r, _, _)| (l.as_slice(), r.as_slice()))

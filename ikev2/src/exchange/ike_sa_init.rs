@@ -16,24 +16,24 @@
 
 use super::keying::{our_proposals, prf, sa_keys};
 use super::signature;
-use crate::config::GatewayConfig;
+use crate::config::{EndpointConfig, GatewayConfig};
 use crate::cookie::CookieSecret;
 use crate::ctx::Ctx;
 use crate::error::{LocalError, NegotiationError};
 use crate::event::{Event, Reason, Role, SaName};
 use crate::keys;
 use crate::nat::{nat_hash, NatState, IKE_PORT};
-use crate::proposal::{self, IkeSuite};
+use crate::proposal::{self, IkeProposal, IkeSuite};
 use crate::sa::{AuthSent, ChildRequest, Handshake, InitSent, Link, SaKeys};
 use crate::wire::{
     ExchangeType, Flags, Header, KeyExchange, Message, Nonce, Notify, NotifyType, Payload,
-    SecurityAssociation,
+    Proposal, SecurityAssociation,
 };
 use ipsec_core::crypto::{CryptoError, CryptoProvider, DhGroup, SecretBytes};
 use std::net::{IpAddr, SocketAddr};
 
 /// Restarts of IKE_SA_INIT we accept (cookie, INVALID_KE) before giving up.
-const MAX_RESTARTS: u8 = 3;
+pub(crate) const MAX_RESTARTS: u8 = 3;
 
 fn nat_notifies(
     ctx: &Ctx<'_>,
@@ -114,6 +114,22 @@ pub(crate) fn first_group(g: &GatewayConfig, provider: &CryptoProvider) -> Optio
         .and_then(|p| p.dh.first().copied())
 }
 
+/// The initiator's SA payload offers for a KE payload in group `dh` (moved to the front of each
+/// proposal's groups), numbered as they go on the wire.
+pub(crate) fn init_offers(ours: &[IkeProposal], dh: DhGroup) -> Vec<Proposal> {
+    proposal::number(ours.iter().flat_map(|p| p.offers(dh)).collect())
+}
+
+/// The group an initiator restarts IKE_SA_INIT with after INVALID_KE_PAYLOAD asked for
+/// `wanted` while it sent `current`: one it offered, and not the one it already used.
+pub(crate) fn retry_group(
+    wanted: Option<DhGroup>,
+    current: DhGroup,
+    ours: &[IkeProposal],
+) -> Option<DhGroup> {
+    wanted.filter(|w| *w != current && ours.iter().any(|p| p.dh.contains(w)))
+}
+
 /// Starts an IKE SA as initiator toward `peer`, `g`'s peer, with a key exchange in `group`,
 /// proposing `first_child` in IKE_AUTH.
 pub(crate) fn start(
@@ -154,12 +170,7 @@ pub(crate) fn request(
     if let Some(c) = &init.cookie {
         payloads.push(Payload::Notify(Notify::new(NotifyType::COOKIE, c)));
     }
-    let offers = proposal::number(
-        our_proposals(g, ctx.provider)
-            .iter()
-            .flat_map(|p| p.offers(group))
-            .collect(),
-    );
+    let offers = init_offers(&our_proposals(g, ctx.provider), group);
     payloads.push(Payload::Sa(SecurityAssociation { proposals: offers }));
     payloads.push(Payload::Ke(KeyExchange {
         group,
@@ -245,7 +256,7 @@ pub(crate) fn on_response(
             .data
             .get(..2)
             .map(|b| DhGroup(u16::from_be_bytes([b[0], b[1]])));
-        let acceptable = wanted.filter(|w| *w != group && ours.iter().any(|p| p.dh.contains(w)));
+        let acceptable = retry_group(wanted, group, &ours);
         return match acceptable {
             Some(w) if init.restarts < MAX_RESTARTS => match ctx.start_ke(w) {
                 Ok(ke) => {
@@ -329,18 +340,17 @@ pub(crate) enum InitOutcome {
 
 /// The gateway an IKE_SA_INIT from `remote` to `local` belongs to: a static peer with that address
 /// first, else a dynamic peer of the same address family.
-fn find_gateway<'c>(
-    ctx: &Ctx<'c>,
+pub(crate) fn find_gateway(
+    cfg: &EndpointConfig,
     local: SocketAddr,
     remote: SocketAddr,
-) -> Option<&'c GatewayConfig> {
+) -> Option<&GatewayConfig> {
     let local_ok = |g: &GatewayConfig| g.local_addr == local.ip() || g.local_addr.is_unspecified();
-    ctx.cfg
-        .gateways
+    cfg.gateways
         .iter()
         .find(|g| g.peer_addr == Some(remote.ip()) && local_ok(g))
         .or_else(|| {
-            ctx.cfg.gateways.iter().find(|g| {
+            cfg.gateways.iter().find(|g| {
                 g.peer_addr.is_none() && local_ok(g) && g.local_addr.is_ipv4() == remote.is_ipv4()
             })
         })
@@ -386,7 +396,7 @@ pub(crate) fn respond(
     if spi_i == 0 || msg.header.message_id != 0 {
         return Ok(InitOutcome::Dropped);
     }
-    let Some(g) = find_gateway(ctx, local, remote) else {
+    let Some(g) = find_gateway(ctx.cfg, local, remote) else {
         ctx.emit(Event::NoGateway { remote });
         return Ok(InitOutcome::Dropped);
     };

@@ -7,13 +7,13 @@
 //! [`Effects`] (work to queue, an end, a successor). None of them sends, numbers or retransmits a
 //! message: the endpoint's driver of each IKE SA owns the request queue and does that.
 
-mod child;
+pub(crate) mod child;
 pub(crate) mod create_child_sa;
 pub(crate) mod ike_auth;
 pub(crate) mod ike_rekey;
 pub(crate) mod ike_sa_init;
 pub(crate) mod informational;
-mod keying;
+pub(crate) mod keying;
 mod outcome;
 mod signature;
 
