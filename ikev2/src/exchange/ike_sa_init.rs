@@ -63,7 +63,9 @@ fn nat_notifies(
 
 /// Evaluates the peer's NAT detection notifies of `msg` and, when the peer takes part, records
 /// the result on `link` (UDP encapsulation when a NAT is seen or forced). Returns whether it
-/// took part.
+/// took part. A gateway with NAT traversal off ignores them (RFC 7296 section 2.23: NAT
+/// detection is only acted on by peers that support it; a responder with NAT-T off that floated
+/// alone would UDP-encapsulate ESP its peer sends unencapsulated).
 fn detect_nat(g: &GatewayConfig, link: &mut Link, msg: &Message) -> bool {
     let sources: Vec<&[u8]> = msg
         .notifies()
@@ -78,7 +80,11 @@ fn detect_nat(g: &GatewayConfig, link: &mut Link, msg: &Message) -> bool {
         Role::Initiator => link.spi_r,
         Role::Responder => 0,
     };
-    let nat = NatState::detect(link.spi_i, spi_r, &sources, dest, link.remote, link.local);
+    let nat = if g.nat_traversal || g.force_encapsulation {
+        NatState::detect(link.spi_i, spi_r, &sources, dest, link.remote, link.local)
+    } else {
+        None
+    };
     link.nat = nat.unwrap_or_default();
     link.encap = nat.is_some() && (link.nat.any() || g.force_encapsulation);
     link.fragmentation = g.fragmentation
