@@ -157,6 +157,34 @@ fn responder_prefers_the_policy_covering_the_triggering_packet() {
 }
 
 #[test]
+fn responder_prefers_the_most_specific_covering_policy() {
+    // A tunnel with a wide proxy ID listed before two narrower ones inside it: a peer proposing
+    // the mirror image of a narrow one gets that one, not the wide one that also covers it.
+    let wide = ([net("10.2.0.0/16")], [net("10.1.0.0/16")]);
+    let lan = ([net("10.2.0.0/24")], [net("10.1.0.0/24")]);
+    let icmp_l = [TrafficSelector::from_prefix(prefix("10.2.0.0/24"), 1, (0, 65535)).unwrap()];
+    let icmp_r = [TrafficSelector::from_prefix(prefix("10.1.0.0/24"), 1, (0, 65535)).unwrap()];
+    let policies: [(&[TrafficSelector], &[TrafficSelector]); 3] =
+        [(&wide.0, &wide.1), (&lan.0, &lan.1), (&icmp_l, &icmp_r)];
+    let pick = |tsi: &[TrafficSelector], tsr: &[TrafficSelector]| {
+        choose_policy(tsi, tsr, &policies).unwrap().0
+    };
+    assert_eq!(pick(&[net("10.1.0.0/24")], &[net("10.2.0.0/24")]), 1);
+    assert_eq!(pick(&icmp_r, &icmp_l), 2);
+    assert_eq!(pick(&[net("10.1.0.0/16")], &[net("10.2.0.0/16")]), 0);
+    // A host inside both: the narrower proxy ID.
+    assert_eq!(pick(&[net("10.1.0.9/32")], &[net("10.2.0.7/32")]), 1);
+    // Two equal policies: the first.
+    let twice: [(&[TrafficSelector], &[TrafficSelector]); 2] = [(&lan.0, &lan.1), (&lan.0, &lan.1)];
+    assert_eq!(
+        choose_policy(&[net("10.1.0.0/24")], &[net("10.2.0.0/24")], &twice)
+            .unwrap()
+            .0,
+        0
+    );
+}
+
+#[test]
 fn initiator_rejects_a_widened_answer() {
     let tsi = [net("10.2.0.0/24")];
     let tsr = [net("10.1.0.0/24")];

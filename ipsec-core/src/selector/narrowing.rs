@@ -136,23 +136,44 @@ pub fn narrow_as_responder(
 /// Chooses among several policies `(local, remote)` (for PAN-OS: the proxy IDs of a tunnel) and
 /// narrows to it, returning the policy's index.
 ///
-/// Preference, per RFC 7296 section 2.9: the first policy that admits the initiator's first TSi
-/// and first TSr in full (normally the triggering packet's selectors); otherwise the first policy
-/// whose narrowing succeeds. When none succeeds, the error of the first policy is returned.
+/// Preference, per RFC 7296 section 2.9: a policy that admits the initiator's first TSi and
+/// first TSr in full (normally the triggering packet's selectors, or the proxy ID the peer
+/// configured) and narrows; among several, the most specific one, that no other such policy
+/// lies inside (so that a peer's proxy ID lands on its mirror image, not on a wider proxy ID
+/// listed before it), the first of those in order. Otherwise the first policy whose narrowing
+/// succeeds. When none succeeds, the error of the first policy is returned.
 pub fn choose_policy(
     tsi: &[TrafficSelector],
     tsr: &[TrafficSelector],
     policies: &[(&[TrafficSelector], &[TrafficSelector])],
 ) -> Result<(usize, Narrowed), NarrowingError> {
     if let (Some(first_i), Some(first_r)) = (tsi.first(), tsr.first()) {
+        let mut covering: Vec<(usize, Narrowed)> = Vec::new();
         for (idx, (local, remote)) in policies.iter().enumerate() {
             let covers = remote.iter().any(|r| r.contains(first_i))
                 && local.iter().any(|l| l.contains(first_r));
             if covers {
                 if let Ok(n) = narrow_as_responder(tsi, tsr, local, remote) {
-                    return Ok((idx, n));
+                    covering.push((idx, n));
                 }
             }
+        }
+        // Policy `a` admits nothing `b` does not (an invalid selector admits nothing).
+        let inside = |a: usize, b: usize| {
+            let ((la, ra), (lb, rb)) = (policies[a], policies[b]);
+            let within = |x: &[TrafficSelector], y: &[TrafficSelector]| {
+                x.iter()
+                    .all(|t| t.validate().is_err() || t.is_covered_by(y))
+            };
+            within(la, lb) && within(ra, rb)
+        };
+        let most_specific = covering.iter().position(|(c, _)| {
+            !covering
+                .iter()
+                .any(|(d, _)| d != c && inside(*d, *c) && !inside(*c, *d))
+        });
+        if let Some(i) = most_specific {
+            return Ok(covering.swap_remove(i));
         }
     }
     let mut first_err = None;
