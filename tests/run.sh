@@ -25,4 +25,13 @@ else
   echo "=== interop: strongSwan scenarios (tests/interop/run.sh)"
   tests/interop/setup.sh
   tests/interop/run.sh
+  # The certificate samples with certificates fresh from their script (strongSwan's pki, which
+  # setup.sh installs), in a scratch copy so a checkout's own certs/ stays as it is.
+  echo "=== certificate demo: examples/configs/make-certs.sh, ipsec-demo hq-cert.toml branch-cert.toml"
+  demo_dir="$(mktemp -d)"
+  cp examples/configs/hq-cert.toml examples/configs/branch-cert.toml "$demo_dir/"
+  examples/configs/make-certs.sh "$demo_dir/certs"
+  cargo run --quiet -p ipsec-examples --bin ipsec-demo -- \
+    "$demo_dir/hq-cert.toml" "$demo_dir/branch-cert.toml" | tail -1
+  rm -rf "$demo_dir"
 fi

@@ -238,3 +238,96 @@ fn unreadable_config_and_bad_usage_fail_cleanly() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("usage: ipsec-demo"), "{stderr}");
 }
+
+/// The certificate samples (`hq-cert.toml`, `branch-cert.toml`) in a scratch directory, with the
+/// test PKI's ECDSA P-256 certificates (testdata/pki, made by strongSwan's pki) in the `certs/`
+/// that `examples/configs/make-certs.sh` would write; branch's certificate and key are
+/// `branch_cert`'s. Git does not keep file modes: the keys are made 0600 here.
+fn cert_samples(name: &str, branch_cert: &str) -> (PathBuf, String, String) {
+    let configs = concat!(env!("CARGO_MANIFEST_DIR"), "/configs");
+    let pki = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/pki/ecdsa-p256");
+    let read = |f: &str| std::fs::read(format!("{pki}/{f}")).expect("test PKI file");
+    let dir = scratch(name);
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs).expect("certs dir");
+    // hq is issued by the intermediate CA: its file carries the chain.
+    let hq = [read("hq.crt"), read("intermediate-ca.crt")].concat();
+    let files = [
+        ("hq.crt", hq),
+        ("hq.key", read("hq.key")),
+        ("branch.crt", read(&format!("{branch_cert}.crt"))),
+        ("branch.key", read(&format!("{branch_cert}.key"))),
+        ("root-ca.crt", read("root-ca.crt")),
+    ];
+    for (file, data) in files {
+        let path = certs.join(file);
+        std::fs::write(&path, data).expect("write certificate");
+        #[cfg(unix)]
+        if file.ends_with(".key") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod 600");
+        }
+    }
+    let mut paths = Vec::new();
+    for fw in ["hq", "branch"] {
+        let file = format!("{fw}-cert.toml");
+        let path = dir.join(&file);
+        std::fs::copy(format!("{configs}/{file}"), &path).expect("copy sample");
+        paths.push(path.to_str().expect("utf-8 path").to_owned());
+    }
+    let branch = paths.pop().expect("branch");
+    let hq = paths.pop().expect("hq");
+    (dir, hq, branch)
+}
+
+#[test]
+fn certificate_samples_bring_up_the_tunnel() {
+    let (dir, hq, branch) = cert_samples("certs", "branch");
+    let (out, stdout, stderr) = run(&[&hq, &branch]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert_eq!(stdout.lines().last(), Some("demo: ok"), "{stdout}");
+    let root = "trusting \"C=CH, O=ipsec-rs test, CN=ECDSA P-256 Root CA\"";
+    for fw in ["hq", "branch"] {
+        let line = format!(
+            "{fw}-cert authenticates with certificate \"C=CH, O=ipsec-rs test, \
+             CN={fw}.example.net\" (ECDSA P-256), {root}"
+        );
+        assert!(stdout.lines().any(|l| l == line), "{line}\n{stdout}");
+        let lines = section(&stdout, &format!("{fw}-cert"), "show vpn ike-sa");
+        assert!(
+            lines.iter().any(|l| l.contains(" Established ")),
+            "{fw}: {lines:?}"
+        );
+    }
+    // Both proxy IDs carried traffic.
+    let rows = ipsec_sa_rows(&stdout, "hq-cert");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.packets.0 > 0 && r.packets.1 > 0),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn expired_certificate_fails_with_authentication_failed() {
+    let (dir, hq, branch) = cert_samples("expired", "expired");
+    let (out, stdout, stderr) = run(&[&hq, &branch]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("demo: ok"), "{stdout}");
+    assert!(
+        stderr.contains("certificate validity check failed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("expired on 2021-01-01T00:00:00Z"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("AUTHENTICATION_FAILED"), "{stderr}");
+}

@@ -11,6 +11,7 @@ use gateway::{
     default_provider, Action, Config, Event, Gateway, Instant, InterfaceAddress, InterfaceId,
     Options, OuterProtocol, HEADROOM, TAILROOM,
 };
+use ikev2::config::Authentication;
 use ikev2::wire::NotifyType;
 use ikev2::Reason;
 use std::collections::VecDeque;
@@ -55,6 +56,34 @@ pub(crate) struct Firewall {
 }
 
 impl Firewall {
+    /// How this firewall's first IKE gateway authenticates, for the demo's opening lines:
+    /// `a pre-shared key`, or its certificate and the CAs it trusts.
+    pub(crate) fn authentication(&self) -> String {
+        let Some(g) = self.gateway.endpoint().config().gateways.first() else {
+            return "nothing (no IKE gateway)".to_owned();
+        };
+        match &g.auth {
+            Authentication::PreSharedKey(_) => "a pre-shared key".to_owned(),
+            Authentication::Certificate(c) => {
+                let ours = c.credential.certificate();
+                let key = ours
+                    .key_type()
+                    .map_or_else(|e| e.to_string(), |k| k.to_string());
+                let cas: Vec<String> = c
+                    .trust
+                    .cas()
+                    .iter()
+                    .map(|ca| format!("\"{}\"", ca.subject()))
+                    .collect();
+                format!(
+                    "certificate \"{}\" ({key}), trusting {}",
+                    ours.subject(),
+                    cas.join(", ")
+                )
+            }
+        }
+    }
+
     /// Loads `path` and builds the gateway with the default provider.
     ///
     /// The demo adds what a real firewall knows from its interfaces and the configuration
@@ -95,7 +124,7 @@ impl Firewall {
             .gateways
             .first()
             .map(|g| g.local_addr)
-            .ok_or_else(|| format!("{path}: no IKEv2 gateway with a pre-shared key"))?;
+            .ok_or_else(|| format!("{path}: no IKEv2 gateway"))?;
         for a in lans {
             gateway
                 .set_interface_address(&port, a)
