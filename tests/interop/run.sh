@@ -752,6 +752,33 @@ scenario_sw_cert_id_dn() { cert_ids sw dn; }
 scenario_us_cert_id_email() { cert_ids us ufqdn; }
 scenario_sw_cert_id_ip() { cert_ids sw ipaddr; }
 
+# The roles of the PKI swapped: charon is hq and sends its intermediate CA after its certificate
+# (it holds it in x509ca), we are branch and must build the path hq -> intermediate -> root from
+# charon's CERT payloads. $1: who initiates.
+cert_peer_chain() {
+  local kind=ecdsa-p384
+  cert_us "$kind" branch branch.example.net hq.example.net
+  cert_sw "$kind" hq hq.example.net branch.example.net || return 1
+  if [ "$1" = us ]; then
+    peer --config "$DIR/us/cert.toml" --initiate to-strongswan $(until_args x25519) \
+      --timeout 20s --linger 500ms ||
+      { echo "ike-peer: no Child SA or no echo reply: $(tail -1 "$DIR/peer.err")"; return 1; }
+  else
+    # shellcheck disable=SC2046
+    peer_bg --config "$DIR/us/cert.toml" $(until_args x25519) --timeout 20s --linger 500ms ||
+      return 1
+    sw_in "$DIR/sw" "$SW_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1 ||
+      { echo "swanctl --initiate failed: $(grep -m1 -i fail "$DIR/initiate.txt")"; return 1; }
+    peer_wait ||
+      { echo "ike-peer: no Child SA or no echo reply: $(tail -1 "$DIR/peer.err")"; return 1; }
+  fi
+  check_agreement && check_traffic x25519 || return 1
+  grep -q 'sending issuer cert "C=CH, O=ipsec-rs test, CN=ECDSA P-384 Intermediate CA"' \
+    "$DIR/sw/charon.log" || { echo "charon did not send its intermediate CA"; return 1; }
+}
+scenario_us_cert_peer_chain() { cert_peer_chain us; }
+scenario_sw_cert_peer_chain() { cert_peer_chain sw; }
+
 # A certificate refused. $1: who initiates (us|sw); $2: who refuses (us|sw); $3/$4: our
 # certificate and ID; $5/$6: charon's. When we refuse, our ike-sa-failed event carries
 # AUTHENTICATION_FAILED, its LOG line names the check ($7, a grep -E pattern), and charon receives
@@ -848,7 +875,7 @@ CERT_SCENARIOS=(
   us-cert-p521 sw-cert-p521 us-cert-ed25519 sw-cert-ed25519
   us-cert-classic-rsa sw-cert-classic-rsa us-cert-classic-p256 sw-cert-classic-p256
   us-cert-classic-p384 sw-cert-classic-p384 us-cert-classic-p521 sw-cert-classic-p521
-  us-cert-id-dn sw-cert-id-dn us-cert-id-email sw-cert-id-ip
+  us-cert-id-dn sw-cert-id-dn us-cert-id-email sw-cert-id-ip us-cert-peer-chain sw-cert-peer-chain
   us-cert-peer-wrong-ca sw-cert-peer-wrong-ca us-cert-our-wrong-ca sw-cert-our-wrong-ca
   us-cert-peer-expired sw-cert-peer-expired us-cert-our-expired
   us-cert-our-id-mismatch sw-cert-our-id-mismatch us-cert-peer-id-mismatch sw-cert-peer-id-mismatch
