@@ -101,6 +101,9 @@ pub enum Reason {
     Local(String),
     /// The parent IKE SA went away.
     IkeSaGone,
+    /// The peer restarted: it authenticated a new IKE SA with the same identities and
+    /// INITIAL_CONTACT (RFC 7296 section 2.4), so this older one is stale.
+    PeerRestarted,
 }
 
 impl fmt::Display for Reason {
@@ -126,6 +129,9 @@ impl fmt::Display for Reason {
             Reason::PeerMisbehaved(m) => write!(f, "peer misbehaved: {m}"),
             Reason::Local(m) => write!(f, "local failure: {m}"),
             Reason::IkeSaGone => f.write_str("IKE SA deleted"),
+            Reason::PeerRestarted => f.write_str(
+                "peer restarted (INITIAL_CONTACT in a new IKE SA with the same identities)",
+            ),
         }
     }
 }

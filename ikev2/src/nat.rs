@@ -1,14 +1,11 @@
-//! NAT detection (RFC 7296 section 2.23) and the UDP encapsulation ports (RFC 3948).
+//! NAT detection (RFC 7296 section 2.23); the UDP encapsulation ports (RFC 3948) come from
+//! [`ipsec_core::demux`].
 
 use sha1::{Digest, Sha1};
 use std::net::{IpAddr, SocketAddr};
 
-/// The IKE port.
-pub(crate) const IKE_PORT: u16 = 500;
-/// The NAT-T port: IKE after the non-ESP marker, and ESP in UDP.
-pub(crate) const NATT_PORT: u16 = 4500;
-/// The non-ESP marker that precedes IKE messages on port 4500 (RFC 3948 section 2.2).
-pub(crate) const NON_ESP_MARKER: [u8; 4] = [0; 4];
+// The ports and the non-ESP marker are shared with the datapath: one definition for every layer.
+pub(crate) use ipsec_core::demux::{IKE_PORT, NAT_T_PORT as NATT_PORT, NON_ESP_MARKER};
 
 /// `SHA-1(SPIi | SPIr | IP | Port)`, the data of NAT_DETECTION_SOURCE_IP and
 /// NAT_DETECTION_DESTINATION_IP (RFC 7296 section 2.23). In the IKE_SA_INIT request SPIr is 0.

@@ -96,7 +96,7 @@ fn initial_contact_replaces_stale_sas() {
     assert!(p.right_events.iter().any(|e| matches!(
         e,
         Event::IkeSaDown {
-            reason: Reason::DeletedByPeer,
+            reason: Reason::PeerRestarted,
             ..
         }
     )));

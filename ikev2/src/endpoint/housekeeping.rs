@@ -34,19 +34,24 @@ impl Endpoint {
                 self.restart_wait.remove(t);
             }
         }
-        if let Some((peer_ip, peer_id)) = sa.take_initial_contact() {
-            // RFC 7296 section 2.4: the peer has no other IKE SA with us; older ones are stale.
-            let gw = sa.gateway().to_owned();
+        if let Some(peer_id) = sa.take_initial_contact() {
+            // RFC 7296 section 2.4: INITIAL_CONTACT says this is the only IKE SA between the
+            // two authenticated identities, ours and the peer's; older ones between them are
+            // stale (the peer restarted). Not the address: many peers may share one behind a
+            // NAT, and a restarted peer may come back from another.
+            let cfg = &self.cfg;
+            let local_id = |s: &IkeSa| cfg.gateway(s.gateway()).map(|g| &g.local_id);
+            let ours = local_id(sa);
             let stale: Vec<u64> = self
                 .sas
                 .iter()
-                .filter(|(k, s)| **k != spi && s.is_with(&gw, peer_ip, peer_id.as_ref()))
+                .filter(|(k, s)| **k != spi && s.peer_id() == Some(&peer_id) && local_id(s) == ours)
                 .map(|(k, _)| *k)
                 .collect();
             for k in stale {
                 if let Some(old) = self.sas.get_mut(&k) {
                     let mut ctx = ctx!(self, now);
-                    old.teardown(&mut ctx, Reason::DeletedByPeer);
+                    old.teardown(&mut ctx, Reason::PeerRestarted);
                 }
             }
         }

@@ -13,11 +13,11 @@ use crate::ctx::{fresh_child_spi, fresh_ike_spi, Ctx, Datagram};
 use crate::error::{ConfigError, LocalError};
 use crate::event::Event;
 use crate::exchange::ike_sa_init::{self, InitOutcome};
-use crate::nat::NATT_PORT;
 use crate::wire::{ExchangeType, Packet};
 use core::time::Duration;
 use ike_sa::IkeSa;
 use ipsec_core::crypto::{CryptoProvider, SecureRandom};
+use ipsec_core::demux;
 use ipsec_core::time::{Instant, UnixTime};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -201,16 +201,16 @@ impl Endpoint {
         remote: SocketAddr,
         data: &[u8],
     ) -> Received {
-        let mut data = data;
-        if local.port() == NATT_PORT {
-            if data == [0xff] {
-                return Received::Keepalive;
+        let data = match demux::classify(local.port(), data) {
+            Ok(demux::Datagram::Ike(message)) => message,
+            Ok(demux::Datagram::Esp(_)) => return Received::Esp,
+            Ok(demux::Datagram::Keepalive) => return Received::Keepalive,
+            Err(e) => {
+                tracing::trace!(%remote, error = %e, "dropped on port 4500");
+                self.stats.dropped_malformed += 1;
+                return Received::Dropped;
             }
-            match data.get(..4) {
-                Some([0, 0, 0, 0]) => data = &data[4..],
-                _ => return Received::Esp,
-            }
-        }
+        };
         let Ok(p) = Packet::new_checked(data) else {
             tracing::trace!(%remote, len = data.len(), "not an IKE message");
             self.stats.dropped_malformed += 1;

@@ -1,6 +1,7 @@
 //! What the endpoint shows of itself: per-datagram verdicts, counters and IKE SA summaries.
 
 use crate::event::Role;
+use crate::identity::Identity;
 use crate::proposal::{EspSuite, IkeSuite};
 use ipsec_core::child_sa::{ChildSa, Lifetimes, Mode, UdpEncapsulation};
 use ipsec_core::selector::TrafficSelector;
@@ -63,6 +64,8 @@ pub struct IkeSaInfo {
     pub suite: Option<IkeSuite>,
     /// UDP encapsulation in use.
     pub nat: bool,
+    /// The peer's authenticated identity, once established.
+    pub peer_id: Option<Identity>,
     /// The installed Child SAs.
     pub children: Vec<ChildSaInfo>,
 }

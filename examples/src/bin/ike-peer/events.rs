@@ -64,6 +64,7 @@ fn reason_kind(reason: &Reason) -> &'static str {
         Reason::PeerMisbehaved(_) => "peer-misbehaved",
         Reason::Local(_) => "local-failure",
         Reason::IkeSaGone => "ike-sa-gone",
+        Reason::PeerRestarted => "peer-restarted",
     }
 }
 

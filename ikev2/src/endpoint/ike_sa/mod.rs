@@ -223,9 +223,9 @@ impl IkeSa {
         self.children().any(|c| c.inbound.spi == spi) || self.requests().any(|r| r.spi == spi)
     }
 
-    /// The peer's address and authenticated identity when it sent INITIAL_CONTACT in the
-    /// IKE_AUTH that just established this SA (reported once): its other SAs are stale.
-    pub(super) fn take_initial_contact(&mut self) -> Option<(IpAddr, Option<Identity>)> {
+    /// The peer's authenticated identity when it sent INITIAL_CONTACT in the IKE_AUTH that
+    /// just established this SA (reported once): its other SAs with us are stale.
+    pub(super) fn take_initial_contact(&mut self) -> Option<Identity> {
         let Phase::Established(e) = &mut self.phase else {
             return None;
         };
@@ -233,17 +233,12 @@ impl IkeSa {
             return None;
         }
         e.initial_contact = false;
-        Some((self.link.remote.ip(), e.peer_id.clone()))
+        e.peer_id.clone()
     }
 
-    /// True when it is an established SA of `gateway` with the peer at `ip` or with identity
-    /// `id`: what INITIAL_CONTACT from that peer makes stale.
-    pub(super) fn is_with(&self, gateway: &str, ip: IpAddr, id: Option<&Identity>) -> bool {
-        let Some(e) = self.phase.authenticated() else {
-            return false;
-        };
-        self.link.gateway == gateway
-            && (self.link.remote.ip() == ip || (id.is_some() && e.peer_id.as_ref() == id))
+    /// The peer's authenticated identity, once authenticated.
+    pub(super) fn peer_id(&self) -> Option<&Identity> {
+        self.phase.authenticated().and_then(|e| e.peer_id.as_ref())
     }
 
     /// The IKE SAs a rekey just made, once.
@@ -300,6 +295,7 @@ impl IkeSa {
             established: self.is_usable(),
             suite: self.phase.suite(),
             nat: self.link.encap,
+            peer_id: self.peer_id().cloned(),
             children: self
                 .phase
                 .authenticated()
