@@ -14,7 +14,9 @@
 //! - [`child_sa`]: the description of a negotiated Child SA that IKE emits and ESP installs;
 //! - [`spi`]: the inbound SPI allocator trait, where IKE asks the datapath for SPIs;
 //! - [`demux`]: the IKE ports and what arrives on them (IKE, ESP in UDP, NAT keepalives);
-//! - [`time`]: a monotonic [`time::Instant`] in integer microseconds, passed in by the caller.
+//! - [`time`]: a monotonic [`time::Instant`] in integer microseconds, passed in by the caller;
+//! - [`text`]: escaping of text from outside (peer identities, configured names) before it is
+//!   printed or handed to a C caller.
 //!
 //! Nothing here performs I/O, reads a clock or keeps global state.
 //!
@@ -29,4 +31,5 @@ mod iana;
 pub mod pki;
 pub mod selector;
 pub mod spi;
+pub mod text;
 pub mod time;

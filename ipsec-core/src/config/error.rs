@@ -97,7 +97,7 @@ impl ObjectRef {
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.name {
-            Some(n) => write!(f, "{} \"{}\"", self.kind, n),
+            Some(n) => write!(f, "{} \"{}\"", self.kind, crate::text::Escaped(n)),
             None => write!(f, "{} (unnamed)", self.kind),
         }
     }
@@ -240,7 +240,8 @@ fn render(e: &ConfigError) -> String {
         (Some(f), p) => s.push_str(&format!("{f}: {p}")),
         (None, p) => s.push_str(&p.to_string()),
     }
-    s
+    // Names and values from the file are in the text: never print their control characters.
+    crate::text::escape(&s).into_owned()
 }
 
 impl ConfigError {
@@ -338,7 +339,8 @@ pub struct Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.object, self.field, self.why)
+        let why = crate::text::Escaped(&self.why);
+        write!(f, "{}: {}: {why}", self.object, self.field)
     }
 }
 

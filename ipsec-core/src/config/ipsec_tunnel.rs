@@ -424,7 +424,13 @@ impl IpsecTunnel {
             ("proxy-id", &self.proxy_ids, true),
             ("proxy-id-v6", &self.proxy_ids_v6, false),
         ];
-        let mut names: Vec<&str> = Vec::new();
+        // Names are unique across both lists (checked through a hash set: a hub can have very
+        // many proxy IDs).
+        let repeated: std::collections::HashSet<usize> =
+            super::index::repeats(self.all_proxy_ids().map(|p| p.name.as_str()))
+                .into_iter()
+                .collect();
+        let mut at_all = 0;
         for (field, list, v4) in lists {
             for (i, p) in list.iter().enumerate() {
                 let at = |leaf: &str, problem| {
@@ -437,10 +443,13 @@ impl IpsecTunnel {
                         problem,
                     )
                 };
-                if names.contains(&p.name.as_str()) {
+                if let Some(problem) = super::validate::name_problem(&p.name) {
+                    out.push(at("name", problem));
+                }
+                if repeated.contains(&at_all) {
                     out.push(at("name", Problem::Duplicate(p.name.clone())));
                 }
-                names.push(&p.name);
+                at_all += 1;
                 if p.local.is_ipv4() != p.remote.is_ipv4() {
                     out.push(at(
                         "remote",

@@ -7,7 +7,10 @@
 //! A configuration is loaded from TOML ([`Config::from_toml_str`], [`Config::load`]) or built in
 //! code from the objects' constructors and then checked with [`Config::validate`]. Every mistake
 //! becomes a [`ConfigError`] naming the object kind, the object's name, the field and, for text,
-//! the line and column; validation reports all of them, not only the first. Weak algorithms that
+//! the line and column; validation reports all of them, not only the first. Object names use
+//! PAN-OS's characters (letters, digits, spaces, `-`, `_`, `.`; no control characters anywhere),
+//! and error text shows anything else escaped. Validation and [`check_pair`] take time linear in
+//! the number of objects and proxy IDs. Weak algorithms that
 //! PAN-OS accepts load, and [`Config::warnings`] lists them. [`check_pair`] checks two firewalls'
 //! configurations against each other (proposals, keys, identities, mirrored proxy IDs).
 //!
@@ -51,6 +54,7 @@ mod certificate;
 mod error;
 mod ike_crypto_profile;
 mod ike_gateway;
+mod index;
 mod ipsec_crypto_profile;
 mod ipsec_tunnel;
 mod lifetime;

@@ -2,9 +2,11 @@
 
 use super::error::{ConfigError, ObjectKind, Problem, Seg, Site};
 use super::ike_gateway::{Authentication, IdType, IkeGateway, IkeVersion, PeerAddress};
+use super::index::{missing, Names};
 use super::ipsec_tunnel::{IpsecTunnel, ProxyId};
 use super::Config;
 use crate::selector::IpPrefix;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Which of the two configurations a pair finding is about.
@@ -29,11 +31,46 @@ pub struct PairFinding {
 /// each one's `peer-address` is the other's local address (a dynamic or FQDN peer, or a gateway
 /// without a local IP, pairs with any).
 pub fn gateway_pairs<'a, 'b>(a: &'a Config, b: &'b Config) -> Vec<(&'a str, &'b str)> {
+    pairs(a, b)
+        .into_iter()
+        .map(|(ia, ib)| {
+            (
+                a.ike_gateways[ia].name.as_str(),
+                b.ike_gateways[ib].name.as_str(),
+            )
+        })
+        .collect()
+}
+
+/// The index pairs of the gateways that point at each other, in `a`'s then `b`'s order. A
+/// gateway with a static peer address is only tried against the gateways with that local address
+/// (and those without one), so the work follows the number of candidate pairs, not the product
+/// of the gateway counts.
+fn pairs(a: &Config, b: &Config) -> Vec<(usize, usize)> {
+    let mut by_ip: HashMap<IpAddr, Vec<usize>> = HashMap::new();
+    let mut no_ip = Vec::new();
+    for (ib, gb) in b.ike_gateways.iter().enumerate() {
+        match gb.local_address.ip {
+            Some(ip) => by_ip.entry(ip).or_default().push(ib),
+            None => no_ip.push(ib),
+        }
+    }
     let mut out = Vec::new();
-    for ga in &a.ike_gateways {
-        for gb in &b.ike_gateways {
+    let mut candidates = Vec::new();
+    for (ia, ga) in a.ike_gateways.iter().enumerate() {
+        candidates.clear();
+        match &ga.peer_address {
+            PeerAddress::Ip(p) => {
+                candidates.extend(by_ip.get(p).into_iter().flatten().copied());
+                candidates.extend(no_ip.iter().copied());
+                candidates.sort_unstable();
+            }
+            _ => candidates.extend(0..b.ike_gateways.len()),
+        }
+        for &ib in &candidates {
+            let gb = &b.ike_gateways[ib];
             if points_at(&ga.peer_address, gb) && points_at(&gb.peer_address, ga) {
-                out.push((ga.name.as_str(), gb.name.as_str()));
+                out.push((ia, ib));
             }
         }
     }
@@ -48,23 +85,59 @@ pub fn gateway_pairs<'a, 'b>(a: &'a Config, b: &'b Config) -> Vec<(&'a str, &'b 
 /// IKE proposal, nobody able to initiate (both passive, or passive facing a dynamic peer); and
 /// for their tunnels: PFS mismatch, no common IPsec proposal, and proxy IDs without a mirror
 /// image (a tunnel without proxy IDs proposes 0.0.0.0/0 both ways, as PAN-OS does).
+///
+/// The work is linear in the number of objects and proxy IDs (plus the gateway pairs found).
 pub fn check_pair(a: &Config, b: &Config) -> Vec<PairFinding> {
     let mut out = Vec::new();
-    let mut any = false;
-    for (ia, ga) in a.ike_gateways.iter().enumerate() {
-        for (ib, gb) in b.ike_gateways.iter().enumerate() {
-            if points_at(&ga.peer_address, gb) && points_at(&gb.peer_address, ga) {
-                any = true;
-                gateways(a, b, (ia, ga), (ib, gb), &mut out);
-            }
-        }
+    let sides = (Side::new(a), Side::new(b));
+    let found = pairs(a, b);
+    for &(ia, ib) in &found {
+        gateways(
+            &sides,
+            (ia, &a.ike_gateways[ia]),
+            (ib, &b.ike_gateways[ib]),
+            &mut out,
+        );
     }
-    if !any {
+    if found.is_empty() {
         out.push(first(ConfigError::file(mismatch(
             "no ike-gateway of one configuration has the other's local address as its peer-address",
         ))));
     }
     out
+}
+
+/// One configuration with its name lookups and its tunnels grouped by gateway.
+struct Side<'a> {
+    config: &'a Config,
+    names: Names<'a>,
+    tunnels_of: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Side<'a> {
+    fn new(config: &'a Config) -> Self {
+        let mut tunnels_of: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, t) in config.ipsec_tunnels.iter().enumerate() {
+            if let Some(g) = &t.ike_gateway {
+                tunnels_of.entry(g.as_str()).or_default().push(i);
+            }
+        }
+        Side {
+            config,
+            names: Names::new(config),
+            tunnels_of,
+        }
+    }
+
+    /// The tunnels of gateway `name`, with their indexes.
+    fn tunnels(&self, name: &str) -> impl Iterator<Item = (usize, &'a IpsecTunnel)> + '_ {
+        let all = &self.config.ipsec_tunnels;
+        self.tunnels_of
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(move |&i| (i, &all[i]))
+    }
 }
 
 fn mismatch(s: impl Into<String>) -> Problem {
@@ -98,8 +171,7 @@ fn sent_id(g: &IkeGateway) -> Option<(IdType, String)> {
 }
 
 fn gateways(
-    a: &Config,
-    b: &Config,
+    (a, b): &(Side<'_>, Side<'_>),
     (ia, ga): (usize, &IkeGateway),
     (ib, gb): (usize, &IkeGateway),
     out: &mut Vec<PairFinding>,
@@ -155,8 +227,8 @@ fn gateways(
         }
     }
     if let (Some(pa), Some(pb)) = (
-        a.ike_crypto_profile(&ga.ike_crypto_profile),
-        b.ike_crypto_profile(&gb.ike_crypto_profile),
+        a.names.ike_crypto_profile(&ga.ike_crypto_profile),
+        b.names.ike_crypto_profile(&gb.ike_crypto_profile),
     ) {
         let theirs = pb.proposals();
         if !pa.proposals().iter().any(|p| theirs.contains(p)) {
@@ -182,14 +254,9 @@ fn gateways(
             )),
         )));
     }
-    for (ita, ta) in a.ipsec_tunnels.iter().enumerate() {
-        if ta.ike_gateway.as_deref() != Some(&ga.name) {
-            continue;
-        }
-        for (itb, tb) in b.ipsec_tunnels.iter().enumerate() {
-            if tb.ike_gateway.as_deref() == Some(&gb.name) {
-                tunnels(a, b, (ita, ta), (itb, tb), out);
-            }
+    for (ita, ta) in a.tunnels(&ga.name) {
+        for (itb, tb) in b.tunnels(&gb.name) {
+            tunnels(a, b, (ita, ta), (itb, tb), out);
         }
     }
 }
@@ -220,8 +287,8 @@ fn proposed(t: &IpsecTunnel) -> Vec<(usize, ProxyId, &'static str)> {
 }
 
 fn tunnels(
-    a: &Config,
-    b: &Config,
+    a: &Side<'_>,
+    b: &Side<'_>,
     (ita, ta): (usize, &IpsecTunnel),
     (itb, tb): (usize, &IpsecTunnel),
     out: &mut Vec<PairFinding>,
@@ -231,11 +298,11 @@ fn tunnels(
     let pa = ta
         .ipsec_crypto_profile
         .as_deref()
-        .and_then(|n| a.ipsec_crypto_profile(n));
+        .and_then(|n| a.names.ipsec_crypto_profile(n));
     let pb = tb
         .ipsec_crypto_profile
         .as_deref()
-        .and_then(|n| b.ipsec_crypto_profile(n));
+        .and_then(|n| b.names.ipsec_crypto_profile(n));
     if let (Some(pa), Some(pb)) = (pa, pb) {
         if pa.dh_group != pb.dh_group {
             out.push(first(sa.at(
@@ -267,10 +334,16 @@ fn tunnels(
         (PairSide::First, &sa, &ours, &theirs, &tb.name),
         (PairSide::Second, &sb, &theirs, &ours, &ta.name),
     ] {
-        for (i, p, field) in mine {
-            if other.iter().any(|(_, q, _)| p.mirrors(q)) {
-                continue;
-            }
+        // A proxy ID is mirrored when the peer has one with local and remote (prefixes and
+        // ports) swapped: look its mirror image up among the peer's, keyed by those fields.
+        let wanted = mine
+            .iter()
+            .map(|(_, p, _)| (p.remote, p.local, p.protocol.mirrored()));
+        let present = other
+            .iter()
+            .map(|(_, q, _)| (q.local, q.remote, q.protocol));
+        for k in missing(wanted, present) {
+            let (i, p, field) = &mine[k];
             let e = site.err(
                 vec![Seg::Key((*field).to_string()), Seg::Index(*i, Some(p.name.clone()))],
                 mismatch(format!(

@@ -1,10 +1,15 @@
 //! Whole-configuration checks: each object on its own, unique names, references between objects.
 
 use super::error::{ConfigError, ObjectKind, Problem, Seg, Site, Warning};
+use super::index::{repeats, Names};
 use super::Config;
 
+/// Every check, in time linear in the size of the configuration (name lookups go through
+/// [`Names`]).
 pub(crate) fn validate(c: &Config) -> Vec<ConfigError> {
     let mut out = Vec::new();
+    let names = Names::new(c);
+    object_names(c, &mut out);
     duplicates(c, &mut out);
     for (i, o) in c.certificates.iter().enumerate() {
         o.check(&Site::new(ObjectKind::Certificate, i, &o.name), &mut out);
@@ -34,7 +39,7 @@ pub(crate) fn validate(c: &Config) -> Vec<ConfigError> {
         if let Some(auth) = o.certificate_auth() {
             gateway_certificates(c, auth, &site, &mut out);
         }
-        if c.ike_crypto_profile(&o.ike_crypto_profile).is_none() {
+        if names.ike_crypto_profile(&o.ike_crypto_profile).is_none() {
             out.push(site.at(
                 "ike-crypto-profile",
                 undefined(ObjectKind::IkeCryptoProfile, &o.ike_crypto_profile),
@@ -45,20 +50,20 @@ pub(crate) fn validate(c: &Config) -> Vec<ConfigError> {
     for (i, o) in c.tunnel_interfaces.iter().enumerate() {
         let site = Site::new(ObjectKind::TunnelInterface, i, &o.name);
         o.check(&site, &mut out);
-        tunnel_interface_zone(c, o, &site, &mut out);
+        tunnel_interface_zone(&names, o, &site, &mut out);
     }
     for (i, o) in c.ipsec_tunnels.iter().enumerate() {
         let site = Site::new(ObjectKind::IpsecTunnel, i, &o.name);
         o.check(&site, &mut out);
-        ipsec_tunnel_refs(c, o, &site, &mut out);
+        ipsec_tunnel_refs(&names, o, &site, &mut out);
     }
     for (i, o) in c.static_routes.iter().enumerate() {
         let site = Site::new(ObjectKind::StaticRoute, i, &o.name);
         o.check(&site, &mut out);
         if let Some(ifname) = &o.interface {
-            if !interface_known(c, ifname) {
+            if !names.interface_known(ifname) {
                 out.push(site.at("interface", undefined_interface(ifname)));
-            } else if let Some(t) = c.tunnel_interface(ifname) {
+            } else if let Some(t) = names.tunnel_interface(ifname) {
                 if t.virtual_router != o.virtual_router {
                     out.push(site.at(
                         "virtual-router",
@@ -74,7 +79,7 @@ pub(crate) fn validate(c: &Config) -> Vec<ConfigError> {
     for (i, z) in c.zones.iter().enumerate() {
         let site = Site::new(ObjectKind::Zone, i, &z.name);
         for (j, ifname) in z.interfaces.iter().enumerate() {
-            if ifname.starts_with("tunnel.") && c.tunnel_interface(ifname).is_none() {
+            if ifname.starts_with("tunnel.") && names.tunnel_interface(ifname).is_none() {
                 out.push(site.err(
                     vec![Seg::Key("interfaces".into()), Seg::Index(j, None)],
                     undefined_interface(ifname),
@@ -84,15 +89,15 @@ pub(crate) fn validate(c: &Config) -> Vec<ConfigError> {
     }
     for (i, r) in c.security_rules.iter().enumerate() {
         let site = Site::new(ObjectKind::SecurityRule, i, &r.name);
-        zone_list(c, &site, "from", &r.from, &mut out);
-        zone_list(c, &site, "to", &r.to, &mut out);
+        zone_list(&names, &site, "from", &r.from, &mut out);
+        zone_list(&names, &site, "to", &r.to, &mut out);
     }
     for (i, r) in c.nat_rules.iter().enumerate() {
         let site = Site::new(ObjectKind::NatRule, i, &r.name);
-        zone_list(c, &site, "from", &r.from, &mut out);
-        zone_list(c, &site, "to", &r.to, &mut out);
+        zone_list(&names, &site, "from", &r.from, &mut out);
+        zone_list(&names, &site, "to", &r.to, &mut out);
         if let Some(ifname) = &r.to_interface {
-            if !interface_known(c, ifname) {
+            if !names.interface_known(ifname) {
                 out.push(site.at("to-interface", undefined_interface(ifname)));
             }
         }
@@ -167,26 +172,18 @@ fn undefined_interface(name: &str) -> Problem {
     }
 }
 
-/// A tunnel interface must be defined; another interface (`ethernet1/1`) is known when a zone
-/// lists it or a gateway uses it.
-fn interface_known(c: &Config, name: &str) -> bool {
-    if name.starts_with("tunnel.") {
-        return c.tunnel_interface(name).is_some();
-    }
-    c.zones
-        .iter()
-        .any(|z| z.interfaces.iter().any(|i| i == name))
-        || c.ike_gateways
-            .iter()
-            .any(|g| g.local_address.interface == name)
-}
-
-fn zone_list(c: &Config, site: &Site, field: &str, zones: &[String], out: &mut Vec<ConfigError>) {
+fn zone_list(
+    names: &Names<'_>,
+    site: &Site,
+    field: &str,
+    zones: &[String],
+    out: &mut Vec<ConfigError>,
+) {
     if zones.is_empty() {
         out.push(site.at(field, Problem::InvalidValue("the list is empty".into())));
     }
     for (j, z) in zones.iter().enumerate() {
-        if z != "any" && c.zone(z).is_none() {
+        if z != "any" && !names.has_zone(z) {
             out.push(site.err(
                 vec![Seg::Key(field.to_string()), Seg::Index(j, None)],
                 undefined(ObjectKind::Zone, z),
@@ -196,19 +193,14 @@ fn zone_list(c: &Config, site: &Site, field: &str, zones: &[String], out: &mut V
 }
 
 fn tunnel_interface_zone(
-    c: &Config,
+    names: &Names<'_>,
     t: &super::TunnelInterface,
     site: &Site,
     out: &mut Vec<ConfigError>,
 ) {
-    let listing: Vec<&str> = c
-        .zones
-        .iter()
-        .filter(|z| z.interfaces.contains(&t.name))
-        .map(|z| z.name.as_str())
-        .collect();
+    let listing = names.zones_listing(&t.name);
     match &t.zone {
-        Some(z) if c.zone(z).is_none() => {
+        Some(z) if !names.has_zone(z) => {
             out.push(site.at("zone", undefined(ObjectKind::Zone, z)));
         }
         Some(z) => {
@@ -236,20 +228,25 @@ fn tunnel_interface_zone(
     }
 }
 
-fn ipsec_tunnel_refs(c: &Config, t: &super::IpsecTunnel, site: &Site, out: &mut Vec<ConfigError>) {
-    if c.tunnel_interface(&t.tunnel_interface).is_none() {
+fn ipsec_tunnel_refs(
+    names: &Names<'_>,
+    t: &super::IpsecTunnel,
+    site: &Site,
+    out: &mut Vec<ConfigError>,
+) {
+    if names.tunnel_interface(&t.tunnel_interface).is_none() {
         out.push(site.at(
             "tunnel-interface",
             undefined(ObjectKind::TunnelInterface, &t.tunnel_interface),
         ));
     }
     if let Some(g) = &t.ike_gateway {
-        if c.ike_gateway(g).is_none() {
+        if !names.has_ike_gateway(g) {
             out.push(site.at("ike-gateway", undefined(ObjectKind::IkeGateway, g)));
         }
     }
     if let Some(p) = &t.ipsec_crypto_profile {
-        if c.ipsec_crypto_profile(p).is_none() {
+        if names.ipsec_crypto_profile(p).is_none() {
             out.push(site.at(
                 "ipsec-crypto-profile",
                 undefined(ObjectKind::IpsecCryptoProfile, p),
@@ -270,7 +267,7 @@ fn ipsec_tunnel_refs(c: &Config, t: &super::IpsecTunnel, site: &Site, out: &mut 
                 )),
             ));
         }
-        if let Some(ti) = c.tunnel_interface(&t.tunnel_interface) {
+        if let Some(ti) = names.tunnel_interface(&t.tunnel_interface) {
             let v4 = m.destination_ip.is_ipv4();
             let has_family = if v4 {
                 ti.ip.is_some()
@@ -294,18 +291,46 @@ fn ipsec_tunnel_refs(c: &Config, t: &super::IpsecTunnel, site: &Site, out: &mut 
 
 /// PAN-OS: all gateways on the same local address must use the same IKE crypto profile when one
 /// of them has a dynamic peer, since the responder must pick a profile before it knows which
-/// gateway the initiator is.
+/// gateway the initiator is. Each gateway is reported against the first earlier gateway it
+/// clashes with.
 fn dynamic_peer_profiles(c: &Config, out: &mut Vec<ConfigError>) {
     use super::PeerAddress;
+    use std::collections::HashMap;
+
+    /// Of a sequence of gateways, the first one and the first whose profile differs from the
+    /// first's: between them they answer "the first one whose profile differs from P" for any P.
+    #[derive(Default)]
+    struct Firsts<'a> {
+        first: Option<&'a super::IkeGateway>,
+        other: Option<&'a super::IkeGateway>,
+    }
+    impl<'a> Firsts<'a> {
+        fn add(&mut self, g: &'a super::IkeGateway) {
+            match self.first {
+                None => self.first = Some(g),
+                Some(f) if self.other.is_none() && f.ike_crypto_profile != g.ike_crypto_profile => {
+                    self.other = Some(g);
+                }
+                Some(_) => {}
+            }
+        }
+        fn differing(&self, profile: &str) -> Option<&'a super::IkeGateway> {
+            match self.first {
+                Some(f) if f.ike_crypto_profile != profile => Some(f),
+                _ => self.other,
+            }
+        }
+    }
+
+    // Per local address: the earlier gateways, and the earlier gateways with a dynamic peer.
+    let mut seen: HashMap<(&str, Option<std::net::IpAddr>), (Firsts<'_>, Firsts<'_>)> =
+        HashMap::new();
     for (i, g) in c.ike_gateways.iter().enumerate() {
-        let shares = |h: &super::IkeGateway| {
-            h.local_address == g.local_address
-                && (h.peer_address == PeerAddress::Dynamic
-                    || g.peer_address == PeerAddress::Dynamic)
-        };
-        let clash = c.ike_gateways[..i]
-            .iter()
-            .find(|h| shares(h) && h.ike_crypto_profile != g.ike_crypto_profile);
+        let dynamic = g.peer_address == PeerAddress::Dynamic;
+        let key = (g.local_address.interface.as_str(), g.local_address.ip);
+        let (all, dynamics) = seen.entry(key).or_default();
+        // A dynamic gateway clashes with any earlier one; another only with a dynamic one.
+        let clash = if dynamic { &*all } else { &*dynamics }.differing(&g.ike_crypto_profile);
         if let Some(h) = clash {
             out.push(Site::new(ObjectKind::IkeGateway, i, &g.name).at(
                 "ike-crypto-profile",
@@ -316,16 +341,93 @@ fn dynamic_peer_profiles(c: &Config, out: &mut Vec<ConfigError>) {
                 )),
             ));
         }
+        all.add(g);
+        if dynamic {
+            dynamics.add(g);
+        }
+    }
+}
+
+/// What is wrong with `name` as a PAN-OS object name, if anything. PAN-OS names use letters,
+/// digits, spaces, hyphens, underscores and periods; anything else (a control character above all,
+/// which would forge log lines or rewrite a terminal when the name is printed) is refused.
+pub(crate) fn name_problem(name: &str) -> Option<Problem> {
+    const RULE: &str = "names use letters, digits, spaces, '-', '_' and '.'";
+    if name.is_empty() {
+        return Some(Problem::InvalidValue("the name is empty".into()));
+    }
+    let bad = name
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.')))?;
+    let what = if crate::text::needs_escape(bad) {
+        "a control character".to_string()
+    } else {
+        format!("'{bad}'")
+    };
+    Some(Problem::InvalidValue(format!(
+        "\"{}\" contains {what}; {RULE}",
+        crate::text::Escaped(name)
+    )))
+}
+
+/// What is wrong with `name` as a reference to an interface (`ethernet1/1`, `tunnel.1`): only
+/// control characters are refused here, the reference checks do the rest.
+pub(crate) fn interface_problem(name: &str) -> Option<Problem> {
+    name.contains(crate::text::needs_escape).then(|| {
+        Problem::InvalidValue(format!(
+            "\"{}\" contains a control character",
+            crate::text::Escaped(name)
+        ))
+    })
+}
+
+/// Every object's name, and every interface named in a zone, route, gateway or NAT rule.
+/// (Tunnel interfaces are checked against the stricter `tunnel.N` form by their own check.)
+fn object_names(c: &Config, out: &mut Vec<ConfigError>) {
+    for kind in ObjectKind::ALL {
+        if kind == ObjectKind::TunnelInterface {
+            continue;
+        }
+        for (i, n) in c.names(kind).into_iter().enumerate() {
+            if let Some(p) = name_problem(n) {
+                out.push(Site::new(kind, i, n).at("name", p));
+            }
+        }
+    }
+    for (i, z) in c.zones.iter().enumerate() {
+        for (j, ifname) in z.interfaces.iter().enumerate() {
+            if let Some(p) = interface_problem(ifname) {
+                out.push(
+                    Site::new(ObjectKind::Zone, i, &z.name)
+                        .err(vec![Seg::Key("interfaces".into()), Seg::Index(j, None)], p),
+                );
+            }
+        }
+    }
+    for (i, g) in c.ike_gateways.iter().enumerate() {
+        if let Some(p) = interface_problem(&g.local_address.interface) {
+            let site = Site::new(ObjectKind::IkeGateway, i, &g.name);
+            out.push(site.at2("local-address", "interface", p));
+        }
+    }
+    for (i, r) in c.static_routes.iter().enumerate() {
+        if let Some(p) = r.interface.as_deref().and_then(interface_problem) {
+            out.push(Site::new(ObjectKind::StaticRoute, i, &r.name).at("interface", p));
+        }
+    }
+    for (i, r) in c.nat_rules.iter().enumerate() {
+        if let Some(p) = r.to_interface.as_deref().and_then(interface_problem) {
+            out.push(Site::new(ObjectKind::NatRule, i, &r.name).at("to-interface", p));
+        }
     }
 }
 
 fn duplicates(c: &Config, out: &mut Vec<ConfigError>) {
     for kind in ObjectKind::ALL {
         let names = c.names(kind);
-        for (i, n) in names.iter().enumerate() {
-            if names[..i].contains(n) {
-                out.push(Site::new(kind, i, n).at("name", Problem::Duplicate(n.to_string())));
-            }
+        for i in repeats(names.iter().copied()) {
+            let n = names[i];
+            out.push(Site::new(kind, i, n).at("name", Problem::Duplicate(n.to_string())));
         }
     }
 }
