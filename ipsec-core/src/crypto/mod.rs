@@ -49,6 +49,7 @@ pub use signature::{
 };
 
 use core::fmt;
+use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Errors from the crypto provider.
@@ -91,9 +92,29 @@ pub enum CryptoError {
     InvalidKey(&'static str),
 }
 
-/// Bytes that are secret: zeroized on drop, redacted in `Debug`.
-#[derive(Clone, Default, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+/// Bytes that are secret: zeroized on drop, redacted in `Debug`, compared in constant time.
+#[derive(Clone, Default, Zeroize, ZeroizeOnDrop)]
 pub struct SecretBytes(Vec<u8>);
+
+/// Equality takes the same time for any contents of a given length (a derived `==` stops at the
+/// first differing byte, telling a timing attacker how much of a guess was right). The lengths
+/// themselves are not secret.
+impl PartialEq for SecretBytes {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other).into()
+    }
+}
+
+impl Eq for SecretBytes {}
+
+impl subtle::ConstantTimeEq for SecretBytes {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        if self.0.len() != other.0.len() {
+            return subtle::Choice::from(0);
+        }
+        self.0.ct_eq(&other.0)
+    }
+}
 
 impl SecretBytes {
     /// Takes ownership of `bytes`.
@@ -146,7 +167,6 @@ impl From<Vec<u8>> for SecretBytes {
 
 /// Compares two byte strings in constant time (for equal lengths).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
@@ -439,6 +459,20 @@ mod tests {
         let s = SecretBytes::from_slice(b"hunter2");
         assert_eq!(format!("{s:?}"), "SecretBytes(7 bytes, redacted)");
         assert_eq!(s.expose(), b"hunter2");
+    }
+
+    #[test]
+    fn secret_bytes_compare_in_constant_time() {
+        fn constant_time<T: subtle::ConstantTimeEq + Eq>() {}
+        constant_time::<SecretBytes>();
+        let a = SecretBytes::from_slice(b"key material");
+        assert!(a == SecretBytes::from_slice(b"key material"));
+        assert!(a != SecretBytes::from_slice(b"key materiaL"));
+        assert!(a != SecretBytes::from_slice(b"Key material"));
+        assert!(a != SecretBytes::from_slice(b"key"));
+        assert!(bool::from(a.ct_eq(&a.clone())));
+        assert!(!bool::from(a.ct_eq(&SecretBytes::default())));
+        assert!(SecretBytes::default() == SecretBytes::zeroed(0));
     }
 
     #[test]

@@ -1,39 +1,78 @@
 //! HMAC integrity algorithms (RFC 4868, RFC 2404, RFC 2403) and PRFs (RFC 4868, RFC 2104).
 //!
-//! The key object keeps the raw key in zeroizing memory and keys a fresh HMAC per call: the
-//! precomputed inner/outer hash states of the `hmac` crate are key-equivalent secrets that it does
-//! not zeroize, so they live only on the stack for the duration of one call.
+//! HMAC's intermediate values are as good as the key: the key XOR ipad/opad blocks, and the hash
+//! states that have absorbed them (knowing those, anyone can compute the MAC). The `hmac` crate
+//! leaves them in memory after use, so the construction of RFC 2104 section 2 is written out here:
+//! the padded key blocks live in [`Zeroizing`] buffers, the outputs are written straight into the
+//! caller's zeroizing buffers, and the hashes are the RustCrypto ones built with their `zeroize`
+//! feature, whose state is wiped on drop (the [`ZeroizeOnDrop`] bound makes that a compile-time
+//! requirement). The key object keeps the raw key in zeroizing memory and runs a fresh HMAC per
+//! call, so no keyed state outlives a call.
 
-use hmac::digest::core_api::BlockSizeUser;
-use hmac::digest::{Digest, FixedOutputReset};
-use hmac::{Mac, SimpleHmac};
+use sha2_zeroize::digest::{array::Array, block_api::BlockSizeUser, Digest};
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::crypto::{
     constant_time_eq, CryptoError, IntegId, IntegrityAlgorithm, IntegrityKey, PrfAlgorithm, PrfId,
     SecretBytes,
 };
 
+use md5_zeroize as md5;
+use sha1_zeroize as sha1;
+use sha2_zeroize as sha2;
+
 /// The longest HMAC output we compute (SHA-512).
 const MAX_OUT: usize = 64;
+/// The largest hash block (SHA-384 and SHA-512).
+const MAX_BLOCK: usize = 128;
+const IPAD: u8 = 0x36;
+const OPAD: u8 = 0x5c;
 
 /// Computes the full HMAC of the concatenation of `data` into `out`, returning its length.
 type MacFn = fn(key: &[u8], data: &[&[u8]], out: &mut [u8; MAX_OUT]) -> usize;
 
+/// Finishes `hash` into the first bytes of `out` (no copy of the digest outside `out`).
+fn finish<D: Digest>(hash: D, out: &mut [u8]) -> Option<usize> {
+    let n = <D as Digest>::output_size();
+    let dst: &mut Array<u8, _> = out.get_mut(..n)?.try_into().ok()?;
+    Digest::finalize_into(hash, dst);
+    Some(n)
+}
+
+/// HMAC (RFC 2104 section 2): `H(K ^ opad, H(K ^ ipad, data))`, with `K` the key padded to the
+/// block size, or its hash when it is longer than a block.
 fn hmac<D>(key: &[u8], data: &[&[u8]], out: &mut [u8; MAX_OUT]) -> usize
 where
-    D: Digest + BlockSizeUser + FixedOutputReset + Clone,
+    D: Digest + BlockSizeUser + ZeroizeOnDrop,
 {
-    // HMAC accepts keys of any length (RFC 2104 section 2), so keying cannot fail.
-    let Ok(mut mac) = <SimpleHmac<D> as Mac>::new_from_slice(key) else {
+    let block = D::block_size();
+    let mut k = Zeroizing::new([0u8; MAX_BLOCK]);
+    let Some(padded) = k.get_mut(..block) else {
         return 0;
     };
-    for piece in data {
-        mac.update(piece);
+    if key.len() > block {
+        let mut h = D::new();
+        Digest::update(&mut h, key);
+        if finish(h, padded).is_none() {
+            return 0;
+        }
+    } else {
+        padded[..key.len()].copy_from_slice(key);
     }
-    let full = mac.finalize().into_bytes();
-    let n = full.len().min(MAX_OUT);
-    out[..n].copy_from_slice(&full[..n]);
-    n
+    padded.iter_mut().for_each(|b| *b ^= IPAD);
+    let mut inner = D::new();
+    Digest::update(&mut inner, &*padded);
+    for piece in data {
+        Digest::update(&mut inner, piece);
+    }
+    let Some(n) = finish(inner, out) else {
+        return 0;
+    };
+    padded.iter_mut().for_each(|b| *b ^= IPAD ^ OPAD);
+    let mut outer = D::new();
+    Digest::update(&mut outer, &*padded);
+    Digest::update(&mut outer, &out[..n]);
+    finish(outer, out).unwrap_or(0)
 }
 
 /// An HMAC truncated to `icv_len` octets.
@@ -222,3 +261,43 @@ pub static PRF_HMAC_SHA1: &dyn PrfAlgorithm = &Prf {
     output_len: 20,
     mac: hmac::<sha1::Sha1>,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compiles only for types that wipe themselves on drop.
+    fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+
+    #[test]
+    fn every_hash_under_hmac_wipes_its_state_on_drop() {
+        wiped_on_drop::<sha2::Sha256>();
+        wiped_on_drop::<sha2::Sha384>();
+        wiped_on_drop::<sha2::Sha512>();
+        wiped_on_drop::<sha1::Sha1>();
+        wiped_on_drop::<md5::Md5>();
+        wiped_on_drop::<Zeroizing<[u8; MAX_BLOCK]>>();
+    }
+
+    #[test]
+    fn keys_longer_than_a_block_are_hashed_first() {
+        // RFC 2104 section 2: HMAC(K) = HMAC(H(K)) for a key longer than the block.
+        let long = [0xaau8; 131];
+        let mut hashed = [0u8; MAX_OUT];
+        let n = finish(
+            {
+                let mut h = sha2::Sha256::new();
+                Digest::update(&mut h, long);
+                h
+            },
+            &mut hashed,
+        )
+        .unwrap();
+        let (mut a, mut b) = ([0u8; MAX_OUT], [0u8; MAX_OUT]);
+        let la = hmac::<sha2::Sha256>(&long, &[b"data"], &mut a);
+        let lb = hmac::<sha2::Sha256>(&hashed[..n], &[b"data"], &mut b);
+        assert_eq!((la, lb), (32, 32));
+        assert_eq!(a, b);
+        assert_ne!(a, [0u8; MAX_OUT]);
+    }
+}
