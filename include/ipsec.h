@@ -20,7 +20,13 @@
  * ipsec_status is an error; ipsec_last_error then gives this thread's message. A handle that
  * saw IPSEC_ERR_PANIC refuses every later call; free it.
  *
- * Threads: a handle is used by one thread at a time; different handles are independent.
+ * Text: every string the library returns (last errors, event names and text) has its control
+ * characters escaped (a newline as \n, ESC as \u{1b}), so text a peer sent can neither
+ * forge log lines nor drive a terminal.
+ *
+ * Threads: an ipsec_endpoint serializes the calls on it with a lock, so one thread may drive it
+ * while a datapath thread calls ipsec_esp_table_install with it. An ipsec_esp_table is used by one
+ * thread at a time. Different handles are independent.
  */
 
 #ifndef IPSEC_H
@@ -112,12 +118,16 @@ typedef enum {
 } ipsec_role;
 
 // An IKEv2 endpoint: the IKE SAs of one configuration. Opaque; create it with
-// `ipsec_endpoint_new`, free it with `ipsec_endpoint_free`. Not thread-safe: use one handle
-// from one thread at a time.
+// `ipsec_endpoint_new`, free it with `ipsec_endpoint_free`. Every call on the handle holds a
+// lock inside it for its duration, so calls from several threads are serialized (and
+// `ipsec_esp_table_install` may run on a datapath thread while another thread polls events);
+// the event strings of `ipsec_endpoint_poll_event` stay valid only until the next poll, whatever
+// the thread.
 typedef struct ipsec_endpoint ipsec_endpoint;
 
 // The ESP Security Associations of one gateway. Opaque; create it with
-// `ipsec_esp_table_new`, free it with `ipsec_esp_table_free`. Not thread-safe.
+// `ipsec_esp_table_new`, free it with `ipsec_esp_table_free`. Not thread-safe: use it from one
+// thread at a time (that thread may differ from the endpoint's).
 typedef struct ipsec_esp_table ipsec_esp_table;
 
 // An IP address and UDP port.
@@ -234,7 +244,8 @@ uint32_t ipsec_version(void);
 // when `cap > 0` and truncated to fit, like `snprintf`. Returns the message's full length in
 // bytes without the NUL: a return value `>= cap` means it was truncated. `buf` may be NULL
 // when `cap` is 0, to ask for the length. The message is empty when no call on this thread
-// has failed.
+// has failed. It may quote text from a peer or the caller, with its control characters
+// escaped; only a configuration's list of problems has newlines, one between each two.
 //
 // # Safety
 //
@@ -376,7 +387,9 @@ void ipsec_esp_table_free(ipsec_esp_table *t);
 // returned. That event must be `IPSEC_EVENT_CHILD_SA_UP` (else `IPSEC_ERR_STATE`); an SA
 // already installed gives `IPSEC_ERR_INVALID`. When the event has `outbound_later`, the SA
 // only receives until `ipsec_esp_table_activate` (or its first authenticated packet); the
-// tunnel keeps sending on the SA it replaces.
+// tunnel keeps sending on the SA it replaces. The event is read under the endpoint's lock, so
+// this may run on another thread than the one polling `ep` (it then installs whichever event
+// was polled last when it takes the lock).
 //
 // # Safety
 //

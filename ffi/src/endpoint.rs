@@ -16,15 +16,24 @@ use ipsec_core::config::Config;
 use ipsec_core::crypto::default_provider;
 use ipsec_core::time::Instant;
 use std::ffi::{c_char, CStr};
+use std::sync::{Mutex, MutexGuard};
 
 /// The largest UDP payload: a buffer this large always holds a datagram.
 const MAX_DATAGRAM: usize = 65_535;
 
 /// An IKEv2 endpoint: the IKE SAs of one configuration. Opaque; create it with
-/// `ipsec_endpoint_new`, free it with `ipsec_endpoint_free`. Not thread-safe: use one handle
-/// from one thread at a time.
+/// `ipsec_endpoint_new`, free it with `ipsec_endpoint_free`. Every call on the handle holds a
+/// lock inside it for its duration, so calls from several threads are serialized (and
+/// `ipsec_esp_table_install` may run on a datapath thread while another thread polls events);
+/// the event strings of `ipsec_endpoint_poll_event` stay valid only until the next poll, whatever
+/// the thread.
 #[allow(non_camel_case_types)]
 pub struct ipsec_endpoint {
+    state: Mutex<EndpointState>,
+}
+
+/// What the lock of an [`ipsec_endpoint`] guards.
+pub(crate) struct EndpointState {
     ep: Endpoint,
     /// Set after a panic inside the endpoint: its state may be inconsistent.
     pub(crate) poisoned: bool,
@@ -36,6 +45,24 @@ pub struct ipsec_endpoint {
     /// The Child SA of the last event returned, when it was `IPSEC_EVENT_CHILD_SA_UP`, for
     /// `ipsec_esp_table_install`: keys never cross the boundary.
     pub(crate) last_child: Option<(Box<ChildSa>, Outbound)>,
+}
+
+/// The handle is shared between threads only through its lock.
+const _: () = {
+    const fn sync<T: Sync + Send>() {}
+    sync::<ipsec_endpoint>();
+};
+
+impl ipsec_endpoint {
+    /// Takes the handle's lock. A panic while it was held (outside the guard that catches
+    /// panics, which cannot happen) leaves the state poisoned.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, EndpointState> {
+        self.state.lock().unwrap_or_else(|poison| {
+            let mut s = poison.into_inner();
+            s.poisoned = true;
+            s
+        })
+    }
 }
 
 /// What `ipsec_endpoint_handle_datagram` found in a datagram.
@@ -69,28 +96,29 @@ pub struct ipsec_transmit {
     pub reserved: [u8; 16],
 }
 
-/// Runs `f` on the endpoint behind `ep`: NULL and poisoned handles are refused, a panic poisons
-/// the handle.
+/// Runs `f` on the endpoint behind `ep` under its lock: NULL and poisoned handles are refused, a
+/// panic poisons the handle.
 fn with_endpoint(
     ep: *mut ipsec_endpoint,
-    f: impl FnOnce(&mut ipsec_endpoint) -> ipsec_status,
+    f: impl FnOnce(&mut EndpointState) -> ipsec_status,
 ) -> ipsec_status {
     if ep.is_null() {
         return fail(IPSEC_ERR_NULL, "endpoint is NULL");
     }
-    // SAFETY: `ep` is non-NULL and, by the caller's contract, came from `ipsec_endpoint_new`, was
-    // not freed, and is not used by another thread during this call.
-    let handle = unsafe { &mut *ep };
-    if handle.poisoned {
+    // SAFETY: `ep` is non-NULL and, by the caller's contract, came from `ipsec_endpoint_new` and
+    // was not freed. Only a shared reference is made: other threads may hold one too, and all
+    // mutation goes through the lock.
+    let handle = unsafe { &*ep };
+    let mut state = handle.lock();
+    if state.poisoned {
         return fail(
             IPSEC_ERR_PANIC,
             "endpoint is unusable after an internal error",
         );
     }
-    let status = guard(|| f(handle));
+    let status = guard(|| f(&mut state));
     if status == IPSEC_ERR_PANIC {
-        // SAFETY: as above; the closure that borrowed the handle has ended.
-        unsafe { (*ep).poisoned = true };
+        state.poisoned = true;
     }
     status
 }
@@ -107,15 +135,12 @@ fn map_error(e: CommandError) -> ipsec_status {
     fail(status, e.to_string())
 }
 
-fn load(text: &str) -> Result<Endpoint, String> {
-    let cfg = Config::from_toml_str(text).map_err(|errs| {
-        errs.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
-    let cfg = EndpointConfig::from_config(&cfg).map_err(|e| e.to_string())?;
-    Endpoint::new(cfg, default_provider()).map_err(|e| e.to_string())
+/// Builds the endpoint of a configuration; on failure, the problems, one per entry.
+fn load(text: &str) -> Result<Endpoint, Vec<String>> {
+    let cfg = Config::from_toml_str(text)
+        .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    let cfg = EndpointConfig::from_config(&cfg).map_err(|e| vec![e.to_string()])?;
+    Endpoint::new(cfg, default_provider()).map_err(|e| vec![e.to_string()])
 }
 
 /// Creates an endpoint from a PAN-OS-shaped TOML configuration.
@@ -151,18 +176,20 @@ pub unsafe extern "C" fn ipsec_endpoint_new(
         match load(text) {
             Ok(ep) => {
                 let handle = Box::new(ipsec_endpoint {
-                    ep,
-                    poisoned: false,
-                    pending: None,
-                    scratch: vec![0; MAX_DATAGRAM],
-                    strings: EventStrings::default(),
-                    last_child: None,
+                    state: Mutex::new(EndpointState {
+                        ep,
+                        poisoned: false,
+                        pending: None,
+                        scratch: vec![0; MAX_DATAGRAM],
+                        strings: EventStrings::default(),
+                        last_child: None,
+                    }),
                 });
                 // SAFETY: `out` is non-NULL and writable (checked above).
                 unsafe { *out = Box::into_raw(handle) };
                 IPSEC_OK
             }
-            Err(msg) => fail(IPSEC_ERR_INVALID, msg),
+            Err(problems) => fail_lines(IPSEC_ERR_INVALID, &problems),
         }
     })
 }

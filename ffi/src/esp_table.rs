@@ -19,7 +19,8 @@ use std::ffi::{c_char, CStr};
 const HEADROOM: usize = 64;
 
 /// The ESP Security Associations of one gateway. Opaque; create it with
-/// `ipsec_esp_table_new`, free it with `ipsec_esp_table_free`. Not thread-safe.
+/// `ipsec_esp_table_new`, free it with `ipsec_esp_table_free`. Not thread-safe: use it from one
+/// thread at a time (that thread may differ from the endpoint's).
 #[allow(non_camel_case_types)]
 pub struct ipsec_esp_table {
     table: SaTable,
@@ -137,7 +138,9 @@ pub unsafe extern "C" fn ipsec_esp_table_free(t: *mut ipsec_esp_table) {
 /// returned. That event must be `IPSEC_EVENT_CHILD_SA_UP` (else `IPSEC_ERR_STATE`); an SA
 /// already installed gives `IPSEC_ERR_INVALID`. When the event has `outbound_later`, the SA
 /// only receives until `ipsec_esp_table_activate` (or its first authenticated packet); the
-/// tunnel keeps sending on the SA it replaces.
+/// tunnel keeps sending on the SA it replaces. The event is read under the endpoint's lock, so
+/// this may run on another thread than the one polling `ep` (it then installs whichever event
+/// was polled last when it takes the lock).
 ///
 /// # Safety
 ///
@@ -153,8 +156,9 @@ pub unsafe extern "C" fn ipsec_esp_table_install(
     }
     with_table(t, |t| {
         // SAFETY: `ep` is non-NULL and a live endpoint handle by the caller's contract; it is a
-        // different object from the table, and only read here.
-        let e = unsafe { &*ep };
+        // different object from the table. Only a shared reference is made, and the last event is
+        // read under the endpoint's lock, as another thread may be polling events meanwhile.
+        let e = unsafe { &*ep }.lock();
         if e.poisoned {
             return fail(
                 IPSEC_ERR_STATE,

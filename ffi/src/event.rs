@@ -2,6 +2,7 @@
 
 use crate::addr::ipsec_addr;
 use ikev2::{Event, Outbound, Role};
+use ipsec_core::text::escape;
 use std::ffi::{c_char, CString};
 
 /// What an [`ipsec_event`] reports.
@@ -96,9 +97,13 @@ pub(crate) struct EventStrings {
     text: CString,
 }
 
-/// A C string of `s`; an interior NUL (never produced by the library's own text) ends it.
+/// A C string of `s`, with control characters escaped: event text quotes what the peer sent
+/// (identities, notify data), and a newline, an ANSI escape or a NUL must not reach the caller's
+/// log raw.
 fn c_string(s: &str) -> CString {
-    let cut = s.split('\0').next().unwrap_or_default();
+    let escaped = escape(s);
+    // Escaping removed every NUL; should one remain, the string ends there.
+    let cut = escaped.split('\0').next().unwrap_or_default();
     CString::new(cut).unwrap_or_default()
 }
 

@@ -46,7 +46,8 @@ pub extern "C" fn ipsec_version() -> u32 {
 /// when `cap > 0` and truncated to fit, like `snprintf`. Returns the message's full length in
 /// bytes without the NUL: a return value `>= cap` means it was truncated. `buf` may be NULL
 /// when `cap` is 0, to ask for the length. The message is empty when no call on this thread
-/// has failed.
+/// has failed. It may quote text from a peer or the caller, with its control characters
+/// escaped; only a configuration's list of problems has newlines, one between each two.
 ///
 /// # Safety
 ///

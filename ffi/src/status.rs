@@ -1,5 +1,7 @@
 //! Status codes, the thread-local last error, and the guard every entry point runs in.
 
+use ipsec_core::text::escape;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -38,9 +40,27 @@ thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Records `msg` as this thread's last error and returns `status`.
+/// Records `msg` as this thread's last error and returns `status`. The message may quote a
+/// peer's or a caller's text: its control characters (newlines, ANSI escapes, NUL) are escaped
+/// so that the C caller never receives them raw.
 pub(crate) fn fail(status: ipsec_status, msg: impl Into<String>) -> ipsec_status {
     let msg = msg.into();
+    let msg = match escape(&msg) {
+        Cow::Borrowed(_) => msg,
+        Cow::Owned(escaped) => escaped,
+    };
+    LAST_ERROR.with(|e| *e.borrow_mut() = msg);
+    status
+}
+
+/// As [`fail`] for a message of several lines (one per entry of `lines`): each line is escaped,
+/// so the newlines between them are the only ones in the message.
+pub(crate) fn fail_lines(status: ipsec_status, lines: &[String]) -> ipsec_status {
+    let msg = lines
+        .iter()
+        .map(|line| escape(line))
+        .collect::<Vec<_>>()
+        .join("\n");
     LAST_ERROR.with(|e| *e.borrow_mut() = msg);
     status
 }
