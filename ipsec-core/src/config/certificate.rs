@@ -346,7 +346,12 @@ impl CertificateProfile {
         TrustStore::new(cas)
     }
 
-    pub(crate) fn check(&self, config: &super::Config, site: &Site, out: &mut Vec<ConfigError>) {
+    pub(crate) fn check(
+        &self,
+        names: &super::index::Names<'_>,
+        site: &Site,
+        out: &mut Vec<ConfigError>,
+    ) {
         use super::error::Seg;
         if self.ca.is_empty() {
             out.push(site.at(
@@ -356,7 +361,7 @@ impl CertificateProfile {
         }
         for (i, name) in self.ca.iter().enumerate() {
             let at = vec![Seg::Key("ca".into()), Seg::Index(i, None)];
-            match config.certificate(name) {
+            match names.certificate(name) {
                 None => out.push(site.err(
                     at,
                     Problem::Undefined {

@@ -5,7 +5,7 @@
 //! would take minutes. Every "is this name used twice", "is this name defined" and "does the peer
 //! have the mirror image" question is answered through a hash set built once.
 
-use super::{Config, IkeCryptoProfile, IpsecCryptoProfile, TunnelInterface};
+use super::{CertificateObject, Config, IkeCryptoProfile, IpsecCryptoProfile, TunnelInterface};
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
@@ -45,6 +45,8 @@ fn first_by_name<'a, T>(
 
 /// Name lookups over one configuration, built once per check.
 pub(crate) struct Names<'a> {
+    certificates: HashMap<&'a str, &'a CertificateObject>,
+    certificate_profiles: HashSet<&'a str>,
     ike_crypto_profiles: HashMap<&'a str, &'a IkeCryptoProfile>,
     ipsec_crypto_profiles: HashMap<&'a str, &'a IpsecCryptoProfile>,
     ike_gateways: HashSet<&'a str>,
@@ -68,6 +70,12 @@ impl<'a> Names<'a> {
             }
         }
         Names {
+            certificates: first_by_name(&c.certificates, |o| &o.name),
+            certificate_profiles: c
+                .certificate_profiles
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect(),
             ike_crypto_profiles: first_by_name(&c.ike_crypto_profiles, |o| &o.name),
             ipsec_crypto_profiles: first_by_name(&c.ipsec_crypto_profiles, |o| &o.name),
             ike_gateways: c.ike_gateways.iter().map(|o| o.name.as_str()).collect(),
@@ -80,6 +88,14 @@ impl<'a> Names<'a> {
                 .map(|g| g.local_address.interface.as_str())
                 .collect(),
         }
+    }
+
+    pub(crate) fn certificate(&self, name: &str) -> Option<&'a CertificateObject> {
+        self.certificates.get(name).copied()
+    }
+
+    pub(crate) fn has_certificate_profile(&self, name: &str) -> bool {
+        self.certificate_profiles.contains(name)
     }
 
     pub(crate) fn ike_crypto_profile(&self, name: &str) -> Option<&'a IkeCryptoProfile> {

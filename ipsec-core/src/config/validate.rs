@@ -16,7 +16,7 @@ pub(crate) fn validate(c: &Config) -> Vec<ConfigError> {
     }
     for (i, o) in c.certificate_profiles.iter().enumerate() {
         o.check(
-            c,
+            &names,
             &Site::new(ObjectKind::CertificateProfile, i, &o.name),
             &mut out,
         );
@@ -37,7 +37,7 @@ pub(crate) fn validate(c: &Config) -> Vec<ConfigError> {
         let site = Site::new(ObjectKind::IkeGateway, i, &o.name);
         o.check(&site, &mut out);
         if let Some(auth) = o.certificate_auth() {
-            gateway_certificates(c, auth, &site, &mut out);
+            gateway_certificates(&names, auth, &site, &mut out);
         }
         if names.ike_crypto_profile(&o.ike_crypto_profile).is_none() {
             out.push(site.at(
@@ -107,7 +107,7 @@ pub(crate) fn validate(c: &Config) -> Vec<ConfigError> {
 
 /// A certificate-authenticated gateway names a certificate of ours (with its key) and a profile.
 fn gateway_certificates(
-    c: &Config,
+    names: &Names<'_>,
     auth: &super::CertificateAuth,
     site: &Site,
     out: &mut Vec<ConfigError>,
@@ -121,7 +121,7 @@ fn gateway_certificates(
     };
     match &auth.local_certificate {
         None => out.push(site.err(at("local-certificate"), Problem::Missing)),
-        Some(name) => match c.certificate(name) {
+        Some(name) => match names.certificate(name) {
             None => out.push(site.err(
                 at("local-certificate"),
                 undefined(ObjectKind::Certificate, name),
@@ -139,7 +139,7 @@ fn gateway_certificates(
     }
     match &auth.certificate_profile {
         None => out.push(site.err(at("certificate-profile"), Problem::Missing)),
-        Some(name) if c.certificate_profile(name).is_none() => out.push(site.err(
+        Some(name) if !names.has_certificate_profile(name) => out.push(site.err(
             at("certificate-profile"),
             undefined(ObjectKind::CertificateProfile, name),
         )),
