@@ -426,3 +426,60 @@ pub unsafe extern "C" fn ipsec_esp_table_decapsulate(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::ipsec_endpoint_new;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    const HQ: &str = include_str!("../../examples/configs/hq.toml");
+
+    /// The two handles, moved to the installing thread.
+    struct Handles(*mut ipsec_esp_table, *mut ipsec_endpoint);
+
+    // SAFETY: the table is used by the installing thread only; the endpoint is only reached
+    // through its lock.
+    unsafe impl Send for Handles {}
+
+    #[test]
+    fn install_waits_for_the_endpoint_lock() {
+        let (mut ep, mut t) = (core::ptr::null_mut(), core::ptr::null_mut());
+        // SAFETY: `HQ` is readable for its length; the out-pointers are writable.
+        unsafe {
+            assert_eq!(
+                ipsec_endpoint_new(HQ.as_ptr().cast(), HQ.len(), &mut ep),
+                IPSEC_OK
+            );
+            assert_eq!(ipsec_esp_table_new(&mut t), IPSEC_OK);
+        }
+        // SAFETY: `ep` is live until freed below; only a shared reference is made.
+        let endpoint = unsafe { &*ep };
+        // Another thread inside the endpoint (as `ipsec_endpoint_poll_event` replacing the last
+        // event would be): the install must wait for it rather than read the event meanwhile.
+        let busy = endpoint.lock();
+        let (done, finished) = mpsc::channel();
+        let handles = Handles(t, ep);
+        let installer = std::thread::spawn(move || {
+            let h = handles;
+            // SAFETY: both handles are live until the thread is joined.
+            let st = unsafe { ipsec_esp_table_install(h.0, h.1, 0) };
+            done.send(st).unwrap();
+        });
+        assert_eq!(
+            finished.recv_timeout(Duration::from_millis(300)),
+            Err(mpsc::RecvTimeoutError::Timeout),
+            "the install read the endpoint while another call held it"
+        );
+        drop(busy);
+        // No event was polled, so there is nothing to install; but the call went through.
+        assert_eq!(finished.recv().unwrap(), IPSEC_ERR_STATE);
+        installer.join().unwrap();
+        // SAFETY: freed once, after the installing thread ended.
+        unsafe {
+            ipsec_esp_table_free(t);
+            crate::endpoint::ipsec_endpoint_free(ep);
+        }
+    }
+}
