@@ -890,9 +890,13 @@ OUR_SCENARIOS=(
   us-init-no-ike-proposal sw-init-no-ike-proposal us-init-no-esp-proposal sw-init-no-esp-proposal
   "${CERT_SCENARIOS[@]}"
 )
+# Scenarios that need more than SCENARIO_TIMEOUT seconds: their own bound.
+declare -A SCENARIO_LIMIT=()
 # shellcheck source=daemon.sh
 . "$HERE/daemon.sh"
-ALL_SCENARIOS=("${SMOKE_SCENARIOS[@]}" "${OUR_SCENARIOS[@]}" "${DAEMON_SCENARIOS[@]}")
+# shellcheck source=collide.sh
+. "$HERE/collide.sh"
+ALL_SCENARIOS=("${SMOKE_SCENARIOS[@]}" "${OUR_SCENARIOS[@]}" "${COLLIDE_SCENARIOS[@]}" "${DAEMON_SCENARIOS[@]}")
 
 # ---------------------------------------------------------------------------------------------
 
@@ -911,15 +915,15 @@ run_one() { # run_one NAME: in a fresh network, bounded in time; prints its line
   else
     # The scenario runs in a subshell with a deadline; its own processes are cleaned up below.
     ("$fn") >"$DIR/result.txt" 2>&1 &
-    local pid=$! waited=0
-    while [ -d "/proc/$pid" ] && [ "$waited" -lt $((SCENARIO_TIMEOUT * 10)) ]; do
+    local pid=$! waited=0 limit="${SCENARIO_LIMIT[$name]:-$SCENARIO_TIMEOUT}"
+    while [ -d "/proc/$pid" ] && [ "$waited" -lt $((limit * 10)) ]; do
       sleep 0.1
       waited=$((waited + 1))
     done
     if [ -d "/proc/$pid" ]; then
       kill "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
-      echo "timed out after ${SCENARIO_TIMEOUT}s" >>"$DIR/result.txt"
+      echo "timed out after ${limit}s" >>"$DIR/result.txt"
       rc=1
     else
       wait "$pid" || rc=$?
@@ -964,7 +968,7 @@ main() {
   done
   # Build the driver once, outside the scenarios' time bound.
   for s in "${todo[@]}"; do
-    case " ${OUR_SCENARIOS[*]} " in
+    case " ${OUR_SCENARIOS[*]} ${COLLIDE_SCENARIOS[*]} " in
       *" $s "*)
         build_peer || { echo "run.sh: cannot build ike-peer" >&2; return 2; }
         break

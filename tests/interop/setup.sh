@@ -18,7 +18,7 @@ PKGS=(
   libcharon-extra-plugins        # kernel-libipsec: userspace ESP through TUN
   strongswan-pki                 # pki: testdata/pki/make-certs.sh makes the test certificates
   iproute2                       # ip netns, veth
-  nftables                       # the NAT between the namespaces in the *-nat scenarios
+  nftables                       # the NAT of the *-nat scenarios, the held IKE messages of collide-*
   iputils-ping                   # reachability check of the veth pair
   util-linux                     # unshare, setsid
   procps                         # ps, for diagnostics

@@ -15,7 +15,9 @@
 //! Output on stdout, one line each: `READY ike=ADDR natt=ADDR` once the sockets are bound; for
 //! every event `EVENT <kind> key=value ...` (see `events.rs`; `tests/interop/run.sh` compares these
 //! lines with strongSwan's view) followed by `LOG <text>`, the event as PAN-OS would log it; at the
-//! end `STATS ...`. Diagnostics go to stderr.
+//! end the endpoint's SAs as it shows them (`SA ike gateway=.. spi_i=.. spi_r=.. established=..`,
+//! then `SA child tunnel=.. spi_in=.. spi_out=..` for each of its Child SAs) and `STATS ...`.
+//! Diagnostics go to stderr.
 //!
 //! `--until` is the condition that ends the run: `child-up` (default: a Child SA was installed),
 //! `ike-up`, `failure` (a negotiation failed or an IKE SA went down), `ike-down` (an established

@@ -403,7 +403,29 @@ impl Peer<'_> {
         }
     }
 
+    /// The endpoint's SAs as it shows them at the end: `SA ike ...` per IKE SA, followed by
+    /// `SA child ...` per Child SA it holds.
+    fn print_sas(&self) {
+        for ike in self.ep.ike_sas() {
+            println!(
+                "SA ike gateway={} spi_i={:016x} spi_r={:016x} established={} children={}",
+                ike.gateway,
+                ike.spi_i,
+                ike.spi_r,
+                ike.established,
+                ike.children.len()
+            );
+            for c in &ike.children {
+                println!(
+                    "SA child tunnel={} spi_in={:08x} spi_out={:08x} ike_spi_i={:016x}",
+                    c.tunnel, c.inbound_spi, c.outbound_spi, ike.spi_i
+                );
+            }
+        }
+    }
+
     fn print_stats(&self) {
+        self.print_sas();
         let (n, s) = (&self.n, self.ep.stats());
         println!(
             "STATS received={} sent={} send_errors={} pings_sent={} echo_replies={} \
