@@ -236,7 +236,96 @@ scenario_daemon_rekey_under_ping() {
     { echo "no Child SA with a new inbound SPI"; return 1; }
 }
 
+# Our daemon killed with SIGKILL: it can clean nothing up. The kernel takes its TUN device (and
+# the routes through it) with its file descriptors; the next start must not trip over what is
+# left (the control socket file, a route of ours on another device, charon's IKE SA) and must come
+# up: the stale route flushed, a new IKE SA whose INITIAL_CONTACT makes charon drop the old one,
+# traffic both ways.
+scenario_daemon_kill9() {
+  daemon_charon 10.2.0.0/24 10.1.0.0/24 || return 1
+  daemon_start a "$US_NS" "$HERE/configs/daemon-a.toml" || return 1
+  daemon_wait_children a 1 || return 1
+  ping_ok "$US_NS" 10.1.0.1 10.2.0.1 || return 1
+  local pid old
+  old="$(sas_summary "$DIR/sw" "$SW_NS")"
+  pid="$(cat "$DIR/a.daemon.pid")"
+  kill -KILL "$pid"
+  wait "$pid" 2>/dev/null || true
+  [ -S "$DIR/a.sock" ] || { echo "no stale control socket left to test with"; return 1; }
+  if ip netns exec "$US_NS" ip link show tunnel.1 >/dev/null 2>&1; then
+    echo "TUN device tunnel.1 outlived the killed daemon"
+    return 1
+  fi
+  # What a crash can leave: a route of ours (protocol 199) on a device that stays.
+  ip netns exec "$US_NS" ip route add 10.99.0.0/24 dev lo proto 199
+  daemon_start a "$US_NS" "$HERE/configs/daemon-a.toml" || return 1
+  daemon_wait_children a 1 || return 1
+  grep -q 'removed 1 routes left by an earlier run' "$DIR/a.log" ||
+    { echo "the restarted daemon did not report the stale route"; return 1; }
+  [ -z "$(ip netns exec "$US_NS" ip route show 10.99.0.0/24)" ] ||
+    { echo "the stale route 10.99.0.0/24 is still there"; return 1; }
+  daemon_traffic 10.1.0.1 10.2.0.1 || return 1
+  local sw
+  sw="$(sw_in "$DIR/sw" "$SW_NS" swanctl --list-sas 2>/dev/null | grep -c '^gw: #')"
+  [ "$sw" -eq 1 ] || { echo "charon has $sw IKE SAs after our restart (INITIAL_CONTACT should leave one)"; return 1; }
+  [ "$(word ike_spi_i "$(sas_summary "$DIR/sw" "$SW_NS")")" != "$(word ike_spi_i "$old")" ] ||
+    { echo "charon still has the IKE SA of the killed daemon"; return 1; }
+  daemon_charon_agrees || return 1
+  daemon_stop a "$US_NS"
+}
+
+# charon for the NAT network (netns.sh NAT=1): it is 198.51.100.2 and sees us only through the
+# NAPT; no forced encapsulation, so both sides must detect the NAT themselves.
+daemon_charon_nat() {
+  swanctl_conf 198.51.100.2 %any aes256gcm16-prfsha256-curve25519 aes128gcm16 "$SW_ID" "$US_ID" \
+    10.2.0.0/24 10.1.0.0/24 "$PSK" no >"$DIR/sw/swanctl/swanctl.conf"
+  start_charon "$DIR/sw" "$SW_NS"
+}
+
+# Our daemon behind a masquerading NAT (UDP source ports remapped): NAT detected on both sides,
+# IKE and ESP move to UDP 4500 (ESP in UDP, RFC 3948), traffic flows both ways, and our daemon
+# sends NAT-keepalives (one 0xFF byte, every 10 s here), counted as they cross the NAT.
+scenario_daemon_nat() {
+  sed -e 's/^peer-address = { ip = "192.0.2.2" }$/peer-address = { ip = "198.51.100.2" }/' \
+    -e 's/keep-alive-interval = 20/keep-alive-interval = 10/' \
+    "$HERE/configs/daemon-a.toml" >"$DIR/nat.toml"
+  grep -q '198.51.100.2' "$DIR/nat.toml" || { echo "nat.toml: peer address not replaced"; return 1; }
+  ip netns exec "$NAT_NS" nft -f - <<'NFT' || { echo "nft: cannot count keepalives in the NAT"; return 1; }
+table inet count {
+  chain keepalives {
+    type filter hook forward priority 0; policy accept;
+    iifname "veth-in" udp dport 4500 udp length 9 @th,64,8 0xff counter
+  }
+}
+NFT
+  daemon_charon_nat || return 1
+  daemon_start a "$US_NS" "$DIR/nat.toml" || return 1
+  daemon_wait_children a 1 || return 1
+  daemon_traffic 10.1.0.1 10.2.0.1 || return 1
+  grep -q 'NAT detected' "$DIR/a.log" || { echo "our daemon did not detect the NAT"; return 1; }
+  grep -q 'remote host is behind NAT' "$DIR/sw/charon.log" || { echo "charon did not detect the NAT"; return 1; }
+  ctl a show vpn ipsec-sa | grep -q 'ESP-UDP/aes-128-gcm' || { echo "not ESP in UDP: $(ctl a show vpn ipsec-sa)"; return 1; }
+  local sw
+  sw="$(sas_summary "$DIR/sw" "$SW_NS")"
+  case "$(word ike_remote "$sw")" in
+    198.51.100.254\[4500\] | 198.51.100.254\[500\]) echo "charon sees our ports untranslated: $(word ike_remote "$sw")"; return 1 ;;
+    198.51.100.254\[*) ;;
+    *) echo "charon does not see us at the NAT's address: $(word ike_remote "$sw")"; return 1 ;;
+  esac
+  daemon_charon_agrees || return 1
+  # The first keepalive is due 10 s after the IKE SA came up.
+  local i n=0
+  for i in $(seq 1 120); do
+    n="$(ip netns exec "$NAT_NS" nft list table inet count | awk '/counter packets/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')"
+    [ "${n:-0}" -ge 1 ] && break
+    sleep 0.1
+  done
+  [ "${n:-0}" -ge 1 ] || { echo "no NAT-keepalive from our daemon crossed the NAT in 12 s"; return 1; }
+  ping_ok "$SW_NS" 10.2.0.1 10.1.0.1 || return 1
+  daemon_stop a "$US_NS"
+}
+
 DAEMON_SCENARIOS=(
   daemon-both-ends daemon-us-init daemon-sw-init daemon-two-proxy-ids daemon-iperf3
-  daemon-rekey-under-ping
+  daemon-rekey-under-ping daemon-kill9 daemon-nat
 )

@@ -15,7 +15,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-export US_NS="${US_NS:-ipsec-us}" SW_NS="${SW_NS:-ipsec-sw}"
+export US_NS="${US_NS:-ipsec-us}" SW_NS="${SW_NS:-ipsec-sw}" NAT_NS="${NAT_NS:-ipsec-nat}"
 export US_IP=192.0.2.1 SW_IP=192.0.2.2 US_INNER=10.1.0.1 SW_INNER=10.2.0.1
 export US_IP6=2001:db8:1::1 SW_IP6=2001:db8:1::2
 SCENARIO_TIMEOUT="${SCENARIO_TIMEOUT:-30}"
