@@ -229,6 +229,9 @@ collide() {
 }
 scenario_collide_child_child() { collide child child us 'detected CHILD_REKEY collision with CHILD_REKEY'; }
 scenario_collide_ike_ike() { collide ike ike us 'detected IKE_REKEY collision with IKE_REKEY'; }
+# The same with charon's IKE messages held: charon asks first and we see the collision first.
+scenario_collide_child_child_sw() { collide child child sw 'detected CHILD_REKEY collision with CHILD_REKEY'; }
+scenario_collide_ike_ike_sw() { collide ike ike sw 'detected IKE_REKEY collision with IKE_REKEY'; }
 # Our IKE rekey crosses charon's Child SA rekey: each refuses the other's with TEMPORARY_FAILURE
 # (RFC 7296 section 2.25) and retries.
 scenario_collide_ike_child() { COLLIDE_SECS=26 collide ike child us 'TEMP_FAIL'; }
@@ -257,7 +260,8 @@ scenario_collide_lost_answer() {
 }
 
 COLLIDE_SCENARIOS=(
-  collide-child-child collide-ike-ike collide-ike-child collide-child-ike collide-lost-answer
+  collide-child-child collide-ike-ike collide-child-child-sw collide-ike-ike-sw collide-ike-child
+  collide-child-ike collide-lost-answer
 )
 SCENARIO_LIMIT[collide-ike-child]=45
 SCENARIO_LIMIT[collide-child-ike]=45
