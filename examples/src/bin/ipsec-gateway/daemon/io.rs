@@ -1,34 +1,48 @@
 //! The outer sockets: UDP 500 and 4500 at each IKE gateway's local address, and raw IP
 //! protocol 50 for ESP that travels unencapsulated; one reader task each, and the TUN readers.
+//!
+//! Every reader takes what waits in batches ([`RecvBatch`], [`TunIn`]) and hands each packet to
+//! the gateway in arrival order; what the gateway sends and delivers meanwhile is gathered
+//! ([`GsoBatch`], the TUN devices' queues) and leaves once per batch, in the same order, when the
+//! reader calls [`Daemon::flush`](super::Daemon::flush). A reader yields to the others after
+//! each batch, so a busy direction cannot starve the other one or the timers.
 
+use super::tun::TunIn;
+use super::udp::{grow_buffers, GsoBatch, RecvBatch};
 use super::Shared;
-use gateway::{Config, OuterProtocol, Transmit, HEADROOM, TAILROOM};
+use gateway::{Config, OuterProtocol, Transmit};
 use socket2::{Domain, Protocol, Socket, Type};
+use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 /// IKE's ports (RFC 7296 section 2.23, RFC 3948).
 const IKE_PORTS: [u16; 2] = [500, 4500];
 /// IP protocol number of ESP.
 const IPPROTO_ESP: i32 = 50;
-/// The largest datagram.
-const MAX_DATAGRAM: usize = 65_535;
+/// Batches a reader takes before it yields to the other tasks.
+const BATCHES_PER_TURN: usize = 4;
 
 /// One socket: the runtime's handle for reading, and a non-blocking descriptor of the same
-/// socket for writing at once (the runtime's handle refuses writes until its first poll).
+/// socket for writing at once (the runtime's handle refuses writes until its first poll), with
+/// the datagrams gathered for it.
 struct Duplex {
     read: Rc<UdpSocket>,
     write: std::net::UdpSocket,
+    out: GsoBatch,
 }
 
 impl Duplex {
     fn new(s: std::net::UdpSocket) -> std::io::Result<Duplex> {
         s.set_nonblocking(true)?;
+        grow_buffers(&s);
         let write = s.try_clone()?;
         Ok(Duplex {
             read: Rc::new(UdpSocket::from_std(s)?),
             write,
+            out: GsoBatch::new(),
         })
     }
 }
@@ -82,11 +96,16 @@ impl Sockets {
         Ok(Sockets { udp, esp4, esp6 })
     }
 
-    /// Sends the packet `bytes` of `t`. A full socket buffer drops it, as the network might.
-    pub(crate) fn send(&self, t: &Transmit, bytes: &[u8]) {
+    /// Sends the packet `bytes` of `t`: at once when it is raw ESP, at the next
+    /// [`flush`](Self::flush) when it is a UDP datagram. A full socket buffer drops it, as the
+    /// network might.
+    pub(crate) fn send(&mut self, t: &Transmit, bytes: &[u8]) {
         let r = match t.protocol {
             OuterProtocol::Udp => match self.udp_for(t.source) {
-                Some(s) => s.write.send_to(bytes, t.destination).map(|_| ()),
+                Some(s) => {
+                    s.out.push(&s.write, t.destination, bytes);
+                    return;
+                }
                 None => {
                     tracing::debug!("no socket for {}", t.source);
                     return;
@@ -112,19 +131,27 @@ impl Sockets {
         }
     }
 
+    /// Sends the datagrams gathered since the last flush.
+    pub(crate) fn flush(&mut self) {
+        for (_, s) in &mut self.udp {
+            s.out.flush(&s.write);
+        }
+    }
+
     /// The socket bound to `source`, or to the unspecified address and `source`'s port.
-    fn udp_for(&self, source: SocketAddr) -> Option<&Duplex> {
-        self.udp
+    fn udp_for(&mut self, source: SocketAddr) -> Option<&mut Duplex> {
+        let i = self
+            .udp
             .iter()
-            .find(|(a, _)| *a == source)
+            .position(|(a, _)| *a == source)
             .or_else(|| {
-                self.udp.iter().find(|(a, _)| {
+                self.udp.iter().position(|(a, _)| {
                     a.port() == source.port()
                         && a.ip().is_unspecified()
                         && a.is_ipv4() == source.is_ipv4()
                 })
-            })
-            .map(|(_, s)| s)
+            })?;
+        self.udp.get_mut(i).map(|(_, s)| s)
     }
 }
 
@@ -149,72 +176,104 @@ pub(crate) fn spawn_readers(daemon: &Shared) {
         }
     }
     for t in &d.tuns {
-        tokio::task::spawn_local(read_tun(daemon.clone(), t.device()));
+        tokio::task::spawn_local(read_tun(daemon.clone(), t.device(), t.mtu));
     }
 }
 
-async fn read_udp(daemon: Shared, bound: SocketAddr, sock: Rc<UdpSocket>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    loop {
-        let (n, remote) = match sock.recv_from(&mut buf).await {
-            Ok(r) => r,
+/// Reads `sock` in batches until it has nothing more, [`BATCHES_PER_TURN`] at a time, handing
+/// each batch to `handle`.
+async fn read_batches(
+    sock: &UdpSocket,
+    batch: &mut RecvBatch,
+    what: &dyn std::fmt::Display,
+    mut handle: impl FnMut(&mut RecvBatch),
+) {
+    if let Err(e) = sock.readable().await {
+        tracing::debug!("{what}: {e}");
+        return;
+    }
+    for _ in 0..BATCHES_PER_TURN {
+        match sock.try_io(Interest::READABLE, || batch.recv(sock)) {
+            Ok(_) => handle(batch),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
             Err(e) => {
-                tracing::debug!("UDP {bound}: {e}");
-                continue;
+                tracing::debug!("{what}: {e}");
+                return;
             }
-        };
-        let mut d = daemon.borrow_mut();
-        let local = bound;
-        let now = d.now();
-        let Some(datagram) = buf.get_mut(..n) else {
-            continue;
-        };
-        let action = d.gw.handle_datagram(now, local, remote, datagram);
-        d.act(action, datagram);
-        d.flush();
+        }
+    }
+    tokio::task::yield_now().await;
+}
+
+async fn read_udp(daemon: Shared, bound: SocketAddr, sock: Rc<UdpSocket>) {
+    let mut batch = RecvBatch::new(&*sock, true);
+    let what = format!("UDP {bound}");
+    loop {
+        read_batches(&sock, &mut batch, &what, |batch| {
+            let mut d = daemon.borrow_mut();
+            let now = d.now();
+            batch.for_each(|datagram, remote| {
+                let action = d.gw.handle_datagram(now, bound, remote, datagram);
+                d.act(action, datagram);
+            });
+            d.flush();
+        })
+        .await;
     }
 }
 
 /// Reads raw ESP. The kernel hands IPv4 raw sockets the whole packet, IP header included
 /// (the ESP payload follows it); IPv6 raw sockets the payload only.
 async fn read_esp(daemon: Shared, raw: Rc<UdpSocket>, v4: bool) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut batch = RecvBatch::new(&*raw, false);
     loop {
-        let (n, from) = match raw.recv_from(&mut buf).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!("raw ESP: {e}");
-                continue;
-            }
-        };
-        let start = if v4 {
-            buf.first().map_or(n, |b| usize::from(b & 0x0f) * 4)
-        } else {
-            0
-        };
-        let mut d = daemon.borrow_mut();
-        let now = d.now();
-        let Some(esp) = buf.get_mut(start..n) else {
-            continue;
-        };
-        let action = d.gw.handle_esp(now, from.ip(), esp);
-        d.act(action, esp);
-        d.flush();
+        read_batches(&raw, &mut batch, &"raw ESP", |batch| {
+            let mut d = daemon.borrow_mut();
+            let now = d.now();
+            batch.for_each(|packet, from| {
+                let start = if v4 {
+                    packet
+                        .first()
+                        .map_or(packet.len(), |b| usize::from(b & 0x0f) * 4)
+                } else {
+                    0
+                };
+                let Some(esp) = packet.get_mut(start..) else {
+                    return;
+                };
+                let action = d.gw.handle_esp(now, from.ip(), esp);
+                d.act(action, esp);
+            });
+            d.flush();
+        })
+        .await;
     }
 }
 
-async fn read_tun(daemon: Shared, dev: Rc<tun_rs::AsyncDevice>) {
-    let mut buf = vec![0u8; HEADROOM + MAX_DATAGRAM + TAILROOM];
+/// Reads a TUN device: one read (an offloaded packet cut into several, or one packet), then
+/// whatever else waits, up to [`BATCHES_PER_TURN`] reads, before the gathered output leaves.
+async fn read_tun(daemon: Shared, dev: Rc<tun_rs::AsyncDevice>, mtu: usize) {
+    let mut input = TunIn::new(mtu);
     loop {
-        let n = match dev.recv(&mut buf[HEADROOM..HEADROOM + MAX_DATAGRAM]).await {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::debug!("TUN read: {e}");
-                continue;
+        if let Err(e) = input.recv(&dev).await {
+            tracing::debug!("TUN read: {e}");
+            continue;
+        }
+        {
+            let mut d = daemon.borrow_mut();
+            input.for_each(|buf, range| d.handle_tun(buf, range));
+            for _ in 1..BATCHES_PER_TURN {
+                match input.try_recv(&dev) {
+                    Ok(_) => input.for_each(|buf, range| d.handle_tun(buf, range)),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        tracing::debug!("TUN read: {e}");
+                        break;
+                    }
+                }
             }
-        };
-        daemon
-            .borrow_mut()
-            .handle_tun(&mut buf, HEADROOM..HEADROOM + n);
+            d.flush();
+        }
+        tokio::task::yield_now().await;
     }
 }

@@ -20,6 +20,7 @@ mod control;
 mod io;
 mod netlink;
 mod tun;
+mod udp;
 
 use crate::RunArgs;
 use gateway::{Action, Config, Event, Gateway, InterfaceId, Options};
@@ -313,8 +314,9 @@ impl Daemon {
         }
     }
 
-    /// Sends what the gateway has queued, logs its events, and re-arms the timer when the
-    /// deadline came forward. Called after every input and command.
+    /// Sends what the gateway has queued and what the inputs since the last call gathered,
+    /// writes what they delivered, logs the gateway's events, and re-arms the timer when the
+    /// deadline came forward. Called after every batch of inputs and every command.
     fn flush(&mut self) {
         let mut buf = std::mem::take(&mut self.scratch);
         while let Some(t) = self.gw.poll_transmit(&mut buf) {
@@ -323,6 +325,10 @@ impl Daemon {
             }
         }
         self.scratch = buf;
+        self.sockets.flush();
+        for t in &mut self.tuns {
+            t.flush();
+        }
         while let Some(e) = self.gw.poll_event() {
             self.track(&e);
             match &e {
@@ -363,8 +369,8 @@ impl Daemon {
         }
     }
 
-    /// A packet the kernel routed into TUN device `tun`: from the host itself, or forwarded
-    /// from a LAN.
+    /// A packet the kernel routed into a TUN device: from the host itself, or forwarded from a
+    /// LAN. What it produces leaves at the next [`flush`](Self::flush).
     fn handle_tun(&mut self, buf: &mut [u8], range: core::ops::Range<usize>) {
         let now = self.now();
         let src = buf.get(range.clone()).and_then(source_address);
@@ -374,7 +380,6 @@ impl Daemon {
             Some(Ingress::Local) | None => self.gw.handle_local(now, buf, range),
         };
         self.act(action, buf);
-        self.flush();
     }
 
     /// Where a packet with source `src` entered the firewall.

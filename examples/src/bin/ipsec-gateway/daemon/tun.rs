@@ -2,12 +2,25 @@
 //!
 //! The devices are not persistent: closing the last file descriptor deletes a device, and with
 //! it the kernel's routes through it, so even a crashed daemon leaves none behind.
+//!
+//! The devices run with the kernel's offloads (`IFF_VNET_HDR`, as wireguard-go does): the kernel
+//! hands over a TCP stream's segments as one large packet, which one read takes and `tun-rs`
+//! cuts into MTU-sized packets ([`TunIn`]), and packets written in one batch are coalesced back
+//! into large ones where they continue a TCP stream ([`TunOut`]), so the host's TCP stack sees
+//! fewer, larger packets. Where the kernel refuses the offloads, one packet per read and write.
 
-use gateway::{Gateway, InterfaceId};
+use gateway::{Gateway, InterfaceId, HEADROOM, TAILROOM};
 use std::io::ErrorKind;
 use std::net::IpAddr;
 use std::rc::Rc;
-use tun_rs::{AsyncDevice, DeviceBuilder};
+use tun_rs::{AsyncDevice, DeviceBuilder, DeviceImpl, GROTable, VIRTIO_NET_HDR_LEN};
+
+/// Packets one read may yield: a 64 KiB offloaded packet cut at the smallest IPv6 MTU.
+const SEGMENTS: usize = 64;
+/// Packets written to a device in one batch (and coalesced where they can be).
+const OUT_BATCH: usize = 64;
+/// The largest packet a read returns with offloads on (the virtio header, then up to 64 KiB).
+const MAX_READ: usize = VIRTIO_NET_HDR_LEN + 65_535;
 
 /// Linux interface names are at most 15 bytes (IFNAMSIZ less the terminator).
 const IFNAMSIZ: usize = 15;
@@ -22,8 +35,11 @@ pub(crate) struct Tun {
     pub(crate) index: u32,
     /// The gateway's id of the interface.
     pub(crate) id: InterfaceId,
+    /// The MTU: no packet read from the device is longer (offloaded packets are cut to it).
+    pub(crate) mtu: usize,
     addresses: Vec<IpAddr>,
     dev: Rc<AsyncDevice>,
+    out: TunOut,
 }
 
 impl Tun {
@@ -37,10 +53,101 @@ impl Tun {
         self.dev.clone()
     }
 
-    /// Hands `packet` to the kernel; a full queue drops it, as a congested link would.
-    pub(crate) fn write(&self, packet: &[u8]) {
-        if let Err(e) = self.dev.try_send(packet) {
+    /// Queues `packet` for the kernel; [`flush`](Self::flush) writes the queue.
+    pub(crate) fn write(&mut self, packet: &[u8]) {
+        if self.out.len == OUT_BATCH {
+            self.flush();
+        }
+        self.out.push(packet);
+    }
+
+    /// Writes the queued packets, coalesced where offloads allow; a full queue drops them, as
+    /// a congested link would.
+    pub(crate) fn flush(&mut self) {
+        let TunOut { bufs, len, gro } = &mut self.out;
+        if *len == 0 {
+            return;
+        }
+        let dev: &DeviceImpl = &self.dev;
+        if let Err(e) = dev.send_multiple(gro, &mut bufs[..*len], VIRTIO_NET_HDR_LEN) {
             tracing::debug!("{}: write: {e}", self.ifname);
+        }
+        *len = 0;
+    }
+}
+
+/// Packets waiting to be written to a device, each after room for the virtio header.
+struct TunOut {
+    /// Reused for every batch: after the first batches, coalescing no longer grows them.
+    bufs: Vec<Vec<u8>>,
+    len: usize,
+    gro: GROTable,
+}
+
+impl TunOut {
+    fn new(mtu: usize) -> TunOut {
+        TunOut {
+            bufs: (0..OUT_BATCH)
+                .map(|_| Vec::with_capacity(VIRTIO_NET_HDR_LEN + mtu))
+                .collect(),
+            len: 0,
+            gro: GROTable::default(),
+        }
+    }
+
+    fn push(&mut self, packet: &[u8]) {
+        let Some(buf) = self.bufs.get_mut(self.len) else {
+            return;
+        };
+        buf.clear();
+        buf.resize(VIRTIO_NET_HDR_LEN, 0);
+        buf.extend_from_slice(packet);
+        self.len += 1;
+    }
+}
+
+/// A device's reads: the raw read (an offloaded packet, with its virtio header), and the
+/// packets it is cut into, each with [`HEADROOM`] before it and [`TAILROOM`] after it, as the
+/// gateway encapsulates in place.
+pub(crate) struct TunIn {
+    raw: Vec<u8>,
+    bufs: Vec<Vec<u8>>,
+    sizes: [usize; SEGMENTS],
+    count: usize,
+}
+
+impl TunIn {
+    pub(crate) fn new(mtu: usize) -> TunIn {
+        TunIn {
+            raw: vec![0u8; MAX_READ],
+            bufs: vec![vec![0u8; HEADROOM + mtu + TAILROOM]; SEGMENTS],
+            sizes: [0; SEGMENTS],
+            count: 0,
+        }
+    }
+
+    /// Waits for the next read of `dev`.
+    pub(crate) async fn recv(&mut self, dev: &AsyncDevice) -> std::io::Result<usize> {
+        self.count = 0;
+        let n = dev
+            .recv_multiple(&mut self.raw, &mut self.bufs, &mut self.sizes, HEADROOM)
+            .await?;
+        self.count = n;
+        Ok(n)
+    }
+
+    /// The next read of `dev` if one waits (`WouldBlock` otherwise).
+    pub(crate) fn try_recv(&mut self, dev: &AsyncDevice) -> std::io::Result<usize> {
+        self.count = 0;
+        let n = dev.try_recv_multiple(&mut self.raw, &mut self.bufs, &mut self.sizes, HEADROOM)?;
+        self.count = n;
+        Ok(n)
+    }
+
+    /// Calls `f` with every packet of the last read: its buffer and the packet's range in it.
+    pub(crate) fn for_each(&mut self, mut f: impl FnMut(&mut [u8], core::ops::Range<usize>)) {
+        for (buf, size) in self.bufs.iter_mut().zip(self.sizes).take(self.count) {
+            f(buf, HEADROOM..HEADROOM + size);
         }
     }
 }
@@ -69,21 +176,43 @@ pub(crate) fn create_all(gw: &Gateway) -> Result<Vec<Tun>, String> {
         };
         let ifname = linux_name(&t.name, i);
         let mtu = u16::try_from(t.mtu).unwrap_or(u16::MAX);
-        let mut b = DeviceBuilder::new().name(&ifname).mtu(mtu).enable(true);
         let mut addresses = Vec::new();
-        if let Some(a) = t.ip {
-            if let IpAddr::V4(v4) = a.addr {
-                b = b.ipv4(v4, a.prefix_len, None);
-                addresses.push(a.addr);
+        let v4 = t.ip.and_then(|a| match a.addr {
+            IpAddr::V4(v4) => Some((v4, a.prefix_len)),
+            IpAddr::V6(_) => None,
+        });
+        let v6 = t.ipv6.and_then(|a| match a.addr {
+            IpAddr::V6(v6) => Some((v6, a.prefix_len)),
+            IpAddr::V4(_) => None,
+        });
+        addresses.extend(v4.map(|(a, _)| IpAddr::V4(a)));
+        addresses.extend(v6.map(|(a, _)| IpAddr::V6(a)));
+        let build = |offload: bool| {
+            let mut b = DeviceBuilder::new()
+                .name(&ifname)
+                .mtu(mtu)
+                .enable(true)
+                .offload(offload);
+            if let Some((a, len)) = v4 {
+                b = b.ipv4(a, len, None);
             }
-        }
-        if let Some(a) = t.ipv6 {
-            if let IpAddr::V6(v6) = a.addr {
-                b = b.ipv6(v6, a.prefix_len);
-                addresses.push(a.addr);
+            if let Some((a, len)) = v6 {
+                b = b.ipv6(a, len);
             }
-        }
-        let dev = b.build_async().map_err(|e| explain(&ifname, &e))?;
+            b.build_async()
+        };
+        // Offloads need the kernel's virtio header support; a kernel that refuses them gets a
+        // device without.
+        let dev = match build(true) {
+            Ok(d) => d,
+            Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
+                return Err(explain(&ifname, &e));
+            }
+            Err(e) => {
+                tracing::debug!("{ifname}: no TUN offloads ({e})");
+                build(false).map_err(|e| explain(&ifname, &e))?
+            }
+        };
         let index = dev
             .if_index()
             .map_err(|e| format!("TUN device {ifname}: {e}"))?;
@@ -93,8 +222,10 @@ pub(crate) fn create_all(gw: &Gateway) -> Result<Vec<Tun>, String> {
             ifname,
             index,
             id,
+            mtu: usize::from(mtu),
             addresses,
             dev: Rc::new(dev),
+            out: TunOut::new(usize::from(mtu)),
         });
     }
     Ok(out)

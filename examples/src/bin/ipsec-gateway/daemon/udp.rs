@@ -1,0 +1,343 @@
+//! Datagrams in batches: `recvmmsg` with UDP GRO on the way in, UDP GSO on the way out.
+//!
+//! A tunnel at full speed moves tens of thousands of ESP packets a second, and one system call
+//! per packet costs more than the packet's encryption. On the way in, one `recvmmsg` fills up to
+//! [`RECV_BATCH`] buffers, and with UDP GRO (Linux 5.0) the kernel coalesces consecutive
+//! datagrams of one flow into one buffer (equal-sized segments, the last one possibly shorter).
+//! On the way out, consecutive packets to the same peer with the same length leave in one
+//! `sendmsg` with a `UDP_SEGMENT` size (UDP GSO, Linux 4.18): the kernel cuts the buffer into
+//! datagrams. Both fall back to one datagram per call where the kernel refuses them. The
+//! buffers are allocated once per socket.
+//!
+//! The calls come from `nix`, already a dependency of the TUN and netlink crates: it wraps
+//! `recvmmsg`, `sendmsg` and their control messages safely, and leaves the socket's other
+//! options (path MTU discovery, so large IKE messages still fragment) as they are.
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    recvmmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
+    MultiHeaders, SockaddrStorage,
+};
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd};
+
+/// Buffers filled by one `recvmmsg`.
+pub(crate) const RECV_BATCH: usize = 16;
+/// The largest datagram, and the largest run of GRO segments the kernel hands over at once.
+const MAX_RECV: usize = 65_535;
+/// The kernel's limit on segments in one GSO send (`UDP_MAX_SEGMENTS`).
+const MAX_SEGMENTS: usize = 64;
+/// The most bytes one GSO send carries (a UDP payload's limit, less IPv6's header room).
+const MAX_GSO_BYTES: usize = 65_000;
+/// Socket buffers large enough for a burst of a fast tunnel (as WireGuard implementations use).
+pub(crate) const SOCKET_BUFFER: usize = 7 << 20;
+
+/// Gives a socket large send and receive buffers: beyond `net.core.{r,w}mem_max` when the
+/// process may (`SO_*BUFFORCE` needs CAP_NET_ADMIN), otherwise as large as the limit allows.
+pub(crate) fn grow_buffers<F: AsFd>(sock: &F) {
+    let fd = sock.as_fd();
+    if setsockopt(&fd, sockopt::RcvBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = setsockopt(&fd, sockopt::RcvBuf, &SOCKET_BUFFER);
+    }
+    if setsockopt(&fd, sockopt::SndBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = setsockopt(&fd, sockopt::SndBuf, &SOCKET_BUFFER);
+    }
+}
+
+/// One received datagram, or one GRO run of them, in [`RecvBatch`].
+#[derive(Clone, Copy, Debug)]
+struct Received {
+    len: usize,
+    /// The size of every segment but the last; `len` when the kernel did not coalesce.
+    stride: usize,
+    from: Option<SocketAddr>,
+}
+
+/// Receive buffers and headers for `recvmmsg`, reused for every batch.
+pub(crate) struct RecvBatch {
+    bufs: Vec<u8>,
+    headers: MultiHeaders<SockaddrStorage>,
+    received: [Received; RECV_BATCH],
+    count: usize,
+}
+
+impl RecvBatch {
+    /// A batch for a UDP socket (`gro`: UDP GRO is asked for; it is turned on here when the
+    /// kernel has it) or a raw socket.
+    pub(crate) fn new<F: AsFd>(sock: &F, gro: bool) -> RecvBatch {
+        let gro = gro && setsockopt(&sock.as_fd(), sockopt::UdpGroSegment, &true).is_ok();
+        let cmsg = gro.then(|| nix::cmsg_space!(i32));
+        RecvBatch {
+            bufs: vec![0u8; RECV_BATCH * MAX_RECV],
+            headers: MultiHeaders::preallocate(RECV_BATCH, cmsg),
+            received: [Received {
+                len: 0,
+                stride: 0,
+                from: None,
+            }; RECV_BATCH],
+            count: 0,
+        }
+    }
+
+    /// Reads what the socket holds, up to [`RECV_BATCH`] buffers, without blocking
+    /// (`WouldBlock` when nothing waits). Returns the number of buffers filled.
+    pub(crate) fn recv<F: AsRawFd>(&mut self, sock: &F) -> io::Result<usize> {
+        let RecvBatch {
+            bufs,
+            headers,
+            received,
+            count,
+        } = self;
+        *count = 0;
+        let mut chunks = bufs.chunks_exact_mut(MAX_RECV);
+        let mut iovs: [[IoSliceMut<'_>; 1]; RECV_BATCH] =
+            std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or_default())]);
+        let results = recvmmsg(
+            sock.as_raw_fd(),
+            headers,
+            iovs.iter_mut(),
+            MsgFlags::MSG_DONTWAIT,
+            None,
+        )
+        .map_err(io::Error::from)?;
+        for (slot, msg) in received.iter_mut().zip(results) {
+            let mut stride = msg.bytes;
+            if let Ok(cmsgs) = msg.cmsgs() {
+                for c in cmsgs {
+                    if let ControlMessageOwned::UdpGroSegments(size) = c {
+                        stride = usize::try_from(size).unwrap_or(msg.bytes).max(1);
+                    }
+                }
+            }
+            *slot = Received {
+                len: msg.bytes,
+                stride,
+                from: msg.address.as_ref().and_then(socket_addr),
+            };
+            *count += 1;
+        }
+        Ok(*count)
+    }
+
+    /// Calls `f` with every datagram of the last [`recv`](Self::recv), in arrival order: the
+    /// datagram (mutable: decapsulation happens in place) and its sender.
+    pub(crate) fn for_each(&mut self, mut f: impl FnMut(&mut [u8], SocketAddr)) {
+        for (i, r) in self.received.iter().take(self.count).enumerate() {
+            let Some(from) = r.from else { continue };
+            let base = i * MAX_RECV;
+            let Some(run) = self.bufs.get_mut(base..base + r.len.min(MAX_RECV)) else {
+                continue;
+            };
+            for datagram in run.chunks_mut(r.stride.max(1)) {
+                f(datagram, from);
+            }
+        }
+    }
+}
+
+fn socket_addr(s: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = s.as_sockaddr_in() {
+        return Some(SocketAddr::from((v4.ip(), v4.port())));
+    }
+    s.as_sockaddr_in6()
+        .map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+}
+
+/// Outgoing datagrams gathered for one UDP GSO send: consecutive datagrams to the same peer,
+/// all of the first one's length but the last, which may be shorter.
+pub(crate) struct GsoBatch {
+    buf: Vec<u8>,
+    to: Option<SocketAddr>,
+    segment: usize,
+    count: usize,
+    /// A shorter datagram ended the run: the next one starts a new send.
+    closed: bool,
+    /// Cleared when the kernel refuses GSO; every datagram is then sent on its own.
+    gso: bool,
+}
+
+impl GsoBatch {
+    pub(crate) fn new() -> GsoBatch {
+        GsoBatch {
+            buf: Vec::with_capacity(MAX_GSO_BYTES),
+            to: None,
+            segment: 0,
+            count: 0,
+            closed: false,
+            gso: true,
+        }
+    }
+
+    /// Queues `datagram` for `to`, sending what is queued first when it cannot join it.
+    pub(crate) fn push<F: AsRawFd>(&mut self, sock: &F, to: SocketAddr, datagram: &[u8]) {
+        let joins = self.count > 0
+            && self.gso
+            && self.to == Some(to)
+            && !self.closed
+            && datagram.len() <= self.segment
+            && self.count < MAX_SEGMENTS
+            && self.buf.len() + datagram.len() <= MAX_GSO_BYTES;
+        if !joins {
+            self.flush(sock);
+            self.to = Some(to);
+            self.segment = datagram.len();
+        }
+        self.buf.extend_from_slice(datagram);
+        self.count += 1;
+        if datagram.len() < self.segment {
+            self.closed = true;
+        }
+        if !self.gso {
+            self.flush(sock);
+        }
+    }
+
+    /// Sends what is queued. A full socket buffer drops it, as the network might.
+    pub(crate) fn flush<F: AsRawFd>(&mut self, sock: &F) {
+        let Some(to) = self.to.take() else { return };
+        let fd = sock.as_raw_fd();
+        let addr = SockaddrStorage::from(to);
+        let segment = u16::try_from(self.segment).unwrap_or(u16::MAX);
+        let r = if self.count > 1 {
+            let r = send(
+                fd,
+                &self.buf,
+                &[ControlMessage::UdpGsoSegments(&segment)],
+                &addr,
+            );
+            match r {
+                // No GSO on this kernel or route: one datagram per call from now on.
+                Err(Errno::EIO | Errno::EINVAL | Errno::ENOPROTOOPT | Errno::EOPNOTSUPP) => {
+                    tracing::debug!("UDP GSO refused, sending datagrams one by one");
+                    self.gso = false;
+                    self.buf
+                        .chunks(usize::from(segment).max(1))
+                        .try_for_each(|d| send(fd, d, &[], &addr).map(drop))
+                        .map(|()| 0)
+                }
+                r => r,
+            }
+        } else {
+            send(fd, &self.buf, &[], &addr)
+        };
+        if let Err(e) = r {
+            tracing::debug!("send to {to}: {e}");
+        }
+        self.buf.clear();
+        self.count = 0;
+        self.closed = false;
+    }
+}
+
+fn send(
+    fd: i32,
+    bytes: &[u8],
+    cmsgs: &[ControlMessage<'_>],
+    to: &SockaddrStorage,
+) -> nix::Result<usize> {
+    let iov = [IoSlice::new(bytes)];
+    loop {
+        match sendmsg(fd, &iov, cmsgs, MsgFlags::MSG_DONTWAIT, Some(to)) {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+
+    fn pair() -> (UdpSocket, UdpSocket) {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        b.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        (a, b)
+    }
+
+    /// Reads until `want` datagrams arrived, in order, however the kernel batched them.
+    fn receive_all(b: &UdpSocket, batch: &mut RecvBatch, want: usize) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while got.len() < want && std::time::Instant::now() < deadline {
+            match batch.recv(b) {
+                Ok(_) => batch.for_each(|d, _| got.push(d.to_vec())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => panic!("recv: {e}"),
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn gso_runs_arrive_as_the_datagrams_sent_in_order() {
+        let (a, b) = pair();
+        let to = b.local_addr().unwrap();
+        let mut out = GsoBatch::new();
+        let mut sent = Vec::new();
+        // Equal sizes (one GSO send), a shorter one closing the run, then another peer's size.
+        for (i, len) in [1200, 1200, 1200, 700, 1200, 80, 80, 1300]
+            .iter()
+            .enumerate()
+        {
+            let d = vec![u8::try_from(i).unwrap(); *len];
+            out.push(&a, to, &d);
+            sent.push(d);
+        }
+        out.flush(&a);
+        let mut batch = RecvBatch::new(&b, true);
+        let got = receive_all(&b, &mut batch, sent.len());
+        assert_eq!(got, sent);
+    }
+
+    #[test]
+    fn many_datagrams_take_several_batches_and_keep_their_senders() {
+        let (a, b) = pair();
+        let to = b.local_addr().unwrap();
+        let mut out = GsoBatch::new();
+        let n = RECV_BATCH * 3 + 5;
+        let mut sent = Vec::new();
+        for i in 0..n {
+            // Lengths that never repeat twice in a row: one datagram per send.
+            let d = vec![0xa5; 100 + i];
+            out.push(&a, to, &d);
+            sent.push(d);
+        }
+        out.flush(&a);
+        let mut batch = RecvBatch::new(&b, false);
+        let mut from = Vec::new();
+        let mut got = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while got.len() < n && std::time::Instant::now() < deadline {
+            match batch.recv(&b) {
+                Ok(k) => {
+                    assert!(k <= RECV_BATCH);
+                    batch.for_each(|d, f| {
+                        got.push(d.to_vec());
+                        from.push(f);
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => panic!("recv: {e}"),
+            }
+        }
+        assert_eq!(got, sent);
+        assert!(from.iter().all(|f| *f == a.local_addr().unwrap()));
+    }
+
+    #[test]
+    fn an_empty_socket_would_block() {
+        let (_a, b) = pair();
+        b.set_nonblocking(true).unwrap();
+        let mut batch = RecvBatch::new(&b, true);
+        let e = batch.recv(&b).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    }
+}
