@@ -93,7 +93,10 @@ pub(crate) fn run(args: RunArgs, control: PathBuf) -> ExitCode {
         force_udp_encapsulation: args.encapsulate,
         ..Options::default()
     };
-    let gw = match Gateway::with_options(config, gateway::default_provider(), options) {
+    // Each algorithm from the fastest implementation compiled in: the datapath's AEADs from
+    // ring, the rest from RustCrypto.
+    let provider = ipsec_core::crypto::fastest_provider();
+    let gw = match Gateway::with_options(config, provider, options) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("ipsec-gateway: {file}: error: {e}");
