@@ -8,7 +8,7 @@
 //! each batch, so a busy direction cannot starve the other one or the timers.
 
 use super::tun::TunIn;
-use super::udp::{grow_buffers, GsoBatch, RecvBatch};
+use super::udp::{grow_buffers, GsoBatch, RecvBatch, SendBatch};
 use super::Shared;
 use gateway::{Config, OuterProtocol, Transmit};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -31,19 +31,41 @@ const BATCHES_PER_TURN: usize = 4;
 struct Duplex {
     read: Rc<UdpSocket>,
     write: std::net::UdpSocket,
-    out: GsoBatch,
+    out: Out,
+}
+
+/// How a socket's output is gathered.
+enum Out {
+    /// UDP: runs of equal-sized datagrams to one peer, one GSO send each.
+    Gso(GsoBatch),
+    /// Raw ESP (no GSO for raw sockets): one `sendmmsg` for the batch.
+    Each(Box<SendBatch>),
 }
 
 impl Duplex {
-    fn new(s: std::net::UdpSocket) -> std::io::Result<Duplex> {
+    fn new(s: std::net::UdpSocket, out: Out) -> std::io::Result<Duplex> {
         s.set_nonblocking(true)?;
         grow_buffers(&s);
         let write = s.try_clone()?;
         Ok(Duplex {
             read: Rc::new(UdpSocket::from_std(s)?),
             write,
-            out: GsoBatch::new(),
+            out,
         })
+    }
+
+    fn push(&mut self, to: SocketAddr, bytes: &[u8]) {
+        match &mut self.out {
+            Out::Gso(b) => b.push(&self.write, to, bytes),
+            Out::Each(b) => b.push(&self.write, to, bytes),
+        }
+    }
+
+    fn flush(&mut self) {
+        match &mut self.out {
+            Out::Gso(b) => b.flush(&self.write),
+            Out::Each(b) => b.flush(&self.write),
+        }
     }
 }
 
@@ -73,7 +95,7 @@ impl Sockets {
             for port in IKE_PORTS {
                 let at = SocketAddr::new(*ip, port);
                 let s = std::net::UdpSocket::bind(at)
-                    .and_then(Duplex::new)
+                    .and_then(|s| Duplex::new(s, Out::Gso(GsoBatch::new())))
                     .map_err(|e| {
                         format!(
                             "cannot bind UDP {at}: {e} (is the address on this host, is another \
@@ -96,45 +118,31 @@ impl Sockets {
         Ok(Sockets { udp, esp4, esp6 })
     }
 
-    /// Sends the packet `bytes` of `t`: at once when it is raw ESP, at the next
-    /// [`flush`](Self::flush) when it is a UDP datagram. A full socket buffer drops it, as the
-    /// network might.
+    /// Queues the packet `bytes` of `t` on its socket; it leaves at the next
+    /// [`flush`](Self::flush). A full socket buffer drops it, as the network might.
     pub(crate) fn send(&mut self, t: &Transmit, bytes: &[u8]) {
-        let r = match t.protocol {
-            OuterProtocol::Udp => match self.udp_for(t.source) {
-                Some(s) => {
-                    s.out.push(&s.write, t.destination, bytes);
-                    return;
-                }
-                None => {
-                    tracing::debug!("no socket for {}", t.source);
-                    return;
-                }
-            },
+        let (sock, to) = match t.protocol {
+            OuterProtocol::Udp => (self.udp_for(t.source), t.destination),
             OuterProtocol::Esp => {
                 let raw = if t.destination.is_ipv4() {
-                    &self.esp4
+                    self.esp4.as_mut()
                 } else {
-                    &self.esp6
+                    self.esp6.as_mut()
                 };
-                match raw {
-                    Some(s) => s
-                        .write
-                        .send_to(bytes, SocketAddr::new(t.destination.ip(), 0))
-                        .map(|_| ()),
-                    None => return,
-                }
+                (raw, SocketAddr::new(t.destination.ip(), 0))
             }
         };
-        if let Err(e) = r {
-            tracing::debug!("send to {}: {e}", t.destination);
+        match sock {
+            Some(s) => s.push(to, bytes),
+            None => tracing::debug!("no socket for {}", t.source),
         }
     }
 
-    /// Sends the datagrams gathered since the last flush.
+    /// Sends the packets gathered since the last flush.
     pub(crate) fn flush(&mut self) {
-        for (_, s) in &mut self.udp {
-            s.out.flush(&s.write);
+        let raw = self.esp4.iter_mut().chain(self.esp6.iter_mut());
+        for s in self.udp.iter_mut().map(|(_, s)| s).chain(raw) {
+            s.flush();
         }
     }
 
@@ -161,7 +169,11 @@ fn raw_esp(domain: Domain) -> Result<Duplex, String> {
     let s = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_ESP))).map_err(|e| {
         format!("cannot open a raw ESP socket: {e} (ipsec-gateway run needs root or CAP_NET_RAW)")
     })?;
-    Duplex::new(std::net::UdpSocket::from(s)).map_err(|e| format!("raw ESP socket: {e}"))
+    Duplex::new(
+        std::net::UdpSocket::from(s),
+        Out::Each(Box::new(SendBatch::new())),
+    )
+    .map_err(|e| format!("raw ESP socket: {e}"))
 }
 
 /// Starts one reader task per socket and per TUN device.

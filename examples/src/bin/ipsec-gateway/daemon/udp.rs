@@ -6,7 +6,8 @@
 //! datagrams of one flow into one buffer (equal-sized segments, the last one possibly shorter).
 //! On the way out, consecutive packets to the same peer with the same length leave in one
 //! `sendmsg` with a `UDP_SEGMENT` size (UDP GSO, Linux 4.18): the kernel cuts the buffer into
-//! datagrams. Both fall back to one datagram per call where the kernel refuses them. The
+//! datagrams. Both fall back to one datagram per call where the kernel refuses them. Raw
+//! sockets have no GSO: their packets leave in one `sendmmsg` per batch ([`SendBatch`]). The
 //! buffers are allocated once per socket.
 //!
 //! The calls come from `nix`, already a dependency of the TUN and netlink crates: it wraps
@@ -15,8 +16,8 @@
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    recvmmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
-    MultiHeaders, SockaddrStorage,
+    recvmmsg, sendmmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned,
+    MsgFlags, MultiHeaders, SockaddrStorage,
 };
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
@@ -58,6 +59,8 @@ struct Received {
 pub(crate) struct RecvBatch {
     bufs: Vec<u8>,
     headers: MultiHeaders<SockaddrStorage>,
+    /// UDP GRO is on: every batch needs room for the segment size's control message.
+    gro: bool,
     received: [Received; RECV_BATCH],
     count: usize,
 }
@@ -71,6 +74,7 @@ impl RecvBatch {
         RecvBatch {
             bufs: vec![0u8; RECV_BATCH * MAX_RECV],
             headers: MultiHeaders::preallocate(RECV_BATCH, cmsg),
+            gro,
             received: [Received {
                 len: 0,
                 stride: 0,
@@ -86,10 +90,18 @@ impl RecvBatch {
         let RecvBatch {
             bufs,
             headers,
+            gro,
             received,
             count,
         } = self;
         *count = 0;
+        if *gro {
+            // The kernel overwrites each header's control length with what it used (0 for a
+            // datagram without a segment size), and `nix` does not restore it: fresh headers,
+            // or a later GRO run would lose its segment size (MSG_CTRUNC). One allocation per
+            // batch, not per datagram.
+            *headers = MultiHeaders::preallocate(RECV_BATCH, Some(nix::cmsg_space!(i32)));
+        }
         let mut chunks = bufs.chunks_exact_mut(MAX_RECV);
         let mut iovs: [[IoSliceMut<'_>; 1]; RECV_BATCH] =
             std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or_default())]);
@@ -230,6 +242,94 @@ impl GsoBatch {
     }
 }
 
+/// Packets gathered for one `sendmmsg`, each with its own destination.
+pub(crate) struct SendBatch {
+    buf: Vec<u8>,
+    /// Where each packet ends in `buf`.
+    ends: [usize; SEND_BATCH],
+    to: [Option<SockaddrStorage>; SEND_BATCH],
+    count: usize,
+    headers: MultiHeaders<SockaddrStorage>,
+}
+
+/// Packets in one `sendmmsg`.
+const SEND_BATCH: usize = 32;
+/// Room for a batch of full-sized packets.
+const SEND_BYTES: usize = SEND_BATCH * 1600;
+
+impl SendBatch {
+    pub(crate) fn new() -> SendBatch {
+        SendBatch {
+            buf: Vec::with_capacity(SEND_BYTES),
+            ends: [0; SEND_BATCH],
+            to: [None; SEND_BATCH],
+            count: 0,
+            headers: MultiHeaders::preallocate(SEND_BATCH, None),
+        }
+    }
+
+    /// Queues `packet` for `to`, sending the batch first when it is full.
+    pub(crate) fn push<F: AsRawFd>(&mut self, sock: &F, to: SocketAddr, packet: &[u8]) {
+        if self.count == SEND_BATCH || self.buf.len() + packet.len() > SEND_BYTES {
+            self.flush(sock);
+        }
+        if packet.len() > SEND_BYTES {
+            if let Err(e) = send(sock.as_raw_fd(), packet, &[], &SockaddrStorage::from(to)) {
+                tracing::debug!("send to {to}: {e}");
+            }
+            return;
+        }
+        self.buf.extend_from_slice(packet);
+        self.ends[self.count] = self.buf.len();
+        self.to[self.count] = Some(SockaddrStorage::from(to));
+        self.count += 1;
+    }
+
+    /// Sends the batch; what the socket buffer has no room for is dropped, as the network
+    /// might.
+    pub(crate) fn flush<F: AsRawFd>(&mut self, sock: &F) {
+        let SendBatch {
+            buf,
+            ends,
+            to,
+            count,
+            headers,
+        } = self;
+        let n = *count;
+        let mut start = 0;
+        let iovs: [[IoSlice<'_>; 1]; SEND_BATCH] = std::array::from_fn(|i| {
+            let end = if i < n { ends[i] } else { start };
+            let s = buf.get(start..end).unwrap_or_default();
+            start = end;
+            [IoSlice::new(s)]
+        });
+        let mut sent = 0;
+        while sent < n {
+            let r = sendmmsg(
+                sock.as_raw_fd(),
+                headers,
+                iovs.get(sent..n).unwrap_or_default(),
+                to.get(sent..n).unwrap_or_default(),
+                [] as [ControlMessage<'_>; 0],
+                MsgFlags::MSG_DONTWAIT,
+            );
+            match r {
+                Ok(results) => match results.count() {
+                    0 => break,
+                    k => sent += k,
+                },
+                Err(Errno::EINTR) => {}
+                Err(e) => {
+                    tracing::debug!("sendmmsg: {e}");
+                    break;
+                }
+            }
+        }
+        buf.clear();
+        *count = 0;
+    }
+}
+
 fn send(
     fd: i32,
     bytes: &[u8],
@@ -296,6 +396,29 @@ mod tests {
     }
 
     #[test]
+    fn gro_runs_keep_their_segment_size_after_plain_datagrams() {
+        let (a, b) = pair();
+        let to = b.local_addr().unwrap();
+        let mut batch = RecvBatch::new(&b, true);
+        let mut out = GsoBatch::new();
+        let mut sent = Vec::new();
+        for round in 0..4u8 {
+            // A lone datagram (no segment size), then a run that may arrive coalesced.
+            let lone = vec![round; 33];
+            out.push(&a, to, &lone);
+            out.flush(&a);
+            sent.push(lone);
+            for i in 0..20u8 {
+                let d = vec![round.wrapping_mul(40).wrapping_add(i); 1000];
+                out.push(&a, to, &d);
+                sent.push(d);
+            }
+            out.flush(&a);
+        }
+        assert_eq!(receive_all(&b, &mut batch, sent.len()), sent);
+    }
+
+    #[test]
     fn many_datagrams_take_several_batches_and_keep_their_senders() {
         let (a, b) = pair();
         let to = b.local_addr().unwrap();
@@ -330,6 +453,33 @@ mod tests {
         }
         assert_eq!(got, sent);
         assert!(from.iter().all(|f| *f == a.local_addr().unwrap()));
+    }
+
+    #[test]
+    fn send_batches_keep_order_and_destinations() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut out = SendBatch::new();
+        let mut to_b = Vec::new();
+        let mut to_c = Vec::new();
+        // More than a batch, alternating peers, one packet too large to gather.
+        for i in 0..SEND_BATCH + 7 {
+            let len = if i == 5 { SEND_BYTES + 1 } else { 60 + i };
+            let d = vec![u8::try_from(i).unwrap(); len];
+            if i % 2 == 0 {
+                out.push(&a, b.local_addr().unwrap(), &d);
+                to_b.push(d);
+            } else {
+                out.push(&a, c.local_addr().unwrap(), &d);
+                to_c.push(d);
+            }
+        }
+        out.flush(&a);
+        for (sock, want) in [(&b, to_b), (&c, to_c)] {
+            let mut batch = RecvBatch::new(sock, false);
+            assert_eq!(receive_all(sock, &mut batch, want.len()), want);
+        }
     }
 
     #[test]
