@@ -1,5 +1,6 @@
 //! Shared helpers of the example programs.
 
+pub mod check;
 pub mod cli;
 pub mod decode;
 pub mod pcap;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! ipsec-gateway validate FILE...
+//! ipsec-gateway check [--json] A B
 //! ipsec-gateway run --config FILE [--control PATH] [--interface NAME=DEV]... [--log-level LEVEL]
 //! ipsec-gateway [--control PATH] [--json] show vpn ike-sa [--gateway NAME]
 //! ipsec-gateway [--control PATH] [--json] show vpn ipsec-sa [--tunnel NAME]
@@ -15,6 +16,12 @@
 //! of configurations against each other (proposals, keys, identities, mirrored proxy IDs). The
 //! exit status is 0 when everything is valid, 2 on any error or usage mistake.
 //!
+//! `check` predicts what two firewalls negotiate (`ikev2::check`): for each gateway pair and each
+//! side that initiates, the IKE proposal, each proxy ID's Child SA (proposal, narrowed
+//! selectors) and its rekey, or the first failure by phase, with both sides' lists and the line
+//! each side will log. `--json` prints the same as JSON. The exit status is 0 when everything
+//! comes up, 1 when something will not, 2 when a file does not load or on a usage mistake.
+//!
 //! `run` is the VPN daemon (Linux, root or `CAP_NET_ADMIN`): a `gateway::Gateway` fed from UDP
 //! 500 and 4500 at each IKE gateway's local address, raw ESP (IP protocol 50), and one TUN device
 //! per tunnel interface; the static routes toward tunnel interfaces go into the kernel's routing
@@ -26,6 +33,7 @@
 //! The other commands are PAN-OS's operational commands, sent to a running daemon over its
 //! control socket: tables for people, `--json` for machines.
 
+mod check;
 mod validate;
 
 #[cfg(target_os = "linux")]
@@ -46,6 +54,7 @@ const DEFAULT_CONTROL: &str = "/run/ipsec-gateway.sock";
 #[command(
     name = "ipsec-gateway",
     override_usage = "ipsec-gateway validate FILE...\n       \
+        ipsec-gateway check [--json] A B\n       \
         ipsec-gateway run --config FILE [--control PATH] [--interface NAME=DEV]...\n       \
         ipsec-gateway [--control PATH] [--json] show|test|clear ...",
     arg_required_else_help = false
@@ -54,7 +63,7 @@ struct Cli {
     /// The daemon's control socket.
     #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_CONTROL)]
     control: PathBuf,
-    /// Print what a show command returns as JSON, with every field.
+    /// Print what `check` or a show command returns as JSON, with every field.
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
@@ -68,6 +77,15 @@ enum Command {
         /// Configuration files (TOML).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+    /// Predict what two firewalls negotiate, both ways.
+    Check {
+        /// The first firewall's configuration (TOML).
+        #[arg(value_name = "A")]
+        first: PathBuf,
+        /// The second firewall's configuration (TOML).
+        #[arg(value_name = "B")]
+        second: PathBuf,
     },
     /// Run the VPN: sockets, TUN devices, kernel routes, control socket.
     Run(RunArgs),
@@ -201,6 +219,7 @@ fn main() -> ExitCode {
     let cli = cli::parse::<Cli>();
     let request = match cli.command {
         Command::Validate { files } => return validate::validate(&files),
+        Command::Check { first, second } => return check::check(cli.json, &first, &second),
         Command::Run(args) => return run(args, cli.control),
         Command::Show(Show::Vpn(ShowVpn::IkeSa { gateway })) => Request::ShowIkeSa { gateway },
         Command::Show(Show::Vpn(ShowVpn::IpsecSa { tunnel })) => Request::ShowIpsecSa { tunnel },
