@@ -534,15 +534,16 @@ impl Pair {
     }
 
     /// Runs until neither side has anything in flight or due within a minute; bounded by ten
-    /// minutes of simulated time.
-    pub fn drive(&mut self) {
+    /// minutes of simulated time. Returns whether that quiet point was reached (`false`: ten
+    /// minutes passed with work still going on).
+    pub fn drive(&mut self) -> bool {
         self.drive_until(Duration::from_secs(600), |p| {
             p.wire.is_empty()
                 && [p.left.poll_timeout(), p.right.poll_timeout()]
                     .into_iter()
                     .flatten()
                     .all(|t| t > p.now + Duration::from_secs(60))
-        });
+        })
     }
 
     /// True when `side` has an established IKE SA with at least one Child SA.

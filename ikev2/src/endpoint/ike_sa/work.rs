@@ -5,6 +5,7 @@ use crate::ctx::{Ctx, Datagram};
 use crate::error::LocalError;
 use crate::event::{Event, Reason};
 use crate::exchange::{create_child_sa, ike_rekey, ike_sa_init, informational, Effects, Successor};
+use crate::nat::NATT_PORT;
 use crate::queue::RetransmitAction;
 use crate::sa::{Cause, ChildRequest, Phase, Task};
 use crate::timer::Timer;
@@ -394,7 +395,9 @@ impl IkeSa {
     }
 
     /// Sends a NAT-keepalive (RFC 3948 section 2.3: one 0xFF byte, no non-ESP marker) while we
-    /// are behind a NAT, and arms the next one.
+    /// are behind a NAT, and arms the next one. Keepalives hold the port-4500 mapping open for
+    /// ESP in UDP; while the SA still runs on port 500 (a peer that has not moved) none is sent,
+    /// since on port 500 the byte would reach the peer as a malformed IKE message.
     fn keepalive(&mut self, ctx: &mut Ctx<'_>) {
         let Ok(Some(every)) = self.link.gateway_cfg(ctx).map(|g| g.nat_keepalive) else {
             return;
@@ -402,11 +405,13 @@ impl IkeSa {
         if !self.is_usable() || !self.link.nat.local_behind_nat {
             return;
         }
-        ctx.out.push_back(Datagram {
-            local: self.link.local,
-            remote: self.link.remote,
-            bytes: vec![0xff],
-        });
+        if self.link.local.port() == NATT_PORT {
+            ctx.out.push_back(Datagram {
+                local: self.link.local,
+                remote: self.link.remote,
+                bytes: vec![0xff],
+            });
+        }
         self.timers.set(Timer::Keepalive, ctx.now + every);
     }
 
