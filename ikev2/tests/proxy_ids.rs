@@ -403,3 +403,79 @@ fn simultaneous_restarts_settle_on_one_child_sa_per_proxy_id() {
         assert_eq!(p.right.ike_sas().len(), 1, "seed {seed}");
     }
 }
+
+/// An IKE SA rekey crossing the peer's Child SA rekeys (RFC 7296 section 2.25.2): the right
+/// refuses the IKE rekey with TEMPORARY_FAILURE while its own CREATE_CHILD_SA is unanswered, so
+/// that answer is not lost on the old IKE SA after the Child SAs moved; the left retries later.
+///
+/// ```text
+/// left                                                right
+/// ... pid and pid2 up ...
+///                                               <--   CREATE_CHILD_SA N(REKEY_SA pid)
+/// CREATE_CHILD_SA SA(IKE) Ni KEi                -->   (crossing)
+///                                               <--   N(TEMPORARY_FAILURE)
+/// answer (pid rekeyed)                          -->
+///       ... pid2 rekeyed, old SAs deleted; the left's IKE rekey retried and done ...
+/// ```
+///
+/// Each proxy ID ends with one Child SA on each side, paired, every one reported.
+#[test]
+fn an_ike_rekey_crossing_child_rekeys_loses_nothing() {
+    for seed in 70..74 {
+        let mut p = Pair::new(left(), right(), seed);
+        connect_and_wait(&mut p, Side::Left);
+        let old_spi = p.left.ike_sas()[0].spi_i;
+        p.right.rekey_child(p.now, "tun").unwrap();
+        p.left.rekey_ike(p.now, "gw").unwrap();
+        p.drive_for(Duration::from_secs(30));
+        assert_eq!(p.left.ike_sas().len(), 1, "seed {seed}");
+        assert_ne!(
+            p.left.ike_sas()[0].spi_i,
+            old_spi,
+            "seed {seed}: the IKE SA was rekeyed"
+        );
+        assert!(both_have(&p, 2), "seed {seed}: {:?}", p.right.ike_sas());
+        check_pair_of_children(&p);
+        // What the events reported up and not down is what is installed, on both sides.
+        for side in [Side::Left, Side::Right] {
+            let mut up: Vec<u32> = Vec::new();
+            for e in p.events(side) {
+                match e {
+                    Event::ChildSaUp { child, .. } => up.push(child.inbound.spi),
+                    Event::ChildSaDown { inbound_spi, .. } => up.retain(|s| s != inbound_spi),
+                    _ => {}
+                }
+            }
+            let mut installed: Vec<u32> =
+                children(&p, side).iter().map(|c| c.inbound.spi).collect();
+            up.sort_unstable();
+            installed.sort_unstable();
+            assert_eq!(up, installed, "seed {seed}, {side:?}");
+        }
+    }
+}
+
+/// `rekey_child` called again before the first rekey is done (an embedder acting on each soft
+/// lifetime event of a tunnel's Child SAs): the rekeys already under way are not repeated, and
+/// each proxy ID ends with one Child SA, the successor, on each side.
+#[test]
+fn a_repeated_rekey_command_rekeys_each_proxy_id_once() {
+    let mut p = Pair::new(left(), right(), 68);
+    connect_and_wait(&mut p, Side::Left);
+    let before = children(&p, Side::Left);
+    for _ in 0..3 {
+        p.left.rekey_child(p.now, "tun").unwrap();
+    }
+    p.drive_for(Duration::from_secs(10));
+    assert!(both_have(&p, 2), "{:?}", p.left.ike_sas());
+    check_pair_of_children(&p);
+    assert!(children(&p, Side::Left)
+        .iter()
+        .all(|c| !before.iter().any(|b| b.inbound.spi == c.inbound.spi)));
+    let up = |e: &Event| matches!(e, Event::ChildSaUp { .. });
+    assert_eq!(
+        count(&p.left_events, up),
+        4,
+        "two first SAs, two successors"
+    );
+}

@@ -135,18 +135,26 @@ impl Endpoint {
     /// [`Event::ChildSaUp`]: crate::Event::ChildSaUp
     /// [`Event::ChildSaDown`]: crate::Event::ChildSaDown
     pub fn rekey_child(&mut self, now: Instant, tunnel: &str) -> Result<(), CommandError> {
-        // The oldest Child SA of each proxy ID (a second one is a rekey's successor).
+        // The oldest Child SA of each proxy ID (a second one is a rekey's successor), unless
+        // that proxy ID's rekey is already under way (the command repeated, or the lifetime
+        // timer came first).
         let mut found: Vec<(u64, ChildSa)> = Vec::new();
-        for (k, c) in self.children_of(tunnel) {
-            if !found
-                .iter()
-                .any(|(fk, f)| *fk == k && f.proxy_id == c.proxy_id)
+        let children = self.children_of(tunnel);
+        if children.is_empty() {
+            return Err(CommandError::NotEstablished(tunnel.to_owned()));
+        }
+        for (k, c) in children {
+            let under_way = self
+                .sas
+                .get(&k)
+                .is_some_and(|s| s.rekey_under_way(tunnel, c.proxy_id.as_deref()));
+            if !under_way
+                && !found
+                    .iter()
+                    .any(|(fk, f)| *fk == k && f.proxy_id == c.proxy_id)
             {
                 found.push((k, c.clone()));
             }
-        }
-        if found.is_empty() {
-            return Err(CommandError::NotEstablished(tunnel.to_owned()));
         }
         for (key, old) in found {
             let req = ChildRequest::rekey_of(&old, self.new_child_spi()?);

@@ -218,6 +218,24 @@ impl IkeSa {
             || self.requests().any(|r| r.is_for(tunnel, proxy_id))
     }
 
+    /// True when a rekey of `tunnel`'s proxy ID `proxy_id` is under way: queued, in flight, to be
+    /// retried, or done with the old Child SA not yet deleted. Another rekey then would give the
+    /// old SA a second successor and leave two Child SAs for the proxy ID.
+    pub(super) fn rekey_under_way(&self, tunnel: &str, proxy_id: Option<&str>) -> bool {
+        let requested = self
+            .queue
+            .tasks()
+            .chain(self.deferred.iter().map(|(_, t)| t))
+            .filter_map(Task::child_request)
+            .any(|r| r.rekey.is_some() && r.is_for(tunnel, proxy_id));
+        let replacing = self.phase.authenticated().is_some_and(|e| {
+            e.children.iter().any(|c| {
+                c.is_for(tunnel, proxy_id) && c.replaces.is_some_and(|old| e.child(old).is_some())
+            })
+        });
+        requested || replacing
+    }
+
     /// True when `spi` is the inbound SPI of a Child SA of ours, installed or requested.
     pub(super) fn uses_child_spi(&self, spi: u32) -> bool {
         self.children().any(|c| c.inbound.spi == spi) || self.requests().any(|r| r.spi == spi)

@@ -197,7 +197,8 @@ impl IkeSa {
             self.queue.push_front(t);
         }
         for t in fx.then {
-            if !self.queue.is_queued(|q| q.same_as(&t)) {
+            // Queued or in flight: a delete already out is not sent a second time.
+            if !self.queue.tasks().any(|q| q.same_as(&t)) {
                 self.queue.push(t);
             }
         }
@@ -430,6 +431,13 @@ impl IkeSa {
             }
         }
         for old in rekeys {
+            // A rekey started by command meanwhile counts.
+            if self.rekey_under_way(&old.tunnel, old.proxy_id.as_deref()) {
+                continue;
+            }
+            let Phase::Established(sa) = &self.phase else {
+                break;
+            };
             let spi = ctx.fresh_child_spi(|s| sa.child(s).is_some())?;
             self.queue
                 .push(Task::create_child(ChildRequest::rekey_of(&old, spi)));
