@@ -117,6 +117,7 @@ pub(crate) fn on_response(
     msg: &Message,
 ) -> Effects {
     let mut fx = Effects::default();
+    let unborn = core::mem::take(&mut sa.deleted_unborn);
     let ChildTask {
         request: req,
         offer: Some(offer),
@@ -170,14 +171,19 @@ pub(crate) fn on_response(
         }
     }
     match accept(ctx, link, sa, msg, &req, offer) {
+        // The peer deleted it before this answer arrived (RFC 7296 section 2.25.1): neither
+        // side has it, so it is not installed and nothing is reported.
+        Ok(c) if unborn.contains(&c.sa.outbound.spi) => {
+            tracing::debug!(
+                spi = format_args!("{:08x}", c.sa.inbound.spi),
+                "Child SA deleted by the peer before its answer arrived; not installed"
+            );
+        }
         Ok(mut c) => {
             c.replaces = req.rekey;
             sa.install(ctx, &link.gateway, Role::Initiator, c);
-            match req.rekey {
-                None => fx
-                    .then
-                    .extend(resolve_duplicate(sa, &req.tunnel, req.proxy_id.as_deref())),
-                Some(old) => match resolve_rekey_collision(sa, old) {
+            if let Some(old) = req.rekey {
+                match resolve_rekey_collision(sa, old) {
                     // We lost a rekey collision: our SA is redundant and goes; the winner's
                     // creator deletes the old SA once its own rekey completes, so neither side
                     // is ever left without an SA to send on (RFC 7296 section 2.8.1).
@@ -185,8 +191,10 @@ pub(crate) fn on_response(
                     // A rekey is complete once the old Child SA is deleted (RFC 7296 1.3.3).
                     None if sa.child(old).is_some() => fx.then.push(Task::DeleteChild(old)),
                     None => {}
-                },
+                }
             }
+            fx.then
+                .extend(resolve_duplicate(sa, &req.tunnel, req.proxy_id.as_deref()));
         }
         // The SA we meant to rekey is gone already (the peer rekeyed it too and deleted it, or
         // deleted it outright): the refusal is moot, nothing failed.
@@ -418,10 +426,11 @@ pub(crate) fn respond(
     }
     let (tunnel, proxy_id) = (c.sa.tunnel.clone(), c.sa.proxy_id.clone());
     sa.install(ctx, &link.gateway, Role::Responder, c);
-    fx.then.extend(match old {
-        Some(o) => resolve_rekey_collision(sa, o.inbound.spi),
-        None => resolve_duplicate(sa, &tunnel, proxy_id.as_deref()),
-    });
+    if let Some(o) = old {
+        fx.then.extend(resolve_rekey_collision(sa, o.inbound.spi));
+    }
+    fx.then
+        .extend(resolve_duplicate(sa, &tunnel, proxy_id.as_deref()));
     Ok((payloads, fx))
 }
 
@@ -435,15 +444,31 @@ fn redundant<'a>(twins: &[&'a Child]) -> Option<&'a Child> {
 }
 
 /// Both peers creating the Child SA of the same proxy ID at once (e.g. both restarting
-/// after a dead peer) leave two new Child SAs for it. As for rekey collisions, the one
-/// created by the exchange with the lowest nonce is redundant and its creator deletes it.
-fn resolve_duplicate(sa: &Established, tunnel: &str, proxy_id: Option<&str>) -> Option<Task> {
-    let twins: Vec<&Child> = sa
+/// after a dead peer, or both connecting) leave two Child SAs for it, with the same
+/// selectors. As for rekey collisions, the one created by the exchange with the lowest nonce
+/// is redundant and its creator deletes it. An SA being replaced by a rekey does not count,
+/// its successor does: one side may have rekeyed its twin before the other's request
+/// arrived, and the two then still carry the same traffic.
+fn resolve_duplicate(sa: &Established, tunnel: &str, proxy_id: Option<&str>) -> Vec<Task> {
+    let replaced = |c: &Child| {
+        sa.children
+            .iter()
+            .any(|s| s.replaces == Some(c.sa.inbound.spi))
+    };
+    let live: Vec<&Child> = sa
         .children
         .iter()
-        .filter(|c| c.replaces.is_none() && c.is_for(tunnel, proxy_id))
+        .filter(|c| c.is_for(tunnel, proxy_id) && !replaced(c))
         .collect();
-    redundant(&twins).map(|c| Task::DeleteChild(c.sa.inbound.spi))
+    let Some(keep) = live.iter().max_by(|a, b| a.min_nonce.cmp(&b.min_nonce)) else {
+        return Vec::new();
+    };
+    let same_traffic =
+        |c: &Child| (&c.sa.local_ts, &c.sa.remote_ts) == (&keep.sa.local_ts, &keep.sa.remote_ts);
+    live.iter()
+        .filter(|c| c.ours && c.sa.inbound.spi != keep.sa.inbound.spi && same_traffic(c))
+        .map(|c| Task::DeleteChild(c.sa.inbound.spi))
+        .collect()
 }
 
 /// Simultaneous rekeys of one Child SA (RFC 7296 section 2.8.1) leave two new SAs for the

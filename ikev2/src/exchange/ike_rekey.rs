@@ -245,6 +245,7 @@ fn successor(
         peer_id: old.peer_id.clone(),
         initial_contact: false,
         replace: false,
+        deleted_unborn: Vec::new(),
     };
     Ok(Successor {
         link: new_link,

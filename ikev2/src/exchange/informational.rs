@@ -48,11 +48,17 @@ pub(crate) fn on_response(ctx: &mut Ctx<'_>, sa: &mut Established, task: Task) -
     }
 }
 
-/// Answers the peer's INFORMATIONAL request: deletes, liveness checks, notifies.
+/// Unknown SPIs remembered while a CREATE_CHILD_SA of ours is unanswered (its answer creates one
+/// Child SA; a few more cover a confused peer without letting it grow state).
+const MAX_UNBORN: usize = 4;
+
+/// Answers the peer's INFORMATIONAL request: deletes, liveness checks, notifies. `creating`: a
+/// CREATE_CHILD_SA of ours is unanswered.
 pub(crate) fn respond(
     ctx: &mut Ctx<'_>,
     sa: &mut Established,
     msg: &Message,
+    creating: bool,
 ) -> (Vec<Payload>, Effects) {
     if msg.notify(NotifyType::AUTHENTICATION_FAILED).is_some() {
         // The initiator rejected our AUTH (RFC 7296 section 2.21.2).
@@ -72,12 +78,18 @@ pub(crate) fn respond(
             let Ok(b) = <[u8; 4]>::try_from(spi.as_slice()) else {
                 continue;
             };
-            if let Some(inbound) = sa.child_by_outbound(u32::from_be_bytes(b)) {
+            let outbound = u32::from_be_bytes(b);
+            if let Some(inbound) = sa.child_by_outbound(outbound) {
                 let inbound = inbound.sa.inbound.spi;
                 ours.push(inbound);
                 // A delete that crosses ours needs no second answer (RFC 7296 1.4.1).
                 fx.cancel_deletes.push(inbound);
                 sa.remove(ctx, inbound, Reason::DeletedByPeer);
+            } else if creating && sa.deleted_unborn.len() < MAX_UNBORN {
+                // The peer answered our CREATE_CHILD_SA and deleted the new Child SA before
+                // the answer reached us (lost, or overtaken): the answer must not install what
+                // the peer no longer has.
+                sa.deleted_unborn.push(outbound);
             }
         }
     }

@@ -83,6 +83,9 @@ pub(crate) struct Established {
     pub(crate) initial_contact: bool,
     /// The peer refused to rekey it: the delete that follows should lead to a new SA.
     pub(crate) replace: bool,
+    /// SPIs the peer deleted while our CREATE_CHILD_SA was unanswered, none of ours: the Child
+    /// SA its answer creates, should it carry one of them (RFC 7296 section 2.25.1).
+    pub(crate) deleted_unborn: Vec<u32>,
 }
 
 /// Why an IKE SA ended.
@@ -175,6 +178,7 @@ impl Established {
             peer_id,
             initial_contact: false,
             replace: false,
+            deleted_unborn: Vec::new(),
         }
     }
 

@@ -247,7 +247,8 @@ impl IkeSa {
                 let (Phase::Established(sa) | Phase::Superseded(sa)) = &mut self.phase else {
                     return Ok(());
                 };
-                let (payloads, fx) = informational::respond(ctx, sa, msg);
+                let creating = matches!(self.queue.in_flight(), Some(Task::CreateChild(_)));
+                let (payloads, fx) = informational::respond(ctx, sa, msg, creating);
                 self.send_response(ctx, exchange, id, &payloads)?;
                 Ok(self.apply(ctx, fx)?)
             }
