@@ -479,3 +479,48 @@ fn a_repeated_rekey_command_rekeys_each_proxy_id_once() {
         "two first SAs, two successors"
     );
 }
+
+/// The peer rekeys the IKE SA while our delete of it waits in the queue (RFC 7296 section
+/// 2.25.2): we refuse the rekey with TEMPORARY_FAILURE instead of making a successor that our
+/// delete of the old SA would leave behind on our side only, holding the Child SAs.
+///
+/// ```text
+/// left                                                right
+///                                               <--   CREATE_CHILD_SA N(REKEY_SA pid)
+/// INFORMATIONAL (liveness)                      -->
+/// answer                                        -->
+///                                               <--   CREATE_CHILD_SA SA(IKE)
+/// N(TEMPORARY_FAILURE)                          -->
+/// INFORMATIONAL D(IKE)                          -->   IKE SA and Child SAs gone
+/// ```
+///
+/// Neither side keeps an IKE SA or a Child SA.
+#[test]
+fn an_ike_rekey_while_we_delete_the_ike_sa_leaves_nothing_behind() {
+    // One proxy ID, and no liveness checks of their own: they would find the orphan late, not
+    // prevent it.
+    let quiet = |site: SiteSpec| {
+        let mut c = site.config();
+        c.gateways[0].liveness = None;
+        c
+    };
+    for seed in 80..84 {
+        let mut p = Pair::new(quiet(SiteSpec::left()), quiet(SiteSpec::right()), seed);
+        p.left.connect(p.now, "tun").unwrap();
+        assert!(
+            p.drive_until(Duration::from_secs(5), |p| p.tunnel_up(Side::Left)
+                && p.tunnel_up(Side::Right))
+        );
+        p.right.rekey_child(p.now, "tun").unwrap();
+        p.right.rekey_ike(p.now, "gw").unwrap();
+        p.left.liveness_check(p.now, "gw").unwrap();
+        p.left.delete_ike(p.now, "gw").unwrap();
+        p.drive_for(Duration::from_secs(60));
+        assert!(
+            p.left.ike_sas().is_empty() && p.right.ike_sas().is_empty(),
+            "seed {seed}: left {:?} right {:?}",
+            p.left.ike_sas(),
+            p.right.ike_sas()
+        );
+    }
+}

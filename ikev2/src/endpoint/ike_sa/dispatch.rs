@@ -319,8 +319,13 @@ impl IkeSa {
                 let Some(sa) = self.phase.authenticated() else {
                     return Ok(());
                 };
-                // A second crossing rekey while one waits is refused like a late one.
-                let closing = superseded || self.crossing.is_some();
+                // A second crossing rekey while one waits is refused like a late one, and so is
+                // a rekey of an SA we are deleting: the peer treats our delete as the end of
+                // its rekey (RFC 7296 section 2.25.2), and a successor made here would outlive
+                // it on our side only.
+                let closing = superseded
+                    || self.crossing.is_some()
+                    || self.queue.tasks().any(|t| matches!(t, Task::DeleteIke));
                 ike_rekey::respond(ctx, &self.link, sa, msg, (closing, rekeying))?
             }
             // New Child SAs belong on the successor IKE SA; while we rekey the IKE SA we cannot
