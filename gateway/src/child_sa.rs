@@ -7,8 +7,8 @@
 //! ID. A Child SA we created by answering the peer's rekey sends only once the peer has it
 //! (`ChildSaOutbound`, or its first packet: `esp::SaTable::install_inbound`). When
 //! IKE deletes an SA that has a successor, only its outbound half goes at once: its inbound half
-//! keeps receiving for [`DELETE_REKEYED_DELAY`] what the peer sent before it learned of the
-//! deletion (strongSwan's `delete_rekeyed_delay` does the same). That covers the packets in
+//! keeps receiving for the event's `linger` ([`ikev2::REKEYED_LINGER`]) what the peer sent
+//! before it learned of the deletion (strongSwan's `delete_rekeyed_delay` does the same). That covers the packets in
 //! flight of a rekey collision (RFC 7296 section 2.8.1), where the peer goes on sending on the
 //! redundant SA until its own delete is answered: a rekey loses nothing.
 //!
@@ -21,21 +21,23 @@
 //! - a hard limit asks for a rekey at once if none is on its way: the SA refuses packets now;
 //! - an SA whose successor is installed is left alone: IKE deletes it.
 //!
-//! The endpoint's rekey command today names a tunnel, not a Child SA, and rekeys every proxy ID
-//! of the tunnel; so a rekey is asked only while no proxy ID of the tunnel is in the middle of
-//! another rekey, and it is asked once for the whole tunnel.
+//! Each rekey names its Child SA by inbound SPI ([`ikev2::Endpoint::rekey_child_sa`]), so the
+//! other proxy IDs of the tunnel are left alone, and asking twice for an SA already being
+//! rekeyed does nothing.
+//!
+//! SPIs: the table hands out every inbound SPI the endpoint offers
+//! ([`ikev2::Endpoint::with_spis`]), so they are unique across all IKE SAs and encode their
+//! table slot.
 
 use crate::event::{without_keys, Event, LifetimeAction};
 use crate::Gateway;
 use core::time::Duration;
-use esp::{ChildHandle, LimitKind, SaEvent, TableEvent, TunnelId};
+use esp::{ChildHandle, LimitKind, SaEvent, SpiAllocator, TableEvent, TunnelId};
 use ikev2::proposal::EspSuite;
 use ikev2::{Event as IkeEvent, Outbound, Role};
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::time::Instant;
 
-/// How long the inbound half of an SA deleted after a rekey keeps receiving.
-pub(crate) const DELETE_REKEYED_DELAY: Duration = Duration::from_secs(5);
 /// Wait after an inbound soft limit before rekeying ourselves.
 pub(crate) const INBOUND_GRACE: Duration = Duration::from_secs(2);
 /// A requested rekey that produced no new Child SA after this long is asked again.
@@ -146,16 +148,6 @@ impl ChildSas {
             }
         }
     }
-
-    /// A tunnel may be rekeyed: no proxy ID of it has two Child SAs (a rekey under way) and no
-    /// rekey asked for it is still awaited.
-    fn settled(&self, tunnel: &str, now: Instant) -> bool {
-        let of = |c: &&Installed| c.live() && c.child.tunnel == tunnel;
-        let in_flight = self.list.iter().filter(of).any(|c| {
-            c.replaced || matches!(c.rekey, Rekey::Requested { at } if now < at + REKEY_TIMEOUT)
-        });
-        !in_flight
-    }
 }
 
 impl Gateway {
@@ -181,7 +173,11 @@ impl Gateway {
                     self.table.activate_outbound(c.handle);
                 }
             }
-            IkeEvent::ChildSaDown { inbound_spi, .. } => self.remove(now, *inbound_spi),
+            IkeEvent::ChildSaDown {
+                inbound_spi,
+                linger,
+                ..
+            } => self.remove(now, *inbound_spi, *linger),
             IkeEvent::IkeSaUp { gateway, sa, .. } => {
                 self.ike_up.push((gateway.clone(), sa.spi_i, now));
             }
@@ -214,6 +210,13 @@ impl Gateway {
         let handle = match installed {
             Ok(h) => h,
             Err(e) => {
+                // The SA is useless to both sides: its SPI goes back to the table, and IKE
+                // deletes it so the peer stops sending on it.
+                self.table.release_spi(child.inbound.spi);
+                let _ = self
+                    .endpoint
+                    .with_spis(&mut self.table)
+                    .delete_child_sa(now, child.inbound.spi);
                 return Some(Event::InstallFailed {
                     name: match &child.proxy_id {
                         Some(p) => format!("{}:{p}", child.tunnel),
@@ -221,7 +224,7 @@ impl Gateway {
                     },
                     inbound_spi: child.inbound.spi,
                     error: e.to_string(),
-                })
+                });
             }
         };
         let tunnel = self.table.tunnel(&child.tunnel)?;
@@ -252,7 +255,9 @@ impl Gateway {
         None
     }
 
-    fn remove(&mut self, now: Instant, inbound_spi: u32) {
+    /// IKE removed the SA: its outbound half goes now, its inbound half after `linger` (the
+    /// endpoint's figure for an SA with a successor, for the packets still on their way).
+    fn remove(&mut self, now: Instant, inbound_spi: u32, linger: Duration) {
         let list = &mut self.children.list;
         let Some(i) = list
             .iter()
@@ -260,14 +265,10 @@ impl Gateway {
         else {
             return;
         };
-        let successor = list
-            .iter()
-            .enumerate()
-            .any(|(j, o)| j != i && o.same_proxy_id(&list[i].child));
-        if successor {
+        if linger > Duration::ZERO {
             let c = &mut list[i];
             self.table.retire(c.handle);
-            c.retired_until = Some(now + DELETE_REKEYED_DELAY);
+            c.retired_until = Some(now + linger);
             c.rekey = Rekey::Idle;
             let child = c.child.clone();
             self.children.regroup(&child);
@@ -331,7 +332,7 @@ impl Gateway {
         self.events.push_back(event);
     }
 
-    /// Asks the endpoint for the rekeys that are due.
+    /// Asks the endpoint for the rekeys that are due, each for its own Child SA.
     pub(crate) fn service_rekeys(&mut self, now: Instant) {
         for c in self.children.list.iter_mut() {
             if let Rekey::Requested { at } = c.rekey {
@@ -340,33 +341,32 @@ impl Gateway {
                 }
             }
         }
-        let mut due: Vec<String> = Vec::new();
-        for c in &self.children.list {
-            if c.live()
-                && matches!(c.rekey, Rekey::Wanted { due } if due <= now)
-                && !due.contains(&c.child.tunnel)
+        let due: Vec<u32> = self
+            .children
+            .list
+            .iter()
+            .filter(|c| c.live() && !c.replaced)
+            .filter(|c| matches!(c.rekey, Rekey::Wanted { due } if due <= now))
+            .map(|c| c.child.inbound.spi)
+            .collect();
+        for spi in due {
+            let next = match self
+                .endpoint
+                .with_spis(&mut self.table)
+                .rekey_child_sa(now, spi)
             {
-                due.push(c.child.tunnel.clone());
-            }
-        }
-        for tunnel in due {
-            if !self.children.settled(&tunnel, now) {
-                continue;
-            }
-            let next = match self.endpoint.rekey_child(now, &tunnel) {
                 Ok(()) => Rekey::Requested { at: now },
                 Err(_) => Rekey::Wanted {
                     due: now + RETRY_WAIT,
                 },
             };
-            for c in self.children.list.iter_mut() {
-                if c.live() && c.child.tunnel == tunnel && !c.replaced {
-                    // The endpoint rekeys every proxy ID of the tunnel.
-                    c.rekey = match (next, c.rekey) {
-                        (Rekey::Wanted { .. }, Rekey::Idle) => Rekey::Idle,
-                        (n, _) => n,
-                    };
-                }
+            if let Some(c) = self
+                .children
+                .list
+                .iter_mut()
+                .find(|c| c.live() && c.child.inbound.spi == spi)
+            {
+                c.rekey = next;
             }
         }
     }

@@ -47,7 +47,9 @@ impl Gateway {
         let a = match kind {
             Ok(Kind::Ike) => {
                 // The endpoint strips the non-ESP marker itself.
-                self.endpoint.handle_datagram(now, local, remote, buf);
+                self.endpoint
+                    .with_spis(&mut self.table)
+                    .handle_datagram(now, local, remote, buf);
                 Action::Consumed
             }
             Ok(Kind::Keepalive) => Action::Consumed,
@@ -90,7 +92,12 @@ impl Gateway {
                 if let EspError::UnknownSpi(spi) = e {
                     if !self.invalid_spi.allow(now, peer, spi) {
                         self.counters.invalid_spi_suppressed += 1;
-                    } else if self.endpoint.invalid_spi(now, peer, spi).is_ok() {
+                    } else if self
+                        .endpoint
+                        .with_spis(&mut self.table)
+                        .invalid_spi(now, peer, spi)
+                        .is_ok()
+                    {
                         self.counters.invalid_spi_sent += 1;
                     }
                 }

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 pub enum LifetimeAction {
     /// It asked the IKE endpoint to rekey the Child SA.
     Rekey,
-    /// It will rekey once the tunnel's other rekeys are done, unless the peer rekeys first.
+    /// It will rekey in a moment, unless the peer rekeys first.
     RekeyPending,
     /// A successor is installed; the old SA waits for its deletion and carries nothing new.
     Replaced,

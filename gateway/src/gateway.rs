@@ -143,8 +143,9 @@ pub enum Action {
 ///     [`poll_timeout`](Self::poll_timeout) has passed;
 /// - **commands**: [`connect`](Self::connect) (or [`connect_all`](Self::connect_all)) once at
 ///   start for the tunnels this side initiates; the others only when an admin asks
-///   ([`rekey_child`](Self::rekey_child), [`rekey_ike`](Self::rekey_ike),
-///   [`delete_child`](Self::delete_child), [`delete_ike`](Self::delete_ike),
+///   ([`rekey_child`](Self::rekey_child), [`rekey_child_sa`](Self::rekey_child_sa),
+///   [`rekey_ike`](Self::rekey_ike), [`delete_child`](Self::delete_child),
+///   [`delete_child_sa`](Self::delete_child_sa), [`delete_ike`](Self::delete_ike),
 ///   [`liveness_check`](Self::liveness_check), [`clear_sessions`](Self::clear_sessions));
 ///   and [`set_interface_address`](Self::set_interface_address) for the addresses of the
 ///   non-tunnel interfaces;
@@ -344,7 +345,10 @@ impl Gateway {
     /// gateway keeps the tunnel up from then on (rekeys, restarts after a dead peer, the
     /// tunnel monitor's renegotiation). Calling it again retries the proxy IDs that failed.
     pub fn connect(&mut self, now: Instant, tunnel: &str) -> Result<(), Error> {
-        let r = self.endpoint.connect(now, tunnel);
+        let r = self
+            .endpoint
+            .with_spis(&mut self.table)
+            .connect(now, tunnel);
         self.after(now);
         Ok(r?)
     }
@@ -371,7 +375,33 @@ impl Gateway {
     /// Rekeys the Child SAs of `tunnel` now (`test vpn ipsec-sa` style). Not for lifetimes:
     /// the gateway rekeys on the datapath's byte and packet limits and the endpoint on time.
     pub fn rekey_child(&mut self, now: Instant, tunnel: &str) -> Result<(), Error> {
-        let r = self.endpoint.rekey_child(now, tunnel);
+        let r = self
+            .endpoint
+            .with_spis(&mut self.table)
+            .rekey_child(now, tunnel);
+        self.after(now);
+        Ok(r?)
+    }
+
+    /// Rekeys the one Child SA whose inbound SPI is `inbound_spi` (as [`show`](Self::show)
+    /// lists it), leaving the tunnel's other proxy IDs alone. For an admin, like
+    /// [`rekey_child`](Self::rekey_child); see [`ikev2::Endpoint::rekey_child_sa`].
+    pub fn rekey_child_sa(&mut self, now: Instant, inbound_spi: u32) -> Result<(), Error> {
+        let r = self
+            .endpoint
+            .with_spis(&mut self.table)
+            .rekey_child_sa(now, inbound_spi);
+        self.after(now);
+        Ok(r?)
+    }
+
+    /// Deletes the one Child SA whose inbound SPI is `inbound_spi`: it stops carrying traffic
+    /// at once, and is removed from the datapath when the peer confirms.
+    pub fn delete_child_sa(&mut self, now: Instant, inbound_spi: u32) -> Result<(), Error> {
+        let r = self
+            .endpoint
+            .with_spis(&mut self.table)
+            .delete_child_sa(now, inbound_spi);
         self.after(now);
         Ok(r?)
     }
@@ -379,7 +409,10 @@ impl Gateway {
     /// Deletes the Child SAs of `tunnel` (`clear vpn ipsec-sa tunnel`); they are removed from
     /// the datapath when the peer confirms. They stay down until [`connect`](Self::connect).
     pub fn delete_child(&mut self, now: Instant, tunnel: &str) -> Result<(), Error> {
-        let r = self.endpoint.delete_child(now, tunnel);
+        let r = self
+            .endpoint
+            .with_spis(&mut self.table)
+            .delete_child(now, tunnel);
         self.after(now);
         Ok(r?)
     }
@@ -387,21 +420,30 @@ impl Gateway {
     /// Rekeys the IKE SA of `gateway` now; it also happens by itself before the IKE lifetime
     /// ends.
     pub fn rekey_ike(&mut self, now: Instant, gateway: &str) -> Result<(), Error> {
-        let r = self.endpoint.rekey_ike(now, gateway);
+        let r = self
+            .endpoint
+            .with_spis(&mut self.table)
+            .rekey_ike(now, gateway);
         self.after(now);
         Ok(r?)
     }
 
     /// Deletes the IKE SA of `gateway` and its Child SAs (`clear vpn ike-sa gateway`).
     pub fn delete_ike(&mut self, now: Instant, gateway: &str) -> Result<(), Error> {
-        let r = self.endpoint.delete_ike(now, gateway);
+        let r = self
+            .endpoint
+            .with_spis(&mut self.table)
+            .delete_ike(now, gateway);
         self.after(now);
         Ok(r?)
     }
 
     /// Sends a liveness check to `gateway`'s peer now.
     pub fn liveness_check(&mut self, now: Instant, gateway: &str) -> Result<(), Error> {
-        let r = self.endpoint.liveness_check(now, gateway);
+        let r = self
+            .endpoint
+            .with_spis(&mut self.table)
+            .liveness_check(now, gateway);
         self.after(now);
         Ok(r?)
     }
@@ -425,7 +467,7 @@ impl Gateway {
     /// limits, session ageing, tunnel monitor probes. Calling it early or twice is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.endpoint.poll_timeout().is_some_and(|t| t <= now) {
-            self.endpoint.handle_timeout(now);
+            self.endpoint.with_spis(&mut self.table).handle_timeout(now);
         }
         if self.table.poll_timeout().is_some_and(|t| t <= now) {
             self.table.handle_timeout(now);

@@ -385,14 +385,21 @@ impl Gateway {
             .iter()
             .any(|s| s.gateway == gw && s.established);
         if established {
-            if self.endpoint.delete_ike(now, &gw).is_ok()
+            if self
+                .endpoint
+                .with_spis(&mut self.table)
+                .delete_ike(now, &gw)
+                .is_ok()
                 && initiates
                 && !self.reconnect.contains(&gw)
             {
                 self.reconnect.push(gw);
             }
         } else if initiates {
-            let _ = self.endpoint.connect(now, tunnel);
+            let _ = self
+                .endpoint
+                .with_spis(&mut self.table)
+                .connect(now, tunnel);
         }
     }
 
@@ -409,7 +416,7 @@ impl Gateway {
             .map(|t| t.name.clone())
             .collect();
         for t in tunnels {
-            let _ = self.endpoint.connect(now, &t);
+            let _ = self.endpoint.with_spis(&mut self.table).connect(now, &t);
         }
     }
 

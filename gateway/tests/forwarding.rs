@@ -331,3 +331,49 @@ fn events_and_show_data_carry_no_keys() {
         .iter()
         .any(|r| r.connected && r.destination == "10.1.0.0/24"));
 }
+
+#[test]
+fn per_sa_rekey_and_delete_act_on_the_one_child_sa_they_name() {
+    let mut net = up();
+    let (lan, servers) = (
+        spi_of(&mut net, "branch", "lan"),
+        spi_of(&mut net, "branch", "servers"),
+    );
+    // The table hands out every inbound SPI IKE offers: each encodes a small table slot.
+    for spi in [lan, servers, spi_of(&mut net, "hq", "lan")] {
+        assert!(spi & 0xffff < 16, "{spi:08x} is not a table slot SPI");
+    }
+    let now = net.now;
+    net.node("branch").gw.rekey_child_sa(now, lan).unwrap();
+    net.run_for(Duration::from_secs(10));
+    let new_lan = spi_of(&mut net, "branch", "lan");
+    assert_ne!(new_lan, lan);
+    assert!(new_lan & 0xffff < 16);
+    assert_eq!(spi_of(&mut net, "branch", "servers"), servers, "untouched");
+    let log = net.node("branch").log();
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!("rekey of SPI:{lan:08X}"))),
+        "{log:?}"
+    );
+    let p = udp([10, 1, 0, 5], [10, 2, 0, 7], 40000, 53, b"query");
+    assert!(matches!(net.send_from_lan("hq", &p), Action::Send(_)));
+    net.settle();
+    assert_eq!(
+        net.node("branch").lan.pop().expect("delivered").spi,
+        Some(new_lan)
+    );
+
+    let now = net.now;
+    net.node("branch").gw.delete_child_sa(now, servers).unwrap();
+    net.run_for(Duration::from_secs(10));
+    let now = net.now;
+    let sas = net.node("branch").gw.show_ipsec_sa(now).sas;
+    assert_eq!(sas.len(), 1, "{sas:?}");
+    assert_eq!(sas[0].spi_in, new_lan);
+    assert!(net.node("branch").gw.delete_child_sa(now, servers).is_err());
+    // The tunnel still carries its other proxy ID.
+    assert!(matches!(net.send_from_lan("hq", &p), Action::Send(_)));
+    net.settle();
+    assert!(net.node("branch").lan.pop().is_some());
+}

@@ -1,5 +1,6 @@
 //! What an IKE SA borrows from its endpoint while it processes one input: the time, the
-//! configuration, the crypto provider and random source, and the queues of datagrams and events.
+//! configuration, the crypto provider and random source, the inbound SPI allocator, and the
+//! queues of datagrams and events.
 
 use crate::config::{EndpointConfig, GatewayConfig, TunnelConfig};
 use crate::error::LocalError;
@@ -7,8 +8,9 @@ use crate::event::Event;
 use crate::nat::{NATT_PORT, NON_ESP_MARKER};
 use core::time::Duration;
 use ipsec_core::crypto::{ActiveKeyExchange, CryptoError, CryptoProvider, DhGroup, SecureRandom};
+use ipsec_core::spi::{SpiAllocator, SpiError};
 use ipsec_core::time::{Instant, UnixTime};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 
 /// Length of our nonces: 32 bytes, at least half the key size of every PRF we support (RFC 7296
@@ -34,6 +36,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) cfg: &'a EndpointConfig,
     pub(crate) provider: &'a CryptoProvider,
     pub(crate) rng: &'a dyn SecureRandom,
+    /// Hands out every inbound (ESP) SPI we offer, whatever the exchange and role.
+    pub(crate) spis: &'a mut dyn SpiAllocator,
+    /// The IKE SPIs of the endpoint's SAs, which a new one must avoid.
+    pub(crate) ike_spis: &'a HashSet<u64>,
     pub(crate) out: &'a mut VecDeque<Datagram>,
     pub(crate) events: &'a mut VecDeque<Event>,
 }
@@ -122,15 +128,25 @@ impl<'a> Ctx<'a> {
         d.min(limit)
     }
 
-    /// A fresh IKE SPI: non-zero and not `taken`. A random source that cannot produce one in a
-    /// few tries is broken: [`CryptoError::RandomFailed`] rather than a loop.
-    pub(crate) fn fresh_ike_spi(&self, taken: impl Fn(u64) -> bool) -> Result<u64, LocalError> {
-        fresh_ike_spi(self.rng, taken)
+    /// A fresh IKE SPI: non-zero and not used by another IKE SA of the endpoint. A random
+    /// source that cannot produce one in a few tries is broken: [`CryptoError::RandomFailed`]
+    /// rather than a loop.
+    pub(crate) fn fresh_ike_spi(&self) -> Result<u64, LocalError> {
+        fresh_ike_spi(self.rng, |s| self.ike_spis.contains(&s))
     }
 
-    /// A fresh ESP SPI: never 0-255 (reserved, RFC 4303 section 2.1) and not `taken`.
-    pub(crate) fn fresh_child_spi(&self, taken: impl Fn(u32) -> bool) -> Result<u32, LocalError> {
-        fresh_child_spi(self.rng, taken)
+    /// A fresh inbound SPI to offer the peer, unique among every SA of the endpoint's datapath
+    /// (see [`ipsec_core::spi`]). Once offered it is installed ([`Event::ChildSaUp`] carries
+    /// it) or given back with [`release_spi`](Self::release_spi).
+    pub(crate) fn allocate_spi(&mut self) -> Result<u32, SpiError> {
+        self.spis.allocate_spi()
+    }
+
+    /// Gives back an SPI from [`allocate_spi`](Self::allocate_spi) that will never be
+    /// installed: the negotiation failed, the peer refused, or the request was dropped.
+    pub(crate) fn release_spi(&mut self, spi: u32) {
+        tracing::trace!(spi = format_args!("{spi:08x}"), "inbound SPI released");
+        self.spis.release_spi(spi);
     }
 
     /// The gateway named `name` (it exists: the configuration is validated and never changes).
@@ -164,7 +180,8 @@ pub(crate) fn fresh_ike_spi(
     Err(CryptoError::RandomFailed.into())
 }
 
-/// A fresh ESP SPI drawn from `rng` (see [`Ctx::fresh_child_spi`]).
+/// A fresh ESP SPI drawn from `rng`: never 0-255 (reserved, RFC 4303 section 2.1) and not
+/// `taken`.
 pub(crate) fn fresh_child_spi(
     rng: &dyn SecureRandom,
     taken: impl Fn(u32) -> bool,

@@ -10,6 +10,7 @@
 
 use crate::wire::{self, NotifyType};
 use ipsec_core::crypto::{CryptoError, DhGroup};
+use ipsec_core::spi::SpiError;
 
 /// A failure on our side, never the peer's: our random source or crypto provider, a key
 /// derivation, encoding our own message. The peer is told nothing about it.
@@ -28,6 +29,10 @@ pub enum LocalError {
     /// A name the validated configuration holds went missing (a bug).
     #[error("configuration has no {0}")]
     Inconsistent(String),
+    /// The SPI allocator had no inbound SPI to give (a full SA table): retry once SAs are
+    /// deleted. A peer asking for a Child SA meanwhile is told NO_ADDITIONAL_SAS.
+    #[error("inbound SPI: {0}")]
+    Spi(#[from] SpiError),
 }
 
 /// Why a configuration cannot run. The message names the object and field.
@@ -60,6 +65,10 @@ pub enum CommandError {
     /// The command needs an established IKE SA (or Child SA) for this name and there is none.
     #[error("no established SA for `{0}`")]
     NotEstablished(String),
+    /// No established IKE SA carries a Child SA with this inbound SPI: it was deleted, or
+    /// never came up.
+    #[error("no Child SA with inbound SPI {0:08X}")]
+    NoChildSa(u32),
     /// Our side failed while starting the exchange.
     #[error(transparent)]
     Local(#[from] LocalError),

@@ -192,6 +192,14 @@ fn notify_name(n: u16) -> String {
         .unwrap_or_else(|| n.to_string())
 }
 
+/// `tunnel:proxy-id`, as PAN-OS names a Child SA in its logs.
+fn sa_name(tunnel: &str, proxy_id: Option<&str>) -> String {
+    match proxy_id {
+        Some(p) => format!("{tunnel}:{p}"),
+        None => tunnel.to_owned(),
+    }
+}
+
 /// Renders a selector as PAN-OS does in proxy-ID log lines.
 fn ts_text(ts: &[TrafficSelector]) -> String {
     ts.iter()
@@ -300,7 +308,8 @@ pub enum Event {
         suite: EspSuite,
         /// When to send on it: [`Outbound::Later`] when we answered the peer's rekey.
         outbound: Outbound,
-        /// For a rekey: the inbound SPI of the Child SA it replaces.
+        /// For a rekey (RFC 7296 section 1.3.3): the inbound SPI of the Child SA this one
+        /// replaces. The old SA stays installed until its [`Event::ChildSaDown`].
         replaces: Option<u32>,
     },
     /// Send on this Child SA from now on (it came up with [`Outbound::Later`] and the peer has
@@ -318,6 +327,8 @@ pub enum Event {
     ChildSaDown {
         /// The `ipsec-tunnel`.
         tunnel: String,
+        /// The proxy ID (`None` for a tunnel without proxy IDs).
+        proxy_id: Option<String>,
         /// Our inbound SPI.
         inbound_spi: u32,
         /// The peer's (outbound) SPI.
@@ -387,12 +398,15 @@ impl fmt::Display for Event {
                 "IKE phase-2 negotiation is succeeded as {}, {}. Established SA: {}-{} \
                  SPI:{:08X}/{:08X} tunnel {} gateway {gateway}, proposal {suite}{}.",
                 role,
-                if replaces.is_some() { "rekey" } else { "non-rekey" },
+                match replaces {
+                    Some(old) => format!("rekey of SPI:{old:08X}"),
+                    None => "non-rekey".to_owned(),
+                },
                 child.local_addr.ip(),
                 child.remote_addr.ip(),
                 child.inbound.spi,
                 child.outbound.spi,
-                child.tunnel,
+                sa_name(&child.tunnel, child.proxy_id.as_deref()),
                 if child.encapsulation.is_some() {
                     ", UDP-encapsulated"
                 } else {
@@ -409,13 +423,15 @@ impl fmt::Display for Event {
             ),
             Event::ChildSaDown {
                 tunnel,
+                proxy_id,
                 inbound_spi,
                 outbound_spi,
                 reason,
                 ..
             } => write!(
                 f,
-                "IPSec SA SPI:{inbound_spi:08X}/{outbound_spi:08X} of tunnel {tunnel} deleted: {reason}."
+                "IPSec SA SPI:{inbound_spi:08X}/{outbound_spi:08X} of tunnel {} deleted: {reason}.",
+                sa_name(tunnel, proxy_id.as_deref())
             ),
             Event::Phase1Failed {
                 gateway,
@@ -447,12 +463,13 @@ impl fmt::Display for Event {
             Event::Phase2Failed {
                 tunnel,
                 role,
-                reason: Reason::TsUnacceptable {
-                    received_local,
-                    received_remote,
-                    local,
-                    remote,
-                },
+                reason:
+                    Reason::TsUnacceptable {
+                        received_local,
+                        received_remote,
+                        local,
+                        remote,
+                    },
             } => write!(
                 f,
                 "IKE phase-2 negotiation failed when processing Proxy ID. Received local id {}, \

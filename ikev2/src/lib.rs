@@ -120,6 +120,6 @@ pub mod testing;
 mod timer;
 pub mod wire;
 
-pub use endpoint::{ChildSaInfo, Endpoint, IkeSaInfo, Received, Stats, Transmit};
+pub use endpoint::{ChildSaInfo, Endpoint, IkeSaInfo, Received, Stats, Transmit, WithSpis};
 pub use error::{CommandError, ConfigError, LocalError, Mismatch, NegotiationError};
 pub use event::{Event, Outbound, Reason, Role, SaName, REKEYED_LINGER};

@@ -367,3 +367,84 @@ fn crossing_ike_rekeys_are_settled_by_the_nonces() {
         assert!(l.delivered > 250 && r.delivered > 250);
     }
 }
+
+const INFORMATIONAL: u8 = 37;
+
+/// The answer to the left side's Child SA rekey is on its way when the right side rekeys the
+/// IKE SA (RFC 7296 section 2.8.2 leaves the Child SA work in flight to the implementations):
+/// the answer arrives after the left side answered the IKE SA rekey, on the IKE SA that is now
+/// superseded, before the right side's Delete of it. The Child SA the right side made is the
+/// one both sides end up with; none is left behind on the right side, none goes with the old
+/// IKE SA, and no packet is lost.
+///
+/// ```text
+/// left                                             right
+/// CREATE_CHILD_SA {N(REKEY_SA) SA Ni TSi TSr} -->  new Child SA (outbound later)
+///                                  (delayed)  <--  {SA Nr TSi TSr}
+///                                             <--  CREATE_CHILD_SA {SA(IKE) Ni KEi}
+/// {SA Nr KEr}                                 -->  new IKE SA; the Child SAs move
+///                                             <--  {SA Nr TSi TSr} (the delayed answer, old IKE SA)
+///                                  (delayed)  <--  INFORMATIONAL {D(IKE)} (old IKE SA)
+/// ```
+#[test]
+fn a_child_sa_answer_after_the_peers_ike_rekey_lands_on_the_new_ike_sa() {
+    for seed in 130..134 {
+        let (l, r) = configs(Duration::from_secs(3600));
+        let mut p = Pair::new(l, r, seed);
+        up(&mut p);
+        p.start_probes(PROBE);
+        p.drive_for(Duration::from_millis(500));
+        let old = p.installed(Side::Left)[0].inbound.spi;
+        let answer: Rc<std::cell::RefCell<Option<Vec<u8>>>> = Rc::default();
+        let delete: Rc<std::cell::RefCell<Option<Vec<u8>>>> = Rc::default();
+        let hold = Rc::new(Cell::new(true));
+        let (a, d, h) = (answer.clone(), delete.clone(), hold.clone());
+        p.tamper = Some(Box::new(move |from, _, b| {
+            if from != Side::Right || !h.get() {
+                return Verdict::Deliver;
+            }
+            if is_response(b, CREATE_CHILD_SA) && a.borrow().is_none() {
+                *a.borrow_mut() = Some(b.clone());
+                return Verdict::Drop;
+            }
+            if is_request(b, INFORMATIONAL) && a.borrow().is_some() {
+                *d.borrow_mut() = Some(b.clone());
+                return Verdict::Drop;
+            }
+            Verdict::Deliver
+        }));
+        p.left.rekey_child(p.now, "tun").unwrap();
+        assert!(p.drive_until(Duration::from_secs(1), |_| answer.borrow().is_some()));
+        p.right.rekey_ike(p.now, "gw").unwrap();
+        assert!(
+            p.drive_until(Duration::from_secs(1), |_| delete.borrow().is_some()),
+            "seed {seed}: the right side deletes its old IKE SA"
+        );
+        hold.set(false);
+        let held = answer.borrow_mut().take().unwrap();
+        assert!(p.inject(Side::Right, "gw", &held[..]));
+        p.drive_for(Duration::from_millis(100));
+        let held = delete.borrow_mut().take().unwrap();
+        assert!(p.inject(Side::Right, "gw", &held[..]));
+        p.drive_for(Duration::from_secs(8));
+        drain(&mut p);
+        assert!(
+            converged(&p),
+            "seed {seed}: left {:x?} right {:x?}\nleft {:#?}\nright {:#?}",
+            p.installed(Side::Left)
+                .iter()
+                .map(|c| c.inbound.spi)
+                .collect::<Vec<_>>(),
+            p.installed(Side::Right)
+                .iter()
+                .map(|c| c.inbound.spi)
+                .collect::<Vec<_>>(),
+            p.left_events,
+            p.right_events
+        );
+        assert_ne!(p.installed(Side::Left)[0].inbound.spi, old, "seed {seed}");
+        assert!(failures(&p).is_empty(), "seed {seed}: {:?}", failures(&p));
+        let (l, r) = lost(&p);
+        assert_eq!(l.lost() + r.lost(), 0, "seed {seed}: {l:?} {r:?}");
+    }
+}

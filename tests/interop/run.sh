@@ -467,6 +467,8 @@ rekey() {
     [ -n "$second" ] || { echo "no second child-sa-installed event"; return 1; }
     grep -q "^EVENT child-sa-deleted .*spi_in=$(word spi_in "$first") " "$DIR/peer.out" ||
       { echo "the rekeyed Child SA $(word spi_in "$first") was not deleted"; return 1; }
+    [ "$(word replaces "$second")" = "$(word spi_in "$first")" ] ||
+      { echo "the new Child SA does not name the one it replaced: $second"; return 1; }
     [ "$(word spi_in "$second")" = "$(word out "$sw")" ] &&
       [ "$(word spi_out "$second")" = "$(word in "$sw")" ] ||
       { echo "new Child SA SPIs disagree: ours $second, charon $sw"; return 1; }

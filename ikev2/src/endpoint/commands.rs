@@ -1,12 +1,16 @@
 //! The endpoint's commands: bring tunnels up, rekey, delete, check liveness, report SPIs.
+//!
+//! Each public command runs with the endpoint's own SPI allocator; the `*_using` forms take the
+//! one lent through [`Endpoint::with_spis`].
 
-use super::{ctx, Endpoint, IkeSa, Rng};
+use super::{ctx, Endpoint, IkeSa};
 use crate::ctx::Ctx;
-use crate::error::CommandError;
+use crate::error::{CommandError, LocalError};
 use crate::exchange::ike_sa_init;
 use crate::exchange::{child_request, proposed_children};
-use crate::sa::{ChildRequest, Task};
+use crate::sa::Task;
 use ipsec_core::child_sa::ChildSa;
+use ipsec_core::spi::SpiAllocator;
 use ipsec_core::time::Instant;
 use std::net::IpAddr;
 
@@ -27,6 +31,15 @@ impl Endpoint {
     /// [`Event::Phase2Failed`]: crate::Event::Phase2Failed
     /// [`Event::ChildSaUp`]: crate::Event::ChildSaUp
     pub fn connect(&mut self, now: Instant, tunnel: &str) -> Result<(), CommandError> {
+        self.own_spis(|ep, spis| ep.connect_using(spis, now, tunnel))
+    }
+
+    pub(super) fn connect_using(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        tunnel: &str,
+    ) -> Result<(), CommandError> {
         let t = self
             .cfg
             .tunnel(tunnel)
@@ -54,19 +67,29 @@ impl Endpoint {
             None => {
                 let gname = g.name.clone();
                 let spi_i = self.new_spi()?;
-                let child_spi = self.new_child_spi()?;
                 self.restarts.retain(|(t, _)| t != tunnel);
-                let mut ctx = ctx!(self, now);
+                let mut ctx = ctx!(self, now, spis);
                 let g = ctx.gateway(&gname)?;
-                let first = child_request(&ctx, tunnel, 0, child_spi, peer)?;
-                let sa = IkeSa::initiate(&mut ctx, g, (peer, group), spi_i, first)?;
-                self.sas.insert(spi_i, Box::new(sa));
+                let mut first = child_request(&ctx, tunnel, 0, 0, peer)?;
+                first.spi = ctx.allocate_spi().map_err(LocalError::from)?;
+                let spi = first.spi;
+                let sa = match IkeSa::initiate(&mut ctx, g, (peer, group), spi_i, first) {
+                    Ok(sa) => sa,
+                    Err(e) => {
+                        ctx.release_spi(spi);
+                        return Err(e.into());
+                    }
+                };
+                self.insert_sa(spi_i, Box::new(sa));
                 spi_i
             }
         };
         // Every proxy ID not yet up or on its way gets a CREATE_CHILD_SA; the queue sends them
         // one after the other once the IKE SA is established.
         let Some(sa) = self.sas.get(&key) else {
+            return Ok(());
+        };
+        let Some(t) = self.cfg.tunnel(tunnel) else {
             return Ok(());
         };
         let peer = sa.remote().ip();
@@ -77,20 +100,18 @@ impl Endpoint {
             .map(|(i, _)| i)
             .collect();
         for index in missing {
-            let spi = self.new_child_spi()?;
-            let req = {
-                let ctx = ctx!(self, now);
-                child_request(&ctx, tunnel, index, spi, peer)?
-            };
+            let mut ctx = ctx!(self, now, spis);
+            let mut req = child_request(&ctx, tunnel, index, 0, peer)?;
+            req.spi = ctx.allocate_spi().map_err(LocalError::from)?;
             if let Some(sa) = self.sas.get_mut(&key) {
                 sa.push_task(Task::create_child(req));
             }
         }
         if let Some(sa) = self.sas.get_mut(&key) {
-            let mut ctx = ctx!(self, now);
+            let mut ctx = ctx!(self, now, spis);
             sa.kick(&mut ctx)?;
         }
-        self.after(now, key);
+        self.after(spis, now, key);
         Ok(())
     }
 
@@ -106,86 +127,172 @@ impl Endpoint {
             .ok_or_else(|| CommandError::NotEstablished(gateway.to_owned()))
     }
 
-    fn queue_task(&mut self, now: Instant, spi: u64, task: Task) -> Result<(), CommandError> {
-        if let Some(sa) = self.sas.get_mut(&spi) {
-            let mut ctx = ctx!(self, now);
+    fn queue_task(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        key: u64,
+        task: Task,
+    ) -> Result<(), CommandError> {
+        if let Some(sa) = self.sas.get_mut(&key) {
+            let mut ctx = ctx!(self, now, spis);
             sa.queue_task(&mut ctx, task)?;
         }
-        self.after(now, spi);
+        self.after(spis, now, key);
         Ok(())
     }
 
-    /// The Child SAs of `tunnel`, with the key of the IKE SA that carries each.
-    fn children_of(&self, tunnel: &str) -> Vec<(u64, &ChildSa)> {
+    /// The established IKE SA that carries the Child SA with inbound SPI `spi`.
+    fn carrier_of(&self, spi: u32) -> Result<u64, CommandError> {
         self.sas
             .iter()
+            .find(|(_, s)| s.is_usable() && s.children().any(|c| c.inbound.spi == spi))
+            .map(|(k, _)| *k)
+            .ok_or(CommandError::NoChildSa(spi))
+    }
+
+    /// The Child SAs of `tunnel`, with the key of the IKE SA that carries each.
+    fn children_of(&self, tunnel: &str) -> Result<Vec<(u64, &ChildSa)>, CommandError> {
+        if self.cfg.tunnel(tunnel).is_none() {
+            return Err(CommandError::UnknownTunnel(tunnel.to_owned()));
+        }
+        let found: Vec<(u64, &ChildSa)> = self
+            .sas
+            .iter()
+            .filter(|(_, s)| s.is_usable())
             .flat_map(|(k, s)| {
                 s.children()
                     .filter(|c| c.tunnel == tunnel)
                     .map(move |c| (*k, c))
             })
-            .collect()
-    }
-
-    /// Rekeys the Child SAs of `tunnel`, one per proxy ID (RFC 7296 section 1.3.3): a new
-    /// Child SA with fresh nonces (and PFS when the IPsec crypto profile has a group) is created
-    /// with CREATE_CHILD_SA and N(REKEY_SA); [`Event::ChildSaUp`] reports it, then the old one
-    /// is deleted ([`Event::ChildSaDown`]). Call it when the datapath reports the soft lifetime.
-    ///
-    /// [`Event::ChildSaUp`]: crate::Event::ChildSaUp
-    /// [`Event::ChildSaDown`]: crate::Event::ChildSaDown
-    pub fn rekey_child(&mut self, now: Instant, tunnel: &str) -> Result<(), CommandError> {
-        // The oldest Child SA of each proxy ID (a second one is a rekey's successor), unless
-        // that proxy ID's rekey is already under way (the command repeated, or the lifetime
-        // timer came first).
-        let mut found: Vec<(u64, ChildSa)> = Vec::new();
-        let children = self.children_of(tunnel);
-        if children.is_empty() {
-            return Err(CommandError::NotEstablished(tunnel.to_owned()));
-        }
-        for (k, c) in children {
-            let under_way = self
-                .sas
-                .get(&k)
-                .is_some_and(|s| s.rekey_under_way(tunnel, c.proxy_id.as_deref()));
-            if !under_way
-                && !found
-                    .iter()
-                    .any(|(fk, f)| *fk == k && f.proxy_id == c.proxy_id)
-            {
-                found.push((k, c.clone()));
-            }
-        }
-        for (key, old) in found {
-            let req = ChildRequest::rekey_of(&old, self.new_child_spi()?);
-            self.queue_task(now, key, Task::create_child(req))?;
-        }
-        Ok(())
-    }
-
-    /// Deletes the Child SAs of `tunnel` with an INFORMATIONAL exchange; [`Event::ChildSaDown`]
-    /// follows when the peer confirms.
-    ///
-    /// [`Event::ChildSaDown`]: crate::Event::ChildSaDown
-    pub fn delete_child(&mut self, now: Instant, tunnel: &str) -> Result<(), CommandError> {
-        let found: Vec<(u64, u32)> = self
-            .children_of(tunnel)
-            .into_iter()
-            .map(|(k, c)| (k, c.inbound.spi))
             .collect();
         if found.is_empty() {
             return Err(CommandError::NotEstablished(tunnel.to_owned()));
         }
+        Ok(found)
+    }
+
+    /// Rekeys the Child SA whose inbound SPI is `inbound_spi` (RFC 7296 section 1.3.3): a new
+    /// Child SA with fresh nonces (and PFS when the IPsec crypto profile has a group) is created
+    /// with CREATE_CHILD_SA and N(REKEY_SA); [`Event::ChildSaUp`] reports it, naming the SA it
+    /// replaces, then the old one is deleted ([`Event::ChildSaDown`]).
+    ///
+    /// When to call it: when the datapath reports that the SA reached its *byte* or *packet*
+    /// soft limit, or that its sequence number is about to run out, and for an admin's
+    /// `test vpn ipsec-sa`. Not for the time lifetime: the endpoint rekeys every Child SA at
+    /// 85-90 % of its lifetime by itself, and a second rekey of the same SA only makes the two
+    /// peers collide. Calling it for an SA that is already being rekeyed, already replaced, or
+    /// being deleted does nothing and succeeds, so a datapath may report a limit more than
+    /// once. Fails with [`CommandError::NoChildSa`] when no established IKE SA carries it.
+    ///
+    /// [`Event::ChildSaUp`]: crate::Event::ChildSaUp
+    /// [`Event::ChildSaDown`]: crate::Event::ChildSaDown
+    pub fn rekey_child_sa(&mut self, now: Instant, inbound_spi: u32) -> Result<(), CommandError> {
+        self.own_spis(|ep, spis| ep.rekey_child_sa_using(spis, now, inbound_spi))
+    }
+
+    pub(super) fn rekey_child_sa_using(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        inbound_spi: u32,
+    ) -> Result<(), CommandError> {
+        let key = self.carrier_of(inbound_spi)?;
+        if let Some(sa) = self.sas.get_mut(&key) {
+            let mut ctx = ctx!(self, now, spis);
+            sa.rekey_child(&mut ctx, inbound_spi)?;
+        }
+        self.after(spis, now, key);
+        Ok(())
+    }
+
+    /// Deletes the Child SA whose inbound SPI is `inbound_spi` with an INFORMATIONAL exchange
+    /// (`clear vpn ipsec-sa`); [`Event::ChildSaDown`] follows. For an SA the datapath cannot
+    /// use (it failed to install it, or it reached a hard limit with no rekey possible). The
+    /// proxy ID stays down until [`connect`](Self::connect) or the peer brings it back. Fails
+    /// with [`CommandError::NoChildSa`] when no established IKE SA carries it.
+    ///
+    /// [`Event::ChildSaDown`]: crate::Event::ChildSaDown
+    pub fn delete_child_sa(&mut self, now: Instant, inbound_spi: u32) -> Result<(), CommandError> {
+        self.own_spis(|ep, spis| ep.delete_child_sa_using(spis, now, inbound_spi))
+    }
+
+    pub(super) fn delete_child_sa_using(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        inbound_spi: u32,
+    ) -> Result<(), CommandError> {
+        let key = self.carrier_of(inbound_spi)?;
+        self.queue_task(spis, now, key, Task::DeleteChild(inbound_spi))
+    }
+
+    /// Rekeys every Child SA of `tunnel`, one per proxy ID, as [`rekey_child_sa`] does for
+    /// one: `test vpn ipsec-sa tunnel`. For an admin only; see [`rekey_child_sa`] for what
+    /// not to call it for.
+    ///
+    /// [`rekey_child_sa`]: Self::rekey_child_sa
+    pub fn rekey_child(&mut self, now: Instant, tunnel: &str) -> Result<(), CommandError> {
+        self.own_spis(|ep, spis| ep.rekey_child_using(spis, now, tunnel))
+    }
+
+    pub(super) fn rekey_child_using(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        tunnel: &str,
+    ) -> Result<(), CommandError> {
+        let found: Vec<u32> = self
+            .children_of(tunnel)?
+            .into_iter()
+            .map(|(_, c)| c.inbound.spi)
+            .collect();
+        // The SA of a proxy ID that is already replaced is skipped: its successor is the one
+        // that carries the proxy ID.
+        for spi in found {
+            self.rekey_child_sa_using(spis, now, spi)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every Child SA of `tunnel` with an INFORMATIONAL exchange (`clear vpn ipsec-sa
+    /// tunnel`); [`Event::ChildSaDown`] follows for each.
+    ///
+    /// [`Event::ChildSaDown`]: crate::Event::ChildSaDown
+    pub fn delete_child(&mut self, now: Instant, tunnel: &str) -> Result<(), CommandError> {
+        self.own_spis(|ep, spis| ep.delete_child_using(spis, now, tunnel))
+    }
+
+    pub(super) fn delete_child_using(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        tunnel: &str,
+    ) -> Result<(), CommandError> {
+        let found: Vec<(u64, u32)> = self
+            .children_of(tunnel)?
+            .into_iter()
+            .map(|(k, c)| (k, c.inbound.spi))
+            .collect();
         for (key, child) in found {
-            self.queue_task(now, key, Task::DeleteChild(child))?;
+            self.queue_task(spis, now, key, Task::DeleteChild(child))?;
         }
         Ok(())
     }
 
     /// Deletes the IKE SA of `gateway` (and its Child SAs) with an INFORMATIONAL exchange.
     pub fn delete_ike(&mut self, now: Instant, gateway: &str) -> Result<(), CommandError> {
+        self.own_spis(|ep, spis| ep.delete_ike_using(spis, now, gateway))
+    }
+
+    pub(super) fn delete_ike_using(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        gateway: &str,
+    ) -> Result<(), CommandError> {
         let spi = self.established_for(gateway)?;
-        self.queue_task(now, spi, Task::DeleteIke)?;
+        self.queue_task(spis, now, spi, Task::DeleteIke)?;
         // Deleted by command: no restart is pending for its tunnels.
         let cfg = &self.cfg;
         let of_gateway = |t: &str| cfg.tunnel(t).is_some_and(|t| t.gateway == gateway);
@@ -200,15 +307,33 @@ impl Endpoint {
     ///
     /// [`Event::IkeSaUp`]: crate::Event::IkeSaUp
     pub fn rekey_ike(&mut self, now: Instant, gateway: &str) -> Result<(), CommandError> {
+        self.own_spis(|ep, spis| ep.rekey_ike_using(spis, now, gateway))
+    }
+
+    pub(super) fn rekey_ike_using(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        gateway: &str,
+    ) -> Result<(), CommandError> {
         let spi = self.established_for(gateway)?;
-        self.queue_task(now, spi, Task::RekeyIke(None))
+        self.queue_task(spis, now, spi, Task::RekeyIke(None))
     }
 
     /// Sends an empty INFORMATIONAL request to `gateway` now; an unanswered check tears the SA
     /// down ([`Reason::DeadPeer`](crate::Reason::DeadPeer)).
     pub fn liveness_check(&mut self, now: Instant, gateway: &str) -> Result<(), CommandError> {
+        self.own_spis(|ep, spis| ep.liveness_check_using(spis, now, gateway))
+    }
+
+    pub(super) fn liveness_check_using(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        gateway: &str,
+    ) -> Result<(), CommandError> {
         let spi = self.established_for(gateway)?;
-        self.queue_task(now, spi, Task::Liveness)
+        self.queue_task(spis, now, spi, Task::Liveness)
     }
 
     /// Tells the peer at `remote` that ESP packets with `spi` match no SA here (RFC 7296 section
@@ -221,12 +346,22 @@ impl Endpoint {
         remote: IpAddr,
         spi: u32,
     ) -> Result<(), CommandError> {
+        self.own_spis(|ep, spis| ep.invalid_spi_using(spis, now, remote, spi))
+    }
+
+    pub(super) fn invalid_spi_using(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        remote: IpAddr,
+        spi: u32,
+    ) -> Result<(), CommandError> {
         let sa = self
             .sas
             .iter()
             .find(|(_, s)| s.remote().ip() == remote && s.is_usable())
             .map(|(k, _)| *k)
             .ok_or_else(|| CommandError::NotEstablished(remote.to_string()))?;
-        self.queue_task(now, sa, Task::InvalidSpi(spi))
+        self.queue_task(spis, now, sa, Task::InvalidSpi(spi))
     }
 }

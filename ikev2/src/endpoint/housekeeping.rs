@@ -1,11 +1,12 @@
 //! What the endpoint does after an IKE SA processed an input: take over successors of rekeyed
 //! SAs, act on INITIAL_CONTACT, remove dead SAs and bring their tunnels back.
 
-use super::{ctx, Endpoint, IkeSa, Rng};
+use super::{ctx, Endpoint, IkeSa};
 use crate::ctx::Ctx;
 use crate::event::{Reason, Role};
 use crate::sa::Cause;
 use core::time::Duration;
+use ipsec_core::spi::SpiAllocator;
 use ipsec_core::time::Instant;
 
 /// Wait before a non-passive gateway starts over after its IKE SA died.
@@ -13,16 +14,39 @@ const RESTART_DELAY: Duration = Duration::from_secs(2);
 
 impl Endpoint {
     /// Housekeeping after the SA filed under `spi` processed input.
-    pub(super) fn after(&mut self, now: Instant, spi: u64) {
+    pub(super) fn after(&mut self, spis: &mut dyn SpiAllocator, now: Instant, spi: u64) {
         // Successors of rekeyed IKE SAs join the table under our new SPI.
         let born: Vec<IkeSa> = self.sas.values_mut().flat_map(|s| s.take_born()).collect();
         for sa in born {
             let ours = sa.our_spi();
-            if let std::collections::btree_map::Entry::Vacant(e) = self.sas.entry(ours) {
-                let sa = e.insert(Box::new(sa));
+            if self.sas.contains_key(&ours) {
+                // The rekey drew an SPI that another SA took meanwhile (a chance of 2^-64).
+                tracing::warn!(
+                    spi = format_args!("{ours:016x}"),
+                    "IKE SPI taken; rekey lost"
+                );
+                continue;
+            }
+            self.insert_sa(ours, Box::new(sa));
+            if let Some(sa) = self.sas.get_mut(&ours) {
                 // It may have inherited queued Child SA work.
-                let mut ctx = ctx!(self, now);
+                let mut ctx = ctx!(self, now, spis);
                 let _ = sa.kick(&mut ctx);
+            }
+        }
+        // Child SAs a late answer made on a superseded SA join its successor.
+        let strays: Vec<(u64, Vec<_>)> = self
+            .sas
+            .values_mut()
+            .filter_map(|s| s.take_strays())
+            .collect();
+        for (to, children) in strays {
+            let mut ctx = ctx!(self, now, spis);
+            match self.sas.get_mut(&to) {
+                Some(sa) => {
+                    let _ = sa.adopt(&mut ctx, children);
+                }
+                None => IkeSa::drop_strays(&mut ctx, children),
             }
         }
         let Some(sa) = self.sas.get_mut(&spi) else {
@@ -50,7 +74,7 @@ impl Endpoint {
                 .collect();
             for k in stale {
                 if let Some(old) = self.sas.get_mut(&k) {
-                    let mut ctx = ctx!(self, now);
+                    let mut ctx = ctx!(self, now, spis);
                     old.teardown(&mut ctx, Reason::PeerRestarted);
                 }
             }
@@ -62,7 +86,7 @@ impl Endpoint {
             .map(|(k, _)| *k)
             .collect();
         for k in dead {
-            if let Some(sa) = self.sas.remove(&k) {
+            if let Some(sa) = self.remove_sa(k) {
                 self.bury(now, k, &sa);
             }
         }
@@ -122,11 +146,11 @@ impl Endpoint {
     }
 
     /// Starts the restarts that are due; each new IKE SA remembers that it is one.
-    pub(super) fn run_restarts(&mut self, now: Instant) {
+    pub(super) fn run_restarts(&mut self, spis: &mut dyn SpiAllocator, now: Instant) {
         let (due, later): (Vec<_>, Vec<_>) = self.restarts.drain(..).partition(|(_, t)| *t <= now);
         self.restarts = later;
         for (tunnel, _) in due {
-            if self.connect(now, &tunnel).is_err() {
+            if self.connect_using(spis, now, &tunnel).is_err() {
                 continue;
             }
             let Some(gw) = self.cfg.tunnel(&tunnel).map(|t| t.gateway.clone()) else {

@@ -4,12 +4,14 @@ mod commands;
 mod housekeeping;
 mod ike_sa;
 mod show;
+mod spis;
 
 pub use show::{ChildSaInfo, IkeSaInfo, Received, Stats};
+pub use spis::WithSpis;
 
 use crate::config::EndpointConfig;
 use crate::cookie::CookieSecret;
-use crate::ctx::{fresh_child_spi, fresh_ike_spi, Ctx, Datagram};
+use crate::ctx::{fresh_ike_spi, Ctx, Datagram};
 use crate::error::{ConfigError, LocalError};
 use crate::event::Event;
 use crate::exchange::ike_sa_init::{self, InitOutcome};
@@ -18,9 +20,11 @@ use core::time::Duration;
 use ike_sa::IkeSa;
 use ipsec_core::crypto::{CryptoProvider, SecureRandom};
 use ipsec_core::demux;
+use ipsec_core::spi::SpiAllocator;
 use ipsec_core::time::{Instant, UnixTime};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// A datagram written by [`Endpoint::poll_transmit`] into the caller's buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,9 +38,14 @@ pub struct Transmit {
     pub len: usize,
 }
 
-enum Rng {
-    Provider,
-    Owned(Box<dyn SecureRandom>),
+/// The provider's random source behind the same handle as an owned one.
+#[derive(Debug)]
+struct ProviderRandom(&'static dyn SecureRandom);
+
+impl SecureRandom for ProviderRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), ipsec_core::crypto::CryptoError> {
+        self.0.fill(buf)
+    }
 }
 
 /// An IKEv2 endpoint: the IKE SAs of one configuration, driven by datagrams and time.
@@ -50,11 +59,11 @@ enum Rng {
 ///   500 or 4500 (on 4500, the UDP payload as received: the endpoint strips the non-ESP marker and
 ///   answers [`Received::Esp`] for ESP packets, which the caller hands to its ESP datapath);
 ///   [`handle_timeout`](Self::handle_timeout) when the deadline from `poll_timeout` passes;
-/// - **commands**: [`connect`](Self::connect), [`delete_child`](Self::delete_child),
-///   [`rekey_child`](Self::rekey_child), [`rekey_ike`](Self::rekey_ike),
-///   [`delete_ike`](Self::delete_ike),
-///   [`liveness_check`](Self::liveness_check),
-///   [`invalid_spi`](Self::invalid_spi);
+/// - **commands**: [`connect`](Self::connect), [`rekey_child_sa`](Self::rekey_child_sa),
+///   [`delete_child_sa`](Self::delete_child_sa), [`rekey_child`](Self::rekey_child) and
+///   [`delete_child`](Self::delete_child) (every Child SA of a tunnel),
+///   [`rekey_ike`](Self::rekey_ike), [`delete_ike`](Self::delete_ike),
+///   [`liveness_check`](Self::liveness_check), [`invalid_spi`](Self::invalid_spi);
 /// - **outputs**, to poll after every input or command, in this order until each returns `None`:
 ///   [`poll_transmit`](Self::poll_transmit) (send each datagram from `local` to `remote`),
 ///   [`poll_event`](Self::poll_event) (install or remove Child SAs, log), then
@@ -73,10 +82,26 @@ enum Rng {
 /// again when the system clock is stepped (NTP, an admin). Until it is called, every peer
 /// certificate is refused (AUTHENTICATION_FAILED, and a log line saying the time is unknown).
 /// Pre-shared-key gateways never need it.
+///
+/// # Inbound SPIs
+///
+/// Every inbound SPI the endpoint offers a peer (IKE_AUTH, CREATE_CHILD_SA for new and rekeyed
+/// Child SAs, in both roles) comes from an [`SpiAllocator`] and is unique among all its SAs.
+/// An embedder whose datapath allocates SPIs (as `esp::SaTable` does, for its O(1) lookup)
+/// lends it for every input and command through [`with_spis`](Self::with_spis):
+/// `endpoint.with_spis(&mut table).handle_datagram(...)`. The endpoint then gives back what it
+/// offered and never installed, and the datapath frees an SPI when it removes the SA. Without
+/// it, the endpoint's own methods draw random SPIs it keeps unique itself. Use one or the other
+/// for the whole life of the endpoint, never both.
 pub struct Endpoint {
     cfg: EndpointConfig,
     provider: CryptoProvider,
-    rng: Rng,
+    rng: Arc<dyn SecureRandom>,
+    /// The inbound SPIs the endpoint's own allocator handed out and that are not free again
+    /// (calls made without [`Endpoint::with_spis`]).
+    own_spis: HashSet<u32>,
+    /// The keys of `sas`: a new IKE SPI avoids them while one SA is borrowed.
+    ike_spis: HashSet<u64>,
     // Boxed: an IKE SA is large, and map nodes then hold only pointers.
     sas: BTreeMap<u64, Box<IkeSa>>,
     /// Responder SAs by the initiator's address and SPI, to answer a retransmitted IKE_SA_INIT.
@@ -94,18 +119,18 @@ pub struct Endpoint {
     stats: Stats,
 }
 
-/// The [`Ctx`] of an input, borrowing the endpoint's fields apart from its SA table.
+/// The [`Ctx`] of an input, borrowing the endpoint's fields apart from its SA table, with the
+/// SPI allocator `$spis` (a `&mut dyn SpiAllocator`).
 macro_rules! ctx {
-    ($self:ident, $now:expr) => {
+    ($self:ident, $now:expr, $spis:expr) => {
         Ctx {
             now: $now,
             wall_clock: Ctx::wall_clock_at($now, $self.wall_clock),
             cfg: &$self.cfg,
             provider: &$self.provider,
-            rng: match &$self.rng {
-                Rng::Provider => $self.provider.random,
-                Rng::Owned(r) => r.as_ref(),
-            },
+            rng: &*$self.rng,
+            spis: &mut *$spis,
+            ike_spis: &$self.ike_spis,
             out: &mut $self.out,
             events: &mut $self.events,
         }
@@ -116,7 +141,7 @@ use ctx;
 impl Endpoint {
     /// An endpoint for `config`, with the provider's algorithms and random source.
     pub fn new(config: EndpointConfig, provider: CryptoProvider) -> Result<Self, ConfigError> {
-        Self::build(config, provider, Rng::Provider)
+        Self::build(config, provider, Arc::new(ProviderRandom(provider.random)))
     }
 
     /// An endpoint whose randomness (SPIs, nonces, key exchanges, IVs) comes from `rng`, e.g. a
@@ -126,13 +151,13 @@ impl Endpoint {
         provider: CryptoProvider,
         rng: Box<dyn SecureRandom>,
     ) -> Result<Self, ConfigError> {
-        Self::build(config, provider, Rng::Owned(rng))
+        Self::build(config, provider, Arc::from(rng))
     }
 
     fn build(
         config: EndpointConfig,
         provider: CryptoProvider,
-        rng: Rng,
+        rng: Arc<dyn SecureRandom>,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         provider
@@ -142,6 +167,8 @@ impl Endpoint {
             cfg: config,
             provider,
             rng,
+            own_spis: HashSet::new(),
+            ike_spis: HashSet::new(),
             sas: BTreeMap::new(),
             init_index: HashMap::new(),
             cookies: CookieSecret::new(),
@@ -155,10 +182,7 @@ impl Endpoint {
     }
 
     fn rng(&self) -> &dyn SecureRandom {
-        match &self.rng {
-            Rng::Provider => self.provider.random,
-            Rng::Owned(r) => r.as_ref(),
-        }
+        &*self.rng
     }
 
     // ---- getters ----
@@ -201,6 +225,18 @@ impl Endpoint {
         remote: SocketAddr,
         data: &[u8],
     ) -> Received {
+        self.own_spis(|ep, spis| ep.handle_datagram_using(spis, now, local, remote, data))
+    }
+
+    /// [`handle_datagram`](Self::handle_datagram) with the SPI allocator `spis`.
+    fn handle_datagram_using(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) -> Received {
         let data = match demux::classify(local.port(), data) {
             Ok(demux::Datagram::Ike(message)) => message,
             Ok(demux::Datagram::Esp(_)) => return Received::Esp,
@@ -220,7 +256,7 @@ impl Endpoint {
             && !p.flags().is_response()
             && p.responder_spi() == 0
         {
-            self.handle_init_request(now, local, remote, data, p.initiator_spi());
+            self.handle_init_request(spis, now, (local, remote), data, p.initiator_spi());
             return Received::Ike;
         }
         // The original initiator sets the I flag; if the peer set it, we are the responder.
@@ -238,26 +274,26 @@ impl Endpoint {
             self.stats.dropped_unknown_spi += 1;
             return Received::Ike;
         }
-        let mut ctx = ctx!(self, now);
+        let mut ctx = ctx!(self, now, spis);
         if let Err(e) = sa.handle(&mut ctx, local, remote, data) {
             tracing::debug!(%remote, error = ?e, "IKE message dropped");
             self.stats.dropped_malformed += 1;
         }
-        self.after(now, our_spi);
+        self.after(spis, now, our_spi);
         Received::Ike
     }
 
     fn handle_init_request(
         &mut self,
+        spis: &mut dyn SpiAllocator,
         now: Instant,
-        local: SocketAddr,
-        remote: SocketAddr,
+        (local, remote): (SocketAddr, SocketAddr),
         data: &[u8],
         spi_i: u64,
     ) {
         if let Some(spi) = self.init_index.get(&(remote, spi_i)).copied() {
             if let Some(sa) = self.sas.get_mut(&spi) {
-                let mut ctx = ctx!(self, now);
+                let mut ctx = ctx!(self, now, spis);
                 sa.answer_init_again(&mut ctx);
             }
             return;
@@ -266,14 +302,10 @@ impl Endpoint {
         let Ok(spi_r) = self.new_spi() else {
             return;
         };
-        let rng: &dyn SecureRandom = match &self.rng {
-            Rng::Provider => self.provider.random,
-            Rng::Owned(r) => r.as_ref(),
-        };
-        if self.cookies.refresh(now, rng).is_err() {
+        if self.cookies.refresh(now, &*self.rng).is_err() {
             return;
         }
-        let mut ctx = ctx!(self, now);
+        let mut ctx = ctx!(self, now, spis);
         let outcome = ike_sa_init::respond(
             &mut ctx,
             &self.cookies,
@@ -289,7 +321,7 @@ impl Endpoint {
                 };
                 let sa = IkeSa::answered(&ctx, g, link, hs, response);
                 self.init_index.insert((remote, spi_i), spi_r);
-                self.sas.insert(spi_r, Box::new(sa));
+                self.insert_sa(spi_r, Box::new(sa));
             }
             Ok(InitOutcome::Answered) => {}
             Ok(InitOutcome::Dropped) | Err(_) => self.stats.dropped_malformed += 1,
@@ -299,18 +331,23 @@ impl Endpoint {
     /// Processes expired deadlines. Call when the instant from [`poll_timeout`](Self::poll_timeout)
     /// has passed; calling it early or twice is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let spis: Vec<u64> = self.sas.keys().copied().collect();
-        for spi in spis {
-            while let Some(sa) = self.sas.get_mut(&spi) {
+        self.own_spis(|ep, spis| ep.handle_timeout_using(spis, now));
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) with the SPI allocator `spis`.
+    fn handle_timeout_using(&mut self, spis: &mut dyn SpiAllocator, now: Instant) {
+        let keys: Vec<u64> = self.sas.keys().copied().collect();
+        for key in keys {
+            while let Some(sa) = self.sas.get_mut(&key) {
                 let Some(t) = sa.expire_one(now) else {
                     break;
                 };
-                let mut ctx = ctx!(self, now);
+                let mut ctx = ctx!(self, now, spis);
                 let _ = sa.on_timer(&mut ctx, t);
             }
-            self.after(now, spi);
+            self.after(spis, now, key);
         }
-        self.run_restarts(now);
+        self.run_restarts(spis, now);
     }
 
     // ---- outputs ----
@@ -380,13 +417,18 @@ impl Endpoint {
     }
 
     fn new_spi(&self) -> Result<u64, LocalError> {
-        fresh_ike_spi(self.rng(), |s| self.sas.contains_key(&s))
+        fresh_ike_spi(self.rng(), |s| self.ike_spis.contains(&s))
     }
 
-    /// An inbound ESP SPI unused by any Child SA of this endpoint.
-    fn new_child_spi(&self) -> Result<u32, LocalError> {
-        fresh_child_spi(self.rng(), |s| {
-            self.sas.values().any(|sa| sa.uses_child_spi(s))
-        })
+    /// Files `sa` under our SPI `key`.
+    fn insert_sa(&mut self, key: u64, sa: Box<IkeSa>) {
+        self.ike_spis.insert(key);
+        self.sas.insert(key, sa);
+    }
+
+    /// Takes the SA filed under `key` out of the table.
+    fn remove_sa(&mut self, key: u64) -> Option<Box<IkeSa>> {
+        self.ike_spis.remove(&key);
+        self.sas.remove(&key)
     }
 }

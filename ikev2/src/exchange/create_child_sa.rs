@@ -120,9 +120,10 @@ pub(crate) fn on_response(
     let unborn = core::mem::take(&mut sa.deleted_unborn);
     let ChildTask {
         request: req,
-        offer: Some(offer),
-    } = task
-    else {
+        offer,
+    } = task;
+    let Some(offer) = offer else {
+        ctx.release_spi(req.spi);
         return fx;
     };
     // RFC 7296 section 1.3: the responder wants another PFS group; retry once with it.
@@ -153,6 +154,8 @@ pub(crate) fn on_response(
                     .map(|c| c.expire_at.saturating_duration_since(ctx.now))
                     .unwrap_or_default();
                 if let Some(c) = found.filter(|_| left >= MIN_RETRY_LEFT) {
+                    // The retry is a new request with an SPI of its own.
+                    ctx.release_spi(req.spi);
                     let at = ctx.now + ctx.retry_delay(left / 2);
                     tracing::debug!(
                         old = format_args!("{old:08x}"),
@@ -199,13 +202,18 @@ pub(crate) fn on_response(
         // The SA we meant to rekey is gone already (the peer rekeyed it too and deleted it, or
         // deleted it outright): the refusal is moot, nothing failed.
         Err(reason) if req.rekey.is_some_and(|old| sa.child(old).is_none()) => {
+            ctx.release_spi(req.spi);
             tracing::debug!(%reason, "rekey of a Child SA that is gone meanwhile refused");
         }
-        Err(reason) => ctx.emit(Event::Phase2Failed {
-            tunnel: req.tunnel.clone(),
-            role: Role::Initiator,
-            reason,
-        }),
+        Err(reason) => {
+            // The SPI we offered will never be installed.
+            ctx.release_spi(req.spi);
+            ctx.emit(Event::Phase2Failed {
+                tunnel: req.tunnel.clone(),
+                role: Role::Initiator,
+                reason,
+            })
+        }
     }
     fx
 }
@@ -382,9 +390,13 @@ pub(crate) fn respond(
         });
     }
     let nr = ctx.nonce()?;
-    let our_spi = ctx.fresh_child_spi(|s| sa.child(s).is_some())?;
+    let prf = prf(ctx, &sa.suite)?;
+    let Ok(our_spi) = ctx.allocate_spi() else {
+        // A full SA table (RFC 7296 section 1.3: no more Child SAs for now).
+        return Ok((refusal(NotifyType::NO_ADDITIONAL_SAS, &[]), fx));
+    };
     let keymat = Keymat {
-        prf: prf(ctx, &sa.suite)?,
+        prf,
         sk_d: sa.keys.ike.sk_d.expose(),
         ni: &nonce.data,
         nr: &nr,
@@ -400,7 +412,13 @@ pub(crate) fn respond(
         tsi: narrowed.tsi.clone(),
         tsr: narrowed.tsr.clone(),
     };
-    let mut c = make_child(link, keymat, agreed, msg)?;
+    let mut c = match make_child(link, keymat, agreed, msg) {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.release_spi(our_spi);
+            return Err(e);
+        }
+    };
     let mut payloads = Vec::new();
     push_esp_answer(&mut payloads, &c, number, true);
     payloads.push(Payload::Nonce(Nonce { data: nr }));

@@ -215,7 +215,7 @@ pub(crate) fn request(ctx: &Ctx<'_>, link: &Link, a: &AuthSent) -> Result<Vec<Pa
 /// Responder: authenticates the initiator and sets up the first Child SA. Returns the response
 /// payloads and the outcome.
 pub(crate) fn respond(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     link: &Link,
     hs: &Handshake,
     msg: &Message,
@@ -266,7 +266,7 @@ pub(crate) fn respond(
 /// Responder: negotiates the Child SA of an IKE_AUTH request, adding its payloads (or the
 /// error notify) to `out`.
 fn respond_child(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     link: &Link,
     hs: &Handshake,
     msg: &Message,
@@ -317,10 +317,20 @@ fn respond_child(
         ));
     };
     let fail = |e: LocalError| (tunnel.name.clone(), Reason::from(e));
-    // Our first Child SA: no other inbound SPI of this IKE SA to avoid yet.
-    let our_spi = ctx.fresh_child_spi(|_| false).map_err(fail)?;
+    let prf = prf(ctx, &hs.suite).map_err(fail)?;
+    let our_spi = match ctx.allocate_spi() {
+        Ok(spi) => spi,
+        Err(e) => {
+            // A full SA table: the IKE SA comes up without this Child SA.
+            out.push(Payload::Notify(Notify::new(
+                NotifyType::NO_ADDITIONAL_SAS,
+                &[],
+            )));
+            return Err(fail(e.into()));
+        }
+    };
     let keymat = Keymat {
-        prf: prf(ctx, &hs.suite).map_err(fail)?,
+        prf,
         sk_d: hs.keys.ike.sk_d.expose(),
         ni: &hs.ni,
         nr: &hs.nr,
@@ -336,7 +346,13 @@ fn respond_child(
         tsi: narrowed.tsi.clone(),
         tsr: narrowed.tsr.clone(),
     };
-    let c = make_child(link, keymat, agreed, msg).map_err(fail)?;
+    let c = match make_child(link, keymat, agreed, msg) {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.release_spi(our_spi);
+            return Err(fail(e));
+        }
+    };
     push_esp_answer(out, &c, number, false);
     out.push(Payload::TsI(TrafficSelectors::from_selectors(
         &narrowed.tsi,

@@ -52,7 +52,7 @@ pub(crate) fn start(
                 "no IKE proposal the provider runs",
             ))?
     };
-    let spi = ctx.fresh_ike_spi(|_| false)?;
+    let spi = ctx.fresh_ike_spi()?;
     let mut offers = proposal::number(ours.iter().flat_map(|p| p.offers(group)).collect());
     for o in offers.iter_mut() {
         o.spi = spi.to_be_bytes().to_vec();
@@ -178,7 +178,7 @@ pub(crate) fn respond(
     let Ok(shared) = ours_ke.complete(&ke.data) else {
         return Ok((refusal(NotifyType::INVALID_SYNTAX, &[]), fx));
     };
-    let spi_r = ctx.fresh_ike_spi(|_| false)?;
+    let spi_r = ctx.fresh_ike_spi()?;
     let nr = ctx.nonce()?;
     let mut answer = proposal::ike_answer(number, &suite);
     answer.spi = spi_r.to_be_bytes().to_vec();

@@ -42,6 +42,21 @@ pub(crate) struct Successor {
 }
 
 impl Effects {
+    /// Drops the Child SA work these effects ask for, giving back the inbound SPIs it
+    /// proposes: nothing is left to do.
+    pub(crate) fn discard(self, ctx: &mut crate::ctx::Ctx<'_>) -> Effects {
+        let work = self.then.iter().chain(&self.first);
+        let spis: Vec<u32> = work
+            .chain(self.later.iter().map(|(_, t)| t))
+            .filter_map(Task::child_request)
+            .map(|r| r.spi)
+            .collect();
+        for spi in spis {
+            ctx.release_spi(spi);
+        }
+        Effects::default()
+    }
+
     /// Effects that end the IKE SA.
     pub(crate) fn end(reason: Reason) -> Self {
         Effects {

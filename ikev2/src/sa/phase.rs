@@ -244,6 +244,7 @@ impl Established {
             .any(|n| n.is_for(&c.sa.tunnel, c.sa.proxy_id.as_deref()));
         ctx.emit(Event::ChildSaDown {
             tunnel: c.sa.tunnel,
+            proxy_id: c.sa.proxy_id,
             inbound_spi: c.sa.inbound.spi,
             outbound_spi: c.sa.outbound.spi,
             reason,
@@ -261,6 +262,7 @@ impl Established {
         for c in self.children.drain(..) {
             ctx.emit(Event::ChildSaDown {
                 tunnel: c.sa.tunnel.clone(),
+                proxy_id: c.sa.proxy_id.clone(),
                 inbound_spi: c.sa.inbound.spi,
                 outbound_spi: c.sa.outbound.spi,
                 reason: Reason::IkeSaGone,

@@ -41,6 +41,11 @@ pub(crate) fn outcome(event: &Event) -> Outcome {
     }
 }
 
+/// `value` as one word of an event line: `-` for none, spaces as `_`.
+fn word(value: Option<&str>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.replace(char::is_whitespace, "_"))
+}
+
 /// The wire name of the notify a failure reason stands for (its number when unnamed), or `none`.
 fn notify(reason: &Reason) -> String {
     reason
@@ -154,6 +159,7 @@ pub(crate) fn event_line(event: &Event) -> String {
         ),
         Event::ChildSaDown {
             tunnel,
+            proxy_id,
             inbound_spi,
             outbound_spi,
             reason,
@@ -161,9 +167,10 @@ pub(crate) fn event_line(event: &Event) -> String {
         } => write!(
             s,
             "child-sa-deleted tunnel={tunnel} spi_in={inbound_spi:08x} spi_out={outbound_spi:08x} \
-             reason={} linger_ms={}",
+             reason={} linger_ms={} proxy_id={}",
             reason_kind(reason),
-            linger.as_millis()
+            linger.as_millis(),
+            word(proxy_id.as_deref())
         ),
         Event::Phase1Failed {
             gateway,
@@ -345,6 +352,7 @@ mod tests {
     fn child_sa_deletion_is_not_an_end_condition() {
         let e = Event::ChildSaDown {
             tunnel: "t".into(),
+            proxy_id: Some("web".into()),
             inbound_spi: 0x2f21_4d5a,
             outbound_spi: 0x0418_309d,
             reason: Reason::DeletedByPeer,
@@ -353,7 +361,7 @@ mod tests {
         assert_eq!(
             event_line(&e),
             "EVENT child-sa-deleted tunnel=t spi_in=2f214d5a spi_out=0418309d \
-             reason=deleted-by-peer linger_ms=5000"
+             reason=deleted-by-peer linger_ms=5000 proxy_id=web"
         );
         assert_eq!(outcome(&e), Outcome::Other);
         let e = Event::ChildSaOutbound {

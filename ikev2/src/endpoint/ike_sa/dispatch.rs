@@ -98,6 +98,7 @@ impl IkeSa {
         else {
             return Ok(());
         };
+        let first_spi = init.first_child.as_ref().map(|r| r.spi);
         match ike_sa_init::on_response(ctx, &mut self.link, init, remote, bytes) {
             InitStep::Resend(init) => {
                 self.phase = Phase::InitSent(init);
@@ -108,6 +109,9 @@ impl IkeSa {
                 Ok(())
             }
             InitStep::Failed(reason) => {
+                if let Some(spi) = first_spi {
+                    ctx.release_spi(spi);
+                }
                 self.fail_negotiation(ctx, reason);
                 Ok(())
             }
@@ -142,7 +146,14 @@ impl IkeSa {
         else {
             return Ok(());
         };
+        let superseded = self.successor.is_some();
         let fx = match (exchange, task) {
+            (ExchangeType::CREATE_CHILD_SA, Task::CreateChild(t)) if superseded => {
+                // A late answer to a request that was also sent again on the successor: a
+                // Child SA it made goes there (`Endpoint::after`); anything else is the
+                // successor's business.
+                create_child_sa::on_response(ctx, &self.link, sa, t, msg).discard(ctx)
+            }
             (ExchangeType::CREATE_CHILD_SA, Task::CreateChild(t)) => {
                 create_child_sa::on_response(ctx, &self.link, sa, t, msg)
             }
@@ -166,7 +177,20 @@ impl IkeSa {
         else {
             return Ok(());
         };
-        match ike_auth::on_response(ctx, &self.link, &auth, msg) {
+        let result = ike_auth::on_response(ctx, &self.link, &auth, msg);
+        let refused = matches!(
+            result,
+            AuthResult::Failed { .. }
+                | AuthResult::Up {
+                    child: Some(Err(_)),
+                    ..
+                }
+        );
+        if let (true, Some(r)) = (refused, &auth.first_child) {
+            // Our first Child SA will never be installed.
+            ctx.release_spi(r.spi);
+        }
+        match result {
             AuthResult::Up { peer, child, .. } => {
                 let sa = Established::from_handshake(auth.hs, Some(peer));
                 self.up(ctx, sa, child)
@@ -223,6 +247,7 @@ impl IkeSa {
         // Any phase before authentication reports the same way. The reason may carry the
         // peer's text (its ID): Debug escapes it.
         tracing::debug!(reason = ?reason, "IKE SA negotiation failed");
+        self.release_requests(ctx);
         self.phase = Phase::Dead(Cause::Failed);
         ctx.emit(Event::Phase1Failed {
             gateway: self.link.gateway.clone(),
@@ -283,6 +308,12 @@ impl IkeSa {
         if let Err(e) =
             self.send_response_with(ctx, &hs.keys.send, ExchangeType::IKE_AUTH, id, &payloads)
         {
+            if let AuthResult::Up {
+                child: Some(Ok(c)), ..
+            } = &result
+            {
+                ctx.release_spi(c.sa.inbound.spi);
+            }
             self.phase = Phase::HalfOpen(hs);
             return Err(e.into());
         }

@@ -16,7 +16,7 @@ use crate::exchange::ike_sa_init;
 use crate::exchange::Successor;
 use crate::identity::Identity;
 use crate::queue::{RequestClass, RequestQueue};
-use crate::sa::{Cause, ChildRequest, Handshake, Link, Phase, Task};
+use crate::sa::{Cause, Child, ChildRequest, Handshake, Link, Phase, Task};
 use crate::timer::{Timer, TimerTable};
 #[cfg(feature = "testing")]
 use crate::wire::{self, ExchangeType, PayloadType};
@@ -63,6 +63,9 @@ pub(super) struct IkeSa {
     crossing: Option<Successor>,
     /// Work to start at an instant (retries after TEMPORARY_FAILURE).
     deferred: Vec<(Instant, Task)>,
+    /// Our SPI of the SA that superseded this one: the Child SAs a late answer makes here
+    /// belong there.
+    successor: Option<u64>,
 }
 
 impl IkeSa {
@@ -80,6 +83,7 @@ impl IkeSa {
             born: Vec::new(),
             crossing: None,
             deferred: Vec::new(),
+            successor: None,
         }
     }
 
@@ -236,11 +240,6 @@ impl IkeSa {
         requested || replacing
     }
 
-    /// True when `spi` is the inbound SPI of a Child SA of ours, installed or requested.
-    pub(super) fn uses_child_spi(&self, spi: u32) -> bool {
-        self.children().any(|c| c.inbound.spi == spi) || self.requests().any(|r| r.spi == spi)
-    }
-
     /// The peer's authenticated identity when it sent INITIAL_CONTACT in the IKE_AUTH that
     /// just established this SA (reported once): its other SAs with us are stale.
     pub(super) fn take_initial_contact(&mut self) -> Option<Identity> {
@@ -257,6 +256,18 @@ impl IkeSa {
     /// The peer's authenticated identity, once authenticated.
     pub(super) fn peer_id(&self) -> Option<&Identity> {
         self.phase.authenticated().and_then(|e| e.peer_id.as_ref())
+    }
+
+    /// The Child SAs a late answer made on this superseded SA, with the successor they go to
+    /// (once).
+    pub(super) fn take_strays(&mut self) -> Option<(u64, Vec<Child>)> {
+        let (Phase::Superseded(e), Some(to)) = (&mut self.phase, self.successor) else {
+            return None;
+        };
+        if e.children.is_empty() {
+            return None;
+        }
+        Some((to, core::mem::take(&mut e.children)))
     }
 
     /// The IKE SAs a rekey just made, once.

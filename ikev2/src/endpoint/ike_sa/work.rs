@@ -7,7 +7,7 @@ use crate::event::{Event, Reason};
 use crate::exchange::{create_child_sa, ike_rekey, ike_sa_init, informational, Effects, Successor};
 use crate::nat::NATT_PORT;
 use crate::queue::RetransmitAction;
-use crate::sa::{Cause, ChildRequest, Phase, Task};
+use crate::sa::{Cause, Child, ChildRequest, Phase, Task};
 use crate::timer::Timer;
 use crate::wire::{ExchangeType, Payload, SkKeys};
 use core::time::Duration;
@@ -130,10 +130,105 @@ impl IkeSa {
         ctx: &mut Ctx<'_>,
         task: Task,
     ) -> Result<(), LocalError> {
-        if !self.queue.is_queued(|t| t.same_as(&task)) {
+        if self.queue.is_queued(|t| t.same_as(&task)) {
+            drop_task(ctx, task);
+        } else {
             self.queue.push(task);
         }
         self.kick(ctx)
+    }
+
+    /// Queues the rekey of the Child SA with inbound SPI `spi` and starts it when the window
+    /// is free; nothing when it is already replaced, being rekeyed or being deleted (one rekey
+    /// per SA: a second would only collide with the first).
+    pub(in crate::endpoint) fn rekey_child(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        spi: u32,
+    ) -> Result<(), LocalError> {
+        let Phase::Established(sa) = &mut self.phase else {
+            return Ok(());
+        };
+        let replaced = sa.children.iter().any(|c| c.replaces == Some(spi));
+        let waiting = self.deferred.iter().map(|(_, t)| t);
+        let busy = self.queue.tasks().chain(waiting).any(|t| match t {
+            Task::CreateChild(c) => c.request.rekey == Some(spi),
+            Task::DeleteChild(s) => *s == spi,
+            _ => false,
+        });
+        let Some(child) = sa.children.iter_mut().find(|c| c.sa.inbound.spi == spi) else {
+            return Ok(());
+        };
+        if replaced || busy {
+            return Ok(());
+        }
+        // Rekeyed now: its soft lifetime need not start another.
+        child.rekey_at = None;
+        let old = child.sa.clone();
+        let new_spi = ctx.allocate_spi()?;
+        self.queue
+            .push(Task::create_child(ChildRequest::rekey_of(&old, new_spi)));
+        self.arm_children();
+        self.kick(ctx)
+    }
+
+    /// Takes over `strays`, Child SAs a late answer made on the IKE SA this one superseded
+    /// (their events are out already). The copy of their request sent again here is dropped
+    /// when it is still queued (a copy in flight is settled as a duplicate when it completes),
+    /// and a rekey is completed by deleting the SA it replaces (RFC 7296 section 1.3.3).
+    pub(in crate::endpoint) fn adopt(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        strays: Vec<Child>,
+    ) -> Result<(), LocalError> {
+        let Phase::Established(sa) = &mut self.phase else {
+            Self::drop_strays(ctx, strays);
+            return Ok(());
+        };
+        for c in strays {
+            let (tunnel, proxy_id, replaces) =
+                (c.sa.tunnel.clone(), c.sa.proxy_id.clone(), c.replaces);
+            let mut dropped = Vec::new();
+            self.queue.retain(|t| match t.child_request() {
+                Some(r) if r.rekey == replaces && r.is_for(&tunnel, proxy_id.as_deref()) => {
+                    dropped.push(r.spi);
+                    false
+                }
+                _ => true,
+            });
+            for spi in dropped {
+                ctx.release_spi(spi);
+            }
+            if let Some(old) = replaces.filter(|o| sa.child(*o).is_some()) {
+                self.queue.push(Task::DeleteChild(old));
+            }
+            sa.children.push(c);
+        }
+        self.arm_children();
+        self.kick(ctx)
+    }
+
+    /// Reports `strays` gone: no successor is left to take them.
+    pub(in crate::endpoint) fn drop_strays(ctx: &mut Ctx<'_>, strays: Vec<Child>) {
+        for c in strays {
+            ctx.emit(Event::ChildSaDown {
+                tunnel: c.sa.tunnel,
+                proxy_id: c.sa.proxy_id,
+                inbound_spi: c.sa.inbound.spi,
+                outbound_spi: c.sa.outbound.spi,
+                reason: Reason::IkeSaGone,
+                linger: Duration::ZERO,
+            });
+        }
+    }
+
+    /// Gives back the inbound SPIs of every Child SA it still proposes (in IKE_AUTH, queued or
+    /// in flight): they will never be installed.
+    pub(in crate::endpoint) fn release_requests(&self, ctx: &mut Ctx<'_>) {
+        let spis: Vec<u32> = self.requests().map(|r| r.spi).collect();
+        for spi in spis {
+            ctx.release_spi(spi);
+        }
     }
 
     /// Starts the next queued task when the window is free.
@@ -149,6 +244,7 @@ impl IkeSa {
                     .children()
                     .any(|c| c.tunnel == r.tunnel && c.proxy_id == r.proxy_id);
                 if r.rekey.is_none() && exists {
+                    drop_task(ctx, task);
                     continue;
                 }
             }
@@ -198,7 +294,9 @@ impl IkeSa {
         }
         for t in fx.then {
             // Queued or in flight: a delete already out is not sent a second time.
-            if !self.queue.tasks().any(|q| q.same_as(&t)) {
+            if self.queue.tasks().any(|q| q.same_as(&t)) {
+                drop_task(ctx, t);
+            } else {
                 self.queue.push(t);
             }
         }
@@ -288,12 +386,25 @@ impl IkeSa {
         let mut new = IkeSa::new(ctx.now, g, link, Phase::Established(sa));
         // Child SA work moves along with the Child SAs: queued (further proxy IDs, rekeys,
         // deletes), waiting for a retry, and in flight: the peer rekeyed the IKE SA under our
-        // request, which it refuses or never answers on the old SA, so it starts over on the
-        // new one (a late answer on the old SA is ignored). What concerns the old IKE SA itself
-        // stays, but not a rekey of it: it is rekeyed.
-        if let Some(t) = self.queue.take_in_flight(Task::is_child_work) {
-            new.queue.push(t.restarted());
+        // request, which it may refuse or never answer on the old SA, so it starts over on the
+        // new one. A Child SA request stays in flight here too, since the peer may have
+        // answered it before its rekey: a Child SA that answer makes joins the new IKE SA
+        // (`Endpoint::after`), and the copy sent again there, with an SPI of its own, is
+        // dropped or settled as a duplicate. What concerns the old IKE SA itself stays, but not
+        // a rekey of it: it is rekeyed.
+        match self.queue.in_flight() {
+            Some(Task::CreateChild(t)) => {
+                let mut again = t.request.clone();
+                again.spi = ctx.allocate_spi()?;
+                new.queue.push(Task::create_child(again));
+            }
+            _ => {
+                if let Some(t) = self.queue.take_in_flight(Task::is_child_work) {
+                    new.queue.push(t.restarted());
+                }
+            }
         }
+        self.successor = Some(new.our_spi());
         for t in self.queue.take_queued() {
             if t.is_child_work() {
                 new.queue.push(t);
@@ -358,6 +469,9 @@ impl IkeSa {
                     } else {
                         Reason::Timeout
                     };
+                    if let Some(t) = task {
+                        drop_task(ctx, t);
+                    }
                     self.fail(ctx, reason);
                 }
                 None => self.arm_retransmit(),
@@ -435,10 +549,7 @@ impl IkeSa {
             if self.rekey_under_way(&old.tunnel, old.proxy_id.as_deref()) {
                 continue;
             }
-            let Phase::Established(sa) = &self.phase else {
-                break;
-            };
-            let spi = ctx.fresh_child_spi(|s| sa.child(s).is_some())?;
+            let spi = ctx.allocate_spi()?;
             self.queue
                 .push(Task::create_child(ChildRequest::rekey_of(&old, spi)));
         }
@@ -488,6 +599,10 @@ impl IkeSa {
 
     /// Deletes the Child SAs and the IKE SA, with events; a superseded SA goes silently.
     pub(in crate::endpoint) fn teardown(&mut self, ctx: &mut Ctx<'_>, reason: Reason) {
+        if matches!(self.phase, Phase::Established(_) | Phase::Superseded(_)) {
+            // Its queue dies with it.
+            self.release_requests(ctx);
+        }
         let phase = core::mem::replace(&mut self.phase, Phase::Dead(Cause::Replaced));
         self.timers.stop_all();
         let Phase::Established(mut sa) = phase else {
@@ -522,5 +637,12 @@ impl IkeSa {
             reason,
         });
         self.phase = Phase::Dead(Cause::Down { restart });
+    }
+}
+
+/// Drops `task` unsent, giving back the inbound SPI it proposed.
+fn drop_task(ctx: &mut Ctx<'_>, task: Task) {
+    if let Some(r) = task.child_request() {
+        ctx.release_spi(r.spi);
     }
 }
