@@ -285,15 +285,19 @@ void ipsec_endpoint_free(ipsec_endpoint *ep);
 ipsec_status ipsec_endpoint_connect(ipsec_endpoint *ep, uint64_t now_us, const char *tunnel);
 
 // Deletes the Child SAs of the `ipsec-tunnel` named `tunnel` (INFORMATIONAL with Delete);
-// `IPSEC_EVENT_CHILD_SA_DOWN` follows. `IPSEC_ERR_STATE` when it has none.
+// `IPSEC_EVENT_CHILD_SA_DOWN` follows for each.
+// `IPSEC_ERR_INVALID` for an unknown tunnel, `IPSEC_ERR_STATE` when it has no Child SA.
 //
 // # Safety
 //
 // `ep` must be a live handle; `tunnel` must be NULL or a NUL-terminated string.
 ipsec_status ipsec_endpoint_delete_child(ipsec_endpoint *ep, uint64_t now_us, const char *tunnel);
 
-// Rekeys the Child SA of the `ipsec-tunnel` named `tunnel` (CREATE_CHILD_SA): a new
-// `IPSEC_EVENT_CHILD_SA_UP`, then `IPSEC_EVENT_CHILD_SA_DOWN` for the old SA.
+// Rekeys the Child SAs of the `ipsec-tunnel` named `tunnel`, one per proxy ID
+// (CREATE_CHILD_SA): a new `IPSEC_EVENT_CHILD_SA_UP` for each, then
+// `IPSEC_EVENT_CHILD_SA_DOWN` for the old one. For an admin's command only: the endpoint
+// rekeys on time by itself, and a second rekey of the same SA makes the peers collide.
+// `IPSEC_ERR_INVALID` for an unknown tunnel, `IPSEC_ERR_STATE` when it has no Child SA.
 //
 // # Safety
 //

@@ -272,7 +272,8 @@ unsafe fn named_command(
 }
 
 /// Deletes the Child SAs of the `ipsec-tunnel` named `tunnel` (INFORMATIONAL with Delete);
-/// `IPSEC_EVENT_CHILD_SA_DOWN` follows. `IPSEC_ERR_STATE` when it has none.
+/// `IPSEC_EVENT_CHILD_SA_DOWN` follows for each.
+/// `IPSEC_ERR_INVALID` for an unknown tunnel, `IPSEC_ERR_STATE` when it has no Child SA.
 ///
 /// # Safety
 ///
@@ -287,8 +288,11 @@ pub unsafe extern "C" fn ipsec_endpoint_delete_child(
     unsafe { named_command(ep, now_us, tunnel, |e, now, n| e.delete_child(now, n)) }
 }
 
-/// Rekeys the Child SA of the `ipsec-tunnel` named `tunnel` (CREATE_CHILD_SA): a new
-/// `IPSEC_EVENT_CHILD_SA_UP`, then `IPSEC_EVENT_CHILD_SA_DOWN` for the old SA.
+/// Rekeys the Child SAs of the `ipsec-tunnel` named `tunnel`, one per proxy ID
+/// (CREATE_CHILD_SA): a new `IPSEC_EVENT_CHILD_SA_UP` for each, then
+/// `IPSEC_EVENT_CHILD_SA_DOWN` for the old one. For an admin's command only: the endpoint
+/// rekeys on time by itself, and a second rekey of the same SA makes the peers collide.
+/// `IPSEC_ERR_INVALID` for an unknown tunnel, `IPSEC_ERR_STATE` when it has no Child SA.
 ///
 /// # Safety
 ///

@@ -186,7 +186,7 @@ fn connect_rekey_and_delete_through_the_abi() {
         );
         assert_eq!(
             ipsec_endpoint_delete_child(hq.0, 2_000_000, c"nope".as_ptr()),
-            IPSEC_ERR_STATE
+            IPSEC_ERR_INVALID
         );
         assert_eq!(
             ipsec_endpoint_delete_child(hq.0, 2_000_000, std::ptr::null()),
