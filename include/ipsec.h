@@ -6,7 +6,13 @@
  * The library performs no I/O and reads no clock. The caller owns sockets (UDP 500 and 4500), a
  * monotonic clock (passed as now_us, microseconds from any origin) and every buffer.
  *
- * Driving an ipsec_endpoint: after every input (ipsec_endpoint_handle_datagram,
+ * Driving an ipsec_gateway (the whole VPN: IKE, ESP, routes, security rules): after every input
+ * (ipsec_gateway_handle_datagram, _handle_esp, _handle_inner, _handle_local, _handle_timeout),
+ * act on the ipsec_action it filled (send, deliver, or dropped with an ipsec_drop_reason), then
+ * call, each until it returns IPSEC_NONE: ipsec_gateway_poll_transmit, ipsec_gateway_poll_event,
+ * then ipsec_gateway_poll_timeout. The gateway installs, rekeys and removes Child SAs itself.
+ *
+ * Driving an ipsec_endpoint (IKE alone, for a datapath of your own): after every input (ipsec_endpoint_handle_datagram,
  * ipsec_endpoint_handle_timeout) or command (ipsec_endpoint_connect, ..._rekey_*, ..._delete_*),
  * call, each until it returns IPSEC_NONE: ipsec_endpoint_poll_transmit (send each datagram),
  * ipsec_endpoint_poll_event (install Child SAs with ipsec_esp_table_install, remove them with
@@ -24,8 +30,8 @@
  * characters escaped (a newline as \n, ESC as \u{1b}), so text a peer sent can neither
  * forge log lines nor drive a terminal.
  *
- * Threads: an ipsec_endpoint serializes the calls on it with a lock, so one thread may drive it
- * while a datapath thread calls ipsec_esp_table_install with it. An ipsec_esp_table is used by one
+ * Threads: an ipsec_gateway serializes the calls on it with a lock. An ipsec_endpoint does too,
+ * so one thread may drive it while a datapath thread calls ipsec_esp_table_install with it. An ipsec_esp_table is used by one
  * thread at a time. Different handles are independent.
  */
 
@@ -37,11 +43,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The major version of the header: the library's SONAME is `libipsec.so.IPSEC_VERSION_MAJOR`.
+#define IPSEC_VERSION_MAJOR 0
+
+// The minor version of the header.
+#define IPSEC_VERSION_MINOR 1
+
+// The patch version of the header.
+#define IPSEC_VERSION_PATCH 0
+
+// The header's version as `ipsec_version()` returns the library's: compare the two to detect
+// a program built against another header than the library it runs with.
+#define IPSEC_VERSION (((IPSEC_VERSION_MAJOR << 16) | (IPSEC_VERSION_MINOR << 8)) | IPSEC_VERSION_PATCH)
+
 // `ipsec_addr::family` of an IPv4 address.
 #define IPSEC_AF_INET 4
 
 // `ipsec_addr::family` of an IPv6 address.
 #define IPSEC_AF_INET6 6
+
+// Free bytes to leave before an inner packet given to `ipsec_gateway_handle_inner`, for the
+// ESP header and IV.
+#define IPSEC_HEADROOM 64
+
+// Free bytes to leave after it, for ESP padding, trailer and ICV.
+#define IPSEC_TAILROOM 64
 
 // What an entry point did. Negative values are errors; after one, `ipsec_last_error` says why.
 typedef enum {
@@ -105,6 +131,16 @@ typedef enum {
   // Send on this Child SA from now on: it came up with `outbound_later` and the peer has it
   // (`ipsec_esp_table_activate`). `name` is the `ipsec-tunnel`.
   IPSEC_EVENT_CHILD_SA_OUTBOUND = 8,
+  // (Gateway) A negotiated Child SA could not be installed in the datapath; IKE deletes it.
+  // `name` is `tunnel:proxy-id`, `inbound_spi` its SPI.
+  IPSEC_EVENT_INSTALL_FAILED = 9,
+  // (Gateway) The datapath reached a byte, packet or sequence-number limit of a Child SA;
+  // `text` says what the gateway does (it rekeys by itself). `name` is `tunnel:proxy-id`.
+  IPSEC_EVENT_LIFETIME = 10,
+  // (Gateway) The tunnel monitor declared the `ipsec-tunnel` `name` down.
+  IPSEC_EVENT_TUNNEL_DOWN = 11,
+  // (Gateway) The tunnel monitor reached its destination through `name` again.
+  IPSEC_EVENT_TUNNEL_UP = 12,
 } ipsec_event_kind;
 
 // Our side of the exchange an event reports, where it has one.
@@ -116,6 +152,63 @@ typedef enum {
   // We answered it.
   IPSEC_ROLE_RESPONDER = 2,
 } ipsec_role;
+
+// What became of a packet (`ipsec_action.kind`).
+typedef enum {
+  // Nothing left to do: an IKE message (answers come from `ipsec_gateway_poll_transmit`),
+  // a keepalive, a tunnel monitor's answer.
+  IPSEC_ACTION_CONSUMED = 0,
+  // Send `buf[offset .. offset + len]` from `source` to `destination`: over UDP when
+  // `protocol` is 17, as IP protocol 50 when it is 50.
+  IPSEC_ACTION_SEND = 1,
+  // Hand the inner packet `buf[offset .. offset + len]` out of `interface` (to `next_hop`
+  // when its family is not 0).
+  IPSEC_ACTION_DELIVER = 2,
+  // Dropped, for `drop`; counted in `ipsec_gateway_counters`.
+  IPSEC_ACTION_DROP = 3,
+} ipsec_action_kind;
+
+// Why a packet was dropped (`ipsec_action.drop`), as `show counter global` names it
+// (`ipsec_drop_reason_name`).
+typedef enum {
+  // Not a drop.
+  IPSEC_DROP_NONE = 0,
+  // Not a well-formed IPv4 or IPv6 packet (`flow_parse_l3_err`).
+  IPSEC_DROP_MALFORMED = 1,
+  // No route covers the destination (`flow_fwd_l3_noroute`).
+  IPSEC_DROP_NO_ROUTE = 2,
+  // The ingress or egress interface is in no zone (`flow_fwd_notopology`).
+  IPSEC_DROP_NO_ZONE = 3,
+  // The route's tunnel has no Child SA (`flow_tunnel_down`).
+  IPSEC_DROP_TUNNEL_DOWN = 4,
+  // No proxy ID of the tunnel covers the packet (`flow_tunnel_no_proxyid`).
+  IPSEC_DROP_NO_PROXY_ID = 5,
+  // A security rule denied the session (`flow_policy_deny`).
+  IPSEC_DROP_POLICY_DENY = 6,
+  // The session table is full (`flow_session_alloc_fail`).
+  IPSEC_DROP_SESSION_LIMIT = 7,
+  // ESP encapsulation failed: an SA limit, or no headroom/tailroom (`flow_tunnel_encap_err`).
+  IPSEC_DROP_ENCAP_FAILED = 8,
+  // The ESP datapath refused a received packet (`flow_tunnel_decap_err`).
+  IPSEC_DROP_ESP = 9,
+  // A datagram on port 4500 that is neither IKE, ESP nor a keepalive
+  // (`flow_udp_encap_malformed`).
+  IPSEC_DROP_BAD_UDP_ENCAP = 10,
+} ipsec_drop_reason;
+
+// Severity of a log line (`ipsec_set_log_callback`), most severe first.
+typedef enum {
+  // Something failed.
+  IPSEC_LOG_ERROR = 1,
+  // Something the admin should look at.
+  IPSEC_LOG_WARN = 2,
+  // Normal operation: SAs up and down.
+  IPSEC_LOG_INFO = 3,
+  // Protocol detail: exchanges, retransmissions, drops.
+  IPSEC_LOG_DEBUG = 4,
+  // Everything, per message.
+  IPSEC_LOG_TRACE = 5,
+} ipsec_log_level;
 
 // An IKEv2 endpoint: the IKE SAs of one configuration. Opaque; create it with
 // `ipsec_endpoint_new`, free it with `ipsec_endpoint_free`. Every call on the handle holds a
@@ -129,6 +222,13 @@ typedef struct ipsec_endpoint ipsec_endpoint;
 // `ipsec_esp_table_new`, free it with `ipsec_esp_table_free`. Not thread-safe: use it from one
 // thread at a time (that thread may differ from the endpoint's).
 typedef struct ipsec_esp_table ipsec_esp_table;
+
+// A gateway: IKE, the ESP datapath, routes, zones and security rules of one configuration.
+// Opaque; create it with `ipsec_gateway_new`, free it with `ipsec_gateway_free`. Every call on
+// the handle holds a lock inside it for its duration, so calls from several threads are
+// serialized; the event strings of `ipsec_gateway_poll_event` stay valid only until the next
+// poll, whatever the thread.
+typedef struct ipsec_gateway ipsec_gateway;
 
 // An IP address and UDP port.
 //
@@ -233,11 +333,96 @@ typedef struct {
   uint8_t reserved[16];
 } ipsec_esp_delivered;
 
+// How a gateway runs, beyond its configuration. Zero-initialise it and set what you need;
+// a zero `session_limit` keeps the default (16,384).
+typedef struct {
+  // Non-zero: UDP-encapsulate ESP even without NAT (RFC 3948), for networks that pass UDP
+  // but not IP protocol 50.
+  uint8_t force_udp_encapsulation;
+  // Zero; reserved for growth.
+  uint8_t reserved0[3];
+  // The most sessions at once (0: the default).
+  uint32_t session_limit;
+  // Zero; reserved for growth.
+  uint8_t reserved[24];
+} ipsec_gateway_options;
+
+// What an input did with the caller's packet. Fields that do not apply to `kind` are zero.
+typedef struct {
+  // What to do.
+  ipsec_action_kind kind;
+  // `IPSEC_ACTION_DROP`: why.
+  ipsec_drop_reason drop;
+  // Where the packet to send or deliver starts in the caller's buffer.
+  size_t offset;
+  // Its length.
+  size_t len;
+  // `IPSEC_ACTION_SEND`: our address and UDP port (port 0 for protocol 50).
+  ipsec_addr source;
+  // `IPSEC_ACTION_SEND`: the peer's address and UDP port.
+  ipsec_addr destination;
+  // `IPSEC_ACTION_SEND`: 17 (UDP) or 50 (ESP).
+  uint8_t protocol;
+  // `IPSEC_ACTION_DELIVER`: non-zero when the packet is for the gateway's own address.
+  uint8_t local;
+  // `IPSEC_ACTION_DELIVER`: the egress interface (`ipsec_gateway_interface`).
+  uint16_t interface;
+  // `IPSEC_ACTION_DELIVER`: the inbound SPI it came out of, 0 if none.
+  uint32_t inbound_spi;
+  // `IPSEC_ACTION_DELIVER`: the route's next hop (port 0), family 0 if none.
+  ipsec_addr next_hop;
+  // Zero; reserved for growth.
+  uint8_t reserved[16];
+} ipsec_action;
+
+// A packet written by `ipsec_gateway_poll_transmit`: send the first `len` bytes of the buffer
+// from `source` to `destination`, over UDP (`protocol` 17) or as IP protocol 50.
+typedef struct {
+  // Our address and UDP port.
+  ipsec_addr source;
+  // The peer's address and UDP port.
+  ipsec_addr destination;
+  // Bytes written (on `IPSEC_ERR_BUFFER_TOO_SMALL`: bytes needed).
+  size_t len;
+  // 17 (UDP) or 50 (ESP).
+  uint8_t protocol;
+  // Zero; reserved for growth.
+  uint8_t reserved[15];
+} ipsec_gateway_transmit;
+
+// The gateway's global counters (`show counter global`).
+typedef struct {
+  // Inner packets encapsulated into a tunnel.
+  uint64_t encapsulated;
+  // ESP packets decapsulated.
+  uint64_t decapsulated;
+  // Inner packets handed to a non-tunnel interface or the local stack.
+  uint64_t delivered;
+  // Sessions created.
+  uint64_t sessions_created;
+  // Sessions aged out.
+  uint64_t sessions_aged;
+  // INVALID_SPI notifications sent.
+  uint64_t invalid_spi_sent;
+  // INVALID_SPI notifications held back by the rate limit.
+  uint64_t invalid_spi_suppressed;
+  // Sessions that matched a NAT rule that translates: the gateway does not translate, so
+  // their packets left untranslated (the configuration warned about the rule).
+  uint64_t nat_untranslated;
+  // Drops, indexed by `ipsec_drop_reason` (index 0, `IPSEC_DROP_NONE`, stays 0).
+  uint64_t drops[16];
+} ipsec_counters;
+
+// The C log function: `user` as given, the level, the emitting module (`ikev2::endpoint`) and
+// the line, both NUL-terminated and valid only during the call.
+typedef void (*ipsec_log_fn)(void *user, ipsec_log_level level, const char *target, const char *line);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
-// Library version as `major << 16 | minor << 8 | patch`.
+// Library version as `major << 16 | minor << 8 | patch` (`IPSEC_VERSION` of the header it was
+// built with).
 uint32_t ipsec_version(void);
 
 // Copies this thread's last error message into `buf` (`cap` bytes), always NUL-terminated
@@ -478,6 +663,233 @@ ipsec_status ipsec_esp_table_decapsulate(ipsec_esp_table *t,
                                          uint8_t *buf,
                                          size_t len,
                                          ipsec_esp_delivered *out);
+
+// Creates a gateway from a PAN-OS-shaped TOML configuration, with the default crypto
+// provider.
+//
+// `toml` points to `len` bytes of UTF-8 (no terminating NUL needed); `options` may be NULL for
+// the defaults. On `IPSEC_OK`, `*out` holds a new gateway owned by the caller, to free with
+// `ipsec_gateway_free`; on error `*out` is NULL and `ipsec_last_error` lists every
+// configuration problem, one per line.
+//
+// # Safety
+//
+// `toml` must point to `len` readable bytes; `options` must be NULL or valid; `out` must point
+// to writable storage for a pointer.
+ipsec_status ipsec_gateway_new(const char *toml,
+                               size_t len,
+                               const ipsec_gateway_options *options,
+                               ipsec_gateway **out);
+
+// Frees a gateway and everything it owns (keys are zeroized). NULL is accepted and ignored.
+//
+// # Safety
+//
+// `gw` must be NULL or a handle from `ipsec_gateway_new` not freed before; it must not be used
+// afterwards.
+void ipsec_gateway_free(ipsec_gateway *gw);
+
+// Writes the id of the interface named `name` (`tunnel.1`, `ethernet1/2`) to `*out`, for
+// `ipsec_gateway_handle_inner` and `ipsec_action.interface`. `IPSEC_ERR_INVALID` when the
+// configuration names no such interface.
+//
+// # Safety
+//
+// `gw` must be a live handle; `name` NULL or NUL-terminated; `out` a valid pointer.
+ipsec_status ipsec_gateway_interface(ipsec_gateway *gw, const char *name, uint16_t *out);
+
+// Gives the non-tunnel interface `name` the address `cidr` (`10.1.0.1/24`): its subnet becomes
+// a connected route, so packets out of a tunnel find the LAN.
+//
+// # Safety
+//
+// `gw` must be a live handle; `name` and `cidr` NULL or NUL-terminated.
+ipsec_status ipsec_gateway_set_interface_address(ipsec_gateway *gw,
+                                                 const char *name,
+                                                 const char *cidr);
+
+// Brings up the `ipsec-tunnel` named `tunnel`; the gateway keeps it up from then on (rekeys,
+// restarts, tunnel monitor). Then poll the outputs.
+//
+// # Safety
+//
+// `gw` must be a live handle; `tunnel` NULL or NUL-terminated.
+ipsec_status ipsec_gateway_connect(ipsec_gateway *gw, uint64_t now_us, const char *tunnel);
+
+// Brings up every tunnel whose IKE gateway may initiate; writes how many to `*count` (which
+// may be NULL).
+//
+// # Safety
+//
+// `gw` must be a live handle; `count` NULL or valid.
+ipsec_status ipsec_gateway_connect_all(ipsec_gateway *gw, uint64_t now_us, size_t *count);
+
+// Rekeys the one Child SA whose inbound SPI is `inbound_spi` (an admin's `test vpn
+// ipsec-sa`). Never needed for lifetimes: the gateway rekeys on them itself.
+// `IPSEC_ERR_INVALID` when no established IKE SA carries it.
+//
+// # Safety
+//
+// `gw` must be a live handle.
+ipsec_status ipsec_gateway_rekey_child_sa(ipsec_gateway *gw, uint64_t now_us, uint32_t inbound_spi);
+
+// Deletes the one Child SA whose inbound SPI is `inbound_spi` (`clear vpn ipsec-sa`).
+// `IPSEC_ERR_INVALID` when no established IKE SA carries it.
+//
+// # Safety
+//
+// `gw` must be a live handle.
+ipsec_status ipsec_gateway_delete_child_sa(ipsec_gateway *gw,
+                                           uint64_t now_us,
+                                           uint32_t inbound_spi);
+
+// Deletes the IKE SA of the `ike-gateway` named `name` and its Child SAs (`clear vpn ike-sa`).
+//
+// # Safety
+//
+// `gw` must be a live handle; `name` NULL or NUL-terminated.
+ipsec_status ipsec_gateway_delete_ike(ipsec_gateway *gw, uint64_t now_us, const char *name);
+
+// Rekeys the IKE SA of the `ike-gateway` named `name` now.
+//
+// # Safety
+//
+// `gw` must be a live handle; `name` NULL or NUL-terminated.
+ipsec_status ipsec_gateway_rekey_ike(ipsec_gateway *gw, uint64_t now_us, const char *name);
+
+// Tells the gateway the wall-clock time: `unix_secs` seconds since the Unix epoch at the
+// monotonic instant `now_us`. Certificates' validity dates are checked against it (the library
+// reads no clock); call it at start and whenever the system clock is set. Without it, a
+// configuration with certificates fails its negotiations.
+//
+// # Safety
+//
+// `gw` must be a live handle.
+ipsec_status ipsec_gateway_set_wall_clock(ipsec_gateway *gw, uint64_t now_us, uint64_t unix_secs);
+
+// Processes the UDP payload `buf[0..len]` received on port 500 or 4500 at `local` from
+// `remote`. ESP is decapsulated in place: the inner packet's place in `buf` is in `*out`.
+//
+// # Safety
+//
+// `gw` must be a live handle; `local`, `remote` and `out` valid pointers; `buf` writable for
+// `len` bytes (NULL when `len` is 0).
+ipsec_status ipsec_gateway_handle_datagram(ipsec_gateway *gw,
+                                           uint64_t now_us,
+                                           const ipsec_addr *local,
+                                           const ipsec_addr *remote,
+                                           uint8_t *buf,
+                                           size_t len,
+                                           ipsec_action *out);
+
+// Processes the payload `buf[0..len]` of an IP protocol 50 packet from `remote` (its port is
+// ignored): decapsulated in place, as in `ipsec_gateway_handle_datagram`.
+//
+// # Safety
+//
+// As `ipsec_gateway_handle_datagram`.
+ipsec_status ipsec_gateway_handle_esp(ipsec_gateway *gw,
+                                      uint64_t now_us,
+                                      const ipsec_addr *remote,
+                                      uint8_t *buf,
+                                      size_t len,
+                                      ipsec_action *out);
+
+// Forwards the inner IP packet `buf[offset .. offset + len]` that arrived on `interface`
+// (`ipsec_gateway_interface`): into its tunnel (encapsulated in place: leave
+// `IPSEC_HEADROOM` bytes before the packet and `IPSEC_TAILROOM` after it within `cap`), out of
+// another interface, or dropped and counted.
+//
+// # Safety
+//
+// `gw` must be a live handle; `out` a valid pointer; `buf` writable for `cap` bytes.
+ipsec_status ipsec_gateway_handle_inner(ipsec_gateway *gw,
+                                        uint64_t now_us,
+                                        uint16_t interface,
+                                        uint8_t *buf,
+                                        size_t cap,
+                                        size_t offset,
+                                        size_t len,
+                                        ipsec_action *out);
+
+// Routes the inner IP packet `buf[offset .. offset + len]` that the caller's own IP stack
+// sends (a ping from a tunnel interface's address, a routing protocol's packet): into its
+// tunnel, encapsulated in place as in `ipsec_gateway_handle_inner`, or out of an interface.
+//
+// # Safety
+//
+// As `ipsec_gateway_handle_inner`.
+ipsec_status ipsec_gateway_handle_local(ipsec_gateway *gw,
+                                        uint64_t now_us,
+                                        uint8_t *buf,
+                                        size_t cap,
+                                        size_t offset,
+                                        size_t len,
+                                        ipsec_action *out);
+
+// Processes expired deadlines (IKE retransmissions and rekeys, datapath lifetimes, session
+// ageing, tunnel monitor probes). Calling it early is harmless.
+//
+// # Safety
+//
+// `gw` must be a live handle.
+ipsec_status ipsec_gateway_handle_timeout(ipsec_gateway *gw, uint64_t now_us);
+
+// Writes the next packet to send (IKE, NAT keepalive, tunnel monitor probe) into `buf` of
+// `cap` bytes and describes it in `*out`. `IPSEC_NONE` when nothing is queued;
+// `IPSEC_ERR_BUFFER_TOO_SMALL` with the needed length in `out->len` keeps the packet for the
+// next call (65,535 bytes always suffice).
+//
+// # Safety
+//
+// `gw` must be a live handle, `out` a valid pointer, `buf` writable for `cap` bytes.
+ipsec_status ipsec_gateway_poll_transmit(ipsec_gateway *gw,
+                                         uint8_t *buf,
+                                         size_t cap,
+                                         ipsec_gateway_transmit *out);
+
+// Writes the next event into `*out`; `IPSEC_NONE` when there is none. IKE events keep their
+// kinds (`IPSEC_EVENT_CHILD_SA_UP` arrives after the SA was installed; no keys cross); the
+// gateway's own are `IPSEC_EVENT_INSTALL_FAILED`, `IPSEC_EVENT_LIFETIME`,
+// `IPSEC_EVENT_TUNNEL_DOWN` and `IPSEC_EVENT_TUNNEL_UP`. `name` and `text` stay valid until
+// the next call of this function on `gw` or `ipsec_gateway_free`.
+//
+// # Safety
+//
+// `gw` must be a live handle and `out` a valid pointer.
+ipsec_status ipsec_gateway_poll_event(ipsec_gateway *gw, ipsec_event *out);
+
+// Writes the next deadline (microseconds on the caller's clock) to `*out_us`; call
+// `ipsec_gateway_handle_timeout` once it has passed. `IPSEC_NONE` when nothing is scheduled.
+//
+// # Safety
+//
+// `gw` must be a live handle and `out_us` a valid pointer.
+ipsec_status ipsec_gateway_poll_timeout(ipsec_gateway *gw, uint64_t *out_us);
+
+// Copies the global counters into `*out`.
+//
+// # Safety
+//
+// `gw` must be a live handle and `out` a valid pointer.
+ipsec_status ipsec_gateway_counters(ipsec_gateway *gw, ipsec_counters *out);
+
+// The counter name of drop reason `reason` (an `ipsec_drop_reason`: `flow_policy_deny`), a
+// static NUL-terminated string; `"none"` for `IPSEC_DROP_NONE` or an unknown value.
+const char *ipsec_drop_reason_name(uint32_t reason);
+
+// Sends the library's log lines at `max_level` (an `ipsec_log_level`; larger values mean
+// `IPSEC_LOG_TRACE`) and more severe to `f` (with `user`), for the
+// rest of the process. Call it once, before creating handles; it is process-wide, like
+// `openlog`. `f` may be called from whichever thread drives a handle, during that call.
+//
+// Returns `IPSEC_ERR_NULL` when `f` is NULL, `IPSEC_ERR_STATE` when a log function (this one,
+// or another logger of the process built on Rust's `tracing`) is already installed.
+//
+// # Safety
+//
+// `f` must stay callable with `user` for the rest of the process, from any thread.
+ipsec_status ipsec_set_log_callback(ipsec_log_fn f, void *user, uint32_t max_level);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -102,6 +102,11 @@ static const char *kind_name(ipsec_event_kind k) {
     case IPSEC_EVENT_PHASE2_FAILED: return "PHASE2_FAILED";
     case IPSEC_EVENT_NO_GATEWAY: return "NO_GATEWAY";
     case IPSEC_EVENT_CHILD_SA_OUTBOUND: return "CHILD_SA_OUTBOUND";
+    /* Reported by an ipsec_gateway only (examples/c/gateway.c). */
+    case IPSEC_EVENT_INSTALL_FAILED: return "INSTALL_FAILED";
+    case IPSEC_EVENT_LIFETIME: return "LIFETIME";
+    case IPSEC_EVENT_TUNNEL_DOWN: return "TUNNEL_DOWN";
+    case IPSEC_EVENT_TUNNEL_UP: return "TUNNEL_UP";
     }
     return "UNKNOWN";
 }

@@ -32,6 +32,16 @@ pub enum ipsec_event_kind {
     /// Send on this Child SA from now on: it came up with `outbound_later` and the peer has it
     /// (`ipsec_esp_table_activate`). `name` is the `ipsec-tunnel`.
     IPSEC_EVENT_CHILD_SA_OUTBOUND = 8,
+    /// (Gateway) A negotiated Child SA could not be installed in the datapath; IKE deletes it.
+    /// `name` is `tunnel:proxy-id`, `inbound_spi` its SPI.
+    IPSEC_EVENT_INSTALL_FAILED = 9,
+    /// (Gateway) The datapath reached a byte, packet or sequence-number limit of a Child SA;
+    /// `text` says what the gateway does (it rekeys by itself). `name` is `tunnel:proxy-id`.
+    IPSEC_EVENT_LIFETIME = 10,
+    /// (Gateway) The tunnel monitor declared the `ipsec-tunnel` `name` down.
+    IPSEC_EVENT_TUNNEL_DOWN = 11,
+    /// (Gateway) The tunnel monitor reached its destination through `name` again.
+    IPSEC_EVENT_TUNNEL_UP = 12,
 }
 
 /// Our side of the exchange an event reports, where it has one.
@@ -114,11 +124,23 @@ fn role(r: Role) -> ipsec_role {
     }
 }
 
-/// Converts `e`, keeping its strings in `strings` (replacing the previous event's).
-pub(crate) fn to_c(e: &Event, strings: &mut EventStrings) -> ipsec_event {
-    use ipsec_event_kind::*;
-    let mut out = ipsec_event {
-        kind: IPSEC_EVENT_IKE_SA_UP,
+impl EventStrings {
+    /// An event of `kind` with only its name and text set, keeping them in `self`.
+    pub(crate) fn event(&mut self, kind: ipsec_event_kind, name: &str, text: &str) -> ipsec_event {
+        let mut out = blank();
+        out.kind = kind;
+        self.name = c_string(name);
+        self.text = c_string(text);
+        out.name = self.name.as_ptr();
+        out.text = self.text.as_ptr();
+        out.text_len = self.text.as_bytes().len();
+        out
+    }
+}
+
+fn blank() -> ipsec_event {
+    ipsec_event {
+        kind: ipsec_event_kind::IPSEC_EVENT_IKE_SA_UP,
         role: ipsec_role::IPSEC_ROLE_NONE,
         spi_i: 0,
         spi_r: 0,
@@ -132,7 +154,13 @@ pub(crate) fn to_c(e: &Event, strings: &mut EventStrings) -> ipsec_event {
         linger_ms: 0,
         outbound_later: 0,
         reserved: [0; 27],
-    };
+    }
+}
+
+/// Converts `e`, keeping its strings in `strings` (replacing the previous event's).
+pub(crate) fn to_c(e: &Event, strings: &mut EventStrings) -> ipsec_event {
+    use ipsec_event_kind::*;
+    let mut out = blank();
     let name: &str = match e {
         Event::IkeSaUp {
             gateway,

@@ -1,4 +1,10 @@
-//! C ABI over the IKEv2 and ESP Sans-IO cores.
+//! C ABI over the gateway layer and the IKEv2 and ESP Sans-IO cores.
+//!
+//! `ipsec_gateway_*` is the route-based VPN of one firewall
+//! ([`Gateway`](::gateway::Gateway)): IKE, the ESP datapath, routes, zones and security rules
+//! behind one handle, which installs, rekeys and removes Child SAs by itself.
+//! `ipsec_endpoint_*` (IKE alone) and `ipsec_esp_table_*` (ESP alone) remain for products that
+//! keep their own datapath or their own IKE.
 //!
 //! The header `include/ipsec.h` is generated from this crate by cbindgen (`ffi/tests/header.rs`
 //! fails when it drifts). Every entry point checks its pointers, catches panics and returns an
@@ -12,6 +18,8 @@ mod addr;
 mod endpoint;
 mod esp_table;
 mod event;
+mod gateway;
+mod log;
 mod status;
 
 pub use addr::{ipsec_addr, IPSEC_AF_INET, IPSEC_AF_INET6};
@@ -29,17 +37,38 @@ pub use esp_table::{
     ipsec_esp_table_remove, ipsec_esp_table_retire, ipsec_esp_transmit,
 };
 pub use event::{ipsec_event, ipsec_event_kind, ipsec_role};
+pub use gateway::{
+    ipsec_action, ipsec_action_kind, ipsec_counters, ipsec_drop_reason, ipsec_drop_reason_name,
+    ipsec_gateway, ipsec_gateway_connect, ipsec_gateway_connect_all, ipsec_gateway_counters,
+    ipsec_gateway_delete_child_sa, ipsec_gateway_delete_ike, ipsec_gateway_free,
+    ipsec_gateway_handle_datagram, ipsec_gateway_handle_esp, ipsec_gateway_handle_inner,
+    ipsec_gateway_handle_local, ipsec_gateway_handle_timeout, ipsec_gateway_interface,
+    ipsec_gateway_new, ipsec_gateway_options, ipsec_gateway_poll_event, ipsec_gateway_poll_timeout,
+    ipsec_gateway_poll_transmit, ipsec_gateway_rekey_child_sa, ipsec_gateway_rekey_ike,
+    ipsec_gateway_set_interface_address, ipsec_gateway_set_wall_clock, ipsec_gateway_transmit,
+    IPSEC_HEADROOM, IPSEC_TAILROOM,
+};
+pub use log::{ipsec_log_fn, ipsec_log_level, ipsec_set_log_callback};
 pub use status::ipsec_status;
 
 use std::ffi::c_char;
 
-/// Library version as `major << 16 | minor << 8 | patch`.
+/// The major version of the header: the library's SONAME is `libipsec.so.IPSEC_VERSION_MAJOR`.
+pub const IPSEC_VERSION_MAJOR: u32 = 0;
+/// The minor version of the header.
+pub const IPSEC_VERSION_MINOR: u32 = 1;
+/// The patch version of the header.
+pub const IPSEC_VERSION_PATCH: u32 = 0;
+/// The header's version as `ipsec_version()` returns the library's: compare the two to detect
+/// a program built against another header than the library it runs with.
+pub const IPSEC_VERSION: u32 =
+    (IPSEC_VERSION_MAJOR << 16) | (IPSEC_VERSION_MINOR << 8) | IPSEC_VERSION_PATCH;
+
+/// Library version as `major << 16 | minor << 8 | patch` (`IPSEC_VERSION` of the header it was
+/// built with).
 #[no_mangle]
 pub extern "C" fn ipsec_version() -> u32 {
-    let major: u32 = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0);
-    let minor: u32 = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0);
-    let patch: u32 = env!("CARGO_PKG_VERSION_PATCH").parse().unwrap_or(0);
-    (major << 16) | (minor << 8) | patch
+    IPSEC_VERSION
 }
 
 /// Copies this thread's last error message into `buf` (`cap` bytes), always NUL-terminated
@@ -70,8 +99,14 @@ pub unsafe extern "C" fn ipsec_last_error(buf: *mut c_char, cap: usize) -> usize
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn version_matches_package() {
-        assert_eq!(super::ipsec_version(), 0x00_01_00);
+        let part = |s: &str| s.parse::<u32>().unwrap();
+        assert_eq!(IPSEC_VERSION_MAJOR, part(env!("CARGO_PKG_VERSION_MAJOR")));
+        assert_eq!(IPSEC_VERSION_MINOR, part(env!("CARGO_PKG_VERSION_MINOR")));
+        assert_eq!(IPSEC_VERSION_PATCH, part(env!("CARGO_PKG_VERSION_PATCH")));
+        assert_eq!(ipsec_version(), 0x00_01_00);
     }
 }

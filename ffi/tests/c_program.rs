@@ -140,6 +140,33 @@ fn header_layouts_match_rust() {
             size_of::<ipsec_esp_delivered>(),
             offset_of!(ipsec_esp_delivered, reserved),
         ),
+        (
+            "ipsec_action",
+            "reserved",
+            size_of::<ipsec_action>(),
+            offset_of!(ipsec_action, reserved),
+        ),
+        (
+            "ipsec_gateway_transmit",
+            "reserved",
+            size_of::<ipsec_gateway_transmit>(),
+            offset_of!(ipsec_gateway_transmit, reserved),
+        ),
+        (
+            "ipsec_gateway_options",
+            "reserved",
+            size_of::<ipsec_gateway_options>(),
+            offset_of!(ipsec_gateway_options, reserved),
+        ),
+        (
+            "ipsec_counters",
+            "drops",
+            size_of::<ipsec_counters>(),
+            offset_of!(ipsec_counters, drops),
+        ),
+        ("ipsec_drop_reason", "", size_of::<ipsec_drop_reason>(), 0),
+        ("ipsec_action_kind", "", size_of::<ipsec_action_kind>(), 0),
+        ("ipsec_log_level", "", size_of::<ipsec_log_level>(), 0),
         ("ipsec_status", "", size_of::<ipsec_status>(), 0),
         ("ipsec_event_kind", "", size_of::<ipsec_event_kind>(), 0),
     ];

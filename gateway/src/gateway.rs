@@ -307,6 +307,12 @@ impl Gateway {
         self.interfaces.by_name(name)
     }
 
+    /// The interface whose [`InterfaceId::get`] is `index`, if there is one.
+    pub fn interface_at(&self, index: u16) -> Option<InterfaceId> {
+        let id = InterfaceId(index);
+        self.interfaces.get(id).map(|_| id)
+    }
+
     /// The name of interface `id`.
     pub fn interface_name(&self, id: InterfaceId) -> Option<&str> {
         self.interfaces.get(id).map(|i| i.name.as_str())

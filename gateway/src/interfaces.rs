@@ -19,6 +19,12 @@ impl InterfaceId {
     pub(crate) fn index(self) -> usize {
         usize::from(self.0)
     }
+
+    /// The id as a number, for embedders that keep it outside Rust (the C ABI); turn it back
+    /// with [`Gateway::interface_at`](crate::Gateway::interface_at).
+    pub const fn get(self) -> u16 {
+        self.0
+    }
 }
 
 /// One interface.
