@@ -212,6 +212,11 @@ pub struct Net {
     wire: VecDeque<InFlight>,
     /// Datagrams to addresses no node has.
     pub undeliverable: u64,
+    /// A NAPT in front of some nodes: `(inside address, public address)`; each inside
+    /// address and port gets a public port of its own, as a home router's masquerading does.
+    pub nat: Vec<(IpAddr, IpAddr)>,
+    /// The NAT's bindings: inside address and port, public address and port.
+    bindings: Vec<(SocketAddr, SocketAddr)>,
 }
 
 impl Net {
@@ -223,6 +228,8 @@ impl Net {
             cut: Vec::new(),
             wire: VecDeque::new(),
             undeliverable: 0,
+            nat: Vec::new(),
+            bindings: Vec::new(),
         }
     }
 
@@ -250,9 +257,20 @@ impl Net {
         {
             return;
         }
+        let mut source = t.source;
+        if let Some((_, public)) = self.nat.iter().find(|(inside, _)| *inside == s) {
+            source = match self.bindings.iter().find(|(i, _)| *i == t.source) {
+                Some((_, p)) => *p,
+                None => {
+                    let p = SocketAddr::new(*public, 30_000 + self.bindings.len() as u16);
+                    self.bindings.push((t.source, p));
+                    p
+                }
+            };
+        }
         self.wire.push_back(InFlight {
             arrives: self.now.saturating_add(self.latency),
-            source: t.source,
+            source,
             destination: t.destination,
             bytes: buf[t.range.clone()].to_vec(),
         });
@@ -292,6 +310,9 @@ impl Net {
             let Some(mut d) = self.wire.pop_front() else {
                 break;
             };
+            if let Some((inside, _)) = self.bindings.iter().find(|(_, p)| *p == d.destination) {
+                d.destination = *inside;
+            }
             let Some(i) = self.nodes.iter().position(|n| n.addr == d.destination.ip()) else {
                 self.undeliverable += 1;
                 continue;
