@@ -120,6 +120,8 @@ pub mod testing;
 mod timer;
 pub mod wire;
 
-pub use endpoint::{ChildSaInfo, Endpoint, IkeSaInfo, Received, Stats, Transmit, WithSpis};
+pub use endpoint::{
+    Changes, ChildSaInfo, Endpoint, IkeSaInfo, Received, Reconfigured, Stats, Transmit, WithSpis,
+};
 pub use error::{CommandError, ConfigError, LocalError, Mismatch, NegotiationError};
 pub use event::{Event, Outbound, Reason, Role, SaName, REKEYED_LINGER};

@@ -3,9 +3,11 @@
 mod commands;
 mod housekeeping;
 mod ike_sa;
+mod reconfigure;
 mod show;
 mod spis;
 
+pub use reconfigure::{Changes, Reconfigured};
 pub use show::{ChildSaInfo, IkeSaInfo, Received, Stats};
 pub use spis::WithSpis;
 
@@ -63,7 +65,8 @@ impl SecureRandom for ProviderRandom {
 ///   [`delete_child_sa`](Self::delete_child_sa), [`rekey_child`](Self::rekey_child) and
 ///   [`delete_child`](Self::delete_child) (every Child SA of a tunnel),
 ///   [`rekey_ike`](Self::rekey_ike), [`delete_ike`](Self::delete_ike),
-///   [`liveness_check`](Self::liveness_check), [`invalid_spi`](Self::invalid_spi);
+///   [`liveness_check`](Self::liveness_check), [`invalid_spi`](Self::invalid_spi),
+///   [`reconfigure`](Self::reconfigure) (a new configuration; what did not change runs on);
 /// - **outputs**, to poll after every input or command, in this order until each returns `None`:
 ///   [`poll_transmit`](Self::poll_transmit) (send each datagram from `local` to `remote`),
 ///   [`poll_event`](Self::poll_event) (install or remove Child SAs, log), then

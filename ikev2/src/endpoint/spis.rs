@@ -100,8 +100,8 @@ impl Endpoint {
 /// An [`Endpoint`] with an SPI allocator lent to it, from [`Endpoint::with_spis`]: its inputs
 /// and commands, each documented on `Endpoint`.
 pub struct WithSpis<'a> {
-    endpoint: &'a mut Endpoint,
-    spis: &'a mut dyn SpiAllocator,
+    pub(super) endpoint: &'a mut Endpoint,
+    pub(super) spis: &'a mut dyn SpiAllocator,
 }
 
 impl core::fmt::Debug for WithSpis<'_> {

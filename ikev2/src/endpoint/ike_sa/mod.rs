@@ -5,6 +5,7 @@
 //! ([`dispatch`](self) and [`work`](self)); the endpoint itself only asks the questions below.
 
 mod dispatch;
+mod retire;
 mod work;
 
 use crate::config::GatewayConfig;
