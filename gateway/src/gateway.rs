@@ -147,8 +147,9 @@ pub enum Action {
 ///   [`rekey_ike`](Self::rekey_ike), [`delete_child`](Self::delete_child),
 ///   [`delete_child_sa`](Self::delete_child_sa), [`delete_ike`](Self::delete_ike),
 ///   [`liveness_check`](Self::liveness_check), [`clear_sessions`](Self::clear_sessions));
-///   and [`set_interface_address`](Self::set_interface_address) for the addresses of the
-///   non-tunnel interfaces;
+///   [`set_interface_address`](Self::set_interface_address) for the addresses of the
+///   non-tunnel interfaces; and [`reconfigure`](Self::reconfigure) for a new configuration
+///   (a PAN-OS commit: what did not change keeps running);
 /// - **outputs**, after every input or command, in this order: [`poll_transmit`](Self::poll_transmit)
 ///   until `None` (IKE messages, NAT keepalives, tunnel monitor probes), [`poll_event`](Self::poll_event)
 ///   until `None` (log them), then [`poll_timeout`](Self::poll_timeout) for the next deadline;
@@ -170,6 +171,7 @@ pub enum Action {
 /// Every call that changes state takes `now`; the same inputs at the same instants with the
 /// same random source give the same outputs.
 pub struct Gateway {
+    pub(crate) options: Options,
     pub(crate) config: Config,
     pub(crate) endpoint: Endpoint,
     pub(crate) table: SaTable,
@@ -225,29 +227,7 @@ impl Gateway {
         }
         let runnable: Vec<String> = resolved.tunnels.iter().map(|t| t.name.clone()).collect();
         let endpoint = Endpoint::new(resolved, provider)?;
-        let mut warnings: Vec<Warning> = config
-            .warnings()
-            .iter()
-            .map(|w| Warning::new(w.object.to_string(), format!("{}: {}", w.field, w.why)))
-            .collect();
-        for t in config.ipsec_tunnels.iter().filter(|t| !t.disabled) {
-            let object = format!("ipsec-tunnel \"{}\"", t.name);
-            if !runnable.contains(&t.name) {
-                warnings.push(Warning::new(
-                    object,
-                    "not negotiated here (manual key, or an IKE gateway that is not IKEv2 with a \
-                     pre-shared key or certificates): routes through its tunnel interface drop their packets"
-                        .into(),
-                ));
-            } else if t.ipsec_mode == ipsec_core::config::IpsecMode::Transport {
-                warnings.push(Warning::new(
-                    object,
-                    "ipsec-mode transport: the gateway forwards tunnel-mode traffic only; what \
-                     arrives on it is dropped as malformed"
-                        .into(),
-                ));
-            }
-        }
+        let mut warnings = config_warnings(&config, &runnable);
         let interfaces =
             Interfaces::from_config(&config, |t| runnable.iter().any(|r| r == t), &mut warnings);
         let routes = RoutingTable::build(&config, &interfaces, &mut warnings);
@@ -255,6 +235,7 @@ impl Gateway {
         let monitors = crate::monitor::from_config(&config, &interfaces, &mut warnings);
         Ok(Gateway {
             tunnel_ids: vec![None; interfaces.list.len()],
+            options,
             config,
             endpoint,
             table: SaTable::new(provider),
@@ -548,4 +529,33 @@ impl Gateway {
             .and_then(|i| u16::try_from(i).ok())
             .map(InterfaceId)
     }
+}
+
+/// The configuration's warnings, and those about tunnels the gateway does not run as
+/// configured; `runnable` are the tunnels the IKE endpoint negotiates.
+pub(crate) fn config_warnings(config: &Config, runnable: &[String]) -> Vec<Warning> {
+    let mut warnings: Vec<Warning> = config
+        .warnings()
+        .iter()
+        .map(|w| Warning::new(w.object.to_string(), format!("{}: {}", w.field, w.why)))
+        .collect();
+    for t in config.ipsec_tunnels.iter().filter(|t| !t.disabled) {
+        let object = format!("ipsec-tunnel \"{}\"", t.name);
+        if !runnable.contains(&t.name) {
+            warnings.push(Warning::new(
+                object,
+                "not negotiated here (manual key, or an IKE gateway that is not IKEv2 with a \
+                 pre-shared key or certificates): routes through its tunnel interface drop their packets"
+                    .into(),
+            ));
+        } else if t.ipsec_mode == ipsec_core::config::IpsecMode::Transport {
+            warnings.push(Warning::new(
+                object,
+                "ipsec-mode transport: the gateway forwards tunnel-mode traffic only; what \
+                 arrives on it is dropped as malformed"
+                    .into(),
+            ));
+        }
+    }
+    warnings
 }

@@ -187,6 +187,7 @@ mod invalid_spi;
 pub mod monitor;
 mod packet;
 pub mod policy;
+mod reload;
 pub mod routing;
 pub mod session;
 pub mod show;
@@ -198,6 +199,7 @@ pub use gateway::{
     Action, Delivery, Gateway, Options, OuterProtocol, Transmit, HEADROOM, TAILROOM,
 };
 pub use interfaces::InterfaceId;
+pub use reload::{Names, Reload};
 
 /// The layers underneath, for what the gateway does not wrap.
 pub use esp;

@@ -182,8 +182,8 @@ fn changed_proposal_gives_the_tunnel_new_child_sas_and_leaves_the_other_alone() 
     assert_eq!(spis(&p, Side::Left, "tun2"), other);
     assert_eq!(ike_spis(&mut p, Side::Left), ike);
     // The new Child SA pairs up with the right side's.
-    let l = &p.installed(Side::Left)[..];
-    let r = &p.installed(Side::Right)[..];
+    let l = p.installed(Side::Left);
+    let r = p.installed(Side::Right);
     let lc = l.iter().find(|c| c.tunnel == "tun").unwrap();
     let rc = r.iter().find(|c| c.tunnel == "tun").unwrap();
     assert_eq!(lc.outbound.spi, rc.inbound.spi);
