@@ -200,7 +200,12 @@ impl Gateway {
         let mut initiated = Vec::new();
         for t in initiating {
             // Only a provider without the gateway's IKE algorithms refuses it here.
-            if self.endpoint.with_spis(&mut self.table).connect(now, &t).is_ok() {
+            if self
+                .endpoint
+                .with_spis(&mut self.table)
+                .connect(now, &t)
+                .is_ok()
+            {
                 initiated.push(t);
             }
         }

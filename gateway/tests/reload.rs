@@ -129,7 +129,11 @@ fn unchanged_configuration_keeps_the_spis_and_every_ping() {
     assert_eq!(ping_for(&mut net, [10, 2, 0, 7], 1, 0), (10, 10));
     let events = net.node("hq").events.len();
     let now = net.now;
-    let r = net.node("hq").gw.reconfigure(now, hq_config(&[LAN])).unwrap();
+    let r = net
+        .node("hq")
+        .gw
+        .reconfigure(now, hq_config(&[LAN]))
+        .unwrap();
     assert!(r.is_unchanged(), "{r:?}");
     assert_eq!(r.tunnels.kept, vec!["vpn-branch".to_owned()]);
     assert_eq!(r.tunnel_interfaces.kept, vec!["tunnel.1".to_owned()]);
@@ -227,7 +231,11 @@ fn an_added_tunnel_comes_up_with_its_route() {
         Action::Drop(DropReason::NoRoute)
     );
     let now = net.now;
-    let r = net.node("hq").gw.reconfigure(now, hq_config(&[LAN])).unwrap();
+    let r = net
+        .node("hq")
+        .gw
+        .reconfigure(now, hq_config(&[LAN]))
+        .unwrap();
     assert_eq!(r.gateways.added, vec!["gw-vpn-branch".to_owned()]);
     assert_eq!(r.tunnels.added, vec!["vpn-branch".to_owned()]);
     assert_eq!(r.tunnel_interfaces.added, vec!["tunnel.1".to_owned()]);

@@ -347,6 +347,90 @@ scenario_daemon_both_ends_udp_iperf3() {
     "$DIR/iperf3.txt" || { echo "iperf3 through the tunnel: $(grep receiver "$DIR/iperf3.txt")"; return 1; }
 }
 
+# `reload` while a 100-packet-per-second ping crosses the tunnel: the unchanged tunnel keeps its
+# SPIs (ours and charon's) and loses no echo. A configuration that does not validate is refused
+# (exit 2, every error listed) and changes nothing. A second IPsec tunnel on its own tunnel
+# interface comes up after `reload` beside the first (its TUN device and kernel route created,
+# traffic both ways) and goes with the next one (charon told, device and route removed), the
+# first tunnel's Child SA untouched throughout.
+scenario_daemon_reload() {
+  add_second_lan
+  daemon_charon 10.2.0.0/24,10.2.1.0/24 10.1.0.0/24,10.1.1.0/24 || return 1
+  local cfg="$DIR/reload.toml"
+  cp "$HERE/configs/daemon-a.toml" "$cfg"
+  daemon_start a "$US_NS" "$cfg" || return 1
+  daemon_wait_children a 1 || return 1
+  local ours theirs rc
+  ours="$(ctl a --json show vpn ipsec-sa | grep -E '"spi_(in|out)"' | tr -d ' \n')"
+  theirs="$(word in "$(sas_summary "$DIR/sw" "$SW_NS")")"
+  [ -n "$ours" ] && [ -n "$theirs" ] || { echo "no SPIs to compare: ours '$ours', charon's '$theirs'"; return 1; }
+  same_sa() { # the first tunnel's Child SA is the one from the start, on both sides
+    ctl a --json show vpn ipsec-sa | grep -E '"spi_(in|out)"' | tr -d ' \n' | grep -qF "$ours" ||
+      { echo "$1: our Child SA changed: $(ctl a --json show vpn ipsec-sa | grep -E '"spi_(in|out)"' | tr -d ' \n'), was $ours"; return 1; }
+    sw_in "$DIR/sw" "$SW_NS" swanctl --list-sas 2>/dev/null | grep -q "$theirs" ||
+      { echo "$1: charon no longer has Child SA $theirs"; return 1; }
+  }
+
+  # 1. The same configuration (the file touched): nothing changes, no echo is lost.
+  ip netns exec "$US_NS" ping -c 300 -i 0.01 -w 10 -I 10.1.0.1 10.2.0.1 >"$DIR/ping-us.txt" 2>&1 9>&- &
+  local ping_us=$!
+  sleep 1
+  echo "# reloaded unchanged" >>"$cfg"
+  ctl a reload >"$DIR/reload-1.txt" 2>&1 ||
+    { echo "reload of the unchanged configuration failed: $(tail -1 "$DIR/reload-1.txt")"; return 1; }
+  grep -q 'committed successfully' "$DIR/reload-1.txt" &&
+    grep -q '^ipsec-tunnel: 1 unchanged, 0 changed, 0 added, 0 removed' "$DIR/reload-1.txt" ||
+    { echo "reload said: $(tr '\n' '|' <"$DIR/reload-1.txt")"; return 1; }
+  rc=0
+  wait "$ping_us" || rc=$?
+  [ "$rc" -eq 0 ] && grep -q ' 0% packet loss' "$DIR/ping-us.txt" ||
+    { echo "echoes lost across reload: $(grep -m1 'packet loss' "$DIR/ping-us.txt"), missing icmp_seq: $(missing_seqs 300 "$DIR/ping-us.txt")"; return 1; }
+  same_sa "unchanged reload" || return 1
+
+  # 2. Two mistakes: refused with both listed, exit 2; the old configuration runs on.
+  sed -e 's/^ike-gateway = "gw-b"$/ike-gateway = "gw-nowhere"/' -e 's/^mtu = 1400$/mtu = 99/' \
+    "$HERE/configs/daemon-a.toml" >"$cfg"
+  rc=0
+  ctl a reload >"$DIR/reload-2.txt" 2>&1 || rc=$?
+  [ "$rc" -eq 2 ] || { echo "reload of an invalid configuration exited $rc: $(tr '\n' '|' <"$DIR/reload-2.txt")"; return 1; }
+  grep -q 'gw-nowhere' "$DIR/reload-2.txt" && grep -q 'mtu' "$DIR/reload-2.txt" ||
+    { echo "reload did not list both errors: $(tr '\n' '|' <"$DIR/reload-2.txt")"; return 1; }
+  grep -q 'configuration is unchanged' "$DIR/reload-2.txt" || { echo "reload: $(tail -1 "$DIR/reload-2.txt")"; return 1; }
+  ping_ok "$US_NS" 10.1.0.1 10.2.0.1 || return 1
+  same_sa "refused reload" || return 1
+
+  # 3. A second tunnel on tunnel.2: created, routed, negotiated; the first left alone.
+  cp "$HERE/configs/daemon-a-two-tunnels.toml" "$cfg"
+  ctl a reload >"$DIR/reload-3.txt" 2>&1 || { echo "reload adding a tunnel failed: $(tail -1 "$DIR/reload-3.txt")"; return 1; }
+  grep -q '^ipsec-tunnel: 1 unchanged, 0 changed, 1 added, 0 removed (added to-b-2)' "$DIR/reload-3.txt" ||
+    { echo "reload said: $(tr '\n' '|' <"$DIR/reload-3.txt")"; return 1; }
+  daemon_wait_children a 2 || return 1
+  ip netns exec "$US_NS" ip link show tunnel.2 >/dev/null 2>&1 || { echo "no TUN device tunnel.2 after reload"; return 1; }
+  ip netns exec "$US_NS" ip route show proto 199 | grep -q '^10.2.1.0/24 dev tunnel.2' ||
+    { echo "no kernel route to 10.2.1.0/24 via tunnel.2: $(ip netns exec "$US_NS" ip route show proto 199 | tr '\n' '|')"; return 1; }
+  daemon_traffic 10.1.1.1 10.2.1.1 || return 1
+  ping_ok "$US_NS" 10.1.0.1 10.2.0.1 || return 1
+  same_sa "reload adding a tunnel" || return 1
+
+  # 4. Back to one tunnel: the second is deleted (charon told), its device and route go.
+  cp "$HERE/configs/daemon-a.toml" "$cfg"
+  ctl a reload >"$DIR/reload-4.txt" 2>&1 || { echo "reload removing a tunnel failed: $(tail -1 "$DIR/reload-4.txt")"; return 1; }
+  grep -q '^ipsec-tunnel: 1 unchanged, 0 changed, 0 added, 1 removed (removed to-b-2)' "$DIR/reload-4.txt" ||
+    { echo "reload said: $(tr '\n' '|' <"$DIR/reload-4.txt")"; return 1; }
+  local i
+  for i in $(seq 1 50); do
+    grep -q 'received DELETE for ESP CHILD_SA' "$DIR/sw/charon.log" && break
+    sleep 0.1
+  done
+  grep -q 'received DELETE for ESP CHILD_SA' "$DIR/sw/charon.log" || { echo "charon was not told of the removed tunnel"; return 1; }
+  ! ip netns exec "$US_NS" ip link show tunnel.2 >/dev/null 2>&1 || { echo "TUN device tunnel.2 outlived its removal"; return 1; }
+  [ -z "$(ip netns exec "$US_NS" ip route show 10.2.1.0/24)" ] || { echo "the route to 10.2.1.0/24 outlived its removal"; return 1; }
+  ping_ok "$US_NS" 10.1.0.1 10.2.0.1 || return 1
+  same_sa "reload removing a tunnel" || return 1
+  grep -q 'commit: Configuration .* committed successfully' "$DIR/a.log" || { echo "no commit line in the daemon's log"; return 1; }
+  daemon_stop a "$US_NS"
+}
+
 DAEMON_SCENARIOS=(
   daemon-both-ends daemon-us-init daemon-sw-init daemon-two-proxy-ids daemon-iperf3
   daemon-rekey-under-ping daemon-kill9 daemon-nat daemon-both-ends-udp-iperf3

@@ -9,6 +9,7 @@
 //! ipsec-gateway [--control PATH] [--json] show vpn flow | show counter global | show routing route
 //! ipsec-gateway [--control PATH] test vpn ike-sa --gateway NAME | test vpn ipsec-sa --tunnel NAME
 //! ipsec-gateway [--control PATH] clear vpn ike-sa --gateway NAME | clear vpn ipsec-sa --tunnel NAME
+//! ipsec-gateway [--control PATH] [--json] reload
 //! ```
 //!
 //! `validate` loads each configuration and prints `FILE: ok` with a one-line summary per object
@@ -31,7 +32,13 @@
 //! 0. A configuration error exits 2 listing every error.
 //!
 //! The other commands are PAN-OS's operational commands, sent to a running daemon over its
-//! control socket: tables for people, `--json` for machines.
+//! control socket: tables for people, `--json` for machines. `reload` reads the daemon's
+//! configuration file again and commits it as PAN-OS commits a configuration: IKE gateways and
+//! IPsec tunnels whose settings did not change keep their SAs; changed and removed ones are
+//! torn down (Deletes sent, their TUN devices and routes removed), new ones brought up; static
+//! routes, zones, security and no-NAT rules apply at once. A configuration that does not
+//! validate is refused: the daemon runs on with the old one, and `reload` prints every error
+//! and exits 2.
 
 mod check;
 mod validate;
@@ -56,7 +63,7 @@ const DEFAULT_CONTROL: &str = "/run/ipsec-gateway.sock";
     override_usage = "ipsec-gateway validate FILE...\n       \
         ipsec-gateway check [--json] A B\n       \
         ipsec-gateway run --config FILE [--control PATH] [--interface NAME=DEV]...\n       \
-        ipsec-gateway [--control PATH] [--json] show|test|clear ...",
+        ipsec-gateway [--control PATH] [--json] show|test|clear|reload ...",
     arg_required_else_help = false
 )]
 struct Cli {
@@ -98,6 +105,9 @@ enum Command {
     /// Delete SAs now.
     #[command(subcommand)]
     Clear(ClearVpn),
+    /// Read the configuration file again and commit it: tunnels whose settings did not
+    /// change stay up; exits 2 listing every error when it does not validate.
+    Reload,
 }
 
 /// `run`'s options.
@@ -236,6 +246,7 @@ fn main() -> ExitCode {
         Command::Clear(ClearVpn::Vpn(ClearWhat::IpsecSa { tunnel })) => {
             Request::ClearIpsecSa { tunnel }
         }
+        Command::Reload => Request::Reload,
     };
     ask(&cli.control, &request, cli.json)
 }
@@ -253,6 +264,7 @@ pub(crate) enum Request {
     TestIpsecSa { tunnel: String },
     ClearIkeSa { gateway: String },
     ClearIpsecSa { tunnel: String },
+    Reload,
 }
 
 /// The daemon's answer: the table for people and the data for machines, or why not.
@@ -261,6 +273,9 @@ pub(crate) struct Response {
     pub(crate) text: String,
     pub(crate) data: serde_json::Value,
     pub(crate) error: Option<String>,
+    /// Every error of a configuration `reload` refused (the exit status is then 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) errors: Vec<String>,
 }
 
 #[cfg(target_os = "linux")]
@@ -277,9 +292,25 @@ fn run(_: RunArgs, _: PathBuf) -> ExitCode {
 /// Sends `request` to the daemon at `control` and prints its answer.
 fn ask(control: &std::path::Path, request: &Request, json: bool) -> ExitCode {
     match client(control, request) {
-        Ok(Response { error: Some(e), .. }) => {
+        Ok(Response {
+            error: Some(e),
+            errors,
+            data,
+            ..
+        }) => {
+            for e in &errors {
+                eprintln!("ipsec-gateway: error: {e}");
+            }
             eprintln!("ipsec-gateway: {e}");
-            ExitCode::FAILURE
+            if json && !errors.is_empty() {
+                let text = serde_json::to_string_pretty(&data).unwrap_or_default();
+                println!("{text}");
+            }
+            if errors.is_empty() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::from(validate::FAILURE)
+            }
         }
         Ok(r) => {
             // A reader that stops early (`| grep -q`) closes the pipe: not an error of ours.

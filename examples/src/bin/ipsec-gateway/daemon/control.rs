@@ -54,6 +54,8 @@ async fn connection(daemon: Shared, stream: UnixStream) {
         return;
     }
     let response = match serde_json::from_str::<Request>(&line) {
+        // It awaits netlink and the TUN devices, so it cannot run under the borrow.
+        Ok(Request::Reload) => super::reload::reload(&daemon).await,
         Ok(r) => daemon.borrow_mut().execute(r),
         Err(e) => Response {
             error: Some(format!("not a request: {e}")),
@@ -156,6 +158,7 @@ impl Daemon {
                     )
                 })
                 .map_err(|e| e.to_string()),
+            Request::Reload => Err("reload is not a synchronous command".to_owned()),
             Request::ClearIpsecSa { tunnel } => self
                 .gw
                 .delete_child(now, &tunnel)
@@ -172,7 +175,7 @@ impl Daemon {
             Ok((text, Ok(data))) => Response {
                 text,
                 data,
-                error: None,
+                ..Response::default()
             },
             Ok((_, Err(e))) => Response {
                 error: Some(e.to_string()),

@@ -7,7 +7,7 @@
 //! reader calls [`Daemon::flush`](super::Daemon::flush). A reader yields to the others after
 //! each batch, so a busy direction cannot starve the other one or the timers.
 
-use super::tun::TunIn;
+use super::tun::{Tun, TunIn};
 use super::udp::{grow_buffers, GsoBatch, RecvBatch, SendBatch};
 use super::Shared;
 use gateway::{Config, OuterProtocol, Transmit};
@@ -138,6 +138,22 @@ impl Sockets {
         }
     }
 
+    /// The IKE gateways of `config` whose local address has no socket here (sockets are
+    /// bound at start), with that address.
+    pub(crate) fn unbound(&self, config: &Config) -> Vec<(String, IpAddr)> {
+        config
+            .ike_gateways
+            .iter()
+            .filter_map(|g| {
+                let ip = g.local_address.ip?;
+                let bound = self.udp.iter().any(|(a, _)| {
+                    a.ip() == ip || (a.ip().is_unspecified() && a.is_ipv4() == ip.is_ipv4())
+                });
+                (!bound).then(|| (g.name.clone(), ip))
+            })
+            .collect()
+    }
+
     /// Sends the packets gathered since the last flush.
     pub(crate) fn flush(&mut self) {
         let raw = self.esp4.iter_mut().chain(self.esp6.iter_mut());
@@ -187,9 +203,20 @@ pub(crate) fn spawn_readers(daemon: &Shared) {
             tokio::task::spawn_local(read_esp(daemon.clone(), raw.read.clone(), v4));
         }
     }
-    for t in &d.tuns {
-        tokio::task::spawn_local(read_tun(daemon.clone(), t.device(), t.mtu));
+    drop(d);
+    let mut d = daemon.borrow_mut();
+    for t in &mut d.tuns {
+        spawn_tun_reader(daemon, t);
     }
+}
+
+/// Starts the reader task of `tun`.
+pub(crate) fn spawn_tun_reader(daemon: &Shared, tun: &mut Tun) {
+    tun.reader = Some(tokio::task::spawn_local(read_tun(
+        daemon.clone(),
+        tun.device(),
+        tun.mtu,
+    )));
 }
 
 /// Reads `sock` in batches until it has nothing more, [`BATCHES_PER_TURN`] at a time, handing

@@ -19,6 +19,7 @@
 mod control;
 mod io;
 mod netlink;
+mod reload;
 mod tun;
 mod udp;
 
@@ -47,6 +48,8 @@ const DELETE_GRACE: Duration = Duration::from_secs(1);
 /// addresses.
 #[derive(Clone, Debug)]
 struct Lan {
+    /// The configured name (`ethernet1/2`).
+    name: String,
     id: InterfaceId,
     addresses: Vec<(IpAddr, u8)>,
 }
@@ -54,6 +57,11 @@ struct Lan {
 /// Everything the tasks share.
 pub(crate) struct Daemon {
     gw: Gateway,
+    /// The configuration file, read again by `reload`.
+    config_path: PathBuf,
+    nl: netlink::Netlink,
+    /// The kernel routes installed, by static-route name.
+    routes: Vec<(String, rtnetlink::packet_route::route::RouteMessage)>,
     epoch: tokio::time::Instant,
     sockets: Sockets,
     tuns: Vec<Tun>,
@@ -150,7 +158,11 @@ async fn serve(mut gw: Gateway, args: RunArgs, control: PathBuf) -> Result<(), S
             .interface(name)
             .ok_or_else(|| format!("--interface {name}={dev}: no such interface"))?;
         tracing::info!("interface {name} is {dev} ({} addresses)", addresses.len());
-        lans.push(Lan { id, addresses });
+        lans.push(Lan {
+            name: name.clone(),
+            id,
+            addresses,
+        });
     }
     let tuns = tun::create_all(&gw)?;
     let routes = match netlink::install_routes(&nl, gw.config(), &tuns).await {
@@ -163,8 +175,12 @@ async fn serve(mut gw: Gateway, args: RunArgs, control: PathBuf) -> Result<(), S
     let sockets = Sockets::bind(gw.config())?;
     let listener = control::listen(&control)?;
     let wake = Rc::new(tokio::sync::Notify::new());
+    let route_count = routes.len();
     let daemon = Rc::new(RefCell::new(Daemon {
         gw,
+        config_path: args.config.clone(),
+        nl: nl.clone(),
+        routes,
         epoch: tokio::time::Instant::now(),
         sockets,
         tuns,
@@ -190,7 +206,7 @@ async fn serve(mut gw: Gateway, args: RunArgs, control: PathBuf) -> Result<(), S
     tracing::info!(
         "running: {} tunnel interfaces, {} kernel routes, control socket {}",
         daemon.borrow().tuns.len(),
-        routes.len(),
+        route_count,
         control.display()
     );
 
@@ -227,7 +243,8 @@ async fn serve(mut gw: Gateway, args: RunArgs, control: PathBuf) -> Result<(), S
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    netlink::remove_routes(&nl, &routes).await;
+    let routes = std::mem::take(&mut daemon.borrow_mut().routes);
+    netlink::remove_routes(&nl, routes.iter().map(|(_, r)| r)).await;
     let _ = std::fs::remove_file(&control);
     let n = daemon.borrow().tuns.len();
     // Dropping the last handle of each device closes its file descriptor, which deletes it.

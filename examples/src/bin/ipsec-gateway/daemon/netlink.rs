@@ -7,6 +7,7 @@
 use super::tun::Tun;
 use futures_util::TryStreamExt;
 use gateway::Config;
+use ipsec_core::config::StaticRoute;
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::route::{RouteMessage, RouteProtocol};
 use rtnetlink::{Handle, RouteMessageBuilder};
@@ -16,6 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub(crate) const PROTOCOL: u8 = 199;
 
 /// A netlink connection.
+#[derive(Clone)]
 pub(crate) struct Netlink {
     handle: Handle,
 }
@@ -94,59 +96,97 @@ impl Netlink {
     }
 }
 
-/// Installs every static route whose interface is a tunnel interface, through its TUN device.
+/// What a route needs of a TUN device.
+#[derive(Clone, Debug)]
+pub(crate) struct Device {
+    /// The configured name (`tunnel.1`).
+    pub(crate) name: String,
+    /// The Linux name.
+    pub(crate) ifname: String,
+    /// The Linux interface index.
+    pub(crate) index: u32,
+}
+
+impl Device {
+    pub(crate) fn of(t: &Tun) -> Device {
+        Device {
+            name: t.name.clone(),
+            ifname: t.ifname.clone(),
+            index: t.index,
+        }
+    }
+}
+
+/// Installs every static route whose interface is a tunnel interface, through its TUN device;
+/// returns them by static-route name.
 pub(crate) async fn install_routes(
     nl: &Netlink,
     config: &Config,
     tuns: &[Tun],
-) -> Result<Vec<RouteMessage>, String> {
+) -> Result<Vec<(String, RouteMessage)>, String> {
+    let devices: Vec<Device> = tuns.iter().map(Device::of).collect();
     let mut out = Vec::new();
     for r in &config.static_routes {
-        let Some(tun) = r
-            .interface
-            .as_deref()
-            .and_then(|i| tuns.iter().find(|t| t.name == i))
-        else {
-            continue;
-        };
-        let prefix = r.destination;
-        let msg = RouteMessageBuilder::<IpAddr>::new()
-            .destination_prefix(prefix.network(), prefix.prefix_len())
-            .map_err(|e| format!("static-route {}: {e}", r.name))?
-            .output_interface(tun.index)
-            .protocol(RouteProtocol::Other(PROTOCOL))
-            .priority(r.metric)
-            .build();
-        nl.handle
-            .route()
-            .add(msg.clone())
-            .replace()
-            .execute()
-            .await
-            .map_err(|e| {
-                format!(
-                    "static-route {}: cannot install {}/{} via {}: {e}",
-                    r.name,
-                    prefix.network(),
-                    prefix.prefix_len(),
-                    tun.ifname
-                )
-            })?;
-        tracing::info!(
-            "route {}/{} via {} installed (static-route {}, metric {})",
-            prefix.network(),
-            prefix.prefix_len(),
-            tun.ifname,
-            r.name,
-            r.metric
-        );
-        out.push(msg);
+        if let Some(msg) = install_route(nl, r, &devices).await? {
+            out.push((r.name.clone(), msg));
+        }
     }
     Ok(out)
 }
 
+/// Installs static route `r` when its interface is a tunnel interface, through its TUN
+/// device; `None` for a route through another interface.
+pub(crate) async fn install_route(
+    nl: &Netlink,
+    r: &StaticRoute,
+    tuns: &[Device],
+) -> Result<Option<RouteMessage>, String> {
+    let Some(tun) = r
+        .interface
+        .as_deref()
+        .and_then(|i| tuns.iter().find(|t| t.name == i))
+    else {
+        return Ok(None);
+    };
+    let prefix = r.destination;
+    let msg = RouteMessageBuilder::<IpAddr>::new()
+        .destination_prefix(prefix.network(), prefix.prefix_len())
+        .map_err(|e| format!("static-route {}: {e}", r.name))?
+        .output_interface(tun.index)
+        .protocol(RouteProtocol::Other(PROTOCOL))
+        .priority(r.metric)
+        .build();
+    nl.handle
+        .route()
+        .add(msg.clone())
+        .replace()
+        .execute()
+        .await
+        .map_err(|e| {
+            format!(
+                "static-route {}: cannot install {}/{} via {}: {e}",
+                r.name,
+                prefix.network(),
+                prefix.prefix_len(),
+                tun.ifname
+            )
+        })?;
+    tracing::info!(
+        "route {}/{} via {} installed (static-route {}, metric {})",
+        prefix.network(),
+        prefix.prefix_len(),
+        tun.ifname,
+        r.name,
+        r.metric
+    );
+    Ok(Some(msg))
+}
+
 /// Removes `routes`; a route already gone (its device deleted) is not an error.
-pub(crate) async fn remove_routes(nl: &Netlink, routes: &[RouteMessage]) {
+pub(crate) async fn remove_routes<'a>(
+    nl: &Netlink,
+    routes: impl IntoIterator<Item = &'a RouteMessage>,
+) {
     for r in routes {
         if let Err(e) = nl.handle.route().del(r.clone()).execute().await {
             tracing::debug!("route removal: {e}");

@@ -10,6 +10,7 @@
 //! fewer, larger packets. Where the kernel refuses the offloads, one packet per read and write.
 
 use gateway::{Gateway, InterfaceId, HEADROOM, TAILROOM};
+use ipsec_core::config::TunnelInterface;
 use std::io::ErrorKind;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -40,6 +41,8 @@ pub(crate) struct Tun {
     addresses: Vec<IpAddr>,
     dev: Rc<AsyncDevice>,
     out: TunOut,
+    /// The task reading the device.
+    pub(crate) reader: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Tun {
@@ -171,64 +174,92 @@ fn linux_name(name: &str, position: usize) -> String {
 pub(crate) fn create_all(gw: &Gateway) -> Result<Vec<Tun>, String> {
     let mut out = Vec::new();
     for (i, t) in gw.config().tunnel_interfaces.iter().enumerate() {
-        let Some(id) = gw.interface(&t.name) else {
-            continue;
-        };
-        let ifname = linux_name(&t.name, i);
-        let mtu = u16::try_from(t.mtu).unwrap_or(u16::MAX);
-        let mut addresses = Vec::new();
-        let v4 = t.ip.and_then(|a| match a.addr {
-            IpAddr::V4(v4) => Some((v4, a.prefix_len)),
-            IpAddr::V6(_) => None,
-        });
-        let v6 = t.ipv6.and_then(|a| match a.addr {
-            IpAddr::V6(v6) => Some((v6, a.prefix_len)),
-            IpAddr::V4(_) => None,
-        });
-        addresses.extend(v4.map(|(a, _)| IpAddr::V4(a)));
-        addresses.extend(v6.map(|(a, _)| IpAddr::V6(a)));
-        let build = |offload: bool| {
-            let mut b = DeviceBuilder::new()
-                .name(&ifname)
-                .mtu(mtu)
-                .enable(true)
-                .offload(offload);
-            if let Some((a, len)) = v4 {
-                b = b.ipv4(a, len, None);
-            }
-            if let Some((a, len)) = v6 {
-                b = b.ipv6(a, len);
-            }
-            b.build_async()
-        };
-        // Offloads need the kernel's virtio header support; a kernel that refuses them gets a
-        // device without.
-        let dev = match build(true) {
-            Ok(d) => d,
-            Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
-                return Err(explain(&ifname, &e));
-            }
-            Err(e) => {
-                tracing::debug!("{ifname}: no TUN offloads ({e})");
-                build(false).map_err(|e| explain(&ifname, &e))?
-            }
-        };
-        let index = dev
-            .if_index()
-            .map_err(|e| format!("TUN device {ifname}: {e}"))?;
-        tracing::info!("interface {} is TUN device {ifname}, MTU {mtu}", t.name);
-        out.push(Tun {
-            name: t.name.clone(),
-            ifname,
-            index,
-            id,
-            mtu: usize::from(mtu),
-            addresses,
-            dev: Rc::new(dev),
-            out: TunOut::new(usize::from(mtu)),
-        });
+        if let Some(tun) = create(gw, i, t)? {
+            out.push(tun);
+        }
     }
     Ok(out)
+}
+
+/// Creates the TUN device of tunnel interface `t`, the `position`-th of the configuration;
+/// `None` when the gateway does not know the interface.
+pub(crate) fn create(
+    gw: &Gateway,
+    position: usize,
+    t: &TunnelInterface,
+) -> Result<Option<Tun>, String> {
+    let Some(id) = gw.interface(&t.name) else {
+        return Ok(None);
+    };
+    let ifname = linux_name(&t.name, position);
+    let mtu = u16::try_from(t.mtu).unwrap_or(u16::MAX);
+    let mut addresses = Vec::new();
+    let v4 = t.ip.and_then(|a| match a.addr {
+        IpAddr::V4(v4) => Some((v4, a.prefix_len)),
+        IpAddr::V6(_) => None,
+    });
+    let v6 = t.ipv6.and_then(|a| match a.addr {
+        IpAddr::V6(v6) => Some((v6, a.prefix_len)),
+        IpAddr::V4(_) => None,
+    });
+    addresses.extend(v4.map(|(a, _)| IpAddr::V4(a)));
+    addresses.extend(v6.map(|(a, _)| IpAddr::V6(a)));
+    let build = |offload: bool| {
+        let mut b = DeviceBuilder::new()
+            .name(&ifname)
+            .mtu(mtu)
+            .enable(true)
+            .offload(offload);
+        if let Some((a, len)) = v4 {
+            b = b.ipv4(a, len, None);
+        }
+        if let Some((a, len)) = v6 {
+            b = b.ipv6(a, len);
+        }
+        b.build_async()
+    };
+    // Offloads need the kernel's virtio header support; a kernel that refuses them gets a
+    // device without.
+    let dev = match build(true) {
+        Ok(d) => d,
+        Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
+            return Err(explain(&ifname, &e));
+        }
+        Err(e) => {
+            tracing::debug!("{ifname}: no TUN offloads ({e})");
+            build(false).map_err(|e| explain(&ifname, &e))?
+        }
+    };
+    let index = dev
+        .if_index()
+        .map_err(|e| format!("TUN device {ifname}: {e}"))?;
+    tracing::info!("interface {} is TUN device {ifname}, MTU {mtu}", t.name);
+    Ok(Some(Tun {
+        name: t.name.clone(),
+        ifname,
+        index,
+        id,
+        mtu: usize::from(mtu),
+        addresses,
+        dev: Rc::new(dev),
+        out: TunOut::new(usize::from(mtu)),
+        reader: None,
+    }))
+}
+
+/// Deletes the device of `tun`: its reader stops, and once the reader has let go of the
+/// device its descriptor closes, which deletes the device and the kernel's routes through it.
+/// Returns when it is gone (or after a second, should the reader hold on).
+pub(crate) async fn delete(mut tun: Tun) {
+    if let Some(r) = tun.reader.take() {
+        r.abort();
+    }
+    let dev = tun.dev.clone();
+    drop(tun);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    while Rc::strong_count(&dev) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 /// One sentence for why a TUN device could not be created.
