@@ -433,5 +433,5 @@ scenario_daemon_reload() {
 
 DAEMON_SCENARIOS=(
   daemon-both-ends daemon-us-init daemon-sw-init daemon-two-proxy-ids daemon-iperf3
-  daemon-rekey-under-ping daemon-kill9 daemon-nat daemon-both-ends-udp-iperf3
+  daemon-rekey-under-ping daemon-kill9 daemon-nat daemon-both-ends-udp-iperf3 daemon-reload
 )
