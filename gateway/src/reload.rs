@@ -6,7 +6,7 @@
 //! configuration at once: interfaces, the virtual routers' static and connected routes, zones,
 //! security rules, no-NAT rules and tunnel monitors. What carries over: the addresses the
 //! embedder gave the non-tunnel interfaces, the datapath tunnel of each tunnel interface that
-//! stays bound to the same tunnel, the state of each tunnel monitor whose tunnel and settings
+//! stays bound to the same IPsec tunnel, the state of each tunnel monitor whose tunnel and settings
 //! did not change (with the routes a `fail-over` withdrew), and the sessions, as long as
 //! zones, security rules and NAT rules are the same (otherwise every flow is checked against
 //! the new rules at its next packet, as PAN-OS re-matches sessions after a commit).
@@ -141,11 +141,13 @@ impl Gateway {
 
         // From here on nothing fails.
         let kept_tunnel = |t: &str| ike.tunnels.kept.iter().any(|k| k == t);
+        // The datapath's tunnel is the IPsec tunnel's, by name: a changed tunnel's old Child
+        // SAs carry on through it until IKE has deleted them.
         let tunnel_ids = interfaces
             .list
             .iter()
             .map(|ifc| {
-                let tunnel = ifc.tunnel.as_deref().filter(|t| kept_tunnel(t))?;
+                let tunnel = ifc.tunnel.as_deref()?;
                 let old = self
                     .interfaces
                     .list

@@ -232,3 +232,38 @@ fn wait_recover_keeps_the_routes_and_renegotiates() {
     net.run_for(Duration::from_secs(10));
     assert_eq!(which_branch(&mut net, 2), Some("a"));
 }
+
+#[test]
+fn a_reload_keeps_a_failed_over_monitor_and_its_withdrawn_routes() {
+    let mut net = network("fail-over");
+    cut(&mut net, true);
+    assert!(net.run_until(Duration::from_secs(20), |n| {
+        n.nodes[0]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::TunnelDown { .. }))
+    }));
+    assert_eq!(which_branch(&mut net, 1), Some("b"));
+    let now = net.now;
+    let config = hq_site("fail-over").config(&["tunnel.1", "tunnel.2"]);
+    let r = net.node("hq").gw.reconfigure(now, config).unwrap();
+    assert!(r.is_unchanged(), "{r:?}");
+    let hq = &net.node("hq").gw;
+    assert_eq!(hq.show_monitors()[0].state, MonitorState::Down);
+    assert!(hq
+        .show_routes()
+        .iter()
+        .any(|r| r.name == "primary" && r.withdrawn));
+    assert_eq!(which_branch(&mut net, 2), Some("b"), "still the backup");
+    // The monitor carries on: the link back, the route returns.
+    cut(&mut net, false);
+    assert!(net.run_until(Duration::from_secs(600), |n| {
+        n.nodes[0]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::TunnelUp { .. }))
+    }));
+    assert!(net.node("hq").gw.show_routes().iter().all(|r| !r.withdrawn));
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(which_branch(&mut net, 3), Some("a"));
+}

@@ -322,3 +322,29 @@ fn invalid_configuration_is_refused_and_changes_nothing() {
     assert!(p.sent[sent..].iter().filter(|s| s.0 == Side::Left).count() <= 1);
     assert_eq!(p.probes(Side::Left).lost(), 0);
 }
+
+#[test]
+fn a_negotiation_with_the_old_settings_is_abandoned_and_started_again() {
+    let mut p = Pair::new(SiteSpec::left().config(), SiteSpec::right().config(), 15);
+    let now = p.now;
+    p.left.connect(now, "tun").unwrap();
+    // IKE_SA_INIT is on the wire; the tunnel's proposals change under it.
+    let mut cfg = SiteSpec::left().config();
+    let mut first = cfg.tunnels[0].esp_proposals[0].clone();
+    first.encryption = vec![Encryption {
+        id: EncrId::ENCR_AES_GCM_16,
+        key_bits: 256,
+    }];
+    cfg.tunnels[0].esp_proposals.insert(0, first);
+    let r = p.left.reconfigure(now, cfg).unwrap();
+    assert_eq!(r.tunnels.changed, vec!["tun".to_owned()]);
+    assert_eq!(r.gateways.kept, vec!["gw".to_owned()]);
+    assert!(p.left.ike_sas().is_empty(), "the attempt was abandoned");
+    // The endpoint starts it again by itself, with the new settings.
+    assert!(p.drive_until(Duration::from_secs(10), both_up));
+    assert_eq!(p.left.ike_sas().len(), 1);
+    assert!(p
+        .events(Side::Left)
+        .iter()
+        .all(|e| !matches!(e, Event::Phase1Failed { .. } | Event::Phase2Failed { .. })));
+}

@@ -56,6 +56,9 @@ impl Endpoint {
     ///   Delete goes to the peer and its Child SAs and itself are reported down at once
     ///   ([`Event::ChildSaDown`], [`Event::IkeSaDown`] with [`Reason::DeletedLocally`]); one still
     ///   in negotiation is abandoned;
+    /// - an IKE SA of a gateway that stays, still in negotiation for a tunnel that changed or
+    ///   went away, is abandoned too, and the endpoint starts again for the tunnels it was
+    ///   negotiating that are still configured (as it restarts after a dead peer);
     /// - on an IKE SA that stays, the Child SAs of a tunnel that changed or went away are
     ///   deleted with INFORMATIONAL exchanges ([`Event::ChildSaDown`] when the peer answers),
     ///   and a changed tunnel that was up there is negotiated again with its new settings
@@ -139,13 +142,15 @@ impl Endpoint {
             "configuration replaced"
         );
         self.cfg = config;
-        // Restarts of what changed or went away are the new configuration's business.
+        // Restarts (after a dead peer, or of a negotiation abandoned above) go on for the
+        // tunnels that are still configured, with their new settings; a changed one's back-off
+        // starts afresh.
         let cfg = &self.cfg;
-        let stays = |t: &str| cfg.tunnel(t).is_some() && !tun_gone(t);
-        self.restarts.retain(|(t, _)| stays(t));
-        self.restart_wait.retain(|t, _| stays(t));
+        let exists = |t: &str| cfg.tunnel(t).is_some();
+        self.restarts.retain(|(t, _)| exists(t));
+        self.restart_wait.retain(|t, _| exists(t) && !tun_gone(t));
         for t in restart {
-            if stays(&t) && !self.restarts.iter().any(|(r, _)| *r == t) {
+            if exists(&t) && !self.restarts.iter().any(|(r, _)| *r == t) {
                 self.restarts.push((t, now));
             }
         }
