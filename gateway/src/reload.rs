@@ -25,6 +25,13 @@ use serde::Serialize;
 
 /// What [`Gateway::reconfigure`] changed, for the embedder to act on (TUN devices, kernel
 /// routes) and to log.
+///
+/// Besides the SAs of what did not change, a reconfiguration keeps: the addresses the embedder
+/// gave the non-tunnel interfaces, the datapath tunnel of each tunnel interface that stays bound
+/// to the same IPsec tunnel, the state of each tunnel monitor whose tunnel and settings did not
+/// change (with the routes a `fail-over` withdrew), and the sessions, as long as zones, security
+/// rules and NAT rules are the same (otherwise every flow is checked against the new rules at
+/// its next packet, as PAN-OS re-matches sessions after a commit).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Reload {
     /// IKE gateways kept, changed (IKE SA deleted), added and removed (IKE SA deleted).
@@ -98,8 +105,8 @@ impl Gateway {
     /// settings did not change keep their SAs untouched (traffic through them goes on without
     /// a packet lost); those that changed or went away are torn down (Deletes sent, Child SAs
     /// removed from the datapath as IKE reports them down); routes, zones, security rules,
-    /// no-NAT rules and tunnel monitors of the new configuration apply at once (see the
-    /// [module](self) for what carries over). Added and changed tunnels whose gateway may
+    /// no-NAT rules and tunnel monitors of the new configuration apply at once (see [`Reload`]
+    /// for what carries over). Added and changed tunnels whose gateway may
     /// initiate are connected, as [`connect_all`](Self::connect_all) does at start.
     ///
     /// A configuration that cannot run is refused with the error, and the gateway goes on

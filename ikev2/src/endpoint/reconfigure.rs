@@ -40,6 +40,13 @@ impl Changes {
 }
 
 /// What [`Endpoint::reconfigure`] did.
+///
+/// "Changed" compares the effective settings: an IKE gateway with everything that shapes its
+/// IKE SA (addresses, identities, authentication and its key or certificates, the IKE crypto
+/// profile, lifetime, NAT traversal, liveness, retransmission, passive mode); an IPsec tunnel
+/// with its gateway, IPsec crypto profile, proxy IDs, lifetime, lifesize, mode and replay
+/// window. A tunnel whose gateway changed counts as changed too: its Child SAs go with the IKE
+/// SA.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reconfigured {
     /// The IKE gateways.
@@ -49,8 +56,8 @@ pub struct Reconfigured {
 }
 
 impl Endpoint {
-    /// Runs `config` from now on, keeping what did not change (see the
-    /// [module](self) for what counts as a change):
+    /// Runs `config` from now on, keeping what did not change (see [`Reconfigured`] for what
+    /// counts as a change):
     ///
     /// - the IKE SA of a gateway that changed or went away is deleted: one INFORMATIONAL
     ///   Delete goes to the peer and its Child SAs and itself are reported down at once

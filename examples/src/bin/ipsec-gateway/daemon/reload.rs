@@ -269,3 +269,48 @@ impl Daemon {
         self.tuns.iter().map(netlink::Device::of).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gateway::Names;
+
+    #[test]
+    fn the_commit_text_names_what_changed() {
+        let r = Reload {
+            gateways: Names {
+                kept: vec!["gw-b".into()],
+                ..Names::default()
+            },
+            tunnels: Names {
+                kept: vec!["to-b".into()],
+                added: vec!["to-b-2".into()],
+                removed: vec!["old".into()],
+                ..Names::default()
+            },
+            routes_added: vec!["to-b-lan2".into()],
+            initiated: vec!["to-b-2".into()],
+            ..Reload::default()
+        };
+        let t = commit_text("a.toml", &r, &[]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "Configuration a.toml committed successfully.");
+        assert_eq!(
+            lines[1],
+            "ike-gateway: 1 unchanged, 0 changed, 0 added, 0 removed."
+        );
+        assert_eq!(
+            lines[2],
+            "ipsec-tunnel: 1 unchanged, 0 changed, 1 added, 1 removed (added to-b-2; removed old)."
+        );
+        assert_eq!(
+            lines[4],
+            "static-route: 1 installed, 0 removed; zones, security and NAT rules unchanged."
+        );
+        assert_eq!(lines[5], "Initiating tunnels to-b-2.");
+        let t = commit_text("a.toml", &r, &["ike-gateway x: no socket".into()]);
+        assert!(t.starts_with(
+            "Configuration a.toml committed with 1 problems on this host:\n  ike-gateway x: no socket\n"
+        ));
+    }
+}
