@@ -3,9 +3,11 @@
 mod commands;
 mod housekeeping;
 mod ike_sa;
-mod reconfigure;
 mod show;
 mod spis;
+
+// A new configuration for the running SAs (`Endpoint::reconfigure`).
+mod reconfigure;
 
 pub use reconfigure::{Changes, Reconfigured};
 pub use show::{ChildSaInfo, IkeSaInfo, Received, Stats};
