@@ -352,7 +352,8 @@ scenario_daemon_both_ends_udp_iperf3() {
 # (exit 2, every error listed) and changes nothing. A second IPsec tunnel on its own tunnel
 # interface comes up after `reload` beside the first (its TUN device and kernel route created,
 # traffic both ways) and goes with the next one (charon told, device and route removed), the
-# first tunnel's Child SA untouched throughout.
+# first tunnel's Child SA untouched throughout. Last, the tunnel's IPsec crypto profile changes:
+# its Child SA is replaced on the same IKE SA.
 scenario_daemon_reload() {
   add_second_lan
   daemon_charon 10.2.0.0/24,10.2.1.0/24 10.1.0.0/24,10.1.1.0/24 || return 1
@@ -427,6 +428,28 @@ scenario_daemon_reload() {
   [ -z "$(ip netns exec "$US_NS" ip route show 10.2.1.0/24)" ] || { echo "the route to 10.2.1.0/24 outlived its removal"; return 1; }
   ping_ok "$US_NS" 10.1.0.1 10.2.0.1 || return 1
   same_sa "reload removing a tunnel" || return 1
+
+  # 5. The tunnel's IPsec crypto profile changes (its lifetime): its Child SA is deleted and
+  # negotiated again on the same IKE SA, with new SPIs.
+  local ike
+  ike="$(word ike_spi_i "$(sas_summary "$DIR/sw" "$SW_NS")")"
+  sed 's/^lifetime = { hours = 1 }$/lifetime = { hours = 2 }/' "$HERE/configs/daemon-a.toml" >"$cfg"
+  grep -q 'hours = 2' "$cfg" || { echo "the IPsec lifetime was not changed"; return 1; }
+  ctl a reload >"$DIR/reload-5.txt" 2>&1 || { echo "reload changing the tunnel failed: $(tail -1 "$DIR/reload-5.txt")"; return 1; }
+  grep -q '^ike-gateway: 1 unchanged' "$DIR/reload-5.txt" &&
+    grep -q '^ipsec-tunnel: 0 unchanged, 1 changed, 0 added, 0 removed (changed to-b)' "$DIR/reload-5.txt" ||
+    { echo "reload said: $(tr '\n' '|' <"$DIR/reload-5.txt")"; return 1; }
+  for i in $(seq 1 50); do
+    ctl a --json show vpn ipsec-sa | grep -E '"spi_(in|out)"' | tr -d ' \n' | grep -qF "$ours" || break
+    sleep 0.1
+  done
+  daemon_wait_children a 1 || return 1
+  ! ctl a --json show vpn ipsec-sa | grep -E '"spi_(in|out)"' | tr -d ' \n' | grep -qF "$ours" ||
+    { echo "the changed tunnel kept its Child SA"; return 1; }
+  daemon_traffic 10.1.0.1 10.2.0.1 || return 1
+  [ "$(word ike_spi_i "$(sas_summary "$DIR/sw" "$SW_NS")")" = "$ike" ] ||
+    { echo "the IKE SA changed with the tunnel"; return 1; }
+  daemon_charon_agrees || return 1
   grep -q 'commit: Configuration .* committed successfully' "$DIR/a.log" || { echo "no commit line in the daemon's log"; return 1; }
   daemon_stop a "$US_NS"
 }
