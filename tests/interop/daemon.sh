@@ -348,7 +348,7 @@ scenario_daemon_both_ends_udp_iperf3() {
 }
 
 # `reload` while a 100-packet-per-second ping crosses the tunnel: the unchanged tunnel keeps its
-# SPIs (ours and charon's) and loses no echo. A configuration that does not validate is refused
+# SPIs (ours and charon's) and loses no echo; SIGHUP reloads the same way. A configuration that does not validate is refused
 # (exit 2, every error listed) and changes nothing. A second IPsec tunnel on its own tunnel
 # interface comes up after `reload` beside the first (its TUN device and kernel route created,
 # traffic both ways) and goes with the next one (charon told, device and route removed), the
@@ -387,6 +387,16 @@ scenario_daemon_reload() {
   [ "$rc" -eq 0 ] && grep -q ' 0% packet loss' "$DIR/ping-us.txt" ||
     { echo "echoes lost across reload: $(grep -m1 'packet loss' "$DIR/ping-us.txt"), missing icmp_seq: $(missing_seqs 300 "$DIR/ping-us.txt")"; return 1; }
   same_sa "unchanged reload" || return 1
+  # SIGHUP does the same.
+  kill -HUP "$(cat "$DIR/a.daemon.pid")"
+  local i
+  for i in $(seq 1 50); do
+    [ "$(grep -c 'commit: Configuration .* committed successfully' "$DIR/a.log")" -ge 2 ] && break
+    sleep 0.1
+  done
+  [ "$(grep -c 'commit: Configuration .* committed successfully' "$DIR/a.log")" -ge 2 ] ||
+    { echo "SIGHUP did not reload: $(tail -1 "$DIR/a.log")"; return 1; }
+  same_sa "reload by SIGHUP" || return 1
 
   # 2. Two mistakes: refused with both listed, exit 2; the old configuration runs on.
   sed -e 's/^ike-gateway = "gw-b"$/ike-gateway = "gw-nowhere"/' -e 's/^mtu = 1400$/mtu = 99/' \
@@ -418,7 +428,6 @@ scenario_daemon_reload() {
   ctl a reload >"$DIR/reload-4.txt" 2>&1 || { echo "reload removing a tunnel failed: $(tail -1 "$DIR/reload-4.txt")"; return 1; }
   grep -q '^ipsec-tunnel: 1 unchanged, 0 changed, 0 added, 1 removed (removed to-b-2)' "$DIR/reload-4.txt" ||
     { echo "reload said: $(tr '\n' '|' <"$DIR/reload-4.txt")"; return 1; }
-  local i
   for i in $(seq 1 50); do
     grep -q 'received DELETE for ESP CHILD_SA' "$DIR/sw/charon.log" && break
     sleep 0.1

@@ -38,7 +38,7 @@
 //! torn down (Deletes sent, their TUN devices and routes removed), new ones brought up; static
 //! routes, zones, security and no-NAT rules apply at once. A configuration that does not
 //! validate is refused: the daemon runs on with the old one, and `reload` prints every error
-//! and exits 2.
+//! and exits 2. SIGHUP to the daemon does the same, with the result in its log.
 
 mod check;
 mod validate;

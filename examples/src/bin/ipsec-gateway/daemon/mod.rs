@@ -193,6 +193,7 @@ async fn serve(mut gw: Gateway, args: RunArgs, control: PathBuf) -> Result<(), S
     io::spawn_readers(&daemon);
     tokio::task::spawn_local(timer(daemon.clone(), wake));
     tokio::task::spawn_local(control::serve(daemon.clone(), listener));
+    tokio::task::spawn_local(reload_on_hangup(daemon.clone()));
     {
         let mut d = daemon.borrow_mut();
         let now = d.now();
@@ -265,6 +266,22 @@ async fn wait_for_signal() -> Result<(), String> {
         _ = int.recv() => tracing::info!("SIGINT received"),
     }
     Ok(())
+}
+
+/// SIGHUP commits the configuration file again, as `reload` does (the result goes to the log).
+async fn reload_on_hangup(daemon: Shared) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("SIGHUP: {e}; reload only through the control socket");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP received: reloading the configuration");
+        let _ = reload::reload(&daemon).await;
+    }
 }
 
 /// Calls [`Gateway::handle_timeout`] at the gateway's deadline; woken early when an input
