@@ -70,7 +70,7 @@ struct Cli {
     /// The daemon's control socket.
     #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_CONTROL)]
     control: PathBuf,
-    /// Print what `check` or a show command returns as JSON, with every field.
+    /// Print what `check`, a show command or `reload` returns as JSON, with every field.
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
