@@ -448,3 +448,52 @@ fn a_child_sa_answer_after_the_peers_ike_rekey_lands_on_the_new_ike_sa() {
         assert_eq!(l.lost() + r.lost(), 0, "seed {seed}: {l:?} {r:?}");
     }
 }
+
+/// Our Child SA rekey is answered, the answer is lost, and the peer rekeys the IKE SA before our
+/// retransmission gets through: the rekey moves to the new IKE SA as a new request, and the peer
+/// answers it with a second successor of the same old SA. The first one exists on the peer's
+/// side only; it must go, not outlive the old SA as a second Child SA the initiator never had.
+#[test]
+fn a_rekey_asked_again_after_a_lost_answer_leaves_no_orphan_on_the_responder() {
+    for seed in 140..144 {
+        let (l, r) = configs(Duration::from_secs(3600));
+        let mut p = Pair::new(l, r, seed);
+        up(&mut p);
+        p.start_probes(PROBE);
+        p.drive_for(Duration::from_millis(500));
+        let old = p.installed(Side::Left)[0].inbound.spi;
+        let lost_answer = Rc::new(Cell::new(false));
+        let l2 = lost_answer.clone();
+        p.tamper = Some(Box::new(move |from, _, b| {
+            if from == Side::Right && !l2.get() && is_response(b, CREATE_CHILD_SA) {
+                l2.set(true);
+                return Verdict::Drop;
+            }
+            Verdict::Deliver
+        }));
+        p.left.rekey_child(p.now, "tun").unwrap();
+        assert!(p.drive_until(Duration::from_secs(1), |_| lost_answer.get()));
+        assert_eq!(p.installed(Side::Right).len(), 2, "seed {seed}");
+        p.right.rekey_ike(p.now, "gw").unwrap();
+        p.drive_for(Duration::from_secs(30));
+        drain(&mut p);
+        assert!(
+            converged(&p),
+            "seed {seed}: left {:x?} right {:x?}\nleft {:#?}\nright {:#?}",
+            p.installed(Side::Left)
+                .iter()
+                .map(|c| c.inbound.spi)
+                .collect::<Vec<_>>(),
+            p.installed(Side::Right)
+                .iter()
+                .map(|c| c.inbound.spi)
+                .collect::<Vec<_>>(),
+            p.left_events,
+            p.right_events
+        );
+        assert_ne!(p.installed(Side::Left)[0].inbound.spi, old, "seed {seed}");
+        assert!(failures(&p).is_empty(), "seed {seed}: {:?}", failures(&p));
+        let (l, r) = lost(&p);
+        assert_eq!(l.lost() + r.lost(), 0, "seed {seed}: {l:?} {r:?}");
+    }
+}

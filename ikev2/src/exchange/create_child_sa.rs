@@ -443,6 +443,19 @@ pub(crate) fn respond(
         }
     }
     let (tunnel, proxy_id) = (c.sa.tunnel.clone(), c.sa.proxy_id.clone());
+    // An earlier rekey of the same SA that we answered and the peer never took up (no Delete of
+    // the old SA, no traffic on the new one): the peer asks again because our answer was lost,
+    // so that successor exists on our side only. It is no successor any more (the old SA's
+    // removal must not make the datapath send on it) and goes, or it would outlive the old SA
+    // as a second Child SA for the proxy ID, one the peer never installed.
+    if let Some(o) = &old {
+        for s in sa.children.iter_mut() {
+            if s.replaces == Some(o.inbound.spi) && !s.ours && s.outbound_later {
+                s.replaces = None;
+                fx.then.push(Task::DeleteChild(s.sa.inbound.spi));
+            }
+        }
+    }
     sa.install(ctx, &link.gateway, Role::Responder, c);
     if let Some(o) = old {
         fx.then.extend(resolve_rekey_collision(sa, o.inbound.spi));
