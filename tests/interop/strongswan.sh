@@ -10,7 +10,9 @@
 # Environment: SW_NS (default ipsec-sw), SW_DIR (default /tmp/ipsec-interop/sw),
 #              CHARON (default /usr/lib/ipsec/charon), START_TIMEOUT seconds (default 15),
 #              SW_CHARON_OPTS extra `key = value` lines for the charon section (e.g.
-#              `signature_authentication = no`).
+#              `signature_authentication = no`), SW_LOG_LEVEL one level for every log group of
+#              charon.log (default: the levels below; 0 logs only the audit lines, such as
+#              "IKE_SA gw[1] established", as a measurement wants).
 #
 # Everything of one instance lives in SW_DIR; nothing under /etc is read:
 #   strongswan.conf       generated here (private plugin list, log file, vici socket)
@@ -65,13 +67,13 @@ ${SW_CHARON_OPTS:-}
       time_format = %H:%M:%S
       time_add_ms = yes
       ike_name = yes
-      default = 1
-      ike = 2
-      cfg = 2
-      chd = 1
-      enc = 1
-      net = 1
-      knl = 1
+      default = ${SW_LOG_LEVEL:-1}
+      ike = ${SW_LOG_LEVEL:-2}
+      cfg = ${SW_LOG_LEVEL:-2}
+      chd = ${SW_LOG_LEVEL:-1}
+      enc = ${SW_LOG_LEVEL:-1}
+      net = ${SW_LOG_LEVEL:-1}
+      knl = ${SW_LOG_LEVEL:-1}
     }
   }
   plugins {

@@ -5,12 +5,13 @@
 #   tests/interop/throughput.sh            (as root; tests/interop/setup.sh installs iperf3)
 #
 # VPNs: our daemon on both ends (raw ESP, and ESP in UDP), our daemon against strongSwan,
-# strongSwan on both ends (kernel-libipsec, ESP in UDP), and boringtun on both ends when
-# `boringtun-cli` and `wg` are on PATH (`cargo install boringtun-cli --version 0.7.0`,
-# `apt-get install wireguard-tools`). Every IPsec tunnel uses AES-128-GCM. For each: a single
-# stream, 4 parallel streams (-P 4) and the reverse direction (-R), T seconds each (default 5),
-# receiver-side Mbit/s. Prints a markdown table and the ratio of each row to strongSwan on both
-# ends, measured in the same run (the machine is shared: absolute figures vary, ratios less).
+# strongSwan on both ends (kernel-libipsec, ESP in UDP), and boringtun and gotatun on both ends
+# when `boringtun-cli`, `gotatun` and `wg` are on PATH (`cargo install boringtun-cli --version
+# 0.7.0`, `cargo install gotatun-cli --version 0.10.2`, `apt-get install wireguard-tools`). Every
+# IPsec tunnel uses AES-128-GCM. For each: a single stream, 4 parallel streams (-P 4) and the
+# reverse direction (-R), T seconds each (default 5), receiver-side Mbit/s. Prints a markdown
+# table with the ratio of each row to strongSwan on both ends and to boringtun on both ends,
+# measured in the same run (the machine is shared: absolute figures vary, ratios less).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -29,6 +30,7 @@ DAEMON_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/ipsec-gateway"
 exec 9>"${LOCK:-/tmp/ipsec-interop.lock}"
 flock -w 1200 9 || { echo "throughput.sh: gave up waiting for the interop lock" >&2; exit 2; }
 HAVE_LOCK=1
+LOAD0="$(cut -d' ' -f1 /proc/loadavg)"
 
 # iperf NAME FLAGS...: receiver Mbit/s of one client run from US_NS to the server in SW_NS
 # (the [SUM] line's with -P: the last receiver line).
@@ -92,15 +94,17 @@ start_charon "$DIR/us" "$US_NS"
 sw_in "$DIR/us" "$US_NS" swanctl --initiate --child net --timeout 15 >"$DIR/initiate.txt" 2>&1
 measure "strongSwan both ends (ESP in UDP)"
 
-if command -v boringtun-cli >/dev/null && command -v wg >/dev/null; then
-  fresh boringtun
+# wireguard NAME BIN: a WireGuard tunnel, userspace daemon BIN on both ends, configured with wg.
+wireguard() {
+  local name="$1" bin="$2" side ns key peer ip other lan ka kb
+  fresh "$bin"
   ka="$(wg genkey)" kb="$(wg genkey)"
   for side in us sw; do
     ns="$US_NS" key="$ka" peer="$(echo "$kb" | wg pubkey)" ip="$US_IP" other="$SW_IP" lan=10.2.0.0/24
     [ "$side" = sw ] && ns="$SW_NS" key="$kb" peer="$(echo "$ka" | wg pubkey)" ip="$SW_IP" other="$US_IP" lan=10.1.0.0/24
     # One name per side: the UAPI socket (/var/run/wireguard/NAME.sock) is not per namespace.
-    ip netns exec "$ns" boringtun-cli "wg-$side" --foreground --disable-drop-privileges \
-      >"$DIR/boringtun-$side.log" 2>&1 9>&- &
+    ip netns exec "$ns" "$bin" "wg-$side" --foreground --disable-drop-privileges \
+      >"$DIR/$bin-$side.log" 2>&1 9>&- &
     OUR_PIDS+=("$!")
     sleep 0.5
     echo "$key" >"$DIR/$side.key"
@@ -109,25 +113,38 @@ if command -v boringtun-cli >/dev/null && command -v wg >/dev/null; then
     ip netns exec "$ns" ip link set "wg-$side" mtu 1420 up
     ip netns exec "$ns" ip route add "$lan" dev "wg-$side"
   done
-  measure "boringtun both ends (WireGuard)"
-else
-  echo "boringtun-cli or wg missing: boringtun row left out" >&2
-fi
+  measure "$name"
+}
+
+for wgd in "boringtun-cli|boringtun" "gotatun|gotatun"; do
+  IFS='|' read -r bin label <<<"$wgd"
+  if command -v "$bin" >/dev/null && command -v wg >/dev/null; then
+    wireguard "$label both ends (WireGuard)" "$bin"
+  else
+    echo "$bin or wg missing: $label row left out" >&2
+  fi
+done
 
 scenario_cleanup
-base=""
+base="|-|-|-" bt="|-|-|-"
 for r in "${ROWS[@]}"; do
-  case "$r" in "strongSwan both ends"*) base="$r" ;; esac
+  case "$r" in
+    "strongSwan both ends"*) base="$r" ;;
+    "boringtun both ends"*) bt="$r" ;;
+  esac
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.1fx", a / b }'; }
 IFS='|' read -r _ b1 b4 br <<<"$base"
+IFS='|' read -r _ w1 w4 wr <<<"$bt"
+cell() { echo "$1 ($(ratio "$1" "$2") / $(ratio "$1" "$3"))"; }
 echo
-echo "iperf3, ${T} s per run, receiver Mbit/s (ratio to strongSwan on both ends), $(nproc) CPUs"
+echo "iperf3, ${T} s per run, receiver Mbit/s (ratio to strongSwan on both ends / to boringtun on"
+echo "both ends), commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) CPUs, load average $LOAD0 before, $(cut -d' ' -f1 /proc/loadavg) after"
 echo
 echo "| VPN | 1 stream | -P 4 | reverse |"
 echo "| --- | ---: | ---: | ---: |"
 for r in "${ROWS[@]}"; do
   IFS='|' read -r n one four rev <<<"$r"
-  echo "| $n | $one ($(ratio "$one" "$b1")) | $four ($(ratio "$four" "$b4")) | $rev ($(ratio "$rev" "$br")) |"
+  echo "| $n | $(cell "$one" "$b1" "$w1") | $(cell "$four" "$b4" "$w4") | $(cell "$rev" "$br" "$wr") |"
 done
 rm -rf "$WORKDIR"

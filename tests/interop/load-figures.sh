@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# IKE load figures: IKE SAs completed per responder CPU-second, our daemon beside charon, from one
+# run. For each DH group and size, strongSwan's load-tester (load/load-tester.sh) in ipsec-us opens
+# COUNT IKE SAs (PSK, one Child SA each, each with its own identity) at a responder in ipsec-sw:
+#
+#   ipsec-rs  `ipsec-gateway run` (release build), configs/daemon-load.toml: a dynamic peer with a
+#             wildcard peer-id;
+#   charon    the Debian charon (kernel-libipsec, as in the interop scenarios) with the same
+#             proposals, `remote_addrs = %any`, `remote.id = *.ike.test`, audit-level logging and
+#             a 4096-bucket IKE SA table (`ikesa_table_size`; its default of 1 bucket makes every
+#             lookup a walk over all SAs). CHARON_TABLE=1 measures charon's default instead.
+#
+#   tests/interop/load-figures.sh                           (as root)
+#   SIZES="2000 20000" DH="x25519 modp2048" tests/interop/load-figures.sh
+#
+# The responder's CPU time is utime + stime of its process (/proc/PID/stat) from just before the
+# load-tester starts until 2 s after it exits (so it includes the peer's Deletes). Our daemon must
+# pass load.sh's bar at every size: every IKE SA established, all of them up at once (counted from
+# its log), none down before the load-tester deleted it. Prints a markdown table with the commit
+# and the load average at the end of each measurement (the machine may be shared: compare the
+# ratio, which comes from the same run, rather than the absolute figures).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=run.sh
+. "$HERE/run.sh"
+SIZES="${SIZES:-2000}"
+DH="${DH:-x25519 modp2048}"
+CHARON_TABLE="${CHARON_TABLE:-4096}"
+WORKDIR="$(mktemp -d /tmp/ipsec-load-figures.XXXXXX)"
+HZ="$(getconf CLK_TCK)"
+
+[ "$(id -u)" -eq 0 ] || { echo "load-figures.sh: must run as root" >&2; exit 2; }
+bash "$HERE/load/build-load-tester.sh" >"$WORKDIR/build.txt" 2>&1 ||
+  { tail -5 "$WORKDIR/build.txt"; echo "load-figures.sh: cannot build the load-tester" >&2; exit 2; }
+(cd "$ROOT" && cargo build --quiet --release -p ipsec-examples --bin ipsec-gateway)
+DAEMON_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/ipsec-gateway"
+COMMIT="$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . 2>/dev/null || echo +)"
+
+exec 9>"${LOCK:-/tmp/ipsec-interop.lock}"
+flock -w 1200 9 || { echo "load-figures.sh: gave up waiting for the interop lock" >&2; exit 2; }
+HAVE_LOCK=1
+
+cpu_s() { # cpu_s PID: user + system CPU seconds of that process, all its threads
+  awk -v hz="$HZ" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+
+fresh() { # fresh NAME: a new network for the next responder
+  scenario_cleanup
+  DIR="$WORKDIR/$1"
+  mkdir -p "$DIR/sw/swanctl"
+  "$HERE/netns.sh" up >"$DIR/netns.txt"
+}
+
+# drive PID COUNT PROPOSAL: the load-tester against the responder whose process is PID; sets
+# RESULT (the load-tester's lt_result line), CPU (the responder's CPU seconds) and LOAD.
+drive() {
+  local pid="$1" count="$2" proposal="$3" c0 c1 rc=0
+  c0="$(cpu_s "$pid")"
+  LT_NS="$US_NS" RESPONDER_IP="$SW_IP" INITIATOR_IP="$US_IP" RESPONDER_ID=right.ike.test \
+    COUNT="$count" PROPOSAL="$proposal" TIMEOUT="${TIMEOUT:-$((120 + count / 25))}" \
+    OUT="$DIR/lt" bash "$HERE/load/load-tester.sh" 9>&- >"$DIR/lt.txt" 2>&1 || rc=$?
+  sleep 2
+  c1="$(cpu_s "$pid")"
+  LOAD="$(loadavg)"
+  RESULT="$(grep '^lt_result' "$DIR/lt.txt" || echo "lt_result established=0 rc=$rc")"
+  CPU="$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')"
+}
+
+rate() { awk -v n="$1" -v c="$2" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "-" }'; }
+
+ROWS=()
+FAIL=0
+for dh in $DH; do
+  case "$dh" in
+    x25519) group=group31 sw=curve25519 ;;
+    modp2048) group=group14 sw=modp2048 ;;
+    *) echo "load-figures.sh: unknown DH $dh (x25519, modp2048)" >&2; exit 2 ;;
+  esac
+  proposal="aes256gcm16-prfsha256-$sw"
+  for count in $SIZES; do
+    # ipsec-rs
+    fresh "ours-$dh-$count"
+    sed "s/\"group31\"/\"$group\"/" "$HERE/configs/daemon-load.toml" >"$DIR/daemon-load.toml"
+    DAEMON_IFACE="" DAEMON_LOG=info daemon_start b "$SW_NS" "$DIR/daemon-load.toml"
+    pid="$(cat "$DIR/b.daemon.pid")"
+    OUR_PIDS+=("$pid")
+    drive "$pid" "$count" "$proposal"
+    est="$(word established "$RESULT" || echo 0)"
+    ours_cpu="$CPU" ours_est="$est" ours_load="$LOAD"
+    # Up at once: +1 per IKE SA established, -1 per IKE SA deleted, in log order.
+    peak="$(awk '/IKE phase-1 negotiation is succeeded/ { n++; if (n > m) m = n }
+                 /IKE SA .* deleted: / { n-- } END { print m + 0 }' "$DIR/b.log")"
+    early="$(grep 'IKE SA .* deleted: ' "$DIR/b.log" | grep -vc 'deleted by peer' || true)"
+    echo "ipsec-rs $dh $count: $RESULT; responder CPU ${CPU}s; $peak up at once, $early down early; load $LOAD" >&2
+    if [ "$est" != "$count" ] || [ "$peak" -lt "$count" ] || [ "$early" != 0 ] || [ ! -d "/proc/$pid" ]; then
+      echo "FAIL: ipsec-rs $dh $count (logs: $WORKDIR)" >&2
+      FAIL=1
+    fi
+    # charon
+    fresh "charon-$dh-$count"
+    cat >"$DIR/sw/swanctl/swanctl.conf" <<CONF
+connections {
+  load {
+    version = 2
+    local_addrs = $SW_IP
+    remote_addrs = %any
+    proposals = $proposal
+    rekey_time = 8h
+    local {
+      auth = psk
+      id = right.ike.test
+    }
+    remote {
+      auth = psk
+      id = *.ike.test
+    }
+    children {
+      lan {
+        local_ts = 10.2.0.0/24
+        remote_ts = 10.1.0.0/24
+        esp_proposals = aes128gcm16
+        mode = tunnel
+        rekey_time = 1h
+      }
+    }
+  }
+}
+secrets {
+  ike-load {
+    id-l = right.ike.test
+    secret = "$PSK"
+  }
+}
+CONF
+    SW_LOG_LEVEL=0 SW_CHARON_OPTS="  ikesa_table_size = $CHARON_TABLE
+  ikesa_table_segments = $((CHARON_TABLE < 16 ? CHARON_TABLE : 16))" start_charon "$DIR/sw" "$SW_NS"
+    pid="$(cat "$DIR/sw/charon.pid")"
+    drive "$pid" "$count" "$proposal"
+    est="$(word established "$RESULT" || echo 0)"
+    echo "charon $dh $count: $RESULT; responder CPU ${CPU}s; load $LOAD" >&2
+    [ "$est" = "$count" ] || { echo "FAIL: charon did not complete $count (logs: $WORKDIR)" >&2; FAIL=1; }
+    ROWS+=("$dh|$count|$(rate "$ours_est" "$ours_cpu")|$ours_cpu|$ours_load|$(rate "$est" "$CPU")|$CPU|$LOAD")
+  done
+done
+scenario_cleanup
+
+echo
+echo "IKE SAs per responder CPU-second (PSK, one Child SA each), commit $COMMIT, $(nproc) CPUs;"
+echo "charon 5.9.8 with ikesa_table_size = $CHARON_TABLE"
+echo
+echo "| DH | SAs | ipsec-rs | charon | ratio | load average |"
+echo "| --- | ---: | ---: | ---: | ---: | --- |"
+for r in "${ROWS[@]}"; do
+  IFS='|' read -r dh count our ocpu oload their tcpu tload <<<"$r"
+  ratio="$(awk -v a="$our" -v b="$their" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.1fx", a / b }')"
+  echo "| $dh | $count | $our ($ocpu s) | $their ($tcpu s) | $ratio | $oload / $tload |"
+done
+if [ "$FAIL" = 0 ]; then
+  rm -rf "$WORKDIR"
+else
+  echo "some runs failed (logs: $WORKDIR)"
+  exit 1
+fi
