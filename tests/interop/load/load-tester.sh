@@ -30,6 +30,11 @@
 #   LT_NS          namespace to run in;  OUT  directory for conf + log
 #   LT_CPUS        optional CPU list to pin the initiator to (taskset -c)
 #   LT_IKE_LOG     ike/net log level of the initiator (0; use 1-2 for debugging)
+#   HOLD_CMD       optional shell command run once every IKE_SA is established, while all of
+#                  them are still up (e.g. ask the responder how many it holds); when it
+#                  returns, charon is stopped and deletes them. Without it charon stops as soon
+#                  as the last IKE_SA is established. A run where some IKE_SA fails waits until
+#                  no IKE_SA came up for STALL seconds (30) before running HOLD_CMD.
 #
 # Output: "lt_result count=... established=... wall_s=... rate=..." on stdout.
 set -euo pipefail
@@ -79,6 +84,8 @@ charon {
     lt {
       path = $LOG
       append = no
+      # HOLD_CMD waits for the established lines: write each at once
+      flush_line = $([ -n "${HOLD_CMD:-}" ] && echo yes || echo no)
       time_format = %H:%M:%S
       time_add_ms = yes
       # 0 = audit only ("IKE_SA load-test[n] established" lines, counted
@@ -122,7 +129,7 @@ charon {
       ike_rekey = 0
       child_rekey = 0
       delete_after_established = no
-      shutdown_when_complete = yes
+      shutdown_when_complete = $([ -n "${HOLD_CMD:-}" ] && echo no || echo yes)
       version = 2
     }
   }
@@ -134,8 +141,41 @@ t0=$(date +%s.%N)
 rc=0
 # setsid: own process group, so the plugin's kill(0, SIGTERM) hits only charon.
 pin=(); [ -n "${LT_CPUS:-}" ] && pin=(taskset -c "$LT_CPUS")
-STRONGSWAN_CONF="$CONF" setsid "${pin[@]}" ip netns exec "$LT_NS" \
-  timeout -s TERM -k 5 "$TIMEOUT" "$LT_CHARON" >"$OUT/lt-charon.stdout" 2>&1 </dev/null || rc=$?
+established() {
+  local n
+  n="$(grep -c 'IKE_SA load-test\[[0-9]*\] established' "$LOG" 2>/dev/null || true)"
+  echo "${n:-0}"
+}
+if [ -z "${HOLD_CMD:-}" ]; then
+  STRONGSWAN_CONF="$CONF" setsid "${pin[@]}" ip netns exec "$LT_NS" \
+    timeout -s TERM -k 5 "$TIMEOUT" "$LT_CHARON" >"$OUT/lt-charon.stdout" 2>&1 </dev/null || rc=$?
+else
+  # Not a process group leader here, so setsid execs: $! is timeout, which passes SIGTERM on.
+  STRONGSWAN_CONF="$CONF" setsid "${pin[@]}" ip netns exec "$LT_NS" \
+    timeout -s TERM -k 5 "$TIMEOUT" "$LT_CHARON" >"$OUT/lt-charon.stdout" 2>&1 </dev/null &
+  lt_pid=$!
+  t_held=- t_stop=-
+  last=0 since=$(date +%s)
+  while [ -d "/proc/$lt_pid" ]; do
+    n="$(established)"
+    [ "$n" -ge "$COUNT" ] && break
+    if [ "$n" != "$last" ]; then last="$n" since=$(date +%s); fi
+    [ $(($(date +%s) - since)) -ge "${STALL:-30}" ] && break
+    sleep 0.2
+  done
+  if [ -d "/proc/$lt_pid" ]; then
+    t_held="$(date +%T.%N)"
+    echo "load-tester: $(established) IKE_SAs established, holding them: $HOLD_CMD"
+    bash -c "$HOLD_CMD" || echo "load-tester: HOLD_CMD failed ($?)"
+    t_stop="$(date +%T.%N)"
+    kill -TERM "$lt_pid" 2>/dev/null || true
+  fi
+  wait "$lt_pid" || rc=$?
+  # Stopped by our SIGTERM (timeout passes it on; charon deletes its IKE_SAs and exits).
+  [ "$rc" = 143 ] && rc=0
+  [ "$(established)" -ge "$COUNT" ] && echo "load-test complete (held)" >>"$LOG"
+  echo "load-tester: held from $t_held to $t_stop, charon stopped at $(date +%T.%N)"
+fi
 t1=$(date +%s.%N)
 wall=$(echo "$t1 - $t0" | bc)
 est=$(grep -c 'IKE_SA load-test\[[0-9]*\] established' "$LOG" || true)
