@@ -2,7 +2,8 @@
 # Tunnel throughput, measured in one run on one machine: iperf3 between the LAN ends of the
 # interop namespaces (10.1.0.1 in ipsec-us -> 10.2.0.1 in ipsec-sw) through each VPN in turn.
 #
-#   tests/interop/throughput.sh            (as root; tests/interop/setup.sh installs iperf3)
+#   tests/interop/throughput.sh            (as root; tests/interop/setup.sh installs iperf3;
+#                                          KEEP=1 keeps the logs under /tmp/ipsec-throughput.*)
 #
 # VPNs: our daemon on both ends (raw ESP, and ESP in UDP), our daemon against strongSwan,
 # strongSwan on both ends (kernel-libipsec, ESP in UDP), and boringtun and gotatun on both ends
@@ -147,4 +148,4 @@ for r in "${ROWS[@]}"; do
   IFS='|' read -r n one four rev <<<"$r"
   echo "| $n | $(cell "$one" "$b1" "$w1") | $(cell "$four" "$b4" "$w4") | $(cell "$rev" "$br" "$wr") |"
 done
-rm -rf "$WORKDIR"
+[ "${KEEP:-0}" = 1 ] || rm -rf "$WORKDIR"
