@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # IKE load figures: IKE SAs completed per responder CPU-second, our daemon beside charon, from one
 # run. For each DH group and size, strongSwan's load-tester (load/load-tester.sh) in ipsec-us opens
-# COUNT IKE SAs (PSK, one Child SA each, each with its own identity) at a responder in ipsec-sw:
+# COUNT IKE SAs (PSK, one Child SA each, each with its own identity and its own address of ADDRS,
+# 198.18.0.0/16; ADDRS= sends all from 192.0.2.1) at a responder in ipsec-sw:
 #
 #   ipsec-rs  `ipsec-gateway run` (release build), configs/daemon-load.toml: a dynamic peer with a
 #             wildcard peer-id;
@@ -29,6 +30,7 @@ SIZES="${SIZES:-2000}"
 DH="${DH:-x25519 modp2048}"
 CHARON_TABLE="${CHARON_TABLE:-4096}"
 RESPONDERS="${RESPONDERS:-ipsec-rs charon}"
+ADDRS="${ADDRS-198.18.0.0/16}"
 WORKDIR="$(mktemp -d /tmp/ipsec-load-figures.XXXXXX)"
 HZ="$(getconf CLK_TCK)"
 
@@ -53,6 +55,7 @@ fresh() { # fresh NAME: a new network for the next responder
   DIR="$WORKDIR/$1"
   mkdir -p "$DIR/sw/swanctl"
   "$HERE/netns.sh" up >"$DIR/netns.txt"
+  [ -z "$ADDRS" ] || ip netns exec "$SW_NS" ip route add "$ADDRS" via "$US_IP"
 }
 
 # drive PID COUNT PROPOSAL: the load-tester against the responder whose process is PID; sets
@@ -62,7 +65,7 @@ drive() {
   c0="$(cpu_s "$pid")"
   LT_NS="$US_NS" RESPONDER_IP="$SW_IP" INITIATOR_IP="$US_IP" RESPONDER_ID=right.ike.test \
     COUNT="$count" PROPOSAL="$proposal" TIMEOUT="${TIMEOUT:-$((120 + count / 25))}" \
-    OUT="$DIR/lt" bash "$HERE/load/load-tester.sh" 9>&- >"$DIR/lt.txt" 2>&1 || rc=$?
+    OUT="$DIR/lt" ADDRS="$ADDRS" bash "$HERE/load/load-tester.sh" 9>&- >"$DIR/lt.txt" 2>&1 || rc=$?
   sleep 2
   c1="$(cpu_s "$pid")"
   LOAD="$(loadavg)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # IKE load: strongSwan's load-tester (load/load-tester.sh, built by load/build-load-tester.sh from
-# the strongSwan release Debian ships) opens COUNT IKE SAs (default 2000), each with one Child SA
-# and its own identity, from 192.0.2.1 in ipsec-us at our daemon in ipsec-sw: a responder with a
-# dynamic peer and a wildcard peer-id (configs/daemon-load.toml).
+# the strongSwan release Debian ships) opens COUNT IKE SAs (default 2000), each with one Child SA,
+# its own identity and its own address (198.18.0.0/16, routed through 192.0.2.1), from ipsec-us
+# at our daemon in ipsec-sw: a responder with a dynamic peer and a wildcard peer-id
+# (configs/daemon-load.toml).
 #
 #   tests/interop/load.sh            (as root; the first run builds the load-tester, ~5 min;
 #                                     KEEP=1 keeps the logs of a passing run)
@@ -16,6 +17,9 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=run.sh
 . "$HERE/run.sh"
 COUNT="${COUNT:-2000}"
+# Each IKE SA from its own address of this pool (as branches of a hub); ADDRS= sends them all
+# from 192.0.2.1.
+ADDRS="${ADDRS-198.18.0.0/16}"
 WORKDIR="$(mktemp -d /tmp/ipsec-load.XXXXXX)"
 
 [ "$(id -u)" -eq 0 ] || { echo "load.sh: must run as root" >&2; exit 2; }
@@ -30,6 +34,7 @@ HAVE_LOCK=1
 DIR="$WORKDIR/load"
 mkdir -p "$DIR"
 "$HERE/netns.sh" up >"$DIR/netns.txt"
+[ -z "$ADDRS" ] || ip netns exec "$SW_NS" ip route add "$ADDRS" via "$US_IP"
 
 DAEMON_IFACE="" DAEMON_LOG=info daemon_start b "$SW_NS" "$HERE/configs/daemon-load.toml"
 OUR_PIDS+=("$(cat "$DIR/b.daemon.pid")")
@@ -37,7 +42,7 @@ OUR_PIDS+=("$(cat "$DIR/b.daemon.pid")")
 rc=0
 # While the load-tester holds every IKE SA up, our daemon is asked how many it has established.
 LT_NS="$US_NS" RESPONDER_IP="$SW_IP" INITIATOR_IP="$US_IP" RESPONDER_ID=right.ike.test \
-  COUNT="$COUNT" TIMEOUT="${TIMEOUT:-$((120 + COUNT / 25))}" OUT="$DIR/lt" \
+  COUNT="$COUNT" TIMEOUT="${TIMEOUT:-$((120 + COUNT / 25))}" OUT="$DIR/lt" ADDRS="$ADDRS" \
   HOLD_CMD="'$DAEMON_BIN' --control '$DIR/b.sock' show vpn ike-sa >'$DIR/held.txt'" \
   bash "$HERE/load/load-tester.sh" 9>&- >"$DIR/lt.txt" 2>&1 || rc=$?
 # Until our daemon has handled the Deletes (at most 10 s).

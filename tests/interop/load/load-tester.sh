@@ -15,6 +15,10 @@
 #                  switches to 4500 - not used here).  The responder must
 #                  answer on 500 (and on 4500 if it signals NAT / encap).
 #   INITIATOR_IP   local address in LT_NS to send from (must exist there).
+#   ADDRS          optional address pool (CIDR), e.g. 198.18.0.0/16: each IKE_SA then comes
+#                  from its own address of the pool, which the plugin adds (as /32) to
+#                  ADDRS_IFACE in LT_NS while its IKE_SA lives; the responder needs a route to
+#                  the pool through INITIATOR_IP. Without it every IKE_SA comes from INITIATOR_IP.
 #   PSK            pre-shared key (used for every IKE_SA, any identity)
 #   RESPONDER_ID   responder's IDr (FQDN) the initiator expects
 #   INITIATOR_ID   printf pattern with two %d (SA number, random) -> IDi
@@ -114,6 +118,7 @@ charon {
       delay = $DELAY
       init_limit = $INIT_LIMIT
       initiator = $INITIATOR_IP
+      $([ -n "${ADDRS:-}" ] && printf 'addrs {\n        %s = %s\n      }\n      addrs_prefix = -1\n      # kept until the namespace goes: a Delete must not lose its source address\n      addrs_keep = yes' "${ADDRS_IFACE:-veth-us}" "$ADDRS")
       responder = $RESPONDER_IP
       proposal = $PROPOSAL
       esp = $ESP
