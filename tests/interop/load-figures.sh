@@ -147,9 +147,9 @@ secrets {
   }
 }
 CONF
-      # Half-open limits as ours (cookies above 64 half-open IKE SAs, no limit per peer address):
-      # charon's defaults (block_threshold 5, cookie_threshold_ip 3 per address) drop the
-      # load-tester's IKE_SA_INITs, all from one address, into 4 s retransmissions.
+      # Cookies above 64 half-open IKE SAs, as ours. charon's limits per peer address
+      # (block_threshold 5, cookie_threshold_ip 3) are lifted: with ADDRS= every IKE_SA_INIT
+      # comes from one address, and they would drop it into 4 s retransmissions.
       SW_LOG_LEVEL=0 SW_CHARON_OPTS="  ikesa_table_size = $CHARON_TABLE
   ikesa_table_segments = $((CHARON_TABLE < 16 ? CHARON_TABLE : 16))
   cookie_threshold = 64
