@@ -47,7 +47,7 @@ pub const RIGHT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
 pub const STRANGER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
 
 /// The third parties a responder hears from: [`STRANGER`] and seven more.
-pub fn stranger(i: usize) -> IpAddr {
+pub fn stranger_addr(i: usize) -> IpAddr {
     IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7 + (i % 8) as u8))
 }
 
@@ -390,7 +390,7 @@ impl Driven {
                 let port = if natt { 4500 } else { 500 };
                 let me = self.ep.config().gateways[0].local_addr;
                 let from = if stranger {
-                    stranger(self.steps)
+                    stranger_addr(self.steps)
                 } else {
                     self.peer
                 };

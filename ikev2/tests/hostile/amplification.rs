@@ -126,7 +126,7 @@ fn a_bare_header_of_an_established_sa_gets_no_cached_response() {
     let answer = exchange(&mut p.right, now, (r, l), &bare);
     assert!(
         answer.is_empty(),
-        "{} bytes sent for a bare header",
+        "{} datagrams sent for a bare header",
         answer.len()
     );
     let answer = exchange(&mut p.right, now, (r, l), &request);
