@@ -327,17 +327,17 @@ impl Endpoint {
         if self.cookies.refresh(now, &*self.rng).is_err() {
             return;
         }
-        // RFC 7296 section 2.6: under load, require a cookie before keeping any state.
+        // RFC 7296 section 2.6: under load, require a cookie before keeping any state. A
+        // request that carries one has its cookie checked whatever the load: a valid one
+        // proves the initiator receives at its address.
         let loaded = self.index.half_open >= self.cfg.cookie_threshold;
-        let Some(mut outcome) = self.respond_init(spis, now, (local, remote), data, spi_r, loaded)
+        let required = find_gateway(&self.cfg, local, remote).is_some_and(|g| g.require_cookie);
+        let checked = loaded || required || carries_cookie(data);
+        let Some(mut outcome) = self.respond_init(spis, now, (local, remote), data, spi_r, checked)
         else {
             return;
         };
-        // A valid cookie proves the initiator receives at its address; so does a gateway
-        // that requires one.
-        let required = find_gateway(&self.cfg, local, remote).is_some_and(|g| g.require_cookie);
-        let proven = loaded || required;
-        if !proven && outcome.1 > data.len() {
+        if !checked && outcome.1 > data.len() {
             // Never send more to an unproven address than it sent us: ask for a cookie
             // instead (a few dozen bytes), which the initiator returns from its real address.
             self.out.truncate(outcome.2);
@@ -345,11 +345,12 @@ impl Endpoint {
                 return;
             };
             outcome = o;
-            if outcome.1 > data.len() {
-                self.out.truncate(outcome.2);
-                self.stats.dropped_amplification += 1;
-                return;
-            }
+        }
+        let proven = checked && matches!(outcome.0, InitOutcome::Created(..));
+        if !proven && outcome.1 > data.len() {
+            self.out.truncate(outcome.2);
+            self.stats.dropped_amplification += 1;
+            return;
         }
         match outcome.0 {
             InitOutcome::Created(link, hs, response) => {
@@ -531,4 +532,16 @@ impl Endpoint {
         self.unfile(key, &sa);
         Some(sa)
     }
+}
+
+/// True when the IKE_SA_INIT request `data` starts with a COOKIE notify (RFC 7296 section 2.6:
+/// it must come first).
+fn carries_cookie(data: &[u8]) -> bool {
+    let Ok(p) = Packet::new_checked(data) else {
+        return false;
+    };
+    // Notify body: protocol ID (1), SPI size (1), notify type (2).
+    let at = crate::wire::HEADER_LEN + crate::wire::PAYLOAD_HEADER_LEN + 2;
+    p.next_payload() == crate::wire::PayloadType::NOTIFY
+        && data.get(at..at + 2) == Some(&crate::wire::NotifyType::COOKIE.0.to_be_bytes()[..])
 }
