@@ -95,6 +95,19 @@ impl SecureRandom for ProviderRandom {
 /// offered and never installed, and the datapath frees an SPI when it removes the SA. Without
 /// it, the endpoint's own methods draw random SPIs it keeps unique itself. Use one or the other
 /// for the whole life of the endpoint, never both.
+///
+/// # Under load and under attack
+///
+/// Each call costs the same whatever the number of IKE SAs held: every SA is filed by its next
+/// deadline and by what lookups need after each input or command that touched it, so
+/// `poll_timeout` reads one deadline and `handle_timeout` visits only the SAs that are due
+/// ([`Stats::timeout_visits`]). Half-open IKE SAs (a responder's, waiting for IKE_AUTH) are
+/// bounded: past [`EndpointConfig::cookie_threshold`] an initiator must return a cookie (RFC 7296
+/// section 2.6), and past [`EndpointConfig::half_open_limit`] overall or
+/// [`EndpointConfig::half_open_per_address`] for its address its IKE_SA_INIT is dropped. A
+/// retransmitted request is answered again only when it is the same datagram, and an address
+/// that has not proved it receives (no cookie returned, no authenticated message) never gets
+/// more bytes than it sent: a larger IKE_SA_INIT answer becomes a COOKIE demand.
 pub struct Endpoint {
     cfg: EndpointConfig,
     provider: CryptoProvider,
