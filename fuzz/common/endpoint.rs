@@ -3,8 +3,8 @@
 //!
 //! Input format: a sequence of steps, each introduced by one control byte.
 //! - `0x00..=0x7f`: a datagram. Bit 6: it arrives on port 4500 (else 500); bit 5: it comes
-//!   from a second, unknown address (else from the peer); bits 0-4: time advances by that many
-//!   100 ms first. Then a big-endian 16-bit length and that many bytes (fewer at the end).
+//!   from an unknown address (else from the peer), one of eight, changing with each step;
+//!   bits 0-4: time advances by that many 100 ms first. Then a big-endian 16-bit length and that many bytes (fewer at the end).
 //! - `0x80..=0xff`: a command, `(byte & 0x7f) % 8`, with one argument byte: 0 connect a tunnel
 //!   (argument % 2), 1 rekey its Child SAs, 2 delete them, 3 rekey the IKE SA, 4 delete it,
 //!   5 liveness check, 6 advance the clock by the argument in seconds and handle timeouts,
@@ -13,7 +13,9 @@
 //! Checked after every step: nothing panics; every datagram the endpoint sends is a keepalive
 //! or parses as an IKE message, and with the no-security keys its SK payload opens and its
 //! inner payloads parse; IKE SAs and Child SAs stay within a bound proportional to the steps
-//! taken; and the events tell a consistent story ([`EventLog`]).
+//! taken; half-open IKE SAs stay within the configured limits (small here, so that fuzzing
+//! reaches them); `handle_timeout` visits no more SAs than are held; and the events tell a
+//! consistent story ([`EventLog`]).
 
 // Each target uses the parts it needs.
 #![allow(dead_code)]
@@ -43,6 +45,16 @@ pub const LEFT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
 pub const RIGHT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
 /// A third party.
 pub const STRANGER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
+
+/// The third parties a responder hears from: [`STRANGER`] and seven more.
+pub fn stranger_addr(i: usize) -> IpAddr {
+    IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7 + (i % 8) as u8))
+}
+
+/// The responder's half-open limits, small so that fuzzing reaches them.
+pub const HALF_OPEN_LIMIT: usize = 6;
+/// Half-open IKE SAs per address.
+pub const HALF_OPEN_PER_ADDRESS: usize = 2;
 /// The seed of the initiator's random source; the responder's is one more (as in
 /// `ikev2::testing::Pair`, so that seeds recorded from a `Pair` replay exactly).
 pub const SEED: u64 = 0x5eed;
@@ -100,6 +112,8 @@ pub fn config(initiator: bool) -> EndpointConfig {
         (RIGHT, None, [10, 2, 0], [10, 1, 0])
     };
     let mut c = EndpointConfig::new();
+    c.half_open_limit = HALF_OPEN_LIMIT;
+    c.half_open_per_address = HALF_OPEN_PER_ADDRESS;
     c.gateways.push(GatewayConfig {
         name: "gw".into(),
         local_addr: local,
@@ -375,7 +389,11 @@ impl Driven {
                 self.ep.handle_timeout(self.now);
                 let port = if natt { 4500 } else { 500 };
                 let me = self.ep.config().gateways[0].local_addr;
-                let from = if stranger { STRANGER } else { self.peer };
+                let from = if stranger {
+                    stranger_addr(self.steps)
+                } else {
+                    self.peer
+                };
                 self.ep.handle_datagram(
                     self.now,
                     SocketAddr::new(me, port),
@@ -396,7 +414,13 @@ impl Driven {
                     5 => self.ep.liveness_check(now, "gw"),
                     6 => {
                         self.now += Duration::from_secs(u64::from(arg));
+                        let (held, before) = (self.ep.ike_sa_count(), self.visits());
                         self.ep.handle_timeout(self.now);
+                        assert!(
+                            self.visits() - before <= held as u64,
+                            "handle_timeout visited {} SAs with {held} held",
+                            self.visits() - before
+                        );
                         Ok(())
                     }
                     _ => self.ep.invalid_spi(now, self.peer, 0x100 + u32::from(arg)),
@@ -404,6 +428,11 @@ impl Driven {
             }
         }
         self.drain();
+    }
+
+    /// The SAs `handle_timeout` visited so far.
+    fn visits(&self) -> u64 {
+        self.ep.stats().timeout_visits
     }
 
     /// Checks and discards every datagram and event; checks the bounds.
@@ -426,6 +455,16 @@ impl Driven {
             "{} IKE SAs after {} steps",
             sas.len(),
             self.steps
+        );
+        assert_eq!(sas.len(), self.ep.ike_sa_count());
+        let half_open = self.ep.half_open_count();
+        assert!(
+            half_open <= HALF_OPEN_LIMIT,
+            "{half_open} half-open IKE SAs, over the limit"
+        );
+        assert!(
+            half_open <= sas.iter().filter(|s| !s.established).count(),
+            "half-open count {half_open} disagrees with the SAs"
         );
         let children: usize = sas.iter().map(|s| s.children.len()).sum();
         assert!(

@@ -6,9 +6,11 @@
 //! INFORMATIONAL handling. Its random source is seeded as `ikev2::testing::Pair` seeds its right
 //! peer, so seeds recorded from a `Pair` run replay exactly (same SPIs, same nonces).
 //!
-//! Input: steps as described in `common/endpoint.rs`. Checked after every step: no panic; every
-//! datagram sent parses (and its SK payload opens); IKE SAs and Child SAs bounded by the steps
-//! taken; events consistent with each other and with the installed Child SAs.
+//! Input: steps as described in `common/endpoint.rs`; datagrams come from the peer or from
+//! eight other addresses. Checked after every step: no panic; every datagram sent parses (and
+//! its SK payload opens); IKE SAs and Child SAs bounded by the steps taken; half-open IKE SAs
+//! within the responder's (small) limits; `handle_timeout` visiting no more SAs than are held;
+//! events consistent with each other and with the installed Child SAs.
 
 #![no_main]
 

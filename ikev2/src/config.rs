@@ -222,6 +222,13 @@ pub struct EndpointConfig {
     pub tunnels: Vec<TunnelConfig>,
     /// Half-open IKE SAs above which every new initiator must return a cookie (RFC 7296 2.6).
     pub cookie_threshold: usize,
+    /// Half-open IKE SAs (IKE_SA_INIT answered, IKE_AUTH not yet done) the endpoint keeps at
+    /// most, whatever their source; a further IKE_SA_INIT is dropped, cookie or not (strongSwan's
+    /// `init_limit_half_open`). Default 1024.
+    pub half_open_limit: usize,
+    /// Half-open IKE SAs one peer address may hold; a further IKE_SA_INIT from it is dropped,
+    /// cookie or not (strongSwan's `block_threshold`). Default 5.
+    pub half_open_per_address: usize,
     /// Largest IKE datagram we send before fragmenting (when the peer supports it), in bytes of
     /// IKE message (RFC 7383 section 2.5.1 suggests 1280 minus IP and UDP headers).
     pub fragment_size: usize,
@@ -244,6 +251,8 @@ impl EndpointConfig {
             gateways: Vec::new(),
             tunnels: Vec::new(),
             cookie_threshold: 64,
+            half_open_limit: 1024,
+            half_open_per_address: 5,
             fragment_size: 1200,
             restart_retry: Duration::from_secs(5),
             restart_retry_max: Duration::from_secs(300),

@@ -6,10 +6,24 @@
 //! back-off until its response arrives or the tries run out; the peer's requests must come in
 //! message-ID order, and a retransmitted request is answered from the cached response, never
 //! processed twice.
+//!
+//! A retransmission is recognised by the whole datagram, not by its message ID alone (RFC 7296
+//! section 2.1): the cache keeps a digest of the request it answers, and only a datagram with the
+//! same digest gets the cached response again. Otherwise anyone who saw the SPIs and the message
+//! ID could make us send the response, many times larger than a bare header, at will.
 
 use crate::config::RetransmitPolicy;
 use ipsec_core::time::Instant;
+use sha1::{Digest as _, Sha1};
 use std::collections::VecDeque;
+
+/// What identifies a request datagram: its SHA-1 digest (as strongSwan keeps it).
+pub(crate) type RequestDigest = [u8; 20];
+
+/// The digest of a request datagram.
+pub(crate) fn request_digest(datagram: &[u8]) -> RequestDigest {
+    Sha1::digest(datagram).into()
+}
 
 /// The request we are waiting on, with its task (none for the handshake's requests, whose
 /// state is the SA's phase).
@@ -28,7 +42,8 @@ pub(crate) enum RequestClass<'a> {
     New,
     /// A retransmission of the last request: send these cached response datagrams again.
     Retransmit(&'a [Vec<u8>]),
-    /// Out of the window (old, or skipping ahead): drop it.
+    /// Out of the window (old, or skipping ahead), or the last request's ID on a datagram that
+    /// is not that request: drop it.
     Invalid,
 }
 
@@ -45,9 +60,13 @@ pub(crate) enum RetransmitAction<T> {
 pub(crate) struct RequestQueue<T> {
     next_id: u32,
     queued: VecDeque<T>,
-    outstanding: Option<Outstanding<T>>,
+    // Boxed: most of the time nothing is outstanding.
+    outstanding: Option<Box<Outstanding<T>>>,
     peer_next: u32,
-    cached: Option<(u32, Vec<Vec<u8>>)>,
+    /// The digest of the peer's request being answered, once it authenticated.
+    answering: Option<RequestDigest>,
+    /// Our last response: its message ID, the digest of the request it answers, its datagrams.
+    cached: Option<(u32, Option<RequestDigest>, Vec<Vec<u8>>)>,
     policy: RetransmitPolicy,
     /// Requests dropped because their message ID was out of the window.
     pub(crate) dropped_out_of_window: u64,
@@ -65,6 +84,7 @@ impl<T> RequestQueue<T> {
             queued: VecDeque::new(),
             outstanding: None,
             peer_next: 0,
+            answering: None,
             cached: None,
             policy,
             dropped_out_of_window: 0,
@@ -148,13 +168,13 @@ impl<T> RequestQueue<T> {
         datagrams: Vec<Vec<u8>>,
         task: Option<T>,
     ) {
-        self.outstanding = Some(Outstanding {
+        self.outstanding = Some(Box::new(Outstanding {
             id,
             datagrams,
             sent: 0,
             deadline: now + self.policy.wait(0),
             task,
-        });
+        }));
         self.next_id = id.wrapping_add(1);
     }
 
@@ -179,15 +199,16 @@ impl<T> RequestQueue<T> {
         self.outstanding.as_ref().is_some_and(|o| o.id == id)
     }
 
-    /// Classifies a peer's request by message ID.
-    pub(crate) fn classify_request(&mut self, id: u32) -> RequestClass<'_> {
+    /// Classifies a peer's request datagram by message ID and, for the last one answered, by
+    /// its digest.
+    pub(crate) fn classify_request(&mut self, id: u32, digest: &RequestDigest) -> RequestClass<'_> {
         if id == self.peer_next {
             return RequestClass::New;
         }
         match &self.cached {
-            Some((cid, d)) if *cid == id => {
+            Some((cid, Some(d), datagrams)) if *cid == id && d == digest => {
                 self.retransmits_answered += 1;
-                RequestClass::Retransmit(d)
+                RequestClass::Retransmit(datagrams)
             }
             _ => {
                 self.dropped_out_of_window += 1;
@@ -196,9 +217,16 @@ impl<T> RequestQueue<T> {
         }
     }
 
+    /// Notes the digest of the peer's request datagram that is being answered, once it passed
+    /// its integrity check: the next [`sent_response`](Self::sent_response) is cached for it.
+    /// For a fragmented request, the fragment that completed it.
+    pub(crate) fn answering(&mut self, digest: RequestDigest) {
+        self.answering = Some(digest);
+    }
+
     /// Records our response to the peer's request `id` (cached for its retransmissions).
     pub(crate) fn sent_response(&mut self, id: u32, datagrams: Vec<Vec<u8>>) {
-        self.cached = Some((id, datagrams));
+        self.cached = Some((id, self.answering.take(), datagrams));
         self.peer_next = id.wrapping_add(1);
     }
 
@@ -256,12 +284,18 @@ mod tests {
     #[test]
     fn duplicate_requests_hit_the_cache_and_old_ones_drop() {
         let mut q = RequestQueue::<()>::new(RetransmitPolicy::default());
-        assert_eq!(q.classify_request(0), RequestClass::New);
+        let (req, other) = (request_digest(b"request"), request_digest(b"header"));
+        assert_eq!(q.classify_request(0, &req), RequestClass::New);
+        q.answering(req);
         q.sent_response(0, vec![vec![9]]);
-        assert_eq!(q.classify_request(0), RequestClass::Retransmit(&[vec![9]]));
-        assert_eq!(q.classify_request(1), RequestClass::New);
-        assert_eq!(q.classify_request(5), RequestClass::Invalid);
-        assert_eq!(q.dropped_out_of_window, 1);
+        assert_eq!(
+            q.classify_request(0, &req),
+            RequestClass::Retransmit(&[vec![9]])
+        );
+        assert_eq!(q.classify_request(0, &other), RequestClass::Invalid);
+        assert_eq!(q.classify_request(1, &other), RequestClass::New);
+        assert_eq!(q.classify_request(5, &req), RequestClass::Invalid);
+        assert_eq!(q.dropped_out_of_window, 2);
         assert_eq!(q.retransmits_answered, 1);
     }
 

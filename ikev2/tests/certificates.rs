@@ -33,11 +33,14 @@ fn kind_of(key: KeyType) -> &'static str {
 }
 
 /// The first IKE_SA_INIT message `from` sent, in clear.
+/// The IKE_SA_INIT message of `from` that made the IKE SA (with an SA payload: not a COOKIE
+/// answer, which a responder sends first when its answer would be larger than the request).
 fn ike_sa_init(p: &Pair, from: Side) -> Message {
     p.sent
         .iter()
         .filter(|(side, ..)| *side == from)
-        .find_map(|(_, _, _, b)| Message::parse(b).ok())
+        .filter_map(|(_, _, _, b)| Message::parse(b).ok())
+        .find(|m| m.sa().is_some())
         .expect("IKE_SA_INIT")
 }
 

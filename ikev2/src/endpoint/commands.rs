@@ -40,6 +40,16 @@ impl Endpoint {
         now: Instant,
         tunnel: &str,
     ) -> Result<(), CommandError> {
+        self.connect_key(spis, now, tunnel).map(|_| ())
+    }
+
+    /// [`connect`](Self::connect), returning the key of the IKE SA that brings the tunnel up.
+    pub(super) fn connect_key(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        tunnel: &str,
+    ) -> Result<u64, CommandError> {
         let t = self
             .cfg
             .tunnel(tunnel)
@@ -58,10 +68,9 @@ impl Endpoint {
         let group = ike_sa_init::first_group(g, &self.provider)
             .ok_or_else(|| cannot("no IKE proposal the crypto provider runs"))?;
         let existing = self
-            .sas
-            .iter()
-            .find(|(_, s)| s.gateway() == g.name && (s.is_usable() || s.is_negotiating()))
-            .map(|(k, _)| *k);
+            .index
+            .usable(&g.name)
+            .or_else(|| self.index.negotiating(&g.name));
         let key = match existing {
             Some(key) => key,
             None => {
@@ -81,16 +90,17 @@ impl Endpoint {
                     }
                 };
                 self.insert_sa(spi_i, Box::new(sa));
+                self.refile(now, spi_i);
                 spi_i
             }
         };
         // Every proxy ID not yet up or on its way gets a CREATE_CHILD_SA; the queue sends them
         // one after the other once the IKE SA is established.
         let Some(sa) = self.sas.get(&key) else {
-            return Ok(());
+            return Ok(key);
         };
         let Some(t) = self.cfg.tunnel(tunnel) else {
-            return Ok(());
+            return Ok(key);
         };
         let peer = sa.remote().ip();
         let missing: Vec<usize> = proposed_children(t, peer)
@@ -112,7 +122,7 @@ impl Endpoint {
             sa.kick(&mut ctx)?;
         }
         self.after(spis, now, key);
-        Ok(())
+        Ok(key)
     }
 
     /// The established IKE SA of `gateway`.
@@ -120,10 +130,8 @@ impl Endpoint {
         if self.cfg.gateway(gateway).is_none() {
             return Err(CommandError::UnknownGateway(gateway.to_owned()));
         }
-        self.sas
-            .iter()
-            .find(|(_, s)| s.gateway() == gateway && s.is_usable())
-            .map(|(k, _)| *k)
+        self.index
+            .usable(gateway)
             .ok_or_else(|| CommandError::NotEstablished(gateway.to_owned()))
     }
 
@@ -144,22 +152,26 @@ impl Endpoint {
 
     /// The established IKE SA that carries the Child SA with inbound SPI `spi`.
     fn carrier_of(&self, spi: u32) -> Result<u64, CommandError> {
-        self.sas
-            .iter()
-            .find(|(_, s)| s.is_usable() && s.children().any(|c| c.inbound.spi == spi))
-            .map(|(k, _)| *k)
+        self.index
+            .carrier(spi)
+            .filter(|k| {
+                self.sas
+                    .get(k)
+                    .is_some_and(|s| s.is_usable() && s.children().any(|c| c.inbound.spi == spi))
+            })
             .ok_or(CommandError::NoChildSa(spi))
     }
 
     /// The Child SAs of `tunnel`, with the key of the IKE SA that carries each.
     fn children_of(&self, tunnel: &str) -> Result<Vec<(u64, &ChildSa)>, CommandError> {
-        if self.cfg.tunnel(tunnel).is_none() {
+        let Some(t) = self.cfg.tunnel(tunnel) else {
             return Err(CommandError::UnknownTunnel(tunnel.to_owned()));
-        }
+        };
+        // A tunnel's Child SAs ride on the IKE SAs of its gateway.
         let found: Vec<(u64, &ChildSa)> = self
-            .sas
-            .iter()
-            .filter(|(_, s)| s.is_usable())
+            .index
+            .usable_of(&t.gateway)
+            .filter_map(|k| self.sas.get_key_value(&k))
             .flat_map(|(k, s)| {
                 s.children()
                     .filter(|c| c.tunnel == tunnel)
@@ -357,10 +369,8 @@ impl Endpoint {
         spi: u32,
     ) -> Result<(), CommandError> {
         let sa = self
-            .sas
-            .iter()
-            .find(|(_, s)| s.remote().ip() == remote && s.is_usable())
-            .map(|(k, _)| *k)
+            .index
+            .usable_at(remote)
             .ok_or_else(|| CommandError::NotEstablished(remote.to_string()))?;
         self.queue_task(spis, now, sa, Task::InvalidSpi(spi))
     }

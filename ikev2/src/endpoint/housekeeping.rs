@@ -1,9 +1,10 @@
 //! What the endpoint does after an IKE SA processed an input: take over successors of rekeyed
 //! SAs, act on INITIAL_CONTACT, remove dead SAs and bring their tunnels back.
 
+use super::index::identity_hash;
 use super::{ctx, Endpoint, IkeSa};
 use crate::ctx::Ctx;
-use crate::event::{Reason, Role};
+use crate::event::Reason;
 use crate::sa::Cause;
 use core::time::Duration;
 use ipsec_core::spi::SpiAllocator;
@@ -13,10 +14,16 @@ use ipsec_core::time::Instant;
 const RESTART_DELAY: Duration = Duration::from_secs(2);
 
 impl Endpoint {
-    /// Housekeeping after the SA filed under `spi` processed input.
+    /// Housekeeping after the SA filed under `spi` processed input: only that SA and the SAs
+    /// its input concerns (its successors, the SA its strays join, the stale SAs of
+    /// INITIAL_CONTACT) are looked at, and each is filed again ([`Endpoint::refile`]).
     pub(super) fn after(&mut self, spis: &mut dyn SpiAllocator, now: Instant, spi: u64) {
+        let Some(sa) = self.sas.get_mut(&spi) else {
+            return;
+        };
+        let born = sa.take_born();
+        let strays = sa.take_strays();
         // Successors of rekeyed IKE SAs join the table under our new SPI.
-        let born: Vec<IkeSa> = self.sas.values_mut().flat_map(|s| s.take_born()).collect();
         for sa in born {
             let ours = sa.our_spi();
             if self.sas.contains_key(&ours) {
@@ -33,14 +40,10 @@ impl Endpoint {
                 let mut ctx = ctx!(self, now, spis);
                 let _ = sa.kick(&mut ctx);
             }
+            self.refile(now, ours);
         }
         // Child SAs a late answer made on a superseded SA join its successor.
-        let strays: Vec<(u64, Vec<_>)> = self
-            .sas
-            .values_mut()
-            .filter_map(|s| s.take_strays())
-            .collect();
-        for (to, children) in strays {
+        if let Some((to, children)) = strays {
             let mut ctx = ctx!(self, now, spis);
             match self.sas.get_mut(&to) {
                 Some(sa) => {
@@ -48,6 +51,7 @@ impl Endpoint {
                 }
                 None => IkeSa::drop_strays(&mut ctx, children),
             }
+            self.refile(now, to);
         }
         let Some(sa) = self.sas.get_mut(&spi) else {
             return;
@@ -67,38 +71,31 @@ impl Endpoint {
             let local_id = |s: &IkeSa| cfg.gateway(s.gateway()).map(|g| &g.local_id);
             let ours = local_id(sa);
             let stale: Vec<u64> = self
-                .sas
-                .iter()
-                .filter(|(k, s)| **k != spi && s.peer_id() == Some(&peer_id) && local_id(s) == ours)
-                .map(|(k, _)| *k)
+                .index
+                .with_peer(identity_hash(&peer_id))
+                .into_iter()
+                .filter(|k| *k != spi)
+                .filter(|k| {
+                    self.sas
+                        .get(k)
+                        .is_some_and(|s| s.peer_id() == Some(&peer_id) && local_id(s) == ours)
+                })
                 .collect();
             for k in stale {
                 if let Some(old) = self.sas.get_mut(&k) {
                     let mut ctx = ctx!(self, now, spis);
                     old.teardown(&mut ctx, Reason::PeerRestarted);
                 }
+                self.refile(now, k);
             }
         }
-        let dead: Vec<u64> = self
-            .sas
-            .iter()
-            .filter(|(_, s)| s.cause().is_some())
-            .map(|(k, _)| *k)
-            .collect();
-        for k in dead {
-            if let Some(sa) = self.remove_sa(k) {
-                self.bury(now, k, &sa);
-            }
-        }
+        self.refile(now, spi);
     }
 
-    /// Removes what refers to the dead SA filed under `key`, and schedules its restart.
-    fn bury(&mut self, now: Instant, key: u64, sa: &IkeSa) {
+    /// Keeps the counters of the dead SA `sa` (out of the table already), and schedules its
+    /// restart.
+    pub(super) fn bury(&mut self, now: Instant, sa: &IkeSa) {
         sa.add_stats(&mut self.stats);
-        if sa.role() == Role::Responder {
-            self.init_index.remove(&(sa.remote(), sa.spi_i()));
-            self.init_index.retain(|_, v| *v != key);
-        }
         match sa.cause() {
             Some(Cause::Failed) if sa.is_restart() => self.retry_restart(now, sa),
             Some(Cause::Down { restart: true }) => {
@@ -150,17 +147,10 @@ impl Endpoint {
         let (due, later): (Vec<_>, Vec<_>) = self.restarts.drain(..).partition(|(_, t)| *t <= now);
         self.restarts = later;
         for (tunnel, _) in due {
-            if self.connect_using(spis, now, &tunnel).is_err() {
-                continue;
-            }
-            let Some(gw) = self.cfg.tunnel(&tunnel).map(|t| t.gateway.clone()) else {
+            let Ok(key) = self.connect_key(spis, now, &tunnel) else {
                 continue;
             };
-            let attempt = self
-                .sas
-                .values_mut()
-                .find(|s| s.gateway() == gw && s.is_negotiating());
-            if let Some(sa) = attempt {
+            if let Some(sa) = self.sas.get_mut(&key).filter(|s| s.is_negotiating()) {
                 sa.note_restart(tunnel);
             }
         }

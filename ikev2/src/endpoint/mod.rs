@@ -3,6 +3,7 @@
 mod commands;
 mod housekeeping;
 mod ike_sa;
+mod index;
 mod show;
 mod spis;
 
@@ -18,10 +19,11 @@ use crate::cookie::CookieSecret;
 use crate::ctx::{fresh_ike_spi, Ctx, Datagram};
 use crate::error::{ConfigError, LocalError};
 use crate::event::Event;
-use crate::exchange::ike_sa_init::{self, InitOutcome};
+use crate::exchange::ike_sa_init::{self, find_gateway, InitOutcome};
 use crate::wire::{ExchangeType, Packet};
 use core::time::Duration;
 use ike_sa::IkeSa;
+use index::Index;
 use ipsec_core::crypto::{CryptoProvider, SecureRandom};
 use ipsec_core::demux;
 use ipsec_core::spi::SpiAllocator;
@@ -98,6 +100,19 @@ impl SecureRandom for ProviderRandom {
 /// offered and never installed, and the datapath frees an SPI when it removes the SA. Without
 /// it, the endpoint's own methods draw random SPIs it keeps unique itself. Use one or the other
 /// for the whole life of the endpoint, never both.
+///
+/// # Under load and under attack
+///
+/// Each call costs the same whatever the number of IKE SAs held: every SA is filed by its next
+/// deadline and by what lookups need after each input or command that touched it, so
+/// `poll_timeout` reads one deadline and `handle_timeout` visits only the SAs that are due
+/// ([`Stats::timeout_visits`]). Half-open IKE SAs (a responder's, waiting for IKE_AUTH) are
+/// bounded: past [`EndpointConfig::cookie_threshold`] an initiator must return a cookie (RFC 7296
+/// section 2.6), and past [`EndpointConfig::half_open_limit`] overall or
+/// [`EndpointConfig::half_open_per_address`] for its address its IKE_SA_INIT is dropped. A
+/// retransmitted request is answered again only when it is the same datagram, and an address
+/// that has not proved it receives (no cookie returned, no authenticated message) never gets
+/// more bytes than it sent: a larger IKE_SA_INIT answer becomes a COOKIE demand.
 pub struct Endpoint {
     cfg: EndpointConfig,
     provider: CryptoProvider,
@@ -109,7 +124,10 @@ pub struct Endpoint {
     ike_spis: HashSet<u64>,
     // Boxed: an IKE SA is large, and map nodes then hold only pointers.
     sas: BTreeMap<u64, Box<IkeSa>>,
-    /// Responder SAs by the initiator's address and SPI, to answer a retransmitted IKE_SA_INIT.
+    /// What each SA is filed under: deadlines, half-open counts, lookups.
+    index: Index,
+    /// Half-open responder SAs by the initiator's address and SPI, to answer a retransmitted
+    /// IKE_SA_INIT.
     init_index: HashMap<(SocketAddr, u64), u64>,
     cookies: CookieSecret,
     out: VecDeque<Datagram>,
@@ -175,6 +193,7 @@ impl Endpoint {
             own_spis: HashSet::new(),
             ike_spis: HashSet::new(),
             sas: BTreeMap::new(),
+            index: Index::default(),
             init_index: HashMap::new(),
             cookies: CookieSecret::new(),
             out: VecDeque::new(),
@@ -200,6 +219,17 @@ impl Endpoint {
     /// The IKE SAs, established or in negotiation.
     pub fn ike_sas(&self) -> Vec<IkeSaInfo> {
         self.sas.values().map(|sa| sa.info()).collect()
+    }
+
+    /// The number of IKE SAs held, in any phase.
+    pub fn ike_sa_count(&self) -> usize {
+        self.sas.len()
+    }
+
+    /// The number of half-open IKE SAs: responders that answered IKE_SA_INIT and wait for
+    /// IKE_AUTH (bounded by [`EndpointConfig::half_open_limit`]).
+    pub fn half_open_count(&self) -> usize {
+        self.index.half_open
     }
 
     /// Drop and retransmission counters, over the life of the endpoint.
@@ -296,41 +326,122 @@ impl Endpoint {
         data: &[u8],
         spi_i: u64,
     ) {
-        if let Some(spi) = self.init_index.get(&(remote, spi_i)).copied() {
-            if let Some(sa) = self.sas.get_mut(&spi) {
-                let mut ctx = ctx!(self, now, spis);
-                sa.answer_init_again(&mut ctx);
-            }
+        if let Some(key) = self.init_index.get(&(remote, spi_i)).copied() {
+            self.answer_init_again(spis, now, key, data);
             return;
         }
-        let half_open = self.sas.values().filter(|s| s.is_half_open()).count();
+        // Half-open limits, overall and per address (strongSwan's `init_limit_half_open` and
+        // `block_threshold`): beyond them even a request with a valid cookie is dropped.
+        if self.index.half_open >= self.cfg.half_open_limit
+            || self.index.half_open_from(remote.ip()) >= self.cfg.half_open_per_address
+        {
+            tracing::trace!(%remote, "IKE_SA_INIT dropped: half-open limit");
+            self.stats.dropped_half_open_limit += 1;
+            return;
+        }
         let Ok(spi_r) = self.new_spi() else {
             return;
         };
         if self.cookies.refresh(now, &*self.rng).is_err() {
             return;
         }
+        // RFC 7296 section 2.6: under load, require a cookie before keeping any state. A
+        // request that carries one has its cookie checked whatever the load: a valid one
+        // proves the initiator receives at its address.
+        let loaded = self.index.half_open >= self.cfg.cookie_threshold;
+        let required = find_gateway(&self.cfg, local, remote).is_some_and(|g| g.require_cookie);
+        let checked = loaded || required || carries_cookie(data);
+        let Some(mut outcome) = self.respond_init(spis, now, (local, remote), data, spi_r, checked)
+        else {
+            return;
+        };
+        if !checked && outcome.1 > data.len() {
+            // Never send more to an unproven address than it sent us: ask for a cookie
+            // instead (a few dozen bytes), which the initiator returns from its real address.
+            self.out.truncate(outcome.2);
+            let Some(o) = self.respond_init(spis, now, (local, remote), data, spi_r, true) else {
+                return;
+            };
+            outcome = o;
+        }
+        let proven = checked && matches!(outcome.0, InitOutcome::Created(..));
+        if !proven && outcome.1 > data.len() {
+            self.out.truncate(outcome.2);
+            self.stats.dropped_amplification += 1;
+            return;
+        }
+        match outcome.0 {
+            InitOutcome::Created(link, hs, response) => {
+                let Ok(g) = self.cfg.gateway(&link.gateway).ok_or(()) else {
+                    return;
+                };
+                let ctx = ctx!(self, now, spis);
+                let sa = IkeSa::answered(&ctx, g, link, hs, response);
+                self.insert_sa(spi_r, Box::new(sa));
+                self.refile(now, spi_r);
+                self.file_init(spi_r, (remote, spi_i), proven);
+            }
+            InitOutcome::Answered => {}
+            InitOutcome::Dropped => self.stats.dropped_malformed += 1,
+        }
+    }
+
+    /// Runs the responder's IKE_SA_INIT; the outcome, the bytes it queued for sending and
+    /// where in the output queue they start.
+    fn respond_init(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        (local, remote): (SocketAddr, SocketAddr),
+        data: &[u8],
+        spi_r: u64,
+        demand_cookie: bool,
+    ) -> Option<(InitOutcome, usize, usize)> {
+        let start = self.out.len();
         let mut ctx = ctx!(self, now, spis);
         let outcome = ike_sa_init::respond(
             &mut ctx,
             &self.cookies,
-            half_open,
+            demand_cookie,
             (local, remote),
             data,
             spi_r,
         );
+        let sent = self.out.iter().skip(start).map(|d| d.bytes.len()).sum();
         match outcome {
-            Ok(InitOutcome::Created(link, hs, response)) => {
-                let Ok(g) = ctx.gateway(&link.gateway) else {
-                    return;
-                };
-                let sa = IkeSa::answered(&ctx, g, link, hs, response);
-                self.init_index.insert((remote, spi_i), spi_r);
-                self.insert_sa(spi_r, Box::new(sa));
+            Ok(o) => Some((o, sent, start)),
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                None
             }
-            Ok(InitOutcome::Answered) => {}
-            Ok(InitOutcome::Dropped) | Err(_) => self.stats.dropped_malformed += 1,
         }
+    }
+
+    /// Answers IKE_SA_INIT again from the half-open SA under `key` when `data` is the request
+    /// it answered, and no more bytes than arrived while its peer has not proved its address.
+    fn answer_init_again(
+        &mut self,
+        spis: &mut dyn SpiAllocator,
+        now: Instant,
+        key: u64,
+        data: &[u8],
+    ) {
+        let unproven = self.unproven(key);
+        let Some(sa) = self.sas.get(&key) else {
+            return;
+        };
+        let Some(response) = sa.init_response_for(data) else {
+            self.stats.dropped_out_of_window += 1;
+            return;
+        };
+        if unproven && response.len() > data.len() {
+            self.stats.dropped_amplification += 1;
+            return;
+        }
+        self.stats.retransmits_answered += 1;
+        let (local, remote, response) = (sa.local(), sa.remote(), response.to_vec());
+        let mut ctx = ctx!(self, now, spis);
+        ctx.send(local, remote, &[response]);
     }
 
     /// Processes expired deadlines. Call when the instant from [`poll_timeout`](Self::poll_timeout)
@@ -339,10 +450,11 @@ impl Endpoint {
         self.own_spis(|ep, spis| ep.handle_timeout_using(spis, now));
     }
 
-    /// [`handle_timeout`](Self::handle_timeout) with the SPI allocator `spis`.
+    /// [`handle_timeout`](Self::handle_timeout) with the SPI allocator `spis`. Visits only the
+    /// SAs with a deadline due, each once.
     fn handle_timeout_using(&mut self, spis: &mut dyn SpiAllocator, now: Instant) {
-        let keys: Vec<u64> = self.sas.keys().copied().collect();
-        for key in keys {
+        for key in self.index.take_due(now) {
+            self.stats.timeout_visits += 1;
             while let Some(sa) = self.sas.get_mut(&key) {
                 let Some(t) = sa.expire_one(now) else {
                     break;
@@ -382,9 +494,9 @@ impl Endpoint {
 
     /// The next instant at which [`handle_timeout`](Self::handle_timeout) must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sas
-            .values()
-            .filter_map(|s| s.next_timeout())
+        self.index
+            .next_deadline()
+            .into_iter()
             .chain(self.restarts.iter().map(|(_, t)| *t))
             .min()
     }
@@ -431,9 +543,23 @@ impl Endpoint {
         self.sas.insert(key, sa);
     }
 
-    /// Takes the SA filed under `key` out of the table.
+    /// Takes the SA filed under `key` out of the table and its indexes.
     fn remove_sa(&mut self, key: u64) -> Option<Box<IkeSa>> {
         self.ike_spis.remove(&key);
-        self.sas.remove(&key)
+        let sa = self.sas.remove(&key)?;
+        self.unfile(key, &sa);
+        Some(sa)
     }
+}
+
+/// True when the IKE_SA_INIT request `data` starts with a COOKIE notify (RFC 7296 section 2.6:
+/// it must come first).
+fn carries_cookie(data: &[u8]) -> bool {
+    let Ok(p) = Packet::new_checked(data) else {
+        return false;
+    };
+    // Notify body: protocol ID (1), SPI size (1), notify type (2).
+    let at = crate::wire::HEADER_LEN + crate::wire::PAYLOAD_HEADER_LEN + 2;
+    p.next_payload() == crate::wire::PayloadType::NOTIFY
+        && data.get(at..at + 2) == Some(&crate::wire::NotifyType::COOKIE.0.to_be_bytes()[..])
 }

@@ -41,6 +41,20 @@ pub struct Stats {
     /// Authenticated requests whose payloads did not decode, answered with INVALID_SYNTAX or
     /// UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296 section 2.21.2).
     pub malformed_answered: u64,
+    /// IKE_SA_INIT requests dropped because the half-open limit, overall or for the source
+    /// address, was reached ([`EndpointConfig::half_open_limit`],
+    /// [`EndpointConfig::half_open_per_address`]).
+    ///
+    /// [`EndpointConfig::half_open_limit`]: crate::config::EndpointConfig::half_open_limit
+    /// [`EndpointConfig::half_open_per_address`]: crate::config::EndpointConfig::half_open_per_address
+    pub dropped_half_open_limit: u64,
+    /// Answers not sent because they were larger than what arrived from an address that has not
+    /// proved it receives there (no cookie returned, no authenticated message).
+    pub dropped_amplification: u64,
+    /// IKE SAs [`handle_timeout`](crate::Endpoint::handle_timeout) visited because one of their
+    /// deadlines was due (each at most once per call): its work, which does not depend on the
+    /// number of SAs held.
+    pub timeout_visits: u64,
 }
 
 /// A summary of one IKE SA, as `show vpn ike-sa` would print it.

@@ -386,11 +386,12 @@ fn stateless_answer(
 }
 
 /// Responder: answers an IKE_SA_INIT request. `spi_r` is the SPI to use if an SA is created;
-/// `half_open` the number of half-open SAs (for the cookie threshold).
+/// `demand_cookie` when the endpoint wants a cookie first (under load, or when an answer would
+/// be larger than the request from an address that has not proved it receives).
 pub(crate) fn respond(
     ctx: &mut Ctx<'_>,
     cookies: &CookieSecret,
-    half_open: usize,
+    demand_cookie: bool,
     (local, remote): (SocketAddr, SocketAddr),
     bytes: &[u8],
     spi_r: u64,
@@ -415,7 +416,7 @@ pub(crate) fn respond(
     }
     // RFC 7296 section 2.6: under load or by policy, require the initiator to prove it can
     // receive at its address before we keep any state.
-    if g.require_cookie || half_open >= ctx.cfg.cookie_threshold {
+    if g.require_cookie || demand_cookie {
         let prf = ctx
             .provider
             .prfs

@@ -14,6 +14,7 @@
 //! Used by the crate's integration tests, benchmarks and fuzzers; not meant for production.
 
 mod datapath;
+pub mod flood;
 
 use datapath::Datapath;
 pub use datapath::Probes;

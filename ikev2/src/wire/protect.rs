@@ -16,22 +16,29 @@ use super::payload::{emit_chain, first_type, parse_chain, PayloadHeader, RawPayl
 use super::{be16, len16, Error, Limits, Message, Payload, PayloadType, PAYLOAD_HEADER_LEN};
 use core::fmt;
 use ipsec_core::crypto::{
-    AeadKey, CipherKey, CryptoError, CryptoProvider, Encryption, IntegId, IntegrityKey,
-    SecureRandom,
+    AeadAlgorithm, CipherAlgorithm, CryptoError, CryptoProvider, Encryption, IntegId,
+    IntegrityAlgorithm, SecretBytes, SecureRandom,
 };
 use zeroize::Zeroizing;
 
+/// The algorithms and key material. The provider's key objects (an expanded AES key schedule
+/// with its GHASH tables is about a kilobyte) are made for each message rather than kept: an
+/// IKE SA sends and receives few messages, and a responder holding many IKE SAs would otherwise
+/// spend most of its memory on them.
 enum Cipher {
     Aead {
-        key: Box<dyn AeadKey>,
+        alg: &'static dyn AeadAlgorithm,
+        key: SecretBytes,
         iv_len: usize,
         tag_len: usize,
     },
     Cbc {
-        key: Box<dyn CipherKey>,
+        alg: &'static dyn CipherAlgorithm,
+        key: SecretBytes,
         block_len: usize,
         iv_len: usize,
-        integ: Box<dyn IntegrityKey>,
+        integ_alg: &'static dyn IntegrityAlgorithm,
+        integ: SecretBytes,
         icv_len: usize,
     },
 }
@@ -39,7 +46,8 @@ enum Cipher {
 /// The keys protecting the messages of one sender of an IKE SA: SK_ei and SK_ai for messages from
 /// the original initiator, SK_er and SK_ar for those from the responder (RFC 7296 section 2.14).
 ///
-/// Built once per IKE SA; each message is then one call on the provider's key objects.
+/// Built once per IKE SA; each message then makes the provider's key objects from the key
+/// material and protects or opens with them.
 pub struct SkKeys {
     cipher: Cipher,
     encryption: Encryption,
@@ -75,8 +83,11 @@ impl SkKeys {
             let alg = provider
                 .aead(encryption)
                 .ok_or(CryptoError::Unsupported("AEAD not in the provider"))?;
+            // Made once here so that a bad key fails now, not at the first message.
+            alg.new_key(sk_e)?;
             Cipher::Aead {
-                key: alg.new_key(sk_e)?,
+                alg,
+                key: SecretBytes::from_slice(sk_e),
                 iv_len: alg.iv_len(),
                 tag_len: alg.tag_len(),
             }
@@ -89,11 +100,15 @@ impl SkKeys {
                 .ok_or(CryptoError::Unsupported(
                     "integrity algorithm not in the provider",
                 ))?;
+            alg.new_key(sk_e)?;
+            integ.new_key(sk_a)?;
             Cipher::Cbc {
-                key: alg.new_key(sk_e)?,
+                alg,
+                key: SecretBytes::from_slice(sk_e),
                 block_len: alg.block_len().max(1),
                 iv_len: alg.iv_len(),
-                integ: integ.new_key(sk_a)?,
+                integ_alg: integ,
+                integ: SecretBytes::from_slice(sk_a),
                 icv_len: integ.icv_len(),
             }
         };
@@ -296,18 +311,27 @@ pub(crate) fn seal(
     let icv_start = out.len();
     out.resize(icv_start + icv_len, 0);
     match &keys.cipher {
-        Cipher::Aead { key, .. } => {
+        Cipher::Aead { alg, key, .. } => {
+            let key = alg.new_key(key.expose())?;
             let (head, tail) = out.split_at_mut(ct_start);
             let (aad, iv) = head.split_at(iv_start);
             let (ct, tag) = tail.split_at_mut(enc_len);
             key.seal_in_place(iv, aad, ct, tag)?;
         }
-        Cipher::Cbc { key, integ, .. } => {
+        Cipher::Cbc {
+            alg,
+            key,
+            integ_alg,
+            integ,
+            ..
+        } => {
             {
+                let key = alg.new_key(key.expose())?;
                 let (head, tail) = out.split_at_mut(ct_start);
                 let iv = &head[iv_start..];
                 key.encrypt_in_place(iv, &mut tail[..enc_len])?;
             }
+            let integ = integ_alg.new_key(integ.expose())?;
             let (signed, icv) = out.split_at_mut(icv_start);
             integ.sign(&[signed], icv);
         }
@@ -364,13 +388,24 @@ pub(crate) fn open_checked(
     }
     let mut plaintext = Zeroizing::new(ct.to_vec());
     match &keys.cipher {
-        Cipher::Aead { key, .. } => {
-            key.open_in_place(iv, aad, &mut plaintext, icv)
+        Cipher::Aead { alg, key, .. } => {
+            alg.new_key(key.expose())?
+                .open_in_place(iv, aad, &mut plaintext, icv)
                 .map_err(integrity_error)?;
         }
-        Cipher::Cbc { key, integ, .. } => {
-            integ.verify(&[signed], icv).map_err(integrity_error)?;
-            key.decrypt_in_place(iv, &mut plaintext)?;
+        Cipher::Cbc {
+            alg,
+            key,
+            integ_alg,
+            integ,
+            ..
+        } => {
+            integ_alg
+                .new_key(integ.expose())?
+                .verify(&[signed], icv)
+                .map_err(integrity_error)?;
+            alg.new_key(key.expose())?
+                .decrypt_in_place(iv, &mut plaintext)?;
         }
     }
     let pad_len = usize::from(

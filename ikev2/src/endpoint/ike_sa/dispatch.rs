@@ -11,7 +11,7 @@ use crate::exchange::ike_auth::{self, AuthResult};
 use crate::exchange::ike_sa_init::{self, InitStep};
 use crate::exchange::{ike_rekey, informational};
 use crate::nat::NATT_PORT;
-use crate::queue::RequestClass;
+use crate::queue::{request_digest, RequestClass};
 use crate::sa::{Cause, Child, Established, Phase, Task};
 use crate::timer::Timer;
 use crate::wire::{self, ExchangeType, Message, Notify, NotifyType, Packet, Payload};
@@ -58,13 +58,13 @@ impl IkeSa {
             self.arm_liveness(ctx);
             return Ok(self.kick(ctx)?);
         }
-        match self.queue.classify_request(id) {
+        // A retransmission is the same datagram again (RFC 7296 section 2.1); a fragmented
+        // request is answered once, on the fragment that completed it.
+        let digest = request_digest(bytes);
+        match self.queue.classify_request(id, &digest) {
             RequestClass::Retransmit(cached) => {
                 let cached = cached.to_vec();
-                // A fragmented request is answered once, on its first fragment.
-                if !is_later_fragment(bytes) {
-                    ctx.send(self.link.local, self.link.remote, &cached);
-                }
+                ctx.send(self.link.local, self.link.remote, &cached);
                 return Ok(());
             }
             RequestClass::Invalid => return Ok(()),
@@ -73,8 +73,12 @@ impl IkeSa {
         let msg = match self.open_checked(bytes) {
             Ok(Some(msg)) => msg,
             Ok(None) => return Ok(()),
-            Err(e) => return self.answer_unparsable(ctx, id, exchange, &e),
+            Err(e) => {
+                self.queue.answering(digest);
+                return self.answer_unparsable(ctx, id, exchange, &e);
+            }
         };
+        self.queue.answering(digest);
         self.last_rx = ctx.now;
         // Follow the peer behind a NAT to the address of its last authenticated message
         // (RFC 7296 section 2.23).
@@ -439,6 +443,7 @@ impl IkeSa {
             .unwrap_or(false);
         let res = if is_fragment {
             self.reassembler
+                .get_or_insert_with(Default::default)
                 .handle(bytes, &keys.recv)
                 .map_err(wire::Rejected::from)
         } else {
@@ -456,19 +461,4 @@ impl IkeSa {
             },
         }
     }
-}
-
-/// True for an SKF payload whose fragment number is not 1.
-fn is_later_fragment(bytes: &[u8]) -> bool {
-    let Ok(p) = Packet::new_checked(bytes) else {
-        return false;
-    };
-    if p.next_payload() != wire::PayloadType::SKF {
-        return false;
-    }
-    // The SKF payload starts right after the header: generic header (4), Fragment Number (2).
-    bytes
-        .get(wire::HEADER_LEN + 4..wire::HEADER_LEN + 6)
-        .map(|b| u16::from_be_bytes([b[0], b[1]]) != 1)
-        .unwrap_or(false)
 }

@@ -16,7 +16,7 @@ use crate::event::Role;
 use crate::exchange::ike_sa_init;
 use crate::exchange::Successor;
 use crate::identity::Identity;
-use crate::queue::{RequestClass, RequestQueue};
+use crate::queue::RequestQueue;
 use crate::sa::{Cause, Child, ChildRequest, Handshake, Link, Phase, Task};
 use crate::timer::{Timer, TimerTable};
 #[cfg(feature = "testing")]
@@ -50,7 +50,8 @@ pub(super) struct IkeSa {
     phase: Phase,
     queue: RequestQueue<Task>,
     timers: TimerTable,
-    reassembler: Reassembler,
+    /// Made when the first fragment arrives.
+    reassembler: Option<Box<Reassembler>>,
     last_rx: Instant,
     /// Protected messages that failed their integrity check (dropped).
     dropped_bad_icv: u64,
@@ -61,7 +62,7 @@ pub(super) struct IkeSa {
     /// redundant SA of crossing rekeys (RFC 7296 section 2.8.2) until it is deleted.
     born: Vec<IkeSa>,
     /// The SA the peer's rekey made while ours was in flight (RFC 7296 section 2.8.2).
-    crossing: Option<Successor>,
+    crossing: Option<Box<Successor>>,
     /// Work to start at an instant (retries after TEMPORARY_FAILURE).
     deferred: Vec<(Instant, Task)>,
     /// Our SPI of the SA that superseded this one: the Child SAs a late answer makes here
@@ -76,7 +77,7 @@ impl IkeSa {
             phase,
             queue: RequestQueue::new(g.retransmit),
             timers: TimerTable::default(),
-            reassembler: Reassembler::default(),
+            reassembler: None,
             last_rx: now,
             dropped_bad_icv: 0,
             malformed_answered: 0,
@@ -112,7 +113,11 @@ impl IkeSa {
         response: Vec<u8>,
     ) -> Self {
         let mut sa = IkeSa::new(ctx.now, g, link, Phase::HalfOpen(hs));
-        sa.queue.sent_response(0, vec![response]);
+        // The response is kept once, in the handshake (it is signed in our AUTH); the cache
+        // only consumes message ID 0.
+        debug_assert!(matches!(&sa.phase, Phase::HalfOpen(hs) if hs.our_init == response));
+        drop(response);
+        sa.queue.sent_response(0, Vec::new());
         sa.timers.set(Timer::HalfOpen, ctx.now + HALF_OPEN_TIMEOUT);
         sa
     }
@@ -139,14 +144,14 @@ impl IkeSa {
         self.link.role
     }
 
-    /// The initiator's SPI.
-    pub(super) fn spi_i(&self) -> u64 {
-        self.link.spi_i
-    }
-
     /// The SPI we chose, under which the endpoint files it.
     pub(super) fn our_spi(&self) -> u64 {
         self.link.our_spi()
+    }
+
+    /// Our address.
+    pub(super) fn local(&self) -> SocketAddr {
+        self.link.local
     }
 
     /// The peer's address.
@@ -187,11 +192,12 @@ impl IkeSa {
         }
     }
 
-    /// Answers a retransmitted IKE_SA_INIT request from the response cache.
-    pub(super) fn answer_init_again(&mut self, ctx: &mut Ctx<'_>) {
-        if let RequestClass::Retransmit(d) = self.queue.classify_request(0) {
-            let d = d.to_vec();
-            ctx.send(self.link.local, self.link.remote, &d);
+    /// Our IKE_SA_INIT response, while half-open, when `request` is the very request it
+    /// answered (a retransmission, RFC 7296 section 2.1).
+    pub(super) fn init_response_for(&self, request: &[u8]) -> Option<&[u8]> {
+        match &self.phase {
+            Phase::HalfOpen(hs) if hs.peer_init == request => Some(&hs.our_init),
+            _ => None,
         }
     }
 
@@ -303,8 +309,9 @@ impl IkeSa {
         &self.restart.tunnels
     }
 
-    /// Its next deadline.
-    pub(super) fn next_timeout(&self) -> Option<Instant> {
+    /// Its next deadline: the earliest of its timers. The endpoint files it under this after
+    /// every input or command that touched it.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
         self.timers.next_timeout()
     }
 

@@ -305,13 +305,13 @@ impl IkeSa {
         }
         self.deferred.extend(fx.later);
         if let Some(c) = fx.crossing {
-            self.crossing = Some(c);
+            self.crossing = Some(Box::new(c));
         }
         let mut successor = fx.successor;
         if fx.end.is_some() && successor.is_none() && matches!(self.phase, Phase::Established(_)) {
             // The peer deletes the old SA while our rekey crossed its own: it did not notice the
             // collision and kept its SA, so we take it too (RFC 7296 section 2.8.2).
-            successor = self.crossing.take();
+            successor = self.crossing.take().map(|c| *c);
         }
         if let Some(s) = successor {
             self.hand_over(ctx, s)?;
@@ -328,7 +328,7 @@ impl IkeSa {
     /// nonces is redundant and its creator deletes it; the other takes over. Ours refused or
     /// failed: the peer's takes over.
     pub(super) fn settle_crossing(&mut self, ctx: &mut Ctx<'_>, mut fx: Effects) -> Effects {
-        let Some(theirs) = self.crossing.take() else {
+        let Some(theirs) = self.crossing.take().map(|c| *c) else {
             return fx;
         };
         let (keep, lose) = match fx.successor.take() {
