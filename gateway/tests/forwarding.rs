@@ -12,16 +12,12 @@
 
 mod common;
 
-use common::{echo_reply, ping, udp, Net, Node, Site, ALLOW_BOTH_WAYS};
+use common::sites::{self, branch_site, hq_site, LAN, SERVERS};
+use common::{echo_reply, ping, udp, Net, Node};
 use core::time::Duration;
 use gateway::{Action, DropReason, Event};
 
 const HQ_RULES: &str = r#"
-[[static-route]]
-name = "to-branch"
-destination = "10.2.0.0/16"
-interface = "tunnel.1"
-
 [[security-rule]]
 name = "block-host"
 from = ["trust"]
@@ -38,61 +34,9 @@ destination = ["10.2.0.0/16"]
 action = "allow"
 "#;
 
-const BRANCH_ROUTES: &str = r#"
-[[static-route]]
-name = "to-hq"
-destination = "10.1.0.0/24"
-interface = "tunnel.1"
-"#;
-
-fn hq_site() -> Site {
-    Site::new("192.0.2.1", "10.1.0.0/24", "10.1.0.1/24")
-        .tunnel(
-            "vpn-branch",
-            "192.0.2.2",
-            "tunnel.1",
-            "169.254.100.1/30",
-            "",
-            &[
-                ("lan", "10.1.0.0/24", "10.2.0.0/24"),
-                ("servers", "10.1.0.0/24", "10.2.9.0/24"),
-            ],
-            None,
-        )
-        .with(HQ_RULES)
-}
-
-fn branch_site() -> Site {
-    Site::new("192.0.2.2", "10.2.0.0/16", "10.2.0.1/16")
-        .tunnel(
-            "vpn-hq",
-            "192.0.2.1",
-            "tunnel.1",
-            "169.254.100.2/30",
-            "",
-            &[
-                ("lan", "10.2.0.0/24", "10.1.0.0/24"),
-                ("servers", "10.2.9.0/24", "10.1.0.0/24"),
-            ],
-            None,
-        )
-        .with(BRANCH_ROUTES)
-        .with(ALLOW_BOTH_WAYS)
-}
-
 /// hq and branch with the tunnel up (both proxy IDs).
 fn up() -> Net {
-    let hq = Node::new("hq", &hq_site(), &["tunnel.1"], 1);
-    let branch = Node::new("branch", &branch_site(), &["tunnel.1"], 2);
-    assert!(hq.gw.warnings().is_empty(), "{:?}", hq.gw.warnings());
-    let mut net = Net::new(vec![hq, branch]);
-    let now = net.now;
-    net.node("hq").gw.connect(now, "vpn-branch").unwrap();
-    let up = net.run_until(Duration::from_secs(10), |n| {
-        n.nodes.iter().all(|node| node.child_sas_up() == 2)
-    });
-    assert!(up, "{:?}\n{:?}", net.nodes[0].log(), net.nodes[1].log());
-    net
+    sites::up(&hq_site(&[LAN, SERVERS], HQ_RULES), &branch_site(), 2)
 }
 
 /// The inbound SPI of `node`'s Child SA for `proxy_id`.
@@ -219,7 +163,7 @@ fn return_traffic_of_an_allowed_session_passes_and_nothing_else_does() {
 
 #[test]
 fn no_route_and_tunnel_down_are_counted() {
-    let hq = Node::new("hq", &hq_site(), &["tunnel.1"], 1);
+    let hq = Node::new("hq", &hq_site(&[LAN, SERVERS], HQ_RULES), &["tunnel.1"], 1);
     let branch = Node::new("branch", &branch_site(), &["tunnel.1"], 2);
     let mut net = Net::new(vec![hq, branch]);
     // Routed to tunnel.1 before the tunnel is negotiated.

@@ -11,78 +11,22 @@
 
 mod common;
 
+use common::sites::{self, branch_site, hq_site, LAN, SERVERS};
 use common::{ping, Net, Node, Site, ALLOW_BOTH_WAYS};
 use core::time::Duration;
 use gateway::{Action, Config, DropReason, Event};
 
-const HQ_ROUTES: &str = r#"
-[[static-route]]
-name = "to-branch"
-destination = "10.2.0.0/16"
-interface = "tunnel.1"
-"#;
-
-const BRANCH_ROUTES: &str = r#"
-[[static-route]]
-name = "to-hq"
-destination = "10.1.0.0/24"
-interface = "tunnel.1"
-"#;
-
-fn hq_site(proxy_ids: &[(&str, &str, &str)], extra: &str) -> Site {
-    Site::new("192.0.2.1", "10.1.0.0/24", "10.1.0.1/24")
-        .tunnel(
-            "vpn-branch",
-            "192.0.2.2",
-            "tunnel.1",
-            "169.254.100.1/30",
-            "",
-            proxy_ids,
-            None,
-        )
-        .with(HQ_ROUTES)
-        .with(extra)
-        .with(ALLOW_BOTH_WAYS)
-}
-
-const LAN: (&str, &str, &str) = ("lan", "10.1.0.0/24", "10.2.0.0/24");
-const SERVERS: (&str, &str, &str) = ("servers", "10.1.0.0/24", "10.2.9.0/24");
-
 fn hq_config(proxy_ids: &[(&str, &str, &str)]) -> Config {
-    hq_site(proxy_ids, "").config(&["tunnel.1"])
-}
-
-fn branch_site() -> Site {
-    Site::new("192.0.2.2", "10.2.0.0/16", "10.2.0.1/16")
-        .tunnel(
-            "vpn-hq",
-            "192.0.2.1",
-            "tunnel.1",
-            "169.254.100.2/30",
-            "",
-            &[
-                ("lan", "10.2.0.0/24", "10.1.0.0/24"),
-                ("servers", "10.2.9.0/24", "10.1.0.0/24"),
-            ],
-            None,
-        )
-        .with(BRANCH_ROUTES)
-        .with(ALLOW_BOTH_WAYS)
+    hq_site(proxy_ids, ALLOW_BOTH_WAYS).config(&["tunnel.1"])
 }
 
 /// hq (with `proxy_ids`) and branch, the tunnel up as far as hq proposes it.
 fn up(proxy_ids: &[(&str, &str, &str)]) -> Net {
-    let hq = Node::new("hq", &hq_site(proxy_ids, ""), &["tunnel.1"], 1);
-    let branch = Node::new("branch", &branch_site(), &["tunnel.1"], 2);
-    let mut net = Net::new(vec![hq, branch]);
-    let now = net.now;
-    net.node("hq").gw.connect_all(now).unwrap();
-    let n = proxy_ids.len();
-    let up = net.run_until(Duration::from_secs(10), |net| {
-        net.nodes.iter().all(|node| node.child_sas_up() == n)
-    });
-    assert!(up, "{:?}\n{:?}", net.nodes[0].log(), net.nodes[1].log());
-    net
+    sites::up(
+        &hq_site(proxy_ids, ALLOW_BOTH_WAYS),
+        &branch_site(),
+        proxy_ids.len(),
+    )
 }
 
 /// `node`'s inbound SPIs, sorted.
@@ -276,7 +220,9 @@ to = ["vpn"]
 source = ["10.1.0.5/32"]
 action = "deny"
 "#;
-    let c = hq_site(&[LAN], deny).config(&["tunnel.1"]);
+    let c = hq_site(&[LAN], deny)
+        .with(ALLOW_BOTH_WAYS)
+        .config(&["tunnel.1"]);
     let before = spis(&mut net, "hq");
     let now = net.now;
     let r = net.node("hq").gw.reconfigure(now, c).unwrap();

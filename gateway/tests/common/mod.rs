@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod sites;
+
 use core::time::Duration;
 use gateway::{
     Action, Config, Event, Gateway, Instant, InterfaceAddress, Options, Transmit, HEADROOM,
