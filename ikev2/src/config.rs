@@ -53,6 +53,14 @@ impl RetransmitPolicy {
         }
         Duration::from_micros(u64::try_from(d).unwrap_or(u64::MAX))
     }
+
+    /// How long after the first transmission a request is given up: the sum of every wait
+    /// (165 s with the default policy).
+    pub fn give_up_after(&self) -> Duration {
+        (0..=self.retries)
+            .map(|n| self.wait(n))
+            .fold(Duration::ZERO, Duration::saturating_add)
+    }
 }
 
 /// Liveness checking (PAN-OS "dead peer detection"/IKEv2 liveness, RFC 7296 section 2.4).
@@ -362,5 +370,7 @@ mod tests {
         let p = RetransmitPolicy::default();
         let waits: Vec<u128> = (0..=5).map(|n| p.wait(n).as_millis()).collect();
         assert_eq!(waits, vec![4000, 7200, 12960, 23328, 41990, 75582]);
+        // 4 + 7.2 + 12.96 + 23.328 + 41.9904 + 75.58272 s.
+        assert_eq!(p.give_up_after().as_micros(), 165_061_120);
     }
 }

@@ -13,6 +13,7 @@
 //! ID could make us send the response, many times larger than a bare header, at will.
 
 use crate::config::RetransmitPolicy;
+use crate::wire::ExchangeType;
 use ipsec_core::time::Instant;
 use sha1::{Digest as _, Sha1};
 use std::collections::VecDeque;
@@ -29,6 +30,8 @@ pub(crate) fn request_digest(datagram: &[u8]) -> RequestDigest {
 /// state is the SA's phase).
 struct Outstanding<T> {
     id: u32,
+    /// Its exchange type: a response of another type does not answer it.
+    exchange: ExchangeType,
     datagrams: Vec<Vec<u8>>,
     sent: u32,
     deadline: Instant,
@@ -159,17 +162,18 @@ impl<T> RequestQueue<T> {
         self.next_id
     }
 
-    /// Records a request just sent (its datagrams kept for retransmission, its task for the
-    /// response) and consumes the ID.
+    /// Records a request of `exchange` just sent (its datagrams kept for retransmission, its
+    /// task for the response) and consumes the ID.
     pub(crate) fn sent_request(
         &mut self,
         now: Instant,
-        id: u32,
+        (id, exchange): (u32, ExchangeType),
         datagrams: Vec<Vec<u8>>,
         task: Option<T>,
     ) {
         self.outstanding = Some(Box::new(Outstanding {
             id,
+            exchange,
             datagrams,
             sent: 0,
             deadline: now + self.policy.wait(0),
@@ -194,9 +198,13 @@ impl<T> RequestQueue<T> {
         }
     }
 
-    /// True when `id` is the outstanding request's ID (to check a response before decrypting).
-    pub(crate) fn expects_response(&self, id: u32) -> bool {
-        self.outstanding.as_ref().is_some_and(|o| o.id == id)
+    /// True when a response with message ID `id` of `exchange` answers the outstanding request
+    /// (checked before decrypting). A response of another exchange type answers nothing: taking
+    /// it would end the request with nothing to carry on the exchange (RFC 7296 section 2.2).
+    pub(crate) fn expects_response(&self, id: u32, exchange: ExchangeType) -> bool {
+        self.outstanding
+            .as_ref()
+            .is_some_and(|o| o.id == id && o.exchange == exchange)
     }
 
     /// Classifies a peer's request datagram by message ID and, for the last one answered, by
@@ -264,7 +272,12 @@ mod tests {
             backoff_percent: 200,
             retries: 2,
         });
-        q.sent_request(Instant::ZERO, 0, vec![vec![1]], Some(7));
+        q.sent_request(
+            Instant::ZERO,
+            (0, ExchangeType::INFORMATIONAL),
+            vec![vec![1]],
+            Some(7),
+        );
         assert_eq!(q.next_id(), 1);
         assert_eq!(q.on_timeout(Instant::from_millis(999)), None);
         assert_eq!(
@@ -305,8 +318,11 @@ mod tests {
         q.push(1u8);
         q.push(2);
         let first = q.next_task();
-        q.sent_request(Instant::ZERO, 0, vec![], first);
+        q.sent_request(Instant::ZERO, (0, ExchangeType::IKE_AUTH), vec![], first);
         assert_eq!(q.next_task(), None, "one request at a time");
+        assert!(q.expects_response(0, ExchangeType::IKE_AUTH));
+        assert!(!q.expects_response(0, ExchangeType::INFORMATIONAL));
+        assert!(!q.expects_response(1, ExchangeType::IKE_AUTH));
         assert_eq!(q.take_response(1), None);
         assert_eq!(q.take_response(0), Some(Some(1)));
         assert_eq!(q.take_response(0), None);

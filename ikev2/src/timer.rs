@@ -9,7 +9,9 @@ pub(crate) enum Timer {
     Retransmit,
     /// The IKE SA has been idle for the liveness interval: send an empty INFORMATIONAL request.
     Liveness,
-    /// A half-open (not yet authenticated) IKE SA expires.
+    /// The negotiation deadline: an IKE SA not authenticated by then ends (a responder's
+    /// half-open SA, an initiator's IKE_SA_INIT and IKE_AUTH whatever their retransmissions
+    /// do), and so does a superseded SA still waiting for the peer's delete.
     HalfOpen,
     /// The IKE SA's lifetime has run out: delete it (and start over unless passive).
     Lifetime,

@@ -88,6 +88,10 @@ fn no_common_ike_proposal() {
     r.gateways[0].ike_proposals[0].encryption[0].key_bits = 128;
     let mut p = Pair::new(SiteSpec::left().config(), r, 13);
     run(&mut p);
+    // The refusal is unauthenticated: the initiator reports it once its retransmissions end,
+    // in case it was forged (RFC 7296 section 2.21.1).
+    assert!(phase1_failure(&p.left_events).is_none());
+    p.drive_for(Duration::from_secs(170));
     match phase1_failure(&p.right_events) {
         Some(Reason::NoProposalChosen { ours, theirs }) => {
             assert_eq!(ours, "aes-128-gcm/sha256/group20");
@@ -234,8 +238,11 @@ fn forged_cookie_creates_no_state() {
         "no half-open SA for a bad cookie"
     );
     assert!(!p.tunnel_up(Side::Left));
-    assert!(
-        phase1_failure(&p.left_events).is_some(),
+    // Three COOKIE rounds, then the initiator waits out its retransmissions and gives up.
+    p.drive_for(Duration::from_secs(170));
+    assert_eq!(
+        phase1_failure(&p.left_events),
+        Some(&Reason::PeerNotify(ikev2::wire::NotifyType::COOKIE.0)),
         "initiator gives up"
     );
 }

@@ -12,7 +12,7 @@ use crate::exchange::child::{
 };
 use crate::exchange::ike_auth::check_peer_id;
 use crate::exchange::ike_sa_init::{
-    find_gateway, first_group, init_offers, retry_group, MAX_RESTARTS,
+    find_gateway, first_group, init_offers, retry_group, MAX_KE_RETRIES,
 };
 use crate::exchange::keying::our_proposals;
 use crate::nat::IKE_PORT;
@@ -211,8 +211,8 @@ fn phase1(
         f
     };
     let mut invalid_ke = Vec::new();
-    // A COOKIE round trip counts against the same limit as INVALID_KE_PAYLOAD restarts.
-    let mut restarts = u8::from(gr.require_cookie);
+    // A COOKIE round trip has a limit of its own; INVALID_KE_PAYLOAD restarts are bounded.
+    let mut restarts = 0;
     let (number, suite) = loop {
         let offers = init_offers(&ours_i, dh);
         let Ok((n, s)) = proposal::select_ike(&offers, &ours_r, Some(dh)) else {
@@ -236,7 +236,7 @@ fn phase1(
         }
         invalid_ke.push(s.dh);
         match retry_group(Some(s.dh), dh, &ours_i) {
-            Some(w) if restarts < MAX_RESTARTS => {
+            Some(w) if restarts < MAX_KE_RETRIES => {
                 restarts += 1;
                 dh = w;
             }

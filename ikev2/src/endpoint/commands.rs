@@ -70,9 +70,23 @@ impl Endpoint {
         let existing = self
             .index
             .usable(&g.name)
-            .or_else(|| self.index.negotiating(&g.name));
+            .or_else(|| {
+                // A negotiation rides on only while it can still finish: a stuck one is left to
+                // its deadline and a fresh IKE SA is started beside it.
+                self.index
+                    .negotiating_of(&g.name)
+                    .find(|k| self.sas.get(k).is_some_and(|s| s.can_carry(now)))
+            });
         let key = match existing {
-            Some(key) => key,
+            Some(key) => {
+                if let Some(sa) = self.sas.get_mut(&key).filter(|s| s.is_half_open()) {
+                    // The peer's IKE_SA_INIT arrived first (both sides starting at once): ride
+                    // on it. Anyone who sends from the peer's address can make such an SA, so
+                    // should it never be authenticated, the tunnel is tried again on its own.
+                    sa.note_restart(tunnel.to_owned());
+                }
+                key
+            }
             None => {
                 let gname = g.name.clone();
                 let spi_i = self.new_spi()?;
@@ -292,7 +306,13 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Deletes the IKE SA of `gateway` (and its Child SAs) with an INFORMATIONAL exchange.
+    /// Deletes the IKE SA of `gateway` (and its Child SAs) with an INFORMATIONAL exchange. An
+    /// IKE SA of the gateway still negotiating (either role) is dropped at once, reported by
+    /// [`Event::Phase1Failed`] with [`Reason::DeletedLocally`]. Fails with
+    /// [`CommandError::NotEstablished`] when the gateway has no IKE SA at all.
+    ///
+    /// [`Event::Phase1Failed`]: crate::Event::Phase1Failed
+    /// [`Reason::DeletedLocally`]: crate::Reason::DeletedLocally
     pub fn delete_ike(&mut self, now: Instant, gateway: &str) -> Result<(), CommandError> {
         self.own_spis(|ep, spis| ep.delete_ike_using(spis, now, gateway))
     }
@@ -303,8 +323,21 @@ impl Endpoint {
         now: Instant,
         gateway: &str,
     ) -> Result<(), CommandError> {
-        let spi = self.established_for(gateway)?;
-        self.queue_task(spis, now, spi, Task::DeleteIke)?;
+        let established = self.established_for(gateway);
+        let negotiating: Vec<u64> = self.index.negotiating_of(gateway).collect();
+        if negotiating.is_empty() {
+            established.clone()?;
+        }
+        for key in negotiating {
+            if let Some(sa) = self.sas.get_mut(&key) {
+                let mut ctx = ctx!(self, now, spis);
+                sa.abandon(&mut ctx);
+            }
+            self.after(spis, now, key);
+        }
+        if let Ok(spi) = established {
+            self.queue_task(spis, now, spi, Task::DeleteIke)?;
+        }
         // Deleted by command: no restart is pending for its tunnels.
         let cfg = &self.cfg;
         let of_gateway = |t: &str| cfg.tunnel(t).is_some_and(|t| t.gateway == gateway);

@@ -147,9 +147,12 @@ impl Index {
             .flat_map(|g| g.usable.iter().copied())
     }
 
-    /// The first SA of `gateway` in negotiation.
-    pub(super) fn negotiating(&self, gateway: &str) -> Option<u64> {
-        self.by_gateway.get(gateway)?.negotiating.first().copied()
+    /// The SAs of `gateway` in negotiation.
+    pub(super) fn negotiating_of(&self, gateway: &str) -> impl Iterator<Item = u64> + '_ {
+        self.by_gateway
+            .get(gateway)
+            .into_iter()
+            .flat_map(|g| g.negotiating.iter().copied())
     }
 
     /// The first usable SA with the peer at `addr`.

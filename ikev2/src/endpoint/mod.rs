@@ -512,8 +512,7 @@ impl Endpoint {
     pub(crate) fn seal_request(
         &self,
         gateway: &str,
-        exchange: ExchangeType,
-        id: u32,
+        (exchange, id, response): (ExchangeType, u32, bool),
         first: crate::wire::PayloadType,
         inner: &[u8],
     ) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
@@ -522,7 +521,7 @@ impl Endpoint {
             .values()
             .filter(|sa| sa.gateway() == gateway && sa.has_keys())
             .max_by_key(|sa| sa.is_usable())?;
-        sa.seal(exchange, id, first, inner, self.rng())
+        sa.seal((exchange, id, response), first, inner, self.rng())
     }
 
     /// Checks and decrypts `bytes` with the receiving keys of this endpoint's IKE SA for

@@ -32,8 +32,11 @@ use crate::wire::{
 use ipsec_core::crypto::{CryptoError, CryptoProvider, DhGroup, SecretBytes};
 use std::net::{IpAddr, SocketAddr};
 
-/// Restarts of IKE_SA_INIT we accept (cookie, INVALID_KE) before giving up.
-pub(crate) const MAX_RESTARTS: u8 = 3;
+/// COOKIE rounds we go along with before a COOKIE counts as a refusal.
+pub(crate) const MAX_COOKIES: u8 = 3;
+
+/// INVALID_KE_PAYLOAD restarts we make before one counts as a refusal.
+pub(crate) const MAX_KE_RETRIES: u8 = 3;
 
 fn nat_notifies(
     ctx: &Ctx<'_>,
@@ -156,8 +159,11 @@ pub(crate) fn start(
         ni: ctx.nonce()?,
         ke: ctx.start_ke(group)?,
         cookie: None,
-        restarts: 0,
+        cookies: 0,
+        ke_retries: 0,
         request: Vec::new(),
+        earlier: Vec::new(),
+        refused: None,
         first_child: Some(first_child),
     };
     Ok((link, init))
@@ -220,15 +226,23 @@ pub(crate) fn request(
 pub(crate) enum InitStep {
     /// Send the request again (with the cookie, or in the group the responder wants).
     Resend(InitSent),
-    /// Not an answer we can use (unauthenticated, so dropped): keep retransmitting.
+    /// Not an answer we can use: keep retransmitting. A refusal is kept in
+    /// [`InitSent::refused`], reported if no usable answer comes before the retransmissions end.
     Ignored(InitSent),
-    /// The responder refused, or answered what we did not offer.
+    /// Our side failed.
     Failed(Reason),
     /// Keys derived: IKE_AUTH is next.
     Answered(AuthSent),
 }
 
 /// Initiator: processes the IKE_SA_INIT response from `remote`.
+///
+/// Nothing in it is authenticated, so nothing in it ends the attempt (RFC 7296 section
+/// 2.21.1): anyone on the path can forge an error notify, a COOKIE or an INVALID_KE_PAYLOAD
+/// faster than the responder answers. A COOKIE or an INVALID_KE_PAYLOAD naming a group we offer
+/// restarts the exchange, a bounded number of times each; any other refusal (an error notify, a
+/// proposal we did not offer, a bad key exchange) is noted and the request keeps being
+/// retransmitted, so that the genuine answer, if it comes, still establishes the SA.
 pub(crate) fn on_response(
     ctx: &Ctx<'_>,
     link: &mut Link,
@@ -236,7 +250,7 @@ pub(crate) fn on_response(
     remote: SocketAddr,
     bytes: &[u8],
 ) -> InitStep {
-    // Unauthenticated: a malformed answer is dropped and we keep retransmitting.
+    // A malformed answer is dropped and we keep retransmitting.
     let Ok(msg) = Message::parse(bytes) else {
         return InitStep::Ignored(init);
     };
@@ -249,11 +263,17 @@ pub(crate) fn on_response(
     };
     let ours = our_proposals(g, ctx.provider);
     let group = init.ke.group();
+    let refused = |mut init: InitSent, reason: Reason| {
+        tracing::debug!(%reason, "IKE_SA_INIT refused (unauthenticated); still waiting");
+        init.refused.get_or_insert(reason);
+        InitStep::Ignored(init)
+    };
     if let Some(n) = msg.notify(NotifyType::COOKIE) {
-        if init.restarts >= MAX_RESTARTS || n.data.is_empty() || n.data.len() > 64 {
-            return InitStep::Failed(Reason::PeerNotify(NotifyType::COOKIE.0));
+        let reason = Reason::PeerNotify(NotifyType::COOKIE.0);
+        if init.cookies >= MAX_COOKIES || n.data.is_empty() || n.data.len() > 64 {
+            return refused(init, reason);
         }
-        init.restarts += 1;
+        init.cookies += 1;
         init.cookie = Some(n.data.clone());
         return InitStep::Resend(init);
     }
@@ -262,21 +282,24 @@ pub(crate) fn on_response(
             .data
             .get(..2)
             .map(|b| DhGroup(u16::from_be_bytes([b[0], b[1]])));
-        let acceptable = retry_group(wanted, group, &ours);
+        let reason = Reason::PeerNotify(NotifyType::INVALID_KE_PAYLOAD.0);
+        let acceptable = retry_group(wanted, group, &ours)
+            .filter(|w| !init.earlier.iter().any(|(ke, _)| ke.group() == *w));
         return match acceptable {
-            Some(w) if init.restarts < MAX_RESTARTS => match ctx.start_ke(w) {
+            Some(w) if init.ke_retries < MAX_KE_RETRIES => match ctx.start_ke(w) {
                 Ok(ke) => {
-                    init.ke = ke;
-                    init.restarts += 1;
+                    let old = core::mem::replace(&mut init.ke, ke);
+                    init.earlier.push((old, core::mem::take(&mut init.request)));
+                    init.ke_retries += 1;
                     InitStep::Resend(init)
                 }
                 Err(e) => InitStep::Failed(e.into()),
             },
-            _ => InitStep::Failed(Reason::PeerNotify(NotifyType::INVALID_KE_PAYLOAD.0)),
+            _ => refused(init, reason),
         };
     }
     if let Some(n) = msg.notifies().find(|n| n.notify_type.is_error()) {
-        return InitStep::Failed(if n.notify_type == NotifyType::NO_PROPOSAL_CHOSEN {
+        let reason = if n.notify_type == NotifyType::NO_PROPOSAL_CHOSEN {
             Reason::NoProposalChosen {
                 ours: ours
                     .iter()
@@ -287,7 +310,8 @@ pub(crate) fn on_response(
             }
         } else {
             Reason::PeerNotify(n.notify_type.0)
-        });
+        };
+        return refused(init, reason);
     }
     let spi_r = msg.header.responder_spi;
     let (Some(sa), Some(ke), Some(nonce)) = (msg.sa(), msg.ke(), msg.nonce()) else {
@@ -296,17 +320,28 @@ pub(crate) fn on_response(
     if spi_r == 0 || !(16..=256).contains(&nonce.data.len()) {
         return InitStep::Ignored(init);
     }
+    // The answer may be to an earlier request of ours, in another group, sent before an
+    // INVALID_KE_PAYLOAD: its key exchange and its octets (which our AUTH signs) are the ones.
+    let earlier = init.earlier.iter().position(|(k, _)| k.group() == ke.group);
+    let answered = earlier.map_or(group, |_| ke.group);
     let suite = match proposal::accept_ike_answer(&sa.proposals, &ours) {
-        Ok(s) if s.dh == group && ke.group == group => s,
+        Ok(s) if s.dh == answered && ke.group == answered => s,
         _ => {
-            return InitStep::Failed(Reason::PeerMisbehaved(
-                "responder chose a proposal we did not offer".into(),
-            ))
+            let why = "responder chose a proposal we did not offer";
+            return refused(init, Reason::PeerMisbehaved(why.into()));
         }
     };
-    let shared = match init.ke.complete(&ke.data) {
+    let completed = match earlier.and_then(|i| init.earlier.get(i)) {
+        Some((k, _)) => k.complete(&ke.data),
+        None => init.ke.complete(&ke.data),
+    };
+    let shared = match completed {
         Ok(s) => s,
-        Err(e) => return InitStep::Failed(NegotiationError::from(e).into()),
+        Err(e) => return refused(init, NegotiationError::from(e).into()),
+    };
+    let request = match earlier {
+        Some(i) => init.earlier.swap_remove(i).1,
+        None => init.request,
     };
     link.spi_r = spi_r;
     let nr = nonce.data.clone();
@@ -324,7 +359,7 @@ pub(crate) fn on_response(
             keys,
             ni: init.ni,
             nr,
-            our_init: init.request,
+            our_init: request,
             peer_init: bytes.to_vec(),
             peer_hashes: signature::peer_hashes(g, &msg),
         },

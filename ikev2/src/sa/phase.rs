@@ -39,10 +39,20 @@ pub(crate) struct InitSent {
     pub(crate) ni: Vec<u8>,
     /// The COOKIE the responder asked us to return, if any.
     pub(crate) cookie: Option<Vec<u8>>,
-    /// Restarts so far (cookie, INVALID_KE); bounded so a hostile responder cannot loop us.
-    pub(crate) restarts: u8,
+    /// COOKIE rounds so far; bounded so a hostile responder cannot loop us.
+    pub(crate) cookies: u8,
+    /// INVALID_KE_PAYLOAD restarts so far; bounded the same way.
+    pub(crate) ke_retries: u8,
     /// Our request as last sent (the signed octets of our AUTH).
     pub(crate) request: Vec<u8>,
+    /// The key exchanges of our earlier requests in other groups, with those requests: the
+    /// responder may have answered one of them before an INVALID_KE_PAYLOAD (perhaps forged)
+    /// made us restart.
+    pub(crate) earlier: Vec<(Box<dyn ActiveKeyExchange>, Vec<u8>)>,
+    /// The first refusal an (unauthenticated) response gave us: the attempt goes on until the
+    /// retransmissions end, in case the refusal was forged, and is reported with it then (RFC
+    /// 7296 section 2.21.1).
+    pub(crate) refused: Option<Reason>,
     /// The Child SA to propose in IKE_AUTH.
     pub(crate) first_child: Option<ChildRequest>,
 }

@@ -312,7 +312,26 @@ impl Pair {
             Side::Left => &self.left,
             Side::Right => &self.right,
         };
-        ep.seal_request(gateway, exchange, message_id, first, inner)
+        ep.seal_request(gateway, (exchange, message_id, false), first, inner)
+            .map(|(_, _, b)| b)
+    }
+
+    /// As [`seal_request`](Self::seal_request), a response: what `side`'s peer takes for an
+    /// authenticated answer to its request `message_id`, whatever the exchange type.
+    pub fn seal_response(
+        &self,
+        side: Side,
+        gateway: &str,
+        exchange: crate::wire::ExchangeType,
+        message_id: u32,
+        first: crate::wire::PayloadType,
+        inner: &[u8],
+    ) -> Option<Vec<u8>> {
+        let ep = match side {
+            Side::Left => &self.left,
+            Side::Right => &self.right,
+        };
+        ep.seal_request(gateway, (exchange, message_id, true), first, inner)
             .map(|(_, _, b)| b)
     }
 

@@ -39,7 +39,10 @@ impl IkeSa {
             "datagram"
         );
         if packet.flags().is_response() {
-            if !self.queue.expects_response(id) {
+            // A response answers our outstanding request only with its message ID and exchange
+            // type; anything else (an INFORMATIONAL "answering" IKE_AUTH, say) is dropped and
+            // the request keeps being retransmitted.
+            if !self.queue.expects_response(id, exchange) {
                 self.queue.dropped_out_of_window += 1;
                 return Ok(());
             }

@@ -8,7 +8,7 @@ mod dispatch;
 mod retire;
 mod work;
 
-use crate::config::GatewayConfig;
+use crate::config::{GatewayConfig, RetransmitPolicy};
 use crate::ctx::Ctx;
 use crate::endpoint::{ChildSaInfo, IkeSaInfo, Stats};
 use crate::error::LocalError;
@@ -33,6 +33,12 @@ use std::net::{IpAddr, SocketAddr};
 /// How long a responder keeps a half-open IKE SA waiting for IKE_AUTH, and a superseded one
 /// waiting for the peer to delete it.
 const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long an initiator's negotiation may take from the last (re)start of IKE_SA_INIT: the
+/// full retransmission schedules of IKE_SA_INIT and of IKE_AUTH.
+fn negotiation_time(policy: RetransmitPolicy) -> Duration {
+    policy.give_up_after().saturating_mul(2)
+}
 
 /// The tunnels an IKE SA brings back after a restart, and whether it is such an attempt.
 #[derive(Default)]
@@ -167,6 +173,16 @@ impl IkeSa {
     /// Not yet authenticated.
     pub(super) fn is_negotiating(&self) -> bool {
         self.phase.is_negotiating()
+    }
+
+    /// True when new work for its gateway may be queued on it at `now`: it is established, or
+    /// still negotiating with its deadline ahead (and, ours, with its request on the wire).
+    /// Never a negotiation that is stuck.
+    pub(super) fn can_carry(&self, now: Instant) -> bool {
+        self.is_usable()
+            || (self.is_negotiating()
+                && (self.link.role == Role::Responder || self.queue.busy())
+                && self.timers.get(Timer::HalfOpen).is_some_and(|t| t > now))
     }
 
     /// A responder's SA waiting for IKE_AUTH (counted against the cookie threshold).
@@ -355,18 +371,17 @@ impl IkeSa {
     // ---- test hooks (the `testing` feature) ----
 
     #[cfg(feature = "testing")]
-    /// Seals `inner` as request `id` of `exchange` with its sending keys (see
+    /// Seals `inner` as request (or response) `id` of `exchange` with its sending keys (see
     /// [`Pair::seal_request`](crate::testing::Pair::seal_request)).
     pub(super) fn seal(
         &self,
-        exchange: ExchangeType,
-        id: u32,
+        (exchange, id, response): (ExchangeType, u32, bool),
         first: PayloadType,
         inner: &[u8],
         rng: &dyn SecureRandom,
     ) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
         let keys = self.phase.keys()?;
-        let header = self.link.header(exchange, false, id);
+        let header = self.link.header(exchange, response, id);
         let bytes =
             wire::seal(&header, PayloadType::SK, first, &[], inner, &keys.send, rng).ok()?;
         Some((self.link.local, self.link.remote, bytes))

@@ -1,6 +1,6 @@
 //! Sending, the queued work, timers and the ends of an IKE SA.
 
-use super::{IkeSa, HALF_OPEN_TIMEOUT};
+use super::{negotiation_time, IkeSa, HALF_OPEN_TIMEOUT};
 use crate::ctx::{Ctx, Datagram};
 use crate::error::LocalError;
 use crate::event::{Event, Reason};
@@ -26,8 +26,14 @@ impl IkeSa {
             self.link.remote,
             std::slice::from_ref(&bytes),
         );
-        self.queue.sent_request(ctx.now, 0, vec![bytes], None);
+        self.queue
+            .sent_request(ctx.now, (0, ExchangeType::IKE_SA_INIT), vec![bytes], None);
         self.arm_retransmit();
+        // Each (re)start, and there are few, gives IKE_SA_INIT and IKE_AUTH their full
+        // retransmission schedules; past that the negotiation is dead, whatever else happens.
+        let policy = self.link.gateway_cfg(ctx)?.retransmit;
+        self.timers
+            .set(Timer::HalfOpen, ctx.now + negotiation_time(policy));
         Ok(())
     }
 
@@ -47,7 +53,7 @@ impl IkeSa {
         let header = self.link.header(exchange, false, id);
         let msgs = self.link.protect(ctx, &keys.send, &header, payloads)?;
         ctx.send(self.link.local, self.link.remote, &msgs);
-        self.queue.sent_request(ctx.now, id, msgs, task);
+        self.queue.sent_request(ctx.now, (id, exchange), msgs, task);
         self.arm_retransmit();
         Ok(())
     }
@@ -449,6 +455,15 @@ impl IkeSa {
         Ok(())
     }
 
+    /// Why the negotiation ends when time runs out: the refusal an unauthenticated
+    /// IKE_SA_INIT response gave meanwhile, if any (RFC 7296 section 2.21.1), else a timeout.
+    fn gave_up(&mut self) -> Reason {
+        match &mut self.phase {
+            Phase::InitSent(i) => i.refused.take().unwrap_or(Reason::Timeout),
+            _ => Reason::Timeout,
+        }
+    }
+
     /// Handles an expired timer.
     pub(in crate::endpoint) fn on_timer(
         &mut self,
@@ -467,7 +482,7 @@ impl IkeSa {
                     let reason = if matches!(task, Some(Task::Liveness)) {
                         Reason::DeadPeer
                     } else {
-                        Reason::Timeout
+                        self.gave_up()
                     };
                     if let Some(t) = task {
                         drop_task(ctx, t);
@@ -492,7 +507,9 @@ impl IkeSa {
             }
             Timer::HalfOpen => {
                 if !self.is_usable() {
-                    self.fail(ctx, Reason::Timeout);
+                    tracing::debug!("negotiation deadline passed");
+                    let reason = self.gave_up();
+                    self.fail(ctx, reason);
                 }
             }
             Timer::ChildLifetime => self.child_lifetimes(ctx)?,
@@ -586,6 +603,15 @@ impl IkeSa {
         }
         self.arm_liveness(ctx);
         Ok(())
+    }
+
+    /// Drops a negotiation by command ([`Reason::DeletedLocally`]): there is no authenticated
+    /// peer to tell, and the responder's half of it times out.
+    pub(in crate::endpoint) fn abandon(&mut self, ctx: &mut Ctx<'_>) {
+        if self.is_negotiating() {
+            let _span = self.span().entered();
+            self.fail_negotiation(ctx, Reason::DeletedLocally);
+        }
     }
 
     /// Ends the SA because of `reason`, reporting what went down.
