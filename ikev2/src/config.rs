@@ -250,6 +250,11 @@ pub struct EndpointConfig {
     /// Longest wait between restart attempts (see [`restart_retry`](Self::restart_retry)).
     /// Default 5 minutes.
     pub restart_retry_max: Duration,
+    /// Child SAs one IKE SA carries at most: a peer asking for another new one is refused with
+    /// NO_ADDITIONAL_SAS (RFC 7296 section 1.3). Never fewer than the proxy IDs of the
+    /// gateway's tunnels (one Child SA each). Rekeys do not count until the IKE SA carries
+    /// twice as many (the old and the new SA of each rekey). Default 64.
+    pub max_child_sas: usize,
 }
 
 impl EndpointConfig {
@@ -264,6 +269,7 @@ impl EndpointConfig {
             fragment_size: 1200,
             restart_retry: Duration::from_secs(5),
             restart_retry_max: Duration::from_secs(300),
+            max_child_sas: 64,
         }
     }
 
@@ -335,6 +341,16 @@ impl EndpointConfig {
     /// The tunnel named `name`.
     pub fn tunnel(&self, name: &str) -> Option<&TunnelConfig> {
         self.tunnels.iter().find(|t| t.name == name)
+    }
+
+    /// The Child SAs an IKE SA of `gateway` may carry (see
+    /// [`max_child_sas`](Self::max_child_sas)).
+    pub fn child_sa_limit(&self, gateway: &str) -> usize {
+        let proxy_ids: usize = self
+            .tunnels_of(gateway)
+            .map(|t| t.proxy_ids.len().max(1))
+            .sum();
+        self.max_child_sas.max(proxy_ids)
     }
 
     /// The tunnels that run over gateway `gateway`.

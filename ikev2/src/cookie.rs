@@ -1,8 +1,10 @@
 //! Stateless cookies against half-open floods (RFC 7296 section 2.6).
 //!
-//! `Cookie = <VersionIDofSecret> | prf(<secret>, Ni | IPi | SPIi)`. The secret rotates every
-//! [`ROTATION`]; a cookie made with the previous secret stays valid for one more period, so a
-//! rotation never breaks an exchange in progress.
+//! `Cookie = <VersionIDofSecret> | prf(<secret>, Ni | IPi | SPIi)`. A secret is made when a
+//! cookie is first needed and serves for [`ROTATION`]; then it is retired, on time (the
+//! endpoint's timer, [`CookieSecret::expire`]) whether or not requests arrive, and cookies made
+//! with it stay valid for one more period, so a rotation never breaks an exchange in progress.
+//! No cookie is accepted longer than two periods after its secret was made.
 
 use core::time::Duration;
 use ipsec_core::crypto::{constant_time_eq, CryptoError, PrfAlgorithm, SecretBytes, SecureRandom};
@@ -12,45 +14,68 @@ use std::net::IpAddr;
 /// How often the cookie secret changes.
 pub(crate) const ROTATION: Duration = Duration::from_secs(120);
 
-/// The current and previous cookie secrets.
+/// The current secret (while it serves) and the retired one (while its cookies are valid).
 #[derive(Debug)]
 pub(crate) struct CookieSecret {
+    /// The version of the newest secret made.
     version: u8,
-    current: SecretBytes,
-    previous: Option<SecretBytes>,
-    rotated_at: Option<Instant>,
+    /// The secret cookies are made with, and when it was made.
+    current: Option<(SecretBytes, Instant)>,
+    /// The retired secret: its version, itself, and until when its cookies are accepted.
+    previous: Option<(u8, SecretBytes, Instant)>,
 }
 
 impl CookieSecret {
-    /// A secret that is made on first use.
+    /// No secret yet: one is made on first use.
     pub(crate) fn new() -> Self {
         CookieSecret {
             version: 0,
-            current: SecretBytes::default(),
+            current: None,
             previous: None,
-            rotated_at: None,
         }
     }
 
-    /// Rotates when the period has run out (or on first use).
+    /// Makes sure a current secret serves at `now`, making a new one when needed.
     pub(crate) fn refresh(
         &mut self,
         now: Instant,
         rng: &dyn SecureRandom,
     ) -> Result<(), CryptoError> {
-        let due = match self.rotated_at {
-            None => true,
-            Some(t) => now.saturating_duration_since(t) >= ROTATION,
-        };
-        if due {
+        self.expire(now);
+        if self.current.is_none() {
             let mut fresh = SecretBytes::zeroed(32);
             rng.fill(fresh.expose_mut())?;
-            let old = core::mem::replace(&mut self.current, fresh);
-            self.previous = self.rotated_at.map(|_| old);
             self.version = self.version.wrapping_add(1);
-            self.rotated_at = Some(now);
+            self.current = Some((fresh, now));
         }
         Ok(())
+    }
+
+    /// Retires the current secret once its period is over, and forgets the retired one once
+    /// its cookies are no longer valid. Call it when [`next_deadline`](Self::next_deadline)
+    /// passes.
+    pub(crate) fn expire(&mut self, now: Instant) {
+        if let Some((secret, made)) = self.current.take() {
+            if now.saturating_duration_since(made) >= ROTATION {
+                self.previous = Some((self.version, secret, made + ROTATION * 2));
+            } else {
+                self.current = Some((secret, made));
+            }
+        }
+        if self
+            .previous
+            .as_ref()
+            .is_some_and(|(_, _, until)| *until <= now)
+        {
+            self.previous = None;
+        }
+    }
+
+    /// When [`expire`](Self::expire) has work next; `None` while no secret exists.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let retire = self.current.as_ref().map(|(_, made)| *made + ROTATION);
+        let forget = self.previous.as_ref().map(|(_, _, until)| *until);
+        retire.into_iter().chain(forget).min()
     }
 
     fn compute(
@@ -75,15 +100,17 @@ impl CookieSecret {
         out
     }
 
-    /// The cookie to send to an initiator.
+    /// The cookie to send to an initiator; `None` without a current secret (call
+    /// [`refresh`](Self::refresh) first).
     pub(crate) fn make(
         &self,
         prf: &dyn PrfAlgorithm,
         ni: &[u8],
         ip: IpAddr,
         spi_i: u64,
-    ) -> Vec<u8> {
-        Self::compute(prf, self.version, &self.current, ni, ip, spi_i)
+    ) -> Option<Vec<u8>> {
+        let (secret, _) = self.current.as_ref()?;
+        Some(Self::compute(prf, self.version, secret, ni, ip, spi_i))
     }
 
     /// True when `cookie` was made by us with the current or previous secret for these values.
@@ -98,15 +125,10 @@ impl CookieSecret {
         let Some(&v) = cookie.first() else {
             return false;
         };
-        let secret = if v == self.version {
-            &self.current
-        } else if v == self.version.wrapping_sub(1) {
-            match &self.previous {
-                Some(p) => p,
-                None => return false,
-            }
-        } else {
-            return false;
+        let secret = match (&self.current, &self.previous) {
+            (Some((s, _)), _) if v == self.version => s,
+            (_, Some((pv, s, _))) if v == *pv => s,
+            _ => return false,
         };
         constant_time_eq(cookie, &Self::compute(prf, v, secret, ni, ip, spi_i))
     }
@@ -139,8 +161,9 @@ mod tests {
         let prf = HmacSha256;
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let mut s = CookieSecret::new();
+        assert_eq!(s.next_deadline(), None, "no secret, no timer");
         s.refresh(Instant::ZERO, &rng).unwrap();
-        let c = s.make(&prf, b"nonce", ip, 7);
+        let c = s.make(&prf, b"nonce", ip, 7).unwrap();
         assert!(s.verify(&prf, &c, b"nonce", ip, 7));
         assert!(!s.verify(&prf, &c, b"nonce", ip, 8));
         assert!(!s.verify(&prf, &c, b"other", ip, 7));
@@ -150,8 +173,32 @@ mod tests {
             s.verify(&prf, &c, b"nonce", ip, 7),
             "previous secret accepted"
         );
-        assert_ne!(s.make(&prf, b"nonce", ip, 7), c);
+        assert_ne!(s.make(&prf, b"nonce", ip, 7).unwrap(), c);
         s.refresh(Instant::ZERO + ROTATION * 2, &rng).unwrap();
         assert!(!s.verify(&prf, &c, b"nonce", ip, 7), "two rotations later");
+    }
+
+    #[test]
+    fn secrets_rotate_on_time_without_requests() {
+        let rng = Counter(0.into());
+        let prf = HmacSha256;
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut s = CookieSecret::new();
+        s.refresh(Instant::ZERO, &rng).unwrap();
+        let c = s.make(&prf, b"nonce", ip, 7).unwrap();
+        assert_eq!(s.next_deadline(), Some(Instant::ZERO + ROTATION));
+        s.expire(Instant::ZERO + ROTATION);
+        assert!(s.make(&prf, b"nonce", ip, 7).is_none(), "retired");
+        assert!(s.verify(&prf, &c, b"nonce", ip, 7), "valid one more period");
+        assert_eq!(s.next_deadline(), Some(Instant::ZERO + ROTATION * 2));
+        s.expire(Instant::ZERO + ROTATION * 2);
+        assert!(!s.verify(&prf, &c, b"nonce", ip, 7));
+        assert_eq!(s.next_deadline(), None, "an idle endpoint keeps no timer");
+        // A long idle gap: the secret of an hour ago is not taken as the previous one.
+        let mut s = CookieSecret::new();
+        s.refresh(Instant::ZERO, &rng).unwrap();
+        let c = s.make(&prf, b"nonce", ip, 7).unwrap();
+        s.refresh(Instant::from_secs(3600), &rng).unwrap();
+        assert!(!s.verify(&prf, &c, b"nonce", ip, 7));
     }
 }

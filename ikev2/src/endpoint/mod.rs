@@ -453,6 +453,7 @@ impl Endpoint {
     /// [`handle_timeout`](Self::handle_timeout) with the SPI allocator `spis`. Visits only the
     /// SAs with a deadline due, each once.
     fn handle_timeout_using(&mut self, spis: &mut dyn SpiAllocator, now: Instant) {
+        self.cookies.expire(now);
         for key in self.index.take_due(now) {
             self.stats.timeout_visits += 1;
             while let Some(sa) = self.sas.get_mut(&key) {
@@ -498,13 +499,14 @@ impl Endpoint {
             .next_deadline()
             .into_iter()
             .chain(self.restarts.iter().map(|(_, t)| *t))
+            .chain(self.cookies.next_deadline())
             .min()
     }
 
     // ---- internals ----
 
-    /// Seals `inner` (a payload chain whose first payload is `first`) as a request of
-    /// `exchange` with message ID `id` under the keys of this endpoint's IKE SA for `gateway`,
+    /// Seals `inner` (a payload chain whose first payload is `first`) as a request (or, with
+    /// `response`, a response) of `exchange` with message ID `id` under the keys of this endpoint's IKE SA for `gateway`,
     /// whatever those bytes hold (an established SA if there is one, else one with keys, e.g.
     /// waiting for IKE_AUTH). Returns the SA's local and remote addresses and the message.
     /// For [`Pair::seal_request`](crate::testing::Pair::seal_request).

@@ -37,6 +37,9 @@ use ipsec_core::selector::{check_narrowed, choose_policy, TrafficSelector};
 /// SA's lifetime is left; with less, a retry could not complete before the SA expires.
 const MIN_RETRY_LEFT: Duration = Duration::from_millis(100);
 
+/// The lengths a nonce may have (RFC 7296 section 2.10: 16 to 256 octets).
+pub(crate) const NONCE_LEN: core::ops::RangeInclusive<usize> = 16..=256;
+
 /// What a CREATE_CHILD_SA request asks for.
 pub(crate) enum Asks {
     /// A new or rekeyed Child SA.
@@ -237,6 +240,11 @@ fn accept(
             "CREATE_CHILD_SA response without SA, Nr or TS".into(),
         ));
     };
+    if !NONCE_LEN.contains(&nonce.data.len()) {
+        return Err(Reason::Malformed(
+            "CREATE_CHILD_SA response with a nonce of a bad length".into(),
+        ));
+    }
     let (tsi, tsr) = (tsi.ip_selectors(), tsr.ip_selectors());
     let (peer_spi, suite) =
         proposal::accept_esp_answer(&sa_payload.proposals, &tunnel.esp_proposals, true)
@@ -306,6 +314,9 @@ pub(crate) fn respond(
     else {
         return Ok((refusal(NotifyType::INVALID_SYNTAX, &[]), fx));
     };
+    if !NONCE_LEN.contains(&nonce.data.len()) {
+        return Ok((refusal(NotifyType::INVALID_SYNTAX, &[]), fx));
+    }
     let (tsi, tsr) = (tsi.ip_selectors(), tsr.ip_selectors());
     // A rekey names the SA by the SPI its sender receives on: our outbound SPI.
     let rekeyed = msg
@@ -328,6 +339,21 @@ pub(crate) fn respond(
         },
         None => None,
     };
+    // A bound on what an authenticated peer may make us keep (RFC 7296 section 1.3).
+    let limit = ctx.cfg.child_sa_limit(&link.gateway);
+    let replaced = |c: &Child| {
+        sa.children
+            .iter()
+            .any(|s| s.replaces == Some(c.sa.inbound.spi))
+    };
+    let full = match old {
+        None => sa.children.iter().filter(|c| !replaced(c)).count() >= limit,
+        Some(_) => sa.children.len() >= limit.saturating_mul(2),
+    };
+    if full {
+        tracing::debug!(limit, "Child SA refused: the IKE SA carries its maximum");
+        return Ok((refusal(NotifyType::NO_ADDITIONAL_SAS, &[]), fx));
+    }
     // Candidate policies: the rekeyed SA's tunnel, or every proxy ID of the gateway.
     let pols: Vec<_> = policies(ctx.cfg, &link.gateway, link.remote.ip())
         .into_iter()

@@ -21,7 +21,7 @@
 //! answers ours that way gets its own SA adopted; a refused rekey without a crossing one is
 //! retried after a random pause.
 
-use super::create_child_sa::refusal;
+use super::create_child_sa::{refusal, NONCE_LEN};
 use super::keying::{our_proposals, prf, sa_keys};
 use super::outcome::{Effects, Successor};
 use crate::ctx::Ctx;
@@ -103,6 +103,9 @@ pub(crate) fn on_response(
     let (Some(sa_payload), Some(nonce), Some(ke)) = (msg.sa(), msg.nonce(), msg.ke()) else {
         return malformed("IKE rekey response incomplete");
     };
+    if !NONCE_LEN.contains(&nonce.data.len()) {
+        return malformed("IKE rekey response with a nonce of a bad length");
+    }
     let answer = &sa_payload.proposals;
     let spi_r = answer
         .first()
@@ -152,7 +155,7 @@ pub(crate) fn respond(
     let (Some(offered), Some(nonce), Some(ke)) = (msg.sa(), msg.nonce(), msg.ke()) else {
         return Ok((refusal(NotifyType::INVALID_SYNTAX, &[]), fx));
     };
-    if !(16..=256).contains(&nonce.data.len()) {
+    if !NONCE_LEN.contains(&nonce.data.len()) {
         return Ok((refusal(NotifyType::INVALID_SYNTAX, &[]), fx));
     }
     let g = link.gateway_cfg(ctx)?;

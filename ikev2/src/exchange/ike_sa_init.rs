@@ -467,7 +467,9 @@ pub(crate) fn respond(
             })
             .is_some_and(|n| cookies.verify(prf, &n.data, &nonce.data, remote.ip(), spi_i));
         if !valid {
-            let c = cookies.make(prf, &nonce.data, remote.ip(), spi_i);
+            let Some(c) = cookies.make(prf, &nonce.data, remote.ip(), spi_i) else {
+                return Ok(InitOutcome::Dropped);
+            };
             let n = Notify::new(NotifyType::COOKIE, &c);
             return Ok(stateless_answer(ctx, local, remote, spi_i, n));
         }

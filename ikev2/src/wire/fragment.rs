@@ -64,6 +64,7 @@ struct Partial {
     initiator_spi: u64,
     responder_spi: u64,
     message_id: u32,
+    exchange: super::ExchangeType,
     header: Header,
     first_type: PayloadType,
     fragments: Vec<Option<Zeroizing<Vec<u8>>>>,
@@ -71,18 +72,23 @@ struct Partial {
     bytes: usize,
 }
 
-/// Collects the fragments of one message at a time (RFC 7383 section 2.6).
+/// Collects the fragments of one request and one response at a time (RFC 7383 section 2.6).
 ///
 /// Each fragment's ICV is checked before it is stored. Duplicates are ignored; fragments may come
 /// in any order; when the last missing one arrives, [`Reassembler::handle`] returns the message.
-/// A fragment of a different message (other SPIs or message ID) discards the partial one and
-/// starts anew, as does one announcing more fragments than before (the sender re-fragmented for a
-/// smaller size, section 2.5.1); one announcing fewer is rejected. The fragment count and the
-/// reassembled size are bounded by [`Limits`].
+/// Requests and responses are kept apart (a peer's request and its response to ours may carry
+/// the same message ID, each side numbering its own requests). A fragment of a different
+/// message in the same direction (other SPIs, exchange or message ID) discards the partial one
+/// and starts anew, as does one announcing more fragments than before (the sender re-fragmented
+/// for a smaller size, section 2.5.1); one announcing fewer is rejected. The fragment count and
+/// the reassembled size are bounded by [`Limits`].
 #[derive(Debug, Default)]
 pub struct Reassembler {
     limits: Limits,
-    partial: Option<Partial>,
+    /// The partial request and the partial response.
+    partial: [Option<Partial>; 2],
+    /// The direction of the last fragment taken.
+    last: usize,
 }
 
 impl Reassembler {
@@ -90,18 +96,20 @@ impl Reassembler {
     pub fn new(limits: Limits) -> Self {
         Reassembler {
             limits,
-            partial: None,
+            partial: [None, None],
+            last: 0,
         }
     }
 
     /// Drops any partial message.
     pub fn reset(&mut self) {
-        self.partial = None;
+        self.partial = [None, None];
     }
 
-    /// The numbers of the fragments still missing from the partial message, if any.
+    /// The numbers of the fragments still missing from the partial message the last fragment
+    /// belonged to, if any.
     pub fn missing(&self) -> Vec<u16> {
-        let Some(p) = &self.partial else {
+        let Some(p) = &self.partial[self.last] else {
             return Vec::new();
         };
         p.fragments
@@ -128,21 +136,26 @@ impl Reassembler {
             return Err(Error::BadFragment("more fragments than allowed"));
         }
         let h = opened.header;
-        let same_message = self.partial.as_ref().is_some_and(|p| {
+        let dir = usize::from(h.flags.is_response());
+        self.last = dir;
+        let partial = &mut self.partial[dir];
+        let same_message = partial.as_ref().is_some_and(|p| {
             p.initiator_spi == h.initiator_spi
                 && p.responder_spi == h.responder_spi
+                && p.exchange == h.exchange_type
                 && p.message_id == h.message_id
         });
-        match &self.partial {
+        match partial {
             Some(p) if same_message && usize::from(total) < p.fragments.len() => {
                 return Err(Error::BadFragment("fewer fragments than announced before"));
             }
             Some(p) if same_message && usize::from(total) == p.fragments.len() => {}
             _ => {
-                self.partial = Some(Partial {
+                *partial = Some(Partial {
                     initiator_spi: h.initiator_spi,
                     responder_spi: h.responder_spi,
                     message_id: h.message_id,
+                    exchange: h.exchange_type,
                     header: h,
                     first_type: PayloadType::NONE,
                     fragments: (0..total).map(|_| None).collect(),
@@ -152,7 +165,7 @@ impl Reassembler {
             }
         }
         let limit = self.limits.max_reassembled_len;
-        let Some(p) = self.partial.as_mut() else {
+        let Some(p) = partial.as_mut() else {
             return Err(Error::BadFragment("no partial message"));
         };
         let slot = p
@@ -164,7 +177,7 @@ impl Reassembler {
         }
         p.bytes += opened.plaintext.len();
         if p.bytes > limit {
-            self.partial = None;
+            *partial = None;
             return Err(Error::LimitExceeded("reassembled message size"));
         }
         *slot = Some(opened.plaintext);
@@ -176,7 +189,7 @@ impl Reassembler {
         if p.received < p.fragments.len() {
             return Ok(None);
         }
-        let Some(p) = self.partial.take() else {
+        let Some(p) = partial.take() else {
             return Ok(None);
         };
         let mut plain = Zeroizing::new(Vec::with_capacity(p.bytes));
