@@ -1,5 +1,7 @@
 //! Errors, one type per operation, each saying whose fault it is and what to do about it.
 //!
+//! Their text escapes what may come from a peer or a caller ([`ipsec_core::text::Escaped`]).
+//!
 //! - [`ConfigError`]: building an [`Endpoint`](crate::Endpoint) or resolving a configuration;
 //! - [`CommandError`]: a command was refused (the caller's misuse, or the state it finds);
 //! - [`NegotiationError`]: an exchange with the peer failed, by blame: the peer's message is
@@ -11,6 +13,7 @@
 use crate::wire::{self, NotifyType};
 use ipsec_core::crypto::{CryptoError, DhGroup};
 use ipsec_core::spi::SpiError;
+use ipsec_core::text::Escaped;
 
 /// A failure on our side, never the peer's: our random source or crypto provider, a key
 /// derivation, encoding our own message. The peer is told nothing about it.
@@ -27,7 +30,7 @@ pub enum LocalError {
     #[error("cannot build our message: {0}")]
     Encode(wire::Error),
     /// A name the validated configuration holds went missing (a bug).
-    #[error("configuration has no {0}")]
+    #[error("configuration has no {}", Escaped(.0))]
     Inconsistent(String),
     /// The SPI allocator had no inbound SPI to give (a full SA table): retry once SAs are
     /// deleted. A peer asking for a Child SA meanwhile is told NO_ADDITIONAL_SAS.
@@ -39,11 +42,11 @@ pub enum LocalError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// A mistake in the configuration: fix the named field.
-    #[error("configuration: {0}")]
+    #[error("configuration: {}", Escaped(.0))]
     Invalid(String),
     /// A valid configuration asks for what this implementation cannot run (certificates, a
     /// peer given by FQDN, AH).
-    #[error("not supported: {0}")]
+    #[error("not supported: {}", Escaped(.0))]
     Unsupported(String),
     /// The crypto provider's tables do not make sense together.
     #[error("crypto provider: {0}")]
@@ -54,16 +57,16 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
     /// No `ipsec-tunnel` of that name is configured (caller misuse).
-    #[error("unknown tunnel `{0}`")]
+    #[error("unknown tunnel `{}`", Escaped(.0))]
     UnknownTunnel(String),
     /// No `ike-gateway` of that name is configured (caller misuse).
-    #[error("unknown gateway `{0}`")]
+    #[error("unknown gateway `{}`", Escaped(.0))]
     UnknownGateway(String),
     /// The gateway never initiates: it is passive, or its peer is dynamic (no address).
-    #[error("ike-gateway \"{0}\" cannot initiate: {1}")]
+    #[error("ike-gateway \"{}\" cannot initiate: {}", Escaped(.0), .1)]
     CannotInitiate(String, &'static str),
     /// The command needs an established IKE SA (or Child SA) for this name and there is none.
-    #[error("no established SA for `{0}`")]
+    #[error("no established SA for `{}`", Escaped(.0))]
     NotEstablished(String),
     /// No established IKE SA carries a Child SA with this inbound SPI: it was deleted, or
     /// never came up.
@@ -97,7 +100,7 @@ pub enum Mismatch {
     TsUnacceptable,
     /// The peer's AUTH payload did not verify or its ID is not the configured peer ID. Check the
     /// pre-shared key and the IDs on both sides.
-    #[error("authentication failed: {0}")]
+    #[error("authentication failed: {}", Escaped(.0))]
     AuthenticationFailed(String),
     /// The peer's KE payload uses another group than the one we selected; the initiator retries
     /// with the group named here (RFC 7296 section 1.2).
@@ -109,11 +112,11 @@ pub enum Mismatch {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NegotiationError {
     /// The peer's message does not parse, or lacks a payload it must carry.
-    #[error("malformed message: {0}")]
+    #[error("malformed message: {}", Escaped(.0))]
     Malformed(String),
     /// The peer broke the protocol: it answered with what we did not offer, or with a value the
     /// exchange forbids.
-    #[error("peer misbehaved: {0}")]
+    #[error("peer misbehaved: {}", Escaped(.0))]
     PeerMisbehaved(String),
     /// The two sides' policies do not fit.
     #[error(transparent)]

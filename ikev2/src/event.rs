@@ -1,7 +1,10 @@
 //! What the endpoint tells its embedder: SAs coming up and going down, and why negotiations fail.
 //!
 //! `Display` renders each event the way PAN-OS writes its system log, so an admin recognises
-//! them (`IKE phase-1 negotiation is failed as initiator, ...`).
+//! them (`IKE phase-1 negotiation is failed as initiator, ...`). Text that may come from a peer
+//! (identities, reasons) or from outside the validated configuration is escaped with
+//! [`ipsec_core::text::Escaped`]: no control character, line break, ANSI escape or
+//! bidirectional override reaches a log line.
 
 use crate::error::{LocalError, Mismatch, NegotiationError};
 use crate::proposal::{EspSuite, IkeSuite};
@@ -10,6 +13,7 @@ use core::fmt;
 use core::time::Duration;
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::selector::TrafficSelector;
+use ipsec_core::text::{Escaped, EscapingWriter};
 use std::net::SocketAddr;
 
 /// Which side of the IKE SA we are.
@@ -111,13 +115,18 @@ impl fmt::Display for Reason {
         match self {
             Reason::NoProposalChosen { ours, theirs } if theirs.is_empty() => write!(
                 f,
-                "received notify type NO_PROPOSAL_CHOSEN (my proposals: {ours})"
+                "received notify type NO_PROPOSAL_CHOSEN (my proposals: {})",
+                Escaped(ours)
             ),
             Reason::NoProposalChosen { ours, theirs } => write!(
                 f,
-                "no suitable proposal found in peer's SA payload (peer: {theirs}; mine: {ours})"
+                "no suitable proposal found in peer's SA payload (peer: {}; mine: {})",
+                Escaped(theirs),
+                Escaped(ours)
             ),
-            Reason::AuthenticationFailed(why) => write!(f, "authentication failed: {why}"),
+            Reason::AuthenticationFailed(why) => {
+                write!(f, "authentication failed: {}", Escaped(why))
+            }
             Reason::TsUnacceptable { .. } => f.write_str("received notify type TS_UNACCEPTABLE"),
             Reason::PeerNotify(n) => write!(f, "received notify type {}", notify_name(*n)),
             Reason::Timeout => f.write_str("due to timeout"),
@@ -125,9 +134,9 @@ impl fmt::Display for Reason {
             Reason::DeletedByPeer => f.write_str("deleted by peer"),
             Reason::DeletedLocally => f.write_str("deleted locally"),
             Reason::Expired => f.write_str("lifetime expired"),
-            Reason::Malformed(m) => write!(f, "malformed message: {m}"),
-            Reason::PeerMisbehaved(m) => write!(f, "peer misbehaved: {m}"),
-            Reason::Local(m) => write!(f, "local failure: {m}"),
+            Reason::Malformed(m) => write!(f, "malformed message: {}", Escaped(m)),
+            Reason::PeerMisbehaved(m) => write!(f, "peer misbehaved: {}", Escaped(m)),
+            Reason::Local(m) => write!(f, "local failure: {}", Escaped(m)),
             Reason::IkeSaGone => f.write_str("IKE SA deleted"),
             Reason::PeerRestarted => f.write_str(
                 "peer restarted (INITIAL_CONTACT in a new IKE SA with the same identities)",
@@ -195,8 +204,8 @@ fn notify_name(n: u16) -> String {
 /// `tunnel:proxy-id`, as PAN-OS names a Child SA in its logs.
 fn sa_name(tunnel: &str, proxy_id: Option<&str>) -> String {
     match proxy_id {
-        Some(p) => format!("{tunnel}:{p}"),
-        None => tunnel.to_owned(),
+        Some(p) => format!("{}:{}", Escaped(tunnel), Escaped(p)),
+        None => Escaped(tunnel).to_string(),
     }
 }
 
@@ -367,7 +376,14 @@ pub enum Event {
 }
 
 impl fmt::Display for Event {
+    /// The PAN-OS-like log line, every character of it escaped as [`Escaped`] does.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_line(&mut EscapingWriter(f))
+    }
+}
+
+impl Event {
+    fn write_line(&self, f: &mut dyn fmt::Write) -> fmt::Result {
         match self {
             Event::IkeSaUp {
                 gateway,

@@ -3,6 +3,7 @@
 use base16ct::HexDisplay;
 use core::fmt;
 use ipsec_core::pki::{DistinguishedName, PeerIdentity};
+use ipsec_core::text::Escaped;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// An identity as carried in IDi/IDr.
@@ -108,8 +109,8 @@ impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Identity::Ip(a) => write!(f, "ipaddr:{a}"),
-            Identity::Fqdn(s) => write!(f, "fqdn:{}", s.escape_debug()),
-            Identity::UserFqdn(s) => write!(f, "ufqdn:{}", s.escape_debug()),
+            Identity::Fqdn(s) => write!(f, "fqdn:{}", Escaped(s)),
+            Identity::UserFqdn(s) => write!(f, "ufqdn:{}", Escaped(s)),
             Identity::KeyId(d) => write!(f, "keyid:{:x}", HexDisplay(d)),
             Identity::Dn(d) => match DistinguishedName::from_der(d) {
                 Ok(dn) => write!(f, "dn:{dn}"),

@@ -53,6 +53,26 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// A [`fmt::Write`] that escapes everything written to it as [`Escaped`] does, for a `Display`
+/// whose every piece of text must be safe (a log line assembled from several fields).
+///
+/// ```
+/// use core::fmt::Write;
+/// use ipsec_core::text::EscapingWriter;
+///
+/// let mut line = String::new();
+/// write!(EscapingWriter(&mut line), "peer {} up", "evil\u{202e}txt").unwrap();
+/// assert_eq!(line, r"peer evil\u{202e}txt up");
+/// ```
+#[derive(Debug)]
+pub struct EscapingWriter<W>(pub W);
+
+impl<W: fmt::Write> fmt::Write for EscapingWriter<W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        write!(self.0, "{}", Escaped(s))
+    }
+}
+
 /// The string with the characters of [`needs_escape`] escaped; borrowed when there are none.
 pub fn escape(s: &str) -> Cow<'_, str> {
     if !s.contains(needs_escape) {

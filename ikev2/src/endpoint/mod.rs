@@ -311,7 +311,7 @@ impl Endpoint {
         }
         let mut ctx = ctx!(self, now, spis);
         if let Err(e) = sa.handle(&mut ctx, local, remote, data) {
-            tracing::debug!(%remote, error = ?e, "IKE message dropped");
+            tracing::debug!(%remote, error = %e, "IKE message dropped");
             self.stats.dropped_malformed += 1;
         }
         self.after(spis, now, our_spi);

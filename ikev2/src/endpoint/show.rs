@@ -5,6 +5,7 @@ use crate::identity::Identity;
 use crate::proposal::{EspSuite, IkeSuite};
 use ipsec_core::child_sa::{ChildSa, Lifetimes, Mode, UdpEncapsulation};
 use ipsec_core::selector::TrafficSelector;
+use ipsec_core::text::escape;
 use std::net::SocketAddr;
 
 /// What a datagram given to [`Endpoint::handle_datagram`](crate::Endpoint::handle_datagram) was.
@@ -129,13 +130,15 @@ impl ChildSaInfo {
 }
 
 impl core::fmt::Display for IkeSaInfo {
-    /// A `show vpn ike-sa`-like block: the IKE SA line, then one line per Child SA, named
-    /// `tunnel:proxy-id` (or `tunnel` for a tunnel without proxy IDs).
+    /// A `show vpn ike-sa`-like block: the IKE SA line, the peer's identity once
+    /// authenticated, then one line per Child SA, named `tunnel:proxy-id` (or `tunnel` for a
+    /// tunnel without proxy IDs). Names and the identity are escaped
+    /// ([`ipsec_core::text::Escaped`]).
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         writeln!(
             f,
             "{:<16} {}[{}] -> {}[{}] {:016x}:{:016x} {} {} {} NAT {}",
-            self.gateway,
+            escape(&self.gateway),
             self.local.ip(),
             self.local.port(),
             self.remote.ip(),
@@ -156,14 +159,19 @@ impl core::fmt::Display for IkeSaInfo {
                 .unwrap_or_else(|| "-".into()),
             if self.nat { "detected" } else { "not detected" },
         )?;
+        if let Some(id) = &self.peer_id {
+            // Escaped by its Display.
+            writeln!(f, "  peer {id}")?;
+        }
         for c in &self.children {
             let ts =
                 |v: &[TrafficSelector]| v.iter().map(|t| t.short()).collect::<Vec<_>>().join(",");
             // One Child SA per proxy ID, named `tunnel:proxy-id` as PAN-OS names them.
             let name = match &c.proxy_id {
-                Some(p) => format!("{}:{p}", c.tunnel),
+                Some(p) => format!("{}:{}", c.tunnel, p),
                 None => c.tunnel.clone(),
             };
+            let name = escape(&name);
             writeln!(
                 f,
                 "  {:<14} SPI in {:08X} out {:08X} {} local {} remote {}",

@@ -33,8 +33,8 @@ impl fmt::Display for PeerIdentity<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PeerIdentity::Ip(a) => write!(f, "ipaddr:{a}"),
-            PeerIdentity::Fqdn(s) => write!(f, "fqdn:{}", s.escape_debug()),
-            PeerIdentity::Email(s) => write!(f, "ufqdn:{}", s.escape_debug()),
+            PeerIdentity::Fqdn(s) => write!(f, "fqdn:{}", crate::text::Escaped(s)),
+            PeerIdentity::Email(s) => write!(f, "ufqdn:{}", crate::text::Escaped(s)),
             PeerIdentity::Dn(d) => match DistinguishedName::from_der(d) {
                 Ok(dn) => write!(f, "dn:{dn}"),
                 Err(_) => write!(f, "dn:(not DER, {} octets)", d.len()),

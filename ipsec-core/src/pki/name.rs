@@ -205,7 +205,7 @@ impl fmt::Display for DistinguishedName {
                     f.write_str(" + ")?;
                 }
                 // Values come from peers: print them escaped (no control characters).
-                write!(f, "{}={}", name_of(oid), v.escape_debug())?;
+                write!(f, "{}={}", name_of(oid), crate::text::Escaped(v))?;
             }
         }
         Ok(())

@@ -252,8 +252,8 @@ impl IkeSa {
     /// Negotiation failed: report it ([`Event::Phase1Failed`]) and end.
     pub(super) fn fail_negotiation(&mut self, ctx: &mut Ctx<'_>, reason: Reason) {
         // Any phase before authentication reports the same way. The reason may carry the
-        // peer's text (its ID): Debug escapes it.
-        tracing::debug!(reason = ?reason, "IKE SA negotiation failed");
+        // peer's text (its ID): its Display escapes it.
+        tracing::debug!(%reason, "IKE SA negotiation failed");
         self.release_requests(ctx);
         self.phase = Phase::Dead(Cause::Failed);
         ctx.emit(Event::Phase1Failed {

@@ -656,7 +656,7 @@ impl IkeSa {
                 self.restart.tunnels.push(t);
             }
         }
-        tracing::debug!(reason = ?reason, restart, "IKE SA down");
+        tracing::debug!(%reason, restart, "IKE SA down");
         ctx.emit(Event::IkeSaDown {
             gateway: self.link.gateway.clone(),
             sa: self.link.name(),
