@@ -29,7 +29,8 @@ pub struct Stats {
     pub dropped_malformed: u64,
     /// IKE messages for SPIs we do not know.
     pub dropped_unknown_spi: u64,
-    /// Requests and responses outside the message-ID window.
+    /// Requests and responses outside the message-ID window, and responses whose exchange type
+    /// is not that of the request they would answer.
     pub dropped_out_of_window: u64,
     /// Protected messages whose integrity check failed, or unprotected where protection is due.
     pub dropped_bad_icv: u64,
