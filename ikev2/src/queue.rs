@@ -238,6 +238,12 @@ impl<T> RequestQueue<T> {
         self.peer_next = id.wrapping_add(1);
     }
 
+    /// The message ID of the peer's request we answered last.
+    #[cfg(feature = "testing")]
+    pub(crate) fn last_answered(&self) -> Option<u32> {
+        self.cached.as_ref().map(|(id, _)| *id)
+    }
+
     /// The retransmission deadline, if a request is outstanding.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.outstanding.as_ref().map(|o| o.deadline)

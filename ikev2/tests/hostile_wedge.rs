@@ -732,3 +732,48 @@ fn fragments_of_a_request_and_a_response_with_one_message_id_stay_apart() {
     assert_eq!(done[1].payloads, inner(0xbb));
     assert!(done[1].header.flags.is_response());
 }
+
+/// The answer to our IKE SA rekey carries an 8-byte nonce: no successor is made of it (the
+/// malformed answer ends the IKE SA, as any malformed rekey answer does).
+#[test]
+fn a_short_nonce_in_an_ike_rekey_response_makes_no_successor() {
+    let mut p = pair(43);
+    p.left.connect(p.now, "tun").unwrap();
+    assert!(p.drive_until(Duration::from_secs(5), both_up));
+    let held = hold_create_child(&mut p, Side::Right, true);
+    p.left.rekey_ike(p.now, "gw").unwrap();
+    p.drive_for(Duration::from_millis(100));
+    let response = held.borrow_mut().take().expect("the rekey response");
+    let id = Packet::new_checked(&response[..]).unwrap().message_id();
+    let msg = p.open_message(Side::Left, "gw", &response).unwrap();
+    let (first, inner) = with_short_nonce(&msg);
+    // Sealed on the right's old IKE SA, which answered the rekey.
+    let forged = p
+        .seal_response(
+            Side::Right,
+            "gw",
+            ExchangeType::CREATE_CHILD_SA,
+            id,
+            first,
+            &inner,
+        )
+        .unwrap();
+    p.tamper = None;
+    let ups = |p: &Pair| {
+        p.left_events
+            .iter()
+            .filter(|e| matches!(e, Event::IkeSaUp { .. }))
+            .count()
+    };
+    let before = ups(&p);
+    p.inject(Side::Right, "gw", &forged);
+    p.drive_for(Duration::from_millis(100));
+    assert_eq!(ups(&p), before, "{:?}", p.left_events);
+    assert!(p.left_events.iter().any(|e| matches!(
+        e,
+        Event::IkeSaDown {
+            reason: Reason::Malformed(_),
+            ..
+        }
+    )));
+}

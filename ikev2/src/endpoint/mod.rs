@@ -506,9 +506,10 @@ impl Endpoint {
     // ---- internals ----
 
     /// Seals `inner` (a payload chain whose first payload is `first`) as a request (or, with
-    /// `response`, a response) of `exchange` with message ID `id` under the keys of this endpoint's IKE SA for `gateway`,
-    /// whatever those bytes hold (an established SA if there is one, else one with keys, e.g.
-    /// waiting for IKE_AUTH). Returns the SA's local and remote addresses and the message.
+    /// `response`, a response) of `exchange` with message ID `id` under the keys of this
+    /// endpoint's IKE SA for `gateway`, whatever those bytes hold: a response on the SA that
+    /// answered request `id` last, else an established SA if there is one, else one with keys
+    /// (e.g. waiting for IKE_AUTH). Returns the SA's local and remote addresses and the message.
     /// For [`Pair::seal_request`](crate::testing::Pair::seal_request).
     #[cfg(feature = "testing")]
     pub(crate) fn seal_request(
@@ -522,7 +523,7 @@ impl Endpoint {
             .sas
             .values()
             .filter(|sa| sa.gateway() == gateway && sa.has_keys())
-            .max_by_key(|sa| sa.is_usable())?;
+            .max_by_key(|sa| (response && sa.last_answered_is(id), sa.is_usable()))?;
         sa.seal((exchange, id, response), first, inner, self.rng())
     }
 

@@ -388,6 +388,12 @@ impl IkeSa {
     }
 
     #[cfg(feature = "testing")]
+    /// True when its last answer to the peer was to request `id`.
+    pub(super) fn last_answered_is(&self, id: u32) -> bool {
+        self.queue.last_answered() == Some(id)
+    }
+
+    #[cfg(feature = "testing")]
     /// True when it has keys.
     pub(super) fn has_keys(&self) -> bool {
         self.phase.keys().is_some()
