@@ -348,7 +348,12 @@ pub enum Event {
         /// Child SA of the same proxy ID replaced it, zero otherwise.
         linger: Duration,
     },
-    /// IKE SA negotiation (IKE_SA_INIT or IKE_AUTH) failed.
+    /// IKE SA negotiation (IKE_SA_INIT or IKE_AUTH) failed. As initiator, a refusal in the
+    /// IKE_SA_INIT response (NO_PROPOSAL_CHOSEN, a COOKIE or INVALID_KE_PAYLOAD past their
+    /// rounds) is unauthenticated and could be forged: it is reported only when the request's
+    /// retransmissions end without a usable answer (RFC 7296 section 2.21.1). A negotiation
+    /// that does not complete within its deadline (both retransmission schedules; 30 s for a
+    /// responder's half-open SA) is reported with [`Reason::Timeout`].
     Phase1Failed {
         /// The `ike-gateway` (empty when no gateway matched).
         gateway: String,
