@@ -241,7 +241,7 @@ impl<T> RequestQueue<T> {
     /// The message ID of the peer's request we answered last.
     #[cfg(feature = "testing")]
     pub(crate) fn last_answered(&self) -> Option<u32> {
-        self.cached.as_ref().map(|(id, _)| *id)
+        self.cached.as_ref().map(|(id, _, _)| *id)
     }
 
     /// The retransmission deadline, if a request is outstanding.

@@ -67,16 +67,13 @@ impl Endpoint {
             .ok_or_else(|| cannot("its peer is dynamic (no address to send to)"))?;
         let group = ike_sa_init::first_group(g, &self.provider)
             .ok_or_else(|| cannot("no IKE proposal the crypto provider runs"))?;
-        let existing = self
-            .index
-            .usable(&g.name)
-            .or_else(|| {
-                // A negotiation rides on only while it can still finish: a stuck one is left to
-                // its deadline and a fresh IKE SA is started beside it.
-                self.index
-                    .negotiating_of(&g.name)
-                    .find(|k| self.sas.get(k).is_some_and(|s| s.can_carry(now)))
-            });
+        let existing = self.index.usable(&g.name).or_else(|| {
+            // A negotiation rides on only while it can still finish: a stuck one is left to
+            // its deadline and a fresh IKE SA is started beside it.
+            self.index
+                .negotiating_of(&g.name)
+                .find(|k| self.sas.get(k).is_some_and(|s| s.can_carry(now)))
+        });
         let key = match existing {
             Some(key) => {
                 if let Some(sa) = self.sas.get_mut(&key).filter(|s| s.is_half_open()) {

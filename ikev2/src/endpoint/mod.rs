@@ -350,11 +350,22 @@ impl Endpoint {
         // proves the initiator receives at its address.
         let loaded = self.index.half_open >= self.cfg.cookie_threshold;
         let required = find_gateway(&self.cfg, local, remote).is_some_and(|g| g.require_cookie);
-        let checked = loaded || required || carries_cookie(data);
+        let mut checked = loaded || required || carries_cookie(data);
         let Some(mut outcome) = self.respond_init(spis, now, (local, remote), data, spi_r, checked)
         else {
             return;
         };
+        if checked && !loaded && !required && !matches!(outcome.0, InitOutcome::Created(..)) {
+            // A cookie we do not accept, when none is needed: the request is processed as if
+            // it carried none (RFC 7296 section 2.6), so that a cookie an attacker made the
+            // initiator send does not keep it out.
+            self.out.truncate(outcome.2);
+            checked = false;
+            let Some(o) = self.respond_init(spis, now, (local, remote), data, spi_r, false) else {
+                return;
+            };
+            outcome = o;
+        }
         if !checked && outcome.1 > data.len() {
             // Never send more to an unproven address than it sent us: ask for a cookie
             // instead (a few dozen bytes), which the initiator returns from its real address.

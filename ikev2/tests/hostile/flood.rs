@@ -115,5 +115,17 @@ fn handle_timeout_visits_only_what_is_due() {
     f.responder.handle_timeout(Instant::from_secs(100));
     assert_eq!(visits(&f) - v0, 4_000);
     assert_eq!(f.report().ike_sas, 0, "every half-open SA expired");
+    // Left: the cookie secret made for the flood, retired after its period and then forgotten.
+    let retire = f
+        .responder
+        .poll_timeout()
+        .expect("the cookie secret's retirement");
+    assert!(retire > Instant::from_secs(100));
+    f.responder.handle_timeout(Instant::from_secs(10_000));
+    assert_eq!(
+        visits(&f) - v0,
+        4_000,
+        "no SA visited for the cookie secret"
+    );
     assert_eq!(f.responder.poll_timeout(), None);
 }
