@@ -196,6 +196,44 @@ typedef enum {
   IPSEC_DROP_BAD_UDP_ENCAP = 10,
 } ipsec_drop_reason;
 
+// What became of one object of the configuration, reported by `ipsec_gateway_reconfigure`.
+typedef enum {
+  // A static route gone, changed or through a changed tunnel interface: remove the kernel
+  // route the embedder installed for it (before removing interfaces).
+  IPSEC_RELOAD_ROUTE_REMOVED = 0,
+  // A tunnel interface gone: remove its device.
+  IPSEC_RELOAD_INTERFACE_REMOVED = 1,
+  // A tunnel interface whose address, MTU, zone or virtual router changed: create its
+  // device again.
+  IPSEC_RELOAD_INTERFACE_CHANGED = 2,
+  // A new tunnel interface: create its device.
+  IPSEC_RELOAD_INTERFACE_ADDED = 3,
+  // A static route new, changed or through a changed tunnel interface: install it (after
+  // creating interfaces).
+  IPSEC_RELOAD_ROUTE_ADDED = 4,
+  // An IKE gateway whose settings did not change: its SAs are untouched.
+  IPSEC_RELOAD_GATEWAY_KEPT = 5,
+  // An IKE gateway whose settings changed: its IKE SA was deleted.
+  IPSEC_RELOAD_GATEWAY_CHANGED = 6,
+  // A new IKE gateway.
+  IPSEC_RELOAD_GATEWAY_ADDED = 7,
+  // An IKE gateway gone: its IKE SA was deleted.
+  IPSEC_RELOAD_GATEWAY_REMOVED = 8,
+  // An IPsec tunnel whose settings did not change: its Child SAs are untouched.
+  IPSEC_RELOAD_TUNNEL_KEPT = 9,
+  // An IPsec tunnel whose settings changed: its Child SAs were deleted, to be negotiated
+  // again.
+  IPSEC_RELOAD_TUNNEL_CHANGED = 10,
+  // A new IPsec tunnel.
+  IPSEC_RELOAD_TUNNEL_ADDED = 11,
+  // An IPsec tunnel gone: its Child SAs were deleted.
+  IPSEC_RELOAD_TUNNEL_REMOVED = 12,
+  // An added or changed IPsec tunnel whose negotiation was started.
+  IPSEC_RELOAD_TUNNEL_INITIATED = 13,
+  // A tunnel interface whose settings did not change.
+  IPSEC_RELOAD_INTERFACE_KEPT = 14,
+} ipsec_reload_item;
+
 // Severity of a log line (`ipsec_set_log_callback`), most severe first.
 typedef enum {
   // Something failed.
@@ -412,6 +450,12 @@ typedef struct {
   // Drops, indexed by `ipsec_drop_reason` (index 0, `IPSEC_DROP_NONE`, stays 0).
   uint64_t drops[16];
 } ipsec_counters;
+
+// The function `ipsec_gateway_reconfigure` calls once per object: `user` as given, what
+// became of it, and its name (NUL-terminated, valid only during the call). It is called after
+// the gateway's lock is released, so it may call into the gateway (to look up the new
+// interface ids with `ipsec_gateway_interface`, say).
+typedef void (*ipsec_reload_fn)(void *user, ipsec_reload_item item, const char *name);
 
 // The C log function: `user` as given, the level, the emitting module (`ikev2::endpoint`) and
 // the line, both NUL-terminated and valid only during the call.
@@ -877,6 +921,34 @@ ipsec_status ipsec_gateway_counters(ipsec_gateway *gw, ipsec_counters *out);
 // The counter name of drop reason `reason` (an `ipsec_drop_reason`: `flow_policy_deny`), a
 // static NUL-terminated string; `"none"` for `IPSEC_DROP_NONE` or an unknown value.
 const char *ipsec_drop_reason_name(uint32_t reason);
+
+// Runs a new PAN-OS-shaped TOML configuration from now on, as a PAN-OS commit does: IKE
+// gateways and IPsec tunnels whose settings did not change keep their SAs (no packet lost),
+// changed and removed ones are torn down (Deletes sent) and added ones come up; routes, zones,
+// security rules, no-NAT rules and tunnel monitors of the new configuration apply at once.
+//
+// `toml` points to `len` bytes of UTF-8. `each` (may be NULL) is called once per object of the
+// old and new configurations with what became of it (`ipsec_reload_item`), routes and tunnel
+// interfaces first, in the order to act on them; `*policy_changed` (may be NULL) is set to 1
+// when zones, security rules or NAT rules changed (sessions were cleared), else 0. Interface
+// ids are numbered afresh: look them up again with `ipsec_gateway_interface`. Then poll the
+// outputs, as after any command.
+//
+// A configuration that does not load or cannot run is refused with `IPSEC_ERR_INVALID`,
+// `ipsec_last_error` listing every problem, one per line; the gateway goes on with the old
+// configuration, unchanged, and `each` is not called.
+//
+// # Safety
+//
+// `gw` must be a live handle; `toml` must point to `len` readable bytes; `each`, if not NULL,
+// must be safe to call with `user`; `policy_changed` NULL or writable.
+ipsec_status ipsec_gateway_reconfigure(ipsec_gateway *gw,
+                                       uint64_t now_us,
+                                       const char *toml,
+                                       size_t len,
+                                       ipsec_reload_fn each,
+                                       void *user,
+                                       uint8_t *policy_changed);
 
 // Sends the library's log lines at `max_level` (an `ipsec_log_level`; larger values mean
 // `IPSEC_LOG_TRACE`) and more severe to `f` (with `user`), for the

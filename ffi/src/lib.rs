@@ -44,9 +44,9 @@ pub use gateway::{
     ipsec_gateway_handle_datagram, ipsec_gateway_handle_esp, ipsec_gateway_handle_inner,
     ipsec_gateway_handle_local, ipsec_gateway_handle_timeout, ipsec_gateway_interface,
     ipsec_gateway_new, ipsec_gateway_options, ipsec_gateway_poll_event, ipsec_gateway_poll_timeout,
-    ipsec_gateway_poll_transmit, ipsec_gateway_rekey_child_sa, ipsec_gateway_rekey_ike,
-    ipsec_gateway_set_interface_address, ipsec_gateway_set_wall_clock, ipsec_gateway_transmit,
-    IPSEC_HEADROOM, IPSEC_TAILROOM,
+    ipsec_gateway_poll_transmit, ipsec_gateway_reconfigure, ipsec_gateway_rekey_child_sa,
+    ipsec_gateway_rekey_ike, ipsec_gateway_set_interface_address, ipsec_gateway_set_wall_clock,
+    ipsec_gateway_transmit, ipsec_reload_fn, ipsec_reload_item, IPSEC_HEADROOM, IPSEC_TAILROOM,
 };
 pub use log::{ipsec_log_fn, ipsec_log_level, ipsec_set_log_callback};
 pub use status::ipsec_status;

@@ -99,6 +99,8 @@ fn check_output(o: &Output) {
         "esp branch -> hq: ",
         "hq: dropped: flow_fwd_l3_noroute",
         "branch: rekeyed SPI ",
+        "hq: commit: vpn-branch unchanged",
+        "hq: committed, SPI ",
         "gateway example: OK",
     ] {
         assert!(

@@ -292,3 +292,197 @@ fn the_log_callback_receives_lines_and_installs_once() {
     shuttle(&branch, &hq, 1_010_000);
     assert!(LINES.load(Ordering::Relaxed) > 0, "a negotiation logs");
 }
+
+/// What `ipsec_gateway_reconfigure` reported, and whether the gateway answered a call made from
+/// inside the callback.
+struct Reloaded {
+    gw: *mut ipsec_gateway,
+    items: Vec<(ipsec_reload_item, String)>,
+    lookups_ok: usize,
+}
+
+unsafe extern "C" fn record(user: *mut c_void, item: ipsec_reload_item, name: *const c_char) {
+    // SAFETY: `user` is the `Reloaded` the test passed; `name` is NUL-terminated for the call.
+    let (r, name) = unsafe { (&mut *user.cast::<Reloaded>(), CStr::from_ptr(name)) };
+    let name = name.to_str().unwrap().to_owned();
+    if matches!(
+        item,
+        ipsec_reload_item::IPSEC_RELOAD_INTERFACE_ADDED
+            | ipsec_reload_item::IPSEC_RELOAD_INTERFACE_CHANGED
+    ) {
+        // The embedder looks up the interface's new id for its new device: the gateway's lock
+        // is free during the callback.
+        let c = std::ffi::CString::new(name.as_str()).unwrap();
+        let mut id = u16::MAX;
+        // SAFETY: live handle, NUL-terminated name, writable `id`.
+        if unsafe { ipsec_gateway_interface(r.gw, c.as_ptr(), &mut id) } == ipsec_status::IPSEC_OK {
+            r.lookups_ok += 1;
+        }
+    }
+    r.items.push((item, name));
+}
+
+/// The kinds of the events `gw` has, drained.
+fn event_kinds(gw: &Gw) -> Vec<ipsec_event_kind> {
+    let mut kinds = Vec::new();
+    loop {
+        let mut e = std::mem::MaybeUninit::<ipsec_event>::uninit();
+        // SAFETY: live handle, writable event.
+        match unsafe { ipsec_gateway_poll_event(gw.0, e.as_mut_ptr()) } {
+            ipsec_status::IPSEC_NONE => return kinds,
+            // SAFETY: written by the call.
+            ipsec_status::IPSEC_OK => kinds.push(unsafe { e.assume_init() }.kind),
+            st => panic!("{st:?}: {}", last_error()),
+        }
+    }
+}
+
+fn reconfigure(gw: &Gw, toml: &str, now: u64) -> (ipsec_status, Reloaded, u8) {
+    let mut r = Reloaded {
+        gw: gw.0,
+        items: Vec::new(),
+        lookups_ok: 0,
+    };
+    let mut policy = 9u8;
+    // SAFETY: live handle, `toml` readable for its length, `record` callable with `r`, which
+    // outlives the call; `policy` writable.
+    let st = unsafe {
+        ipsec_gateway_reconfigure(
+            gw.0,
+            now,
+            toml.as_ptr().cast(),
+            toml.len(),
+            Some(record),
+            (&mut r as *mut Reloaded).cast(),
+            &mut policy,
+        )
+    };
+    (st, r, policy)
+}
+
+#[test]
+fn reconfigure_reports_what_changed_in_the_order_to_act_on_it() {
+    use ipsec_reload_item::*;
+    use ipsec_status::*;
+    let hq = up(HQ);
+    let branch = up(BRANCH);
+    // SAFETY: live handle.
+    assert_eq!(
+        unsafe { ipsec_gateway_connect_all(hq.0, 1_000_000, null_mut()) },
+        IPSEC_OK
+    );
+    for i in 0..6 {
+        shuttle(&hq, &branch, 1_000_000 + i * 10_000);
+        shuttle(&branch, &hq, 1_005_000 + i * 10_000);
+    }
+    let ups = |k: &[ipsec_event_kind]| {
+        k.iter()
+            .filter(|k| **k == ipsec_event_kind::IPSEC_EVENT_CHILD_SA_UP)
+            .count()
+    };
+    assert_eq!(ups(&event_kinds(&hq)), 2, "both proxy IDs up");
+
+    // The same configuration: everything kept, no rules changed, nothing sent to the peer.
+    let (st, r, policy) = reconfigure(&hq, HQ, 2_000_000);
+    assert_eq!(st, IPSEC_OK, "{}", last_error());
+    assert_eq!(policy, 0);
+    let kept = vec![
+        (IPSEC_RELOAD_INTERFACE_KEPT, "tunnel.1".to_owned()),
+        (IPSEC_RELOAD_GATEWAY_KEPT, "gw-branch".to_owned()),
+        (IPSEC_RELOAD_TUNNEL_KEPT, "vpn-branch".to_owned()),
+    ];
+    assert_eq!(r.items, kept);
+    assert_eq!(
+        shuttle(&hq, &branch, 2_000_000),
+        0,
+        "no Delete for a kept tunnel"
+    );
+
+    // A new MTU on tunnel.1: its route comes out before the device is made again, and goes
+    // back in after; the gateway and tunnel stay.
+    let mtu = HQ.replace("mtu = 1400", "mtu = 1380");
+    let (st, r, policy) = reconfigure(&hq, &mtu, 3_000_000);
+    assert_eq!(st, IPSEC_OK, "{}", last_error());
+    assert_eq!(policy, 0);
+    let order: Vec<_> = r.items.iter().map(|(i, n)| (*i, n.as_str())).collect();
+    assert_eq!(
+        order[..3],
+        [
+            (IPSEC_RELOAD_ROUTE_REMOVED, "to-branch-lan"),
+            (IPSEC_RELOAD_INTERFACE_CHANGED, "tunnel.1"),
+            (IPSEC_RELOAD_ROUTE_ADDED, "to-branch-lan"),
+        ]
+    );
+    assert_eq!(r.lookups_ok, 1, "the callback may call into the gateway");
+    let kinds = event_kinds(&hq);
+    assert!(
+        !kinds.contains(&ipsec_event_kind::IPSEC_EVENT_CHILD_SA_DOWN),
+        "the tunnel's Child SAs stay: {kinds:?}"
+    );
+
+    // A rule removed: the policy changed.
+    let rules = HQ.replace("name = \"branch-to-lan\"", "name = \"from-branch\"");
+    let (st, _, policy) = reconfigure(&hq, &rules, 4_000_000);
+    assert_eq!(st, IPSEC_OK, "{}", last_error());
+    assert_eq!(policy, 1);
+
+    // A configuration with two problems is refused whole, each problem on its own line, and
+    // the gateway goes on unchanged.
+    let broken = HQ
+        .replace(
+            "ike-gateway = \"gw-branch\"",
+            "ike-gateway = \"gw-nowhere\"",
+        )
+        .replace(
+            "ipsec-crypto-profile = \"esp-gcm\"\nanti",
+            "ipsec-crypto-profile = \"esp-none\"\nanti",
+        );
+    let (st, r, policy) = reconfigure(&hq, &broken, 5_000_000);
+    assert_eq!(st, IPSEC_ERR_INVALID);
+    assert!(r.items.is_empty(), "{:?}", r.items);
+    assert_eq!(policy, 9, "left alone on error");
+    let err = last_error();
+    assert!(err.lines().count() >= 2, "{err}");
+    assert!(
+        err.contains("gw-nowhere") && err.contains("esp-none"),
+        "{err}"
+    );
+    let (st, r, _) = reconfigure(&hq, &rules, 6_000_000);
+    assert_eq!(st, IPSEC_OK, "{}", last_error());
+    assert!(r
+        .items
+        .contains(&(IPSEC_RELOAD_TUNNEL_KEPT, "vpn-branch".to_owned())));
+
+    // NULL handle and text; no callback and no flag are fine.
+    // SAFETY: NULL pointers are refused before any use; `HQ` is readable for its length.
+    unsafe {
+        assert_eq!(
+            ipsec_gateway_reconfigure(
+                null_mut(),
+                0,
+                HQ.as_ptr().cast(),
+                HQ.len(),
+                None,
+                null_mut(),
+                null_mut()
+            ),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(
+            ipsec_gateway_reconfigure(hq.0, 0, null(), 0, None, null_mut(), null_mut()),
+            IPSEC_ERR_NULL
+        );
+        assert_eq!(
+            ipsec_gateway_reconfigure(
+                hq.0,
+                7_000_000,
+                HQ.as_ptr().cast(),
+                HQ.len(),
+                None,
+                null_mut(),
+                null_mut()
+            ),
+            IPSEC_OK
+        );
+    }
+}

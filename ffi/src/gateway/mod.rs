@@ -10,8 +10,10 @@
 //! lifetimes and removed by the gateway itself; the caller never installs keys.
 
 mod io;
+mod reload;
 
 pub use io::*;
+pub use reload::*;
 
 use crate::event::EventStrings;
 use crate::status::*;
@@ -124,6 +126,27 @@ fn map_error(e: gateway::Error) -> ipsec_status {
     fail(status, e.to_string())
 }
 
+/// The configuration in the `len` bytes at `toml`, or the status (every problem, one per line,
+/// in the last error).
+///
+/// # Safety
+///
+/// `toml` must be NULL or point to `len` readable bytes.
+unsafe fn config_from(toml: *const c_char, len: usize) -> Result<Config, ipsec_status> {
+    if toml.is_null() {
+        return Err(fail(IPSEC_ERR_NULL, "toml is NULL"));
+    }
+    // SAFETY: `toml` is non-NULL and points to `len` readable bytes by the caller's contract.
+    let bytes = unsafe { core::slice::from_raw_parts(toml.cast::<u8>(), len) };
+    let Ok(text) = core::str::from_utf8(bytes) else {
+        return Err(fail(IPSEC_ERR_INVALID, "configuration is not UTF-8"));
+    };
+    Config::from_toml_str(text).map_err(|errs| {
+        let problems: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        fail_lines(IPSEC_ERR_INVALID, &problems)
+    })
+}
+
 /// A NUL-terminated UTF-8 string argument.
 ///
 /// # Safety
@@ -167,11 +190,6 @@ pub unsafe extern "C" fn ipsec_gateway_new(
         return fail(IPSEC_ERR_NULL, "toml is NULL");
     }
     guard(|| {
-        // SAFETY: `toml` is non-NULL and points to `len` readable bytes by the caller's contract.
-        let bytes = unsafe { core::slice::from_raw_parts(toml.cast::<u8>(), len) };
-        let Ok(text) = core::str::from_utf8(bytes) else {
-            return fail(IPSEC_ERR_INVALID, "configuration is not UTF-8");
-        };
         let mut opts = Options::default();
         if !options.is_null() {
             // SAFETY: `options` is non-NULL and valid by the caller's contract.
@@ -181,12 +199,10 @@ pub unsafe extern "C" fn ipsec_gateway_new(
                 opts.session_limit = o.session_limit as usize;
             }
         }
-        let cfg = match Config::from_toml_str(text) {
+        // SAFETY: `toml` is non-NULL and points to `len` readable bytes by the caller's contract.
+        let cfg = match unsafe { config_from(toml, len) } {
             Ok(c) => c,
-            Err(errs) => {
-                let problems: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-                return fail_lines(IPSEC_ERR_INVALID, &problems);
-            }
+            Err(s) => return s,
         };
         match Gateway::with_options(cfg, gateway::default_provider(), opts) {
             Ok(gw) => {
