@@ -191,6 +191,7 @@ mod reload;
 pub mod routing;
 pub mod session;
 pub mod show;
+mod tunnel_monitor;
 
 pub use counters::{Counters, DropReason};
 pub use error::{Error, Warning};
