@@ -20,6 +20,9 @@ use tun_rs::{AsyncDevice, DeviceBuilder, DeviceImpl, GROTable, VIRTIO_NET_HDR_LE
 const SEGMENTS: usize = 64;
 /// Packets written to a device in one batch (and coalesced where they can be).
 const OUT_BATCH: usize = 64;
+/// Room for a packet written to a device after coalescing: `tun-rs` appends to a buffer only
+/// when its capacity holds the result and twice the virtio header's offset.
+const COALESCED: usize = 2 * VIRTIO_NET_HDR_LEN + 65_535;
 /// The largest packet a read returns with offloads on (the virtio header, then up to 64 KiB).
 const MAX_READ: usize = VIRTIO_NET_HDR_LEN + 65_535;
 
@@ -81,7 +84,9 @@ impl Tun {
 
 /// Packets waiting to be written to a device, each after room for the virtio header.
 struct TunOut {
-    /// Reused for every batch: after the first batches, coalescing no longer grows them.
+    /// Reused for every batch. Each has room for a coalesced packet of the largest size
+    /// ([`COALESCED`]): `tun-rs` appends a segment to a packet only within the buffer's
+    /// capacity, and leaves it uncoalesced rather than grow the buffer.
     bufs: Vec<Vec<u8>>,
     len: usize,
     gro: GROTable,
@@ -91,7 +96,7 @@ impl TunOut {
     fn new(mtu: usize) -> TunOut {
         TunOut {
             bufs: (0..OUT_BATCH)
-                .map(|_| Vec::with_capacity(VIRTIO_NET_HDR_LEN + mtu))
+                .map(|_| Vec::with_capacity(COALESCED.max(VIRTIO_NET_HDR_LEN + mtu)))
                 .collect(),
             len: 0,
             gro: GROTable::default(),
