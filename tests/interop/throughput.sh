@@ -13,6 +13,11 @@
 # reverse direction (-R), T seconds each (default 5), receiver-side Mbit/s. Prints a markdown
 # table with the ratio of each row to strongSwan on both ends and to boringtun on both ends,
 # measured in the same run (the machine is shared: absolute figures vary, ratios less).
+#
+# DAEMON_BIN=PATH measures that build of ipsec-gateway instead of building the worktree's;
+# BASE_BIN=PATH adds rows for a second build (an earlier commit, say), so that two builds compare
+# in one run; ONLY=REGEX keeps the rows whose name matches (strongSwan and boringtun on both ends
+# are always measured: they are the baselines).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -25,8 +30,13 @@ WORKDIR="$(mktemp -d /tmp/ipsec-throughput.XXXXXX)"
 [ "$(id -u)" -eq 0 ] || { echo "throughput.sh: must run as root" >&2; exit 2; }
 command -v iperf3 >/dev/null || { echo "throughput.sh: iperf3 missing (tests/interop/setup.sh)" >&2; exit 2; }
 
-(cd "$ROOT" && cargo build --quiet --release -p ipsec-examples --bin ipsec-gateway)
-DAEMON_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/ipsec-gateway"
+BUILD="commit $(git -C "$ROOT" rev-parse --short HEAD)"
+[ -n "${DAEMON_BIN:-}" ] && BUILD="ipsec-gateway $DAEMON_BIN"
+[ -n "${BASE_BIN:-}" ] && BUILD="$BUILD, BASE_BIN $BASE_BIN"
+if [ -z "${DAEMON_BIN:-}" ]; then
+  (cd "$ROOT" && cargo build --quiet --release -p ipsec-examples --bin ipsec-gateway)
+  DAEMON_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/ipsec-gateway"
+fi
 
 exec 9>"${LOCK:-/tmp/ipsec-interop.lock}"
 flock -w 1200 9 || { echo "throughput.sh: gave up waiting for the interop lock" >&2; exit 2; }
@@ -44,6 +54,12 @@ iperf() {
 }
 
 ROWS=()
+# wanted NAME: whether ONLY lets row NAME be measured (the baselines always are).
+wanted() {
+  case "$1" in "strongSwan both ends"* | "boringtun both ends"*) return 0 ;; esac
+  [[ "$1" =~ ${ONLY:-.} ]]
+}
+
 measure() { # measure NAME: the three runs through whatever tunnel is up
   ip netns exec "$SW_NS" iperf3 -s -B "$SW_INNER" -D --pidfile "$DIR/iperf3.pid" 9>&-
   sleep 0.3
@@ -66,6 +82,7 @@ fresh() { # fresh NAME: a new network for the next VPN
 ours_both() { # ours_both NAME [DAEMON ARGS...]
   local name="$1"
   shift
+  wanted "$name" || return 0
   fresh "$name"
   daemon_start b "$SW_NS" "$HERE/configs/daemon-b.toml" "$@"
   daemon_start a "$US_NS" "$HERE/configs/daemon-a.toml" "$@"
@@ -76,13 +93,19 @@ ours_both() { # ours_both NAME [DAEMON ARGS...]
 
 ours_both "ipsec-rs both ends (ESP)"
 ours_both "ipsec-rs both ends (ESP in UDP)" --encapsulate
+if [ -n "${BASE_BIN:-}" ]; then
+  DAEMON_BIN="$BASE_BIN" ours_both "ipsec-rs both ends (ESP), BASE_BIN"
+  DAEMON_BIN="$BASE_BIN" ours_both "ipsec-rs both ends (ESP in UDP), BASE_BIN" --encapsulate
+fi
 
-fresh ours-vs-strongswan
-daemon_charon 10.2.0.0/24 10.1.0.0/24 >&2
-daemon_start a "$US_NS" "$HERE/configs/daemon-a.toml"
-OUR_PIDS+=("$(cat "$DIR/a.daemon.pid")")
-daemon_wait_children a 1 >&2
-measure "ipsec-rs -> strongSwan (ESP in UDP)"
+if wanted "ipsec-rs -> strongSwan (ESP in UDP)"; then
+  fresh ours-vs-strongswan
+  daemon_charon 10.2.0.0/24 10.1.0.0/24 >&2
+  daemon_start a "$US_NS" "$HERE/configs/daemon-a.toml"
+  OUR_PIDS+=("$(cat "$DIR/a.daemon.pid")")
+  daemon_wait_children a 1 >&2
+  measure "ipsec-rs -> strongSwan (ESP in UDP)"
+fi
 
 fresh strongswan-both
 prop=aes256gcm16-prfsha256-curve25519
@@ -119,7 +142,9 @@ wireguard() {
 
 for wgd in "boringtun-cli|boringtun" "gotatun|gotatun"; do
   IFS='|' read -r bin label <<<"$wgd"
-  if command -v "$bin" >/dev/null && command -v wg >/dev/null; then
+  if ! wanted "$label both ends (WireGuard)"; then
+    continue
+  elif command -v "$bin" >/dev/null && command -v wg >/dev/null; then
     wireguard "$label both ends (WireGuard)" "$bin"
   else
     echo "$bin or wg missing: $label row left out" >&2
@@ -140,7 +165,7 @@ IFS='|' read -r _ w1 w4 wr <<<"$bt"
 cell() { echo "$1 ($(ratio "$1" "$2") / $(ratio "$1" "$3"))"; }
 echo
 echo "iperf3, ${T} s per run, receiver Mbit/s (ratio to strongSwan on both ends / to boringtun on"
-echo "both ends), commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) CPUs, load average $LOAD0 before, $(cut -d' ' -f1 /proc/loadavg) after"
+echo "both ends), ${BUILD}, $(nproc) CPUs, load average $LOAD0 before, $(cut -d' ' -f1 /proc/loadavg) after"
 echo
 echo "| VPN | 1 stream | -P 4 | reverse |"
 echo "| --- | ---: | ---: | ---: |"
