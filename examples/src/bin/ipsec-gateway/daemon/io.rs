@@ -3,8 +3,10 @@
 //!
 //! Every reader takes what waits in batches ([`RecvBatch`], [`TunIn`]) and hands each packet to
 //! the gateway in arrival order; what the gateway sends and delivers meanwhile is gathered
-//! ([`GsoBatch`], the TUN devices' queues) and leaves once per batch, in the same order, when the
-//! reader calls [`Daemon::flush`](super::Daemon::flush). A reader yields to the others after
+//! ([`GsoBatch`], the TUN devices' queues and coalescers) and leaves once per batch, in the same
+//! order, when the reader calls [`Daemon::write_batch`](super::Daemon::write_batch) (packets
+//! delivered from the receive buffers, which the next batch reuses) and
+//! [`Daemon::flush`](super::Daemon::flush). A reader yields to the others after
 //! each batch, so a busy direction cannot starve the other one or the timers.
 
 use super::tun::{Tun, TunIn};
@@ -251,10 +253,14 @@ async fn read_udp(daemon: Shared, bound: SocketAddr, sock: Rc<UdpSocket>) {
         read_batches(&sock, &mut batch, &what, |batch| {
             let mut d = daemon.borrow_mut();
             let now = d.now();
-            batch.for_each(|datagram, remote| {
+            batch.for_each_in(|buf, at, remote| {
+                let Some(datagram) = buf.get_mut(at.clone()) else {
+                    return;
+                };
                 let action = d.gw.handle_datagram(now, bound, remote, datagram);
-                d.act(action, datagram);
+                d.act_in(action, buf, at);
             });
+            d.write_batch(batch.buffer());
             d.flush();
         })
         .await;
@@ -269,20 +275,21 @@ async fn read_esp(daemon: Shared, raw: Rc<UdpSocket>, v4: bool) {
         read_batches(&raw, &mut batch, &"raw ESP", |batch| {
             let mut d = daemon.borrow_mut();
             let now = d.now();
-            batch.for_each(|packet, from| {
+            batch.for_each_in(|buf, at, from| {
                 let start = if v4 {
-                    packet
-                        .first()
-                        .map_or(packet.len(), |b| usize::from(b & 0x0f) * 4)
+                    buf.get(at.start)
+                        .map_or(at.len(), |b| usize::from(b & 0x0f) * 4)
                 } else {
                     0
                 };
-                let Some(esp) = packet.get_mut(start..) else {
+                let at = (at.start + start).min(at.end)..at.end;
+                let Some(esp) = buf.get_mut(at.clone()) else {
                     return;
                 };
                 let action = d.gw.handle_esp(now, from.ip(), esp);
-                d.act(action, esp);
+                d.act_in(action, buf, at);
             });
+            d.write_batch(batch.buffer());
             d.flush();
         })
         .await;

@@ -17,6 +17,7 @@
 //!   sees it arrive on the interface that routes toward its source.
 
 mod control;
+mod gro;
 mod io;
 mod netlink;
 mod reload;
@@ -348,6 +349,37 @@ impl Daemon {
                     ),
                 }
             }
+        }
+    }
+
+    /// Carries out what an input from a receive batch produced: the packet was at `at` in the
+    /// batch buffer `buf`, and the action's ranges are relative to it. Packets to deliver stay
+    /// in `buf` until [`write_batch`](Self::write_batch).
+    fn act_in(&mut self, action: Action, buf: &mut [u8], at: core::ops::Range<usize>) {
+        let Action::Deliver(d) = action else {
+            self.act(action, buf.get(at).unwrap_or_default());
+            return;
+        };
+        let tun = self
+            .tuns
+            .iter()
+            .position(|t| t.id == d.interface)
+            .or_else(|| d.inbound_spi.and_then(|s| self.spi_tun.get(&s).copied()));
+        let range = at.start + d.range.start..at.start + d.range.end;
+        match tun {
+            Some(i) if range.end <= at.end => self.tuns[i].write_in(buf, range),
+            _ => tracing::debug!(
+                "no tunnel interface to deliver a packet to {:?}",
+                self.gw.interface_name(d.interface)
+            ),
+        }
+    }
+
+    /// Writes the packets delivered from the receive batch in `buf` (see
+    /// [`act_in`](Self::act_in)).
+    fn write_batch(&mut self, buf: &mut [u8]) {
+        for t in &mut self.tuns {
+            t.write_batch(buf);
         }
     }
 

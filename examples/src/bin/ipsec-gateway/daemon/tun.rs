@@ -5,10 +5,14 @@
 //!
 //! The devices run with the kernel's offloads (`IFF_VNET_HDR`, as wireguard-go does): the kernel
 //! hands over a TCP stream's segments as one large packet, which one read takes and `tun-rs`
-//! cuts into MTU-sized packets ([`TunIn`]), and packets written in one batch are coalesced back
-//! into large ones where they continue a TCP stream ([`TunOut`]), so the host's TCP stack sees
-//! fewer, larger packets. Where the kernel refuses the offloads, one packet per read and write.
+//! cuts into MTU-sized packets ([`TunIn`]); the packets decapsulated from one receive batch are
+//! coalesced back into large ones where they continue a TCP stream and written from where they
+//! were decapsulated ([`Coalescer`], no copy), other packets in batches that `tun-rs` coalesces
+//! ([`TunOut`]), so the host's TCP stack sees fewer, larger packets. Where the kernel refuses
+//! the offloads, one packet per read and write.
 
+use super::gro::Coalescer;
+use core::ops::Range;
 use gateway::{Gateway, InterfaceId, HEADROOM, TAILROOM};
 use ipsec_core::config::TunnelInterface;
 use std::io::ErrorKind;
@@ -44,6 +48,9 @@ pub(crate) struct Tun {
     addresses: Vec<IpAddr>,
     dev: Rc<AsyncDevice>,
     out: TunOut,
+    /// Packets decapsulated from the current receive batch, coalesced (`None`: the device has
+    /// no offloads).
+    gro: Option<Coalescer>,
     /// The task reading the device.
     pub(crate) reader: Option<tokio::task::JoinHandle<()>>,
 }
@@ -65,6 +72,34 @@ impl Tun {
             self.flush();
         }
         self.out.push(packet);
+    }
+
+    /// Takes `buf[at]`, a packet decapsulated in place in a receive batch's buffer `buf`, to be
+    /// written without a copy by [`write_batch`](Self::write_batch) with the same buffer;
+    /// queues a copy when the device has no offloads.
+    pub(crate) fn write_in(&mut self, buf: &mut [u8], at: Range<usize>) {
+        let Some(gro) = &mut self.gro else {
+            if let Some(p) = buf.get(at) {
+                self.write(p);
+            }
+            return;
+        };
+        if gro.is_full() {
+            let dev: &DeviceImpl = &self.dev;
+            gro.write(dev, buf, &self.ifname);
+        }
+        if let Some(p) = buf.get(at.clone()) {
+            gro.push(at, p);
+        }
+    }
+
+    /// Writes what [`write_in`](Self::write_in) took from the batch buffer `buf`; called once
+    /// per batch, before the buffer is reused.
+    pub(crate) fn write_batch(&mut self, buf: &mut [u8]) {
+        if let Some(gro) = self.gro.as_mut().filter(|g| !g.is_empty()) {
+            let dev: &DeviceImpl = &self.dev;
+            gro.write(dev, buf, &self.ifname);
+        }
     }
 
     /// Writes the queued packets, coalesced where offloads allow; a full queue drops them, as
@@ -246,6 +281,7 @@ pub(crate) fn create(
         id,
         mtu: usize::from(mtu),
         addresses,
+        gro: dev.tcp_gso().then(Coalescer::new),
         dev: Rc::new(dev),
         out: TunOut::new(usize::from(mtu)),
         reader: None,

@@ -21,6 +21,7 @@ use nix::sys::socket::{
 };
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
 
 /// Buffers filled by one `recvmmsg`.
@@ -134,17 +135,37 @@ impl RecvBatch {
 
     /// Calls `f` with every datagram of the last [`recv`](Self::recv), in arrival order: the
     /// datagram (mutable: decapsulation happens in place) and its sender.
+    #[cfg(test)]
     pub(crate) fn for_each(&mut self, mut f: impl FnMut(&mut [u8], SocketAddr)) {
+        self.for_each_in(|buf, at, from| {
+            if let Some(d) = buf.get_mut(at) {
+                f(d, from);
+            }
+        });
+    }
+
+    /// Calls `f` with every datagram of the last [`recv`](Self::recv), in arrival order: the
+    /// whole batch buffer (see [`buffer`](Self::buffer)), where the datagram lies in it, and its
+    /// sender.
+    pub(crate) fn for_each_in(&mut self, mut f: impl FnMut(&mut [u8], Range<usize>, SocketAddr)) {
         for (i, r) in self.received.iter().take(self.count).enumerate() {
             let Some(from) = r.from else { continue };
             let base = i * MAX_RECV;
-            let Some(run) = self.bufs.get_mut(base..base + r.len.min(MAX_RECV)) else {
-                continue;
-            };
-            for datagram in run.chunks_mut(r.stride.max(1)) {
-                f(datagram, from);
+            let end = base + r.len.min(MAX_RECV);
+            let stride = r.stride.max(1);
+            let mut start = base;
+            while start < end {
+                let stop = (start + stride).min(end);
+                f(&mut self.bufs, start..stop, from);
+                start = stop;
             }
         }
+    }
+
+    /// The batch buffer: the datagrams of the last [`recv`](Self::recv) (as decapsulation left
+    /// them) until the next one.
+    pub(crate) fn buffer(&mut self) -> &mut [u8] {
+        &mut self.bufs
     }
 }
 
