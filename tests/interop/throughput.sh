@@ -15,8 +15,8 @@
 # measured in the same run (the machine is shared: absolute figures vary, ratios less).
 #
 # DAEMON_BIN=PATH measures that build of ipsec-gateway instead of building the worktree's;
-# BASE_BIN=PATH adds rows for a second build (an earlier commit, say), so that two builds compare
-# in one run; ONLY=REGEX keeps the rows whose name matches (strongSwan and boringtun on both ends
+# BASE_BIN=PATH[:PATH...] adds rows for other builds (earlier commits, say), so that builds
+# compare in one run; ONLY=REGEX keeps the rows whose name matches (strongSwan and boringtun on both ends
 # are always measured: they are the baselines).
 set -euo pipefail
 
@@ -93,10 +93,11 @@ ours_both() { # ours_both NAME [DAEMON ARGS...]
 
 ours_both "ipsec-rs both ends (ESP)"
 ours_both "ipsec-rs both ends (ESP in UDP)" --encapsulate
-if [ -n "${BASE_BIN:-}" ]; then
-  DAEMON_BIN="$BASE_BIN" ours_both "ipsec-rs both ends (ESP), BASE_BIN"
-  DAEMON_BIN="$BASE_BIN" ours_both "ipsec-rs both ends (ESP in UDP), BASE_BIN" --encapsulate
-fi
+IFS=: read -ra bases <<<"${BASE_BIN:-}"
+for base in "${bases[@]}"; do
+  DAEMON_BIN="$base" ours_both "ipsec-rs both ends (ESP), $(basename "$base")"
+  DAEMON_BIN="$base" ours_both "ipsec-rs both ends (ESP in UDP), $(basename "$base")" --encapsulate
+done
 
 if wanted "ipsec-rs -> strongSwan (ESP in UDP)"; then
   fresh ours-vs-strongswan
