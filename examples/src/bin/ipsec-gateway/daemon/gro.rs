@@ -320,23 +320,23 @@ fn tcp_v6(p: &[u8]) -> Option<bool> {
 }
 
 /// The one's complement sum of `data` (big-endian 16-bit words, an odd byte padded) onto
-/// `initial`, not folded.
+/// `initial`, not folded. The sum is taken over native 32-bit words, which the compiler
+/// vectorizes, and swapped at the end: a one's complement sum commutes with swapping the bytes
+/// of every word (RFC 1071 section 2).
 fn sum(data: &[u8], initial: u32) -> u64 {
-    let mut acc = u64::from(initial);
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // Four 16-bit words at once: add the 32-bit halves, carries kept in the upper bits.
-        acc += (w >> 32) + (w & 0xffff_ffff);
+    let mut acc = 0u64;
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        acc += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
     }
-    let mut rest = chunks.remainder().chunks_exact(2);
-    for c in &mut rest {
-        acc += u64::from(u16::from_be_bytes([c[0], c[1]]));
+    let mut rest = words.remainder().chunks_exact(2);
+    for w in &mut rest {
+        acc += u64::from(u16::from_ne_bytes([w[0], w[1]]));
     }
     if let [b] = rest.remainder() {
-        acc += u64::from(*b) << 8;
+        acc += u64::from(u16::from_ne_bytes([*b, 0]));
     }
-    acc
+    u64::from(initial) + u64::from(u16::from_be(fold(acc)))
 }
 
 /// `sum` folded to 16 bits.
@@ -520,6 +520,21 @@ mod tests {
         }
         let sizes: Vec<usize> = written(&c, &mut buf).iter().map(|(_, p)| p.len()).collect();
         assert_eq!(sizes, vec![52 + 900, 152]);
+    }
+
+    #[test]
+    fn the_sum_is_that_of_big_endian_words() {
+        let data: Vec<u8> = (0..1500u32)
+            .map(|i| u8::try_from((i * 7919 + 13) % 251).unwrap())
+            .collect();
+        for len in [0, 1, 2, 3, 5, 8, 9, 20, 63, 1400, 1499, 1500] {
+            let d = &data[..len];
+            let mut naive = 0x1234u64;
+            for w in d.chunks(2) {
+                naive += u64::from(w[0]) << 8 | u64::from(*w.get(1).unwrap_or(&0));
+            }
+            assert_eq!(fold(sum(d, 0x1234)), fold(naive), "length {len}");
+        }
     }
 
     #[test]
