@@ -387,6 +387,32 @@ mod tests {
         p
     }
 
+    /// An IPv6 TCP segment (no options) with a valid checksum.
+    fn segment6(seq: u32, payload: &[u8], flags: u8) -> Vec<u8> {
+        let total = 40 + 20 + payload.len();
+        let mut p = vec![0u8; total];
+        p[0] = 0x60;
+        p[4..6].copy_from_slice(&u16::try_from(total - 40).unwrap().to_be_bytes());
+        p[6] = TCP;
+        p[7] = 64;
+        p[8..24].copy_from_slice(&[0xfd, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        p[24..40].copy_from_slice(&[0xfd, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let t = &mut p[40..];
+        t[0..2].copy_from_slice(&5201u16.to_be_bytes());
+        t[2..4].copy_from_slice(&40000u16.to_be_bytes());
+        t[4..8].copy_from_slice(&seq.to_be_bytes());
+        t[12] = 5 << 4;
+        t[13] = flags;
+        t[20..].copy_from_slice(payload);
+        let pseudo = sum(
+            &p[8..40],
+            u32::from(TCP) + u32::try_from(total - 40).unwrap(),
+        );
+        let check = !fold(sum(&p[40..], 0) + pseudo);
+        p[56..58].copy_from_slice(&check.to_be_bytes());
+        p
+    }
+
     /// The batch buffer holding `packets` one after the other, and their places.
     fn batch(packets: &[Vec<u8>]) -> (Vec<u8>, Vec<Range<usize>>) {
         let mut buf = Vec::new();
@@ -520,6 +546,30 @@ mod tests {
         }
         let sizes: Vec<usize> = written(&c, &mut buf).iter().map(|(_, p)| p.len()).collect();
         assert_eq!(sizes, vec![52 + 900, 152]);
+    }
+
+    #[test]
+    fn ipv6_segments_coalesce_with_their_payload_length() {
+        let pkts = vec![
+            segment6(7, &[1; 1200], ACK),
+            segment6(1207, &[2; 1200], ACK),
+            segment6(2407, &[3; 10], ACK | PSH),
+        ];
+        assert!(Segment::parse(&pkts[0]).is_some_and(|s| checksum_valid(&pkts[0], &s)));
+        let (mut buf, at) = batch(&pkts);
+        let mut c = Coalescer::new();
+        for (r, p) in at.iter().zip(&pkts) {
+            c.push(r.clone(), p);
+        }
+        let out = written(&c, &mut buf);
+        assert_eq!(out.len(), 1);
+        let (vnet, p) = &out[0];
+        assert_eq!(vnet[1], VIRTIO_NET_HDR_GSO_TCPV6);
+        assert_eq!(u16::from_ne_bytes([vnet[4], vnet[5]]), 1200);
+        assert_eq!(u16::from_ne_bytes([vnet[6], vnet[7]]), 40);
+        assert_eq!(p.len(), 60 + 2410);
+        assert_eq!(usize::from(u16::from_be_bytes([p[4], p[5]])), p.len() - 40);
+        assert_eq!(p[53], ACK | PSH);
     }
 
     #[test]
