@@ -74,6 +74,7 @@
 //! assert_eq!(rx.packet.next_header, 4);
 //! ```
 
+mod deadlines;
 pub mod encap;
 mod error;
 mod inbound;
@@ -85,6 +86,7 @@ mod sa;
 mod table;
 pub mod wire;
 
+pub use deadlines::SaMut;
 pub use error::{DropCounters, DropReason, EspError};
 pub use inbound::{Decapsulated, InboundSa};
 pub use ipsec_core::spi::{SpiAllocator, SpiError};

@@ -1,9 +1,9 @@
 //! SA tables: inbound lookup by SPI in O(1), outbound lookup by tunnel and traffic selector.
 //!
 //! The table is the gateway's inbound SPI allocator ([`SpiAllocator`]): the SPIs it hands out
-//! carry their slot in the low 16 bits (the high 16 bits are random and never zero, so the SPI
-//! is never in the reserved range 0-255 of RFC 4303 section 2.1), and a lookup is one index and
-//! one comparison. SPIs chosen elsewhere still work through a hash map, and the allocator never
+//! carry their slot in the low 17 bits (room for [`MAX_INBOUND`], 131,072 SAs; the high 15 bits
+//! are random and never zero, so the SPI is never in the reserved range 0-255 of RFC 4303
+//! section 2.1), and a lookup is one index and one comparison. SPIs chosen elsewhere still work through a hash map, and the allocator never
 //! hands out one of them.
 //!
 //! Outbound, each tunnel keeps its Child SAs (one per proxy ID, plus the new one during a rekey);
@@ -28,7 +28,14 @@
 //! Counters: every SA has its own ([`SaCounters`]); the table adds the drops that happen before
 //! an SA is known (unknown SPI, malformed) and sums everything for [`SaTable::drop_counters`],
 //! in the spirit of PAN-OS's `show counter global`.
+//!
+//! Timers and events cost the same with ten SAs or fifty thousand: every SA's next deadline is
+//! filed in one ordered index ([`SaTable::poll_timeout`] is its first entry, and
+//! [`SaTable::handle_timeout`] visits the SAs that are due), and an SA that raised a lifetime
+//! event is queued for [`SaTable::poll_event`]. No call walks all the SAs, except the ones that
+//! report on all of them ([`SaTable::drop_counters`]).
 
+use crate::deadlines::{earliest, Deadlines, SaMut, TimerKey};
 use crate::error::{DropCounters, DropReason, EspError};
 use crate::inbound::{Decapsulated, InboundSa};
 use crate::lifetime::SaEvent;
@@ -40,10 +47,10 @@ use ipsec_core::child_sa::ChildSa;
 use ipsec_core::crypto::CryptoProvider;
 use ipsec_core::spi::{SpiAllocator, SpiError};
 use ipsec_core::time::Instant;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
-const SLOT_BITS: u32 = 16;
+const SLOT_BITS: u32 = 17;
 const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
 /// The most inbound SAs a table holds.
 pub const MAX_INBOUND: usize = 1 << SLOT_BITS;
@@ -114,6 +121,22 @@ struct InEntry {
     outbound: Option<u32>,
     /// Retired: removed at this instant (it only receives until then).
     remove_at: Option<Instant>,
+    filed: Filed,
+}
+
+impl InEntry {
+    fn deadline(&self) -> Option<Instant> {
+        earliest(self.sa.poll_timeout(), self.remove_at)
+    }
+}
+
+/// What an SA is filed under in the table's timers.
+#[derive(Debug, Default)]
+struct Filed {
+    /// Its entry in the deadline index.
+    deadline: Option<Instant>,
+    /// In the queue of SAs with an event to poll.
+    queued: bool,
 }
 
 struct OutEntry {
@@ -125,6 +148,7 @@ struct OutEntry {
     /// Packets are sent on it (false until [`SaTable::activate_outbound`] for an SA installed
     /// with [`SaTable::install_inbound`]).
     sending: bool,
+    filed: Filed,
 }
 
 /// The SAs of one gateway.
@@ -138,14 +162,18 @@ pub struct SaTable {
     /// Per tunnel, indexes into `outbound`, oldest first.
     by_tunnel: Vec<Vec<u32>>,
     drops: DropCounters,
-    event_cursor: usize,
-    /// Set when an SA may hold an unpolled lifetime event, so that [`SaTable::poll_event`]
-    /// costs nothing between events.
-    events_pending: bool,
+    /// Installed inbound SAs.
+    inbound_used: usize,
+    /// Every SA's next deadline.
+    deadlines: Deadlines,
+    /// The SAs that may hold a lifetime event not yet polled, in the order they raised it.
+    events: VecDeque<TimerKey>,
+    /// Scratch for [`SaTable::handle_timeout`].
+    due: Vec<TimerKey>,
 }
 
 /// Tries at drawing the random half of an SPI before giving up on a slot: a collision needs a
-/// foreign SPI with the same low 16 bits and the same random high ones.
+/// foreign SPI with the same slot bits and the same random high ones.
 const SPI_TRIES: usize = 16;
 
 impl core::fmt::Debug for SaTable {
@@ -170,8 +198,10 @@ impl SaTable {
             tunnels: Vec::new(),
             by_tunnel: Vec::new(),
             drops: DropCounters::default(),
-            event_cursor: 0,
-            events_pending: false,
+            inbound_used: 0,
+            deadlines: Deadlines::default(),
+            events: VecDeque::new(),
+            due: Vec::new(),
         }
     }
 
@@ -225,15 +255,25 @@ impl SaTable {
             .is_some_and(|e| e.sending)
     }
 
-    /// The inbound SA with SPI `spi`, mutably (to set a failover replay state).
-    pub fn inbound_mut(&mut self, spi: u32) -> Option<&mut InboundSa> {
+    /// The inbound SA with SPI `spi`, mutably (to set a failover replay state). Whatever the
+    /// caller does with it, its timers and events are filed again when the guard is dropped.
+    pub fn inbound_mut(&mut self, spi: u32) -> Option<SaMut<'_, InboundSa>> {
         let slot = self.lookup(spi)?;
-        // Whatever the caller does with it may raise a lifetime event.
-        self.events_pending = true;
-        match self.slots.get_mut(slot as usize) {
-            Some(Slot::Used(e)) => Some(&mut e.sa),
-            _ => None,
-        }
+        let Some(Slot::Used(e)) = self.slots.get_mut(slot as usize) else {
+            return None;
+        };
+        let key = TimerKey::Inbound(slot);
+        // It may raise a lifetime event: the SA is polled for one (and found without if not).
+        queue(&mut self.events, key, &mut e.filed, true);
+        let e = &mut **e;
+        Some(SaMut::new(
+            &mut e.sa,
+            InboundSa::poll_timeout,
+            e.remove_at,
+            key,
+            &mut e.filed.deadline,
+            &mut self.deadlines,
+        ))
     }
 
     /// The outbound SA of `child`.
@@ -245,22 +285,29 @@ impl SaTable {
             .map(|e| &e.sa)
     }
 
-    /// The outbound SA of `child`, mutably (framing, TFC padding, IV source).
-    pub fn outbound_mut(&mut self, child: ChildHandle) -> Option<&mut OutboundSa> {
-        self.events_pending = true;
-        self.outbound
+    /// The outbound SA of `child`, mutably (framing, TFC padding, IV source). Whatever the
+    /// caller does with it, its timers and events are filed again when the guard is dropped.
+    pub fn outbound_mut(&mut self, child: ChildHandle) -> Option<SaMut<'_, OutboundSa>> {
+        let e = self
+            .outbound
             .get_mut(child.outbound as usize)?
             .as_mut()
-            .filter(|e| e.inbound_spi == child.inbound_spi)
-            .map(|e| &mut e.sa)
+            .filter(|e| e.inbound_spi == child.inbound_spi)?;
+        let key = TimerKey::Outbound(child.outbound);
+        queue(&mut self.events, key, &mut e.filed, true);
+        Some(SaMut::new(
+            &mut e.sa,
+            OutboundSa::poll_timeout,
+            None,
+            key,
+            &mut e.filed.deadline,
+            &mut self.deadlines,
+        ))
     }
 
     /// How many inbound SAs are installed.
     pub fn inbound_count(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| matches!(s, Slot::Used(..)))
-            .count()
+        self.inbound_used
     }
 
     /// Drops by reason, over the table and every installed SA.
@@ -368,19 +415,30 @@ impl SaTable {
         };
         let out_idx32 = u32::try_from(out_idx).map_err(|_| EspError::TableFull)?;
         if let Some(s) = self.slots.get_mut(slot as usize) {
-            *s = Slot::Used(Box::new(InEntry {
+            let mut e = Box::new(InEntry {
                 sa: inbound,
                 tunnel,
                 outbound: Some(out_idx32),
                 remove_at: None,
-            }));
+                filed: Filed::default(),
+            });
+            let next = e.deadline();
+            self.deadlines
+                .refile(TimerKey::Inbound(slot), &mut e.filed.deadline, next);
+            *s = Slot::Used(e);
+            self.inbound_used += 1;
         }
-        self.outbound[out_idx] = Some(OutEntry {
+        let mut e = OutEntry {
             sa: outbound,
             tunnel,
             inbound_spi: spi,
             sending,
-        });
+            filed: Filed::default(),
+        };
+        let next = e.sa.poll_timeout();
+        self.deadlines
+            .refile(TimerKey::Outbound(out_idx32), &mut e.filed.deadline, next);
+        self.outbound[out_idx] = Some(e);
         if let Some(list) = self.by_tunnel.get_mut(tunnel.0 as usize) {
             list.push(out_idx32);
         }
@@ -425,10 +483,15 @@ impl SaTable {
             if e.as_ref()
                 .is_some_and(|x| x.inbound_spi == child.inbound_spi)
             {
-                if let Some(entry) = e.take() {
+                if let Some(mut entry) = e.take() {
                     if let Some(list) = self.by_tunnel.get_mut(entry.tunnel.0 as usize) {
                         list.retain(|i| *i != child.outbound);
                     }
+                    self.deadlines.refile(
+                        TimerKey::Outbound(child.outbound),
+                        &mut entry.filed.deadline,
+                        None,
+                    );
                 }
             }
         }
@@ -462,6 +525,9 @@ impl SaTable {
         if let Some(slot) = self.lookup(child.inbound_spi) {
             if let Some(Slot::Used(e)) = self.slots.get_mut(slot as usize) {
                 e.remove_at = Some(now.saturating_add(linger));
+                let next = e.deadline();
+                self.deadlines
+                    .refile(TimerKey::Inbound(slot), &mut e.filed.deadline, next);
             }
         }
     }
@@ -474,6 +540,9 @@ impl SaTable {
                     for (r, n) in e.sa.counters().drops.iter() {
                         self.drops.add(r, n);
                     }
+                    self.deadlines
+                        .refile(TimerKey::Inbound(slot), &mut e.filed.deadline, None);
+                    self.inbound_used -= 1;
                 }
                 *s = Slot::Free;
                 self.free.push(slot);
@@ -528,14 +597,20 @@ impl SaTable {
                     .is_some_and(|e| e.sending && e.sa.matches(&flow))
             })
             .ok_or(EspError::NoOutboundSa)?;
-        let sa = &mut self
+        let e = self
             .outbound
             .get_mut(idx as usize)
             .and_then(Option::as_mut)
-            .ok_or(EspError::NoOutboundSa)?
-            .sa;
-        let range = sa.encapsulate(now, buf, inner);
-        self.events_pending |= sa.has_event();
+            .ok_or(EspError::NoOutboundSa)?;
+        let range = e.sa.encapsulate(now, buf, inner);
+        if e.sa.has_event() {
+            // A limit was reached: the SA's next deadline may have moved on.
+            let key = TimerKey::Outbound(idx);
+            let next = e.sa.poll_timeout();
+            self.deadlines.refile(key, &mut e.filed.deadline, next);
+            queue(&mut self.events, key, &mut e.filed, true);
+        }
+        let sa = &e.sa;
         let range = range?;
         Ok(Transmit {
             range,
@@ -582,7 +657,12 @@ impl SaTable {
             Some(e) => entry.sa.decapsulate_with_ecn(now, packet, e),
             None => entry.sa.decapsulate(now, packet),
         };
-        self.events_pending |= entry.sa.has_event();
+        if entry.sa.has_event() {
+            let key = TimerKey::Inbound(slot);
+            let next = entry.deadline();
+            self.deadlines.refile(key, &mut entry.filed.deadline, next);
+            queue(&mut self.events, key, &mut entry.filed, true);
+        }
         let r = r?;
         // An authenticated packet on the new SA: the peer has it and sends on it, so we may too.
         if let Some(out) = entry.outbound {
@@ -605,37 +685,42 @@ impl SaTable {
 
     // --- outputs ---
 
-    /// The next lifetime event of any SA, round robin.
+    /// The next lifetime event of any SA, in the order the SAs raised them (all of one SA's
+    /// events together).
     pub fn poll_event(&mut self) -> Option<TableEvent> {
-        if !self.events_pending {
-            return None;
-        }
-        let n = self.slots.len() + self.outbound.len();
-        for k in 0..n {
-            let i = (self.event_cursor + k) % n;
-            let ev = if i < self.slots.len() {
-                match self.slots.get_mut(i) {
-                    Some(Slot::Used(e)) => e.sa.poll_event().map(|event| TableEvent {
-                        spi: e.sa.spi(),
-                        tunnel: e.tunnel,
-                        outbound: false,
-                        event,
-                    }),
-                    _ => None,
-                }
-            } else {
-                match self.outbound.get_mut(i - self.slots.len()) {
-                    Some(Some(e)) => e.sa.poll_event().map(|event| TableEvent {
-                        spi: e.sa.spi(),
-                        tunnel: e.tunnel,
-                        outbound: true,
-                        event,
-                    }),
-                    _ => None,
-                }
+        while let Some(&key) = self.events.front() {
+            let (ev, more) = match key {
+                TimerKey::Inbound(slot) => match self.slots.get_mut(slot as usize) {
+                    Some(Slot::Used(e)) => {
+                        let ev = e.sa.poll_event().map(|event| TableEvent {
+                            spi: e.sa.spi(),
+                            tunnel: e.tunnel,
+                            outbound: false,
+                            event,
+                        });
+                        e.filed.queued = e.sa.has_event();
+                        (ev, e.filed.queued)
+                    }
+                    _ => (None, false),
+                },
+                TimerKey::Outbound(i) => match self.outbound.get_mut(i as usize) {
+                    Some(Some(e)) => {
+                        let ev = e.sa.poll_event().map(|event| TableEvent {
+                            spi: e.sa.spi(),
+                            tunnel: e.tunnel,
+                            outbound: true,
+                            event,
+                        });
+                        e.filed.queued = e.sa.has_event();
+                        (ev, e.filed.queued)
+                    }
+                    _ => (None, false),
+                },
             };
+            if !more {
+                self.events.pop_front();
+            }
             if let Some(e) = &ev {
-                self.event_cursor = i;
                 tracing::debug!(
                     spi = %format_args!("{:08x}", e.spi),
                     direction = if e.outbound { "outbound" } else { "inbound" },
@@ -645,17 +730,57 @@ impl SaTable {
                 return ev;
             }
         }
-        self.events_pending = false;
         None
     }
 
     /// The earliest time limit of any SA.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.first()
+    }
+
+    /// Raises the time-based events due at `now`, and removes retired SAs whose time is up.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut due = std::mem::take(&mut self.due);
+        self.deadlines.due(now, &mut due);
+        for key in due.drain(..) {
+            match key {
+                TimerKey::Inbound(slot) => {
+                    let Some(Slot::Used(e)) = self.slots.get_mut(slot as usize) else {
+                        continue;
+                    };
+                    if e.remove_at.is_some_and(|t| t <= now) {
+                        let spi = e.sa.spi();
+                        tracing::debug!(spi_in = %format_args!("{spi:08x}"), "IPsec SA removed after retiring");
+                        self.remove_inbound(spi);
+                        continue;
+                    }
+                    e.sa.handle_timeout(now);
+                    let next = e.deadline();
+                    self.deadlines.refile(key, &mut e.filed.deadline, next);
+                    let has = e.sa.has_event();
+                    queue(&mut self.events, key, &mut e.filed, has);
+                }
+                TimerKey::Outbound(i) => {
+                    let Some(Some(e)) = self.outbound.get_mut(i as usize) else {
+                        continue;
+                    };
+                    e.sa.handle_timeout(now);
+                    let next = e.sa.poll_timeout();
+                    self.deadlines.refile(key, &mut e.filed.deadline, next);
+                    let has = e.sa.has_event();
+                    queue(&mut self.events, key, &mut e.filed, has);
+                }
+            }
+        }
+        self.due = due;
+    }
+
+    /// The earliest time limit of any SA, by a walk over all of them: what the deadline index
+    /// must agree with.
+    #[cfg(test)]
+    pub(crate) fn poll_timeout_by_scan(&self) -> Option<Instant> {
         let inb = self.slots.iter().filter_map(|s| match s {
-            Slot::Used(e) => [e.sa.poll_timeout(), e.remove_at]
-                .into_iter()
-                .flatten()
-                .min(),
+            Slot::Used(e) => e.deadline(),
             _ => None,
         });
         let out = self
@@ -664,29 +789,6 @@ impl SaTable {
             .flatten()
             .filter_map(|e| e.sa.poll_timeout());
         inb.chain(out).min()
-    }
-
-    /// Raises the time-based events due at `now`, and removes retired SAs whose time is up.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let mut gone = Vec::new();
-        for s in &mut self.slots {
-            if let Slot::Used(e) = s {
-                if e.remove_at.is_some_and(|t| t <= now) {
-                    gone.push(e.sa.spi());
-                } else {
-                    e.sa.handle_timeout(now);
-                    self.events_pending |= e.sa.has_event();
-                }
-            }
-        }
-        for spi in gone {
-            tracing::debug!(spi_in = %format_args!("{spi:08x}"), "IPsec SA removed after retiring");
-            self.remove_inbound(spi);
-        }
-        for e in self.outbound.iter_mut().flatten() {
-            e.sa.handle_timeout(now);
-            self.events_pending |= e.sa.has_event();
-        }
     }
 
     fn lookup(&self, spi: u32) -> Option<u32> {
@@ -711,6 +813,14 @@ impl SaTable {
     }
 }
 
+/// Queues `key` for [`SaTable::poll_event`] when `has_event` and it is not queued yet.
+fn queue(events: &mut VecDeque<TimerKey>, key: TimerKey, filed: &mut Filed, has_event: bool) {
+    if has_event && !filed.queued {
+        filed.queued = true;
+        events.push_back(key);
+    }
+}
+
 impl SpiAllocator for SaTable {
     /// Reserves a fresh inbound SPI that encodes a free table slot; installing a Child SA with it
     /// consumes the reservation. [`SpiError::Exhausted`] when all [`MAX_INBOUND`] slots are
@@ -723,7 +833,7 @@ impl SpiAllocator for SaTable {
                 self.free.push(slot);
                 return Err(SpiError::Random(e));
             }
-            let high = u32::from(u16::from_be_bytes(r));
+            let high = u32::from(u16::from_be_bytes(r)) & (u32::MAX >> SLOT_BITS);
             let spi = high << SLOT_BITS | slot;
             // A zero high half would be a reserved SPI (RFC 4303 section 2.1); an SPI installed
             // from elsewhere may already have these bits.

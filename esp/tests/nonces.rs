@@ -67,7 +67,7 @@ fn the_sequence_number_of_an_installed_sa_never_moves_backwards() {
     table
         .encapsulate(NOW, tunnel, &mut buf, 64..64 + inner.len())
         .unwrap();
-    let sa = table.outbound_mut(h).unwrap();
+    let mut sa = table.outbound_mut(h).unwrap();
     assert!(sa.set_next_sequence(1).is_err());
     assert_eq!(sa.next_sequence(), 2);
 }
