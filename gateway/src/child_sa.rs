@@ -37,6 +37,7 @@ use ikev2::proposal::EspSuite;
 use ikev2::{Event as IkeEvent, Outbound, Role};
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::time::Instant;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Wait after an inbound soft limit before rekeying ourselves.
 pub(crate) const INBOUND_GRACE: Duration = Duration::from_secs(2);
@@ -85,65 +86,225 @@ impl Installed {
         }
     }
 
-    fn same_proxy_id(&self, other: &ChildSa) -> bool {
-        self.retired_until.is_none()
-            && self.child.tunnel == other.tunnel
-            && self.child.proxy_id == other.proxy_id
-    }
-
     /// Installed and not retired.
     pub(crate) fn live(&self) -> bool {
         self.retired_until.is_none()
     }
 }
 
-/// The installed Child SAs, oldest first.
+/// A group of Child SAs that replace one another: one tunnel's proxy ID.
+type GroupKey = (String, Option<String>);
+
+/// The installed Child SAs, oldest first, with the indexes that spare every input a walk over
+/// them: by inbound SPI, by tunnel and outbound SPI, by proxy ID (the newest of each is the
+/// one not replaced) and by deadline (retired SAs' removal, rekeys due or overdue).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ChildSas {
-    pub(crate) list: Vec<Installed>,
+    /// By install order.
+    list: BTreeMap<u64, Installed>,
+    next: u64,
+    /// Inbound SPI -> entry, retired ones included (the table keeps their inbound halves, so
+    /// the SPI is not reused while they are here).
+    by_spi: HashMap<u32, u64>,
+    /// Live entries by table tunnel and outbound SPI (the peer's SPIs are unique only per
+    /// peer: several peers of one tunnel may have chosen the same), oldest first.
+    by_out: HashMap<(TunnelId, u32), Vec<u64>>,
+    /// Live entries by proxy ID, oldest first.
+    groups: HashMap<GroupKey, BTreeSet<u64>>,
+    /// Live entries per table tunnel.
+    live_in: HashMap<TunnelId, usize>,
+    /// Every entry's next deadline.
+    deadlines: BTreeSet<(Instant, u64)>,
+}
+
+impl Installed {
+    fn group(&self) -> GroupKey {
+        (self.child.tunnel.clone(), self.child.proxy_id.clone())
+    }
+
+    /// When the gateway must next look at it: its removal when retired, else its rekey.
+    fn deadline(&self) -> Option<Instant> {
+        match (self.retired_until, self.rekey) {
+            (Some(t), _) => Some(t),
+            (None, Rekey::Idle) => None,
+            (None, Rekey::Wanted { due }) => Some(due),
+            (None, Rekey::Requested { at }) => Some(at + REKEY_TIMEOUT),
+        }
+    }
 }
 
 impl ChildSas {
-    pub(crate) fn has_rekey_work(&self) -> bool {
-        self.list.iter().any(|c| c.rekey != Rekey::Idle)
+    /// The installed Child SAs, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Installed> {
+        self.list.values()
+    }
+
+    /// True when a rekey may be due at `now`.
+    pub(crate) fn has_rekey_work(&self, now: Instant) -> bool {
+        self.deadlines.first().is_some_and(|(t, _)| *t <= now)
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.list
-            .iter()
-            .filter_map(|c| match (c.retired_until, c.rekey) {
-                (Some(t), _) => Some(t),
-                (None, Rekey::Idle) => None,
-                (None, Rekey::Wanted { due }) => Some(due),
-                (None, Rekey::Requested { at }) => Some(at + REKEY_TIMEOUT),
-            })
-            .min()
+        self.deadlines.first().map(|(t, _)| *t)
     }
 
     /// True when some Child SA of table tunnel `t` is installed.
     pub(crate) fn any_in(&self, t: TunnelId) -> bool {
-        self.list.iter().any(|c| c.tunnel == t && c.live())
+        self.live_in.get(&t).is_some_and(|n| *n > 0)
+    }
+
+    /// The live entry with inbound SPI `spi`.
+    fn live_by_spi(&self, spi: u32) -> Option<u64> {
+        let k = *self.by_spi.get(&spi)?;
+        self.list.get(&k).filter(|c| c.live()).map(|_| k)
+    }
+
+    /// Adds a newly installed Child SA: the newest of its proxy ID, which replaces the one
+    /// before it.
+    fn push(&mut self, c: Installed) {
+        let k = self.next;
+        self.next += 1;
+        self.by_spi.insert(c.child.inbound.spi, k);
+        let group = c.group();
+        self.list.insert(k, c);
+        self.join(k, group);
+    }
+
+    /// `k` becomes live in `group` as its newest member.
+    fn join(&mut self, k: u64, group: GroupKey) {
+        let Some(c) = self.list.get(&k) else { return };
+        let (tunnel, out) = (c.tunnel, c.child.outbound.spi);
+        self.by_out.entry((tunnel, out)).or_default().push(k);
+        *self.live_in.entry(tunnel).or_default() += 1;
+        let members = self.groups.entry(group).or_default();
+        let before = members.last().copied();
+        members.insert(k);
+        if let Some(b) = before {
+            self.set_replaced(b, true);
+        }
+        self.set_replaced(k, false);
+    }
+
+    /// `k` stops being live (retired or removed): the member before it in its proxy ID, if it
+    /// was the newest, is the newest again.
+    fn leave(&mut self, k: u64) {
+        let Some(c) = self.list.get(&k) else { return };
+        let (tunnel, out, group) = (c.tunnel, c.child.outbound.spi, c.group());
+        if let Some(v) = self.by_out.get_mut(&(tunnel, out)) {
+            v.retain(|x| *x != k);
+            if v.is_empty() {
+                self.by_out.remove(&(tunnel, out));
+            }
+        }
+        if let Some(n) = self.live_in.get_mut(&tunnel) {
+            *n -= 1;
+            if *n == 0 {
+                self.live_in.remove(&tunnel);
+            }
+        }
+        let mut newest = None;
+        if let Some(members) = self.groups.get_mut(&group) {
+            let was_newest = members.last() == Some(&k);
+            members.remove(&k);
+            if was_newest {
+                newest = members.last().copied();
+            }
+            if members.is_empty() {
+                self.groups.remove(&group);
+            }
+        }
+        if let Some(n) = newest {
+            self.set_replaced(n, false);
+        }
+    }
+
+    /// Marks `k` replaced by a newer Child SA of its proxy ID (IKE deletes it; no rekey for it
+    /// any more), or not.
+    fn set_replaced(&mut self, k: u64, replaced: bool) {
+        let Some(c) = self.list.get_mut(&k) else {
+            return;
+        };
+        let was = c.deadline();
+        c.replaced = replaced;
+        if replaced {
+            c.rekey = Rekey::Idle;
+        }
+        self.refile(k, was);
+    }
+
+    /// Sets the rekey state of `k`.
+    fn set_rekey(&mut self, k: u64, rekey: Rekey) {
+        let Some(c) = self.list.get_mut(&k) else {
+            return;
+        };
+        let was = c.deadline();
+        c.rekey = rekey;
+        self.refile(k, was);
+    }
+
+    /// Moves `k` from deadline `was` to its current one.
+    fn refile(&mut self, k: u64, was: Option<Instant>) {
+        let now = self.list.get(&k).and_then(Installed::deadline);
+        if now != was {
+            if let Some(t) = was {
+                self.deadlines.remove(&(t, k));
+            }
+            if let Some(t) = now {
+                self.deadlines.insert((t, k));
+            }
+        }
+    }
+
+    /// Retires `k`, deleted by IKE after a rekey: only its inbound half is left, until `until`.
+    fn retire(&mut self, k: u64, until: Instant) {
+        if !self.list.get(&k).is_some_and(Installed::live) {
+            return;
+        }
+        self.leave(k);
+        let Some(c) = self.list.get_mut(&k) else {
+            return;
+        };
+        let was = c.deadline();
+        c.retired_until = Some(until);
+        c.rekey = Rekey::Idle;
+        self.refile(k, was);
+    }
+
+    /// Takes `k` out of every index and the list.
+    fn take(&mut self, k: u64) -> Option<Installed> {
+        let c = self.list.get(&k)?;
+        if c.live() {
+            self.leave(k);
+        }
+        let c = self.list.remove(&k)?;
+        if let Some(t) = c.deadline() {
+            self.deadlines.remove(&(t, k));
+        }
+        if self.by_spi.get(&c.child.inbound.spi) == Some(&k) {
+            self.by_spi.remove(&c.child.inbound.spi);
+        }
+        Some(c)
+    }
+
+    /// The entries whose deadline is at or before `now`.
+    fn due(&self, now: Instant) -> Vec<u64> {
+        self.deadlines
+            .iter()
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, k)| *k)
+            .collect()
     }
 
     /// Removes the inbound halves whose delay ran out.
     pub(crate) fn expire(&mut self, now: Instant, table: &mut esp::SaTable) {
-        self.list.retain(|c| match c.retired_until {
-            Some(t) if t <= now => {
-                table.remove(c.handle);
-                false
-            }
-            _ => true,
-        });
-    }
-
-    /// Marks every Child SA of `c`'s proxy ID but the newest as replaced.
-    fn regroup(&mut self, c: &ChildSa) {
-        let newest = self.list.iter().rposition(|i| i.same_proxy_id(c));
-        for (n, i) in self.list.iter_mut().enumerate() {
-            if i.same_proxy_id(c) {
-                i.replaced = Some(n) != newest;
-                if i.replaced {
-                    i.rekey = Rekey::Idle;
+        for k in self.due(now) {
+            let gone = self
+                .list
+                .get(&k)
+                .is_some_and(|c| c.retired_until.is_some_and(|t| t <= now));
+            if gone {
+                if let Some(c) = self.take(k) {
+                    table.remove(c.handle);
                 }
             }
         }
@@ -164,12 +325,8 @@ impl Gateway {
                 ..
             } => failed = self.install(now, gateway, (*role, *outbound), child, *suite),
             IkeEvent::ChildSaOutbound { inbound_spi, .. } => {
-                if let Some(c) = self
-                    .children
-                    .list
-                    .iter()
-                    .find(|c| c.live() && c.child.inbound.spi == *inbound_spi)
-                {
+                let live = self.children.live_by_spi(*inbound_spi);
+                if let Some(c) = live.and_then(|k| self.children.list.get(&k)) {
                     self.table.activate_outbound(c.handle);
                 }
             }
@@ -179,11 +336,10 @@ impl Gateway {
                 ..
             } => self.remove(now, *inbound_spi, *linger),
             IkeEvent::IkeSaUp { gateway, sa, .. } => {
-                self.ike_up.push((gateway.clone(), sa.spi_i, now));
+                self.ike_up.insert((gateway.clone(), sa.spi_i), now);
             }
             IkeEvent::IkeSaDown { gateway, sa, .. } => {
-                self.ike_up
-                    .retain(|(g, spi, _)| !(g == gateway && *spi == sa.spi_i));
+                self.ike_up.remove(&(gateway.clone(), sa.spi_i));
                 self.reconnect_after_down(now, gateway);
             }
             _ => {}
@@ -238,7 +394,7 @@ impl Gateway {
             k.encryption_key = Default::default();
             k.integrity_key = Default::default();
         }
-        self.children.list.push(Installed {
+        self.children.push(Installed {
             child: kept,
             suite,
             gateway: gateway.to_owned(),
@@ -250,7 +406,6 @@ impl Gateway {
             rekey: Rekey::Idle,
             retired_until: None,
         });
-        self.children.regroup(child);
         self.start_monitor(now, &child.tunnel);
         None
     }
@@ -258,24 +413,16 @@ impl Gateway {
     /// IKE removed the SA: its outbound half goes now, its inbound half after `linger` (the
     /// endpoint's figure for an SA with a successor, for the packets still on their way).
     fn remove(&mut self, now: Instant, inbound_spi: u32, linger: Duration) {
-        let list = &mut self.children.list;
-        let Some(i) = list
-            .iter()
-            .position(|c| c.live() && c.child.inbound.spi == inbound_spi)
-        else {
+        let Some(k) = self.children.live_by_spi(inbound_spi) else {
             return;
         };
         if linger > Duration::ZERO {
-            let c = &mut list[i];
-            self.table.retire(c.handle);
-            c.retired_until = Some(now + linger);
-            c.rekey = Rekey::Idle;
-            let child = c.child.clone();
-            self.children.regroup(&child);
-        } else {
-            let gone = list.remove(i);
+            if let Some(c) = self.children.list.get(&k) {
+                self.table.retire(c.handle);
+            }
+            self.children.retire(k, now + linger);
+        } else if let Some(gone) = self.children.take(k) {
             self.table.remove(gone.handle);
-            self.children.regroup(&gone.child);
         }
     }
 
@@ -289,36 +436,31 @@ impl Gateway {
             // The endpoint rekeys and deletes on time by itself.
             return;
         }
-        let found = self.children.list.iter_mut().find(|c| {
-            if !c.live() {
-                // Only its inbound half is left, and IKE has deleted it.
-                false
-            } else if te.outbound {
-                c.tunnel == te.tunnel && c.child.outbound.spi == te.spi
-            } else {
-                c.child.inbound.spi == te.spi
-            }
-        });
-        let Some(c) = found else { return };
-        let action = if c.replaced {
-            LifetimeAction::Replaced
+        // Only live SAs: a retired one has only its inbound half left, and IKE has deleted it.
+        let found = if te.outbound {
+            let oldest = self.children.by_out.get(&(te.tunnel, te.spi));
+            oldest.and_then(|v| v.first()).copied()
+        } else {
+            self.children.live_by_spi(te.spi)
+        };
+        let Some((k, c)) = found.and_then(|k| Some((k, self.children.list.get(&k)?))) else {
+            return;
+        };
+        let (action, rekey) = if c.replaced {
+            (LifetimeAction::Replaced, None)
         } else {
             match (c.rekey, hard, te.outbound) {
-                (Rekey::Requested { .. }, _, _) => LifetimeAction::Rekey,
+                (Rekey::Requested { .. }, _, _) => (LifetimeAction::Rekey, None),
                 (_, true, _) | (_, false, true) => {
-                    c.rekey = Rekey::Wanted { due: now };
-                    LifetimeAction::Rekey
+                    (LifetimeAction::Rekey, Some(Rekey::Wanted { due: now }))
                 }
-                (Rekey::Wanted { due }, false, false) => {
-                    c.rekey = Rekey::Wanted { due };
-                    LifetimeAction::RekeyPending
-                }
-                (Rekey::Idle, false, false) => {
-                    c.rekey = Rekey::Wanted {
+                (Rekey::Wanted { .. }, false, false) => (LifetimeAction::RekeyPending, None),
+                (Rekey::Idle, false, false) => (
+                    LifetimeAction::RekeyPending,
+                    Some(Rekey::Wanted {
                         due: now + INBOUND_GRACE,
-                    };
-                    LifetimeAction::RekeyPending
-                }
+                    }),
+                ),
             }
         };
         let event = Event::Lifetime {
@@ -329,27 +471,35 @@ impl Gateway {
             event: te.event,
             action,
         };
+        if let Some(r) = rekey {
+            self.children.set_rekey(k, r);
+        }
         self.events.push_back(event);
     }
 
     /// Asks the endpoint for the rekeys that are due, each for its own Child SA.
     pub(crate) fn service_rekeys(&mut self, now: Instant) {
-        for c in self.children.list.iter_mut() {
+        let mut ask = Vec::new();
+        for k in self.children.due(now) {
+            let Some(c) = self.children.list.get(&k) else {
+                continue;
+            };
+            if !c.live() {
+                // Its removal is due: `expire`'s business.
+                continue;
+            }
             if let Rekey::Requested { at } = c.rekey {
                 if now >= at + REKEY_TIMEOUT {
-                    c.rekey = Rekey::Wanted { due: now };
+                    self.children.set_rekey(k, Rekey::Wanted { due: now });
+                }
+            }
+            if let Some(c) = self.children.list.get(&k) {
+                if !c.replaced && matches!(c.rekey, Rekey::Wanted { due } if due <= now) {
+                    ask.push((k, c.child.inbound.spi));
                 }
             }
         }
-        let due: Vec<u32> = self
-            .children
-            .list
-            .iter()
-            .filter(|c| c.live() && !c.replaced)
-            .filter(|c| matches!(c.rekey, Rekey::Wanted { due } if due <= now))
-            .map(|c| c.child.inbound.spi)
-            .collect();
-        for spi in due {
+        for (k, spi) in ask {
             let next = match self
                 .endpoint
                 .with_spis(&mut self.table)
@@ -360,13 +510,8 @@ impl Gateway {
                     due: now + RETRY_WAIT,
                 },
             };
-            if let Some(c) = self
-                .children
-                .list
-                .iter_mut()
-                .find(|c| c.live() && c.child.inbound.spi == spi)
-            {
-                c.rekey = next;
+            if self.children.list.get(&k).is_some_and(Installed::live) {
+                self.children.set_rekey(k, next);
             }
         }
     }

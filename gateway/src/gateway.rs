@@ -18,7 +18,7 @@ use ikev2::Endpoint;
 use ipsec_core::config::{Config, InterfaceAddress};
 use ipsec_core::crypto::CryptoProvider;
 use ipsec_core::time::Instant;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 /// Bytes to leave free before an inner packet handed to [`Gateway::handle_inner`] or
@@ -191,7 +191,7 @@ pub struct Gateway {
     /// Per interface, the SA-table tunnel of its `ipsec-tunnel`, once a Child SA was installed.
     pub(crate) tunnel_ids: Vec<Option<TunnelId>>,
     /// When each IKE SA came up, by (gateway, initiator SPI), for `show vpn ike-sa`.
-    pub(crate) ike_up: Vec<(String, u64, Instant)>,
+    pub(crate) ike_up: HashMap<(String, u64), Instant>,
     /// The latest instant the caller gave; [`Gateway::poll_transmit`] encapsulates probes then.
     pub(crate) now: Instant,
 }
@@ -250,7 +250,7 @@ impl Gateway {
             events: VecDeque::new(),
             warnings,
             reconnect: Vec::new(),
-            ike_up: Vec::new(),
+            ike_up: HashMap::new(),
             now: Instant::ZERO,
         })
     }
@@ -516,7 +516,7 @@ impl Gateway {
                 break;
             }
         }
-        if self.children.has_rekey_work() {
+        if self.children.has_rekey_work(now) {
             self.service_rekeys(now);
         }
     }

@@ -169,9 +169,8 @@ impl Gateway {
                 nat: sa.nat,
                 age_secs: self
                     .ike_up
-                    .iter()
-                    .find(|(g, spi, _)| *g == sa.gateway && *spi == sa.spi_i)
-                    .map(|(_, _, t)| now.saturating_duration_since(*t).as_secs()),
+                    .get(&(sa.gateway.clone(), sa.spi_i))
+                    .map(|t| now.saturating_duration_since(*t).as_secs()),
                 lifetime_secs: cfg.gateway(&sa.gateway).map(|g| g.ike_lifetime.as_secs()),
                 children: sa
                     .children
@@ -197,7 +196,6 @@ impl Gateway {
     pub fn show_ipsec_sa(&self, now: Instant) -> IpsecSaTable {
         let sas = self
             .children
-            .list
             .iter()
             .filter(|c| c.live())
             .map(|c| {
