@@ -516,3 +516,178 @@ impl Gateway {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ikev2::proposal::EspSuite;
+    use ipsec_core::child_sa::{DirectionKeys, IpsecProtocol, Lifetimes, Mode};
+    use ipsec_core::crypto::{default_provider, DhGroup, EncrId, Encryption, IntegId, SecretBytes};
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// Install in tunnel `t%2`, proxy ID `p%3`, with this outbound SPI.
+        Install(u8, u8, u8),
+        Retire(usize, u8),
+        Take(usize),
+        Rekey(usize, u8, u8),
+        /// Time passes (seconds) and the removals due are carried out.
+        Expire(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (any::<u8>(), any::<u8>(), 0u8..4).prop_map(|(t, p, o)| Op::Install(t, p, o)),
+            1 => (any::<usize>(), 1u8..20).prop_map(|(i, s)| Op::Retire(i, s)),
+            1 => any::<usize>().prop_map(Op::Take),
+            2 => (any::<usize>(), 0u8..3, 0u8..60).prop_map(|(i, k, s)| Op::Rekey(i, k, s)),
+            1 => (0u8..20).prop_map(Op::Expire),
+        ]
+    }
+
+    fn child(tunnel: u8, proxy: u8, spi_in: u32, spi_out: u32) -> ChildSa {
+        let keys = |spi| DirectionKeys {
+            spi,
+            encryption_key: SecretBytes::from_slice(&[7; 20]),
+            integrity_key: SecretBytes::default(),
+        };
+        ChildSa {
+            tunnel: format!("t{}", tunnel % 2),
+            proxy_id: Some(format!("p{}", proxy % 3)),
+            protocol: IpsecProtocol::Esp,
+            mode: Mode::Tunnel,
+            encryption: Encryption::new(EncrId::ENCR_AES_GCM_16, 128),
+            integrity: IntegId::NONE,
+            esn: false,
+            inbound: keys(spi_in),
+            outbound: keys(spi_out),
+            local_ts: vec![],
+            remote_ts: vec![],
+            local_addr: "192.0.2.1:4500".parse().unwrap(),
+            remote_addr: "192.0.2.2:4500".parse().unwrap(),
+            encapsulation: None,
+            lifetimes: Lifetimes::default(),
+            replay_window: 64,
+            tfc_padding: false,
+        }
+    }
+
+    /// Every index of `c` against a walk over its entries.
+    fn check(c: &ChildSas, now: Instant) -> Result<(), TestCaseError> {
+        let all: Vec<(u64, &Installed)> = c.list.iter().map(|(k, i)| (*k, i)).collect();
+        let scan = all.iter().filter_map(|(_, i)| i.deadline()).min();
+        prop_assert_eq!(c.poll_timeout(), scan);
+        let mut due: Vec<(Instant, u64)> = all
+            .iter()
+            .filter_map(|(k, i)| i.deadline().filter(|t| *t <= now).map(|t| (t, *k)))
+            .collect();
+        due.sort();
+        prop_assert_eq!(c.due(now), due.iter().map(|(_, k)| *k).collect::<Vec<_>>());
+        for (k, i) in &all {
+            let spi = i.child.inbound.spi;
+            prop_assert_eq!(c.live_by_spi(spi), i.live().then_some(*k));
+            prop_assert!(c.any_in(i.tunnel) || !i.live());
+            if i.live() {
+                let same = |j: &Installed| {
+                    j.live()
+                        && j.child.tunnel == i.child.tunnel
+                        && j.child.proxy_id == i.child.proxy_id
+                };
+                let newest = all.iter().rev().find(|(_, j)| same(j)).map(|(k, _)| *k);
+                prop_assert_eq!(i.replaced, newest != Some(*k), "entry {}", k);
+                if i.replaced {
+                    prop_assert_eq!(i.rekey, Rekey::Idle);
+                }
+                let oldest = all
+                    .iter()
+                    .find(|(_, j)| {
+                        j.live()
+                            && j.tunnel == i.tunnel
+                            && j.child.outbound.spi == i.child.outbound.spi
+                    })
+                    .map(|(k, _)| *k);
+                let indexed = c.by_out.get(&(i.tunnel, i.child.outbound.spi));
+                prop_assert_eq!(indexed.and_then(|v| v.first()).copied(), oldest);
+            }
+        }
+        let live = all.iter().filter(|(_, i)| i.live()).count();
+        prop_assert_eq!(c.live_in.values().sum::<usize>(), live);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Under random installs, retirements, removals, rekey states and time, the indexes say
+        /// what a walk over every Child SA would: the next deadline, what is due, the live SA
+        /// of an inbound SPI, the oldest of a tunnel's outbound SPI, which SAs are replaced.
+        #[test]
+        fn the_indexes_agree_with_a_walk(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut table = esp::SaTable::new(default_provider());
+            let mut c = ChildSas::default();
+            let mut now = Instant::from_secs(1);
+            let suite = EspSuite {
+                encryption: Encryption::new(EncrId::ENCR_AES_GCM_16, 128),
+                integrity: IntegId::NONE,
+                dh: DhGroup::NONE,
+                esn: false,
+            };
+            for op in ops {
+                let keys: Vec<u64> = c.list.keys().copied().collect();
+                let pick = |i: usize| (!keys.is_empty()).then(|| keys[i % keys.len()]);
+                match op {
+                    Op::Install(t, p, o) => {
+                        let spi = table.allocate_spi().unwrap();
+                        let ch = child(t, p, spi, 0x100 + u32::from(o));
+                        let handle = table.install(now, &ch).unwrap();
+                        let tunnel = table.tunnel(&ch.tunnel).unwrap();
+                        c.push(Installed {
+                            child: ch,
+                            suite,
+                            gateway: "gw".into(),
+                            role: Role::Responder,
+                            at: now,
+                            handle,
+                            tunnel,
+                            replaced: false,
+                            rekey: Rekey::Idle,
+                            retired_until: None,
+                        });
+                    }
+                    Op::Retire(i, s) => {
+                        if let Some(k) = pick(i) {
+                            c.retire(k, now + Duration::from_secs(s.into()));
+                        }
+                    }
+                    Op::Take(i) => {
+                        if let Some(k) = pick(i) {
+                            let gone = c.take(k).unwrap();
+                            table.remove(gone.handle);
+                        }
+                    }
+                    Op::Rekey(i, kind, s) => {
+                        if let Some(k) = pick(i) {
+                            let at = now + Duration::from_secs(s.into());
+                            let r = match kind {
+                                0 => Rekey::Idle,
+                                1 => Rekey::Wanted { due: at },
+                                _ => Rekey::Requested { at },
+                            };
+                            // As the gateway does: never for a replaced or retired SA.
+                            if c.list.get(&k).is_some_and(|x| x.live() && !x.replaced) {
+                                c.set_rekey(k, r);
+                            }
+                        }
+                    }
+                    Op::Expire(s) => {
+                        now += Duration::from_secs(s.into());
+                        c.expire(now, &mut table);
+                        prop_assert!(c.list.values().all(|i| i.retired_until.is_none_or(|t| t > now)));
+                    }
+                }
+                check(&c, now)?;
+            }
+        }
+    }
+}
