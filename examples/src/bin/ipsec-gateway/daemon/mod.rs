@@ -103,7 +103,7 @@ pub(crate) fn run(args: RunArgs, control: PathBuf) -> ExitCode {
         ..Options::default()
     };
     // Each algorithm from the fastest implementation compiled in: the datapath's AEADs from
-    // ring, the rest from RustCrypto.
+    // ring, key exchange, PRFs and random numbers from aws-lc-rs, MODP from RustCrypto.
     let provider = ipsec_core::crypto::fastest_provider();
     let gw = match Gateway::with_options(config, provider, options) {
         Ok(g) => g,
