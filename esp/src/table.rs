@@ -32,8 +32,9 @@
 //! Timers and events cost the same with ten SAs or fifty thousand: every SA's next deadline is
 //! filed in one ordered index ([`SaTable::poll_timeout`] is its first entry, and
 //! [`SaTable::handle_timeout`] visits the SAs that are due), and an SA that raised a lifetime
-//! event is queued for [`SaTable::poll_event`]. No call walks all the SAs, except the ones that
-//! report on all of them ([`SaTable::drop_counters`]).
+//! event is queued for [`SaTable::poll_event`]; free outbound entries are kept on a list, and
+//! each tunnel's SAs in install order. Installing, removing, timers and events never walk all
+//! the SAs.
 
 use crate::deadlines::{earliest, Deadlines, SaMut, TimerKey};
 use crate::error::{DropCounters, DropReason, EspError};
@@ -47,7 +48,7 @@ use ipsec_core::child_sa::ChildSa;
 use ipsec_core::crypto::CryptoProvider;
 use ipsec_core::spi::{SpiAllocator, SpiError};
 use ipsec_core::time::Instant;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
 const SLOT_BITS: u32 = 17;
@@ -148,6 +149,8 @@ struct OutEntry {
     /// Packets are sent on it (false until [`SaTable::activate_outbound`] for an SA installed
     /// with [`SaTable::install_inbound`]).
     sending: bool,
+    /// Install order (the newest sending SA of a tunnel takes its packets).
+    seq: u64,
     filed: Filed,
 }
 
@@ -159,8 +162,12 @@ pub struct SaTable {
     foreign: HashMap<u32, u32>,
     outbound: Vec<Option<OutEntry>>,
     tunnels: Vec<String>,
-    /// Per tunnel, indexes into `outbound`, oldest first.
-    by_tunnel: Vec<Vec<u32>>,
+    /// Unused indexes of `outbound`.
+    out_free: Vec<u32>,
+    /// Per tunnel, indexes into `outbound` by install order.
+    by_tunnel: Vec<BTreeMap<u64, u32>>,
+    /// The install order of the next outbound SA.
+    next_seq: u64,
     drops: DropCounters,
     /// Installed inbound SAs.
     inbound_used: usize,
@@ -196,7 +203,9 @@ impl SaTable {
             foreign: HashMap::new(),
             outbound: Vec::new(),
             tunnels: Vec::new(),
+            out_free: Vec::new(),
             by_tunnel: Vec::new(),
+            next_seq: 0,
             drops: DropCounters::default(),
             inbound_used: 0,
             deadlines: Deadlines::default(),
@@ -392,7 +401,7 @@ impl SaTable {
             None => {
                 let id = u32::try_from(self.tunnels.len()).map_err(|_| EspError::TableFull)?;
                 self.tunnels.push(child.tunnel.clone());
-                self.by_tunnel.push(Vec::new());
+                self.by_tunnel.push(BTreeMap::new());
                 TunnelId(id)
             }
         };
@@ -406,14 +415,17 @@ impl SaTable {
             self.foreign.insert(spi, s);
             s
         };
-        let out_idx = match self.outbound.iter().position(Option::is_none) {
+        let out_idx32 = match self.out_free.pop() {
             Some(i) => i,
             None => {
+                let i = u32::try_from(self.outbound.len()).map_err(|_| EspError::TableFull)?;
                 self.outbound.push(None);
-                self.outbound.len() - 1
+                i
             }
         };
-        let out_idx32 = u32::try_from(out_idx).map_err(|_| EspError::TableFull)?;
+        let out_idx = out_idx32 as usize;
+        let seq = self.next_seq;
+        self.next_seq += 1;
         if let Some(s) = self.slots.get_mut(slot as usize) {
             let mut e = Box::new(InEntry {
                 sa: inbound,
@@ -433,6 +445,7 @@ impl SaTable {
             tunnel,
             inbound_spi: spi,
             sending,
+            seq,
             filed: Filed::default(),
         };
         let next = e.sa.poll_timeout();
@@ -440,7 +453,7 @@ impl SaTable {
             .refile(TimerKey::Outbound(out_idx32), &mut e.filed.deadline, next);
         self.outbound[out_idx] = Some(e);
         if let Some(list) = self.by_tunnel.get_mut(tunnel.0 as usize) {
-            list.push(out_idx32);
+            list.insert(seq, out_idx32);
         }
         // SPIs, names and algorithms only: never the keys.
         tracing::debug!(
@@ -485,8 +498,9 @@ impl SaTable {
             {
                 if let Some(mut entry) = e.take() {
                     if let Some(list) = self.by_tunnel.get_mut(entry.tunnel.0 as usize) {
-                        list.retain(|i| *i != child.outbound);
+                        list.remove(&entry.seq);
                     }
+                    self.out_free.push(child.outbound);
                     self.deadlines.refile(
                         TimerKey::Outbound(child.outbound),
                         &mut entry.filed.deadline,
@@ -587,7 +601,7 @@ impl SaTable {
             .get(tunnel.0 as usize)
             .ok_or(EspError::NoOutboundSa)?;
         let idx = list
-            .iter()
+            .values()
             .rev()
             .copied()
             .find(|i| {
