@@ -271,3 +271,110 @@ fn broken_random_source_fails_instead_of_hanging() {
     right.handle_datagram(now, local, remote, &msgs[0]);
     assert!(right.ike_sas().is_empty());
 }
+
+/// Every datagram `ep` has queued, as (receiver's local address, sender's address, bytes).
+fn queued(ep: &mut Endpoint) -> Vec<(SocketAddr, SocketAddr, Vec<u8>)> {
+    let mut buf = vec![0u8; 65535];
+    let mut out = Vec::new();
+    while let Some(t) = ep.poll_transmit(&mut buf) {
+        out.push((t.remote, t.local, buf[..t.len].to_vec()));
+    }
+    out
+}
+
+/// The initiator's SPI of an IKE message.
+fn spi_i(m: &[u8]) -> u64 {
+    u64::from_be_bytes(m[..8].try_into().unwrap())
+}
+
+/// Under load the responder asks for a cookie; a retransmission of the request without it,
+/// held up until the load has gone, then makes the half-open SA, while the initiator has sent
+/// the request again with the cookie. Whichever answer it gets, the initiator's AUTH covers
+/// the request with the cookie: the SA takes that one as the request it answered, and the IKE
+/// SA comes up (before, its AUTH did not verify).
+///
+/// ```text
+///  J  IKE_SA_INIT ------------------------------> R   one SA half-open: cookies from now on
+///  I  IKE_SA_INIT #1 ---------------------------> R
+///  I  <------------------------------ N(COOKIE)
+///  J  IKE_AUTH ---------------------------------> R   J up: nothing half-open
+///  I  IKE_SA_INIT #1 again (held up) -----------> R   the SA is made, answered
+///  I  IKE_SA_INIT #2 (#1 with the cookie) ------> R   taken as the request answered
+///  I  <---------------------- IKE_SA_INIT answer
+///  I  IKE_AUTH (AUTH over #2) ------------------> R   verifies: up
+/// ```
+#[test]
+fn a_request_held_up_past_a_cookie_round_does_not_break_auth() {
+    let now = ipsec_core::time::Instant::from_secs(1);
+    let mut r = SiteSpec::right().config();
+    r.cookie_threshold = 1;
+    let mut right = Endpoint::with_rng(r, default_provider(), seeded(21)).unwrap();
+    let left = || SiteSpec::left().config();
+    let mut j = Endpoint::with_rng(left(), default_provider(), seeded(22)).unwrap();
+    let mut i = Endpoint::with_rng(left(), default_provider(), seeded(23)).unwrap();
+    j.connect(now, "tun").unwrap();
+    i.connect(now, "tun").unwrap();
+
+    for (l, rm, m) in queued(&mut j) {
+        right.handle_datagram(now, l, rm, &m);
+    }
+    let to_j = queued(&mut right);
+    assert_eq!(right.ike_sas().len(), 1, "J's request made an SA");
+
+    let first = queued(&mut i);
+    assert_eq!(first.len(), 1);
+    let (l, rm, init1) = first[0].clone();
+    right.handle_datagram(now, l, rm, &init1);
+    let cookie = queued(&mut right);
+    assert_eq!(right.ike_sas().len(), 1, "asked for a cookie, no state");
+    for (l, rm, m) in cookie {
+        i.handle_datagram(now, l, rm, &m);
+    }
+    let second = queued(&mut i);
+    assert_eq!(second.len(), 1);
+    let init2 = second[0].2.clone();
+    assert_ne!(init1, init2, "sent again with the cookie");
+
+    // J completes: nothing half-open any more.
+    let mut pending = to_j;
+    for _ in 0..4 {
+        for (l, rm, m) in pending.drain(..) {
+            j.handle_datagram(now, l, rm, &m);
+        }
+        for (l, rm, m) in queued(&mut j) {
+            right.handle_datagram(now, l, rm, &m);
+        }
+        pending = queued(&mut right);
+    }
+    assert!(right.ike_sas().iter().all(|s| s.established));
+
+    // The held-up retransmission of #1, then #2.
+    right.handle_datagram(now, l, rm, &init1);
+    assert_eq!(
+        right.ike_sas().len(),
+        2,
+        "the request without the cookie made an SA"
+    );
+    right.handle_datagram(now, l, rm, &init2);
+    let mut to_i: Vec<_> = queued(&mut right);
+    assert!(to_i.iter().all(|(_, _, m)| spi_i(m) == spi_i(&init1)));
+    for _ in 0..4 {
+        for (l, rm, m) in to_i.drain(..) {
+            i.handle_datagram(now, l, rm, &m);
+        }
+        for (l, rm, m) in queued(&mut i) {
+            right.handle_datagram(now, l, rm, &m);
+        }
+        to_i = queued(&mut right);
+    }
+    while let Some(e) = right.poll_event() {
+        assert!(!matches!(e, Event::Phase1Failed { .. }), "{e}");
+    }
+    // (I's INITIAL_CONTACT took J's SA with it: they have one identity.)
+    let up = |ep: &Endpoint| {
+        ep.ike_sas()
+            .iter()
+            .any(|s| s.established && s.spi_i == spi_i(&init1))
+    };
+    assert!(up(&right) && up(&i));
+}

@@ -20,7 +20,7 @@ use crate::ctx::{fresh_ike_spi, Ctx, Datagram};
 use crate::error::{ConfigError, LocalError};
 use crate::event::Event;
 use crate::exchange::ike_sa_init::{self, find_gateway, InitOutcome};
-use crate::wire::{ExchangeType, Packet};
+use crate::wire::{ExchangeType, Message, NotifyType, Packet, Payload};
 use core::time::Duration;
 use ike_sa::IkeSa;
 use index::Index;
@@ -437,6 +437,7 @@ impl Endpoint {
         key: u64,
         data: &[u8],
     ) {
+        self.adopt_cookie_retry(key, data);
         let unproven = self.unproven(key);
         let Some(sa) = self.sas.get(&key) else {
             return;
@@ -550,6 +551,48 @@ impl Endpoint {
         fresh_ike_spi(self.rng(), |s| self.ike_spis.contains(&s))
     }
 
+    /// A half-open SA answered a request without a cookie (a retransmission that arrived after
+    /// we had asked for one), and the initiator, who got our COOKIE meanwhile, sends the same
+    /// request again with it: the request it sends IKE_AUTH after, whichever answer it gets,
+    /// is the one with the cookie, and its AUTH payload covers that one (RFC 7296 section
+    /// 2.15). The SA takes it as the request it answered, once the cookie checks out; the
+    /// peer has proved it receives at its address.
+    fn adopt_cookie_retry(&mut self, key: u64, data: &[u8]) {
+        let Some(sa) = self.sas.get(&key) else {
+            return;
+        };
+        if !sa
+            .init_request()
+            .is_some_and(|old| is_cookie_retry(old, data))
+        {
+            return;
+        }
+        let Ok(msg) = Message::parse(data) else {
+            return;
+        };
+        let cookie = msg.payloads.first().and_then(|p| match p {
+            Payload::Notify(n) if n.notify_type == NotifyType::COOKIE => Some(&n.data),
+            _ => None,
+        });
+        let (Some(cookie), Some(nonce), Some(prf)) =
+            (cookie, msg.nonce(), self.provider.prfs.first().copied())
+        else {
+            return;
+        };
+        let (remote, spi_i) = (sa.remote(), msg.header.initiator_spi);
+        if !self
+            .cookies
+            .verify(prf, cookie, &nonce.data, remote.ip(), spi_i)
+        {
+            return;
+        }
+        if let Some(sa) = self.sas.get_mut(&key) {
+            sa.set_init_request(data);
+            tracing::debug!(%remote, "IKE_SA_INIT retried with our cookie: answered as the same request");
+        }
+        self.file_init(key, (remote, spi_i), true);
+    }
+
     /// Files `sa` under our SPI `key`.
     fn insert_sa(&mut self, key: u64, sa: Box<IkeSa>) {
         self.ike_spis.insert(key);
@@ -562,6 +605,36 @@ impl Endpoint {
         let sa = self.sas.remove(&key)?;
         self.unfile(key, &sa);
         Some(sa)
+    }
+}
+
+/// The IKE_SA_INIT request `data` without a leading COOKIE notify: the header's fields that do
+/// not depend on it, the type of the first other payload, and the payloads from there on.
+fn without_cookie(data: &[u8]) -> Option<(&[u8], u8, &[u8])> {
+    use crate::wire::{HEADER_LEN, PAYLOAD_HEADER_LEN};
+    // The header's next payload is byte 16 and its length bytes 24-27.
+    let fixed = data.get(..24)?;
+    if !carries_cookie(data) {
+        return Some((fixed, *data.get(16)?, data.get(HEADER_LEN..)?));
+    }
+    let n = data.get(HEADER_LEN..HEADER_LEN + PAYLOAD_HEADER_LEN)?;
+    let len = usize::from(u16::from_be_bytes([n[2], n[3]]));
+    Some((fixed, n[0], data.get(HEADER_LEN + len..)?))
+}
+
+/// True when the IKE_SA_INIT request `new` is `old` sent again with a (different) COOKIE notify
+/// in front, as an initiator does when a responder asks for a cookie (RFC 7296 section 2.6).
+fn is_cookie_retry(old: &[u8], new: &[u8]) -> bool {
+    match (without_cookie(old), without_cookie(new)) {
+        (Some((oh, ot, op)), Some((nh, nt, np))) => {
+            old != new
+                && carries_cookie(new)
+                && oh[..16] == nh[..16]
+                && oh[17..] == nh[17..]
+                && ot == nt
+                && op == np
+        }
+        _ => false,
     }
 }
 

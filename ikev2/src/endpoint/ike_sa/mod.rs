@@ -208,6 +208,22 @@ impl IkeSa {
         }
     }
 
+    /// The IKE_SA_INIT request it answered, while half-open.
+    pub(super) fn init_request(&self) -> Option<&[u8]> {
+        match &self.phase {
+            Phase::HalfOpen(hs) => Some(&hs.peer_init),
+            _ => None,
+        }
+    }
+
+    /// While half-open, takes `request` as the IKE_SA_INIT request it answered, the one the
+    /// peer's AUTH payload covers (see `Endpoint::adopt_cookie_retry`).
+    pub(super) fn set_init_request(&mut self, request: &[u8]) {
+        if let Phase::HalfOpen(hs) = &mut self.phase {
+            hs.peer_init = request.to_vec();
+        }
+    }
+
     /// Our IKE_SA_INIT response, while half-open, when `request` is the very request it
     /// answered (a retransmission, RFC 7296 section 2.1).
     pub(super) fn init_response_for(&self, request: &[u8]) -> Option<&[u8]> {
