@@ -19,6 +19,7 @@
 mod control;
 mod gro;
 mod io;
+mod log;
 mod netlink;
 mod reload;
 mod tun;
@@ -82,7 +83,7 @@ pub(crate) fn run(args: RunArgs, control: PathBuf) -> ExitCode {
     tracing_subscriber::fmt()
         .with_max_level(args.log_level)
         .with_target(false)
-        .with_writer(std::io::stderr)
+        .with_writer(log::Stderr)
         .init();
     let file = args.config.display().to_string();
     let config = match Config::load(&args.config) {
@@ -398,17 +399,19 @@ impl Daemon {
         for t in &mut self.tuns {
             t.flush();
         }
-        while let Some(e) = self.gw.poll_event() {
-            self.track(&e);
-            match &e {
-                Event::Ike(
-                    ikev2::Event::Phase1Failed { .. } | ikev2::Event::Phase2Failed { .. },
-                )
-                | Event::InstallFailed { .. }
-                | Event::TunnelDown { .. } => tracing::warn!("vpn: {e}"),
-                _ => tracing::info!("vpn: {e}"),
+        log::batch(|| {
+            while let Some(e) = self.gw.poll_event() {
+                self.track(&e);
+                match &e {
+                    Event::Ike(
+                        ikev2::Event::Phase1Failed { .. } | ikev2::Event::Phase2Failed { .. },
+                    )
+                    | Event::InstallFailed { .. }
+                    | Event::TunnelDown { .. } => tracing::warn!("vpn: {e}"),
+                    _ => tracing::info!("vpn: {e}"),
+                }
             }
-        }
+        });
         let next = self.gw.poll_timeout();
         if next.is_some() && (self.armed.is_none() || next < self.armed) {
             self.armed = next;
