@@ -486,15 +486,15 @@ fn a_short_nonce_in_a_create_child_sa_request_is_refused() {
     );
 }
 
-/// The answer to our Child SA rekey carries an 8-byte nonce: the rekey fails, nothing is
-/// installed from it.
-#[test]
-fn a_short_nonce_in_a_create_child_sa_response_fails_the_exchange() {
-    let mut p = pair(41);
+/// Brings a pair up, holds the right's answer to the CREATE_CHILD_SA exchange `rekey` starts
+/// on the left, and returns the pair (tampering off) with that answer sealed again with its nonce
+/// cut to 8 bytes.
+fn short_nonce_answer(seed: u64, rekey: impl FnOnce(&mut Pair)) -> (Pair, Vec<u8>) {
+    let mut p = pair(seed);
     p.left.connect(p.now, "tun").unwrap();
     assert!(p.drive_until(Duration::from_secs(5), both_up));
     let held = hold_create_child(&mut p, Side::Right, true);
-    p.left.rekey_child(p.now, "tun").unwrap();
+    rekey(&mut p);
     p.drive_for(Duration::from_millis(100));
     let response = held.borrow_mut().take().expect("the rekey response");
     let id = Packet::new_checked(&response[..]).unwrap().message_id();
@@ -511,6 +511,14 @@ fn a_short_nonce_in_a_create_child_sa_response_fails_the_exchange() {
         )
         .unwrap();
     p.tamper = None;
+    (p, forged)
+}
+
+/// The answer to our Child SA rekey carries an 8-byte nonce: the rekey fails, nothing is
+/// installed from it.
+#[test]
+fn a_short_nonce_in_a_create_child_sa_response_fails_the_exchange() {
+    let (mut p, forged) = short_nonce_answer(41, |p| p.left.rekey_child(p.now, "tun").unwrap());
     let before = rekeys_up(&p.left_events);
     p.inject(Side::Right, "gw", &forged);
     p.drive_for(Duration::from_millis(100));
@@ -737,28 +745,8 @@ fn fragments_of_a_request_and_a_response_with_one_message_id_stay_apart() {
 /// malformed answer ends the IKE SA, as any malformed rekey answer does).
 #[test]
 fn a_short_nonce_in_an_ike_rekey_response_makes_no_successor() {
-    let mut p = pair(43);
-    p.left.connect(p.now, "tun").unwrap();
-    assert!(p.drive_until(Duration::from_secs(5), both_up));
-    let held = hold_create_child(&mut p, Side::Right, true);
-    p.left.rekey_ike(p.now, "gw").unwrap();
-    p.drive_for(Duration::from_millis(100));
-    let response = held.borrow_mut().take().expect("the rekey response");
-    let id = Packet::new_checked(&response[..]).unwrap().message_id();
-    let msg = p.open_message(Side::Left, "gw", &response).unwrap();
-    let (first, inner) = with_short_nonce(&msg);
     // Sealed on the right's old IKE SA, which answered the rekey.
-    let forged = p
-        .seal_response(
-            Side::Right,
-            "gw",
-            ExchangeType::CREATE_CHILD_SA,
-            id,
-            first,
-            &inner,
-        )
-        .unwrap();
-    p.tamper = None;
+    let (mut p, forged) = short_nonce_answer(43, |p| p.left.rekey_ike(p.now, "gw").unwrap());
     let ups = |p: &Pair| {
         p.left_events
             .iter()

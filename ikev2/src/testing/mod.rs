@@ -308,12 +308,7 @@ impl Pair {
         first: crate::wire::PayloadType,
         inner: &[u8],
     ) -> Option<Vec<u8>> {
-        let ep = match side {
-            Side::Left => &self.left,
-            Side::Right => &self.right,
-        };
-        ep.seal_request(gateway, (exchange, message_id, false), first, inner)
-            .map(|(_, _, b)| b)
+        self.seal(side, gateway, (exchange, message_id, false), first, inner)
     }
 
     /// As [`seal_request`](Self::seal_request), a response: what `side`'s peer takes for an
@@ -327,12 +322,30 @@ impl Pair {
         first: crate::wire::PayloadType,
         inner: &[u8],
     ) -> Option<Vec<u8>> {
-        let ep = match side {
+        self.seal(side, gateway, (exchange, message_id, true), first, inner)
+    }
+
+    /// A message sealed by `side`'s IKE SA for `gateway` with the header `(exchange, message
+    /// ID, response flag)`.
+    fn seal(
+        &self,
+        side: Side,
+        gateway: &str,
+        header: (crate::wire::ExchangeType, u32, bool),
+        first: crate::wire::PayloadType,
+        inner: &[u8],
+    ) -> Option<Vec<u8>> {
+        self.side(side)
+            .seal_request(gateway, header, first, inner)
+            .map(|(_, _, b)| b)
+    }
+
+    /// The endpoint on `side`, shared.
+    fn side(&self, side: Side) -> &Endpoint {
+        match side {
             Side::Left => &self.left,
             Side::Right => &self.right,
-        };
-        ep.seal_request(gateway, (exchange, message_id, true), first, inner)
-            .map(|(_, _, b)| b)
+        }
     }
 
     /// Checks and decrypts a message sent to `side` with the keys of its IKE SA for `gateway`.
@@ -342,11 +355,7 @@ impl Pair {
         gateway: &str,
         bytes: &[u8],
     ) -> Option<crate::wire::Message> {
-        let ep = match side {
-            Side::Left => &self.left,
-            Side::Right => &self.right,
-        };
-        ep.open_message(gateway, bytes)
+        self.side(side).open_message(gateway, bytes)
     }
 
     /// Puts `bytes` on the wire from `from` to its peer, on the addresses of `from`'s IKE SA
