@@ -4,7 +4,9 @@
 //! per packet costs more than the packet's encryption. On the way in, one `recvmmsg` fills up to
 //! [`RECV_BATCH`] buffers, and with UDP GRO (Linux 5.0) the kernel coalesces consecutive
 //! datagrams of one flow into one buffer (equal-sized segments, the last one possibly shorter).
-//! On the way out, consecutive packets to the same peer with the same length leave in one
+//! A socket without GRO (raw ESP) takes up to [`RECV_PACKETS`] packets per call instead: as
+//! many as the TUN coalescer joins into one packet, so that a batch's TCP segments reach the
+//! host's TCP stack in runs as long as UDP GRO gives. On the way out, consecutive packets to the same peer with the same length leave in one
 //! `sendmsg` with a `UDP_SEGMENT` size (UDP GSO, Linux 4.18): the kernel cuts the buffer into
 //! datagrams. Both fall back to one datagram per call where the kernel refuses them. Raw
 //! sockets have no GSO: their packets leave in one `sendmmsg` per batch ([`SendBatch`]). The
@@ -24,8 +26,10 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
 
-/// Buffers filled by one `recvmmsg`.
+/// Buffers filled by one `recvmmsg` with UDP GRO (each may hold a run of datagrams).
 pub(crate) const RECV_BATCH: usize = 16;
+/// Buffers filled by one `recvmmsg` without GRO (one packet each).
+pub(crate) const RECV_PACKETS: usize = 64;
 /// The largest datagram, and the largest run of GRO segments the kernel hands over at once.
 const MAX_RECV: usize = 65_535;
 /// The kernel's limit on segments in one GSO send (`UDP_MAX_SEGMENTS`).
@@ -62,7 +66,9 @@ pub(crate) struct RecvBatch {
     headers: MultiHeaders<SockaddrStorage>,
     /// UDP GRO is on: every batch needs room for the segment size's control message.
     gro: bool,
-    received: [Received; RECV_BATCH],
+    /// Buffers per call: [`RECV_BATCH`] with GRO, [`RECV_PACKETS`] without.
+    slots: usize,
+    received: [Received; RECV_PACKETS],
     count: usize,
 }
 
@@ -72,26 +78,29 @@ impl RecvBatch {
     pub(crate) fn new<F: AsFd>(sock: &F, gro: bool) -> RecvBatch {
         let gro = gro && setsockopt(&sock.as_fd(), sockopt::UdpGroSegment, &true).is_ok();
         let cmsg = gro.then(|| nix::cmsg_space!(i32));
+        let slots = if gro { RECV_BATCH } else { RECV_PACKETS };
         RecvBatch {
-            bufs: vec![0u8; RECV_BATCH * MAX_RECV],
-            headers: MultiHeaders::preallocate(RECV_BATCH, cmsg),
+            bufs: vec![0u8; slots * MAX_RECV],
+            headers: MultiHeaders::preallocate(slots, cmsg),
             gro,
+            slots,
             received: [Received {
                 len: 0,
                 stride: 0,
                 from: None,
-            }; RECV_BATCH],
+            }; RECV_PACKETS],
             count: 0,
         }
     }
 
-    /// Reads what the socket holds, up to [`RECV_BATCH`] buffers, without blocking
+    /// Reads what the socket holds, up to [`RECV_BATCH`] or [`RECV_PACKETS`] buffers, without blocking
     /// (`WouldBlock` when nothing waits). Returns the number of buffers filled.
     pub(crate) fn recv<F: AsRawFd>(&mut self, sock: &F) -> io::Result<usize> {
         let RecvBatch {
             bufs,
             headers,
             gro,
+            slots,
             received,
             count,
         } = self;
@@ -101,15 +110,15 @@ impl RecvBatch {
             // datagram without a segment size), and `nix` does not restore it: fresh headers,
             // or a later GRO run would lose its segment size (MSG_CTRUNC). One allocation per
             // batch, not per datagram.
-            *headers = MultiHeaders::preallocate(RECV_BATCH, Some(nix::cmsg_space!(i32)));
+            *headers = MultiHeaders::preallocate(*slots, Some(nix::cmsg_space!(i32)));
         }
         let mut chunks = bufs.chunks_exact_mut(MAX_RECV);
-        let mut iovs: [[IoSliceMut<'_>; 1]; RECV_BATCH] =
+        let mut iovs: [[IoSliceMut<'_>; 1]; RECV_PACKETS] =
             std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or_default())]);
         let results = recvmmsg(
             sock.as_raw_fd(),
             headers,
-            iovs.iter_mut(),
+            iovs.iter_mut().take(*slots),
             MsgFlags::MSG_DONTWAIT,
             None,
         )
@@ -273,8 +282,8 @@ pub(crate) struct SendBatch {
     headers: MultiHeaders<SockaddrStorage>,
 }
 
-/// Packets in one `sendmmsg`.
-const SEND_BATCH: usize = 32;
+/// Packets in one `sendmmsg`: a 64 KiB TCP burst read from a TUN device, encrypted.
+const SEND_BATCH: usize = 64;
 /// Room for a batch of full-sized packets.
 const SEND_BYTES: usize = SEND_BATCH * 1600;
 
@@ -444,7 +453,7 @@ mod tests {
         let (a, b) = pair();
         let to = b.local_addr().unwrap();
         let mut out = GsoBatch::new();
-        let n = RECV_BATCH * 3 + 5;
+        let n = RECV_PACKETS * 3 + 5;
         let mut sent = Vec::new();
         for i in 0..n {
             // Lengths that never repeat twice in a row: one datagram per send.
@@ -460,7 +469,7 @@ mod tests {
         while got.len() < n && std::time::Instant::now() < deadline {
             match batch.recv(&b) {
                 Ok(k) => {
-                    assert!(k <= RECV_BATCH);
+                    assert!(k <= RECV_PACKETS);
                     batch.for_each(|d, f| {
                         got.push(d.to_vec());
                         from.push(f);
@@ -484,9 +493,9 @@ mod tests {
         let mut out = SendBatch::new();
         let mut to_b = Vec::new();
         let mut to_c = Vec::new();
-        // More than a batch, alternating peers, one packet too large to gather.
+        // More than a batch, alternating peers, one packet near the largest UDP payload.
         for i in 0..SEND_BATCH + 7 {
-            let len = if i == 5 { SEND_BYTES + 1 } else { 60 + i };
+            let len = if i == 5 { 60_000 } else { 60 + i };
             let d = vec![u8::try_from(i).unwrap(); len];
             if i % 2 == 0 {
                 out.push(&a, b.local_addr().unwrap(), &d);
