@@ -10,7 +10,7 @@
 //! each batch, so a busy direction cannot starve the other one or the timers.
 
 use super::tun::{Tun, TunIn};
-use super::udp::{grow_buffers, GsoBatch, RecvBatch, SendBatch};
+use super::udp::{grow_buffers, GsoBatch, RecvBatch, SendBatch, SendThread};
 use super::Shared;
 use gateway::{Config, OuterProtocol, Transmit};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -40,7 +40,9 @@ struct Duplex {
 enum Out {
     /// UDP: runs of equal-sized datagrams to one peer, one GSO send each.
     Gso(GsoBatch),
-    /// Raw ESP (no GSO for raw sockets): one `sendmmsg` for the batch.
+    /// Raw ESP (no GSO for raw sockets): `sendmmsg` on a thread of its own.
+    Thread(SendThread),
+    /// Raw ESP when no thread could be started: one `sendmmsg` for the batch.
     Each(Box<SendBatch>),
 }
 
@@ -59,6 +61,7 @@ impl Duplex {
     fn push(&mut self, to: SocketAddr, bytes: &[u8]) {
         match &mut self.out {
             Out::Gso(b) => b.push(&self.write, to, bytes),
+            Out::Thread(t) => t.push(&self.write, to, bytes),
             Out::Each(b) => b.push(&self.write, to, bytes),
         }
     }
@@ -66,6 +69,7 @@ impl Duplex {
     fn flush(&mut self) {
         match &mut self.out {
             Out::Gso(b) => b.flush(&self.write),
+            Out::Thread(t) => t.flush(&self.write),
             Out::Each(b) => b.flush(&self.write),
         }
     }
@@ -187,11 +191,15 @@ fn raw_esp(domain: Domain) -> Result<Duplex, String> {
     let s = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_ESP))).map_err(|e| {
         format!("cannot open a raw ESP socket: {e} (ipsec-gateway run needs root or CAP_NET_RAW)")
     })?;
-    Duplex::new(
-        std::net::UdpSocket::from(s),
-        Out::Each(Box::new(SendBatch::new())),
-    )
-    .map_err(|e| format!("raw ESP socket: {e}"))
+    let s = std::net::UdpSocket::from(s);
+    let out = match s.try_clone().and_then(SendThread::spawn) {
+        Ok(t) => Out::Thread(t),
+        Err(e) => {
+            tracing::debug!("raw ESP sends on the datapath thread: {e}");
+            Out::Each(Box::new(SendBatch::new()))
+        }
+    };
+    Duplex::new(s, out).map_err(|e| format!("raw ESP socket: {e}"))
 }
 
 /// Starts one reader task per socket and per TUN device.

@@ -25,6 +25,7 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd};
+use std::sync::mpsc;
 
 /// Buffers filled by one `recvmmsg` with UDP GRO (each may hold a run of datagrams).
 pub(crate) const RECV_BATCH: usize = 16;
@@ -274,11 +275,7 @@ impl GsoBatch {
 
 /// Packets gathered for one `sendmmsg`, each with its own destination.
 pub(crate) struct SendBatch {
-    buf: Vec<u8>,
-    /// Where each packet ends in `buf`.
-    ends: [usize; SEND_BATCH],
-    to: [Option<SockaddrStorage>; SEND_BATCH],
-    count: usize,
+    packets: Packets,
     headers: MultiHeaders<SockaddrStorage>,
 }
 
@@ -290,23 +287,61 @@ const SEND_BYTES: usize = SEND_BATCH * 1600;
 impl SendBatch {
     pub(crate) fn new() -> SendBatch {
         SendBatch {
-            buf: Vec::with_capacity(SEND_BYTES),
-            ends: [0; SEND_BATCH],
-            to: [None; SEND_BATCH],
-            count: 0,
+            packets: Packets::new(),
             headers: MultiHeaders::preallocate(SEND_BATCH, None),
         }
     }
 
     /// Queues `packet` for `to`, sending the batch first when it is full.
     pub(crate) fn push<F: AsRawFd>(&mut self, sock: &F, to: SocketAddr, packet: &[u8]) {
-        if self.count == SEND_BATCH || self.buf.len() + packet.len() > SEND_BYTES {
+        if !self.packets.has_room(packet) {
             self.flush(sock);
         }
+        self.packets.push(sock, to, packet);
+    }
+
+    /// Sends the batch; what the socket buffer has no room for is dropped, as the network
+    /// might.
+    pub(crate) fn flush<F: AsRawFd>(&mut self, sock: &F) {
+        self.packets.send(sock, &mut self.headers);
+    }
+}
+
+/// The packets of a [`SendBatch`] without its system call headers (which hold pointers into
+/// them), so that a batch can move to the thread that sends it ([`SendThread`]).
+pub(crate) struct Packets {
+    buf: Vec<u8>,
+    /// Where each packet ends in `buf`.
+    ends: [usize; SEND_BATCH],
+    to: [Option<SockaddrStorage>; SEND_BATCH],
+    count: usize,
+}
+
+impl Packets {
+    fn new() -> Packets {
+        Packets {
+            buf: Vec::with_capacity(SEND_BYTES),
+            ends: [0; SEND_BATCH],
+            to: [None; SEND_BATCH],
+            count: 0,
+        }
+    }
+
+    /// Whether `packet` joins the batch without a send first.
+    fn has_room(&self, packet: &[u8]) -> bool {
+        self.count < SEND_BATCH && self.buf.len() + packet.len() <= SEND_BYTES
+    }
+
+    /// Queues `packet` for `to` (there is room: [`has_room`](Self::has_room)); one too large
+    /// for any batch is sent at once on `sock`.
+    fn push<F: AsRawFd>(&mut self, sock: &F, to: SocketAddr, packet: &[u8]) {
         if packet.len() > SEND_BYTES {
             if let Err(e) = send(sock.as_raw_fd(), packet, &[], &SockaddrStorage::from(to)) {
                 tracing::debug!("send to {to}: {e}");
             }
+            return;
+        }
+        if !self.has_room(packet) {
             return;
         }
         self.buf.extend_from_slice(packet);
@@ -315,15 +350,14 @@ impl SendBatch {
         self.count += 1;
     }
 
-    /// Sends the batch; what the socket buffer has no room for is dropped, as the network
-    /// might.
-    pub(crate) fn flush<F: AsRawFd>(&mut self, sock: &F) {
-        let SendBatch {
+    /// Sends the packets with `sendmmsg` and empties the batch; what the socket buffer has no
+    /// room for is dropped, as the network might.
+    fn send<F: AsRawFd>(&mut self, sock: &F, headers: &mut MultiHeaders<SockaddrStorage>) {
+        let Packets {
             buf,
             ends,
             to,
             count,
-            headers,
         } = self;
         let n = *count;
         let mut start = 0;
@@ -357,6 +391,88 @@ impl SendBatch {
         }
         buf.clear();
         *count = 0;
+    }
+}
+
+/// Batches handed over to the send thread and not yet back: one being sent, the others
+/// waiting. The datapath waits for the thread when all are out (the socket's backpressure).
+const IN_FLIGHT: usize = 4;
+
+/// Raw ESP sends on a thread of their own. Raw sockets have no GSO: every packet crosses the
+/// kernel's output path alone, and on a veth or loopback path the receiving host's input path
+/// too (in the sender's context), which is most of a sending daemon's time. The datapath
+/// gathers a batch as [`SendBatch`] does and hands it to the thread, which sends it with
+/// `sendmmsg` while the datapath reads and encrypts the next one. One thread per socket and
+/// batches in a FIFO channel: packets leave in the order they were encrypted (the peer's
+/// anti-replay window sees no reordering).
+pub(crate) struct SendThread {
+    filling: Packets,
+    /// Batches to send.
+    full: mpsc::SyncSender<Packets>,
+    /// Batches sent, for reuse.
+    empty: mpsc::Receiver<Packets>,
+    /// Batches allocated so far (at most [`IN_FLIGHT`] + 1).
+    allocated: usize,
+}
+
+impl SendThread {
+    /// Starts the thread sending on `sock` (a descriptor of the datapath's socket).
+    pub(crate) fn spawn(sock: std::net::UdpSocket) -> io::Result<SendThread> {
+        let (full, to_send) = mpsc::sync_channel::<Packets>(IN_FLIGHT);
+        let (sent, empty) = mpsc::sync_channel::<Packets>(IN_FLIGHT + 1);
+        std::thread::Builder::new()
+            .name("esp-send".into())
+            .spawn(move || {
+                let mut headers = MultiHeaders::preallocate(SEND_BATCH, None);
+                // Ends when the datapath drops its end of the channel.
+                while let Ok(mut batch) = to_send.recv() {
+                    batch.send(&sock, &mut headers);
+                    if sent.send(batch).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(SendThread {
+            filling: Packets::new(),
+            full,
+            empty,
+            allocated: 1,
+        })
+    }
+
+    /// Queues `packet` for `to`, handing the batch to the thread first when it is full
+    /// (`sock`, the same socket, sends a packet too large for any batch at once).
+    pub(crate) fn push<F: AsRawFd>(&mut self, sock: &F, to: SocketAddr, packet: &[u8]) {
+        if !self.filling.has_room(packet) {
+            self.flush(sock);
+        }
+        self.filling.push(sock, to, packet);
+    }
+
+    /// Hands the gathered packets to the thread. Should the thread be gone, `sock` sends
+    /// them here.
+    pub(crate) fn flush<F: AsRawFd>(&mut self, sock: &F) {
+        if self.filling.count == 0 {
+            return;
+        }
+        let next = match self.empty.try_recv() {
+            Ok(b) => Some(b),
+            Err(_) if self.allocated <= IN_FLIGHT => {
+                self.allocated += 1;
+                Some(Packets::new())
+            }
+            Err(_) => self.empty.recv().ok(),
+        };
+        let Some(next) = next else {
+            self.filling
+                .send(sock, &mut MultiHeaders::preallocate(SEND_BATCH, None));
+            return;
+        };
+        let batch = std::mem::replace(&mut self.filling, next);
+        if let Err(mpsc::SendError(mut batch)) = self.full.send(batch) {
+            batch.send(sock, &mut MultiHeaders::preallocate(SEND_BATCH, None));
+            self.filling = batch;
+        }
     }
 }
 
