@@ -24,6 +24,8 @@ use tokio::net::UdpSocket;
 const IKE_PORTS: [u16; 2] = [500, 4500];
 /// IP protocol number of ESP.
 const IPPROTO_ESP: i32 = 50;
+/// The protocol of a raw socket that sends packets with their IP header (and receives none).
+const IPPROTO_RAW: i32 = 255;
 /// Batches a reader takes before it yields to the other tasks.
 const BATCHES_PER_TURN: usize = 4;
 
@@ -192,7 +194,19 @@ fn raw_esp(domain: Domain) -> Result<Duplex, String> {
         format!("cannot open a raw ESP socket: {e} (ipsec-gateway run needs root or CAP_NET_RAW)")
     })?;
     let s = std::net::UdpSocket::from(s);
-    let out = match s.try_clone().and_then(SendThread::spawn) {
+    // IPv4 sends go out on a send-only IPPROTO_RAW socket with the IP header built here (see
+    // SendThread::spawn); without one, on the ESP socket.
+    let hdrincl = (domain == Domain::IPV4)
+        .then(|| Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_RAW))))
+        .and_then(|r| {
+            r.map_err(|e| tracing::debug!("no IPPROTO_RAW socket: {e}"))
+                .ok()
+        })
+        .map(|r| {
+            grow_buffers(&r);
+            std::net::UdpSocket::from(r)
+        });
+    let out = match s.try_clone().and_then(|c| SendThread::spawn(c, hdrincl)) {
         Ok(t) => Out::Thread(t),
         Err(e) => {
             tracing::debug!("raw ESP sends on the datapath thread: {e}");

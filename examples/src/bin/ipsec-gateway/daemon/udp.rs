@@ -24,7 +24,7 @@ use nix::sys::socket::{
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::mpsc;
 
 /// Buffers filled by one `recvmmsg` with UDP GRO (each may hold a run of datagrams).
@@ -287,7 +287,7 @@ const SEND_BYTES: usize = SEND_BATCH * 1600;
 impl SendBatch {
     pub(crate) fn new() -> SendBatch {
         SendBatch {
-            packets: Packets::new(),
+            packets: Packets::new(false),
             headers: MultiHeaders::preallocate(SEND_BATCH, None),
         }
     }
@@ -303,7 +303,7 @@ impl SendBatch {
     /// Sends the batch; what the socket buffer has no room for is dropped, as the network
     /// might.
     pub(crate) fn flush<F: AsRawFd>(&mut self, sock: &F) {
-        self.packets.send(sock, &mut self.headers);
+        self.packets.send(sock.as_raw_fd(), None, &mut self.headers);
     }
 }
 
@@ -315,21 +315,61 @@ pub(crate) struct Packets {
     ends: [usize; SEND_BATCH],
     to: [Option<SockaddrStorage>; SEND_BATCH],
     count: usize,
+    /// Every packet is IPv4 and starts with its IPv4 header ([`ipv4_header`]), for an
+    /// `IPPROTO_RAW` socket.
+    header: bool,
+}
+
+/// An IPv4 header without options.
+const IPV4_HEADER: usize = 20;
+/// IP protocol number of ESP.
+const IPPROTO_ESP: u8 = 50;
+
+/// The IPv4 header of an ESP packet to `to` sent on an `IPPROTO_RAW` socket (`IP_HDRINCL`):
+/// the kernel fills in the total length and checksum, and the source address (from the route)
+/// and identification as they are zero (raw(7)). No DF: where the path's MTU is smaller than
+/// the device's, the kernel fragments, as it does for an ESP socket.
+fn ipv4_header(to: std::net::Ipv4Addr) -> [u8; IPV4_HEADER] {
+    let [a, b, c, d] = to.octets();
+    [
+        0x45,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        64,
+        IPPROTO_ESP,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        a,
+        b,
+        c,
+        d,
+    ]
 }
 
 impl Packets {
-    fn new() -> Packets {
+    /// A batch; `header`: for an `IPPROTO_RAW` socket (IPv4 only).
+    fn new(header: bool) -> Packets {
         Packets {
             buf: Vec::with_capacity(SEND_BYTES),
             ends: [0; SEND_BATCH],
             to: [None; SEND_BATCH],
             count: 0,
+            header,
         }
     }
 
     /// Whether `packet` joins the batch without a send first.
     fn has_room(&self, packet: &[u8]) -> bool {
-        self.count < SEND_BATCH && self.buf.len() + packet.len() <= SEND_BYTES
+        self.count < SEND_BATCH && self.buf.len() + IPV4_HEADER + packet.len() <= SEND_BYTES
     }
 
     /// Queues `packet` for `to` (there is room: [`has_room`](Self::has_room)); one too large
@@ -344,6 +384,13 @@ impl Packets {
         if !self.has_room(packet) {
             return;
         }
+        if self.header {
+            let std::net::IpAddr::V4(ip) = to.ip() else {
+                tracing::debug!("no IPv4 header for {to}");
+                return;
+            };
+            self.buf.extend_from_slice(&ipv4_header(ip));
+        }
         self.buf.extend_from_slice(packet);
         self.ends[self.count] = self.buf.len();
         self.to[self.count] = Some(SockaddrStorage::from(to));
@@ -351,26 +398,40 @@ impl Packets {
     }
 
     /// Sends the packets with `sendmmsg` and empties the batch; what the socket buffer has no
-    /// room for is dropped, as the network might.
-    fn send<F: AsRawFd>(&mut self, sock: &F, headers: &mut MultiHeaders<SockaddrStorage>) {
+    /// room for is dropped, as the network might. `plain` is the socket of the packets'
+    /// protocol; `hdrincl` an `IPPROTO_RAW` socket for a batch with IPv4 headers (without it,
+    /// `plain` sends them without their headers, and it sends those the device's MTU refuses
+    /// to `hdrincl`: the kernel fragments only what it builds the header of).
+    fn send(
+        &mut self,
+        plain: RawFd,
+        hdrincl: Option<RawFd>,
+        headers: &mut MultiHeaders<SockaddrStorage>,
+    ) {
         let Packets {
             buf,
             ends,
             to,
             count,
+            header,
         } = self;
+        let (fd, skip) = match (*header, hdrincl) {
+            (true, Some(raw)) => (raw, 0),
+            (true, None) => (plain, IPV4_HEADER),
+            (false, _) => (plain, 0),
+        };
         let n = *count;
         let mut start = 0;
         let iovs: [[IoSlice<'_>; 1]; SEND_BATCH] = std::array::from_fn(|i| {
             let end = if i < n { ends[i] } else { start };
-            let s = buf.get(start..end).unwrap_or_default();
+            let s = buf.get(start + skip..end).unwrap_or_default();
             start = end;
             [IoSlice::new(s)]
         });
         let mut sent = 0;
         while sent < n {
             let r = sendmmsg(
-                sock.as_raw_fd(),
+                fd,
                 headers,
                 iovs.get(sent..n).unwrap_or_default(),
                 to.get(sent..n).unwrap_or_default(),
@@ -383,6 +444,16 @@ impl Packets {
                     k => sent += k,
                 },
                 Err(Errno::EINTR) => {}
+                // Longer than the device's MTU: the kernel refuses to fragment a packet whose
+                // header it did not build; the protocol's socket builds one and fragments.
+                Err(Errno::EMSGSIZE) if *header && skip == 0 => {
+                    let start = sent.checked_sub(1).map_or(0, |i| ends[i]) + IPV4_HEADER;
+                    let packet = buf.get(start..ends[sent]).unwrap_or_default();
+                    if let Some(Err(e)) = to[sent].as_ref().map(|to| send(plain, packet, &[], to)) {
+                        tracing::debug!("send: {e}");
+                    }
+                    sent += 1;
+                }
                 Err(e) => {
                     tracing::debug!("sendmmsg: {e}");
                     break;
@@ -407,36 +478,64 @@ const IN_FLIGHT: usize = 4;
 /// anti-replay window sees no reordering).
 pub(crate) struct SendThread {
     filling: Packets,
+    /// Batches carry IPv4 headers: the thread sends on an `IPPROTO_RAW` socket.
+    header: bool,
     /// Batches to send.
     full: mpsc::SyncSender<Packets>,
     /// Batches sent, for reuse.
     empty: mpsc::Receiver<Packets>,
-    /// Batches allocated so far (at most [`IN_FLIGHT`] + 1).
-    allocated: usize,
+    /// Batches sent and back.
+    free: Vec<Packets>,
+    /// Batches handed to the thread and not back.
+    in_flight: usize,
+    /// For small batches sent here: a descriptor of the thread's `IPPROTO_RAW` socket, and
+    /// headers.
+    hdrincl: Option<std::net::UdpSocket>,
+    headers: MultiHeaders<SockaddrStorage>,
 }
 
+/// Batches shorter than this are sent by the datapath itself when the thread has nothing to
+/// send (waking the thread costs more than sending a few acknowledgements).
+const HAND_OVER: usize = 8;
+
 impl SendThread {
-    /// Starts the thread sending on `sock` (a descriptor of the datapath's socket).
-    pub(crate) fn spawn(sock: std::net::UdpSocket) -> io::Result<SendThread> {
+    /// Starts the thread sending on `sock` (a descriptor of the datapath's socket), or on
+    /// `hdrincl`, an IPv4 `IPPROTO_RAW` socket, with `sock` for what it refuses.
+    ///
+    /// An `IPPROTO_RAW` socket skips the checksum the kernel computes while it copies a packet
+    /// into a raw socket's buffer (for nothing: ESP has no checksum), and, receiving nothing,
+    /// has no reader to wake when the kernel frees the packets it sent (the ESP socket wakes
+    /// its reader's epoll for every one: the socket has room again).
+    pub(crate) fn spawn(
+        sock: std::net::UdpSocket,
+        hdrincl: Option<std::net::UdpSocket>,
+    ) -> io::Result<SendThread> {
+        let header = hdrincl.is_some();
+        let own = hdrincl.as_ref().map(|s| s.try_clone()).transpose()?;
         let (full, to_send) = mpsc::sync_channel::<Packets>(IN_FLIGHT);
-        let (sent, empty) = mpsc::sync_channel::<Packets>(IN_FLIGHT + 1);
+        let (sent, empty) = mpsc::sync_channel::<Packets>(IN_FLIGHT);
         std::thread::Builder::new()
             .name("esp-send".into())
             .spawn(move || {
                 let mut headers = MultiHeaders::preallocate(SEND_BATCH, None);
+                let raw = hdrincl.as_ref().map(AsRawFd::as_raw_fd);
                 // Ends when the datapath drops its end of the channel.
                 while let Ok(mut batch) = to_send.recv() {
-                    batch.send(&sock, &mut headers);
+                    batch.send(sock.as_raw_fd(), raw, &mut headers);
                     if sent.send(batch).is_err() {
                         break;
                     }
                 }
             })?;
         Ok(SendThread {
-            filling: Packets::new(),
+            filling: Packets::new(header),
+            header,
             full,
             empty,
-            allocated: 1,
+            free: Vec::with_capacity(IN_FLIGHT),
+            in_flight: 0,
+            hdrincl: own,
+            headers: MultiHeaders::preallocate(SEND_BATCH, None),
         })
     }
 
@@ -449,30 +548,46 @@ impl SendThread {
         self.filling.push(sock, to, packet);
     }
 
-    /// Hands the gathered packets to the thread. Should the thread be gone, `sock` sends
-    /// them here.
+    /// Hands the gathered packets to the thread, or sends them here when they are few and
+    /// the thread has sent everything before them (the order stays). Should the thread be
+    /// gone, `sock` sends them here.
     pub(crate) fn flush<F: AsRawFd>(&mut self, sock: &F) {
         if self.filling.count == 0 {
             return;
         }
-        let next = match self.empty.try_recv() {
-            Ok(b) => Some(b),
-            Err(_) if self.allocated <= IN_FLIGHT => {
-                self.allocated += 1;
-                Some(Packets::new())
-            }
-            Err(_) => self.empty.recv().ok(),
-        };
-        let Some(next) = next else {
-            self.filling
-                .send(sock, &mut MultiHeaders::preallocate(SEND_BATCH, None));
+        while let Ok(b) = self.empty.try_recv() {
+            self.free.push(b);
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
+        if self.in_flight == 0 && self.filling.count < HAND_OVER {
+            self.send_here(sock);
             return;
+        }
+        let next = match self.free.pop() {
+            Some(b) => b,
+            None if self.in_flight < IN_FLIGHT => Packets::new(self.header),
+            // All out: the thread is behind; wait for one.
+            None => match self.empty.recv() {
+                Ok(b) => {
+                    self.in_flight -= 1;
+                    b
+                }
+                Err(_) => return self.send_here(sock),
+            },
         };
         let batch = std::mem::replace(&mut self.filling, next);
-        if let Err(mpsc::SendError(mut batch)) = self.full.send(batch) {
-            batch.send(sock, &mut MultiHeaders::preallocate(SEND_BATCH, None));
-            self.filling = batch;
+        match self.full.send(batch) {
+            Ok(()) => self.in_flight += 1,
+            Err(mpsc::SendError(batch)) => {
+                self.free.push(std::mem::replace(&mut self.filling, batch));
+                self.send_here(sock);
+            }
         }
+    }
+
+    fn send_here<F: AsRawFd>(&mut self, sock: &F) {
+        let raw = self.hdrincl.as_ref().map(AsRawFd::as_raw_fd);
+        self.filling.send(sock.as_raw_fd(), raw, &mut self.headers);
     }
 }
 
