@@ -43,7 +43,7 @@ enum Out {
     /// UDP: runs of equal-sized datagrams to one peer, one GSO send each.
     Gso(GsoBatch),
     /// Raw ESP (no GSO for raw sockets): `sendmmsg` on a thread of its own.
-    Thread(SendThread),
+    Thread(Box<SendThread>),
     /// Raw ESP when no thread could be started: one `sendmmsg` for the batch.
     Each(Box<SendBatch>),
 }
@@ -207,7 +207,7 @@ fn raw_esp(domain: Domain) -> Result<Duplex, String> {
             std::net::UdpSocket::from(r)
         });
     let out = match s.try_clone().and_then(|c| SendThread::spawn(c, hdrincl)) {
-        Ok(t) => Out::Thread(t),
+        Ok(t) => Out::Thread(Box::new(t)),
         Err(e) => {
             tracing::debug!("raw ESP sends on the datapath thread: {e}");
             Out::Each(Box::new(SendBatch::new()))

@@ -751,4 +751,86 @@ mod tests {
         let e = batch.recv(&b).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
     }
+
+    #[test]
+    fn a_batch_without_gro_takes_up_to_recv_packets_at_once() {
+        let (a, b) = pair();
+        b.set_nonblocking(true).unwrap();
+        let to = b.local_addr().unwrap();
+        for i in 0..RECV_PACKETS + 6 {
+            a.send_to(&[u8::try_from(i).unwrap(); 100], to).unwrap();
+        }
+        let mut batch = RecvBatch::new(&b, false);
+        assert_eq!(batch.recv(&b).unwrap(), RECV_PACKETS);
+        assert_eq!(batch.recv(&b).unwrap(), 6);
+    }
+
+    #[test]
+    fn the_send_thread_keeps_order_and_destinations_across_small_and_large_batches() {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for s in [&b, &c] {
+            grow_buffers(s);
+        }
+        let mut out = SendThread::spawn(a.try_clone().unwrap(), None).unwrap();
+        let (mut to_b, mut to_c) = (Vec::new(), Vec::new());
+        let mut i = 0u16;
+        // Batches below HAND_OVER (sent here), full ones (handed over, more than IN_FLIGHT of
+        // them), and small ones again while the thread may still be sending.
+        for batch in [
+            3,
+            2 * SEND_BATCH + 5,
+            1,
+            SEND_BATCH * IN_FLIGHT + 9,
+            2,
+            HAND_OVER,
+        ] {
+            for _ in 0..batch {
+                let d = [i.to_be_bytes().as_slice(), &[0x5a; 200]].concat();
+                if i.is_multiple_of(3) {
+                    out.push(&a, c.local_addr().unwrap(), &d);
+                    to_c.push(d);
+                } else {
+                    out.push(&a, b.local_addr().unwrap(), &d);
+                    to_b.push(d);
+                }
+                i += 1;
+            }
+            out.flush(&a);
+        }
+        for (sock, want) in [(&b, to_b), (&c, to_c)] {
+            let mut batch = RecvBatch::new(sock, false);
+            assert_eq!(receive_all(sock, &mut batch, want.len()), want);
+        }
+    }
+
+    #[test]
+    fn ipv4_headers_are_left_out_without_an_ipproto_raw_socket() {
+        let (a, b) = pair();
+        let to = b.local_addr().unwrap();
+        let mut packets = Packets::new(true);
+        let sent: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 50 + usize::from(i)]).collect();
+        for d in &sent {
+            assert!(packets.has_room(d));
+            packets.push(&a, to, d);
+        }
+        assert_eq!(packets.count, sent.len());
+        let headers = &mut MultiHeaders::preallocate(SEND_BATCH, None);
+        packets.send(a.as_raw_fd(), None, headers);
+        assert_eq!(packets.count, 0);
+        let mut batch = RecvBatch::new(&b, false);
+        assert_eq!(receive_all(&b, &mut batch, sent.len()), sent);
+    }
+
+    #[test]
+    fn the_ipv4_header_carries_esp_to_its_destination_and_leaves_the_rest_to_the_kernel() {
+        let h = ipv4_header(std::net::Ipv4Addr::new(192, 0, 2, 2));
+        // Version 4, 20 bytes, TTL 64, ESP, no DF; length, identification, checksum and source
+        // zero (the kernel's).
+        assert_eq!(
+            h,
+            [0x45, 0, 0, 0, 0, 0, 0, 0, 64, 50, 0, 0, 0, 0, 0, 0, 192, 0, 2, 2]
+        );
+    }
 }
