@@ -5,7 +5,9 @@
 //! timer task calls [`Gateway::handle_timeout`] at the gateway's deadline; the control socket
 //! answers operational commands. The gateway is Sans-IO and single-owner, so the tasks share it
 //! through a `RefCell` that no task holds across an `await`: every packet is handled to the end
-//! (sent, written or dropped) before the next one is read.
+//! (sent, written or dropped) before the next one is read. Only raw ESP's sends leave that
+//! thread: batches of encrypted packets go, in order, to a thread per raw socket that sends
+//! them (`udp::SendThread`): raw sockets have no GSO, and every packet crosses the kernel alone.
 //!
 //! Where things go:
 //! - a packet read from a TUN device was routed into the tunnel interface by the kernel. It
