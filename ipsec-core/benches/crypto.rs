@@ -6,7 +6,9 @@
 //!   decrypt) for comparison;
 //! - every key exchange group of every provider: key generation (`start`) and the shared secret
 //!   (`complete`); for MODP also key generation with a modulus-length exponent, the baseline of
-//!   the short exponents `start` draws.
+//!   the short exponents `start` draws, and both operations on `crypto-bigint`'s `DynResidue`
+//!   (a fixed 4-bit window, no precomputation: the provider's former arithmetic), the baseline of
+//!   its own Montgomery arithmetic (`kex/keygen-crypto-bigint/MODP-2048` etc.).
 //!
 //! Names carry the provider (`AES-128-GCM-16 (ring)`; RustCrypto's have no suffix). Baselines for
 //! ratios: RustCrypto's `aead/seal/AES-128-GCM-16/1400` and `kex/*/Curve25519`.
@@ -18,7 +20,12 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
+use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
+use crypto_bigint::{Encoding, Uint, U1024, U1536, U2048, U3072, U4096};
 use ipsec_core::crypto::default::{SeededRandom, AES_128_CBC, HMAC_SHA2_256_128};
 use ipsec_core::crypto::{
     builtin_providers, AeadAlgorithm, DhGroup, KeyExchangeGroup, SecureRandom,
@@ -153,9 +160,74 @@ fn key_exchanges(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new("keygen-full-exponent", &name), |b| {
                 b.iter(|| kex.start_with_private(black_box(&full)).unwrap())
             });
+            if name.contains('(') {
+                // Another provider's MODP: the baseline below is RustCrypto's.
+                continue;
+            }
+            let bits = match kex.group() {
+                DhGroup::MODP_1024 => 160,
+                DhGroup::MODP_1536 => 184,
+                DhGroup::MODP_2048 => 224,
+                DhGroup::MODP_3072 => 256,
+                _ => 304,
+            };
+            let hex = prime_hex(kex.group().0);
+            match kex.public_len() {
+                128 => crypto_bigint_baseline::<{ U1024::LIMBS }>(&mut group, &name, hex, bits),
+                192 => crypto_bigint_baseline::<{ U1536::LIMBS }>(&mut group, &name, hex, bits),
+                256 => crypto_bigint_baseline::<{ U2048::LIMBS }>(&mut group, &name, hex, bits),
+                384 => crypto_bigint_baseline::<{ U3072::LIMBS }>(&mut group, &name, hex, bits),
+                _ => crypto_bigint_baseline::<{ U4096::LIMBS }>(&mut group, &name, hex, bits),
+            }
         }
     }
     group.finish();
+}
+
+/// The prime of MODP group `id` in hexadecimal, from the conformance vectors.
+fn prime_hex(id: u16) -> &'static str {
+    let text = include_str!("../src/crypto/conformance/vectors/modp_primes.txt");
+    let record = text
+        .split("\n\n")
+        .find(|r| r.lines().any(|l| l == format!("group = {id}")))
+        .unwrap();
+    record.lines().find_map(|l| l.strip_prefix("p = ")).unwrap()
+}
+
+/// Key generation and shared secret with exponents of `bits` bits on `crypto-bigint`'s
+/// `DynResidue::pow_bounded_exp`, the arithmetic the provider used before its own.
+fn crypto_bigint_baseline<const LIMBS: usize>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    prime_hex: &str,
+    bits: usize,
+) where
+    Uint<LIMBS>: Encoding,
+{
+    let params = DynResidueParams::new(&Uint::<LIMBS>::from_be_hex(prime_hex));
+    let rng = SeededRandom::new([4; 32]);
+    let exponent = || {
+        let mut x = Uint::<LIMBS>::ZERO.to_be_bytes();
+        let len = x.as_ref().len();
+        rng.fill(&mut x.as_mut()[len - bits / 8..]).unwrap();
+        Uint::<LIMBS>::from_be_bytes(x)
+    };
+    let g = DynResidue::new(&Uint::<LIMBS>::from_u8(2), params);
+    group.bench_function(BenchmarkId::new("keygen-crypto-bigint", name), |b| {
+        b.iter_batched(
+            exponent,
+            |x| g.pow_bounded_exp(black_box(&x), bits).retrieve(),
+            BatchSize::SmallInput,
+        )
+    });
+    let theirs = g.pow_bounded_exp(&exponent(), bits);
+    group.bench_function(BenchmarkId::new("shared-crypto-bigint", name), |b| {
+        b.iter_batched(
+            exponent,
+            |x| theirs.pow_bounded_exp(black_box(&x), bits).retrieve(),
+            BatchSize::SmallInput,
+        )
+    });
 }
 
 criterion_group!(benches, aeads, cbc_hmac, key_exchanges);

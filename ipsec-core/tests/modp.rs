@@ -176,3 +176,184 @@ fn start_with_private_refuses_empty_zero_and_oversized_exponents() {
         );
     }
 }
+
+/// The prime of a group, from the conformance vectors (RFC text), as big-endian octets.
+fn prime(g: &dyn KeyExchangeGroup) -> Vec<u8> {
+    let text = include_str!("../src/crypto/conformance/vectors/modp_primes.txt");
+    let id = format!("group = {}", g.group().0);
+    let record = text
+        .split("\n\n")
+        .find(|r| r.lines().any(|l| l == id))
+        .unwrap();
+    let hex = record.lines().find_map(|l| l.strip_prefix("p = ")).unwrap();
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// `base^exponent mod p` on `crypto-bigint`, all values big-endian octets of the modulus length
+/// (the exponent any length up to it).
+fn reference_pow_in<const L: usize>(p: &[u8], base: &[u8], exponent: &[u8]) -> Vec<u8> {
+    use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
+    use crypto_bigint::Uint;
+    let uint = |bytes: &[u8]| {
+        let mut padded = vec![0u8; L * 8 - bytes.len()];
+        padded.extend_from_slice(bytes);
+        Uint::<L>::from_be_slice(&padded)
+    };
+    let params = DynResidueParams::new(&uint(p));
+    let value = DynResidue::new(&uint(base), params)
+        .pow_bounded_exp(&uint(exponent), exponent.len() * 8)
+        .retrieve();
+    value
+        .as_words()
+        .iter()
+        .rev()
+        .flat_map(|w| w.to_be_bytes())
+        .collect()
+}
+
+fn reference_pow(g: &dyn KeyExchangeGroup, base: &[u8], exponent: &[u8]) -> Vec<u8> {
+    let p = prime(g);
+    match g.public_len() {
+        128 => reference_pow_in::<16>(&p, base, exponent),
+        192 => reference_pow_in::<24>(&p, base, exponent),
+        256 => reference_pow_in::<32>(&p, base, exponent),
+        384 => reference_pow_in::<48>(&p, base, exponent),
+        _ => reference_pow_in::<64>(&p, base, exponent),
+    }
+}
+
+/// `value + delta` as big-endian octets of the same length (no overflow in the uses here).
+fn add_small(value: &[u8], delta: i8) -> Vec<u8> {
+    let mut out = value.to_vec();
+    let mut carry = i16::from(delta);
+    for byte in out.iter_mut().rev() {
+        let v = i16::from(*byte) + carry;
+        *byte = v.rem_euclid(256) as u8;
+        carry = v.div_euclid(256);
+        if carry == 0 {
+            break;
+        }
+    }
+    out
+}
+
+mod against_reference {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A group, an exponent of 1 to 8 N octets (short ones as `start` draws them take the
+    /// generator's tables, longer ones the generic exponentiation) and a peer value below p.
+    fn case() -> impl Strategy<Value = (usize, Vec<u8>, Vec<u8>)> {
+        (0..5usize, any::<bool>()).prop_flat_map(|(index, short)| {
+            let (g, strength) = groups()[index];
+            let max = if short {
+                (2 * strength).div_ceil(8)
+            } else {
+                g.public_len()
+            };
+            (
+                Just(index),
+                proptest::collection::vec(any::<u8>(), 1..=max),
+                proptest::collection::vec(any::<u8>(), g.public_len()),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        #[test]
+        fn public_value_and_shared_secret_match_crypto_bigint(
+            (index, exponent, mut peer) in case()
+        ) {
+            let (g, _) = groups()[index];
+            prop_assume!(exponent.iter().any(|&b| b != 0));
+            // The top octet of every prime is 0xff: keep the peer value below p - 1.
+            peer[0] &= 0x7f;
+            prop_assume!(peer[..peer.len() - 1].iter().any(|&b| b != 0));
+            let ours = g.start_with_private(&exponent).unwrap();
+            let mut two = vec![0u8; g.public_len()];
+            two[g.public_len() - 1] = 2;
+            prop_assert_eq!(ours.public_value(), &reference_pow(g, &two, &exponent)[..]);
+            let shared = ours.complete(&peer).unwrap();
+            prop_assert_eq!(shared.expose(), &reference_pow(g, &peer, &exponent)[..]);
+        }
+    }
+}
+
+#[test]
+fn edge_exponents_and_peer_values_match_crypto_bigint() {
+    for (g, strength) in groups() {
+        let p = prime(g);
+        let len = g.public_len();
+        let short = (2 * strength).div_ceil(8);
+        let mut exponents = vec![vec![1u8], vec![2u8], vec![0xffu8; short], vec![0xffu8; len]];
+        // Just past the generator tables' bound, and an exponent equal to p - 1 (Fermat: 1).
+        exponents.push(vec![0x80; short + 1]);
+        exponents.push(add_small(&p, -1));
+        let mut two = vec![0u8; len];
+        two[len - 1] = 2;
+        let peers = [two.clone(), add_small(&two, 1), add_small(&p, -2)];
+        for exponent in &exponents {
+            let ours = g.start_with_private(exponent).unwrap();
+            assert_eq!(
+                ours.public_value(),
+                &reference_pow(g, &two, exponent)[..],
+                "{g:?} 2^{exponent:02x?}"
+            );
+            // One peer value for the modulus-length exponents (slow in unoptimized builds).
+            let peers = if exponent.len() > short + 1 {
+                &peers[2..]
+            } else {
+                &peers[..]
+            };
+            for peer in peers {
+                assert_eq!(
+                    ours.complete(peer).unwrap().expose(),
+                    &reference_pow(g, peer, exponent)[..],
+                    "{g:?}"
+                );
+            }
+        }
+        // 2^1 = 2, and (p - 2)^(p - 1) = 1.
+        assert_eq!(g.start_with_private(&[1]).unwrap().public_value(), &two[..]);
+        let mut one = vec![0u8; len];
+        one[len - 1] = 1;
+        let fermat = g.start_with_private(&add_small(&p, -1)).unwrap();
+        assert_eq!(fermat.public_value(), &one[..], "{g:?}");
+    }
+}
+
+#[test]
+fn peer_values_outside_2_to_p_minus_2_are_refused() {
+    let rng = SeededRandom::new([0x77; 32]);
+    for (g, _) in groups() {
+        let p = prime(g);
+        let len = g.public_len();
+        let ours = g.start(&rng).unwrap();
+        let mut one = vec![0u8; len];
+        one[len - 1] = 1;
+        let refused = [
+            vec![0u8; len],
+            one,
+            add_small(&p, -1),
+            p.clone(),
+            add_small(&p, 1),
+            vec![0xff; len],
+            vec![2u8; len - 1],
+            vec![2u8; len + 1],
+            Vec::new(),
+        ];
+        for peer in &refused {
+            assert_eq!(
+                ours.complete(peer),
+                Err(CryptoError::InvalidPeerPublicKey(g.group())),
+                "{g:?}"
+            );
+        }
+        assert!(ours.complete(&add_small(&p, -2)).is_ok(), "{g:?}");
+    }
+}

@@ -23,6 +23,7 @@ mod ecp;
 mod hmac;
 mod modp;
 mod modp_primes;
+mod montgomery;
 pub mod signature;
 
 pub use super::null::NULL;

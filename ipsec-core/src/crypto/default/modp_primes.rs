@@ -6,10 +6,28 @@
 //! `conformance/vectors/modp_primes.txt` (the public value for the private exponent `n` is
 //! `2^n mod p = 2^n - p`).
 
-use crypto_bigint::{U1024, U1536, U2048, U3072, U4096};
+/// Big-endian hexadecimal (exactly `16 N` digits) to words, least significant first.
+const fn from_be_hex<const N: usize>(hex: &str) -> [u64; N] {
+    let hex = hex.as_bytes();
+    assert!(hex.len() == 16 * N, "one word is 16 hex digits");
+    let mut words = [0u64; N];
+    let mut i = 0;
+    while i < hex.len() {
+        let digit = match hex[i] {
+            b'0'..=b'9' => hex[i] - b'0',
+            b'A'..=b'F' => hex[i] - b'A' + 10,
+            b'a'..=b'f' => hex[i] - b'a' + 10,
+            _ => panic!("not a hex digit"),
+        };
+        let from_end = hex.len() - 1 - i;
+        words[from_end / 16] |= (digit as u64) << (4 * (from_end % 16));
+        i += 1;
+    }
+    words
+}
 
 /// The 1024-bit MODP prime (RFC 2409 section 6.2, group 2).
-pub(super) const P_1024: U1024 = U1024::from_be_hex(concat!(
+pub(super) const P_1024: [u64; 16] = from_be_hex(concat!(
     "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
     "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
     "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
@@ -17,7 +35,7 @@ pub(super) const P_1024: U1024 = U1024::from_be_hex(concat!(
 ));
 
 /// The 1536-bit MODP prime (RFC 3526 section 2, group 5).
-pub(super) const P_1536: U1536 = U1536::from_be_hex(concat!(
+pub(super) const P_1536: [u64; 24] = from_be_hex(concat!(
     "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
     "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
     "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
@@ -27,7 +45,7 @@ pub(super) const P_1536: U1536 = U1536::from_be_hex(concat!(
 ));
 
 /// The 2048-bit MODP prime (RFC 3526 section 3, group 14).
-pub(super) const P_2048: U2048 = U2048::from_be_hex(concat!(
+pub(super) const P_2048: [u64; 32] = from_be_hex(concat!(
     "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
     "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
     "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
@@ -39,7 +57,7 @@ pub(super) const P_2048: U2048 = U2048::from_be_hex(concat!(
 ));
 
 /// The 3072-bit MODP prime (RFC 3526 section 4, group 15).
-pub(super) const P_3072: U3072 = U3072::from_be_hex(concat!(
+pub(super) const P_3072: [u64; 48] = from_be_hex(concat!(
     "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
     "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
     "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
@@ -55,7 +73,7 @@ pub(super) const P_3072: U3072 = U3072::from_be_hex(concat!(
 ));
 
 /// The 4096-bit MODP prime (RFC 3526 section 5, group 16).
-pub(super) const P_4096: U4096 = U4096::from_be_hex(concat!(
+pub(super) const P_4096: [u64; 64] = from_be_hex(concat!(
     "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
     "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
     "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
