@@ -15,8 +15,10 @@
 #   tests/interop/load-figures.sh                           (as root)
 #   SIZES="2000 20000" DH="x25519 modp2048" RESPONDERS="ipsec-rs charon" tests/interop/load-figures.sh
 #
-# The responder's CPU time is utime + stime of its process (/proc/PID/stat) from just before the
-# load-tester starts until 2 s after it exits (so it includes the peer's Deletes). Our daemon must
+# The responder's CPU time is the sum over its threads of the scheduler's run time in nanoseconds
+# (/proc/PID/task/*/schedstat; the same for both responders) from just before the load-tester
+# starts until 2 s after it exits (so it includes the peer's Deletes); utime + stime of
+# /proc/PID/stat (10 ms ticks) when a thread exited meanwhile. Our daemon must
 # pass load.sh's bar at every size: every IKE SA established, all of them up at once (counted from
 # its log), none down before the load-tester deleted it. Prints a markdown table with the commit
 # and the load average at the end of each measurement (the machine may be shared: compare the
@@ -45,8 +47,25 @@ exec 9>"${LOCK:-/tmp/ipsec-interop.lock}"
 flock -w 1200 9 || { echo "load-figures.sh: gave up waiting for the interop lock" >&2; exit 2; }
 HAVE_LOCK=1
 
-cpu_s() { # cpu_s PID: user + system CPU seconds of that process, all its threads
+cpu_s() { # cpu_s PID: user + system CPU seconds of that process, all its threads, in ticks
   awk -v hz="$HZ" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+# threads_ns PID: "TID NS" for every live thread of PID, its CPU time in nanoseconds (the
+# scheduler's own count, the first field of schedstat; stat's ticks are 10 ms).
+threads_ns() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    [ -r "$t/schedstat" ] && echo "${t##*/} $(cut -d' ' -f1 "$t/schedstat" 2>/dev/null || echo 0)"
+  done
+}
+# cpu_between BEFORE AFTER TICKS: CPU seconds between two threads_ns snapshots: the growth of
+# every thread alive at the end (one born meanwhile from zero). When a thread of the first
+# snapshot has gone, its last nanoseconds are lost: TICKS (from cpu_s) is used instead.
+cpu_between() {
+  awk -v ticks="$3" 'FNR == NR { before[$1] = $2; next }
+    { ns += $2 - ($1 in before ? before[$1] : 0); seen[$1] = 1 }
+    END { for (t in before) if (!(t in seen)) { printf "%.2f", ticks; exit }
+          printf "%.3f", ns / 1e9 }' "$1" "$2"
 }
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
@@ -63,14 +82,17 @@ fresh() { # fresh NAME: a new network for the next responder
 drive() {
   local pid="$1" count="$2" proposal="$3" c0 c1 rc=0
   c0="$(cpu_s "$pid")"
+  threads_ns "$pid" >"$DIR/cpu0.txt"
   LT_NS="$US_NS" RESPONDER_IP="$SW_IP" INITIATOR_IP="$US_IP" RESPONDER_ID=right.ike.test \
     COUNT="$count" PROPOSAL="$proposal" TIMEOUT="${TIMEOUT:-$((120 + count / 25))}" \
     OUT="$DIR/lt" ADDRS="$ADDRS" bash "$HERE/load/load-tester.sh" 9>&- >"$DIR/lt.txt" 2>&1 || rc=$?
   sleep 2
   c1="$(cpu_s "$pid")"
+  threads_ns "$pid" >"$DIR/cpu1.txt"
   LOAD="$(loadavg)"
   RESULT="$(grep '^lt_result' "$DIR/lt.txt" || echo "lt_result established=0 rc=$rc")"
-  CPU="$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')"
+  CPU="$(cpu_between "$DIR/cpu0.txt" "$DIR/cpu1.txt" \
+    "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')")"
 }
 
 rate() { awk -v n="$1" -v c="$2" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print "-" }'; }
