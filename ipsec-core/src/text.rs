@@ -37,20 +37,29 @@ pub struct Escaped<'a>(pub &'a str);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0;
-        while let Some(i) = rest.find(needs_escape) {
-            f.write_str(&rest[..i])?;
-            let c = rest[i..].chars().next().unwrap_or_default();
-            match c {
-                '\n' => f.write_str("\\n")?,
-                '\r' => f.write_str("\\r")?,
-                '\t' => f.write_str("\\t")?,
-                c => write!(f, "\\u{{{:x}}}", u32::from(c))?,
-            }
-            rest = &rest[i + c.len_utf8()..];
-        }
-        f.write_str(rest)
+        escape_into(f, self.0)
     }
+}
+
+/// Writes `s` to `f` as [`Escaped`] displays it.
+fn escape_into(f: &mut dyn fmt::Write, s: &str) -> fmt::Result {
+    // Log lines are mostly printable ASCII, which needs no escape: one pass over the bytes.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return f.write_str(s);
+    }
+    let mut rest = s;
+    while let Some(i) = rest.find(needs_escape) {
+        f.write_str(&rest[..i])?;
+        let c = rest[i..].chars().next().unwrap_or_default();
+        match c {
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
+            c => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+        }
+        rest = &rest[i + c.len_utf8()..];
+    }
+    f.write_str(rest)
 }
 
 /// A [`fmt::Write`] that escapes everything written to it as [`Escaped`] does, for a `Display`
@@ -69,7 +78,7 @@ pub struct EscapingWriter<W>(pub W);
 
 impl<W: fmt::Write> fmt::Write for EscapingWriter<W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        write!(self.0, "{}", Escaped(s))
+        escape_into(&mut self.0, s)
     }
 }
 

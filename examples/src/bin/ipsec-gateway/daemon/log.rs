@@ -5,12 +5,83 @@
 //! installed, another deleted), each one log line; written one by one they cost a system call
 //! each. [`batch`] gathers the informational lines logged while it runs and writes them at its
 //! end; warnings and errors, and everything logged outside it, go out at once, in order.
+//!
+//! The gateway's event lines ([`EVENTS`]) are escaped by their `Display` ([`Safe`]), so the
+//! formatter does not sanitize them again character by character; every other line it does.
 
+use ipsec_core::text::EscapingWriter;
+use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use tracing::{Level, Metadata};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::MakeWriter;
+
+/// The `tracing` target of the gateway's event lines (the PAN-OS-worded `vpn: ...` lines).
+pub(crate) const EVENTS: &str = "vpn";
+
+/// Displays `T` with every character escaped as [`ipsec_core::text::Escaped`] does (a line that
+/// already is escaped comes out unchanged).
+pub(crate) struct Safe<T>(pub(crate) T);
+
+impl<T: fmt::Display> fmt::Display for Safe<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write as _;
+        write!(EscapingWriter(f), "{}", self.0)
+    }
+}
+
+/// Sends `tracing`'s lines up to `max` to `writer`: the [`EVENTS`] lines as they are (they are
+/// [`Safe`]), every other one with its control characters sanitized.
+pub(crate) fn init<W>(max: Level, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
+{
+    use tracing_subscriber::util::SubscriberInitExt;
+    subscriber(max, writer).init();
+}
+
+fn subscriber<W>(max: Level, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
+{
+    use tracing_subscriber::filter::{filter_fn, LevelFilter};
+    use tracing_subscriber::{fmt as tfmt, layer::SubscriberExt, Layer};
+    let hint = LevelFilter::from_level(max);
+    let events = filter_fn(move |m| m.target() == EVENTS && *m.level() <= max);
+    let others = filter_fn(move |m| m.target() != EVENTS && *m.level() <= max);
+    tracing_subscriber::registry()
+        .with(
+            tfmt::layer()
+                .with_target(false)
+                .with_timer(Rfc3339)
+                .with_writer(writer.clone())
+                .with_ansi_sanitization(false)
+                .with_filter(events.with_max_level_hint(hint)),
+        )
+        .with(
+            tfmt::layer()
+                .with_target(false)
+                .with_timer(Rfc3339)
+                .with_writer(writer)
+                .with_filter(others.with_max_level_hint(hint)),
+        )
+}
+
+/// Each line's timestamp as `tracing`'s default (RFC 3339, UTC, microseconds:
+/// `2026-12-03T10:02:51.249835Z`), written by `humantime` into one buffer rather than field by
+/// field through the formatter.
+#[derive(Clone, Copy, Debug)]
+struct Rfc3339;
+
+impl FormatTime for Rfc3339 {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        let now = humantime::format_rfc3339_micros(std::time::SystemTime::now());
+        write!(w, "{now}")
+    }
+}
 
 /// Lines gathered by [`batch`].
 static GATHERED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -34,6 +105,7 @@ fn write_out(buf: &mut Vec<u8>) {
 }
 
 /// The daemon's `tracing` writer.
+#[derive(Clone, Copy)]
 pub(crate) struct Stderr;
 
 /// One log line's writer: gathered, or written at once.
@@ -67,5 +139,79 @@ impl Write for Line {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl MakeWriter<'_> for Capture {
+        type Writer = Capture;
+
+        fn make_writer(&self) -> Capture {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn event_lines_are_escaped_once_and_other_lines_sanitized() {
+        let out = Capture::default();
+        tracing::subscriber::with_default(subscriber(Level::INFO, out.clone()), || {
+            tracing::info!(target: EVENTS, "vpn: {}", Safe("peer a\u{1b}[31mb\nFAKE"));
+            tracing::warn!(target: EVENTS, "vpn: {}", Safe(r"already \u{1b} escaped"));
+            tracing::info!("config: x\u{1b}y");
+            tracing::debug!(target: EVENTS, "vpn: below the level");
+            tracing::debug!("below the level");
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].contains(r"INFO"), "{}", lines[0]);
+        assert!(
+            lines[0].ends_with(r" vpn: peer a\u{1b}[31mb\nFAKE"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].contains("WARN") && lines[1].ends_with(r" vpn: already \u{1b} escaped"));
+        // tracing's own sanitizing for every other line.
+        assert!(lines[2].ends_with(r" config: x\x1by"), "{}", lines[2]);
+        assert!(!text.contains("below the level"));
+    }
+
+    #[test]
+    fn timestamps_read_as_tracings_own() {
+        let stamp = |t: &dyn FormatTime| {
+            let mut s = String::new();
+            t.format_time(&mut Writer::new(&mut s)).unwrap();
+            s
+        };
+        let before = stamp(&tracing_subscriber::fmt::time::SystemTime);
+        let ours = stamp(&Rfc3339);
+        let after = stamp(&tracing_subscriber::fmt::time::SystemTime);
+        // 2026-12-03T10:02:51.249835Z: the same layout, and the same minute as one of the two.
+        let shape = |s: &str| s.replace(|c: char| c.is_ascii_digit(), "0");
+        assert_eq!(shape(&ours), "0000-00-00T00:00:00.000000Z");
+        assert_eq!(shape(&ours), shape(&before));
+        assert!(
+            ours[..16] == before[..16] || ours[..16] == after[..16],
+            "{before} / {ours} / {after}"
+        );
     }
 }

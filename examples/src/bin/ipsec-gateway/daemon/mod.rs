@@ -82,11 +82,7 @@ type Shared = Rc<RefCell<Daemon>>;
 
 /// `ipsec-gateway run`.
 pub(crate) fn run(args: RunArgs, control: PathBuf) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_max_level(args.log_level)
-        .with_target(false)
-        .with_writer(log::Stderr)
-        .init();
+    log::init(args.log_level, log::Stderr);
     let file = args.config.display().to_string();
     let config = match Config::load(&args.config) {
         Ok(c) => c,
@@ -409,8 +405,10 @@ impl Daemon {
                         ikev2::Event::Phase1Failed { .. } | ikev2::Event::Phase2Failed { .. },
                     )
                     | Event::InstallFailed { .. }
-                    | Event::TunnelDown { .. } => tracing::warn!("vpn: {e}"),
-                    _ => tracing::info!("vpn: {e}"),
+                    | Event::TunnelDown { .. } => {
+                        tracing::warn!(target: log::EVENTS, "vpn: {}", log::Safe(&e));
+                    }
+                    _ => tracing::info!(target: log::EVENTS, "vpn: {}", log::Safe(&e)),
                 }
             }
         });
