@@ -44,7 +44,7 @@ impl fmt::Display for Escaped<'_> {
 /// Writes `s` to `f` as [`Escaped`] displays it.
 fn escape_into(f: &mut dyn fmt::Write, s: &str) -> fmt::Result {
     // Log lines are mostly printable ASCII, which needs no escape: one pass over the bytes.
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    if s.bytes().all(|b| b.wrapping_sub(0x20) < 0x5f) {
         return f.write_str(s);
     }
     let mut rest = s;
@@ -110,5 +110,19 @@ mod tests {
         let plain = "gw-hq_1.example ümlaut 東京 \\ \"q\"";
         assert!(matches!(escape(plain), Cow::Borrowed(_)));
         assert_eq!(escape("a\r\nb\tc\u{9b}d"), r"a\r\nb\tc\u{9b}d");
+    }
+
+    #[test]
+    fn every_ascii_character_displays_as_escape_says() {
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            let s = format!("x{c}y");
+            let want = escape(&s).into_owned();
+            assert_eq!(Escaped(&s).to_string(), want, "{b:#04x}");
+            let mut w = EscapingWriter(String::new());
+            w.write_str(&s).unwrap();
+            assert_eq!(w.0, want, "{b:#04x}");
+            assert_eq!(want == s, (0x20..0x7f).contains(&b), "{b:#04x}");
+        }
     }
 }
