@@ -34,16 +34,20 @@ impl<T: fmt::Display> fmt::Display for Safe<T> {
 }
 
 /// Sends `tracing`'s lines up to `max` to `writer`: the [`EVENTS`] lines as they are (they are
-/// [`Safe`]), every other one with its control characters sanitized.
+/// [`Safe`]), every other one with its control characters sanitized. Levels are coloured only
+/// when standard error is a terminal and `NO_COLOR` is unset: a log file or journal gets plain
+/// text.
 pub(crate) fn init<W>(max: Level, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
 {
+    use std::io::IsTerminal;
     use tracing_subscriber::util::SubscriberInitExt;
-    subscriber(max, writer).init();
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    subscriber(max, colour, writer).init();
 }
 
-fn subscriber<W>(max: Level, writer: W) -> impl tracing::Subscriber + Send + Sync
+fn subscriber<W>(max: Level, colour: bool, writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
 {
@@ -58,6 +62,7 @@ where
                 .with_target(false)
                 .with_timer(Rfc3339)
                 .with_writer(writer.clone())
+                .with_ansi(colour)
                 .with_ansi_sanitization(false)
                 .with_filter(events.with_max_level_hint(hint)),
         )
@@ -66,6 +71,7 @@ where
                 .with_target(false)
                 .with_timer(Rfc3339)
                 .with_writer(writer)
+                .with_ansi(colour)
                 .with_filter(others.with_max_level_hint(hint)),
         )
 }
@@ -173,7 +179,7 @@ mod tests {
     #[test]
     fn event_lines_are_escaped_once_and_other_lines_sanitized() {
         let out = Capture::default();
-        tracing::subscriber::with_default(subscriber(Level::INFO, out.clone()), || {
+        tracing::subscriber::with_default(subscriber(Level::INFO, false, out.clone()), || {
             tracing::info!(target: EVENTS, "vpn: {}", Safe("peer a\u{1b}[31mb\nFAKE"));
             tracing::warn!(target: EVENTS, "vpn: {}", Safe(r"already \u{1b} escaped"));
             tracing::info!("config: x\u{1b}y");
@@ -193,6 +199,20 @@ mod tests {
         // tracing's own sanitizing for every other line.
         assert!(lines[2].ends_with(r" config: x\x1by"), "{}", lines[2]);
         assert!(!text.contains("below the level"));
+        // Plain text: no colour codes around the levels.
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+    }
+
+    #[test]
+    fn levels_are_coloured_only_when_asked() {
+        let out = Capture::default();
+        tracing::subscriber::with_default(subscriber(Level::INFO, true, out.clone()), || {
+            tracing::info!(target: EVENTS, "vpn: up");
+            tracing::info!("config: loaded");
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.lines().all(|l| l.contains("\u{1b}[")), "{text:?}");
     }
 
     #[test]
