@@ -961,7 +961,8 @@ main() {
     return 0
   fi
   [ "$(id -u)" -eq 0 ] || { echo "run.sh: must run as root (network namespaces)" >&2; return 2; }
-  local todo=("$@")
+  # Scenario names are hyphenated; underscores (as in the function names) are taken too.
+  local todo=("${@//_/-}")
   [ "${#todo[@]}" -gt 0 ] || todo=("${ALL_SCENARIOS[@]}")
   local s passed=0 failed=0
   for s in "${todo[@]}"; do

@@ -47,16 +47,16 @@ mod validate;
 mod daemon;
 
 use clap::{Args, Parser, Subcommand};
+use ipsec_examples::cli;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// mimalloc rather than the C library's allocator: an IKE SA's life allocates and frees a few
 /// hundred small objects, and with thousands of SAs held glibc's malloc spent a tenth of the
 /// daemon's time under load consolidating and searching its free lists.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use ipsec_examples::cli;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Where `run` listens and the operational commands connect, unless `--control` says otherwise.
 const DEFAULT_CONTROL: &str = "/run/ipsec-gateway.sock";
