@@ -23,6 +23,9 @@
 # its log), none down before the load-tester deleted it. Prints a markdown table with the commit
 # and the load average at the end of each measurement (the machine may be shared: compare the
 # ratio, which comes from the same run, rather than the absolute figures).
+#
+# DAEMON_BIN=PATH measures that build of ipsec-gateway instead of building the worktree's (two
+# builds compare by alternating runs with RESPONDERS=ipsec-rs).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -39,9 +42,13 @@ HZ="$(getconf CLK_TCK)"
 [ "$(id -u)" -eq 0 ] || { echo "load-figures.sh: must run as root" >&2; exit 2; }
 bash "$HERE/load/build-load-tester.sh" >"$WORKDIR/build.txt" 2>&1 ||
   { tail -5 "$WORKDIR/build.txt"; echo "load-figures.sh: cannot build the load-tester" >&2; exit 2; }
-(cd "$ROOT" && cargo build --quiet --release -p ipsec-examples --bin ipsec-gateway)
-DAEMON_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/ipsec-gateway"
-COMMIT="$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . 2>/dev/null || echo +)"
+BUILD="commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . 2>/dev/null || echo +)"
+if [ -n "${DAEMON_BIN:-}" ]; then
+  BUILD="ipsec-gateway $DAEMON_BIN"
+else
+  (cd "$ROOT" && cargo build --quiet --release -p ipsec-examples --bin ipsec-gateway)
+  DAEMON_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/ipsec-gateway"
+fi
 
 exec 9>"${LOCK:-/tmp/ipsec-interop.lock}"
 flock -w 1200 9 || { echo "load-figures.sh: gave up waiting for the interop lock" >&2; exit 2; }
@@ -190,7 +197,7 @@ done
 scenario_cleanup
 
 echo
-echo "IKE SAs per responder CPU-second (PSK, one Child SA each), commit $COMMIT, $(nproc) CPUs;"
+echo "IKE SAs per responder CPU-second (PSK, one Child SA each), $BUILD, $(nproc) CPUs;"
 echo "charon 5.9.8 with ikesa_table_size = $CHARON_TABLE"
 echo
 echo "| DH | SAs | ipsec-rs | charon | ratio | load average |"
