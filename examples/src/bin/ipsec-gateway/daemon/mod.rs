@@ -83,6 +83,12 @@ type Shared = Rc<RefCell<Daemon>>;
 /// `ipsec-gateway run`.
 pub(crate) fn run(args: RunArgs, control: PathBuf) -> ExitCode {
     log::init(args.log_level, log::Stderr);
+    // No transparent huge pages: the daemon's heap is small objects (an IKE SA's state, keys,
+    // messages), and the allocator's huge pages doubled its memory (every 2 MiB region touched
+    // is cleared and held whole), which under load cost more than the key exchanges.
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        tracing::debug!("cannot turn transparent huge pages off: {e}");
+    }
     let file = args.config.display().to_string();
     let config = match Config::load(&args.config) {
         Ok(c) => c,
@@ -104,6 +110,12 @@ pub(crate) fn run(args: RunArgs, control: PathBuf) -> ExitCode {
     // Each algorithm from the fastest implementation compiled in: the datapath's AEADs from
     // ring, key exchange, PRFs and random numbers from aws-lc-rs, MODP from RustCrypto.
     let provider = ipsec_core::crypto::fastest_provider();
+    // AWS-LC seeds its generator on the first draw (it gathers CPU-jitter entropy, tens of
+    // milliseconds): drawn here, so that the first IKE_SA_INIT does not wait for it.
+    if let Err(e) = provider.random.fill(&mut [0u8; 32]) {
+        eprintln!("ipsec-gateway: the random source failed: {e}");
+        return ExitCode::FAILURE;
+    }
     let gw = match Gateway::with_options(config, provider, options) {
         Ok(g) => g,
         Err(e) => {
