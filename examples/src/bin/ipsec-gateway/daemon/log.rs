@@ -1,18 +1,20 @@
-//! The daemon's log writer: standard error, with the lines of one batch of events gathered and
-//! written with one system call.
+//! The daemon's log writer: standard error, with the informational lines of the runtime's thread
+//! gathered and written with one system call before the thread sleeps.
 //!
-//! Under load every batch of IKE messages brings several events (an IKE SA up, its Child SA
-//! installed, another deleted), each one log line; written one by one they cost a system call
-//! each. [`batch`] gathers the informational lines logged while it runs and writes them at its
-//! end; warnings and errors, and everything logged outside it, go out at once, in order.
+//! Under load every IKE message brings events (an IKE SA up, its Child SA installed, another
+//! deleted), each one log line; written one by one they cost a system call each. Once
+//! [`defer_here`] ran on a thread, the informational lines it logs are gathered until [`flush`]
+//! (which the runtime calls before it waits for input: nothing stays gathered while the daemon
+//! sleeps) or until [`GATHER_LIMIT`] bytes wait. Warnings and errors, and every line of other
+//! threads, go out at once, after what was gathered before them: the order stays.
 //!
 //! The gateway's event lines ([`EVENTS`]) are escaped by their `Display` ([`Safe`]), so the
 //! formatter does not sanitize them again character by character; every other line it does.
 
 use ipsec_core::text::EscapingWriter;
+use std::cell::Cell;
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::format::Writer;
@@ -89,24 +91,62 @@ impl FormatTime for Rfc3339 {
     }
 }
 
-/// Lines gathered by [`batch`].
+/// Informational lines gathered on a deferring thread ([`defer_here`]).
 static GATHERED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-/// Set while [`batch`] runs.
-static BATCHING: AtomicBool = AtomicBool::new(false);
+/// Gathered lines are written once this many bytes wait, however busy the thread is.
+pub(crate) const GATHER_LIMIT: usize = 64 << 10;
 
-/// Runs `f`, writing the informational lines it logs with one system call at its end.
-pub(crate) fn batch<R>(f: impl FnOnce() -> R) -> R {
-    BATCHING.store(true, Ordering::Relaxed);
-    let r = f();
-    BATCHING.store(false, Ordering::Relaxed);
+thread_local! {
+    /// Set on a thread whose informational lines wait for [`flush`].
+    static DEFERRING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// From now on the informational lines this thread logs wait for [`flush`] (or for
+/// [`GATHER_LIMIT`] bytes). The runtime's thread calls it, and calls [`flush`] before it sleeps.
+pub(crate) fn defer_here() {
+    DEFERRING.with(|d| d.set(true));
+    install_panic_flush();
+}
+
+/// Writes the gathered lines.
+pub(crate) fn flush() {
     write_out(&mut GATHERED.lock().unwrap_or_else(PoisonError::into_inner));
-    r
+}
+
+/// Whether a line at `level` logged on this thread waits for [`flush`].
+fn gathers(level: Level) -> bool {
+    level > Level::WARN && DEFERRING.with(Cell::get)
+}
+
+/// Adds the line `b` to the gathered ones in `buf`, and writes them all to `out` unless the line
+/// waits (`gather`) and there is room for more.
+fn append(buf: &mut Vec<u8>, b: &[u8], gather: bool, out: &mut impl Write) {
+    buf.extend_from_slice(b);
+    if !gather || buf.len() >= GATHER_LIMIT {
+        let _ = out.write_all(buf);
+        buf.clear();
+    }
+}
+
+/// A panic writes the gathered lines before its message: the lines that led to it matter most.
+fn install_panic_flush() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // Not while this thread holds the lock (a panic inside a write): it would wait for
+            // itself.
+            if let Ok(mut buf) = GATHERED.try_lock() {
+                write_out(&mut buf);
+            }
+            previous(info);
+        }));
+    });
 }
 
 fn write_out(buf: &mut Vec<u8>) {
     if !buf.is_empty() {
-        let _ = std::io::stderr().write_all(buf);
-        buf.clear();
+        append(buf, &[], false, &mut std::io::stderr());
     }
 }
 
@@ -128,7 +168,7 @@ impl<'a> MakeWriter<'a> for Stderr {
 
     fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Line {
         Line {
-            gather: *meta.level() > Level::WARN && BATCHING.load(Ordering::Relaxed),
+            gather: gathers(*meta.level()),
         }
     }
 }
@@ -136,10 +176,7 @@ impl<'a> MakeWriter<'a> for Stderr {
 impl Write for Line {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         let mut buf = GATHERED.lock().unwrap_or_else(PoisonError::into_inner);
-        buf.extend_from_slice(b);
-        if !self.gather {
-            write_out(&mut buf);
-        }
+        append(&mut buf, b, self.gather, &mut std::io::stderr());
         Ok(b.len())
     }
 
@@ -201,6 +238,40 @@ mod tests {
         assert!(!text.contains("below the level"));
         // Plain text: no colour codes around the levels.
         assert!(!text.contains('\u{1b}'), "{text:?}");
+    }
+
+    #[test]
+    fn informational_lines_of_a_deferring_thread_wait_and_keep_their_order() {
+        std::thread::spawn(|| {
+            assert!(!gathers(Level::INFO), "not deferring yet");
+            DEFERRING.with(|d| d.set(true));
+            assert!(gathers(Level::INFO) && gathers(Level::DEBUG));
+            assert!(!gathers(Level::WARN) && !gathers(Level::ERROR));
+        })
+        .join()
+        .unwrap();
+        // Another thread is unaffected.
+        assert!(!gathers(Level::INFO));
+
+        let (mut buf, mut out) = (Vec::new(), Vec::new());
+        append(&mut buf, b"one\n", true, &mut out);
+        append(&mut buf, b"two\n", true, &mut out);
+        assert!(out.is_empty());
+        // A warning takes what waits before it along.
+        append(&mut buf, b"warn\n", false, &mut out);
+        assert_eq!(out, b"one\ntwo\nwarn\n");
+        assert!(buf.is_empty());
+        // However busy the thread, no more than the limit waits.
+        out.clear();
+        let line = [b'x'; 1000];
+        let mut sent = 0;
+        while out.is_empty() {
+            append(&mut buf, &line, true, &mut out);
+            sent += line.len();
+            assert!(sent <= GATHER_LIMIT + line.len());
+        }
+        assert_eq!(out.len(), sent);
+        assert!(buf.is_empty());
     }
 
     #[test]

@@ -126,8 +126,10 @@ pub(crate) fn run(args: RunArgs, control: PathBuf) -> ExitCode {
     for w in gw.warnings() {
         tracing::warn!("config: {w}");
     }
+    // The informational lines of the runtime's thread are written before it sleeps.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(log::flush)
         .build()
     {
         Ok(r) => r,
@@ -137,7 +139,10 @@ pub(crate) fn run(args: RunArgs, control: PathBuf) -> ExitCode {
         }
     };
     let local = tokio::task::LocalSet::new();
-    match local.block_on(&runtime, serve(gw, args, control)) {
+    log::defer_here();
+    let served = local.block_on(&runtime, serve(gw, args, control));
+    log::flush();
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ipsec-gateway: {e}");
@@ -409,21 +414,19 @@ impl Daemon {
         for t in &mut self.tuns {
             t.flush();
         }
-        log::batch(|| {
-            while let Some(e) = self.gw.poll_event() {
-                self.track(&e);
-                match &e {
-                    Event::Ike(
-                        ikev2::Event::Phase1Failed { .. } | ikev2::Event::Phase2Failed { .. },
-                    )
-                    | Event::InstallFailed { .. }
-                    | Event::TunnelDown { .. } => {
-                        tracing::warn!(target: log::EVENTS, "vpn: {}", log::Safe(&e));
-                    }
-                    _ => tracing::info!(target: log::EVENTS, "vpn: {}", log::Safe(&e)),
+        while let Some(e) = self.gw.poll_event() {
+            self.track(&e);
+            match &e {
+                Event::Ike(
+                    ikev2::Event::Phase1Failed { .. } | ikev2::Event::Phase2Failed { .. },
+                )
+                | Event::InstallFailed { .. }
+                | Event::TunnelDown { .. } => {
+                    tracing::warn!(target: log::EVENTS, "vpn: {}", log::Safe(&e));
                 }
+                _ => tracing::info!(target: log::EVENTS, "vpn: {}", log::Safe(&e)),
             }
-        });
+        }
         let next = self.gw.poll_timeout();
         if next.is_some() && (self.armed.is_none() || next < self.armed) {
             self.armed = next;
