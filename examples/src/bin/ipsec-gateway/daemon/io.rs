@@ -244,7 +244,8 @@ pub(crate) fn spawn_tun_reader(daemon: &Shared, tun: &mut Tun) {
 }
 
 /// Reads `sock` in batches until it has nothing more, [`BATCHES_PER_TURN`] at a time, handing
-/// each batch to `handle`.
+/// each batch to `handle`. A batch with room to spare emptied the socket: the reader waits for
+/// the next arrival rather than asking again for nothing.
 async fn read_batches(
     sock: &UdpSocket,
     batch: &mut RecvBatch,
@@ -256,9 +257,25 @@ async fn read_batches(
         return;
     }
     for _ in 0..BATCHES_PER_TURN {
-        match sock.try_io(Interest::READABLE, || batch.recv(sock)) {
+        let mut drained = false;
+        let read = sock.try_io(Interest::READABLE, || {
+            let n = batch.recv(sock)?;
+            if n < batch.capacity() {
+                // Told as WouldBlock, which clears the readiness: arrivals after the call
+                // raise it again.
+                drained = true;
+                return Err(ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
+        });
+        match read {
             Ok(_) => handle(batch),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if drained {
+                    handle(batch);
+                }
+                return;
+            }
             Err(e) => {
                 tracing::debug!("{what}: {e}");
                 return;

@@ -143,6 +143,11 @@ impl RecvBatch {
         Ok(*count)
     }
 
+    /// The most buffers one [`recv`](Self::recv) fills: fewer means the socket had no more.
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots
+    }
+
     /// Calls `f` with every datagram of the last [`recv`](Self::recv), in arrival order: the
     /// datagram (mutable: decapsulation happens in place) and its sender.
     #[cfg(test)]
