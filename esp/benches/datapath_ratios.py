@@ -1,49 +1,91 @@
 #!/usr/bin/env python3
-"""Ratios from the last `cargo bench -p esp --bench datapath` run (criterion's estimates).
+"""Ratios from `cargo bench -p esp --bench datapath` runs (criterion's estimates).
 
 For each suite and size: ESP encap+decap against the same provider's raw seal+open
 (raw time / ESP time: 1.00 means no overhead), each provider's raw cipher against RustCrypto's,
-and the fastest ESP against the fastest raw AEAD of the run. Only figures from one run compare.
+and the fastest ESP against the fastest raw AEAD of the run. Each ratio is taken within one run
+(criterion's median time of each benchmark); only figures from one run compare.
 
-Usage: esp/benches/datapath_ratios.py [target/criterion]
+On a shared machine one run's ratios swing with the load. Runs saved under names
+(`cargo bench -p esp --bench datapath -- --save-baseline r1 ...`, then r2, r3) can be given
+together: each ratio is then the median of the runs' ratios, with their range in brackets.
+
+Usage: esp/benches/datapath_ratios.py [--root target/criterion] [BASELINE...]   (default: new)
 """
 import json
 import os
+import statistics
 import sys
 
-ROOT = sys.argv[1] if len(sys.argv) > 1 else "target/criterion"
+args = sys.argv[1:]
+ROOT = "target/criterion"
+if len(args) >= 2 and args[0] == "--root":
+    ROOT, args = args[1], args[2:]
+elif len(args) == 1 and os.path.isdir(args[0]):
+    # The former usage: the criterion directory alone.
+    ROOT, args = args[0], []
+RUNS = args or ["new"]
 SUITES = ["aes128gcm16", "aes256gcm16", "chacha20poly1305", "aes128cbc-sha256", "null-sha256", "3des-sha256"]
 PROVIDERS = ["rust-crypto", "ring", "aws-lc-rs", "fastest"]
 SIZES = [64, 512, 1400, 9000]
 
 
-def mean_ns(suite, provider, kind, size):
-    path = f"{ROOT}/{suite}/{provider}_{kind}/{size}/new/estimates.json"
+def time_ns(run, suite, provider, kind, size):
+    path = f"{ROOT}/{suite}/{provider}_{kind}/{size}/{run}/estimates.json"
     if not os.path.exists(path):
         return None
     with open(path) as f:
-        return json.load(f)["mean"]["point_estimate"]
+        return json.load(f)["median"]["point_estimate"]
 
 
+def ratio(f):
+    """The median over the runs of f(run) (None where a run lacks it), with the range."""
+    xs = [x for x in (f(run) for run in RUNS) if x is not None]
+    if not xs:
+        return None
+    m = statistics.median(xs)
+    return f"{m:.2f}" if len(xs) == 1 else f"{m:.2f} [{min(xs):.2f}-{max(xs):.2f}]"
+
+
+def share(suite, p, size):
+    def f(run):
+        esp, raw = time_ns(run, suite, p, "esp", size), time_ns(run, suite, p, "raw", size)
+        return raw / esp if esp and raw else None
+    return ratio(f)
+
+
+def vs_rust_crypto(suite, p, size):
+    def f(run):
+        base, raw = time_ns(run, suite, "rust-crypto", "raw", size), time_ns(run, suite, p, "raw", size)
+        return base / raw if base and raw else None
+    return ratio(f)
+
+
+def fastest(suite, size):
+    def f(run):
+        esp = [x for x in (time_ns(run, suite, p, "esp", size) for p in PROVIDERS) if x]
+        raw = [x for x in (time_ns(run, suite, p, "raw", size) for p in PROVIDERS) if x]
+        return min(raw) / min(esp) if esp and raw else None
+    return ratio(f)
+
+
+if len(RUNS) > 1:
+    print(f"median over runs {', '.join(RUNS)} [range]")
 for suite in SUITES:
     lines = []
     for size in SIZES:
-        base = mean_ns(suite, "rust-crypto", "raw", size)
         cells = []
         for p in PROVIDERS:
-            esp, raw = mean_ns(suite, p, "esp", size), mean_ns(suite, p, "raw", size)
-            if esp is None or raw is None:
+            s = share(suite, p, size)
+            if s is None:
                 continue
-            vs = f", raw x{base / raw:.2f} of rust-crypto" if base else ""
-            cells.append(f"{p}: esp/raw {raw / esp:.2f}{vs}")
+            v = vs_rust_crypto(suite, p, size)
+            cells.append(f"{p}: esp/raw {s}" + (f", raw x{v} of rust-crypto" if v else ""))
         if cells:
             lines.append(f"  {size:5}  " + " | ".join(cells))
     if lines:
         print(suite)
         print("\n".join(lines))
-    esp = [(mean_ns(suite, p, "esp", 1400), p) for p in PROVIDERS]
-    raw = [(mean_ns(suite, p, "raw", 1400), p) for p in PROVIDERS]
-    esp, raw = [x for x in esp if x[0]], [x for x in raw if x[0]]
-    if esp and raw:
-        (e, ep), (r, rp) = min(esp), min(raw)
-        print(f"  1400: fastest ESP ({ep}) at {r / e:.2f} of the fastest raw ({rp})")
+        f = fastest(suite, 1400)
+        if f:
+            print(f"  1400: fastest ESP at {f} of the fastest raw")
