@@ -15,6 +15,7 @@
 
 use std::io::IoSlice;
 use std::ops::Range;
+use std::os::fd::AsFd;
 use tun_rs::VIRTIO_NET_HDR_LEN;
 
 /// Runs open in one batch (flows written to one device per batch).
@@ -112,6 +113,8 @@ pub(crate) struct Coalescer {
     runs: Vec<Run>,
     /// Open runs (indices into `runs`), newest last.
     open: Vec<usize>,
+    /// Packets taken since the last write.
+    taken: usize,
 }
 
 impl Coalescer {
@@ -119,6 +122,7 @@ impl Coalescer {
         Coalescer {
             runs: Vec::with_capacity(MAX_RUNS),
             open: Vec::with_capacity(SEARCH),
+            taken: 0,
         }
     }
 
@@ -131,9 +135,15 @@ impl Coalescer {
         self.runs.is_empty()
     }
 
+    /// The packets taken since the last [`write`](Self::write).
+    pub(crate) fn taken(&self) -> usize {
+        self.taken
+    }
+
     /// Takes the IP packet `p`, which lies at `at` in the batch buffer that [`write`](Self::write)
     /// will be given. The caller writes first when [`is_full`](Self::is_full).
     pub(crate) fn push(&mut self, at: Range<usize>, p: &[u8]) {
+        self.taken += 1;
         let seg = Segment::parse(p).filter(|s| checksum_valid(p, s));
         if let Some(seg) = seg {
             if let Some(slot) = self.flow(p, seg.v6) {
@@ -198,7 +208,7 @@ impl Coalescer {
     /// Writes every packet taken, in order, to the device `dev` (a TUN device with the virtio
     /// header), from `buf`, the batch buffer; merged packets get their headers rewritten in
     /// place there first. A full device queue drops packets, as a congested link would.
-    pub(crate) fn write(&mut self, dev: &tun_rs::DeviceImpl, buf: &mut [u8], ifname: &str) {
+    pub(crate) fn write(&mut self, dev: &impl AsFd, buf: &mut [u8], ifname: &str) {
         for run in &self.runs {
             let mut vnet = [0u8; VIRTIO_NET_HDR_LEN];
             if run.count > 1 {
@@ -216,6 +226,7 @@ impl Coalescer {
         }
         self.runs.clear();
         self.open.clear();
+        self.taken = 0;
     }
 }
 

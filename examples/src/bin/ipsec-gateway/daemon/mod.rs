@@ -5,9 +5,13 @@
 //! timer task calls [`Gateway::handle_timeout`] at the gateway's deadline; the control socket
 //! answers operational commands. The gateway is Sans-IO and single-owner, so the tasks share it
 //! through a `RefCell` that no task holds across an `await`: every packet is handled to the end
-//! (sent, written or dropped) before the next one is read. Only raw ESP's sends leave that
-//! thread: batches of encrypted packets go, in order, to a thread per raw socket that sends
-//! them (`udp::SendThread`): raw sockets have no GSO, and every packet crosses the kernel alone.
+//! (sent, written or dropped) before the next one is read. Two kinds of work leave that
+//! thread. Raw ESP's sends: batches of encrypted packets go, in order, to a thread per raw
+//! socket that sends them (`udp::SendThread`; raw sockets have no GSO, and every packet crosses
+//! the kernel alone). And the writes of decapsulated packets to the TUN devices: receive
+//! batches go, in order and with their buffers, to a thread that writes them
+//! (`tun_write::TunWriter`), where the kernel runs the host's receive path while the datapath
+//! reads and decapsulates the next batch.
 //!
 //! Where things go:
 //! - a packet read from a TUN device was routed into the tunnel interface by the kernel. It
@@ -25,6 +29,7 @@ mod log;
 mod netlink;
 mod reload;
 mod tun;
+mod tun_write;
 mod udp;
 
 use crate::RunArgs;
@@ -76,6 +81,8 @@ pub(crate) struct Daemon {
     armed: Option<gateway::Instant>,
     wake: Rc<tokio::sync::Notify>,
     scratch: Vec<u8>,
+    /// The thread that writes receive batches to the TUN devices (`None`: written here).
+    tun_writer: Option<tun_write::TunWriter>,
 }
 
 type Shared = Rc<RefCell<Daemon>>;
@@ -206,6 +213,9 @@ async fn serve(mut gw: Gateway, args: RunArgs, control: PathBuf) -> Result<(), S
         armed: None,
         wake: wake.clone(),
         scratch: vec![0u8; 65_535],
+        tun_writer: tun_write::TunWriter::spawn()
+            .inspect_err(|e| tracing::debug!("no thread to write the TUN devices: {e}"))
+            .ok(),
     }));
     io::spawn_readers(&daemon);
     tokio::task::spawn_local(timer(daemon.clone(), wake));
@@ -383,7 +393,15 @@ impl Daemon {
             .or_else(|| d.inbound_spi.and_then(|s| self.spi_tun.get(&s).copied()));
         let range = at.start + d.range.start..at.start + d.range.end;
         match tun {
-            Some(i) if range.end <= at.end => self.tuns[i].write_in(buf, range),
+            Some(i) if range.end <= at.end => {
+                if self.tuns[i].is_full() {
+                    // Written here at once: what the thread holds goes first.
+                    if let Some(w) = &mut self.tun_writer {
+                        w.wait_idle();
+                    }
+                }
+                self.tuns[i].write_in(buf, range);
+            }
             _ => tracing::debug!(
                 "no tunnel interface to deliver a packet to {:?}",
                 self.gw.interface_name(d.interface)
@@ -392,10 +410,26 @@ impl Daemon {
     }
 
     /// Writes the packets delivered from the receive batch in `buf` (see
-    /// [`act_in`](Self::act_in)).
-    fn write_batch(&mut self, buf: &mut [u8]) {
-        for t in &mut self.tuns {
-            t.write_batch(buf);
+    /// [`act_in`](Self::act_in)), or hands them with `buf` to the thread that writes, leaving a
+    /// spare buffer of the same length in its place.
+    fn write_batch(&mut self, buf: &mut Vec<u8>) {
+        let taken: usize = self.tuns.iter().map(Tun::taken).sum();
+        let hand = taken > 0 && self.tun_writer.as_mut().is_some_and(|w| w.wants(taken));
+        match &mut self.tun_writer {
+            Some(w) if hand => {
+                let mut batch = w.begin();
+                for t in &mut self.tuns {
+                    if !t.hand_over(&mut batch, w) {
+                        t.write_batch(buf);
+                    }
+                }
+                w.hand_over(batch, buf);
+            }
+            _ => {
+                for t in &mut self.tuns {
+                    t.write_batch(buf);
+                }
+            }
         }
     }
 

@@ -12,12 +12,15 @@
 //! the offloads, one packet per read and write.
 
 use super::gro::Coalescer;
+use super::tun_write::{Handing, TunWriter, WriteFd};
 use core::ops::Range;
 use gateway::{Gateway, InterfaceId, HEADROOM, TAILROOM};
 use ipsec_core::config::TunnelInterface;
 use std::io::ErrorKind;
 use std::net::IpAddr;
+use std::os::fd::AsFd;
 use std::rc::Rc;
+use std::sync::Arc;
 use tun_rs::{AsyncDevice, DeviceBuilder, DeviceImpl, GROTable, VIRTIO_NET_HDR_LEN};
 
 /// Packets one read may yield: a 64 KiB offloaded packet cut at the smallest IPv6 MTU.
@@ -51,6 +54,9 @@ pub(crate) struct Tun {
     /// Packets decapsulated from the current receive batch, coalesced (`None`: the device has
     /// no offloads).
     gro: Option<Coalescer>,
+    /// The device for the thread that writes receive batches ([`TunWriter`]); `None` when the
+    /// device has no offloads or no second descriptor (the datapath writes then).
+    write_fd: Option<Arc<WriteFd>>,
     /// The task reading the device.
     pub(crate) reader: Option<tokio::task::JoinHandle<()>>,
 }
@@ -91,6 +97,29 @@ impl Tun {
         if let Some(p) = buf.get(at.clone()) {
             gro.push(at, p);
         }
+    }
+
+    /// Whether [`write_in`](Self::write_in) must write what it took before it takes more.
+    pub(crate) fn is_full(&self) -> bool {
+        self.gro.as_ref().is_some_and(Coalescer::is_full)
+    }
+
+    /// The packets [`write_in`](Self::write_in) took from the current batch.
+    pub(crate) fn taken(&self) -> usize {
+        self.gro.as_ref().map_or(0, Coalescer::taken)
+    }
+
+    /// Adds what [`write_in`](Self::write_in) took to `batch`, for the writing thread; `false`
+    /// when the device cannot go to the thread (its packets are written with
+    /// [`write_batch`](Self::write_batch) then).
+    pub(crate) fn hand_over(&mut self, batch: &mut Handing, writer: &mut TunWriter) -> bool {
+        let (Some(gro), Some(fd)) = (&mut self.gro, &self.write_fd) else {
+            return false;
+        };
+        if !gro.is_empty() {
+            batch.add(fd, std::mem::replace(gro, writer.coalescer()));
+        }
+        true
     }
 
     /// Writes what [`write_in`](Self::write_in) took from the batch buffer `buf`; called once
@@ -274,6 +303,18 @@ pub(crate) fn create(
         .if_index()
         .map_err(|e| format!("TUN device {ifname}: {e}"))?;
     tracing::info!("interface {} is TUN device {ifname}, MTU {mtu}", t.name);
+    let gro = dev.tcp_gso().then(Coalescer::new);
+    let write_fd = match dev.as_fd().try_clone_to_owned() {
+        Ok(fd) if gro.is_some() => Some(Arc::new(WriteFd {
+            fd,
+            ifname: ifname.clone(),
+        })),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::debug!("{ifname}: written by the datapath ({e})");
+            None
+        }
+    };
     Ok(Some(Tun {
         name: t.name.clone(),
         ifname,
@@ -281,24 +322,29 @@ pub(crate) fn create(
         id,
         mtu: usize::from(mtu),
         addresses,
-        gro: dev.tcp_gso().then(Coalescer::new),
+        gro,
+        write_fd,
         dev: Rc::new(dev),
         out: TunOut::new(usize::from(mtu)),
         reader: None,
     }))
 }
 
-/// Deletes the device of `tun`: its reader stops, and once the reader has let go of the
-/// device its descriptor closes, which deletes the device and the kernel's routes through it.
-/// Returns when it is gone (or after a second, should the reader hold on).
+/// Deletes the device of `tun`: its reader stops, and once the reader and the writing thread
+/// have let go of the device its descriptors close, which deletes the device and the kernel's
+/// routes through it. Returns when it is gone (or after a second, should one hold on).
 pub(crate) async fn delete(mut tun: Tun) {
     if let Some(r) = tun.reader.take() {
         r.abort();
     }
     let dev = tun.dev.clone();
+    let write_fd = tun.write_fd.clone();
     drop(tun);
+    let held = || {
+        Rc::strong_count(&dev) > 1 || write_fd.as_ref().is_some_and(|f| Arc::strong_count(f) > 1)
+    };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
-    while Rc::strong_count(&dev) > 1 && tokio::time::Instant::now() < deadline {
+    while held() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }

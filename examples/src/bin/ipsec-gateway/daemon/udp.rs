@@ -178,8 +178,9 @@ impl RecvBatch {
     }
 
     /// The batch buffer: the datagrams of the last [`recv`](Self::recv) (as decapsulation left
-    /// them) until the next one.
-    pub(crate) fn buffer(&mut self) -> &mut [u8] {
+    /// them) until the next one. It may be swapped for another of the same length (the batch
+    /// then leaves with its buffer).
+    pub(crate) fn buffer(&mut self) -> &mut Vec<u8> {
         &mut self.bufs
     }
 }
