@@ -100,8 +100,9 @@ type GroupKey = (String, Option<String>);
 /// one not replaced) and by deadline (retired SAs' removal, rekeys due or overdue).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ChildSas {
-    /// By install order.
-    list: BTreeMap<u64, Installed>,
+    /// By install order. Boxed: a B-tree moves its values within a node on every insert and
+    /// removal, and an installed Child SA is large.
+    list: BTreeMap<u64, Box<Installed>>,
     next: u64,
     /// Inbound SPI -> entry, retired ones included (the table keeps their inbound halves, so
     /// the SPI is not reused while they are here).
@@ -136,7 +137,7 @@ impl Installed {
 impl ChildSas {
     /// The installed Child SAs, oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Installed> {
-        self.list.values()
+        self.list.values().map(|c| &**c)
     }
 
     /// True when a rekey may be due at `now`.
@@ -166,7 +167,7 @@ impl ChildSas {
         self.next += 1;
         self.by_spi.insert(c.child.inbound.spi, k);
         let group = c.group();
-        self.list.insert(k, c);
+        self.list.insert(k, Box::new(c));
         self.join(k, group);
     }
 
@@ -244,7 +245,7 @@ impl ChildSas {
 
     /// Moves `k` from deadline `was` to its current one.
     fn refile(&mut self, k: u64, was: Option<Instant>) {
-        let now = self.list.get(&k).and_then(Installed::deadline);
+        let now = self.list.get(&k).and_then(|c| c.deadline());
         if now != was {
             if let Some(t) = was {
                 self.deadlines.remove(&(t, k));
@@ -257,7 +258,7 @@ impl ChildSas {
 
     /// Retires `k`, deleted by IKE after a rekey: only its inbound half is left, until `until`.
     fn retire(&mut self, k: u64, until: Instant) {
-        if !self.list.get(&k).is_some_and(Installed::live) {
+        if !self.list.get(&k).is_some_and(|c| c.live()) {
             return;
         }
         self.leave(k);
@@ -271,7 +272,7 @@ impl ChildSas {
     }
 
     /// Takes `k` out of every index and the list.
-    fn take(&mut self, k: u64) -> Option<Installed> {
+    fn take(&mut self, k: u64) -> Option<Box<Installed>> {
         let c = self.list.get(&k)?;
         if c.live() {
             self.leave(k);
@@ -510,7 +511,7 @@ impl Gateway {
                     due: now + RETRY_WAIT,
                 },
             };
-            if self.children.list.get(&k).is_some_and(Installed::live) {
+            if self.children.list.get(&k).is_some_and(|c| c.live()) {
                 self.children.set_rekey(k, next);
             }
         }
@@ -575,7 +576,7 @@ mod tests {
 
     /// Every index of `c` against a walk over its entries.
     fn check(c: &ChildSas, now: Instant) -> Result<(), TestCaseError> {
-        let all: Vec<(u64, &Installed)> = c.list.iter().map(|(k, i)| (*k, i)).collect();
+        let all: Vec<(u64, &Installed)> = c.list.iter().map(|(k, i)| (*k, &**i)).collect();
         let scan = all.iter().filter_map(|(_, i)| i.deadline()).min();
         prop_assert_eq!(c.poll_timeout(), scan);
         let mut due: Vec<(Instant, u64)> = all
