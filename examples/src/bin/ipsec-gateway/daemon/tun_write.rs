@@ -2,15 +2,15 @@
 //!
 //! Writing a packet to a TUN device is where the host takes it in: the kernel runs its receive
 //! path in the writer's context (for TCP, the stream's reassembly, its acknowledgement and the
-//! wakeup of the reading application), which costs about as much as reading and decapsulating
-//! the packet. So the datapath hands each receive batch, decapsulated in place and coalesced
-//! ([`Coalescer`]), to this thread together with the batch's buffer, takes a spare buffer for the
-//! next `recvmmsg`, and reads and decapsulates the next batch while the thread writes: the two
-//! halves of the inbound path run on two cores. Batches go through one queue and are written in
-//! the order they were received, so the packets of a flow keep their order; a device's own
-//! writes ([`Tun::flush`](super::tun::Tun::flush)) do not go through the thread, but they carry
-//! no packet of a flow that the batches carry (those are written here whenever the device has
-//! offloads, there when it has none).
+//! wakeup of the reading application), a quarter of the receiving daemon's time in a TCP test
+//! through the tunnel. So the datapath hands each receive batch, decapsulated in place and
+//! coalesced ([`Coalescer`]), to this thread together with the batch's buffer, takes a spare
+//! buffer for the next `recvmmsg`, and reads and decapsulates the next batch while the thread
+//! writes: the two halves of the inbound path run on two cores. Batches go through one queue and
+//! are written in the order they were received, so the packets of a flow keep their order; a
+//! device's own writes ([`Tun::flush`](super::tun::Tun::flush)) do not go through the thread,
+//! but they carry no packet of a flow that the batches carry (those are written here whenever
+//! the device has offloads, there when it has none).
 //!
 //! Small batches are written by the datapath itself when the thread has nothing pending: waking
 //! the thread costs more than writing a few packets, and the order holds since nothing is ahead
