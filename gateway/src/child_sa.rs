@@ -38,6 +38,7 @@ use ikev2::{Event as IkeEvent, Outbound, Role};
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::time::Instant;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
 
 /// Wait after an inbound soft limit before rekeying ourselves.
 pub(crate) const INBOUND_GRACE: Duration = Duration::from_secs(2);
@@ -70,7 +71,8 @@ pub(crate) struct Installed {
     pub(crate) at: Instant,
     pub(crate) handle: ChildHandle,
     pub(crate) tunnel: TunnelId,
-    /// A newer Child SA of the same proxy ID is installed; IKE deletes this one.
+    /// A newer Child SA of the same proxy ID with the same peer is installed; IKE deletes this
+    /// one.
     pub(crate) replaced: bool,
     pub(crate) rekey: Rekey,
     /// Deleted by IKE after a rekey: only its inbound half is left, until then.
@@ -92,8 +94,10 @@ impl Installed {
     }
 }
 
-/// A group of Child SAs that replace one another: one tunnel's proxy ID.
-type GroupKey = (String, Option<String>);
+/// A group of Child SAs that replace one another: one tunnel's proxy ID with one peer. A
+/// dynamic-peer gateway brings up the same proxy ID with many peers at once; each peer's Child
+/// SAs replace only one another (a rekey stays on its IKE SA, and so with its peer's address).
+type GroupKey = (String, Option<String>, SocketAddr);
 
 /// The installed Child SAs, oldest first, with the indexes that spare every input a walk over
 /// them: by inbound SPI, by tunnel and outbound SPI, by proxy ID (the newest of each is the
@@ -110,7 +114,7 @@ pub(crate) struct ChildSas {
     /// Live entries by table tunnel and outbound SPI (the peer's SPIs are unique only per
     /// peer: several peers of one tunnel may have chosen the same), oldest first.
     by_out: HashMap<(TunnelId, u32), Vec<u64>>,
-    /// Live entries by proxy ID, oldest first.
+    /// Live entries by proxy ID and peer, oldest first.
     groups: HashMap<GroupKey, BTreeSet<u64>>,
     /// Live entries per table tunnel.
     live_in: HashMap<TunnelId, usize>,
@@ -120,7 +124,11 @@ pub(crate) struct ChildSas {
 
 impl Installed {
     fn group(&self) -> GroupKey {
-        (self.child.tunnel.clone(), self.child.proxy_id.clone())
+        (
+            self.child.tunnel.clone(),
+            self.child.proxy_id.clone(),
+            self.child.remote_addr,
+        )
     }
 
     /// When the gateway must next look at it: its removal when retired, else its rekey.
@@ -160,8 +168,8 @@ impl ChildSas {
         self.list.get(&k).filter(|c| c.live()).map(|_| k)
     }
 
-    /// Adds a newly installed Child SA: the newest of its proxy ID, which replaces the one
-    /// before it.
+    /// Adds a newly installed Child SA: the newest of its proxy ID with its peer, which replaces
+    /// the one before it.
     fn push(&mut self, c: Installed) {
         let k = self.next;
         self.next += 1;
@@ -186,8 +194,8 @@ impl ChildSas {
         self.set_replaced(k, false);
     }
 
-    /// `k` stops being live (retired or removed): the member before it in its proxy ID, if it
-    /// was the newest, is the newest again.
+    /// `k` stops being live (retired or removed): the member before it in its group, if it was
+    /// the newest, is the newest again.
     fn leave(&mut self, k: u64) {
         let Some(c) = self.list.get(&k) else { return };
         let (tunnel, out, group) = (c.tunnel, c.child.outbound.spi, c.group());
@@ -219,8 +227,8 @@ impl ChildSas {
         }
     }
 
-    /// Marks `k` replaced by a newer Child SA of its proxy ID (IKE deletes it; no rekey for it
-    /// any more), or not.
+    /// Marks `k` replaced by a newer Child SA of its group (IKE deletes it; no rekey for it any
+    /// more), or not.
     fn set_replaced(&mut self, k: u64, replaced: bool) {
         let Some(c) = self.list.get_mut(&k) else {
             return;
@@ -528,8 +536,8 @@ mod tests {
 
     #[derive(Clone, Debug)]
     enum Op {
-        /// Install in tunnel `t%2`, proxy ID `p%3`, with this outbound SPI.
-        Install(u8, u8, u8),
+        /// Install in tunnel `t%2`, proxy ID `p%3`, with peer `r%2`, with this outbound SPI.
+        Install(u8, u8, u8, u8),
         Retire(usize, u8),
         Take(usize),
         Rekey(usize, u8, u8),
@@ -539,7 +547,8 @@ mod tests {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            4 => (any::<u8>(), any::<u8>(), 0u8..4).prop_map(|(t, p, o)| Op::Install(t, p, o)),
+            4 => (any::<u8>(), any::<u8>(), any::<u8>(), 0u8..4)
+                .prop_map(|(t, p, r, o)| Op::Install(t, p, r, o)),
             1 => (any::<usize>(), 1u8..20).prop_map(|(i, s)| Op::Retire(i, s)),
             1 => any::<usize>().prop_map(Op::Take),
             2 => (any::<usize>(), 0u8..3, 0u8..60).prop_map(|(i, k, s)| Op::Rekey(i, k, s)),
@@ -547,7 +556,7 @@ mod tests {
         ]
     }
 
-    fn child(tunnel: u8, proxy: u8, spi_in: u32, spi_out: u32) -> ChildSa {
+    fn child(tunnel: u8, proxy: u8, peer: u8, spi_in: u32, spi_out: u32) -> ChildSa {
         let keys = |spi| DirectionKeys {
             spi,
             encryption_key: SecretBytes::from_slice(&[7; 20]),
@@ -566,7 +575,7 @@ mod tests {
             local_ts: vec![],
             remote_ts: vec![],
             local_addr: "192.0.2.1:4500".parse().unwrap(),
-            remote_addr: "192.0.2.2:4500".parse().unwrap(),
+            remote_addr: SocketAddr::new([192, 0, 2, 2 + peer % 2].into(), 4500),
             encapsulation: None,
             lifetimes: Lifetimes::default(),
             replay_window: 64,
@@ -594,6 +603,7 @@ mod tests {
                     j.live()
                         && j.child.tunnel == i.child.tunnel
                         && j.child.proxy_id == i.child.proxy_id
+                        && j.child.remote_addr == i.child.remote_addr
                 };
                 let newest = all.iter().rev().find(|(_, j)| same(j)).map(|(k, _)| *k);
                 prop_assert_eq!(i.replaced, newest != Some(*k), "entry {}", k);
@@ -638,9 +648,9 @@ mod tests {
                 let keys: Vec<u64> = c.list.keys().copied().collect();
                 let pick = |i: usize| (!keys.is_empty()).then(|| keys[i % keys.len()]);
                 match op {
-                    Op::Install(t, p, o) => {
+                    Op::Install(t, p, r, o) => {
                         let spi = table.allocate_spi().unwrap();
-                        let ch = child(t, p, spi, 0x100 + u32::from(o));
+                        let ch = child(t, p, r, spi, 0x100 + u32::from(o));
                         let handle = table.install(now, &ch).unwrap();
                         let tunnel = table.tunnel(&ch.tunnel).unwrap();
                         c.push(Installed {

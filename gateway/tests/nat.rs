@@ -9,6 +9,10 @@
 //!   site2 10.0.0.12 (10.22.0.0/24) --- NAT 198.51.100.7 --- hub 192.0.2.1 (10.1.0.0/24)
 //!   site3 10.0.0.13 (10.23.0.0/24) -/                       dynamic peer, *.branch.test
 //! ```
+//!
+//! The same with one proxy ID for all branches on the hub (`10.1.0.0/24` to `10.16.0.0/12`,
+//! narrowed to each branch's LAN): each branch's Child SA is rekeyed on its own byte lifetime,
+//! however many other branches came up after it.
 
 mod common;
 
@@ -26,9 +30,22 @@ authentication = ["none"]
 dh-group = "group19"
 "#;
 
-fn hub_site() -> Site {
+/// How the hub's tunnel sorts the branches' traffic.
+#[derive(Clone, Copy, PartialEq)]
+enum HubProxyIds {
+    /// One proxy ID per branch LAN.
+    PerBranch,
+    /// One proxy ID for every branch, with a byte lifetime of 64 KB.
+    OneFor64Kb,
+}
+
+fn hub_site(proxy_ids: HubProxyIds) -> Site {
+    let lifesize = match proxy_ids {
+        HubProxyIds::PerBranch => "",
+        HubProxyIds::OneFor64Kb => "lifesize = { kb = 64 }",
+    };
     let mut text = format!(
-        r#"{ESP}
+        r#"{ESP}{lifesize}
 [[ike-gateway]]
 name = "gw-branches"
 version = "ikev2"
@@ -56,11 +73,19 @@ destination = "10.16.0.0/12"
 interface = "tunnel.1"
 "#
     );
-    for i in 1..=SITES {
-        text.push_str(&format!(
-            "\n[[ipsec-tunnel.proxy-id]]\nname = \"site{i}\"\nlocal = \"10.1.0.0/24\"\n\
-             remote = \"10.2{i}.0.0/24\"\n"
-        ));
+    match proxy_ids {
+        HubProxyIds::PerBranch => {
+            for i in 1..=SITES {
+                text.push_str(&format!(
+                    "\n[[ipsec-tunnel.proxy-id]]\nname = \"site{i}\"\nlocal = \"10.1.0.0/24\"\n\
+                     remote = \"10.2{i}.0.0/24\"\n"
+                ));
+            }
+        }
+        HubProxyIds::OneFor64Kb => text.push_str(
+            "\n[[ipsec-tunnel.proxy-id]]\nname = \"branches\"\nlocal = \"10.1.0.0/24\"\n\
+             remote = \"10.16.0.0/12\"\n",
+        ),
     }
     Site::new("192.0.2.1", "10.1.0.0/24", "10.1.0.1/24")
         .with(&text)
@@ -110,9 +135,9 @@ interface = "tunnel.1"
 
 const NAMES: [&str; 3] = ["site1", "site2", "site3"];
 
-#[test]
-fn branches_behind_one_nat_address_coexist_and_carry_traffic_both_ways() {
-    let mut nodes = vec![Node::new("hub", &hub_site(), &["tunnel.1"], 1)];
+/// The hub and the branches behind the NAT, each branch connected in turn.
+fn connected(proxy_ids: HubProxyIds) -> Net {
+    let mut nodes = vec![Node::new("hub", &hub_site(proxy_ids), &["tunnel.1"], 1)];
     for i in 1..=SITES {
         nodes.push(Node::new(
             NAMES[usize::from(i - 1)],
@@ -142,6 +167,13 @@ fn branches_behind_one_nat_address_coexist_and_carry_traffic_both_ways() {
         assert!(up, "{name}: {:?}", net.node(name).log());
     }
     net.run_for(Duration::from_secs(2));
+    net
+}
+
+#[test]
+fn branches_behind_one_nat_address_coexist_and_carry_traffic_both_ways() {
+    let mut net = connected(HubProxyIds::PerBranch);
+    let public: std::net::IpAddr = "198.51.100.7".parse().unwrap();
 
     let hub = net.node("hub");
     let downs: Vec<String> = hub
@@ -185,4 +217,61 @@ fn branches_behind_one_nat_address_coexist_and_carry_traffic_both_ways() {
     for name in NAMES {
         assert_eq!(net.node(name).lan.len(), 1, "{name} got its packet");
     }
+}
+
+#[test]
+fn each_branch_on_a_shared_proxy_id_is_rekeyed_on_its_own_byte_lifetime() {
+    let mut net = connected(HubProxyIds::OneFor64Kb);
+    let now = net.now;
+    let hub = net.node("hub");
+    assert_eq!(hub.child_sas_up(), usize::from(SITES));
+    let first: Vec<u32> = hub
+        .gw
+        .show_ipsec_sa(now)
+        .sas
+        .iter()
+        .map(|s| s.spi_in)
+        .collect();
+    assert_eq!(first.len(), usize::from(SITES));
+
+    // site1 came up first: two more Child SAs of the hub's proxy ID came up after its own. Its
+    // 80 KB cross the hub's 64 KB lifetime; the hub rekeys its SA and loses nothing. (The
+    // branch has no byte lifetime: the hub's inbound soft limit waits its grace of 2 s for a
+    // rekey by the peer first, which the 10% of the lifetime left at 2 KB/s outlasts.)
+    const PACKETS: u32 = 80;
+    let mut data = vec![0u8; 1000];
+    for seq in 0..PACKETS {
+        data[..4].copy_from_slice(&seq.to_be_bytes());
+        let a = net.send_from_lan("site1", &udp([10, 21, 0, 7], [10, 1, 0, 5], 4000, 9, &data));
+        assert!(matches!(a, Action::Send(_)), "packet {seq}: {a:?}");
+        net.run_for(Duration::from_millis(500));
+    }
+    net.run_for(Duration::from_secs(1));
+    let now = net.now;
+    let hub = net.node("hub");
+    let got = hub.lan.len();
+    assert_eq!(
+        got,
+        PACKETS as usize,
+        "{}\n{:#?}",
+        hub.gw.counters(),
+        hub.log()
+    );
+    let log = hub.log();
+    let rekeyed: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("soft byte lifetime expired"))
+        .collect();
+    assert!(
+        !rekeyed.is_empty() && rekeyed.iter().all(|l| !l.contains("already replaced")),
+        "{rekeyed:#?}"
+    );
+    let sas = hub.gw.show_ipsec_sa(now).sas;
+    assert_eq!(sas.len(), usize::from(SITES), "one Child SA per branch");
+    let kept = sas.iter().filter(|s| first.contains(&s.spi_in)).count();
+    assert_eq!(
+        kept,
+        usize::from(SITES) - 1,
+        "site1's SA replaced, the others kept"
+    );
 }
