@@ -4,12 +4,14 @@ use crate::error::EspError;
 use crate::ip;
 use crate::lifetime::{Lifetime, SaEvent};
 use crate::replay::ReplayWindow;
-use crate::sa::{aad, build_transform, flow_in, Integrity, SaCounters, Shape, Transform};
+use crate::sa::{
+    aad, build_transform, flow_in, selector_set, Integrity, SaCounters, Shape, Transform,
+};
 use crate::wire::{self, HEADER_LEN, NEXT_HEADER_IPV4, NEXT_HEADER_IPV6, NEXT_HEADER_NONE};
 use core::ops::Range;
 use ipsec_core::child_sa::{ChildSa, Mode};
 use ipsec_core::crypto::{CryptoError, CryptoProvider};
-use ipsec_core::selector::TrafficSelector;
+use ipsec_core::selector::SelectorSet;
 use ipsec_core::time::Instant;
 
 /// A decapsulated packet.
@@ -37,9 +39,9 @@ pub struct InboundSa {
     lifetime: Lifetime,
     counters: SaCounters,
     /// Sources we accept: the peer's selectors.
-    remote_ts: Vec<TrafficSelector>,
+    remote_ts: Option<SelectorSet>,
     /// Destinations we accept: ours.
-    local_ts: Vec<TrafficSelector>,
+    local_ts: Option<SelectorSet>,
 }
 
 impl core::fmt::Debug for InboundSa {
@@ -106,8 +108,8 @@ impl InboundSa {
             authenticated,
             lifetime: Lifetime::new(child.lifetimes, now),
             counters: SaCounters::default(),
-            remote_ts: child.remote_ts.clone(),
-            local_ts: child.local_ts.clone(),
+            remote_ts: selector_set(&child.remote_ts),
+            local_ts: selector_set(&child.local_ts),
         })
     }
 
@@ -210,7 +212,7 @@ impl InboundSa {
             return Err(EspError::UnknownSpi(spi));
         }
         let ct_len = len - hlen - icv_len;
-        if !ct_len.is_multiple_of(align) {
+        if ct_len & (align - 1) != 0 {
             return Err(EspError::Malformed(
                 "ciphertext not a multiple of the block size",
             ));
@@ -279,24 +281,21 @@ impl InboundSa {
                 return Err(EspError::PolicyMismatch);
             }
             let inner = &mut packet[range.clone()];
-            let flow = ip::flow(inner)?;
-            let version_ok = match next_header {
-                NEXT_HEADER_IPV4 => flow.src.is_ipv4(),
-                _ => flow.src.is_ipv6(),
-            };
-            if !version_ok {
+            let flow = ip::raw_flow(inner)?;
+            if flow.ipv6 != (next_header == NEXT_HEADER_IPV6) {
                 return Err(EspError::BadInnerPacket(
                     "next header and IP version disagree",
                 ));
             }
-            if !flow_in(&flow, &self.remote_ts, &self.local_ts) {
+            if !flow_in(&flow, self.remote_ts.as_ref(), self.local_ts.as_ref()) {
                 return Err(EspError::PolicyMismatch);
             }
+            let (len, ecn) = (flow.len, flow.tos & 0b11);
             // Drop TFC padding (RFC 4303 section 2.7) by the inner header's length.
-            range.end = range.start + flow.len;
+            range.end = range.start + len;
             if let Some(outer) = outer_ecn {
-                let e = ip::decapsulated_ecn(flow.tos & 0b11, outer).ok_or(EspError::EcnDrop)?;
-                if e != flow.tos & 0b11 {
+                let e = ip::decapsulated_ecn(ecn, outer).ok_or(EspError::EcnDrop)?;
+                if e != ecn {
                     ip::set_ecn(inner, e)?;
                 }
             }

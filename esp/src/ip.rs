@@ -49,6 +49,7 @@ pub struct Flow {
 
 impl Flow {
     /// The flow as the selector module sees it: ICMP type and code stand in for both ports.
+    #[inline]
     pub fn five_tuple(&self) -> Packet5Tuple {
         let icmp = matches!(self.protocol, 1 | 58);
         Packet5Tuple {
@@ -62,7 +63,65 @@ impl Flow {
 }
 
 /// Parses the flow of the IP packet at the start of `p`.
+#[inline]
 pub fn flow(p: &[u8]) -> Result<Flow, EspError> {
+    raw_flow(p).map(|r| r.to_flow())
+}
+
+/// A packet's flow with its addresses as integers (an IPv4 address in the low 32 bits): the
+/// form the datapath's per-packet checks read. Its fields are whole words, where
+/// [`IpAddr`]'s tag byte puts an address at an odd offset: a flow written field by field and
+/// read back at other widths (as an inlined parse followed by a selector check does) stalls
+/// the CPU on every packet.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawFlow {
+    pub(crate) src: u128,
+    pub(crate) dst: u128,
+    pub(crate) len: usize,
+    pub(crate) ipv6: bool,
+    pub(crate) protocol: u8,
+    pub(crate) tos: u8,
+    pub(crate) df: bool,
+    pub(crate) src_port: Option<u16>,
+    pub(crate) dst_port: Option<u16>,
+}
+
+impl RawFlow {
+    fn to_flow(self) -> Flow {
+        let addr = |v: u128| {
+            if self.ipv6 {
+                IpAddr::V6(Ipv6Addr::from(v))
+            } else {
+                IpAddr::V4(Ipv4Addr::from(v as u32))
+            }
+        };
+        Flow {
+            src: addr(self.src),
+            dst: addr(self.dst),
+            protocol: self.protocol,
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            len: self.len,
+            tos: self.tos,
+            df: self.df,
+        }
+    }
+
+    /// The port the selectors judge at the destination end: ICMP's type and code stand in for
+    /// both ports, as in [`Flow::five_tuple`].
+    #[inline(always)]
+    pub(crate) fn selector_dst_port(&self) -> Option<u16> {
+        if matches!(self.protocol, 1 | 58) {
+            self.src_port
+        } else {
+            self.dst_port
+        }
+    }
+}
+
+/// Parses the flow of the IP packet at the start of `p`, addresses as integers.
+#[inline(always)]
+pub(crate) fn raw_flow(p: &[u8]) -> Result<RawFlow, EspError> {
     match p.first().map(|b| b >> 4) {
         Some(4) => flow_v4(p),
         Some(6) => flow_v6(p),
@@ -70,7 +129,8 @@ pub fn flow(p: &[u8]) -> Result<Flow, EspError> {
     }
 }
 
-fn flow_v4(p: &[u8]) -> Result<Flow, EspError> {
+#[inline(always)]
+fn flow_v4(p: &[u8]) -> Result<RawFlow, EspError> {
     let h = p
         .get(..IPV4_HEADER_LEN)
         .ok_or(EspError::BadInnerPacket("short IPv4 header"))?;
@@ -87,19 +147,21 @@ fn flow_v4(p: &[u8]) -> Result<Flow, EspError> {
     } else {
         (None, None)
     };
-    Ok(Flow {
-        src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
-        dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
-        protocol,
-        src_port,
-        dst_port,
+    Ok(RawFlow {
+        src: u128::from(u32::from_be_bytes([h[12], h[13], h[14], h[15]])),
+        dst: u128::from(u32::from_be_bytes([h[16], h[17], h[18], h[19]])),
         len,
+        ipv6: false,
+        protocol,
         tos: h[1],
         df: frag & 0x4000 != 0,
+        src_port,
+        dst_port,
     })
 }
 
-fn flow_v6(p: &[u8]) -> Result<Flow, EspError> {
+#[inline]
+fn flow_v6(p: &[u8]) -> Result<RawFlow, EspError> {
     let h = p
         .get(..IPV6_HEADER_LEN)
         .ok_or(EspError::BadInnerPacket("short IPv6 header"))?;
@@ -108,26 +170,28 @@ fn flow_v6(p: &[u8]) -> Result<Flow, EspError> {
     if len > p.len() {
         return Err(EspError::BadInnerPacket("bad IPv6 payload length"));
     }
-    let mut a = [0u8; 16];
-    a.copy_from_slice(&h[8..24]);
-    let src = IpAddr::V6(Ipv6Addr::from(a));
-    a.copy_from_slice(&h[24..40]);
-    let dst = IpAddr::V6(Ipv6Addr::from(a));
+    let addr = |b: &[u8]| {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(b);
+        u128::from_be_bytes(a)
+    };
     let protocol = h[6];
     // Extension headers are not walked: the ports of such packets count as opaque.
     let (src_port, dst_port) = ports(protocol, p.get(IPV6_HEADER_LEN..len).unwrap_or(&[]));
-    Ok(Flow {
-        src,
-        dst,
-        protocol,
-        src_port,
-        dst_port,
+    Ok(RawFlow {
+        src: addr(&h[8..24]),
+        dst: addr(&h[24..40]),
         len,
+        ipv6: true,
+        protocol,
         tos: (h[0] << 4) | (h[1] >> 4),
         df: false,
+        src_port,
+        dst_port,
     })
 }
 
+#[inline(always)]
 fn ports(protocol: u8, l4: &[u8]) -> (Option<u16>, Option<u16>) {
     match (protocol, l4) {
         // TCP, UDP, SCTP, UDP-Lite

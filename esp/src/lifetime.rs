@@ -53,6 +53,10 @@ const KINDS: [LimitKind; 4] = [
 ];
 
 /// Counters and limits of one SA direction, with the events not yet polled.
+///
+/// The limits are turned into thresholds once (the lowest byte count, packet count and instant
+/// at which a limit not yet raised is reached), so counting a packet is three comparisons; the
+/// thresholds move only when an event is raised.
 #[derive(Debug, Clone)]
 pub struct Lifetime {
     limits: Lifetimes,
@@ -63,19 +67,37 @@ pub struct Lifetime {
     raised: u8,
     /// Same layout: raised but not yet polled.
     pending: u8,
+    /// The byte count at which a byte limit not yet raised is reached (`u64::MAX`: none).
+    next_bytes: u64,
+    /// The same for packets.
+    next_packets: u64,
+    /// When a time limit not yet raised falls due ([`NEVER`]: none).
+    next_time: Instant,
+}
+
+/// The far future: no time limit left.
+const NEVER: Instant = Instant::from_micros(u64::MAX);
+
+fn bit(kind: LimitKind, hard: bool) -> u8 {
+    1u8 << (kind as u8 + if hard { 4 } else { 0 })
 }
 
 impl Lifetime {
     /// Limits counted from `now`.
     pub fn new(limits: Lifetimes, now: Instant) -> Self {
-        Lifetime {
+        let mut l = Lifetime {
             limits,
             installed: now,
             bytes: 0,
             packets: 0,
             raised: 0,
             pending: 0,
-        }
+            next_bytes: u64::MAX,
+            next_packets: u64::MAX,
+            next_time: NEVER,
+        };
+        l.rearm();
+        l
     }
 
     /// Bytes counted so far.
@@ -94,61 +116,97 @@ impl Lifetime {
     }
 
     /// True once a hard limit was reached (checks the time limit against `now`).
+    #[inline]
     pub fn is_expired(&mut self, now: Instant) -> bool {
         self.check_time(now);
         self.raised & 0xf0 != 0
     }
 
     /// Counts one packet of `bytes` bytes and raises the events whose limits it crosses.
+    #[inline]
     pub fn count(&mut self, now: Instant, bytes: usize) {
         self.bytes = self.bytes.saturating_add(bytes as u64);
         self.packets = self.packets.saturating_add(1);
-        if self.limits.soft_bytes.is_some_and(|l| self.bytes >= l) {
-            self.raise(LimitKind::Bytes, false);
-        }
-        if self.limits.hard_bytes.is_some_and(|l| self.bytes >= l) {
-            self.raise(LimitKind::Bytes, true);
-        }
-        if self.limits.soft_packets.is_some_and(|l| self.packets >= l) {
-            self.raise(LimitKind::Packets, false);
-        }
-        if self.limits.hard_packets.is_some_and(|l| self.packets >= l) {
-            self.raise(LimitKind::Packets, true);
+        if self.bytes >= self.next_bytes || self.packets >= self.next_packets {
+            self.check_volume();
         }
         self.check_time(now);
     }
 
+    fn check_volume(&mut self) {
+        let l = self.limits;
+        for (kind, count, soft, hard) in [
+            (LimitKind::Bytes, self.bytes, l.soft_bytes, l.hard_bytes),
+            (
+                LimitKind::Packets,
+                self.packets,
+                l.soft_packets,
+                l.hard_packets,
+            ),
+        ] {
+            if soft.is_some_and(|limit| count >= limit) {
+                self.raise(kind, false);
+            }
+            if hard.is_some_and(|limit| count >= limit) {
+                self.raise(kind, true);
+            }
+        }
+    }
+
     /// Raises the soft or hard event of `kind` (once).
     pub fn raise(&mut self, kind: LimitKind, hard: bool) {
-        let bit = 1u8 << (kind as u8 + if hard { 4 } else { 0 });
+        let bit = bit(kind, hard);
         if self.raised & bit == 0 {
             self.raised |= bit;
             self.pending |= bit;
+            self.rearm();
         }
     }
 
     /// Raises the time events due at `now`.
+    #[inline]
     pub fn check_time(&mut self, now: Instant) {
-        let age = now.saturating_duration_since(self.installed);
-        if self.limits.soft_time.is_some_and(|t| age >= t) {
-            self.raise(LimitKind::Time, false);
+        if now >= self.next_time {
+            self.raise_time(now);
         }
-        if self.limits.hard_time.is_some_and(|t| age >= t) {
-            self.raise(LimitKind::Time, true);
+    }
+
+    fn raise_time(&mut self, now: Instant) {
+        let l = self.limits;
+        for (limit, hard) in [(l.soft_time, false), (l.hard_time, true)] {
+            if limit.is_some_and(|t| now >= self.installed.saturating_add(t)) {
+                self.raise(LimitKind::Time, hard);
+            }
         }
+    }
+
+    /// Recomputes the thresholds from the limits not yet raised.
+    fn rearm(&mut self) {
+        let raised = self.raised;
+        let pending =
+            |kind, hard, limit: Option<u64>| limit.filter(|_| raised & bit(kind, hard) == 0);
+        let l = self.limits;
+        let lowest = |kind, soft, hard| {
+            pending(kind, false, soft)
+                .into_iter()
+                .chain(pending(kind, true, hard))
+                .min()
+                .unwrap_or(u64::MAX)
+        };
+        self.next_bytes = lowest(LimitKind::Bytes, l.soft_bytes, l.hard_bytes);
+        self.next_packets = lowest(LimitKind::Packets, l.soft_packets, l.hard_packets);
+        let at = |t: Option<core::time::Duration>| t.map(|d| self.installed.saturating_add(d));
+        self.next_time = [(l.soft_time, false), (l.hard_time, true)]
+            .into_iter()
+            .filter(|&(_, hard)| raised & bit(LimitKind::Time, hard) == 0)
+            .filter_map(|(t, _)| at(t))
+            .min()
+            .unwrap_or(NEVER);
     }
 
     /// The next time limit still to come, for the caller's timer.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let soft = self
-            .limits
-            .soft_time
-            .filter(|_| self.raised & (1 << LimitKind::Time as u8) == 0);
-        let hard = self
-            .limits
-            .hard_time
-            .filter(|_| self.raised & (1 << (LimitKind::Time as u8 + 4)) == 0);
-        soft.or(hard).map(|d| self.installed.saturating_add(d))
+        (self.next_time != NEVER).then_some(self.next_time)
     }
 
     /// True when an event was raised and not yet polled.
@@ -160,7 +218,7 @@ impl Lifetime {
     pub fn poll_event(&mut self) -> Option<SaEvent> {
         for hard in [true, false] {
             for k in KINDS {
-                let bit = 1u8 << (k as u8 + if hard { 4 } else { 0 });
+                let bit = bit(k, hard);
                 if self.pending & bit != 0 {
                     self.pending &= !bit;
                     return Some(if hard {
@@ -213,5 +271,59 @@ mod tests {
             SaEvent::HardExpired(LimitKind::Bytes).to_string(),
             "IPsec SA hard byte lifetime expired"
         );
+    }
+
+    #[test]
+    fn thresholds_follow_the_limits_not_yet_raised() {
+        let limits = Lifetimes {
+            soft_bytes: Some(1000),
+            hard_bytes: Some(1500),
+            hard_packets: Some(5),
+            soft_time: Some(Duration::from_secs(10)),
+            hard_time: Some(Duration::from_secs(20)),
+            ..Lifetimes::default()
+        };
+        let t0 = Instant::from_secs(100);
+        let mut l = Lifetime::new(limits, t0);
+        assert_eq!(l.next_deadline(), Some(Instant::from_secs(110)));
+        l.count(Instant::from_secs(101), 999);
+        assert_eq!(l.poll_event(), None);
+        l.count(Instant::from_secs(101), 1);
+        assert_eq!(l.poll_event(), Some(SaEvent::SoftExpired(LimitKind::Bytes)));
+        // The soft byte event is raised once; the hard one waits for its own limit.
+        l.count(Instant::from_secs(102), 499);
+        assert_eq!(l.poll_event(), None);
+        assert!(!l.is_expired(Instant::from_secs(109)));
+        l.check_time(Instant::from_secs(110));
+        assert_eq!(l.poll_event(), Some(SaEvent::SoftExpired(LimitKind::Time)));
+        assert_eq!(l.next_deadline(), Some(Instant::from_secs(120)));
+        // The fourth packet crosses the hard byte limit, the fifth the hard packet limit.
+        l.count(Instant::from_secs(111), 1);
+        assert_eq!(l.poll_event(), Some(SaEvent::HardExpired(LimitKind::Bytes)));
+        assert!(l.is_expired(Instant::from_secs(111)));
+        l.count(Instant::from_secs(111), 1);
+        assert_eq!(
+            l.poll_event(),
+            Some(SaEvent::HardExpired(LimitKind::Packets))
+        );
+        assert_eq!(l.poll_event(), None);
+        l.check_time(Instant::from_secs(125));
+        assert_eq!(l.poll_event(), Some(SaEvent::HardExpired(LimitKind::Time)));
+        assert_eq!(l.next_deadline(), None);
+        assert_eq!((l.bytes(), l.packets()), (1501, 5));
+    }
+
+    #[test]
+    fn a_hard_limit_below_the_soft_one_comes_first() {
+        let limits = Lifetimes {
+            soft_time: Some(Duration::from_secs(30)),
+            hard_time: Some(Duration::from_secs(20)),
+            ..Lifetimes::default()
+        };
+        let mut l = Lifetime::new(limits, Instant::ZERO);
+        assert_eq!(l.next_deadline(), Some(Instant::from_secs(20)));
+        assert!(l.is_expired(Instant::from_secs(20)));
+        assert_eq!(l.poll_event(), Some(SaEvent::HardExpired(LimitKind::Time)));
+        assert_eq!(l.next_deadline(), Some(Instant::from_secs(30)));
     }
 }

@@ -4,12 +4,14 @@ use crate::encap::{self, DfPolicy, Framing, OuterFields};
 use crate::error::EspError;
 use crate::ip;
 use crate::lifetime::{Lifetime, LimitKind, SaEvent};
-use crate::sa::{aad, build_transform, flow_in, Integrity, IvGen, SaCounters, Shape, Transform};
+use crate::sa::{
+    aad, build_transform, selector_set, Integrity, IvGen, SaCounters, Shape, Transform,
+};
 use crate::wire::{self, HEADER_LEN, NEXT_HEADER_IPV4, NEXT_HEADER_IPV6, NEXT_HEADER_NONE};
 use core::ops::Range;
 use ipsec_core::child_sa::{ChildSa, Mode, UdpEncapsulation};
 use ipsec_core::crypto::CryptoProvider;
-use ipsec_core::selector::TrafficSelector;
+use ipsec_core::selector::SelectorSet;
 use ipsec_core::time::Instant;
 use std::net::SocketAddr;
 
@@ -31,8 +33,8 @@ pub struct OutboundSa {
     tfc_pad_to: Option<u16>,
     lifetime: Lifetime,
     counters: SaCounters,
-    local_ts: Vec<TrafficSelector>,
-    remote_ts: Vec<TrafficSelector>,
+    local_ts: Option<SelectorSet>,
+    remote_ts: Option<SelectorSet>,
 }
 
 impl core::fmt::Debug for OutboundSa {
@@ -96,8 +98,8 @@ impl OutboundSa {
             tfc_pad_to: None,
             lifetime: Lifetime::new(child.lifetimes, now),
             counters: SaCounters::default(),
-            local_ts: child.local_ts.clone(),
-            remote_ts: child.remote_ts.clone(),
+            local_ts: selector_set(&child.local_ts),
+            remote_ts: selector_set(&child.remote_ts),
         })
     }
 
@@ -154,7 +156,12 @@ impl OutboundSa {
     /// True when `flow` is traffic this SA carries (its source in our selectors, its destination
     /// in the peer's).
     pub fn matches(&self, flow: &ip::Flow) -> bool {
-        flow_in(flow, &self.local_ts, &self.remote_ts)
+        let p = flow.five_tuple();
+        self.local_ts.as_ref().is_none_or(|s| s.admits_source(&p))
+            && self
+                .remote_ts
+                .as_ref()
+                .is_none_or(|s| s.admits_destination(&p))
     }
 
     // --- configuration commands ---
@@ -241,13 +248,20 @@ impl OutboundSa {
             headroom: 0,
             tailroom: 0,
         })?;
-        let flow = ip::flow(pkt)?;
-        let nh = if flow.src.is_ipv4() {
+        // The inner header's fields that shape the packet and its outer header.
+        let ip::RawFlow {
+            ipv6,
+            len,
+            tos,
+            df: inner_df,
+            ..
+        } = ip::raw_flow(pkt)?;
+        let nh = if !ipv6 {
             NEXT_HEADER_IPV4
         } else {
             NEXT_HEADER_IPV6
         };
-        let mut end = inner.start + flow.len;
+        let mut end = inner.start + len;
         if let Some(to) = self.tfc_pad_to {
             let to = inner.start + usize::from(to);
             if to > end {
@@ -277,15 +291,11 @@ impl OutboundSa {
         }
         let start = esp.start - outer_hlen;
         let df = match self.df {
-            DfPolicy::Copy => flow.df,
+            DfPolicy::Copy => inner_df,
             DfPolicy::Set => true,
             DfPolicy::Clear => false,
         };
-        let fields = OuterFields {
-            tos: flow.tos,
-            df,
-            id,
-        };
+        let fields = OuterFields { tos, df, id };
         let out = buf
             .get_mut(start..esp.end)
             .ok_or(EspError::Malformed("range"))?;
@@ -310,7 +320,8 @@ impl OutboundSa {
         } = self.shape;
         let hlen = HEADER_LEN + iv_len;
         let body = payload.len() + wire::TRAILER_LEN;
-        let pad = (align - body % align) % align;
+        // Up to the next multiple of `align` (a power of two).
+        let pad = body.wrapping_neg() & (align - 1);
         let ct_len = body + pad;
         let tail = pad + wire::TRAILER_LEN + icv_len;
         if payload.start < hlen

@@ -9,8 +9,10 @@
 //! inferred from the window position as in RFC 4303 appendix A2.2 and fed into the ICV, so a wrong
 //! guess fails authentication instead of corrupting state.
 //!
-//! The bitmap is a ring of 64-bit words indexed by `seq mod size`, allocated once when the SA is
-//! installed; per-packet work is a few word operations and never allocates.
+//! The bitmap is a ring of 64-bit words indexed by `seq mod ring`, where the ring is `size`
+//! rounded up to a power of two (numbers a ring apart never both lie in the window, so they may
+//! share a bit; the window itself stays `size`), allocated once when the SA is installed;
+//! per-packet work is a few word operations and masks (no division) and never allocates.
 
 /// Smallest configurable window, in packets (PAN-OS offers 64 to 4096).
 pub const MIN_WINDOW: u32 = 64;
@@ -47,8 +49,11 @@ pub struct ReplayWindow {
     esn: bool,
     /// Highest authenticated sequence number, 0 before the first packet.
     top: u64,
-    /// Bit `s mod size` is set when `s` (within the window) was received.
+    /// Bit `s mod ring` is set when `s` (within the window) was received; the ring is
+    /// `bits.len() * 64`, a power of two.
     bits: Box<[u64]>,
+    /// The ring's length minus one.
+    mask: u64,
 }
 
 impl ReplayWindow {
@@ -60,13 +65,15 @@ impl ReplayWindow {
         }
         let enabled = size != 0;
         let size = u64::from(size.max(MIN_WINDOW).div_ceil(64) * 64);
-        let words = usize::try_from(size / 64).ok()?;
+        let ring = size.next_power_of_two();
+        let words = usize::try_from(ring / 64).ok()?;
         Some(ReplayWindow {
             size,
             enabled,
             esn,
             top: 0,
             bits: vec![0u64; words].into_boxed_slice(),
+            mask: ring - 1,
         })
     }
 
@@ -187,8 +194,8 @@ impl ReplayWindow {
     }
 
     fn slot(&self, seq: u64) -> (usize, u32) {
-        let i = seq % self.size;
-        // `i < size <= MAX_WINDOW`, so the word index fits any usize.
+        let i = seq & self.mask;
+        // `i < ring <= MAX_WINDOW` (a power of two), so the word index fits any usize.
         ((i / 64) as usize, (i % 64) as u32)
     }
 

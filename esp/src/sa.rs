@@ -25,7 +25,7 @@ use ipsec_core::child_sa::{ChildSa, DirectionKeys, IpsecProtocol};
 use ipsec_core::crypto::{
     AeadKey, CipherKey, CryptoError, CryptoProvider, EncrId, IntegId, IntegrityKey,
 };
-use ipsec_core::selector::TrafficSelector;
+use ipsec_core::selector::{SelectorSet, TrafficSelector};
 
 /// Generates the explicit IV of each outbound packet from its sequence number.
 ///
@@ -89,13 +89,20 @@ impl IvGen {
             )));
         }
         self.used = true;
-        let s = seq.to_be_bytes();
-        let n = iv.len().min(8);
-        let (zeros, tail) = iv.split_at_mut(iv.len() - n);
-        zeros.fill(0);
-        tail.copy_from_slice(&s[8 - n..]);
-        for (b, m) in iv.iter_mut().zip(self.mask.iter()) {
-            *b ^= m;
+        if let Ok(iv) = <&mut [u8; 8]>::try_from(&mut *iv) {
+            // The AEADs' 8-byte IV: one word.
+            let mut mask = [0u8; 8];
+            mask.copy_from_slice(&self.mask[..8]);
+            *iv = (seq ^ u64::from_be_bytes(mask)).to_be_bytes();
+        } else {
+            let s = seq.to_be_bytes();
+            let n = iv.len().min(8);
+            let (zeros, tail) = iv.split_at_mut(iv.len() - n);
+            zeros.fill(0);
+            tail.copy_from_slice(&s[8 - n..]);
+            for (b, m) in iv.iter_mut().zip(self.mask.iter()) {
+                *b ^= m;
+            }
         }
         if let (true, Some(c)) = (self.encrypt, cipher) {
             // One block in CBC mode with a zero IV is the block cipher itself.
@@ -125,7 +132,9 @@ pub(crate) enum Transform {
 pub(crate) struct Shape {
     pub(crate) iv_len: usize,
     pub(crate) icv_len: usize,
-    /// Ciphertext (payload + padding + trailer) is a multiple of this.
+    /// Ciphertext (payload + padding + trailer) is a multiple of this, a power of two (4 or
+    /// the cipher's block; every block cipher ESP uses has a power-of-two block), so the
+    /// per-packet arithmetic is masking.
     pub(crate) align: usize,
 }
 
@@ -231,10 +240,17 @@ fn keyed_transform(
             .map_err(|e| EspError::Config(format!("{}: {e}", child.integrity)))?;
         (Some(key), alg.icv_len())
     };
+    let align = block.max(4);
+    if !align.is_power_of_two() {
+        return Err(EspError::Config(format!(
+            "{}: a block of {block} bytes",
+            child.encryption
+        )));
+    }
     let shape = Shape {
         iv_len,
         icv_len,
-        align: block.max(4),
+        align,
     };
     Ok((Transform::Split { cipher, integ }, shape))
 }
@@ -264,15 +280,23 @@ pub(crate) fn aad(buf: &mut [u8; 12], spi: u32, seq: u64, esn: bool) -> &[u8] {
     }
 }
 
+/// One end's selectors as an SA checks packets against them; `None` when the SA was installed
+/// without selectors (it then admits anything).
+pub(crate) fn selector_set(list: &[TrafficSelector]) -> Option<SelectorSet> {
+    (!list.is_empty()).then(|| SelectorSet::new(list))
+}
+
 /// True when `flow` goes from an address in `src_ts` to one in `dst_ts`, with the matching rules
 /// of [`ipsec_core::selector`] (ICMP type and code in the port fields, OPAQUE ports for fragments).
-/// An empty list admits anything: the SA was installed without selectors.
+/// `None` admits anything: the SA was installed without selectors.
+#[inline(always)]
 pub(crate) fn flow_in(
-    flow: &ip::Flow,
-    src_ts: &[TrafficSelector],
-    dst_ts: &[TrafficSelector],
+    flow: &ip::RawFlow,
+    src_ts: Option<&SelectorSet>,
+    dst_ts: Option<&SelectorSet>,
 ) -> bool {
-    let p = flow.five_tuple();
-    (src_ts.is_empty() || src_ts.iter().any(|t| t.matches_source(&p)))
-        && (dst_ts.is_empty() || dst_ts.iter().any(|t| t.matches_destination(&p)))
+    src_ts.is_none_or(|s| s.admits_integer(flow.ipv6, flow.src, flow.protocol, flow.src_port))
+        && dst_ts.is_none_or(|s| {
+            s.admits_integer(flow.ipv6, flow.dst, flow.protocol, flow.selector_dst_port())
+        })
 }

@@ -97,7 +97,7 @@ proptest! {
 
     #[test]
     fn matches_the_model_with_32_bit_numbers(
-        size in prop_oneof![Just(64u32), Just(100), Just(1024), Just(4096)],
+        size in prop_oneof![Just(64u32), Just(100), Just(320), Just(1024), Just(4096)],
         steps in steps(),
     ) {
         run(size, false, 1, &steps)?;
@@ -105,7 +105,7 @@ proptest! {
 
     #[test]
     fn matches_the_model_with_esn_across_2_pow_32(
-        size in prop_oneof![Just(64u32), Just(1024), Just(4096)],
+        size in prop_oneof![Just(64u32), Just(320), Just(1024), Just(4096)],
         back in 0u64..6000,
         steps in steps(),
     ) {

@@ -29,6 +29,7 @@ impl Family {
 }
 
 /// The family and integer value of an address.
+#[inline]
 pub(crate) fn to_u128(ip: IpAddr) -> (Family, u128) {
     match ip {
         IpAddr::V4(a) => (Family::V4, u128::from(u32::from(a))),

@@ -11,7 +11,8 @@
 //! - [`narrow_as_responder`], [`choose_policy`] and [`check_narrowed`] implement both roles of
 //!   narrowing.
 //! - [`is_mirror`] and [`mirror_differences`] compare two peers' proxy IDs.
-//! - [`SelectorTable`] finds the entry (SA) for a packet's [`Packet5Tuple`].
+//! - [`SelectorTable`] finds the entry (SA) for a packet's [`Packet5Tuple`]; [`SelectorSet`]
+//!   checks a packet against one end's selectors (an SA's inbound check).
 //!
 //! Nothing here panics on any selector value: selectors with broken invariants (possible through
 //! the public fields) are reported by [`TrafficSelector::validate`] and otherwise match nothing.
@@ -24,6 +25,7 @@ mod packet;
 mod ports;
 mod prefix;
 mod proxy_id;
+mod set;
 mod table;
 mod traffic_selector;
 
@@ -38,6 +40,7 @@ pub use packet::{Packet5Tuple, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 pub use ports::PortSelector;
 pub use prefix::{IpPrefix, PrefixError};
 pub use proxy_id::{tunnel_selectors, ProxyIdSpec};
+pub use set::SelectorSet;
 pub use table::SelectorTable;
 
 /// One traffic selector: addresses `start_addr..=end_addr`, IP protocol `protocol` (0 = any), ports

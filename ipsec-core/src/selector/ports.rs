@@ -40,6 +40,7 @@ impl PortSelector {
     }
 
     /// True when a packet with this port (`None`: unavailable) is admitted.
+    #[inline]
     pub fn matches(self, port: Option<u16>) -> bool {
         match (self, port) {
             (PortSelector::Any, _) => true,

@@ -12,7 +12,7 @@
 //! allocation; `insert` is O(N). Proxy IDs per tunnel are few (each one costs a tunnel of the
 //! platform's capacity on PAN-OS), so a scan beats a trie at the sizes seen in practice.
 
-use super::addr::{self, Family};
+use super::addr;
 use super::traffic_selector::Parts;
 use super::{Packet5Tuple, SelectorError, TrafficSelector};
 
@@ -42,14 +42,6 @@ impl<T> Default for SelectorTable<T> {
             entries: Vec::new(),
         }
     }
-}
-
-fn admits(p: &Parts, family: Family, value: u128, protocol: u8, port: Option<u16>) -> bool {
-    p.family == family
-        && p.lo <= value
-        && value <= p.hi
-        && (p.protocol == 0 || p.protocol == protocol)
-        && p.ports.matches(port)
 }
 
 impl<T> SelectorTable<T> {
@@ -115,8 +107,10 @@ impl<T> SelectorTable<T> {
         self.entries
             .iter()
             .find(|e| {
-                admits(&e.remote_parts, df, dv, packet.protocol, packet.dst_port)
-                    && admits(&e.local_parts, sf, sv, packet.protocol, packet.src_port)
+                e.remote_parts
+                    .admits_value(df, dv, packet.protocol, packet.dst_port)
+                    && e.local_parts
+                        .admits_value(sf, sv, packet.protocol, packet.src_port)
             })
             .map(|e| &e.value)
     }

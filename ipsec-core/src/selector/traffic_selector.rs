@@ -18,6 +18,18 @@ impl Parts {
     /// True when a packet end (address, protocol, port) is admitted.
     pub(crate) fn admits(&self, ip: IpAddr, protocol: u8, port: Option<u16>) -> bool {
         let (family, value) = addr::to_u128(ip);
+        self.admits_value(family, value, protocol, port)
+    }
+
+    /// [`admits`](Self::admits) for an address already in integer form.
+    #[inline]
+    pub(crate) fn admits_value(
+        &self,
+        family: Family,
+        value: u128,
+        protocol: u8,
+        port: Option<u16>,
+    ) -> bool {
         family == self.family
             && self.lo <= value
             && value <= self.hi
