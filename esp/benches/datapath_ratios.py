@@ -10,7 +10,14 @@ On a shared machine one run's ratios swing with the load. Runs saved under names
 (`cargo bench -p esp --bench datapath -- --save-baseline r1 ...`, then r2, r3) can be given
 together: each ratio is then the median of the runs' ratios, with their range in brackets.
 
-Usage: esp/benches/datapath_ratios.py [--root target/criterion] [BASELINE...]   (default: new)
+With --low, each time is the 5th percentile of the run's per-iteration sample times instead of
+criterion's median: on a shared machine, where other work stretches some samples and not others,
+the least disturbed figure of a run (ratios of medians swing by a quarter there, these by a few
+percent). The `esp-own-work` group (ESP with the no-security provider's identity AEAD, the
+datapath's own work per packet pair) is printed too when present.
+
+Usage: esp/benches/datapath_ratios.py [--root target/criterion] [--low] [BASELINE...]
+(default baseline: new)
 """
 import json
 import os
@@ -18,6 +25,8 @@ import statistics
 import sys
 
 args = sys.argv[1:]
+LOW = "--low" in args
+args = [a for a in args if a != "--low"]
 ROOT = "target/criterion"
 if len(args) >= 2 and args[0] == "--root":
     ROOT, args = args[1], args[2:]
@@ -30,12 +39,22 @@ PROVIDERS = ["rust-crypto", "ring", "aws-lc-rs", "fastest"]
 SIZES = [64, 512, 1400, 9000]
 
 
+def sample_time_ns(path):
+    """Criterion's median, or with --low the 5th percentile of the per-iteration samples."""
+    if not LOW:
+        with open(f"{path}/estimates.json") as f:
+            return json.load(f)["median"]["point_estimate"]
+    with open(f"{path}/sample.json") as f:
+        d = json.load(f)
+    xs = sorted(t / i for t, i in zip(d["times"], d["iters"]))
+    return xs[len(xs) // 20]
+
+
 def time_ns(run, suite, provider, kind, size):
-    path = f"{ROOT}/{suite}/{provider}_{kind}/{size}/{run}/estimates.json"
-    if not os.path.exists(path):
+    path = f"{ROOT}/{suite}/{provider}_{kind}/{size}/{run}"
+    if not os.path.exists(f"{path}/estimates.json"):
         return None
-    with open(path) as f:
-        return json.load(f)["median"]["point_estimate"]
+    return sample_time_ns(path)
 
 
 def ratio(f):
@@ -89,3 +108,14 @@ for suite in SUITES:
         f = fastest(suite, 1400)
         if f:
             print(f"  1400: fastest ESP at {f} of the fastest raw")
+
+own = []
+for size in SIZES:
+    xs = [sample_time_ns(f"{ROOT}/esp-own-work/{size}/{run}") for run in RUNS
+          if os.path.exists(f"{ROOT}/esp-own-work/{size}/{run}/estimates.json")]
+    if xs:
+        m = statistics.median(xs)
+        own.append(f"{size}: {m:.0f} ns" + (f" [{min(xs):.0f}-{max(xs):.0f}]" if len(xs) > 1 else ""))
+if own:
+    print("esp-own-work (encap+decap with the identity AEAD)")
+    print("  " + " | ".join(own))

@@ -6,12 +6,12 @@
 //! answers operational commands. The gateway is Sans-IO and single-owner, so the tasks share it
 //! through a `RefCell` that no task holds across an `await`: every packet is handled to the end
 //! (sent, written or dropped) before the next one is read. Two kinds of work leave that
-//! thread. Raw ESP's sends: batches of encrypted packets go, in order, to a thread per raw
-//! socket that sends them (`udp::SendThread`; raw sockets have no GSO, and every packet crosses
-//! the kernel alone). And the writes of decapsulated packets to the TUN devices: receive
-//! batches go, in order and with their buffers, to a thread that writes them
-//! (`tun_write::TunWriter`), where the kernel runs the host's receive path while the datapath
-//! reads and decapsulates the next batch.
+//! thread, each to a thread that does its batches in order (`ordered::Ordered`). Raw ESP's
+//! sends: batches of encrypted packets go to a thread per raw socket that sends them
+//! (`udp::SendThread`; raw sockets have no GSO, and every packet crosses the kernel alone). And
+//! the writes of decapsulated packets to the TUN devices: receive batches go, with their
+//! buffers, to a thread that writes them (`tun_write::TunWriter`), where the kernel runs the
+//! host's receive path while the datapath reads and decapsulates the next batch.
 //!
 //! Where things go:
 //! - a packet read from a TUN device was routed into the tunnel interface by the kernel. It
@@ -27,6 +27,7 @@ mod gro;
 mod io;
 mod log;
 mod netlink;
+mod ordered;
 mod reload;
 mod tun;
 mod tun_write;

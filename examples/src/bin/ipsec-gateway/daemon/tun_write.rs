@@ -12,18 +12,13 @@
 //! but they carry no packet of a flow that the batches carry (those are written here whenever
 //! the device has offloads, there when it has none).
 //!
-//! Small batches are written by the datapath itself when the thread has nothing pending: waking
-//! the thread costs more than writing a few packets, and the order holds since nothing is ahead
-//! of them.
+//! The thread is an [`Ordered`] stage: small batches are written by the datapath itself when
+//! the thread has nothing pending.
 
 use super::gro::Coalescer;
+use super::ordered::{Ordered, HAND_OVER, IN_FLIGHT};
 use std::os::fd::OwnedFd;
-use std::sync::{mpsc, Arc};
-
-/// Batches handed to the thread and not yet written, at most: a datapath further ahead waits.
-const IN_FLIGHT: usize = 4;
-/// Batches of fewer packets are written by the datapath itself when the thread is idle.
-const HAND_OVER: usize = 8;
+use std::sync::Arc;
 
 /// A TUN device as the thread writes to it: its own descriptor (the device stays until every
 /// descriptor is closed, so a job holds it only while it is queued).
@@ -55,11 +50,9 @@ impl Job {
     }
 }
 
-/// The datapath's end of the thread: the queue to it, and what comes back for reuse.
+/// The datapath's end of the thread, with what comes back from it for reuse.
 pub(crate) struct TunWriter {
-    to_write: mpsc::SyncSender<Job>,
-    written: mpsc::Receiver<Job>,
-    in_flight: usize,
+    thread: Ordered<Job>,
     /// Batch buffers back from the thread (a buffer is swapped for one of the same length).
     buffers: Vec<Vec<u8>>,
     /// Coalescers back from the thread, emptied.
@@ -87,23 +80,8 @@ impl Handing {
 impl TunWriter {
     /// Starts the thread.
     pub(crate) fn spawn() -> std::io::Result<TunWriter> {
-        let (to_write, jobs) = mpsc::sync_channel::<Job>(IN_FLIGHT);
-        let (done, written) = mpsc::sync_channel::<Job>(IN_FLIGHT);
-        std::thread::Builder::new()
-            .name("tun-write".into())
-            .spawn(move || {
-                // Ends when the datapath drops its end, after the batches still queued.
-                while let Ok(mut job) = jobs.recv() {
-                    job.write();
-                    if done.send(job).is_err() {
-                        break;
-                    }
-                }
-            })?;
         Ok(TunWriter {
-            to_write,
-            written,
-            in_flight: 0,
+            thread: Ordered::spawn("tun-write", || |job: &mut Job| job.write())?,
             buffers: Vec::with_capacity(IN_FLIGHT),
             coalescers: Vec::new(),
             jobs: Vec::with_capacity(IN_FLIGHT),
@@ -112,13 +90,12 @@ impl TunWriter {
 
     /// Takes back what the thread has written.
     fn reclaim(&mut self) {
-        while let Ok(job) = self.written.try_recv() {
+        while let Some(job) = self.thread.try_done() {
             self.put_back(job);
         }
     }
 
     fn put_back(&mut self, mut job: Job) {
-        self.in_flight = self.in_flight.saturating_sub(1);
         self.buffers.push(job.buf);
         self.coalescers.extend(job.writes.drain(..).map(|w| w.gro));
         self.jobs.push(job.writes);
@@ -129,17 +106,14 @@ impl TunWriter {
     /// must be written first).
     pub(crate) fn wants(&mut self, packets: usize) -> bool {
         self.reclaim();
-        packets >= HAND_OVER || self.in_flight > 0
+        packets >= HAND_OVER || self.thread.in_flight() > 0
     }
 
     /// Waits until the thread has written everything handed to it, so that the datapath may
     /// write at once without overtaking it.
     pub(crate) fn wait_idle(&mut self) {
-        while self.in_flight > 0 {
-            match self.written.recv() {
-                Ok(job) => self.put_back(job),
-                Err(_) => self.in_flight = 0,
-            }
+        while let Some(job) = self.thread.wait_done() {
+            self.put_back(job);
         }
     }
 
@@ -160,21 +134,18 @@ impl TunWriter {
     /// already queued. Should the thread be gone, writes here.
     pub(crate) fn hand_over(&mut self, batch: Handing, buf: &mut Vec<u8>) {
         let len = buf.len();
-        let spare = match self.buffers.iter().position(|b| b.len() == len) {
-            Some(i) => self.buffers.swap_remove(i),
-            None if self.in_flight < IN_FLIGHT => vec![0u8; len],
-            None => loop {
-                // The thread is behind: wait for a buffer.
-                match self.written.recv() {
-                    Ok(job) => {
-                        self.put_back(job);
-                        if let Some(i) = self.buffers.iter().position(|b| b.len() == len) {
-                            break self.buffers.swap_remove(i);
-                        }
-                    }
-                    Err(_) => break vec![0u8; len],
-                }
-            },
+        let spare = loop {
+            if let Some(i) = self.buffers.iter().position(|b| b.len() == len) {
+                break self.buffers.swap_remove(i);
+            }
+            if self.thread.in_flight() < IN_FLIGHT {
+                break vec![0u8; len];
+            }
+            // The thread is behind: wait for a buffer.
+            match self.thread.wait_done() {
+                Some(job) => self.put_back(job),
+                None => break vec![0u8; len],
+            }
         };
         // Buffers of other lengths (another socket's batches) are kept for that socket, a few.
         self.buffers.truncate(2 * IN_FLIGHT);
@@ -182,14 +153,9 @@ impl TunWriter {
             buf: std::mem::replace(buf, spare),
             writes: batch.writes,
         };
-        match self.to_write.send(job) {
-            Ok(()) => self.in_flight += 1,
-            Err(mpsc::SendError(mut job)) => {
-                job.write();
-                // Counted as if it had come back from the thread.
-                self.in_flight += 1;
-                self.put_back(job);
-            }
+        if let Err(mut job) = self.thread.hand_over(job) {
+            job.write();
+            self.put_back(job);
         }
     }
 }

@@ -16,6 +16,7 @@
 //! `recvmmsg`, `sendmsg` and their control messages safely, and leaves the socket's other
 //! options (path MTU discovery, so large IKE messages still fragment) as they are.
 
+use super::ordered::{Ordered, HAND_OVER, IN_FLIGHT};
 use nix::errno::Errno;
 use nix::sys::socket::{
     recvmmsg, sendmmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned,
@@ -25,7 +26,6 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::sync::mpsc;
 
 /// Buffers filled by one `recvmmsg` with UDP GRO (each may hold a run of datagrams).
 pub(crate) const RECV_BATCH: usize = 16;
@@ -471,38 +471,26 @@ impl Packets {
     }
 }
 
-/// Batches handed over to the send thread and not yet back: one being sent, the others
-/// waiting. The datapath waits for the thread when all are out (the socket's backpressure).
-const IN_FLIGHT: usize = 4;
-
 /// Raw ESP sends on a thread of their own. Raw sockets have no GSO: every packet crosses the
 /// kernel's output path alone, and on a veth or loopback path the receiving host's input path
 /// too (in the sender's context), which is most of a sending daemon's time. The datapath
-/// gathers a batch as [`SendBatch`] does and hands it to the thread, which sends it with
-/// `sendmmsg` while the datapath reads and encrypts the next one. One thread per socket and
-/// batches in a FIFO channel: packets leave in the order they were encrypted (the peer's
-/// anti-replay window sees no reordering).
+/// gathers a batch as [`SendBatch`] does and hands it to the thread, an [`Ordered`] stage,
+/// which sends it with `sendmmsg` while the datapath reads and encrypts the next one. One
+/// thread per socket and batches in order: packets leave in the order they were encrypted (the
+/// peer's anti-replay window sees no reordering). Batches of a few packets (acknowledgements)
+/// are sent here when the thread has sent everything before them.
 pub(crate) struct SendThread {
     filling: Packets,
     /// Batches carry IPv4 headers: the thread sends on an `IPPROTO_RAW` socket.
     header: bool,
-    /// Batches to send.
-    full: mpsc::SyncSender<Packets>,
-    /// Batches sent, for reuse.
-    empty: mpsc::Receiver<Packets>,
+    thread: Ordered<Packets>,
     /// Batches sent and back.
     free: Vec<Packets>,
-    /// Batches handed to the thread and not back.
-    in_flight: usize,
     /// For small batches sent here: a descriptor of the thread's `IPPROTO_RAW` socket, and
     /// headers.
     hdrincl: Option<std::net::UdpSocket>,
     headers: MultiHeaders<SockaddrStorage>,
 }
-
-/// Batches shorter than this are sent by the datapath itself when the thread has nothing to
-/// send (waking the thread costs more than sending a few acknowledgements).
-const HAND_OVER: usize = 8;
 
 impl SendThread {
     /// Starts the thread sending on `sock` (a descriptor of the datapath's socket), or on
@@ -518,28 +506,18 @@ impl SendThread {
     ) -> io::Result<SendThread> {
         let header = hdrincl.is_some();
         let own = hdrincl.as_ref().map(|s| s.try_clone()).transpose()?;
-        let (full, to_send) = mpsc::sync_channel::<Packets>(IN_FLIGHT);
-        let (sent, empty) = mpsc::sync_channel::<Packets>(IN_FLIGHT);
-        std::thread::Builder::new()
-            .name("esp-send".into())
-            .spawn(move || {
-                let mut headers = MultiHeaders::preallocate(SEND_BATCH, None);
+        let thread = Ordered::spawn("esp-send", move || {
+            let mut headers = MultiHeaders::preallocate(SEND_BATCH, None);
+            move |batch: &mut Packets| {
                 let raw = hdrincl.as_ref().map(AsRawFd::as_raw_fd);
-                // Ends when the datapath drops its end of the channel.
-                while let Ok(mut batch) = to_send.recv() {
-                    batch.send(sock.as_raw_fd(), raw, &mut headers);
-                    if sent.send(batch).is_err() {
-                        break;
-                    }
-                }
-            })?;
+                batch.send(sock.as_raw_fd(), raw, &mut headers);
+            }
+        })?;
         Ok(SendThread {
             filling: Packets::new(header),
             header,
-            full,
-            empty,
+            thread,
             free: Vec::with_capacity(IN_FLIGHT),
-            in_flight: 0,
             hdrincl: own,
             headers: MultiHeaders::preallocate(SEND_BATCH, None),
         })
@@ -561,33 +539,26 @@ impl SendThread {
         if self.filling.count == 0 {
             return;
         }
-        while let Ok(b) = self.empty.try_recv() {
+        while let Some(b) = self.thread.try_done() {
             self.free.push(b);
-            self.in_flight = self.in_flight.saturating_sub(1);
         }
-        if self.in_flight == 0 && self.filling.count < HAND_OVER {
+        if self.thread.in_flight() == 0 && self.filling.count < HAND_OVER {
             self.send_here(sock);
             return;
         }
         let next = match self.free.pop() {
             Some(b) => b,
-            None if self.in_flight < IN_FLIGHT => Packets::new(self.header),
+            None if self.thread.in_flight() < IN_FLIGHT => Packets::new(self.header),
             // All out: the thread is behind; wait for one.
-            None => match self.empty.recv() {
-                Ok(b) => {
-                    self.in_flight -= 1;
-                    b
-                }
-                Err(_) => return self.send_here(sock),
+            None => match self.thread.wait_done() {
+                Some(b) => b,
+                None => return self.send_here(sock),
             },
         };
         let batch = std::mem::replace(&mut self.filling, next);
-        match self.full.send(batch) {
-            Ok(()) => self.in_flight += 1,
-            Err(mpsc::SendError(batch)) => {
-                self.free.push(std::mem::replace(&mut self.filling, batch));
-                self.send_here(sock);
-            }
+        if let Err(batch) = self.thread.hand_over(batch) {
+            self.free.push(std::mem::replace(&mut self.filling, batch));
+            self.send_here(sock);
         }
     }
 
