@@ -225,13 +225,7 @@ fn each_branch_on_a_shared_proxy_id_is_rekeyed_on_its_own_byte_lifetime() {
     let now = net.now;
     let hub = net.node("hub");
     assert_eq!(hub.child_sas_up(), usize::from(SITES));
-    let first: Vec<u32> = hub
-        .gw
-        .show_ipsec_sa(now)
-        .sas
-        .iter()
-        .map(|s| s.spi_in)
-        .collect();
+    let first = hub.spis_in(now);
     assert_eq!(first.len(), usize::from(SITES));
 
     // site1 came up first: two more Child SAs of the hub's proxy ID came up after its own. Its
@@ -266,9 +260,9 @@ fn each_branch_on_a_shared_proxy_id_is_rekeyed_on_its_own_byte_lifetime() {
         !rekeyed.is_empty() && rekeyed.iter().all(|l| !l.contains("already replaced")),
         "{rekeyed:#?}"
     );
-    let sas = hub.gw.show_ipsec_sa(now).sas;
-    assert_eq!(sas.len(), usize::from(SITES), "one Child SA per branch");
-    let kept = sas.iter().filter(|s| first.contains(&s.spi_in)).count();
+    let spis = hub.spis_in(now);
+    assert_eq!(spis.len(), usize::from(SITES), "one Child SA per branch");
+    let kept = spis.iter().filter(|s| first.contains(s)).count();
     assert_eq!(
         kept,
         usize::from(SITES) - 1,

@@ -106,14 +106,7 @@ fn byte_lifetime_rekeys_under_continuous_traffic_lose_nothing() {
         let table = node.gw.show_ipsec_sa(now);
         assert!(table.esp_drops.is_empty(), "{name}: {table}");
         assert_eq!(table.sas.len(), 1, "{name}: old SAs deleted\n{table}");
-        let spis: Vec<u32> = node
-            .gw
-            .show_ipsec_sa(now)
-            .sas
-            .iter()
-            .map(|s| s.spi_in)
-            .collect();
-        assert_eq!(spis.len(), 1);
+        assert_eq!(node.spis_in(now).len(), 1);
         assert!(node.events.iter().any(|(_, e)| matches!(
             e,
             Event::Lifetime {

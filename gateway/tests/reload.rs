@@ -32,16 +32,7 @@ fn up(proxy_ids: &[(&str, &str, &str)]) -> Net {
 /// `node`'s inbound SPIs, sorted.
 fn spis(net: &mut Net, node: &str) -> Vec<u32> {
     let now = net.now;
-    let mut v: Vec<u32> = net
-        .node(node)
-        .gw
-        .show_ipsec_sa(now)
-        .sas
-        .iter()
-        .map(|s| s.spi_in)
-        .collect();
-    v.sort_unstable();
-    v
+    net.node(node).spis_in(now)
 }
 
 /// Pings from hq's LAN to `dst` every 100 ms for `secs`, the branch host answering each

@@ -188,6 +188,19 @@ impl Node {
         self.events.iter().map(|(_, e)| e.to_string()).collect()
     }
 
+    /// The inbound SPIs of the Child SAs installed at `now`, sorted.
+    pub fn spis_in(&self, now: Instant) -> Vec<u32> {
+        let mut v: Vec<u32> = self
+            .gw
+            .show_ipsec_sa(now)
+            .sas
+            .iter()
+            .map(|s| s.spi_in)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     /// How many Child SAs came up.
     pub fn child_sas_up(&self) -> usize {
         self.events
