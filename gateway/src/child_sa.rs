@@ -17,7 +17,11 @@
 //!
 //! - a soft limit of the outbound half asks for a rekey at once; a soft limit of the inbound half
 //!   a moment later ([`INBOUND_GRACE`]), since the peer's outbound half crossed the same limit
-//!   and the peer most likely rekeys first (one rekey, not a collision);
+//!   and the peer most likely rekeys first (one rekey, not a collision). Meanwhile the gateway
+//!   watches the SA's traffic ([`GRACE_CHECK`]): should it reach the hard limit within a rekey
+//!   exchange's time ([`REKEY_LEAD`]) at its rate since the soft limit, the gateway rekeys at
+//!   once (a peer with a larger byte lifetime, or none, never rekeys first, and waiting would
+//!   lose what arrives after the hard limit);
 //! - a hard limit asks for a rekey at once if none is on its way: the SA refuses packets now;
 //! - an SA whose successor is installed is left alone: IKE deletes it.
 //!
@@ -32,7 +36,7 @@
 use crate::event::{without_keys, Event, LifetimeAction};
 use crate::Gateway;
 use core::time::Duration;
-use esp::{ChildHandle, LimitKind, SaEvent, SpiAllocator, TableEvent, TunnelId};
+use esp::{ChildHandle, LimitKind, SaCounters, SaEvent, SpiAllocator, TableEvent, TunnelId};
 use ikev2::proposal::EspSuite;
 use ikev2::{Event as IkeEvent, Outbound, Role};
 use ipsec_core::child_sa::ChildSa;
@@ -42,6 +46,11 @@ use std::net::SocketAddr;
 
 /// Wait after an inbound soft limit before rekeying ourselves.
 pub(crate) const INBOUND_GRACE: Duration = Duration::from_secs(2);
+/// While an inbound soft limit waits, its SA's traffic is looked at this often.
+const GRACE_CHECK: Duration = Duration::from_millis(50);
+/// A rekey exchange's time, generously: an inbound SA whose hard limit is nearer than this at
+/// its current rate is rekeyed without waiting for the peer.
+const REKEY_LEAD: Duration = Duration::from_millis(500);
 /// A requested rekey that produced no new Child SA after this long is asked again.
 const REKEY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Wait before asking again when the endpoint refused (no IKE SA established).
@@ -51,6 +60,16 @@ const RETRY_WAIT: Duration = Duration::from_secs(1);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Rekey {
     Idle,
+    /// The inbound half reached its soft limit of `kind` at `since`, with `count` bytes or
+    /// packets on it: the peer most likely rekeys first. Wait for it until `until`, looking at
+    /// `check` whether the traffic since would reach the hard limit first.
+    Grace {
+        kind: LimitKind,
+        since: Instant,
+        count: u64,
+        check: Instant,
+        until: Instant,
+    },
     /// A limit was reached; rekey from `due` on.
     Wanted {
         due: Instant,
@@ -136,6 +155,7 @@ impl Installed {
         match (self.retired_until, self.rekey) {
             (Some(t), _) => Some(t),
             (None, Rekey::Idle) => None,
+            (None, Rekey::Grace { check, .. }) => Some(check),
             (None, Rekey::Wanted { due }) => Some(due),
             (None, Rekey::Requested { at }) => Some(at + REKEY_TIMEOUT),
         }
@@ -320,6 +340,58 @@ impl ChildSas {
     }
 }
 
+/// The bytes or packets of `counters` that limit `kind` counts.
+fn count_of(kind: LimitKind, counters: &SaCounters) -> u64 {
+    match kind {
+        LimitKind::Packets => counters.packets,
+        _ => counters.bytes,
+    }
+}
+
+/// Where the inbound soft limit of `c` stands at its check at `now`, given the inbound half's
+/// `counters`: the grace is over, or the traffic since the soft limit would reach the hard
+/// limit within [`REKEY_LEAD`] at its rate (rekey now), or the gateway looks again later.
+fn after_grace_check(c: &Installed, counters: Option<&SaCounters>, now: Instant) -> Rekey {
+    let Rekey::Grace {
+        kind,
+        since,
+        count,
+        until,
+        ..
+    } = c.rekey
+    else {
+        return c.rekey;
+    };
+    if now >= until {
+        return Rekey::Wanted { due: now };
+    }
+    let l = &c.child.lifetimes;
+    let hard = match kind {
+        LimitKind::Bytes => l.hard_bytes,
+        LimitKind::Packets => l.hard_packets,
+        LimitKind::Time | LimitKind::SequenceNumber => None,
+    };
+    if let (Some(hard), Some(counters)) = (hard, counters) {
+        let used = count_of(kind, counters);
+        let moved = used.saturating_sub(count);
+        if moved > 0 {
+            // At the rate since the soft limit, the hard limit is this far off.
+            let elapsed = now.saturating_duration_since(since);
+            let left = elapsed.mul_f64(hard.saturating_sub(used) as f64 / moved as f64);
+            if left <= REKEY_LEAD {
+                return Rekey::Wanted { due: now };
+            }
+        }
+    }
+    Rekey::Grace {
+        kind,
+        since,
+        count,
+        check: (now + GRACE_CHECK).min(until),
+        until,
+    }
+}
+
 impl Gateway {
     /// Acts on one event of the endpoint, then queues it for the embedder.
     pub(crate) fn on_ike_event(&mut self, now: Instant, e: IkeEvent) {
@@ -463,13 +535,22 @@ impl Gateway {
                 (_, true, _) | (_, false, true) => {
                     (LifetimeAction::Rekey, Some(Rekey::Wanted { due: now }))
                 }
-                (Rekey::Wanted { .. }, false, false) => (LifetimeAction::RekeyPending, None),
-                (Rekey::Idle, false, false) => (
-                    LifetimeAction::RekeyPending,
-                    Some(Rekey::Wanted {
-                        due: now + INBOUND_GRACE,
-                    }),
-                ),
+                (Rekey::Wanted { .. } | Rekey::Grace { .. }, false, false) => {
+                    (LifetimeAction::RekeyPending, None)
+                }
+                (Rekey::Idle, false, false) => {
+                    let counters = self.table.inbound_counters(te.spi);
+                    (
+                        LifetimeAction::RekeyPending,
+                        Some(Rekey::Grace {
+                            kind,
+                            since: now,
+                            count: counters.map_or(0, |x| count_of(kind, &x)),
+                            check: now + GRACE_CHECK,
+                            until: now + INBOUND_GRACE,
+                        }),
+                    )
+                }
             }
         };
         let event = Event::Lifetime {
@@ -497,10 +578,16 @@ impl Gateway {
                 // Its removal is due: `expire`'s business.
                 continue;
             }
-            if let Rekey::Requested { at } = c.rekey {
-                if now >= at + REKEY_TIMEOUT {
+            match c.rekey {
+                Rekey::Requested { at } if now >= at + REKEY_TIMEOUT => {
                     self.children.set_rekey(k, Rekey::Wanted { due: now });
                 }
+                Rekey::Grace { .. } => {
+                    let counters = self.table.inbound_counters(c.child.inbound.spi);
+                    let next = after_grace_check(c, counters.as_ref(), now);
+                    self.children.set_rekey(k, next);
+                }
+                _ => {}
             }
             if let Some(c) = self.children.list.get(&k) {
                 if !c.replaced && matches!(c.rekey, Rekey::Wanted { due } if due <= now) {
@@ -551,7 +638,7 @@ mod tests {
                 .prop_map(|(t, p, r, o)| Op::Install(t, p, r, o)),
             1 => (any::<usize>(), 1u8..20).prop_map(|(i, s)| Op::Retire(i, s)),
             1 => any::<usize>().prop_map(Op::Take),
-            2 => (any::<usize>(), 0u8..3, 0u8..60).prop_map(|(i, k, s)| Op::Rekey(i, k, s)),
+            2 => (any::<usize>(), 0u8..4, 0u8..60).prop_map(|(i, k, s)| Op::Rekey(i, k, s)),
             1 => (0u8..20).prop_map(Op::Expire),
         ]
     }
@@ -627,6 +714,71 @@ mod tests {
         Ok(())
     }
 
+    #[test]
+    fn an_inbound_soft_limit_waits_for_the_peer_only_while_the_hard_limit_is_far() {
+        let mut table = esp::SaTable::new(default_provider());
+        let spi = table.allocate_spi().unwrap();
+        let mut ch = child(0, 0, 0, spi, 0x100);
+        // Soft at 90 KB, hard at 100 KB.
+        ch.lifetimes.soft_bytes = Some(90_000);
+        ch.lifetimes.hard_bytes = Some(100_000);
+        let handle = table.install(Instant::ZERO, &ch).unwrap();
+        let t0 = Instant::from_secs(10);
+        let mut c = Installed {
+            child: ch,
+            suite: EspSuite {
+                encryption: Encryption::new(EncrId::ENCR_AES_GCM_16, 128),
+                integrity: IntegId::NONE,
+                dh: DhGroup::NONE,
+                esn: false,
+            },
+            gateway: "gw".into(),
+            role: Role::Responder,
+            at: Instant::ZERO,
+            handle,
+            tunnel: table.tunnel("t0").unwrap(),
+            replaced: false,
+            rekey: Rekey::Grace {
+                kind: LimitKind::Bytes,
+                since: t0,
+                count: 90_000,
+                check: t0 + GRACE_CHECK,
+                until: t0 + INBOUND_GRACE,
+            },
+            retired_until: None,
+        };
+        let seen = |bytes| SaCounters {
+            bytes,
+            ..SaCounters::default()
+        };
+        let at = t0 + GRACE_CHECK;
+        // 1 KB in 50 ms: the 9 KB left last 450 ms, within a rekey's time: rekey now.
+        assert_eq!(
+            after_grace_check(&c, Some(&seen(91_000)), at),
+            Rekey::Wanted { due: at }
+        );
+        // 100 bytes in 50 ms: 4.95 s left, wait on and look again.
+        let next = after_grace_check(&c, Some(&seen(90_100)), at);
+        assert!(matches!(next, Rekey::Grace { check, .. } if check == at + GRACE_CHECK));
+        // Nothing since the soft limit: wait on.
+        assert!(matches!(
+            after_grace_check(&c, Some(&seen(90_000)), at),
+            Rekey::Grace { .. }
+        ));
+        // The grace is over: rekey, however slow the traffic.
+        let end = t0 + INBOUND_GRACE;
+        assert_eq!(
+            after_grace_check(&c, Some(&seen(90_000)), end),
+            Rekey::Wanted { due: end }
+        );
+        // Without a hard byte limit only the grace's end rekeys.
+        c.child.lifetimes.hard_bytes = None;
+        assert!(matches!(
+            after_grace_check(&c, Some(&seen(99_999)), at),
+            Rekey::Grace { .. }
+        ));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -683,6 +835,13 @@ mod tests {
                             let r = match kind {
                                 0 => Rekey::Idle,
                                 1 => Rekey::Wanted { due: at },
+                                2 => Rekey::Grace {
+                                    kind: LimitKind::Bytes,
+                                    since: now,
+                                    count: 0,
+                                    check: at,
+                                    until: at + INBOUND_GRACE,
+                                },
                                 _ => Rekey::Requested { at },
                             };
                             // As the gateway does: never for a replaced or retired SA.

@@ -229,16 +229,17 @@ fn each_branch_on_a_shared_proxy_id_is_rekeyed_on_its_own_byte_lifetime() {
     assert_eq!(first.len(), usize::from(SITES));
 
     // site1 came up first: two more Child SAs of the hub's proxy ID came up after its own. Its
-    // 80 KB cross the hub's 64 KB lifetime; the hub rekeys its SA and loses nothing. (The
-    // branch has no byte lifetime: the hub's inbound soft limit waits its grace of 2 s for a
-    // rekey by the peer first, which the 10% of the lifetime left at 2 KB/s outlasts.)
-    const PACKETS: u32 = 80;
+    // 100 KB cross the hub's 64 KB lifetime; the hub rekeys its SA and loses nothing. The
+    // branch has no byte lifetime, so no rekey comes from it: at 50 KB/s the 10% of the
+    // lifetime left after the hub's inbound soft limit lasts 128 ms, and the hub rekeys
+    // without waiting the rest of its grace of 2 s for the peer.
+    const PACKETS: u32 = 100;
     let mut data = vec![0u8; 1000];
     for seq in 0..PACKETS {
         data[..4].copy_from_slice(&seq.to_be_bytes());
         let a = net.send_from_lan("site1", &udp([10, 21, 0, 7], [10, 1, 0, 5], 4000, 9, &data));
         assert!(matches!(a, Action::Send(_)), "packet {seq}: {a:?}");
-        net.run_for(Duration::from_millis(500));
+        net.run_for(Duration::from_millis(20));
     }
     net.run_for(Duration::from_secs(1));
     let now = net.now;
