@@ -377,7 +377,10 @@ fn after_grace_check(c: &Installed, counters: Option<&SaCounters>, now: Instant)
         if moved > 0 {
             // At the rate since the soft limit, the hard limit is this far off.
             let elapsed = now.saturating_duration_since(since);
-            let left = elapsed.mul_f64(hard.saturating_sub(used) as f64 / moved as f64);
+            let ratio = hard.saturating_sub(used) as f64 / moved as f64;
+            // Far beyond any `Duration` (a limit near 2^64): far off.
+            let left =
+                Duration::try_from_secs_f64(elapsed.as_secs_f64() * ratio).unwrap_or(Duration::MAX);
             if left <= REKEY_LEAD {
                 return Rekey::Wanted { due: now };
             }
@@ -771,6 +774,12 @@ mod tests {
             after_grace_check(&c, Some(&seen(90_000)), end),
             Rekey::Wanted { due: end }
         );
+        // A hard limit too far off for a `Duration` at this rate (one byte in 1.5 s): wait on.
+        c.child.lifetimes.hard_bytes = Some(u64::MAX);
+        assert!(matches!(
+            after_grace_check(&c, Some(&seen(90_001)), t0 + Duration::from_millis(1500)),
+            Rekey::Grace { .. }
+        ));
         // Without a hard byte limit only the grace's end rekeys.
         c.child.lifetimes.hard_bytes = None;
         assert!(matches!(
