@@ -5,7 +5,7 @@ use crate::error::EspError;
 use crate::ip;
 use crate::lifetime::{Lifetime, LimitKind, SaEvent};
 use crate::sa::{
-    aad, build_transform, selector_set, Integrity, IvGen, SaCounters, Shape, Transform,
+    aad, build_transform, flow_in, selector_set, Integrity, IvGen, SaCounters, Shape, Transform,
 };
 use crate::wire::{self, HEADER_LEN, NEXT_HEADER_IPV4, NEXT_HEADER_IPV6, NEXT_HEADER_NONE};
 use core::ops::Range;
@@ -162,6 +162,13 @@ impl OutboundSa {
                 .remote_ts
                 .as_ref()
                 .is_none_or(|s| s.admits_destination(&p))
+    }
+
+    /// [`matches`](Self::matches) for the datapath's integer form of a flow (the table's
+    /// per-packet lookup).
+    #[inline]
+    pub(crate) fn matches_raw(&self, flow: &ip::RawFlow) -> bool {
+        flow_in(flow, self.local_ts.as_ref(), self.remote_ts.as_ref())
     }
 
     // --- configuration commands ---

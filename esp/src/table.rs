@@ -595,7 +595,7 @@ impl SaTable {
         let pkt = buf
             .get(inner.clone())
             .ok_or(EspError::BadInnerPacket("range"))?;
-        let flow = ip::flow(pkt)?;
+        let flow = ip::raw_flow(pkt)?;
         let list = self
             .by_tunnel
             .get(tunnel.0 as usize)
@@ -608,7 +608,7 @@ impl SaTable {
                 self.outbound
                     .get(*i as usize)
                     .and_then(Option::as_ref)
-                    .is_some_and(|e| e.sending && e.sa.matches(&flow))
+                    .is_some_and(|e| e.sending && e.sa.matches_raw(&flow))
             })
             .ok_or(EspError::NoOutboundSa)?;
         let e = self

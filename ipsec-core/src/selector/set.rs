@@ -43,9 +43,7 @@ impl SelectorSet {
     #[inline]
     pub fn admits(&self, ip: IpAddr, protocol: u8, port: Option<u16>) -> bool {
         let (family, value) = addr::to_u128(ip);
-        self.parts
-            .iter()
-            .any(|p| p.admits_value(family, value, protocol, port))
+        self.admits_value(family, value, protocol, port)
     }
 
     /// [`admits`](Self::admits) for an address as an integer: `ipv6` and the address's value
@@ -54,6 +52,11 @@ impl SelectorSet {
     #[inline]
     pub fn admits_integer(&self, ipv6: bool, value: u128, protocol: u8, port: Option<u16>) -> bool {
         let family = if ipv6 { Family::V6 } else { Family::V4 };
+        self.admits_value(family, value, protocol, port)
+    }
+
+    #[inline]
+    fn admits_value(&self, family: Family, value: u128, protocol: u8, port: Option<u16>) -> bool {
         self.parts
             .iter()
             .any(|p| p.admits_value(family, value, protocol, port))
