@@ -246,15 +246,45 @@ impl OutboundSa {
         buf: &mut [u8],
         inner: Range<usize>,
     ) -> Result<Range<usize>, EspError> {
+        self.require_tunnel_mode()?;
+        let pkt = buf.get(inner.clone()).ok_or(EspError::BufferTooSmall {
+            headroom: 0,
+            tailroom: 0,
+        })?;
+        let flow = ip::raw_flow(pkt)?;
+        self.encapsulate_parsed(now, buf, inner, &flow)
+    }
+
+    /// [`encapsulate`](Self::encapsulate) of a packet whose flow the caller has parsed already
+    /// (the SA table, which looked the SA up by it).
+    pub(crate) fn encapsulate_flow(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        inner: Range<usize>,
+        flow: &ip::RawFlow,
+    ) -> Result<Range<usize>, EspError> {
+        self.require_tunnel_mode()?;
+        self.encapsulate_parsed(now, buf, inner, flow)
+    }
+
+    fn require_tunnel_mode(&self) -> Result<(), EspError> {
         if self.mode != Mode::Tunnel {
             return Err(EspError::Config(
                 "encapsulate() is tunnel mode; use encapsulate_payload() in transport mode".into(),
             ));
         }
-        let pkt = buf.get(inner.clone()).ok_or(EspError::BufferTooSmall {
-            headroom: 0,
-            tailroom: 0,
-        })?;
+        Ok(())
+    }
+
+    /// Tunnel-mode encapsulation of the packet at `buf[inner]`, whose flow is `flow`.
+    fn encapsulate_parsed(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        inner: Range<usize>,
+        flow: &ip::RawFlow,
+    ) -> Result<Range<usize>, EspError> {
         // The inner header's fields that shape the packet and its outer header.
         let ip::RawFlow {
             ipv6,
@@ -262,7 +292,7 @@ impl OutboundSa {
             tos,
             df: inner_df,
             ..
-        } = ip::raw_flow(pkt)?;
+        } = *flow;
         let nh = if !ipv6 {
             NEXT_HEADER_IPV4
         } else {

@@ -616,7 +616,7 @@ impl SaTable {
             .get_mut(idx as usize)
             .and_then(Option::as_mut)
             .ok_or(EspError::NoOutboundSa)?;
-        let range = e.sa.encapsulate(now, buf, inner);
+        let range = e.sa.encapsulate_flow(now, buf, inner, &flow);
         if e.sa.has_event() {
             // A limit was reached: the SA's next deadline may have moved on.
             let key = TimerKey::Outbound(idx);
