@@ -38,26 +38,43 @@ pub fn prf_plus(
             "prf+ output longer than 255 blocks",
         ));
     }
-    let mut out = SecretBytes::zeroed(blocks * block);
-    let mut prev = SecretBytes::zeroed(block);
+    // Each block is written where it goes in the output, except a last partial one, which
+    // is made in `tail` and cut; no block is kept anywhere else.
+    let mut out = SecretBytes::zeroed(len);
+    let mut tail = SecretBytes::zeroed(if len.is_multiple_of(block) { 0 } else { block });
     for n in 1..=blocks {
         let counter = [n as u8];
-        let mut data: Vec<&[u8]> = Vec::with_capacity(seed.len() + 2);
-        if n > 1 {
-            data.push(prev.expose());
-        }
-        data.extend_from_slice(seed);
-        data.push(&counter);
-        let mut t = SecretBytes::zeroed(block);
-        prf.prf(key, &data, t.expose_mut());
-        drop(data);
         let start = (n - 1) * block;
-        out.expose_mut()[start..start + block].copy_from_slice(t.expose());
-        prev = t;
+        let (done, rest) = out.expose_mut().split_at_mut(start);
+        let prev = done.get(start.saturating_sub(block)..).unwrap_or_default();
+        with_pieces(prev, seed, &counter, |data| {
+            if rest.len() >= block {
+                prf.prf(key, data, &mut rest[..block]);
+            } else {
+                prf.prf(key, data, tail.expose_mut());
+                rest.copy_from_slice(&tail.expose()[..rest.len()]);
+            }
+        });
     }
-    let mut v = out.expose().to_vec();
-    v.truncate(len);
-    Ok(SecretBytes::new(v))
+    Ok(out)
+}
+
+/// Calls `f` with `first | seed | last` as one list of pieces, on the stack when it is short
+/// (every caller's is). An empty piece adds nothing to what the PRF reads.
+fn with_pieces<R>(first: &[u8], seed: &[&[u8]], last: &[u8], f: impl FnOnce(&[&[u8]]) -> R) -> R {
+    const INLINE: usize = 8;
+    let all = core::iter::once(first)
+        .chain(seed.iter().copied())
+        .chain(core::iter::once(last));
+    if seed.len() + 2 <= INLINE {
+        let mut pieces: [&[u8]; INLINE] = [&[]; INLINE];
+        for (slot, piece) in pieces.iter_mut().zip(all) {
+            *slot = piece;
+        }
+        f(&pieces[..seed.len() + 2])
+    } else {
+        f(&all.collect::<Vec<_>>())
+    }
 }
 
 /// The PRF key built from the nonces for SKEYSEED: `Ni | Nr`, except for the AES-based PRFs,
@@ -287,6 +304,21 @@ mod tests {
         expect.extend_from_slice(&t2);
         expect.extend_from_slice(&t3[..16]);
         assert_eq!(out.expose(), &expect[..]);
+    }
+
+    #[test]
+    fn prf_plus_is_one_stream_whatever_the_pieces_and_length() {
+        let prf = HmacSha256;
+        let whole = prf_plus(&prf, b"key", &[b"abcdefghij"], 200).unwrap();
+        // The seed in more pieces than fit on the stack, and in empty ones, reads the same.
+        let many: [&[u8]; 10] = [b"a", b"b", b"", b"c", b"de", b"f", b"g", b"h", b"ij", b""];
+        assert_eq!(prf_plus(&prf, b"key", &many, 200).unwrap(), whole);
+        // Every length is a prefix of the longer stream: whole blocks, a partial last one,
+        // one byte, none.
+        for len in [0, 1, 31, 32, 33, 64, 199] {
+            let part = prf_plus(&prf, b"key", &[b"abc", b"defghij"], len).unwrap();
+            assert_eq!(part.expose(), &whole.expose()[..len], "length {len}");
+        }
     }
 
     #[test]

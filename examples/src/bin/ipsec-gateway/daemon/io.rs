@@ -13,6 +13,7 @@ use super::tun::{Tun, TunIn};
 use super::udp::{grow_buffers, GsoBatch, RecvBatch, SendBatch, SendThread};
 use super::Shared;
 use gateway::{Config, OuterProtocol, Transmit};
+use ipsec_core::demux::{IKE_PORT, NAT_T_PORT};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -21,7 +22,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 /// IKE's ports (RFC 7296 section 2.23, RFC 3948).
-const IKE_PORTS: [u16; 2] = [500, 4500];
+const IKE_PORTS: [u16; 2] = [IKE_PORT, NAT_T_PORT];
 /// IP protocol number of ESP.
 const IPPROTO_ESP: i32 = 50;
 /// The protocol of a raw socket that sends packets with their IP header (and receives none).
@@ -286,7 +287,9 @@ async fn read_batches(
 }
 
 async fn read_udp(daemon: Shared, bound: SocketAddr, sock: Rc<UdpSocket>) {
-    let mut batch = RecvBatch::new(&*sock, true);
+    // GRO where ESP arrives: on port 4500 only (RFC 3948). Port 500 carries IKE alone, whose
+    // messages gain nothing from it, and a GRO batch costs fresh headers on every call.
+    let mut batch = RecvBatch::new(&*sock, bound.port() == NAT_T_PORT);
     let what = format!("UDP {bound}");
     loop {
         read_batches(&sock, &mut batch, &what, |batch| {
