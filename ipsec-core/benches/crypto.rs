@@ -10,6 +10,8 @@
 //!   (a fixed 4-bit window, no precomputation: the provider's former arithmetic), the baseline of
 //!   its own Montgomery arithmetic (`kex/keygen-crypto-bigint/MODP-2048` etc.).
 //!
+//! - each provider's random source (`random/<provider>/<bytes>`), the mixed one's included.
+//!
 //! Names carry the provider (`AES-128-GCM-16 (ring)`; RustCrypto's have no suffix). Baselines for
 //! ratios: RustCrypto's `aead/seal/AES-128-GCM-16/1400` and `kex/*/Curve25519`.
 //!
@@ -230,5 +232,20 @@ fn crypto_bigint_baseline<const LIMBS: usize>(
     });
 }
 
-criterion_group!(benches, aeads, cbc_hmac, key_exchanges);
+/// Each provider's random source drawing what IKE and ESP draw: an 8-byte IV or SPI, a 32-byte
+/// nonce.
+fn random(c: &mut Criterion) {
+    let mut group = c.benchmark_group("random");
+    for (name, p) in builtin_providers() {
+        for size in [8usize, 32] {
+            let mut buf = [0u8; 32];
+            group.bench_with_input(BenchmarkId::new(name, size), &size, |b, &size| {
+                b.iter(|| p.random.fill(black_box(&mut buf[..size])).unwrap())
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, aeads, cbc_hmac, key_exchanges, random);
 criterion_main!(benches);
