@@ -59,19 +59,23 @@ pub fn prf_plus(
     Ok(out)
 }
 
-/// Calls `f` with `first | seed | last` as one list of pieces, on the stack when it is short
-/// (every caller's is). An empty piece adds nothing to what the PRF reads.
+/// Calls `f` with `first | seed | last` as one list of pieces (without `first` when it is
+/// empty: the first block of prf+ has no previous one), on the stack when it is short (every
+/// caller's is).
 fn with_pieces<R>(first: &[u8], seed: &[&[u8]], last: &[u8], f: impl FnOnce(&[&[u8]]) -> R) -> R {
     const INLINE: usize = 8;
-    let all = core::iter::once(first)
+    let all = Some(first)
+        .filter(|p| !p.is_empty())
+        .into_iter()
         .chain(seed.iter().copied())
         .chain(core::iter::once(last));
-    if seed.len() + 2 <= INLINE {
+    let count = usize::from(!first.is_empty()) + seed.len() + 1;
+    if count <= INLINE {
         let mut pieces: [&[u8]; INLINE] = [&[]; INLINE];
         for (slot, piece) in pieces.iter_mut().zip(all) {
             *slot = piece;
         }
-        f(&pieces[..seed.len() + 2])
+        f(&pieces[..count])
     } else {
         f(&all.collect::<Vec<_>>())
     }
@@ -319,6 +323,38 @@ mod tests {
             let part = prf_plus(&prf, b"key", &[b"abc", b"defghij"], len).unwrap();
             assert_eq!(part.expose(), &whole.expose()[..len], "length {len}");
         }
+    }
+
+    /// A PRF that records the pieces of data it is given, and outputs a counter.
+    #[derive(Debug, Default)]
+    struct Recording(std::sync::Mutex<Vec<Vec<Vec<u8>>>>);
+
+    impl PrfAlgorithm for Recording {
+        fn id(&self) -> PrfId {
+            PrfId::PRF_AES128_XCBC
+        }
+        fn output_len(&self) -> usize {
+            4
+        }
+        fn prf(&self, _key: &[u8], data: &[&[u8]], out: &mut [u8]) {
+            let mut calls = self.0.lock().unwrap();
+            calls.push(data.iter().map(|d| d.to_vec()).collect());
+            out.fill(calls.len() as u8);
+        }
+    }
+
+    #[test]
+    fn prf_plus_hands_the_prf_the_previous_block_seed_and_counter_only() {
+        let prf = Recording::default();
+        let out = prf_plus(&prf, b"k", &[b"ni", b"nr"], 10).unwrap();
+        assert_eq!(out.expose(), &[1, 1, 1, 1, 2, 2, 2, 2, 3, 3]);
+        let calls = prf.0.lock().unwrap();
+        let pieces = |c: &[&[u8]]| c.iter().map(|p| p.to_vec()).collect::<Vec<_>>();
+        // T1 has no previous block: no empty piece before the seed (a PRF whose code treats
+        // pieces as blocks must not see one).
+        assert_eq!(calls[0], pieces(&[b"ni", b"nr", &[1]]));
+        assert_eq!(calls[1], pieces(&[&[1, 1, 1, 1], b"ni", b"nr", &[2]]));
+        assert_eq!(calls[2], pieces(&[&[2, 2, 2, 2], b"ni", b"nr", &[3]]));
     }
 
     #[test]
