@@ -7,7 +7,10 @@
 //! - [`OutboundSa`] / [`InboundSa`]: encapsulation and decapsulation, one provider call per
 //!   packet, no allocation. Every SA authenticates its packets (an AEAD, or a cipher with an
 //!   integrity algorithm) unless built with `new_confidentiality_only`, and no call can make an
-//!   SA repeat a sequence number or an IV under its key;
+//!   SA repeat a sequence number or an IV under its key. [`OutboundSa::prepare_payload`]
+//!   takes a packet's sequence number and lays it out, and leaves its encryption to a
+//!   [`Sealing`] that may run on another thread (an embedder's workers spreading the ciphers
+//!   over its cores, sending in sequence order);
 //! - [`replay`]: the anti-replay window with ESN;
 //! - [`lifetime`]: byte/packet/time limits and the events they raise;
 //! - [`encap`]: outer IP and UDP headers (DSCP, ECN, DF) for embedders that send raw IP;
@@ -91,6 +94,6 @@ pub use error::{DropCounters, DropReason, EspError};
 pub use inbound::{Decapsulated, InboundSa};
 pub use ipsec_core::spi::{SpiAllocator, SpiError};
 pub use lifetime::{LimitKind, SaEvent};
-pub use outbound::OutboundSa;
+pub use outbound::{OutboundSa, Sealing};
 pub use sa::SaCounters;
 pub use table::{ChildHandle, Delivered, SaTable, TableEvent, Transmit, TunnelId, MAX_INBOUND};

@@ -14,11 +14,13 @@ use ipsec_core::crypto::CryptoProvider;
 use ipsec_core::selector::SelectorSet;
 use ipsec_core::time::Instant;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The sending half of a Child SA.
 pub struct OutboundSa {
     spi: u32,
-    transform: Transform,
+    /// Shared with the [`Sealing`]s of packets in flight.
+    transform: Arc<Transform>,
     shape: Shape,
     esn: bool,
     mode: Mode,
@@ -83,7 +85,7 @@ impl OutboundSa {
         }
         Ok(OutboundSa {
             spi: child.outbound.spi,
-            transform,
+            transform: Arc::new(transform),
             shape,
             esn: child.esn,
             mode: child.mode,
@@ -350,6 +352,45 @@ impl OutboundSa {
         payload: Range<usize>,
         next_header: u8,
     ) -> Result<Range<usize>, EspError> {
+        let seal = self.lay_out(now, buf, payload.clone(), next_header)?;
+        seal.apply(&self.transform, buf)?;
+        self.commit(now, seal.seq, payload.len(), next_header);
+        Ok(seal.range())
+    }
+
+    /// [`encapsulate_payload`](Self::encapsulate_payload) but for the encryption and the ICV,
+    /// which the returned [`Sealing`] does, on any thread: so that an embedder can spread the
+    /// ciphers of its SAs over its cores. The packet's sequence number is taken (in the order
+    /// of these calls), its header, IV, padding and trailer are written into `buf`, and it counts
+    /// toward the SA's lifetime now; [`Sealing::seal`] must then run on the same bytes before
+    /// the packet leaves (an outer header with a checksum over the ESP packet, as UDP over
+    /// IPv6, is written after it). Packets sealed out of order are still accepted by the peer
+    /// within its replay window; sending them in sequence order keeps them out of its way.
+    pub fn prepare_payload(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        payload: Range<usize>,
+        next_header: u8,
+    ) -> Result<Sealing, EspError> {
+        let seal = self.lay_out(now, buf, payload.clone(), next_header)?;
+        self.commit(now, seal.seq, payload.len(), next_header);
+        Ok(Sealing {
+            transform: Arc::clone(&self.transform),
+            seal,
+        })
+    }
+
+    /// Checks the room and the SA's limits, and writes the header, IV, padding and trailer of
+    /// the packet for `buf[payload]`; nothing of the SA changes but its IV generator.
+    #[inline(always)]
+    fn lay_out(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        payload: Range<usize>,
+        next_header: u8,
+    ) -> Result<Seal, EspError> {
         let Shape {
             iv_len,
             icv_len,
@@ -371,12 +412,7 @@ impl OutboundSa {
             });
         }
         let seq = self.next_seq;
-        let max = if self.esn {
-            u64::MAX
-        } else {
-            u64::from(u32::MAX)
-        };
-        if seq == 0 || seq > max {
+        if seq == 0 || seq > self.max_seq() {
             self.lifetime.raise(LimitKind::SequenceNumber, true);
             return Err(EspError::SequenceExhausted);
         }
@@ -388,7 +424,7 @@ impl OutboundSa {
         let ct_end = ct_start + ct_len;
         // Header, IV and trailer.
         wire::write_header(&mut buf[start..], self.spi, seq as u32)?;
-        let cipher = match &self.transform {
+        let cipher = match &*self.transform {
             Transform::Split { cipher, .. } => cipher.as_deref(),
             Transform::Aead { .. } => None,
         };
@@ -399,28 +435,30 @@ impl OutboundSa {
         }
         buf[ct_end - 2] = pad as u8;
         buf[ct_end - 1] = next_header;
-        let (head, rest) = buf.split_at_mut(ct_start);
-        let (ct, after) = rest.split_at_mut(ct_len);
-        let icv = &mut after[..icv_len];
-        let iv = &head[start + HEADER_LEN..];
-        match &self.transform {
-            Transform::Aead { key } => {
-                let mut a = [0u8; 12];
-                let aad = aad(&mut a, self.spi, seq, self.esn);
-                key.seal_in_place(iv, aad, ct, icv)
-                    .map_err(EspError::Crypto)?;
-            }
-            Transform::Split { cipher, integ } => {
-                if let Some(c) = cipher {
-                    c.encrypt_in_place(iv, ct).map_err(EspError::Crypto)?;
-                }
-                if let Some(m) = integ {
-                    let hi = ((seq >> 32) as u32).to_be_bytes();
-                    let hi: &[u8] = if self.esn { &hi } else { &[] };
-                    m.sign(&[&head[start..], ct, hi], icv);
-                }
-            }
+        Ok(Seal {
+            spi: self.spi,
+            seq,
+            esn: self.esn,
+            start,
+            ct: ct_start..ct_end,
+            icv_len,
+        })
+    }
+
+    /// The highest sequence number the SA may send.
+    #[inline]
+    fn max_seq(&self) -> u64 {
+        if self.esn {
+            u64::MAX
+        } else {
+            u64::from(u32::MAX)
         }
+    }
+
+    /// Takes sequence number `seq` and counts a packet of `len` payload bytes.
+    #[inline(always)]
+    fn commit(&mut self, now: Instant, seq: u64, len: usize, next_header: u8) {
+        let max = self.max_seq();
         self.next_seq = seq.wrapping_add(1);
         // Rekey well before the space runs out: soft at 2^-8 of the space from the end.
         if seq >= max - (max >> 8) {
@@ -430,12 +468,108 @@ impl OutboundSa {
             self.lifetime.raise(LimitKind::SequenceNumber, true);
         }
         if next_header != NEXT_HEADER_NONE {
-            self.lifetime.count(now, payload.len());
+            self.lifetime.count(now, len);
             self.counters.packets = self.counters.packets.saturating_add(1);
-            self.counters.bytes = self.counters.bytes.saturating_add(payload.len() as u64);
+            self.counters.bytes = self.counters.bytes.saturating_add(len as u64);
         } else {
             self.counters.dummies = self.counters.dummies.saturating_add(1);
         }
-        Ok(start..ct_end + icv_len)
+    }
+}
+
+/// Where one packet's encryption and ICV go, and what they cover.
+#[derive(Clone, Debug)]
+struct Seal {
+    spi: u32,
+    seq: u64,
+    esn: bool,
+    /// The ESP header's offset.
+    start: usize,
+    /// The ciphertext: payload, padding and trailer.
+    ct: Range<usize>,
+    icv_len: usize,
+}
+
+impl Seal {
+    /// The ESP packet.
+    fn range(&self) -> Range<usize> {
+        self.start..self.ct.end + self.icv_len
+    }
+
+    /// Encrypts the packet laid out in `buf` and writes its ICV.
+    #[inline(always)]
+    fn apply(&self, transform: &Transform, buf: &mut [u8]) -> Result<(), EspError> {
+        let Seal {
+            spi,
+            seq,
+            esn,
+            start,
+            ref ct,
+            icv_len,
+        } = *self;
+        let packet = buf.get_mut(..ct.end + icv_len).ok_or(EspError::Misuse(
+            "the buffer of a prepared packet is shorter",
+        ))?;
+        let (head, rest) = packet.split_at_mut(ct.start);
+        let (ct, icv) = rest.split_at_mut(ct.len());
+        let iv = head.get(start + HEADER_LEN..).ok_or(EspError::Misuse(
+            "the buffer of a prepared packet is shorter",
+        ))?;
+        match transform {
+            Transform::Aead { key } => {
+                let mut a = [0u8; 12];
+                let aad = aad(&mut a, spi, seq, esn);
+                key.seal_in_place(iv, aad, ct, icv)
+                    .map_err(EspError::Crypto)?;
+            }
+            Transform::Split { cipher, integ } => {
+                if let Some(c) = cipher {
+                    c.encrypt_in_place(iv, ct).map_err(EspError::Crypto)?;
+                }
+                if let Some(m) = integ {
+                    let hi = ((seq >> 32) as u32).to_be_bytes();
+                    let hi: &[u8] = if esn { &hi } else { &[] };
+                    m.sign(&[&head[start..], ct, hi], icv);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A packet of an [`OutboundSa`] laid out by
+/// [`prepare_payload`](OutboundSa::prepare_payload), waiting for its encryption and ICV. It
+/// holds the SA's keys (shared, zeroized when the last holder drops them), not the packet: it
+/// can be sent to another thread with the packet's buffer and sealed there.
+pub struct Sealing {
+    transform: Arc<Transform>,
+    seal: Seal,
+}
+
+impl core::fmt::Debug for Sealing {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sealing")
+            .field("spi", &format_args!("{:#010x}", self.seal.spi))
+            .field("seq", &self.seal.seq)
+            .field("range", &self.seal.range())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sealing {
+    /// The sequence number the packet carries.
+    pub fn sequence(&self) -> u64 {
+        self.seal.seq
+    }
+
+    /// The ESP packet's range in the buffer it was prepared in.
+    pub fn range(&self) -> Range<usize> {
+        self.seal.range()
+    }
+
+    /// Encrypts the packet prepared in `buf` (the same bytes, at the same offsets) and writes
+    /// its ICV. [`EspError::Misuse`] when `buf` is too short for it.
+    pub fn seal(&self, buf: &mut [u8]) -> Result<(), EspError> {
+        self.seal.apply(&self.transform, buf)
     }
 }
