@@ -364,8 +364,8 @@ impl OutboundSa {
     /// of these calls), its header, IV, padding and trailer are written into `buf`, and it counts
     /// toward the SA's lifetime now; [`Sealing::seal`] must then run on the same bytes before
     /// the packet leaves (an outer header with a checksum over the ESP packet, as UDP over
-    /// IPv6, is written after it). Packets sealed out of order are still accepted by the peer
-    /// within its replay window; sending them in sequence order keeps them out of its way.
+    /// IPv6, is written after it). Packets may be sealed in any order; the peer accepts them
+    /// out of order only within its replay window, so they should leave in sequence order.
     pub fn prepare_payload(
         &mut self,
         now: Instant,
