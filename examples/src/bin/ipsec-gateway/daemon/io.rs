@@ -18,8 +18,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
+use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::net::UdpSocket;
+
+/// A socket as the runtime watches it: for input only (see [`Duplex`]).
+type Reader = AsyncFd<std::net::UdpSocket>;
 
 /// IKE's ports (RFC 7296 section 2.23, RFC 3948).
 const IKE_PORTS: [u16; 2] = [IKE_PORT, NAT_T_PORT];
@@ -31,10 +34,15 @@ const IPPROTO_RAW: i32 = 255;
 const BATCHES_PER_TURN: usize = 4;
 
 /// One socket: the runtime's handle for reading, and a non-blocking descriptor of the same
-/// socket for writing at once (the runtime's handle refuses writes until its first poll), with
-/// the datagrams gathered for it.
+/// socket for writing at once, with the datagrams gathered for it.
+///
+/// The runtime watches the socket for input only. Watched for output too (as a tokio
+/// `UdpSocket` is), every datagram sent would wake the runtime once more when the kernel frees
+/// it, for nothing: the daemon writes without waiting for room (a full socket buffer drops
+/// the datagram, as the network might). At low load that was a second `epoll_wait` per IKE
+/// message.
 struct Duplex {
-    read: Rc<UdpSocket>,
+    read: Rc<Reader>,
     write: std::net::UdpSocket,
     out: Out,
 }
@@ -55,7 +63,7 @@ impl Duplex {
         grow_buffers(&s);
         let write = s.try_clone()?;
         Ok(Duplex {
-            read: Rc::new(UdpSocket::from_std(s)?),
+            read: Rc::new(watch_input(s)?),
             write,
             out,
         })
@@ -76,6 +84,18 @@ impl Duplex {
             Out::Each(b) => b.flush(&self.write),
         }
     }
+}
+
+/// Registers `s` with the runtime for input only.
+///
+/// tokio marks `AsyncFd::with_interest` deprecated as unsound for a generic descriptor owner,
+/// which could close or swap its descriptor while registered; its replacement is `unsafe`
+/// with that as the caller's promise. A `std::net::UdpSocket` owns its descriptor and keeps it
+/// open and unchanged until it is dropped, with the `AsyncFd`, so the promise holds here by
+/// construction (and this crate keeps `unsafe` to the C ABI).
+#[allow(deprecated)]
+fn watch_input(s: std::net::UdpSocket) -> std::io::Result<Reader> {
+    AsyncFd::with_interest(s, Interest::READABLE)
 }
 
 /// The daemon's outer sockets.
@@ -188,7 +208,7 @@ impl Sockets {
     }
 }
 
-/// A raw socket for IP protocol 50 in a tokio `UdpSocket`: the datagram calls (`recvfrom`,
+/// A raw socket for IP protocol 50 as a `std::net::UdpSocket`: the datagram calls (`recvfrom`,
 /// `sendto`) are the same for raw sockets, with port 0 in the addresses.
 fn raw_esp(domain: Domain) -> Result<Duplex, String> {
     let s = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_ESP))).map_err(|e| {
@@ -248,18 +268,21 @@ pub(crate) fn spawn_tun_reader(daemon: &Shared, tun: &mut Tun) {
 /// each batch to `handle`. A batch with room to spare emptied the socket: the reader waits for
 /// the next arrival rather than asking again for nothing.
 async fn read_batches(
-    sock: &UdpSocket,
+    sock: &Reader,
     batch: &mut RecvBatch,
     what: &dyn std::fmt::Display,
     mut handle: impl FnMut(&mut RecvBatch),
 ) {
-    if let Err(e) = sock.readable().await {
-        tracing::debug!("{what}: {e}");
-        return;
-    }
+    let mut ready = match sock.readable().await {
+        Ok(ready) => ready,
+        Err(e) => {
+            tracing::debug!("{what}: {e}");
+            return;
+        }
+    };
     for _ in 0..BATCHES_PER_TURN {
         let mut drained = false;
-        let read = sock.try_io(Interest::READABLE, || {
+        let read = ready.try_io(|sock| {
             let n = batch.recv(sock)?;
             if n < batch.capacity() {
                 // Told as WouldBlock, which clears the readiness: arrivals after the call
@@ -270,15 +293,15 @@ async fn read_batches(
             Ok(n)
         });
         match read {
-            Ok(_) => handle(batch),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+            Ok(Ok(_)) => handle(batch),
+            Ok(Err(e)) => {
+                tracing::debug!("{what}: {e}");
+                return;
+            }
+            Err(_would_block) => {
                 if drained {
                     handle(batch);
                 }
-                return;
-            }
-            Err(e) => {
-                tracing::debug!("{what}: {e}");
                 return;
             }
         }
@@ -286,10 +309,10 @@ async fn read_batches(
     tokio::task::yield_now().await;
 }
 
-async fn read_udp(daemon: Shared, bound: SocketAddr, sock: Rc<UdpSocket>) {
+async fn read_udp(daemon: Shared, bound: SocketAddr, sock: Rc<Reader>) {
     // GRO where ESP arrives: on port 4500 only (RFC 3948). Port 500 carries IKE alone, whose
     // messages gain nothing from it, and a GRO batch costs fresh headers on every call.
-    let mut batch = RecvBatch::new(&*sock, bound.port() == NAT_T_PORT);
+    let mut batch = RecvBatch::new(sock.get_ref(), bound.port() == NAT_T_PORT);
     let what = format!("UDP {bound}");
     loop {
         read_batches(&sock, &mut batch, &what, |batch| {
@@ -311,8 +334,8 @@ async fn read_udp(daemon: Shared, bound: SocketAddr, sock: Rc<UdpSocket>) {
 
 /// Reads raw ESP. The kernel hands IPv4 raw sockets the whole packet, IP header included
 /// (the ESP payload follows it); IPv6 raw sockets the payload only.
-async fn read_esp(daemon: Shared, raw: Rc<UdpSocket>, v4: bool) {
-    let mut batch = RecvBatch::new(&*raw, false);
+async fn read_esp(daemon: Shared, raw: Rc<Reader>, v4: bool) {
+    let mut batch = RecvBatch::new(raw.get_ref(), false);
     loop {
         read_batches(&raw, &mut batch, &"raw ESP", |batch| {
             let mut d = daemon.borrow_mut();
@@ -363,5 +386,94 @@ async fn read_tun(daemon: Shared, dev: Rc<tun_rs::AsyncDevice>, mtu: usize) {
             d.flush();
         }
         tokio::task::yield_now().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    const EPOLLIN: u32 = 0x1;
+    const EPOLLOUT: u32 = 0x4;
+
+    /// The event masks with which the process's epoll instances watch descriptor `fd`, read
+    /// from `/proc/self/fdinfo` (a `tfd:` line per watched descriptor).
+    fn epoll_masks_of(fd: i32) -> Vec<u32> {
+        let mut masks = Vec::new();
+        for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+            let is_epoll = std::fs::read_link(entry.path())
+                .is_ok_and(|l| l.to_string_lossy().contains("eventpoll"));
+            if !is_epoll {
+                continue;
+            }
+            let info = format!("/proc/self/fdinfo/{}", entry.file_name().to_string_lossy());
+            let Ok(info) = std::fs::read_to_string(info) else {
+                continue;
+            };
+            for line in info.lines() {
+                let mut words = line.split_whitespace();
+                if words.next() != Some("tfd:") {
+                    continue;
+                }
+                if words.next().and_then(|w| w.parse::<i32>().ok()) != Some(fd) {
+                    continue;
+                }
+                if let (Some("events:"), Some(mask)) = (words.next(), words.next()) {
+                    masks.push(u32::from_str_radix(mask, 16).unwrap());
+                }
+            }
+        }
+        masks
+    }
+
+    #[test]
+    fn sockets_are_watched_for_input_only_and_read_in_batches() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let at = s.local_addr().unwrap();
+            let mut d = Duplex::new(s, Out::Gso(GsoBatch::new())).unwrap();
+            let masks = epoll_masks_of(d.read.as_raw_fd());
+            assert!(!masks.is_empty(), "the socket is watched by the runtime");
+            for m in masks {
+                assert_ne!(m & EPOLLIN, 0, "watched for input: {m:#x}");
+                assert_eq!(m & EPOLLOUT, 0, "not watched for output: {m:#x}");
+            }
+
+            // The socket still sends at once and reads what arrives, batch by batch.
+            let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            peer.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                .unwrap();
+            d.push(peer.local_addr().unwrap(), b"out");
+            d.flush();
+            let mut buf = [0; 16];
+            let (n, from) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], from), (&b"out"[..], at));
+
+            let mut batch = RecvBatch::new(d.read.get_ref(), false);
+            let mut got = Vec::new();
+            for round in 0..3u8 {
+                for i in 0..5u8 {
+                    peer.send_to(&[round, i], at).unwrap();
+                }
+                let want = usize::from(round + 1) * 5;
+                while got.len() < want {
+                    let read = read_batches(&d.read, &mut batch, &"test", |b| {
+                        b.for_each(|p, _| got.push(p.to_vec()));
+                    });
+                    tokio::time::timeout(std::time::Duration::from_secs(2), read)
+                        .await
+                        .expect("a reader wakes for what arrives");
+                }
+            }
+            let sent: Vec<Vec<u8>> = (0..3u8)
+                .flat_map(|r| (0..5u8).map(move |i| vec![r, i]))
+                .collect();
+            assert_eq!(got, sent);
+        });
     }
 }
