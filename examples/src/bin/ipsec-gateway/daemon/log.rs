@@ -1,12 +1,13 @@
 //! The daemon's log writer: standard error, with the informational lines of the runtime's thread
-//! gathered and written with one system call before the thread sleeps.
+//! gathered and written with one system call at most [`WRITE_BEHIND`] after the first of them.
 //!
-//! Under load every IKE message brings events (an IKE SA up, its Child SA installed, another
-//! deleted), each one log line; written one by one they cost a system call each. Once
-//! [`defer_here`] ran on a thread, the informational lines it logs are gathered until [`flush`]
-//! (which the runtime calls before it waits for input: nothing stays gathered while the daemon
-//! sleeps) or until [`GATHER_LIMIT`] bytes wait. Warnings and errors, and every line of other
-//! threads, go out at once, after what was gathered before them: the order stays.
+//! Every IKE message brings events (an IKE SA up, its Child SA installed, another deleted),
+//! each one log line; written one by one, or once before each sleep, they cost a system call
+//! per message whenever messages arrive one at a time (at low load: most of the time). Once
+//! [`defer_here`] ran on a thread, the informational lines it logs are gathered until
+//! [`write_behind`] (a task of the runtime) writes them, [`WRITE_BEHIND`] after the first,
+//! until [`flush`], or until [`GATHER_LIMIT`] bytes wait. Warnings and errors, and every line of
+//! other threads, go out at once, after what was gathered before them: the order stays.
 //!
 //! The gateway's event lines ([`EVENTS`]) are escaped by their `Display` ([`Safe`]), so the
 //! formatter does not sanitize them again character by character; every other line it does.
@@ -16,6 +17,8 @@ use std::cell::Cell;
 use std::fmt;
 use std::io::Write;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::Notify;
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
@@ -95,17 +98,31 @@ impl FormatTime for Rfc3339 {
 static GATHERED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// Gathered lines are written once this many bytes wait, however busy the thread is.
 pub(crate) const GATHER_LIMIT: usize = 64 << 10;
+/// The longest a gathered line waits for [`write_behind`].
+pub(crate) const WRITE_BEHIND: Duration = Duration::from_millis(100);
+/// Told when a line is gathered while none waited.
+static FIRST_GATHERED: Notify = Notify::const_new();
 
 thread_local! {
     /// Set on a thread whose informational lines wait for [`flush`].
     static DEFERRING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// From now on the informational lines this thread logs wait for [`flush`] (or for
-/// [`GATHER_LIMIT`] bytes). The runtime's thread calls it, and calls [`flush`] before it sleeps.
+/// From now on the informational lines this thread logs wait for [`write_behind`] or [`flush`]
+/// (or for [`GATHER_LIMIT`] bytes). The runtime's thread calls it, and runs [`write_behind`].
 pub(crate) fn defer_here() {
     DEFERRING.with(|d| d.set(true));
     install_panic_flush();
+}
+
+/// Writes the gathered lines [`WRITE_BEHIND`] after the first of them, for ever: the runtime
+/// runs it as a task. It sleeps while nothing waits.
+pub(crate) async fn write_behind() {
+    loop {
+        FIRST_GATHERED.notified().await;
+        tokio::time::sleep(WRITE_BEHIND).await;
+        flush();
+    }
 }
 
 /// Writes the gathered lines.
@@ -119,13 +136,16 @@ fn gathers(level: Level) -> bool {
 }
 
 /// Adds the line `b` to the gathered ones in `buf`, and writes them all to `out` unless the line
-/// waits (`gather`) and there is room for more.
-fn append(buf: &mut Vec<u8>, b: &[u8], gather: bool, out: &mut impl Write) {
+/// waits (`gather`) and there is room for more. Whether `b` is the first line that waits.
+fn append(buf: &mut Vec<u8>, b: &[u8], gather: bool, out: &mut impl Write) -> bool {
+    let first = buf.is_empty();
     buf.extend_from_slice(b);
     if !gather || buf.len() >= GATHER_LIMIT {
         let _ = out.write_all(buf);
         buf.clear();
+        return false;
     }
+    first
 }
 
 /// A panic writes the gathered lines before its message: the lines that led to it matter most.
@@ -146,7 +166,8 @@ fn install_panic_flush() {
 
 fn write_out(buf: &mut Vec<u8>) {
     if !buf.is_empty() {
-        append(buf, &[], false, &mut std::io::stderr());
+        let _ = std::io::stderr().write_all(buf);
+        buf.clear();
     }
 }
 
@@ -176,7 +197,9 @@ impl<'a> MakeWriter<'a> for Stderr {
 impl Write for Line {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         let mut buf = GATHERED.lock().unwrap_or_else(PoisonError::into_inner);
-        append(&mut buf, b, self.gather, &mut std::io::stderr());
+        if append(&mut buf, b, self.gather, &mut std::io::stderr()) {
+            FIRST_GATHERED.notify_one();
+        }
         Ok(b.len())
     }
 
@@ -254,13 +277,21 @@ mod tests {
         assert!(!gathers(Level::INFO));
 
         let (mut buf, mut out) = (Vec::new(), Vec::new());
-        append(&mut buf, b"one\n", true, &mut out);
-        append(&mut buf, b"two\n", true, &mut out);
+        assert!(
+            append(&mut buf, b"one\n", true, &mut out),
+            "the first waits"
+        );
+        assert!(!append(&mut buf, b"two\n", true, &mut out));
         assert!(out.is_empty());
         // A warning takes what waits before it along.
-        append(&mut buf, b"warn\n", false, &mut out);
+        assert!(!append(&mut buf, b"warn\n", false, &mut out));
         assert_eq!(out, b"one\ntwo\nwarn\n");
         assert!(buf.is_empty());
+        assert!(
+            append(&mut buf, b"three\n", true, &mut out),
+            "the first again"
+        );
+        buf.clear();
         // However busy the thread, no more than the limit waits.
         out.clear();
         let line = [b'x'; 1000];

@@ -134,10 +134,8 @@ pub(crate) fn run(args: RunArgs, control: PathBuf) -> ExitCode {
     for w in gw.warnings() {
         tracing::warn!("config: {w}");
     }
-    // The informational lines of the runtime's thread are written before it sleeps.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .on_thread_park(log::flush)
         .build()
     {
         Ok(r) => r,
@@ -147,7 +145,9 @@ pub(crate) fn run(args: RunArgs, control: PathBuf) -> ExitCode {
         }
     };
     let local = tokio::task::LocalSet::new();
+    // The informational lines of the runtime's thread are written behind it.
     log::defer_here();
+    local.spawn_local(log::write_behind());
     let served = local.block_on(&runtime, serve(gw, args, control));
     log::flush();
     match served {
