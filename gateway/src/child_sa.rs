@@ -473,13 +473,8 @@ impl Gateway {
                 *slot = Some(tunnel);
             }
         }
-        let mut kept = child.clone();
-        for k in [&mut kept.inbound, &mut kept.outbound] {
-            k.encryption_key = Default::default();
-            k.integrity_key = Default::default();
-        }
         self.children.push(Installed {
-            child: kept,
+            child: child.without_keys(),
             suite,
             gateway: gateway.to_owned(),
             role,

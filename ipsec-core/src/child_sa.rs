@@ -103,3 +103,116 @@ pub struct ChildSa {
     /// Whether the peer accepts TFC padding (no ESP_TFC_PADDING_NOT_SUPPORTED received).
     pub tfc_padding: bool,
 }
+
+impl ChildSa {
+    /// A copy of this Child SA without its keys (empty in both directions): what a control
+    /// plane keeps once the datapath has them.
+    #[must_use]
+    pub fn without_keys(&self) -> ChildSa {
+        let keyless = |k: &DirectionKeys| DirectionKeys {
+            spi: k.spi,
+            encryption_key: SecretBytes::default(),
+            integrity_key: SecretBytes::default(),
+        };
+        ChildSa {
+            tunnel: self.tunnel.clone(),
+            proxy_id: self.proxy_id.clone(),
+            protocol: self.protocol,
+            mode: self.mode,
+            encryption: self.encryption,
+            integrity: self.integrity,
+            esn: self.esn,
+            inbound: keyless(&self.inbound),
+            outbound: keyless(&self.outbound),
+            local_ts: self.local_ts.clone(),
+            remote_ts: self.remote_ts.clone(),
+            local_addr: self.local_addr,
+            remote_addr: self.remote_addr,
+            encapsulation: self.encapsulation,
+            lifetimes: self.lifetimes,
+            replay_window: self.replay_window,
+            tfc_padding: self.tfc_padding,
+        }
+    }
+
+    /// A copy of this Child SA that takes its keys: this one is left without (as
+    /// [`without_keys`](Self::without_keys)). The keys are moved, never copied.
+    #[must_use]
+    pub fn take_keys(&mut self) -> ChildSa {
+        let mut copy = self.without_keys();
+        for (from, to) in [
+            (&mut self.inbound, &mut copy.inbound),
+            (&mut self.outbound, &mut copy.outbound),
+        ] {
+            to.encryption_key = core::mem::take(&mut from.encryption_key);
+            to.integrity_key = core::mem::take(&mut from.integrity_key);
+        }
+        copy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::EncrId;
+
+    fn child() -> ChildSa {
+        let keys = |spi: u32, k: u8| DirectionKeys {
+            spi,
+            encryption_key: SecretBytes::from_slice(&[k; 20]),
+            integrity_key: SecretBytes::from_slice(&[k ^ 0xff; 32]),
+        };
+        ChildSa {
+            tunnel: "branch".into(),
+            proxy_id: Some("lan".into()),
+            protocol: IpsecProtocol::Esp,
+            mode: Mode::Tunnel,
+            encryption: Encryption::new(EncrId::ENCR_AES_GCM_16, 128),
+            integrity: IntegId::NONE,
+            esn: true,
+            inbound: keys(0xc000_0001, 1),
+            outbound: keys(0xd000_0002, 2),
+            local_ts: vec![TrafficSelector::any_v4()],
+            remote_ts: vec![TrafficSelector::any_v6()],
+            local_addr: "192.0.2.1:4500".parse().unwrap(),
+            remote_addr: "198.51.100.7:4500".parse().unwrap(),
+            encapsulation: Some(UdpEncapsulation {
+                local_port: 4500,
+                remote_port: 4501,
+            }),
+            lifetimes: Lifetimes {
+                hard_bytes: Some(1 << 30),
+                ..Lifetimes::default()
+            },
+            replay_window: 1024,
+            tfc_padding: true,
+        }
+    }
+
+    fn keyless(mut c: ChildSa) -> ChildSa {
+        for k in [&mut c.inbound, &mut c.outbound] {
+            k.encryption_key = SecretBytes::default();
+            k.integrity_key = SecretBytes::default();
+        }
+        c
+    }
+
+    #[test]
+    fn a_copy_without_keys_keeps_everything_else() {
+        let c = child();
+        let copy = c.without_keys();
+        assert_eq!(copy, keyless(c.clone()));
+        for k in [&copy.inbound, &copy.outbound] {
+            assert!(k.encryption_key.is_empty() && k.integrity_key.is_empty());
+        }
+        assert_eq!(c, child(), "the original keeps its keys");
+    }
+
+    #[test]
+    fn taking_the_keys_moves_them_to_the_copy() {
+        let mut c = child();
+        let taken = c.take_keys();
+        assert_eq!(taken, child(), "the copy is whole, keys included");
+        assert_eq!(c, keyless(child()), "the original is left without keys");
+    }
+}

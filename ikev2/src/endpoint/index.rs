@@ -221,7 +221,11 @@ impl Index {
                 }
             }
             if standing(new) != Standing::Other {
-                let g = self.by_gateway.entry(gateway.to_owned()).or_default();
+                // The gateway's name is copied only for its first SA.
+                let g = match self.by_gateway.get_mut(gateway) {
+                    Some(g) => g,
+                    None => self.by_gateway.entry(gateway.to_owned()).or_default(),
+                };
                 if let Some(s) = set(g, standing(new)) {
                     s.insert(key);
                 }
@@ -285,8 +289,8 @@ impl Endpoint {
             }
         }
         if old.as_ref() != Some(&new) {
-            let gateway = sa.gateway().to_owned();
-            self.index.update(key, &gateway, old.as_ref(), Some(&new));
+            self.index
+                .update(key, sa.gateway(), old.as_ref(), Some(&new));
         }
         self.index.filed.insert(key, new);
     }

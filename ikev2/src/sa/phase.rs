@@ -207,10 +207,11 @@ impl Established {
     /// sending on the old SA until the peer deletes it (see [`remove`](Self::remove)).
     pub(crate) fn install(&mut self, ctx: &mut Ctx<'_>, gateway: &str, role: Role, mut c: Child) {
         c.outbound_later = !c.ours && c.replaces.is_some();
+        // The keys go to the datapath with the event; the IKE SA keeps none of them.
         ctx.emit(Event::ChildSaUp {
             gateway: gateway.to_owned(),
             role,
-            child: Box::new(c.sa.clone()),
+            child: Box::new(c.sa.take_keys()),
             suite: c.suite,
             outbound: if c.outbound_later {
                 Outbound::Later
