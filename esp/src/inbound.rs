@@ -13,6 +13,7 @@ use ipsec_core::child_sa::{ChildSa, Mode};
 use ipsec_core::crypto::{CryptoError, CryptoProvider};
 use ipsec_core::selector::SelectorSet;
 use ipsec_core::time::Instant;
+use std::sync::Arc;
 
 /// A decapsulated packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +29,8 @@ pub struct Decapsulated {
 /// The receiving half of a Child SA.
 pub struct InboundSa {
     spi: u32,
-    transform: Transform,
+    /// Shared with the [`Opening`]s of packets in flight.
+    transform: Arc<Transform>,
     shape: Shape,
     esn: bool,
     mode: Mode,
@@ -100,7 +102,7 @@ impl InboundSa {
         })?;
         Ok(InboundSa {
             spi: child.inbound.spi,
-            transform,
+            transform: Arc::new(transform),
             shape,
             esn: child.esn,
             mode: child.mode,
@@ -180,21 +182,82 @@ impl InboundSa {
         packet: &mut [u8],
         outer_ecn: Option<u8>,
     ) -> Result<Option<Decapsulated>, EspError> {
-        let r = self.open(now, packet, outer_ecn);
-        if let Err(e) = &r {
+        let r = self.precheck(now, packet).and_then(|at| {
+            unseal(&self.transform, self.spi, self.esn, at, packet)?;
+            self.accept(now, at, packet, outer_ecn)
+        });
+        self.count_drop(&r);
+        r
+    }
+
+    /// Checks the ESP packet filling `packet` as far as can be done before its ICV: its
+    /// length, SPI and block alignment, the SA's hard limit, and its sequence number against
+    /// the replay window (not moved). Returns an [`Opening`] that verifies and decrypts the
+    /// packet on any thread; [`finish`](Self::finish) then takes the result back here, checks
+    /// the sequence number again (the window may have moved meanwhile), moves the window and
+    /// does the rest of [`decapsulate`](Self::decapsulate). So an embedder can spread the
+    /// ciphers of one SA's packets over its cores while the window and the counters stay with
+    /// the SA: a packet accepted this way is one `decapsulate` would have accepted, a replay
+    /// is refused whichever copy is finished first, and a forged packet never moves the
+    /// window. Errors are counted in the SA's drop counters, as by `decapsulate`.
+    pub fn prepare_open(&mut self, now: Instant, packet: &[u8]) -> Result<Opening, EspError> {
+        let r = self.precheck(now, packet);
+        self.count_drop(&r);
+        let at = r?;
+        Ok(Opening {
+            transform: Arc::clone(&self.transform),
+            spi: self.spi,
+            esn: self.esn,
+            at,
+        })
+    }
+
+    /// Takes back a packet [`prepare_open`](Self::prepare_open) handed out and its
+    /// [`Opening::open`] verified and decrypted in `packet` (the same bytes): refuses it if its
+    /// ICV failed or the replay window no longer accepts its sequence number (another copy
+    /// finished first, or the window passed it), otherwise moves the window and checks and
+    /// counts it as [`decapsulate`](Self::decapsulate) does, with the same result.
+    /// [`EspError::Misuse`] for a packet another SA prepared, or a buffer not of its length.
+    pub fn finish(
+        &mut self,
+        now: Instant,
+        opened: Opened,
+        packet: &mut [u8],
+        outer_ecn: Option<u8>,
+    ) -> Result<Option<Decapsulated>, EspError> {
+        if !Arc::ptr_eq(&opened.transform, &self.transform) {
+            return Err(EspError::Misuse("a packet opened for another SA"));
+        }
+        if packet.len() != opened.at.len {
+            return Err(EspError::Misuse("not the buffer of the opened packet"));
+        }
+        let r = opened.result.and_then(|()| {
+            if self.lifetime.is_expired(now) {
+                return Err(EspError::LifetimeExpired);
+            }
+            if self.authenticated {
+                self.replay
+                    .check_sequence(opened.at.seq)
+                    .map_err(|e| EspError::Replay(e.sequence()))?;
+            }
+            self.accept(now, opened.at, packet, outer_ecn)
+        });
+        self.count_drop(&r);
+        r
+    }
+
+    #[inline(always)]
+    fn count_drop<T>(&mut self, r: &Result<T, EspError>) {
+        if let Err(e) = r {
             if let Some(reason) = e.drop_reason() {
                 self.counters.drops.count(reason);
             }
         }
-        r
     }
 
-    fn open(
-        &mut self,
-        now: Instant,
-        packet: &mut [u8],
-        outer_ecn: Option<u8>,
-    ) -> Result<Option<Decapsulated>, EspError> {
+    /// Everything before the ICV: see [`prepare_open`](Self::prepare_open).
+    #[inline(always)]
+    fn precheck(&mut self, now: Instant, packet: &[u8]) -> Result<Layout, EspError> {
         let Shape {
             iv_len,
             icv_len,
@@ -225,35 +288,35 @@ impl InboundSa {
             .replay
             .check(seq_low)
             .map_err(|e| EspError::Replay(e.sequence()))?;
-        let (head, rest) = packet.split_at_mut(hlen);
-        let (ct, icv) = rest.split_at_mut(ct_len);
-        let iv = &head[HEADER_LEN..];
-        match &self.transform {
-            Transform::Aead { key } => {
-                let mut a = [0u8; 12];
-                let aad = aad(&mut a, self.spi, seq, self.esn);
-                key.open_in_place(iv, aad, ct, icv).map_err(|e| match e {
-                    CryptoError::IntegrityCheckFailed => EspError::IcvFailure,
-                    other => EspError::Crypto(other),
-                })?;
-            }
-            Transform::Split { cipher, integ } => {
-                if let Some(m) = integ {
-                    let hi = ((seq >> 32) as u32).to_be_bytes();
-                    let hi: &[u8] = if self.esn { &hi } else { &[] };
-                    m.verify(&[head, ct, hi], icv)
-                        .map_err(|_| EspError::IcvFailure)?;
-                }
-                if let Some(c) = cipher {
-                    c.decrypt_in_place(iv, ct).map_err(EspError::Crypto)?;
-                }
-            }
-        }
+        Ok(Layout {
+            seq,
+            hlen,
+            ct_len,
+            len,
+        })
+    }
+
+    /// Everything after the ICV: the window moves, then the trailer, the inner packet and the
+    /// counters.
+    #[inline(always)]
+    fn accept(
+        &mut self,
+        now: Instant,
+        at: Layout,
+        packet: &mut [u8],
+        outer_ecn: Option<u8>,
+    ) -> Result<Option<Decapsulated>, EspError> {
+        let Layout {
+            seq, hlen, ct_len, ..
+        } = at;
         // Authenticated from here on: the window moves even if the content turns out bad, so
         // the same packet cannot be replayed. Without authentication it never moves.
         if self.authenticated {
             self.replay.commit(seq);
         }
+        let ct = packet
+            .get(hlen..hlen + ct_len)
+            .ok_or(EspError::Misuse("not the buffer of the checked packet"))?;
         let pad_len = usize::from(ct[ct_len - 2]);
         let next_header = ct[ct_len - 1];
         if pad_len + wire::TRAILER_LEN > ct_len {
@@ -308,5 +371,127 @@ impl InboundSa {
             next_header,
             sequence: seq,
         }))
+    }
+}
+
+/// Where a checked packet's parts lie, and its full sequence number.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    seq: u64,
+    /// ESP header and IV.
+    hlen: usize,
+    /// Payload, padding and trailer.
+    ct_len: usize,
+    /// The whole packet.
+    len: usize,
+}
+
+/// Verifies the ICV of the packet laid out as `at` and decrypts it in place.
+#[inline(always)]
+fn unseal(
+    transform: &Transform,
+    spi: u32,
+    esn: bool,
+    at: Layout,
+    packet: &mut [u8],
+) -> Result<(), EspError> {
+    let Layout {
+        seq, hlen, ct_len, ..
+    } = at;
+    if packet.len() != at.len {
+        return Err(EspError::Misuse("not the buffer of the checked packet"));
+    }
+    let (head, rest) = packet.split_at_mut(hlen);
+    let (ct, icv) = rest.split_at_mut(ct_len);
+    let iv = &head[HEADER_LEN..];
+    match transform {
+        Transform::Aead { key } => {
+            let mut a = [0u8; 12];
+            let aad = aad(&mut a, spi, seq, esn);
+            key.open_in_place(iv, aad, ct, icv).map_err(|e| match e {
+                CryptoError::IntegrityCheckFailed => EspError::IcvFailure,
+                other => EspError::Crypto(other),
+            })?;
+        }
+        Transform::Split { cipher, integ } => {
+            if let Some(m) = integ {
+                let hi = ((seq >> 32) as u32).to_be_bytes();
+                let hi: &[u8] = if esn { &hi } else { &[] };
+                m.verify(&[head, ct, hi], icv)
+                    .map_err(|_| EspError::IcvFailure)?;
+            }
+            if let Some(c) = cipher {
+                c.decrypt_in_place(iv, ct).map_err(EspError::Crypto)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A received ESP packet checked by [`InboundSa::prepare_open`], waiting for its ICV to be
+/// verified and its payload decrypted ([`open`](Self::open), on any thread). It shares the
+/// SA's keys, not the packet.
+pub struct Opening {
+    transform: Arc<Transform>,
+    spi: u32,
+    esn: bool,
+    at: Layout,
+}
+
+impl core::fmt::Debug for Opening {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Opening")
+            .field("spi", &format_args!("{:#010x}", self.spi))
+            .field("seq", &self.at.seq)
+            .field("len", &self.at.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opening {
+    /// The packet's full (ESN-inferred) sequence number.
+    pub fn sequence(&self) -> u64 {
+        self.at.seq
+    }
+
+    /// Verifies the ICV of the packet checked in `packet` (the same bytes) and decrypts it in
+    /// place. The outcome goes back to the SA with [`InboundSa::finish`], which alone accepts
+    /// the packet: a failed ICV is refused there (and counted).
+    pub fn open(self, packet: &mut [u8]) -> Opened {
+        let result = unseal(&self.transform, self.spi, self.esn, self.at, packet);
+        Opened {
+            transform: self.transform,
+            at: self.at,
+            result,
+        }
+    }
+}
+
+/// A packet [`Opening::open`] verified and decrypted, or failed to: for
+/// [`InboundSa::finish`].
+pub struct Opened {
+    transform: Arc<Transform>,
+    at: Layout,
+    result: Result<(), EspError>,
+}
+
+impl core::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Opened")
+            .field("seq", &self.at.seq)
+            .field("result", &self.result)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opened {
+    /// The packet's full sequence number.
+    pub fn sequence(&self) -> u64 {
+        self.at.seq
+    }
+
+    /// Whether its ICV verified (and it was decrypted).
+    pub fn authentic(&self) -> bool {
+        self.result.is_ok()
     }
 }

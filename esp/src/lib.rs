@@ -10,7 +10,11 @@
 //!   SA repeat a sequence number or an IV under its key. [`OutboundSa::prepare_payload`]
 //!   takes a packet's sequence number and lays it out, and leaves its encryption to a
 //!   [`Sealing`] that may run on another thread (an embedder's workers spreading the ciphers
-//!   over its cores, sending in sequence order);
+//!   over its cores, sending in sequence order); on the receiving side
+//!   [`InboundSa::prepare_open`] checks a packet against the replay window, an [`Opening`]
+//!   verifies and decrypts it anywhere, and [`InboundSa::finish`] checks the window again
+//!   before it moves it (a replay is refused whichever copy finishes first, a forged packet
+//!   never moves the window);
 //! - [`replay`]: the anti-replay window with ESN;
 //! - [`lifetime`]: byte/packet/time limits and the events they raise;
 //! - [`encap`]: outer IP and UDP headers (DSCP, ECN, DF) for embedders that send raw IP;
@@ -91,7 +95,7 @@ pub mod wire;
 
 pub use deadlines::SaMut;
 pub use error::{DropCounters, DropReason, EspError};
-pub use inbound::{Decapsulated, InboundSa};
+pub use inbound::{Decapsulated, InboundSa, Opened, Opening};
 pub use ipsec_core::spi::{SpiAllocator, SpiError};
 pub use lifetime::{LimitKind, SaEvent};
 pub use outbound::{OutboundSa, Sealing};

@@ -129,14 +129,23 @@ impl ReplayWindow {
     /// to authenticate and later [`commit`](Self::commit).
     pub fn check(&self, low: u32) -> Result<u64, ReplayError> {
         let seq = self.infer(low).ok_or(ReplayError::TooOld(u64::from(low)))?;
+        self.check_sequence(seq)?;
+        Ok(seq)
+    }
+
+    /// Checks a full sequence number, inferred earlier by [`check`](Self::check), without
+    /// changing anything: whether the window still accepts it. A packet verified while the
+    /// window moved (its ICV checked on another thread) is checked again with it before its
+    /// [`commit`](Self::commit).
+    pub fn check_sequence(&self, seq: u64) -> Result<(), ReplayError> {
         if !self.enabled {
-            return Ok(seq);
+            return Ok(());
         }
         if seq == 0 {
             return Err(ReplayError::TooOld(0));
         }
         if seq > self.top {
-            return Ok(seq);
+            return Ok(());
         }
         if self.top - seq >= self.size {
             return Err(ReplayError::TooOld(seq));
@@ -144,7 +153,7 @@ impl ReplayWindow {
         if self.bit(seq) {
             return Err(ReplayError::Duplicate(seq));
         }
-        Ok(seq)
+        Ok(())
     }
 
     /// Records an authenticated sequence number: slides the window right when `seq` is above the

@@ -1,0 +1,193 @@
+//! Deferred opening (`InboundSa::prepare_open`, `Opening::open`, `InboundSa::finish`): the same
+//! result as `decapsulate` for every suite, opened on other threads and finished out of order,
+//! with the anti-replay guarantees kept (a replay refused whichever copy finishes first, a
+//! forged packet never moving the window, the window checked again at the finish).
+
+mod common;
+
+use common::{child, provider, seal, suites, udp4};
+use esp::{DropReason, EspError, InboundSa, Opened, Opening, OutboundSa};
+use ipsec_core::time::Instant;
+
+const NOW: Instant = Instant::ZERO;
+
+/// An outbound SA and two twin inbound SAs of suite `i` (every other one with ESN).
+fn sas(i: usize, window: u32) -> (OutboundSa, InboundSa, InboundSa) {
+    let (_, enc, integ, ek, ik) = suites()[i];
+    let ekey: Vec<u8> = (0..ek as u8).collect();
+    let ikey: Vec<u8> = (0..ik as u8).map(|b| b ^ 0x3c).collect();
+    let mut c = child(enc, integ, &ekey, &ikey, 0x3000 + i as u32);
+    c.esn = i % 2 == 1;
+    c.replay_window = window;
+    let p = provider();
+    (
+        OutboundSa::new(&p, &c, NOW).unwrap(),
+        InboundSa::new(&p, &c, NOW).unwrap(),
+        InboundSa::new(&p, &c, NOW).unwrap(),
+    )
+}
+
+#[test]
+fn a_packet_opened_elsewhere_is_the_decapsulated_one_for_every_suite() {
+    fn sendable<T: Send + Sync>() {}
+    sendable::<Opening>();
+    sendable::<Opened>();
+    for (i, (name, ..)) in suites().iter().enumerate() {
+        let (mut tx, mut now_rx, mut later_rx) = sas(i, 64);
+        for len in [28, 100, 1400] {
+            let packet = seal(&mut tx, NOW, &udp4(len));
+            let mut a = packet.clone();
+            let da = now_rx.decapsulate(NOW, &mut a).unwrap().unwrap();
+            let mut b = packet.clone();
+            let opening = later_rx.prepare_open(NOW, &b).unwrap();
+            assert_eq!(opening.sequence(), da.sequence, "{name} {len}");
+            // Opened on another thread.
+            let opened = std::thread::scope(|s| s.spawn(|| opening.open(&mut b)).join().unwrap());
+            assert!(opened.authentic(), "{name} {len}");
+            let db = later_rx.finish(NOW, opened, &mut b, None).unwrap().unwrap();
+            assert_eq!(da, db, "{name} {len}");
+            assert_eq!(a, b, "{name} {len}: the same bytes decrypted in place");
+            assert_eq!(&b[db.range], &udp4(len)[..], "{name} {len}");
+        }
+        assert_eq!(now_rx.counters(), later_rx.counters(), "{name}");
+        assert_eq!(
+            now_rx.replay_window().top(),
+            later_rx.replay_window().top(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn packets_finished_out_of_order_are_accepted_once() {
+    let (mut tx, mut rx, _) = sas(1, 64);
+    let mut packets: Vec<Vec<u8>> = (0..8).map(|_| seal(&mut tx, NOW, &udp4(200))).collect();
+    let openings: Vec<Opening> = packets
+        .iter()
+        .map(|p| rx.prepare_open(NOW, p).unwrap())
+        .collect();
+    // Opened by as many threads as packets, finished last first.
+    let opened: Vec<Opened> = std::thread::scope(|s| {
+        let handles: Vec<_> = openings
+            .into_iter()
+            .zip(packets.iter_mut())
+            .map(|(o, p)| s.spawn(move || o.open(p)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (o, p) in opened.into_iter().zip(packets.iter_mut()).rev() {
+        let seq = o.sequence();
+        let d = rx.finish(NOW, o, p, None).unwrap().unwrap();
+        assert_eq!(d.sequence, seq);
+    }
+    assert_eq!(rx.counters().packets, 8);
+    assert_eq!(rx.replay_window().top(), 8);
+    // Any of them again is a replay, refused before its ICV.
+    let again = seal(&mut tx, NOW, &udp4(200));
+    let mut replayed = packets[3].clone();
+    assert!(matches!(
+        rx.prepare_open(NOW, &replayed),
+        Err(EspError::Replay(4))
+    ));
+    assert_eq!(rx.counters().drops.get(DropReason::Replay), 1);
+    // Decrypted in place already: the stored copy no longer opens (and nothing panics).
+    let _ = rx.decapsulate(NOW, &mut replayed);
+    let mut next = again.clone();
+    assert!(rx.decapsulate(NOW, &mut next).unwrap().is_some());
+}
+
+#[test]
+fn two_copies_in_flight_one_is_accepted() {
+    let (mut tx, mut rx, _) = sas(0, 64);
+    let packet = seal(&mut tx, NOW, &udp4(300));
+    let (mut a, mut b) = (packet.clone(), packet.clone());
+    // Both pass the first check: neither has been finished.
+    let oa = rx.prepare_open(NOW, &a).unwrap();
+    let ob = rx.prepare_open(NOW, &b).unwrap();
+    let (oa, ob) = (oa.open(&mut a), ob.open(&mut b));
+    assert!(oa.authentic() && ob.authentic());
+    // Whichever finishes second is a duplicate.
+    assert!(rx.finish(NOW, ob, &mut b, None).unwrap().is_some());
+    assert!(matches!(
+        rx.finish(NOW, oa, &mut a, None),
+        Err(EspError::Replay(1))
+    ));
+    assert_eq!(rx.counters().packets, 1);
+    assert_eq!(rx.counters().drops.get(DropReason::Replay), 1);
+}
+
+#[test]
+fn a_forged_packet_never_moves_the_window() {
+    let (mut tx, mut rx, _) = sas(1, 64);
+    let genuine = seal(&mut tx, NOW, &udp4(120));
+    // The same header (SPI and sequence number) with a ciphertext byte changed.
+    let mut forged = genuine.clone();
+    let at = forged.len() - 30;
+    forged[at] ^= 0x01;
+    let o = rx.prepare_open(NOW, &forged).unwrap();
+    let o = o.open(&mut forged);
+    assert!(!o.authentic());
+    assert!(matches!(
+        rx.finish(NOW, o, &mut forged, None),
+        Err(EspError::IcvFailure)
+    ));
+    assert_eq!(rx.counters().drops.get(DropReason::IcvFailure), 1);
+    assert_eq!(rx.replay_window().top(), 0, "the window did not move");
+    // The genuine packet with that number is still accepted.
+    let mut g = genuine.clone();
+    let o = rx.prepare_open(NOW, &g).unwrap();
+    let o = o.open(&mut g);
+    assert_eq!(
+        rx.finish(NOW, o, &mut g, None).unwrap().unwrap().sequence,
+        1
+    );
+}
+
+#[test]
+fn the_window_is_checked_again_at_the_finish() {
+    let window = 64;
+    let (mut tx, mut rx, _) = sas(0, window);
+    let mut first = seal(&mut tx, NOW, &udp4(80));
+    let o = rx.prepare_open(NOW, &first).unwrap();
+    // Meanwhile the window passes the first packet by more than its size.
+    let mut last = Vec::new();
+    for _ in 0..window + 1 {
+        last = seal(&mut tx, NOW, &udp4(80));
+    }
+    assert!(rx.decapsulate(NOW, &mut last).unwrap().is_some());
+    assert_eq!(rx.replay_window().top(), u64::from(window) + 2);
+    let o = o.open(&mut first);
+    assert!(o.authentic());
+    assert!(matches!(
+        rx.finish(NOW, o, &mut first, None),
+        Err(EspError::Replay(1))
+    ));
+}
+
+#[test]
+fn misuse_is_refused_not_a_panic() {
+    let (mut tx, mut rx, mut twin) = sas(0, 64);
+    let packet = seal(&mut tx, NOW, &udp4(100));
+    // Finished by another SA (even one with the same keys and SPI).
+    let mut p = packet.clone();
+    let o = rx.prepare_open(NOW, &p).unwrap().open(&mut p);
+    assert!(matches!(
+        twin.finish(NOW, o, &mut p, None),
+        Err(EspError::Misuse(_))
+    ));
+    assert_eq!(twin.replay_window().top(), 0);
+    // Opened or finished in a buffer of another length.
+    let mut p = packet.clone();
+    let mut short = packet[..packet.len() - 1].to_vec();
+    let o = rx.prepare_open(NOW, &p).unwrap().open(&mut short);
+    assert!(!o.authentic());
+    assert!(rx.finish(NOW, o, &mut p, None).is_err());
+    let o = rx.prepare_open(NOW, &p).unwrap().open(&mut p);
+    assert!(matches!(
+        rx.finish(NOW, o, &mut short, None),
+        Err(EspError::Misuse(_))
+    ));
+    assert_eq!(rx.replay_window().top(), 0, "nothing was accepted");
+    // The packet itself is still good.
+    assert!(rx.decapsulate(NOW, &mut packet.clone()).unwrap().is_some());
+}
