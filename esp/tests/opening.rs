@@ -191,3 +191,85 @@ fn misuse_is_refused_not_a_panic() {
     // The packet itself is still good.
     assert!(rx.decapsulate(NOW, &mut packet.clone()).unwrap().is_some());
 }
+
+/// The anti-replay rule as RFC 4303 states it, on sets: what a deferred packet must meet both
+/// when it is prepared and when it is finished.
+struct Model {
+    window: u64,
+    top: u64,
+    seen: std::collections::BTreeSet<u64>,
+}
+
+impl Model {
+    fn accepts(&self, seq: u64) -> bool {
+        seq > self.top || (self.top - seq < self.window && !self.seen.contains(&seq))
+    }
+
+    fn commit(&mut self, seq: u64) {
+        self.top = self.top.max(seq);
+        self.seen.insert(seq);
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Packets arrive in any order, some twice, some forged; each is prepared as it arrives
+    /// and finished in another order. Every outcome is the model's, no sequence number is
+    /// accepted twice and no forged packet is accepted.
+    #[test]
+    fn deferred_packets_meet_the_window_twice(
+        arrivals in proptest::collection::vec((0usize..96, proptest::bool::weighted(0.15)), 1..160),
+        finish_order in proptest::collection::vec(proptest::num::usize::ANY, 160),
+    ) {
+        let window = 64u64;
+        let (mut tx, mut rx, _) = sas(0, window as u32);
+        let sent: Vec<Vec<u8>> = (0..96).map(|_| seal(&mut tx, NOW, &udp4(60))).collect();
+        let mut model = Model { window, top: 0, seen: Default::default() };
+        // Prepared as they arrive.
+        let mut pending = Vec::new();
+        for (k, &(i, forge)) in arrivals.iter().enumerate() {
+            let mut p = sent[i].clone();
+            if forge {
+                let at = p.len() - 20;
+                p[at] ^= 0x80;
+            }
+            let seq = i as u64 + 1;
+            match rx.prepare_open(NOW, &p) {
+                Ok(o) => {
+                    proptest::prop_assert!(model.accepts(seq), "arrival {k}: seq {seq} prepared");
+                    pending.push((seq, forge, o, p));
+                }
+                Err(e) => {
+                    proptest::prop_assert!(!model.accepts(seq), "arrival {k}: seq {seq}: {e}");
+                }
+            }
+            // Now and then finish one of those in flight, chosen by the finish order.
+            if k % 3 == 2 && !pending.is_empty() {
+                let j = finish_order[k % finish_order.len()] % pending.len();
+                let (seq, forge, o, mut p) = pending.swap_remove(j);
+                let opened = o.open(&mut p);
+                let r = rx.finish(NOW, opened, &mut p, None);
+                let ok = !forge && model.accepts(seq);
+                proptest::prop_assert_eq!(r.is_ok(), ok, "seq {} forged {}: {:?}", seq, forge, r);
+                if ok {
+                    model.commit(seq);
+                }
+            }
+        }
+        // The rest, in the finish order.
+        while !pending.is_empty() {
+            let j = finish_order[pending.len() % finish_order.len()] % pending.len();
+            let (seq, forge, o, mut p) = pending.swap_remove(j);
+            let opened = o.open(&mut p);
+            let r = rx.finish(NOW, opened, &mut p, None);
+            let ok = !forge && model.accepts(seq);
+            proptest::prop_assert_eq!(r.is_ok(), ok, "seq {} forged {}: {:?}", seq, forge, r);
+            if ok {
+                model.commit(seq);
+            }
+        }
+        proptest::prop_assert_eq!(rx.counters().packets, model.seen.len() as u64);
+        proptest::prop_assert_eq!(rx.replay_window().top(), model.top);
+    }
+}
