@@ -225,7 +225,7 @@ impl InboundSa {
         packet: &mut [u8],
         outer_ecn: Option<u8>,
     ) -> Result<Option<Decapsulated>, EspError> {
-        if !Arc::ptr_eq(&opened.transform, &self.transform) {
+        if !opened.is_of(self) {
             return Err(EspError::Misuse("a packet opened for another SA"));
         }
         if packet.len() != opened.at.len {
@@ -461,6 +461,7 @@ impl Opening {
         let result = unseal(&self.transform, self.spi, self.esn, self.at, packet);
         Opened {
             transform: self.transform,
+            spi: self.spi,
             at: self.at,
             result,
         }
@@ -471,6 +472,7 @@ impl Opening {
 /// [`InboundSa::finish`].
 pub struct Opened {
     transform: Arc<Transform>,
+    spi: u32,
     at: Layout,
     result: Result<(), EspError>,
 }
@@ -478,6 +480,7 @@ pub struct Opened {
 impl core::fmt::Debug for Opened {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Opened")
+            .field("spi", &format_args!("{:#010x}", self.spi))
             .field("seq", &self.at.seq)
             .field("result", &self.result)
             .finish_non_exhaustive()
@@ -493,5 +496,15 @@ impl Opened {
     /// Whether its ICV verified (and it was decrypted).
     pub fn authentic(&self) -> bool {
         self.result.is_ok()
+    }
+
+    /// The SPI of the SA that prepared it.
+    pub fn spi(&self) -> u32 {
+        self.spi
+    }
+
+    /// Whether `sa` prepared it.
+    pub(crate) fn is_of(&self, sa: &InboundSa) -> bool {
+        Arc::ptr_eq(&self.transform, &sa.transform)
     }
 }

@@ -38,7 +38,7 @@
 
 use crate::deadlines::{earliest, Deadlines, SaMut, TimerKey};
 use crate::error::{DropCounters, DropReason, EspError};
-use crate::inbound::{Decapsulated, InboundSa};
+use crate::inbound::{Decapsulated, InboundSa, Opened, Opening};
 use crate::lifetime::SaEvent;
 use crate::outbound::OutboundSa;
 use crate::sa::SaCounters;
@@ -651,17 +651,7 @@ impl SaTable {
         packet: &mut [u8],
         outer_ecn: Option<u8>,
     ) -> Result<Option<Delivered>, EspError> {
-        let spi = match wire::peek_spi(packet) {
-            Ok(s) => s,
-            Err(e) => {
-                self.drops.count(DropReason::Malformed);
-                return Err(e);
-            }
-        };
-        let Some(slot) = self.lookup(spi) else {
-            self.drops.count(DropReason::UnknownSpi);
-            return Err(EspError::UnknownSpi(spi));
-        };
+        let (slot, spi) = self.inbound_slot(packet)?;
         let Some(Slot::Used(entry)) = self.slots.get_mut(slot as usize) else {
             self.drops.count(DropReason::UnknownSpi);
             return Err(EspError::UnknownSpi(spi));
@@ -671,14 +661,103 @@ impl SaTable {
             Some(e) => entry.sa.decapsulate_with_ecn(now, packet, e),
             None => entry.sa.decapsulate(now, packet),
         };
+        self.refile_inbound(slot);
+        let r = r?;
+        self.send_on_first_inbound(slot, spi);
+        Ok(r.map(|packet| Delivered {
+            spi,
+            tunnel,
+            packet,
+        }))
+    }
+
+    /// The first half of [`decapsulate`](Self::decapsulate) when the cipher is to run
+    /// elsewhere: finds the SA the packet's SPI names and checks the packet as
+    /// [`InboundSa::prepare_open`] does. The [`Opening`] verifies and decrypts it on any
+    /// thread; [`finish_open`](Self::finish_open) takes it back. Every failure is counted under
+    /// its drop reason.
+    pub fn prepare_open(&mut self, now: Instant, packet: &[u8]) -> Result<Opening, EspError> {
+        let (slot, spi) = self.inbound_slot(packet)?;
+        let Some(Slot::Used(entry)) = self.slots.get_mut(slot as usize) else {
+            self.drops.count(DropReason::UnknownSpi);
+            return Err(EspError::UnknownSpi(spi));
+        };
+        let r = entry.sa.prepare_open(now, packet);
+        self.refile_inbound(slot);
+        r
+    }
+
+    /// The second half: [`InboundSa::finish`] on the SA that prepared the packet, with the
+    /// outer ECN field for RFC 6040 as [`decapsulate_ecn`](Self::decapsulate_ecn) takes it,
+    /// and the same result as `decapsulate`. [`EspError::UnknownSpi`] when that SA was removed
+    /// meanwhile (even if another has its SPI now).
+    pub fn finish_open(
+        &mut self,
+        now: Instant,
+        opened: Opened,
+        packet: &mut [u8],
+        outer_ecn: Option<u8>,
+    ) -> Result<Option<Delivered>, EspError> {
+        let spi = opened.spi();
+        let found = self
+            .lookup(spi)
+            .and_then(|slot| match self.slots.get_mut(slot as usize) {
+                Some(Slot::Used(entry)) if opened.is_of(&entry.sa) => Some((slot, entry)),
+                _ => None,
+            });
+        let Some((slot, entry)) = found else {
+            self.drops.count(DropReason::UnknownSpi);
+            return Err(EspError::UnknownSpi(spi));
+        };
+        let tunnel = entry.tunnel;
+        let r = entry.sa.finish(now, opened, packet, outer_ecn);
+        self.refile_inbound(slot);
+        let r = r?;
+        self.send_on_first_inbound(slot, spi);
+        Ok(r.map(|packet| Delivered {
+            spi,
+            tunnel,
+            packet,
+        }))
+    }
+
+    /// The slot of the SA `packet`'s SPI names, counting the drop when there is none.
+    fn inbound_slot(&mut self, packet: &[u8]) -> Result<(u32, u32), EspError> {
+        let spi = match wire::peek_spi(packet) {
+            Ok(s) => s,
+            Err(e) => {
+                self.drops.count(DropReason::Malformed);
+                return Err(e);
+            }
+        };
+        match self.lookup(spi) {
+            Some(slot) => Ok((slot, spi)),
+            None => {
+                self.drops.count(DropReason::UnknownSpi);
+                Err(EspError::UnknownSpi(spi))
+            }
+        }
+    }
+
+    /// Queues the lifetime events the inbound SA in `slot` raised on a packet.
+    fn refile_inbound(&mut self, slot: u32) {
+        let Some(Slot::Used(entry)) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
         if entry.sa.has_event() {
             let key = TimerKey::Inbound(slot);
             let next = entry.deadline();
             self.deadlines.refile(key, &mut entry.filed.deadline, next);
             queue(&mut self.events, key, &mut entry.filed, true);
         }
-        let r = r?;
-        // An authenticated packet on the new SA: the peer has it and sends on it, so we may too.
+    }
+
+    /// An authenticated packet on the new SA in `slot` (SPI `spi`): the peer has it and sends
+    /// on it, so we may too.
+    fn send_on_first_inbound(&mut self, slot: u32, spi: u32) {
+        let Some(Slot::Used(entry)) = self.slots.get(slot as usize) else {
+            return;
+        };
         if let Some(out) = entry.outbound {
             if let Some(Some(o)) = self.outbound.get_mut(out as usize) {
                 if !o.sending && o.inbound_spi == spi {
@@ -690,11 +769,6 @@ impl SaTable {
                 }
             }
         }
-        Ok(r.map(|packet| Delivered {
-            spi,
-            tunnel,
-            packet,
-        }))
     }
 
     // --- outputs ---

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{child, provider, seal, suites, udp4};
-use esp::{DropReason, EspError, InboundSa, Opened, Opening, OutboundSa};
+use esp::{DropReason, EspError, InboundSa, Opened, Opening, OutboundSa, SaTable};
 use ipsec_core::time::Instant;
 
 const NOW: Instant = Instant::ZERO;
@@ -190,6 +190,45 @@ fn misuse_is_refused_not_a_panic() {
     assert_eq!(rx.replay_window().top(), 0, "nothing was accepted");
     // The packet itself is still good.
     assert!(rx.decapsulate(NOW, &mut packet.clone()).unwrap().is_some());
+}
+
+#[test]
+fn the_table_opens_elsewhere_what_it_would_decapsulate() {
+    for (i, (name, enc, integ, ek, ik)) in suites().into_iter().enumerate() {
+        let mut c = child(enc, integ, &vec![9; ek], &vec![3; ik], 0x5000 + i as u32);
+        c.esn = i % 2 == 0;
+        let mut tx = OutboundSa::new(&provider(), &c, NOW).unwrap();
+        let (mut now_t, mut later_t) = (SaTable::new(provider()), SaTable::new(provider()));
+        now_t.install(NOW, &c).unwrap();
+        later_t.install(NOW, &c).unwrap();
+        let mut packets: Vec<Vec<u8>> = (0..6)
+            .map(|k| seal(&mut tx, NOW, &udp4(40 + 300 * k)))
+            .collect();
+        // A replay, a forgery and an unknown SPI among them.
+        packets.push(packets[2].clone());
+        let mut forged = packets[4].clone();
+        forged[20] ^= 4;
+        packets.push(forged);
+        let mut stranger = packets[1].clone();
+        stranger[0] ^= 0x80;
+        packets.push(stranger);
+        for (k, p) in packets.iter().enumerate() {
+            let (mut a, mut b) = (p.clone(), p.clone());
+            let ra = now_t.decapsulate(NOW, &mut a);
+            let rb = later_t.prepare_open(NOW, &b).and_then(|o| {
+                let opened = std::thread::scope(|s| s.spawn(|| o.open(&mut b)).join().unwrap());
+                later_t.finish_open(NOW, opened, &mut b, None)
+            });
+            assert_eq!(ra, rb, "{name} packet {k}");
+            assert_eq!(a, b, "{name} packet {k}");
+        }
+        assert_eq!(now_t.drop_counters(), later_t.drop_counters(), "{name}");
+        assert_eq!(
+            now_t.inbound_counters(c.inbound.spi),
+            later_t.inbound_counters(c.inbound.spi),
+            "{name}"
+        );
+    }
 }
 
 /// The anti-replay rule as RFC 4303 states it, on sets: what a deferred packet must meet both

@@ -161,3 +161,47 @@ fn a_retired_sa_stops_sending_and_receives_until_its_linger_ends() {
     assert!(r.child(other.outbound.spi).is_some());
     assert!(r.child(new.outbound.spi).is_some());
 }
+
+#[test]
+fn a_packet_opened_elsewhere_activates_the_new_outbound_only_when_finished_authentic() {
+    let (mut i, mut r, old) = pair();
+    let new = sa(0x1000_0002, 0x2000_0002, 2);
+    let h = r.install_inbound(NOW, &mirror(&new)).unwrap();
+    i.install(NOW, &new).unwrap();
+    let (_, mut p) = send(&mut i, NOW, true).unwrap();
+    // A forged copy, prepared, opened and finished: nothing moves.
+    let mut forged = p.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let o = r.prepare_open(NOW, &forged).unwrap().open(&mut forged);
+    assert!(r.finish_open(NOW, o, &mut forged, None).is_err());
+    assert!(!r.is_sending(h));
+    // The genuine one: preparing it is not enough, finishing it is.
+    let o = r.prepare_open(NOW, &p).unwrap();
+    assert!(!r.is_sending(h));
+    let o = std::thread::scope(|s| s.spawn(|| o.open(&mut p)).join().unwrap());
+    let d = r.finish_open(NOW, o, &mut p, None).unwrap().unwrap();
+    assert_eq!(d.spi, new.outbound.spi);
+    assert!(r.is_sending(h));
+    assert_ne!(send(&mut r, NOW, false).unwrap().0, old.inbound.spi);
+}
+
+#[test]
+fn a_packet_whose_sa_went_while_it_was_opened_is_an_unknown_spi() {
+    let (mut i, mut r, old) = pair();
+    let (_, mut p) = send(&mut i, NOW, true).unwrap();
+    let o = r.prepare_open(NOW, &p).unwrap().open(&mut p);
+    let h = r.child(old.outbound.spi).unwrap();
+    r.remove(h);
+    // Installed again with the same SPI and keys: still not the SA that prepared the packet.
+    r.install(NOW, &mirror(&old)).unwrap();
+    let before = r.drop_counters().get(esp::DropReason::UnknownSpi);
+    assert!(matches!(
+        r.finish_open(NOW, o, &mut p, None),
+        Err(EspError::UnknownSpi(_))
+    ));
+    assert_eq!(
+        r.drop_counters().get(esp::DropReason::UnknownSpi),
+        before + 1
+    );
+}
