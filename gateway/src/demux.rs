@@ -71,8 +71,56 @@ impl Gateway {
         a
     }
 
+    /// The first half of [`handle_esp`](Self::handle_esp) (and of ESP in
+    /// [`handle_datagram`](Self::handle_datagram)) for an embedder that decrypts on other
+    /// threads: finds the SA of the ESP packet `packet` from `remote` (raw ESP's payload, or a
+    /// UDP 4500 payload that [`ipsec_core::demux::classify`] calls ESP) and checks it against
+    /// the SA's replay window, without moving it ([`esp::SaTable::prepare_open`]). The
+    /// [`esp::Opening`] verifies and decrypts it anywhere; [`finish_esp`](Self::finish_esp)
+    /// takes it back and forwards it. `Err` carries what `handle_esp` would have returned for a
+    /// packet refused here (counted, and an unknown SPI answered with INVALID_SPI alike).
+    pub fn prepare_esp(
+        &mut self,
+        now: Instant,
+        remote: IpAddr,
+        packet: &[u8],
+    ) -> Result<esp::Opening, Action> {
+        let r = self.table.prepare_open(now, packet);
+        let r = r.map_err(|e| self.refused(now, remote, e));
+        self.after(now);
+        r
+    }
+
+    /// The second half: the packet `prepare_esp` handed out, opened in `buf` (the same
+    /// bytes), checked against the replay window again and forwarded, with what `handle_esp`
+    /// would have returned for it.
+    pub fn finish_esp(
+        &mut self,
+        now: Instant,
+        remote: IpAddr,
+        opened: esp::Opened,
+        buf: &mut [u8],
+    ) -> Action {
+        let r = self.table.finish_open(now, opened, buf, None);
+        let a = self.decapsulated(now, remote, r, buf);
+        self.after(now);
+        a
+    }
+
     fn decapsulate(&mut self, now: Instant, peer: IpAddr, buf: &mut [u8]) -> Action {
-        match self.table.decapsulate(now, buf) {
+        let r = self.table.decapsulate(now, buf);
+        self.decapsulated(now, peer, r, buf)
+    }
+
+    /// Forwards what the datapath made of an ESP packet from `peer`.
+    fn decapsulated(
+        &mut self,
+        now: Instant,
+        peer: IpAddr,
+        r: Result<Option<esp::Delivered>, EspError>,
+        buf: &mut [u8],
+    ) -> Action {
+        match r {
             Ok(None) => Action::Consumed,
             Ok(Some(d)) => {
                 self.counters.decapsulated += 1;
@@ -88,22 +136,26 @@ impl Gateway {
                     Some(d.spi),
                 )
             }
-            Err(e) => {
-                if let EspError::UnknownSpi(spi) = e {
-                    if !self.invalid_spi.allow(now, peer, spi) {
-                        self.counters.invalid_spi_suppressed += 1;
-                    } else if self
-                        .endpoint
-                        .with_spis(&mut self.table)
-                        .invalid_spi(now, peer, spi)
-                        .is_ok()
-                    {
-                        self.counters.invalid_spi_sent += 1;
-                    }
-                }
-                self.counters.drop(DropReason::Esp);
-                Action::Drop(DropReason::Esp)
+            Err(e) => self.refused(now, peer, e),
+        }
+    }
+
+    /// Counts an ESP packet from `peer` the datapath refused; an unknown SPI is answered with
+    /// INVALID_SPI (rate-limited).
+    fn refused(&mut self, now: Instant, peer: IpAddr, e: EspError) -> Action {
+        if let EspError::UnknownSpi(spi) = e {
+            if !self.invalid_spi.allow(now, peer, spi) {
+                self.counters.invalid_spi_suppressed += 1;
+            } else if self
+                .endpoint
+                .with_spis(&mut self.table)
+                .invalid_spi(now, peer, spi)
+                .is_ok()
+            {
+                self.counters.invalid_spi_sent += 1;
             }
         }
+        self.counters.drop(DropReason::Esp);
+        Action::Drop(DropReason::Esp)
     }
 }

@@ -321,3 +321,63 @@ fn per_sa_rekey_and_delete_act_on_the_one_child_sa_they_name() {
     net.settle();
     assert!(net.node("branch").lan.pop().is_some());
 }
+
+#[test]
+fn esp_opened_on_another_thread_is_forwarded_as_handle_esp_would() {
+    let mut net = up();
+    let now = net.now;
+    let lan_spi = spi_of(&mut net, "branch", "lan");
+    let p = udp([10, 1, 0, 5], [10, 2, 0, 7], 40000, 53, b"query");
+    // What hq sends for it: the UDP 4500 payload (an ESP packet).
+    let hq = &mut net.node("hq").gw;
+    let mut buf = vec![0u8; gateway::HEADROOM + p.len() + gateway::TAILROOM];
+    let inner = gateway::HEADROOM..gateway::HEADROOM + p.len();
+    buf[inner.clone()].copy_from_slice(&p);
+    let lan = hq.interface("ethernet1/2").expect("LAN port");
+    let Action::Send(t) = hq.handle_inner(now, lan, &mut buf, inner) else {
+        panic!("routed into the tunnel");
+    };
+    let esp = buf[t.range.clone()].to_vec();
+    let from = t.source.ip();
+
+    let branch = &mut net.node("branch").gw;
+    let mut b = esp.clone();
+    let opening = branch.prepare_esp(now, from, &b).expect("a known SA");
+    let opened = std::thread::scope(|s| s.spawn(|| opening.open(&mut b)).join().unwrap());
+    match branch.finish_esp(now, from, opened, &mut b) {
+        Action::Deliver(d) => {
+            assert_eq!(&b[d.range.clone()], &p[..]);
+            assert_eq!(d.inbound_spi, Some(lan_spi));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same datagram again is a replay, refused before the cipher.
+    assert_eq!(
+        branch.prepare_esp(now, from, &esp).unwrap_err(),
+        Action::Drop(DropReason::Esp)
+    );
+    // Another forged at the end: prepared, refused when finished.
+    let mut forged = esp.clone();
+    let last = forged.len() - 1;
+    forged[7] = forged[7].wrapping_add(1); // the next sequence number, not yet seen
+    forged[last] ^= 1;
+    let o = branch
+        .prepare_esp(now, from, &forged)
+        .expect("not a replay");
+    let o = o.open(&mut forged);
+    assert_eq!(
+        branch.finish_esp(now, from, o, &mut forged),
+        Action::Drop(DropReason::Esp)
+    );
+    // An unknown SPI is answered with INVALID_SPI, as by handle_esp.
+    let mut stranger = esp.clone();
+    stranger[0] ^= 0x40;
+    assert_eq!(
+        branch.prepare_esp(now, from, &stranger).unwrap_err(),
+        Action::Drop(DropReason::Esp)
+    );
+    let c = branch.counters();
+    assert_eq!(c.decapsulated, 1);
+    assert_eq!(c.dropped(DropReason::Esp), 3);
+    assert_eq!(c.invalid_spi_sent, 1);
+}
