@@ -33,10 +33,11 @@
 //! interface routes out, [`SaTable::decapsulate`] what arrives on UDP 4500 (after
 //! [`wire::Udp4500::classify`]) or as IP protocol 50. After each batch, drain
 //! [`SaTable::poll_event`] (rekey and expiry for IKE) and arm a timer for
-//! [`SaTable::poll_timeout`], calling [`SaTable::handle_timeout`] when it fires. To decrypt on
-//! other threads, [`SaTable::prepare_open`] a received packet, [`Opening::open`] it anywhere and
-//! [`SaTable::finish_open`] it back on the table's thread, with the same result as
-//! `decapsulate`.
+//! [`SaTable::poll_timeout`], calling [`SaTable::handle_timeout`] when it fires. To run the
+//! ciphers on other threads, [`SaTable::prepare_encapsulate`] a packet and [`Sealing::seal`] it
+//! anywhere, sending in the order prepared; [`SaTable::prepare_open`] a received packet,
+//! [`Opening::open`] it anywhere and [`SaTable::finish_open`] it back on the table's thread,
+//! with the same results as `encapsulate` and `decapsulate`.
 //!
 //! ```
 //! use esp::SaTable;

@@ -287,6 +287,63 @@ impl OutboundSa {
         inner: Range<usize>,
         flow: &ip::RawFlow,
     ) -> Result<Range<usize>, EspError> {
+        let (seal, outer, payload_len, nh) = self.lay_out_tunnel(now, buf, inner, flow)?;
+        seal.apply(&self.transform, buf)?;
+        self.commit(now, seal.seq, payload_len, nh);
+        match outer {
+            None => Ok(seal.range()),
+            Some(o) => o.write(seal.range(), buf),
+        }
+    }
+
+    /// [`encapsulate`](Self::encapsulate) but for the encryption, the ICV and (when the SA
+    /// frames whole IP packets) the outer header, which the returned [`Sealing`] writes on any
+    /// thread, as [`prepare_payload`](Self::prepare_payload) defers them for a payload. The
+    /// sequence number is taken and the packet counted now.
+    pub fn prepare(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        inner: Range<usize>,
+    ) -> Result<Sealing, EspError> {
+        self.require_tunnel_mode()?;
+        let pkt = buf.get(inner.clone()).ok_or(EspError::BufferTooSmall {
+            headroom: 0,
+            tailroom: 0,
+        })?;
+        let flow = ip::raw_flow(pkt)?;
+        self.prepare_flow(now, buf, inner, &flow)
+    }
+
+    /// [`prepare`](Self::prepare) of a packet whose flow the caller has parsed already.
+    pub(crate) fn prepare_flow(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        inner: Range<usize>,
+        flow: &ip::RawFlow,
+    ) -> Result<Sealing, EspError> {
+        self.require_tunnel_mode()?;
+        let (seal, outer, payload_len, nh) = self.lay_out_tunnel(now, buf, inner, flow)?;
+        self.commit(now, seal.seq, payload_len, nh);
+        Ok(Sealing {
+            transform: Arc::clone(&self.transform),
+            seal,
+            outer,
+        })
+    }
+
+    /// Lays out the tunnel-mode packet for `buf[inner]` (TFC padding, ESP header, IV, padding,
+    /// trailer) and says what its outer header will be; the SA's sequence number and counters
+    /// do not move. The payload's length and next header are for [`commit`](Self::commit).
+    #[inline(always)]
+    fn lay_out_tunnel(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        inner: Range<usize>,
+        flow: &ip::RawFlow,
+    ) -> Result<(Seal, Option<Outer>, usize, u8), EspError> {
         // The inner header's fields that shape the packet and its outer header.
         let ip::RawFlow {
             ipv6,
@@ -324,22 +381,23 @@ impl OutboundSa {
             });
         }
         let id = self.next_seq as u16;
-        let esp = self.encapsulate_payload(now, buf, inner.start..end, nh)?;
-        if self.framing == Framing::Payload {
-            return Ok(esp);
-        }
-        let start = esp.start - outer_hlen;
-        let df = match self.df {
-            DfPolicy::Copy => inner_df,
-            DfPolicy::Set => true,
-            DfPolicy::Clear => false,
-        };
-        let fields = OuterFields { tos, df, id };
-        let out = buf
-            .get_mut(start..esp.end)
-            .ok_or(EspError::Malformed("range"))?;
-        encap::write_outer(out, self.local, self.remote, self.encapsulation, fields)?;
-        Ok(start..esp.end)
+        let seal = self.lay_out(now, buf, inner.start..end, nh)?;
+        let outer = (self.framing == Framing::IpPacket).then_some(Outer {
+            len: outer_hlen,
+            local: self.local,
+            remote: self.remote,
+            encapsulation: self.encapsulation,
+            fields: OuterFields {
+                tos,
+                df: match self.df {
+                    DfPolicy::Copy => inner_df,
+                    DfPolicy::Set => true,
+                    DfPolicy::Clear => false,
+                },
+                id,
+            },
+        });
+        Ok((seal, outer, end - inner.start, nh))
     }
 
     /// Encapsulates the payload at `buf[payload]` with next header `next_header`: an upper-layer
@@ -378,6 +436,7 @@ impl OutboundSa {
         Ok(Sealing {
             transform: Arc::clone(&self.transform),
             seal,
+            outer: None,
         })
     }
 
@@ -544,6 +603,41 @@ impl Seal {
 pub struct Sealing {
     transform: Arc<Transform>,
     seal: Seal,
+    /// The outer header written after the seal ([`OutboundSa::prepare`] of an SA that frames
+    /// whole IP packets).
+    outer: Option<Outer>,
+}
+
+/// An outer IP (and UDP) header to write in front of a sealed ESP packet.
+#[derive(Clone, Copy, Debug)]
+struct Outer {
+    len: usize,
+    local: SocketAddr,
+    remote: SocketAddr,
+    encapsulation: Option<UdpEncapsulation>,
+    fields: OuterFields,
+}
+
+impl Outer {
+    /// Writes the header in front of the sealed ESP packet at `buf[esp]` (its UDP checksum, over
+    /// IPv6, covers the sealed bytes); the whole packet's range.
+    fn write(&self, esp: Range<usize>, buf: &mut [u8]) -> Result<Range<usize>, EspError> {
+        let start = esp
+            .start
+            .checked_sub(self.len)
+            .ok_or(EspError::Misuse("no room for the outer header"))?;
+        let out = buf
+            .get_mut(start..esp.end)
+            .ok_or(EspError::Malformed("range"))?;
+        encap::write_outer(
+            out,
+            self.local,
+            self.remote,
+            self.encapsulation,
+            self.fields,
+        )?;
+        Ok(start..esp.end)
+    }
 }
 
 impl core::fmt::Debug for Sealing {
@@ -562,14 +656,24 @@ impl Sealing {
         self.seal.seq
     }
 
-    /// The ESP packet's range in the buffer it was prepared in.
+    /// The packet's range in the buffer it was prepared in: the ESP packet, with its outer
+    /// header when [`OutboundSa::prepare`] made one.
     pub fn range(&self) -> Range<usize> {
-        self.seal.range()
+        let esp = self.seal.range();
+        match &self.outer {
+            Some(o) => esp.start.saturating_sub(o.len)..esp.end,
+            None => esp,
+        }
     }
 
-    /// Encrypts the packet prepared in `buf` (the same bytes, at the same offsets) and writes
-    /// its ICV. [`EspError::Misuse`] when `buf` is too short for it.
+    /// Encrypts the packet prepared in `buf` (the same bytes, at the same offsets), writes its
+    /// ICV and then its outer header, if any. [`EspError::Misuse`] when `buf` is too short for
+    /// it.
     pub fn seal(&self, buf: &mut [u8]) -> Result<(), EspError> {
-        self.seal.apply(&self.transform, buf)
+        self.seal.apply(&self.transform, buf)?;
+        if let Some(o) = &self.outer {
+            o.write(self.seal.range(), buf)?;
+        }
+        Ok(())
     }
 }

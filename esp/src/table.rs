@@ -40,7 +40,7 @@ use crate::deadlines::{earliest, Deadlines, SaMut, TimerKey};
 use crate::error::{DropCounters, DropReason, EspError};
 use crate::inbound::{Decapsulated, InboundSa, Opened, Opening};
 use crate::lifetime::SaEvent;
-use crate::outbound::OutboundSa;
+use crate::outbound::{OutboundSa, Sealing};
 use crate::sa::SaCounters;
 use crate::{ip, wire};
 use core::ops::Range;
@@ -592,6 +592,50 @@ impl SaTable {
         buf: &mut [u8],
         inner: Range<usize>,
     ) -> Result<Transmit, EspError> {
+        let (idx, flow) = self.sending_sa(tunnel, buf, &inner)?;
+        let e = self
+            .outbound
+            .get_mut(idx as usize)
+            .and_then(Option::as_mut)
+            .ok_or(EspError::NoOutboundSa)?;
+        let r = e.sa.encapsulate_flow(now, buf, inner, &flow);
+        self.refile_outbound(idx);
+        let range = r?;
+        self.transmit(idx, range)
+    }
+
+    /// [`encapsulate`](Self::encapsulate) but for the cipher and the outer header, which the
+    /// returned [`Sealing`] writes on any thread ([`OutboundSa::prepare`]): the packet's
+    /// sequence number is taken and it is counted now, so packets should leave in the order
+    /// they were prepared. The [`Transmit`] says where it goes and where it lies in `buf` once
+    /// sealed.
+    pub fn prepare_encapsulate(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        buf: &mut [u8],
+        inner: Range<usize>,
+    ) -> Result<(Transmit, Sealing), EspError> {
+        let (idx, flow) = self.sending_sa(tunnel, buf, &inner)?;
+        let e = self
+            .outbound
+            .get_mut(idx as usize)
+            .and_then(Option::as_mut)
+            .ok_or(EspError::NoOutboundSa)?;
+        let r = e.sa.prepare_flow(now, buf, inner, &flow);
+        self.refile_outbound(idx);
+        let sealing = r?;
+        Ok((self.transmit(idx, sealing.range())?, sealing))
+    }
+
+    /// The newest sending SA of `tunnel` whose selectors contain the IP packet at `buf[inner]`,
+    /// and the packet's flow.
+    fn sending_sa(
+        &self,
+        tunnel: TunnelId,
+        buf: &[u8],
+        inner: &Range<usize>,
+    ) -> Result<(u32, ip::RawFlow), EspError> {
         let pkt = buf
             .get(inner.clone())
             .ok_or(EspError::BadInnerPacket("range"))?;
@@ -611,21 +655,31 @@ impl SaTable {
                     .is_some_and(|e| e.sending && e.sa.matches_raw(&flow))
             })
             .ok_or(EspError::NoOutboundSa)?;
-        let e = self
-            .outbound
-            .get_mut(idx as usize)
-            .and_then(Option::as_mut)
-            .ok_or(EspError::NoOutboundSa)?;
-        let range = e.sa.encapsulate_flow(now, buf, inner, &flow);
+        Ok((idx, flow))
+    }
+
+    /// Queues the events the outbound SA `idx` raised on a packet: a limit was reached, and its
+    /// next deadline may have moved on.
+    fn refile_outbound(&mut self, idx: u32) {
+        let Some(Some(e)) = self.outbound.get_mut(idx as usize) else {
+            return;
+        };
         if e.sa.has_event() {
-            // A limit was reached: the SA's next deadline may have moved on.
             let key = TimerKey::Outbound(idx);
             let next = e.sa.poll_timeout();
             self.deadlines.refile(key, &mut e.filed.deadline, next);
             queue(&mut self.events, key, &mut e.filed, true);
         }
-        let sa = &e.sa;
-        let range = range?;
+    }
+
+    /// Where the packet at `range` of the outbound SA `idx` goes.
+    fn transmit(&self, idx: u32, range: Range<usize>) -> Result<Transmit, EspError> {
+        let sa = &self
+            .outbound
+            .get(idx as usize)
+            .and_then(Option::as_ref)
+            .ok_or(EspError::NoOutboundSa)?
+            .sa;
         Ok(Transmit {
             range,
             destination: sa.destination(),

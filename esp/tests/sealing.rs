@@ -138,3 +138,106 @@ fn the_sa_counts_a_packet_when_it_is_prepared() {
         .prepare_payload(NOW, &mut buf, payload, NEXT_HEADER_IPV4)
         .is_err());
 }
+
+#[test]
+fn a_prepared_tunnel_packet_is_the_encapsulated_one_with_its_outer_header() {
+    use esp::encap::Framing;
+    use ipsec_core::child_sa::UdpEncapsulation;
+    for (i, (name, ..)) in suites().iter().enumerate() {
+        // Every framing, over IPv4 and IPv6, with and without UDP encapsulation (the UDP
+        // checksum over IPv6 covers the sealed bytes).
+        for (framing, remote, udp) in [
+            (Framing::Payload, "192.0.2.2:4500", true),
+            (Framing::IpPacket, "192.0.2.2:0", false),
+            (Framing::IpPacket, "192.0.2.2:4500", true),
+            (Framing::IpPacket, "[2001:db8::2]:4500", true),
+            (Framing::IpPacket, "[2001:db8::2]:0", false),
+        ] {
+            let (_, enc, integ, ek, ik) = suites()[i];
+            let mut c = child(enc, integ, &vec![5; ek], &vec![6; ik], 0x6000 + i as u32);
+            c.remote_addr = remote.parse().unwrap();
+            c.local_addr = if c.remote_addr.is_ipv4() {
+                "192.0.2.1:4500"
+            } else {
+                "[2001:db8::1]:4500"
+            }
+            .parse()
+            .unwrap();
+            c.encapsulation = udp.then_some(UdpEncapsulation {
+                local_port: 4500,
+                remote_port: 4500,
+            });
+            let p = provider();
+            let (mut now_tx, mut later_tx) = (
+                OutboundSa::new(&p, &c, NOW).unwrap(),
+                OutboundSa::new(&p, &c, NOW).unwrap(),
+            );
+            now_tx.set_framing(framing);
+            later_tx.set_framing(framing);
+            for len in [28, 1000] {
+                let inner = udp4(len);
+                let (mut a, range) = framed(&now_tx, &inner);
+                let ra = now_tx.encapsulate(NOW, &mut a, range.clone()).unwrap();
+                let (mut b, range) = framed(&later_tx, &inner);
+                let job = later_tx.prepare(NOW, &mut b, range).unwrap();
+                assert_eq!(job.range(), ra, "{name} {framing:?} {remote} {len}");
+                std::thread::scope(|s| {
+                    s.spawn(|| job.seal(&mut b).unwrap());
+                });
+                assert_eq!(a[ra.clone()], b[ra], "{name} {framing:?} {remote} {len}");
+            }
+            assert_eq!(now_tx.counters(), later_tx.counters(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_table_prepares_what_it_would_encapsulate() {
+    use esp::SaTable;
+    let (_, enc, integ, ek, ik) = suites()[0];
+    let mut c = child(enc, integ, &vec![1; ek], &vec![2; ik], 0x7000);
+    c.local_ts = Vec::new();
+    c.remote_ts = Vec::new();
+    let (mut now_t, mut later_t) = (SaTable::new(provider()), SaTable::new(provider()));
+    now_t.install(NOW, &c).unwrap();
+    later_t.install(NOW, &c).unwrap();
+    let tunnel = now_t.tunnel(&c.tunnel).unwrap();
+    let head = 64;
+    for len in [40, 500, 1400] {
+        let inner = udp4(len);
+        let mut a = vec![0u8; head + len + 64];
+        a[head..head + len].copy_from_slice(&inner);
+        let mut b = a.clone();
+        let ta = now_t
+            .encapsulate(NOW, tunnel, &mut a, head..head + len)
+            .unwrap();
+        let (tb, job) = later_t
+            .prepare_encapsulate(NOW, tunnel, &mut b, head..head + len)
+            .unwrap();
+        assert_eq!(ta, tb);
+        job.seal(&mut b).unwrap();
+        assert_eq!(a[ta.range.clone()], b[tb.range]);
+    }
+    // Not an IP packet: refused as by encapsulate, no sequence number taken.
+    let mut junk = vec![0u8; 200];
+    assert_eq!(
+        now_t
+            .encapsulate(NOW, tunnel, &mut junk.clone(), head..head + 40)
+            .unwrap_err(),
+        later_t
+            .prepare_encapsulate(NOW, tunnel, &mut junk, head..head + 40)
+            .unwrap_err()
+    );
+    let inner = udp4(60);
+    let mut a = vec![0u8; head + 60 + 64];
+    a[head..head + 60].copy_from_slice(&inner);
+    let mut b = a.clone();
+    let ta = now_t
+        .encapsulate(NOW, tunnel, &mut a, head..head + 60)
+        .unwrap();
+    let (tb, job) = later_t
+        .prepare_encapsulate(NOW, tunnel, &mut b, head..head + 60)
+        .unwrap();
+    job.seal(&mut b).unwrap();
+    assert_eq!(a[ta.range], b[tb.range], "the same sequence number next");
+}
