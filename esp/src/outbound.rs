@@ -248,12 +248,7 @@ impl OutboundSa {
         buf: &mut [u8],
         inner: Range<usize>,
     ) -> Result<Range<usize>, EspError> {
-        self.require_tunnel_mode()?;
-        let pkt = buf.get(inner.clone()).ok_or(EspError::BufferTooSmall {
-            headroom: 0,
-            tailroom: 0,
-        })?;
-        let flow = ip::raw_flow(pkt)?;
+        let flow = self.tunnel_flow(buf, &inner)?;
         self.encapsulate_parsed(now, buf, inner, &flow)
     }
 
@@ -268,6 +263,16 @@ impl OutboundSa {
     ) -> Result<Range<usize>, EspError> {
         self.require_tunnel_mode()?;
         self.encapsulate_parsed(now, buf, inner, flow)
+    }
+
+    /// The flow of the inner packet at `buf[inner]`, for a tunnel-mode SA.
+    fn tunnel_flow(&self, buf: &[u8], inner: &Range<usize>) -> Result<ip::RawFlow, EspError> {
+        self.require_tunnel_mode()?;
+        let pkt = buf.get(inner.clone()).ok_or(EspError::BufferTooSmall {
+            headroom: 0,
+            tailroom: 0,
+        })?;
+        ip::raw_flow(pkt)
     }
 
     fn require_tunnel_mode(&self) -> Result<(), EspError> {
@@ -306,12 +311,7 @@ impl OutboundSa {
         buf: &mut [u8],
         inner: Range<usize>,
     ) -> Result<Sealing, EspError> {
-        self.require_tunnel_mode()?;
-        let pkt = buf.get(inner.clone()).ok_or(EspError::BufferTooSmall {
-            headroom: 0,
-            tailroom: 0,
-        })?;
-        let flow = ip::raw_flow(pkt)?;
+        let flow = self.tunnel_flow(buf, &inner)?;
         self.prepare_flow(now, buf, inner, &flow)
     }
 

@@ -593,12 +593,9 @@ impl SaTable {
         inner: Range<usize>,
     ) -> Result<Transmit, EspError> {
         let (idx, flow) = self.sending_sa(tunnel, buf, &inner)?;
-        let e = self
-            .outbound
-            .get_mut(idx as usize)
-            .and_then(Option::as_mut)
-            .ok_or(EspError::NoOutboundSa)?;
-        let r = e.sa.encapsulate_flow(now, buf, inner, &flow);
+        let r = self
+            .outbound_sa(idx)?
+            .encapsulate_flow(now, buf, inner, &flow);
         self.refile_outbound(idx);
         let range = r?;
         self.transmit(idx, range)
@@ -617,12 +614,7 @@ impl SaTable {
         inner: Range<usize>,
     ) -> Result<(Transmit, Sealing), EspError> {
         let (idx, flow) = self.sending_sa(tunnel, buf, &inner)?;
-        let e = self
-            .outbound
-            .get_mut(idx as usize)
-            .and_then(Option::as_mut)
-            .ok_or(EspError::NoOutboundSa)?;
-        let r = e.sa.prepare_flow(now, buf, inner, &flow);
+        let r = self.outbound_sa(idx)?.prepare_flow(now, buf, inner, &flow);
         self.refile_outbound(idx);
         let sealing = r?;
         Ok((self.transmit(idx, sealing.range())?, sealing))
@@ -656,6 +648,15 @@ impl SaTable {
             })
             .ok_or(EspError::NoOutboundSa)?;
         Ok((idx, flow))
+    }
+
+    /// The outbound SA `idx`.
+    fn outbound_sa(&mut self, idx: u32) -> Result<&mut OutboundSa, EspError> {
+        self.outbound
+            .get_mut(idx as usize)
+            .and_then(Option::as_mut)
+            .map(|e| &mut e.sa)
+            .ok_or(EspError::NoOutboundSa)
     }
 
     /// Queues the events the outbound SA `idx` raised on a packet: a limit was reached, and its

@@ -250,6 +250,23 @@ impl Model {
     }
 }
 
+/// Opens and finishes one packet in flight: accepted exactly when it is genuine and the
+/// model's window still accepts it.
+fn finish_one(
+    rx: &mut InboundSa,
+    model: &mut Model,
+    (seq, forged, opening, mut p): (u64, bool, Opening, Vec<u8>),
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    let opened = opening.open(&mut p);
+    let r = rx.finish(NOW, opened, &mut p, None);
+    let ok = !forged && model.accepts(seq);
+    proptest::prop_assert_eq!(r.is_ok(), ok, "seq {} forged {}: {:?}", seq, forged, r);
+    if ok {
+        model.commit(seq);
+    }
+    Ok(())
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
@@ -286,27 +303,13 @@ proptest::proptest! {
             // Now and then finish one of those in flight, chosen by the finish order.
             if k % 3 == 2 && !pending.is_empty() {
                 let j = finish_order[k % finish_order.len()] % pending.len();
-                let (seq, forge, o, mut p) = pending.swap_remove(j);
-                let opened = o.open(&mut p);
-                let r = rx.finish(NOW, opened, &mut p, None);
-                let ok = !forge && model.accepts(seq);
-                proptest::prop_assert_eq!(r.is_ok(), ok, "seq {} forged {}: {:?}", seq, forge, r);
-                if ok {
-                    model.commit(seq);
-                }
+                finish_one(&mut rx, &mut model, pending.swap_remove(j))?;
             }
         }
         // The rest, in the finish order.
         while !pending.is_empty() {
             let j = finish_order[pending.len() % finish_order.len()] % pending.len();
-            let (seq, forge, o, mut p) = pending.swap_remove(j);
-            let opened = o.open(&mut p);
-            let r = rx.finish(NOW, opened, &mut p, None);
-            let ok = !forge && model.accepts(seq);
-            proptest::prop_assert_eq!(r.is_ok(), ok, "seq {} forged {}: {:?}", seq, forge, r);
-            if ok {
-                model.commit(seq);
-            }
+            finish_one(&mut rx, &mut model, pending.swap_remove(j))?;
         }
         proptest::prop_assert_eq!(rx.counters().packets, model.seen.len() as u64);
         proptest::prop_assert_eq!(rx.replay_window().top(), model.top);
