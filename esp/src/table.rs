@@ -716,14 +716,7 @@ impl SaTable {
             Some(e) => entry.sa.decapsulate_with_ecn(now, packet, e),
             None => entry.sa.decapsulate(now, packet),
         };
-        self.refile_inbound(slot);
-        let r = r?;
-        self.send_on_first_inbound(slot, spi);
-        Ok(r.map(|packet| Delivered {
-            spi,
-            tunnel,
-            packet,
-        }))
+        self.delivered(slot, spi, tunnel, r)
     }
 
     /// The first half of [`decapsulate`](Self::decapsulate) when the cipher is to run
@@ -766,6 +759,18 @@ impl SaTable {
         };
         let tunnel = entry.tunnel;
         let r = entry.sa.finish(now, opened, packet, outer_ecn);
+        self.delivered(slot, spi, tunnel, r)
+    }
+
+    /// What the inbound SA in `slot` made of a packet, as the table reports it: its lifetime
+    /// events queued, and an authenticated packet on a new SA letting it send.
+    fn delivered(
+        &mut self,
+        slot: u32,
+        spi: u32,
+        tunnel: TunnelId,
+        r: Result<Option<Decapsulated>, EspError>,
+    ) -> Result<Option<Delivered>, EspError> {
         self.refile_inbound(slot);
         let r = r?;
         self.send_on_first_inbound(slot, spi);
