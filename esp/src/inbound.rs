@@ -386,7 +386,8 @@ struct Layout {
     len: usize,
 }
 
-/// Verifies the ICV of the packet laid out as `at` and decrypts it in place.
+/// Verifies the ICV of the packet laid out as `at` (`packet` is of its length) and decrypts it
+/// in place.
 #[inline(always)]
 fn unseal(
     transform: &Transform,
@@ -398,9 +399,6 @@ fn unseal(
     let Layout {
         seq, hlen, ct_len, ..
     } = at;
-    if packet.len() != at.len {
-        return Err(EspError::Misuse("not the buffer of the checked packet"));
-    }
     let (head, rest) = packet.split_at_mut(hlen);
     let (ct, icv) = rest.split_at_mut(ct_len);
     let iv = &head[HEADER_LEN..];
@@ -458,7 +456,12 @@ impl Opening {
     /// place. The outcome goes back to the SA with [`InboundSa::finish`], which alone accepts
     /// the packet: a failed ICV is refused there (and counted).
     pub fn open(self, packet: &mut [u8]) -> Opened {
-        let result = unseal(&self.transform, self.spi, self.esn, self.at, packet);
+        // `decapsulate` unseals the very buffer it checked; a buffer handed over may differ.
+        let result = if packet.len() == self.at.len {
+            unseal(&self.transform, self.spi, self.esn, self.at, packet)
+        } else {
+            Err(EspError::Misuse("not the buffer of the checked packet"))
+        };
         Opened {
             transform: self.transform,
             spi: self.spi,
