@@ -93,7 +93,9 @@ impl Gateway {
 
     /// The second half: the packet `prepare_esp` handed out, opened in `buf` (the same
     /// bytes), checked against the replay window again and forwarded, with what `handle_esp`
-    /// would have returned for it.
+    /// would have returned for it. Its SA may have gone meanwhile (a Delete, the end of its
+    /// lifetime): the packet is dropped then, without the INVALID_SPI an unknown SPI gets,
+    /// since its SPI was known when it arrived.
     pub fn finish_esp(
         &mut self,
         now: Instant,
@@ -101,8 +103,13 @@ impl Gateway {
         opened: esp::Opened,
         buf: &mut [u8],
     ) -> Action {
-        let r = self.table.finish_open(now, opened, buf, None);
-        let a = self.decapsulated(now, remote, r, buf);
+        let a = match self.table.finish_open(now, opened, buf, None) {
+            Err(EspError::UnknownSpi(_)) => {
+                self.counters.drop(DropReason::Esp);
+                Action::Drop(DropReason::Esp)
+            }
+            r => self.decapsulated(now, remote, r, buf),
+        };
         self.after(now);
         a
     }

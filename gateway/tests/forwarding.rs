@@ -380,4 +380,37 @@ fn esp_opened_on_another_thread_is_forwarded_as_handle_esp_would() {
     assert_eq!(c.decapsulated, 1);
     assert_eq!(c.dropped(DropReason::Esp), 3);
     assert_eq!(c.invalid_spi_sent, 1);
+
+    // A packet whose SA goes away while it is opened is dropped at the finish, without the
+    // INVALID_SPI of an unknown SPI: its SPI was known when it arrived.
+    let hq = &mut net.node("hq").gw;
+    let mut buf = vec![0u8; gateway::HEADROOM + p.len() + gateway::TAILROOM];
+    let inner = gateway::HEADROOM..gateway::HEADROOM + p.len();
+    buf[inner.clone()].copy_from_slice(&p);
+    let Action::Send(t) = hq.handle_inner(now, lan, &mut buf, inner) else {
+        panic!("routed into the tunnel");
+    };
+    let mut late = buf[t.range].to_vec();
+    let o = net
+        .node("branch")
+        .gw
+        .prepare_esp(now, from, &late)
+        .expect("a known SA");
+    net.node("branch").gw.delete_child_sa(now, lan_spi).unwrap();
+    net.settle();
+    let now = net.now;
+    let branch = &mut net.node("branch").gw;
+    assert!(branch
+        .show_ipsec_sa(now)
+        .sas
+        .iter()
+        .all(|s| s.spi_in != lan_spi));
+    let o = o.open(&mut late);
+    assert_eq!(
+        branch.finish_esp(now, from, o, &mut late),
+        Action::Drop(DropReason::Esp)
+    );
+    let c = branch.counters();
+    assert_eq!((c.decapsulated, c.dropped(DropReason::Esp)), (1, 4));
+    assert_eq!(c.invalid_spi_sent, 1, "no INVALID_SPI for it");
 }

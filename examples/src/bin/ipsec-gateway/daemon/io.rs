@@ -13,10 +13,11 @@ use super::tun::{Tun, TunIn};
 use super::udp::{grow_buffers, GsoBatch, RecvBatch, SendBatch, SendThread};
 use super::Shared;
 use gateway::{Config, OuterProtocol, Transmit};
-use ipsec_core::demux::{IKE_PORT, NAT_T_PORT};
+use ipsec_core::demux::{classify, Datagram, IKE_PORT, NAT_T_PORT};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::Range;
 use std::rc::Rc;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -309,55 +310,73 @@ async fn read_batches(
     tokio::task::yield_now().await;
 }
 
-async fn read_udp(daemon: Shared, bound: SocketAddr, sock: Rc<Reader>) {
-    // GRO where ESP arrives: on port 4500 only (RFC 3948). Port 500 carries IKE alone, whose
-    // messages gain nothing from it, and a GRO batch costs fresh headers on every call.
-    let mut batch = RecvBatch::new(sock.get_ref(), bound.port() == NAT_T_PORT);
-    let what = format!("UDP {bound}");
+/// Reads one outer socket (see [`Daemon::receive`](super::Daemon::receive)).
+async fn read_outer(daemon: Shared, sock: Rc<Reader>, mut batch: RecvBatch, outer: Outer) {
+    let what = outer.to_string();
     loop {
         read_batches(&sock, &mut batch, &what, |batch| {
             let mut d = daemon.borrow_mut();
-            let now = d.now();
-            batch.for_each_in(|buf, at, remote| {
-                let Some(datagram) = buf.get_mut(at.clone()) else {
-                    return;
-                };
-                let action = d.gw.handle_datagram(now, bound, remote, datagram);
-                d.act_in(action, buf, at);
-            });
-            d.write_batch(batch.buffer());
+            d.receive(batch, outer);
             d.flush();
         })
         .await;
     }
 }
 
-/// Reads raw ESP. The kernel hands IPv4 raw sockets the whole packet, IP header included
-/// (the ESP payload follows it); IPv6 raw sockets the payload only.
+async fn read_udp(daemon: Shared, bound: SocketAddr, sock: Rc<Reader>) {
+    // GRO where ESP arrives: on port 4500 only (RFC 3948). Port 500 carries IKE alone, whose
+    // messages gain nothing from it, and a GRO batch costs fresh headers on every call.
+    let batch = RecvBatch::new(sock.get_ref(), bound.port() == NAT_T_PORT);
+    read_outer(daemon, sock, batch, Outer::Udp(bound)).await;
+}
+
 async fn read_esp(daemon: Shared, raw: Rc<Reader>, v4: bool) {
-    let mut batch = RecvBatch::new(raw.get_ref(), false);
-    loop {
-        read_batches(&raw, &mut batch, &"raw ESP", |batch| {
-            let mut d = daemon.borrow_mut();
-            let now = d.now();
-            batch.for_each_in(|buf, at, from| {
-                let start = if v4 {
-                    buf.get(at.start)
-                        .map_or(at.len(), |b| usize::from(b & 0x0f) * 4)
-                } else {
-                    0
-                };
-                let at = (at.start + start).min(at.end)..at.end;
-                let Some(esp) = buf.get_mut(at.clone()) else {
-                    return;
-                };
-                let action = d.gw.handle_esp(now, from.ip(), esp);
-                d.act_in(action, buf, at);
-            });
-            d.write_batch(batch.buffer());
-            d.flush();
-        })
-        .await;
+    let batch = RecvBatch::new(raw.get_ref(), false);
+    read_outer(daemon, raw, batch, Outer::Raw { v4 }).await;
+}
+
+/// What an outer socket receives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Outer {
+    /// UDP bound at this address: IKE on port 500; IKE, ESP and NAT keepalives on 4500.
+    Udp(SocketAddr),
+    /// Raw ESP. The kernel hands IPv4 raw sockets the whole packet, IP header included (the
+    /// ESP payload follows it); IPv6 raw sockets the payload only.
+    Raw { v4: bool },
+}
+
+impl std::fmt::Display for Outer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outer::Udp(bound) => write!(f, "UDP {bound}"),
+            Outer::Raw { .. } => f.write_str("raw ESP"),
+        }
+    }
+}
+
+impl Outer {
+    /// Where the ESP packet of the datagram at `at` of `buf` lies: `None` when the datagram
+    /// carries something else (IKE, a keepalive, what is not even that).
+    pub(crate) fn esp(self, buf: &[u8], at: Range<usize>) -> Option<Range<usize>> {
+        match self {
+            Outer::Udp(bound) => {
+                let d = buf.get(at.clone())?;
+                matches!(classify(bound.port(), d), Ok(Datagram::Esp(_))).then_some(at)
+            }
+            Outer::Raw { .. } => Some(self.payload(buf, at)),
+        }
+    }
+
+    /// What is handed to the gateway of the datagram at `at` of `buf`: the whole UDP payload,
+    /// raw ESP without an IPv4 header.
+    pub(crate) fn payload(self, buf: &[u8], at: Range<usize>) -> Range<usize> {
+        let start = match self {
+            Outer::Raw { v4: true } => buf
+                .get(at.start)
+                .map_or(at.len(), |b| usize::from(b & 0x0f) * 4),
+            _ => 0,
+        };
+        (at.start + start).min(at.end)..at.end
     }
 }
 

@@ -5,13 +5,17 @@
 //! timer task calls [`Gateway::handle_timeout`] at the gateway's deadline; the control socket
 //! answers operational commands. The gateway is Sans-IO and single-owner, so the tasks share it
 //! through a `RefCell` that no task holds across an `await`: every packet is handled to the end
-//! (sent, written or dropped) before the next one is read. Two kinds of work leave that
-//! thread, each to a thread that does its batches in order (`ordered::Ordered`). Raw ESP's
+//! (sent, written or dropped) before the next one is read, but for received ESP handed to a
+//! decryption thread, which is finished when it comes back. Three kinds of work leave that
+//! thread, each to threads that do their batches in order (`ordered::Ordered`). Raw ESP's
 //! sends: batches of encrypted packets go to a thread per raw socket that sends them
-//! (`udp::SendThread`; raw sockets have no GSO, and every packet crosses the kernel alone). And
-//! the writes of decapsulated packets to the TUN devices: receive batches go, with their
-//! buffers, to a thread that writes them (`tun_write::TunWriter`), where the kernel runs the
-//! host's receive path while the datapath reads and decapsulates the next batch.
+//! (`udp::SendThread`; raw sockets have no GSO, and every packet crosses the kernel alone). The
+//! decryption of received ESP: the datapath checks a receive batch, hands it with its buffer
+//! to a worker (`open::Opener`, `--crypto-threads`) and forwards its packets when it comes
+//! back, in arrival order. And the writes of decapsulated packets to the TUN devices: receive
+//! batches go, with their buffers, to a thread that writes them (`tun_write::TunWriter`), where
+//! the kernel runs the host's receive path while the datapath reads and decapsulates the next
+//! batch.
 //!
 //! Where things go:
 //! - a packet read from a TUN device was routed into the tunnel interface by the kernel. It
@@ -27,6 +31,7 @@ mod gro;
 mod io;
 mod log;
 mod netlink;
+mod open;
 mod ordered;
 mod reload;
 mod tun;
@@ -84,6 +89,8 @@ pub(crate) struct Daemon {
     scratch: Vec<u8>,
     /// The thread that writes receive batches to the TUN devices (`None`: written here).
     tun_writer: Option<tun_write::TunWriter>,
+    /// The threads that decrypt received ESP (`None`: decrypted here).
+    opener: Option<open::Opener>,
 }
 
 type Shared = Rc<RefCell<Daemon>>;
@@ -200,6 +207,8 @@ async fn serve(mut gw: Gateway, args: RunArgs, control: PathBuf) -> Result<(), S
     let sockets = Sockets::bind(gw.config())?;
     let listener = control::listen(&control)?;
     let wake = Rc::new(tokio::sync::Notify::new());
+    // Told by the decryption threads of each batch they send back.
+    let opened = std::sync::Arc::new(tokio::sync::Notify::new());
     let route_count = routes.len();
     let daemon = Rc::new(RefCell::new(Daemon {
         gw,
@@ -217,7 +226,14 @@ async fn serve(mut gw: Gateway, args: RunArgs, control: PathBuf) -> Result<(), S
         tun_writer: tun_write::TunWriter::spawn()
             .inspect_err(|e| tracing::debug!("no thread to write the TUN devices: {e}"))
             .ok(),
+        opener: (args.crypto_threads > 0)
+            .then(|| open::Opener::spawn(args.crypto_threads, opened.clone()))
+            .and_then(|o| {
+                o.inspect_err(|e| tracing::warn!("no thread to decrypt ESP: {e}"))
+                    .ok()
+            }),
     }));
+    tokio::task::spawn_local(open::collector(daemon.clone(), opened));
     io::spawn_readers(&daemon);
     tokio::task::spawn_local(timer(daemon.clone(), wake));
     tokio::task::spawn_local(control::serve(daemon.clone(), listener));

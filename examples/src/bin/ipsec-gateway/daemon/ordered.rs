@@ -36,6 +36,20 @@ impl<J: Send + 'static> Ordered<J> {
         W: FnOnce() -> F + Send + 'static,
         F: FnMut(&mut J),
     {
+        Ordered::spawn_telling(name, worker, || {})
+    }
+
+    /// [`spawn`](Self::spawn), and the thread calls `back` after each job it sends back (to
+    /// wake a datapath that does not wait for it).
+    pub(crate) fn spawn_telling<W, F>(
+        name: &str,
+        worker: W,
+        back: impl Fn() + Send + 'static,
+    ) -> io::Result<Ordered<J>>
+    where
+        W: FnOnce() -> F + Send + 'static,
+        F: FnMut(&mut J),
+    {
         let (to_do, jobs) = mpsc::sync_channel::<J>(IN_FLIGHT);
         let (finished, done) = mpsc::sync_channel::<J>(IN_FLIGHT);
         std::thread::Builder::new()
@@ -48,6 +62,7 @@ impl<J: Send + 'static> Ordered<J> {
                     if finished.send(job).is_err() {
                         break;
                     }
+                    back();
                 }
             })?;
         Ok(Ordered {
@@ -137,6 +152,32 @@ mod tests {
         assert_eq!(*log.lock().unwrap(), (0..20).collect::<Vec<_>>());
         // Back in the order handed over, each done once, by the thread's own count.
         assert_eq!(back, (0..20).map(|i| (i, i + 1)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_thread_tells_of_each_job_it_sends_back() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let told = Arc::new(AtomicUsize::new(0));
+        let count = told.clone();
+        let mut w = Ordered::spawn_telling(
+            "test",
+            || |job: &mut u32| *job += 1,
+            move || {
+                count.fetch_add(1, Ordering::SeqCst);
+            },
+        )
+        .unwrap();
+        for i in 0..3 {
+            assert!(w.hand_over(i).is_ok());
+        }
+        let back: Vec<u32> = std::iter::from_fn(|| w.wait_done()).collect();
+        assert_eq!(back, [1, 2, 3]);
+        // Told after each job was sent back: the last one may still be on its way.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while told.load(Ordering::SeqCst) < 3 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert_eq!(told.load(Ordering::SeqCst), 3);
     }
 
     #[test]
