@@ -22,8 +22,19 @@ use crate::interfaces::InterfaceId;
 use crate::packet::Flow;
 use crate::Gateway;
 use core::ops::Range;
-use esp::EspError;
+use esp::{EspError, TunnelId};
 use ipsec_core::time::Instant;
+
+/// What [`Gateway::prepare_inner`] and [`Gateway::prepare_local`] made of a packet.
+#[derive(Debug)]
+pub enum Forwarded {
+    /// Forwarded, delivered or dropped as [`Gateway::handle_inner`] would have (never an
+    /// [`Action::Send`] of the packet: that is [`Seal`](Self::Seal)).
+    Done(Action),
+    /// Into a tunnel: laid out as ESP in the buffer, to be sealed ([`esp::Sealing::seal`],
+    /// on any thread, in the same buffer) and then sent as the [`Transmit`] says.
+    Seal(Transmit, esp::Sealing),
+}
 
 /// Where an inner packet came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +72,42 @@ impl Gateway {
         a
     }
 
+    /// [`handle_inner`](Self::handle_inner) for an embedder that encrypts on other threads:
+    /// the packet is forwarded as `handle_inner` would, but a packet into a tunnel is only laid
+    /// out as ESP in `buf` and counted ([`Forwarded::Seal`]; its sequence number taken); the
+    /// [`esp::Sealing`] encrypts it anywhere, and the [`Transmit`] says where it goes then.
+    /// Packets of one SA should leave in the order they were prepared.
+    pub fn prepare_inner(
+        &mut self,
+        now: Instant,
+        ingress: InterfaceId,
+        buf: &mut [u8],
+        packet: Range<usize>,
+    ) -> Forwarded {
+        let f = match self.route(now, Ingress::Interface(ingress), buf, packet, None) {
+            Ok((tunnel, packet)) => self.prepare_into(now, tunnel, buf, packet),
+            Err(a) => Forwarded::Done(a),
+        };
+        self.after(now);
+        f
+    }
+
+    /// [`handle_local`](Self::handle_local) with the encryption deferred, as
+    /// [`prepare_inner`](Self::prepare_inner).
+    pub fn prepare_local(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        packet: Range<usize>,
+    ) -> Forwarded {
+        let f = match self.route(now, Ingress::Local, buf, packet, None) {
+            Ok((tunnel, packet)) => self.prepare_into(now, tunnel, buf, packet),
+            Err(a) => Forwarded::Done(a),
+        };
+        self.after(now);
+        f
+    }
+
     fn drop(&mut self, reason: DropReason) -> Action {
         self.counters.drop(reason);
         Action::Drop(reason)
@@ -76,8 +123,58 @@ impl Gateway {
         packet: Range<usize>,
         inbound_spi: Option<u32>,
     ) -> Action {
+        match self.route(now, ingress, buf, packet, inbound_spi) {
+            Ok((tunnel, packet)) => match self.table.encapsulate(now, tunnel, buf, packet) {
+                Ok(t) => {
+                    self.counters.encapsulated += 1;
+                    Action::Send(Transmit::from_esp(t))
+                }
+                Err(e) => self.not_encapsulated(tunnel, e),
+            },
+            Err(a) => a,
+        }
+    }
+
+    /// [`forward`](Self::forward)'s last step with the encryption deferred.
+    fn prepare_into(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelId,
+        buf: &mut [u8],
+        packet: Range<usize>,
+    ) -> Forwarded {
+        match self.table.prepare_encapsulate(now, tunnel, buf, packet) {
+            Ok((t, sealing)) => {
+                self.counters.encapsulated += 1;
+                Forwarded::Seal(Transmit::from_esp(t), sealing)
+            }
+            Err(e) => Forwarded::Done(self.not_encapsulated(tunnel, e)),
+        }
+    }
+
+    /// Counts a packet into `tunnel` that the datapath refused.
+    fn not_encapsulated(&mut self, tunnel: TunnelId, e: EspError) -> Action {
+        match e {
+            EspError::NoOutboundSa if self.children.any_in(tunnel) => {
+                self.drop(DropReason::NoProxyId)
+            }
+            EspError::NoOutboundSa => self.drop(DropReason::TunnelDown),
+            _ => self.drop(DropReason::EncapFailed),
+        }
+    }
+
+    /// Everything of forwarding but the encapsulation: `Ok` with the packet's tunnel and
+    /// range when it goes into one, otherwise what became of it.
+    fn route(
+        &mut self,
+        now: Instant,
+        ingress: Ingress,
+        buf: &mut [u8],
+        packet: Range<usize>,
+        inbound_spi: Option<u32>,
+    ) -> Result<(TunnelId, Range<usize>), Action> {
         let Some(flow) = buf.get(packet.clone()).and_then(Flow::parse) else {
-            return self.drop(DropReason::Malformed);
+            return Err(self.drop(DropReason::Malformed));
         };
         let packet = packet.start..packet.start + flow.len;
         let from_if = match ingress {
@@ -88,7 +185,7 @@ impl Gateway {
         let owner = from_if.and_then(|_| self.interfaces.owner_of(flow.dst));
         if let (Some(_), Some((false, ident, seq))) = (owner, flow.echo) {
             if self.monitor_reply(now, flow.src, ident, seq) {
-                return Action::Consumed;
+                return Err(Action::Consumed);
             }
         }
         let (egress, next_hop) = match owner {
@@ -102,47 +199,37 @@ impl Gateway {
                     .map_or("default", |i| i.virtual_router.as_str());
                 match self.routes.lookup(vr, flow.dst) {
                     Some(h) => (h.interface, h.gateway),
-                    None => return self.drop(DropReason::NoRoute),
+                    None => return Err(self.drop(DropReason::NoRoute)),
                 }
             }
         };
         let Some(to) = self.interfaces.get(egress).and_then(|i| i.zone) else {
-            return self.drop(DropReason::NoZone);
+            return Err(self.drop(DropReason::NoZone));
         };
         let from = match from_if {
             Some(i) => match self.interfaces.get(i).and_then(|i| i.zone) {
                 Some(z) => Some(z),
-                None => return self.drop(DropReason::NoZone),
+                None => return Err(self.drop(DropReason::NoZone)),
             },
             None => None,
         };
         if let Err(reason) = self.admit(now, &flow, from, to, egress) {
-            return self.drop(reason);
+            return Err(self.drop(reason));
         }
         let is_tunnel = self.interfaces.get(egress).is_some_and(|i| i.is_tunnel);
         if owner.is_some() || !is_tunnel {
             self.counters.delivered += 1;
-            return Action::Deliver(Delivery {
+            return Err(Action::Deliver(Delivery {
                 interface: egress,
                 range: packet,
                 next_hop,
                 local: owner.is_some(),
                 inbound_spi,
-            });
+            }));
         }
-        let Some(tunnel) = self.tunnel_ids.get(egress.index()).copied().flatten() else {
-            return self.drop(DropReason::TunnelDown);
-        };
-        match self.table.encapsulate(now, tunnel, buf, packet) {
-            Ok(t) => {
-                self.counters.encapsulated += 1;
-                Action::Send(Transmit::from_esp(t))
-            }
-            Err(EspError::NoOutboundSa) if self.children.any_in(tunnel) => {
-                self.drop(DropReason::NoProxyId)
-            }
-            Err(EspError::NoOutboundSa) => self.drop(DropReason::TunnelDown),
-            Err(_) => self.drop(DropReason::EncapFailed),
+        match self.tunnel_ids.get(egress.index()).copied().flatten() {
+            Some(tunnel) => Ok((tunnel, packet)),
+            None => Err(self.drop(DropReason::TunnelDown)),
         }
     }
 

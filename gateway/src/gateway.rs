@@ -141,6 +141,11 @@ pub enum Action {
 ///     ping from a tunnel interface's address, a routing protocol);
 ///   - [`handle_timeout`](Self::handle_timeout) when the deadline from
 ///     [`poll_timeout`](Self::poll_timeout) has passed;
+///   - for an embedder that encrypts and decrypts on other threads, in two halves around
+///     the cipher: [`prepare_inner`](Self::prepare_inner) and
+///     [`prepare_local`](Self::prepare_local) (an [`esp::Sealing`] to seal anywhere), and
+///     [`prepare_esp`](Self::prepare_esp) with [`finish_esp`](Self::finish_esp) (an
+///     [`esp::Opening`] to open anywhere, finished here);
 /// - **commands**: [`connect`](Self::connect) (or [`connect_all`](Self::connect_all)) once at
 ///   start for the tunnels this side initiates; the others only when an admin asks
 ///   ([`rekey_child`](Self::rekey_child), [`rekey_child_sa`](Self::rekey_child_sa),

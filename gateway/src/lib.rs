@@ -196,6 +196,7 @@ mod tunnel_monitor;
 pub use counters::{Counters, DropReason};
 pub use error::{Error, Warning};
 pub use event::{Event, LifetimeAction};
+pub use forward::Forwarded;
 pub use gateway::{
     Action, Delivery, Gateway, Options, OuterProtocol, Transmit, HEADROOM, TAILROOM,
 };

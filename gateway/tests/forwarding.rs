@@ -15,7 +15,7 @@ mod common;
 use common::sites::{self, branch_site, hq_site, LAN, SERVERS};
 use common::{echo_reply, ping, udp, Net, Node};
 use core::time::Duration;
-use gateway::{Action, DropReason, Event};
+use gateway::{Action, DropReason, Event, Forwarded};
 
 const HQ_RULES: &str = r#"
 [[security-rule]]
@@ -413,4 +413,71 @@ fn esp_opened_on_another_thread_is_forwarded_as_handle_esp_would() {
     let c = branch.counters();
     assert_eq!((c.decapsulated, c.dropped(DropReason::Esp)), (1, 4));
     assert_eq!(c.invalid_spi_sent, 1, "no INVALID_SPI for it");
+}
+
+#[test]
+fn packets_sealed_on_other_threads_arrive_as_handle_inner_sends_them() {
+    let mut net = up();
+    let now = net.now;
+    let packets: Vec<Vec<u8>> = (0..3u8)
+        .map(|i| udp([10, 1, 0, 5], [10, 2, 0, 7], 40000, 53, &[b'q', i]))
+        .collect();
+    let hq = &mut net.node("hq").gw;
+    let lan = hq.interface("ethernet1/2").expect("LAN port");
+    let room = |p: &[u8]| {
+        let mut buf = vec![0u8; gateway::HEADROOM + p.len() + gateway::TAILROOM];
+        let inner = gateway::HEADROOM..gateway::HEADROOM + p.len();
+        buf[inner.clone()].copy_from_slice(p);
+        (buf, inner)
+    };
+    let before = hq.counters().encapsulated;
+    let mut prepared = Vec::new();
+    for p in &packets {
+        let (mut buf, inner) = room(p);
+        match hq.prepare_inner(now, lan, &mut buf, inner) {
+            Forwarded::Seal(t, s) => prepared.push((t, s, buf)),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        hq.counters().encapsulated,
+        before + 3,
+        "counted when prepared"
+    );
+    // Sealed on other threads, the last first.
+    std::thread::scope(|sc| {
+        for (_, s, buf) in prepared.iter_mut().rev() {
+            sc.spawn(move || s.seal(buf).unwrap());
+        }
+    });
+    for (t, _, buf) in &prepared {
+        net.send(t, buf);
+    }
+    net.settle();
+    let got: Vec<Vec<u8>> = net.node("branch").lan.drain(..).map(|r| r.bytes).collect();
+    assert_eq!(got, packets);
+
+    // Refused on the way: what handle_inner returns for it.
+    let hq = &mut net.node("hq").gw;
+    for (p, why) in [
+        (
+            udp([10, 1, 0, 66], [10, 2, 0, 7], 40000, 53, b"q"),
+            DropReason::PolicyDeny,
+        ),
+        (
+            udp([10, 1, 0, 5], [10, 9, 0, 7], 40000, 53, b"q"),
+            DropReason::NoRoute,
+        ),
+    ] {
+        let (mut buf, inner) = room(&p);
+        match hq.prepare_inner(now, lan, &mut buf, inner.clone()) {
+            Forwarded::Done(a) => assert_eq!(a, Action::Drop(why)),
+            other => panic!("{other:?}"),
+        }
+        let (mut buf, inner) = room(&p);
+        assert_eq!(
+            hq.handle_inner(now, lan, &mut buf, inner),
+            Action::Drop(why)
+        );
+    }
 }

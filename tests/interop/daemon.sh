@@ -38,13 +38,13 @@ ctl() {
   "$DAEMON_BIN" --control "$DIR/$name.sock" "$@"
 }
 
-# opener_ticks NAME: the ESP decryption threads of daemon NAME and the CPU time they used
+# crypto_ticks NAME: the crypto threads of daemon NAME and the CPU time they used
 # (clock ticks), as "THREADS TICKS".
-opener_ticks() {
+crypto_ticks() {
   local pid
   pid="$(cat "$DIR/$1.daemon.pid")"
   cat /proc/"$pid"/task/*/stat 2>/dev/null |
-    awk '$2 ~ /^\(esp-open-/ { n++; t += $14 + $15 } END { print n + 0, t + 0 }'
+    awk '$2 ~ /^\(crypto-/ { n++; t += $14 + $15 } END { print n + 0, t + 0 }'
 }
 
 # daemon_wait_children NAME N: until daemon NAME has N installed Child SAs (at most 15 s).
@@ -193,10 +193,10 @@ scenario_daemon_two_proxy_ids() {
   daemon_stop a "$US_NS"
 }
 
-# iperf3 (TCP) for 10 s through our daemon and charon, two threads of ours decrypting.
+# iperf3 (TCP) for 10 s through our daemon and charon, the ciphers on two crypto threads of ours.
 scenario_daemon_iperf3() {
   daemon_charon 10.2.0.0/24 10.1.0.0/24 || return 1
-  # Two threads decrypt what charon sends, whatever the machine's cores.
+  # Two crypto threads, whatever the machine's cores.
   daemon_start a "$US_NS" "$HERE/configs/daemon-a.toml" --crypto-threads 2 || return 1
   daemon_wait_children a 1 || return 1
   ip netns exec "$SW_NS" iperf3 -s -1 -B 10.2.0.1 >"$DIR/iperf3-server.txt" 2>&1 9>&- &
@@ -208,9 +208,9 @@ scenario_daemon_iperf3() {
   awk -v m="${mbps:-0}" 'BEGIN { exit !(m > 1) }' || { echo "iperf3 through the tunnel: ${mbps:-no} Mbit/s"; return 1; }
   echo "iperf3: $mbps Mbit/s" >"$DIR/mbps.txt"
   local threads ticks
-  read -r threads ticks <<<"$(opener_ticks a)"
+  read -r threads ticks <<<"$(crypto_ticks a)"
   [ "$threads" = 2 ] && [ "$ticks" -gt 0 ] ||
-    { echo "decryption threads: $threads, $ticks ticks of CPU (expected 2, busy)"; return 1; }
+    { echo "crypto threads: $threads, $ticks ticks of CPU (expected 2, busy)"; return 1; }
 }
 
 # missing_seqs N FILE: the icmp_seq numbers 1..N that ping's output FILE has no reply for.
@@ -341,8 +341,8 @@ NFT
 
 # Our daemon on both ends, ESP in UDP, a bulk TCP stream both ways: the batched datapath's
 # UDP GSO runs on one side arrive as UDP GRO runs on the other (veth keeps them whole), each
-# cut back into datagrams at the segment size; none may fail its ICV. One end decrypts on a
-# thread of its own, the other on its datapath's thread.
+# cut back into datagrams at the segment size; none may fail its ICV. One end runs its ciphers
+# on a crypto thread, the other on its datapath's thread.
 scenario_daemon_both_ends_udp_iperf3() {
   daemon_start b "$SW_NS" "$HERE/configs/daemon-b.toml" --encapsulate --crypto-threads 1 || return 1
   daemon_start a "$US_NS" "$HERE/configs/daemon-a.toml" --encapsulate --crypto-threads 0 || return 1
@@ -361,11 +361,11 @@ scenario_daemon_both_ends_udp_iperf3() {
   awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec" && $i > 10) n++ } END { exit n < 2 }' \
     "$DIR/iperf3.txt" || { echo "iperf3 through the tunnel: $(grep receiver "$DIR/iperf3.txt")"; return 1; }
   local threads ticks
-  read -r threads ticks <<<"$(opener_ticks b)"
+  read -r threads ticks <<<"$(crypto_ticks b)"
   [ "$threads" = 1 ] && [ "$ticks" -gt 0 ] ||
-    { echo "daemon b's decryption threads: $threads, $ticks ticks of CPU (expected 1, busy)"; return 1; }
-  read -r threads ticks <<<"$(opener_ticks a)"
-  [ "$threads" = 0 ] || { echo "daemon a has $threads decryption threads, expected none"; return 1; }
+    { echo "daemon b's crypto threads: $threads, $ticks ticks of CPU (expected 1, busy)"; return 1; }
+  read -r threads ticks <<<"$(crypto_ticks a)"
+  [ "$threads" = 0 ] || { echo "daemon a has $threads crypto threads, expected none"; return 1; }
 }
 
 # `reload` while a 100-packet-per-second ping crosses the tunnel: the unchanged tunnel keeps its

@@ -131,10 +131,10 @@ pub(crate) struct RunArgs {
     /// The least severe log level printed: error, warn, info, debug, trace.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     pub(crate) log_level: tracing::Level,
-    /// Threads that decrypt received ESP beside the datapath's own (0: the datapath decrypts
-    /// alone). By default the host's cores less two, for the datapath's thread and the thread
-    /// that writes to the TUN devices (under load each keeps a core busy; on two cores a third
-    /// busy thread only takes turns with them), at most [`MAX_CRYPTO_THREADS`].
+    /// Threads that encrypt and decrypt ESP beside the datapath's own (0: the datapath runs
+    /// the ciphers itself). By default the host's cores less two, for the datapath's thread
+    /// and the thread that writes to the TUN devices (under load each keeps a core busy; on two
+    /// cores a third busy thread only takes turns with them), at most [`MAX_CRYPTO_THREADS`].
     #[arg(long, value_name = "N", default_value_t = default_crypto_threads())]
     pub(crate) crypto_threads: usize,
 }
@@ -146,8 +146,8 @@ fn default_crypto_threads() -> usize {
         .min(MAX_CRYPTO_THREADS)
 }
 
-/// Decryption threads by default, at most: the datapath's own thread checks and forwards
-/// every packet, and beyond a few workers it is the bottleneck.
+/// Crypto threads by default, at most: the datapath's own thread routes, checks and forwards
+/// every packet, and beyond a few crypto threads it is the bottleneck.
 const MAX_CRYPTO_THREADS: usize = 4;
 
 fn interface_map(s: &str) -> Result<(String, String), String> {

@@ -391,10 +391,10 @@ async fn read_tun(daemon: Shared, dev: Rc<tun_rs::AsyncDevice>, mtu: usize) {
         }
         {
             let mut d = daemon.borrow_mut();
-            input.for_each(|buf, range| d.handle_tun(buf, range));
+            d.send_tun(&mut input);
             for _ in 1..BATCHES_PER_TURN {
                 match input.try_recv(&dev) {
-                    Ok(_) => input.for_each(|buf, range| d.handle_tun(buf, range)),
+                    Ok(_) => d.send_tun(&mut input),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) => {
                         tracing::debug!("TUN read: {e}");

@@ -5,17 +5,17 @@
 //! timer task calls [`Gateway::handle_timeout`] at the gateway's deadline; the control socket
 //! answers operational commands. The gateway is Sans-IO and single-owner, so the tasks share it
 //! through a `RefCell` that no task holds across an `await`: every packet is handled to the end
-//! (sent, written or dropped) before the next one is read, but for received ESP handed to a
-//! decryption thread, which is finished when it comes back. Three kinds of work leave that
-//! thread, each to threads that do their batches in order (`ordered::Ordered`). Raw ESP's
+//! (sent, written or dropped) before the next one is read, but for the packets whose cipher
+//! runs on a crypto thread, which are finished when they come back. Three kinds of work leave
+//! the runtime's thread, each to threads that do their jobs in order (`ordered::Ordered`). The
+//! ciphers: a receive batch of ESP, checked by the gateway, and a TUN read, routed and laid
+//! out as ESP, go with their buffers to the crypto threads (`crypto`, `--crypto-threads`) and
+//! are finished (forwarded, sent) when they come back, in the order they were read. Raw ESP's
 //! sends: batches of encrypted packets go to a thread per raw socket that sends them
-//! (`udp::SendThread`; raw sockets have no GSO, and every packet crosses the kernel alone). The
-//! decryption of received ESP: the datapath checks a receive batch, hands it with its buffer
-//! to a worker (`open::Opener`, `--crypto-threads`) and forwards its packets when it comes
-//! back, in arrival order. And the writes of decapsulated packets to the TUN devices: receive
-//! batches go, with their buffers, to a thread that writes them (`tun_write::TunWriter`), where
-//! the kernel runs the host's receive path while the datapath reads and decapsulates the next
-//! batch.
+//! (`udp::SendThread`; raw sockets have no GSO, and every packet crosses the kernel alone). And
+//! the writes of decapsulated packets to the TUN devices: receive batches go, with their
+//! buffers, to a thread that writes them (`tun_write::TunWriter`), where the kernel runs the
+//! host's receive path while the datapath reads and decapsulates the next batch.
 //!
 //! Where things go:
 //! - a packet read from a TUN device was routed into the tunnel interface by the kernel. It
@@ -27,6 +27,7 @@
 //!   sees it arrive on the interface that routes toward its source.
 
 mod control;
+mod crypto;
 mod gro;
 mod io;
 mod log;
@@ -34,9 +35,11 @@ mod netlink;
 mod open;
 mod ordered;
 mod reload;
+mod seal;
 mod tun;
 mod tun_write;
 mod udp;
+mod workers;
 
 use crate::RunArgs;
 use gateway::{Action, Config, Event, Gateway, InterfaceId, Options};
@@ -89,8 +92,8 @@ pub(crate) struct Daemon {
     scratch: Vec<u8>,
     /// The thread that writes receive batches to the TUN devices (`None`: written here).
     tun_writer: Option<tun_write::TunWriter>,
-    /// The threads that decrypt received ESP (`None`: decrypted here).
-    opener: Option<open::Opener>,
+    /// The threads that run the ciphers (`None`: they run here).
+    crypto: Option<crypto::Crypto>,
 }
 
 type Shared = Rc<RefCell<Daemon>>;
@@ -207,8 +210,8 @@ async fn serve(mut gw: Gateway, args: RunArgs, control: PathBuf) -> Result<(), S
     let sockets = Sockets::bind(gw.config())?;
     let listener = control::listen(&control)?;
     let wake = Rc::new(tokio::sync::Notify::new());
-    // Told by the decryption threads of each batch they send back.
-    let opened = std::sync::Arc::new(tokio::sync::Notify::new());
+    // Told by the crypto threads of each job they send back.
+    let back = std::sync::Arc::new(tokio::sync::Notify::new());
     let route_count = routes.len();
     let daemon = Rc::new(RefCell::new(Daemon {
         gw,
@@ -226,14 +229,14 @@ async fn serve(mut gw: Gateway, args: RunArgs, control: PathBuf) -> Result<(), S
         tun_writer: tun_write::TunWriter::spawn()
             .inspect_err(|e| tracing::debug!("no thread to write the TUN devices: {e}"))
             .ok(),
-        opener: (args.crypto_threads > 0)
-            .then(|| open::Opener::spawn(args.crypto_threads, opened.clone()))
-            .and_then(|o| {
-                o.inspect_err(|e| tracing::warn!("no thread to decrypt ESP: {e}"))
+        crypto: (args.crypto_threads > 0)
+            .then(|| crypto::Crypto::spawn(args.crypto_threads, &back))
+            .and_then(|c| {
+                c.inspect_err(|e| tracing::warn!("no crypto threads: {e}"))
                     .ok()
             }),
     }));
-    tokio::task::spawn_local(open::collector(daemon.clone(), opened));
+    tokio::task::spawn_local(crypto::collector(daemon.clone(), back));
     io::spawn_readers(&daemon);
     tokio::task::spawn_local(timer(daemon.clone(), wake));
     tokio::task::spawn_local(control::serve(daemon.clone(), listener));
@@ -511,13 +514,21 @@ impl Daemon {
     /// LAN. What it produces leaves at the next [`flush`](Self::flush).
     fn handle_tun(&mut self, buf: &mut [u8], range: core::ops::Range<usize>) {
         let now = self.now();
-        let src = buf.get(range.clone()).and_then(source_address);
-        let ingress = src.and_then(|src| self.ingress(src));
-        let action = match ingress {
-            Some(Ingress::Lan(id)) => self.gw.handle_inner(now, id, buf, range),
-            Some(Ingress::Local) | None => self.gw.handle_local(now, buf, range),
+        let action = match self.tun_ingress(buf, &range) {
+            Some(lan) => self.gw.handle_inner(now, lan, buf, range),
+            None => self.gw.handle_local(now, buf, range),
         };
         self.act(action, buf);
+    }
+
+    /// The LAN interface a packet read from a TUN device was forwarded from; `None` when the
+    /// host itself sent it.
+    fn tun_ingress(&self, buf: &[u8], range: &core::ops::Range<usize>) -> Option<InterfaceId> {
+        let src = buf.get(range.clone()).and_then(source_address)?;
+        match self.ingress(src)? {
+            Ingress::Lan(id) => Some(id),
+            Ingress::Local => None,
+        }
     }
 
     /// Where a packet with source `src` entered the firewall.

@@ -216,11 +216,27 @@ impl TunIn {
         Ok(n)
     }
 
-    /// Calls `f` with every packet of the last read: its buffer and the packet's range in it.
-    pub(crate) fn for_each(&mut self, mut f: impl FnMut(&mut [u8], core::ops::Range<usize>)) {
-        for (buf, size) in self.bufs.iter_mut().zip(self.sizes).take(self.count) {
-            f(buf, HEADROOM..HEADROOM + size);
+    /// Calls `f` with every packet of the last read: which buffer it is in, the buffer, and the
+    /// packet's range in it.
+    pub(crate) fn for_each(
+        &mut self,
+        mut f: impl FnMut(usize, &mut [u8], core::ops::Range<usize>),
+    ) {
+        let packets = self.bufs.iter_mut().zip(self.sizes).take(self.count);
+        for (i, (buf, size)) in packets.enumerate() {
+            f(i, buf, HEADROOM..HEADROOM + size);
         }
+    }
+
+    /// Packets in the last read.
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The buffers the packets of the last read lie in. They may be swapped for others as many
+    /// and as long (the packets then leave with them).
+    pub(crate) fn buffers(&mut self) -> &mut Vec<Vec<u8>> {
+        &mut self.bufs
     }
 }
 

@@ -1,0 +1,203 @@
+//! A pool of threads whose jobs come back in the order they were handed over: how the daemon
+//! runs its ciphers on several cores without reordering packets.
+//!
+//! Jobs go to the threads in turn, each an [`Ordered`] stage, and are taken back from them in
+//! the same turn, so the oldest job out is always the next to come back. A thread tells the
+//! datapath of each job it sends back (a tokio `Notify`), so that the datapath need not wait
+//! for one: it goes on with other work and finishes the job when it is woken.
+
+use super::ordered::{Ordered, IN_FLIGHT};
+use std::io;
+use std::sync::Arc;
+
+/// Work to do on a pool thread.
+pub(crate) trait Job: Send + 'static {
+    /// Does the work (on the thread).
+    fn run(&mut self);
+}
+
+/// The datapath's end of the pool.
+pub(crate) struct Workers<J> {
+    threads: Vec<Ordered<J>>,
+    /// The thread the next job goes to.
+    next_out: usize,
+    /// The thread the next job comes back from: the oldest one out.
+    next_back: usize,
+    /// Jobs out on all threads.
+    out: usize,
+    /// A thread died.
+    failed: bool,
+}
+
+impl<J: Job> Workers<J> {
+    /// Starts `n` threads (at least one) named `name-0`, `name-1`...; each tells `back` of
+    /// every job it sends back.
+    pub(crate) fn spawn(name: &str, n: usize, back: &Arc<tokio::sync::Notify>) -> io::Result<Self> {
+        let threads = (0..n.max(1))
+            .map(|i| {
+                let back = back.clone();
+                Ordered::spawn_telling(
+                    &format!("{name}-{i}"),
+                    || |job: &mut J| job.run(),
+                    move || back.notify_one(),
+                )
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Workers {
+            threads,
+            next_out: 0,
+            next_back: 0,
+            out: 0,
+            failed: false,
+        })
+    }
+
+    /// Jobs handed over and not back.
+    pub(crate) fn out(&self) -> usize {
+        self.out
+    }
+
+    /// Whether the next hand-over would have to wait for its thread: the caller first takes
+    /// back ([`wait`](Self::wait)) and finishes the oldest job.
+    pub(crate) fn is_full(&self) -> bool {
+        self.threads
+            .get(self.next_out)
+            .is_some_and(|w| w.in_flight() >= IN_FLIGHT)
+    }
+
+    /// Hands `job` over, after every job handed over before it. `Err` gives it back when its
+    /// thread is gone: the caller does it itself, and the pool has [`failed`](Self::failed).
+    pub(crate) fn hand_over(&mut self, job: J) -> Result<(), J> {
+        let handed = match self.threads.get_mut(self.next_out) {
+            Some(w) if !self.failed => w.hand_over(job),
+            _ => Err(job),
+        };
+        match handed {
+            Ok(()) => {
+                self.out += 1;
+                self.next_out = (self.next_out + 1) % self.threads.len();
+                Ok(())
+            }
+            Err(job) => {
+                self.failed = true;
+                Err(job)
+            }
+        }
+    }
+
+    /// Whether a thread died (a panic): the jobs out are lost (their packets dropped, as the
+    /// network might) and the caller does the work on its own thread from then on.
+    pub(crate) fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// The oldest job out, if its thread is done with it.
+    pub(crate) fn ready(&mut self) -> Option<J> {
+        self.take_back(false)
+    }
+
+    /// The oldest job out, waiting for its thread; `None` when none is out.
+    pub(crate) fn wait(&mut self) -> Option<J> {
+        self.take_back(true)
+    }
+
+    fn take_back(&mut self, wait: bool) -> Option<J> {
+        if self.out == 0 || self.failed {
+            return None;
+        }
+        let w = self.threads.get_mut(self.next_back)?;
+        let back = if wait { w.wait_done() } else { w.try_done() };
+        match back {
+            Some(job) => {
+                self.out -= 1;
+                self.next_back = (self.next_back + 1) % self.threads.len();
+                Some(job)
+            }
+            None => {
+                if wait {
+                    // Nothing came back from a thread that held a job: it is gone.
+                    self.failed = true;
+                    self.out = 0;
+                }
+                None
+            }
+        }
+    }
+
+    /// Jobs the pool can hold at once.
+    pub(crate) fn capacity(&self) -> usize {
+        IN_FLIGHT * self.threads.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job that records which thread did it.
+    struct Tagged(u32, Option<String>);
+
+    impl Job for Tagged {
+        fn run(&mut self) {
+            if self.0 == 113 {
+                panic!("job 113 fails");
+            }
+            self.1 = std::thread::current().name().map(str::to_owned);
+        }
+    }
+
+    #[test]
+    fn jobs_come_back_in_order_from_every_thread() {
+        let back = Arc::new(tokio::sync::Notify::new());
+        let mut w = Workers::spawn("pool", 3, &back).unwrap();
+        assert_eq!(w.capacity(), 3 * IN_FLIGHT);
+        let mut done = Vec::new();
+        for i in 0..40 {
+            while w.is_full() {
+                done.push(w.wait().unwrap());
+            }
+            assert!(w.hand_over(Tagged(i, None)).is_ok());
+            if i % 5 == 0 {
+                done.extend(w.ready());
+            }
+        }
+        while let Some(j) = w.wait() {
+            done.push(j);
+        }
+        assert_eq!(w.out(), 0);
+        let order: Vec<u32> = done.iter().map(|j| j.0).collect();
+        assert_eq!(order, (0..40).collect::<Vec<_>>());
+        let mut names: Vec<String> = done.iter().filter_map(|j| j.1.clone()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names, ["pool-0", "pool-1", "pool-2"], "every thread worked");
+        let told = futures_util::FutureExt::now_or_never(back.notified());
+        assert!(told.is_some(), "the threads woke the datapath");
+    }
+
+    #[test]
+    fn a_thread_that_dies_fails_the_pool_without_a_hang() {
+        let back = Arc::new(tokio::sync::Notify::new());
+        let mut w = Workers::spawn("pool", 2, &back).unwrap();
+        for i in 110..116 {
+            if w.hand_over(Tagged(i, None)).is_err() {
+                break;
+            }
+        }
+        let mut back_again = Vec::new();
+        while let Some(j) = w.wait() {
+            back_again.push(j.0);
+        }
+        assert!(w.failed(), "the thread of job 113 died");
+        assert_eq!(
+            back_again,
+            [110, 111, 112],
+            "the jobs before it came back in order"
+        );
+        assert_eq!((w.out(), w.ready().is_none()), (0, true));
+        assert!(
+            w.hand_over(Tagged(20, None)).is_err(),
+            "a failed pool takes no job"
+        );
+    }
+}
