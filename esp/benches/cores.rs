@@ -1,0 +1,210 @@
+//! Received ESP over two cores, in the same run, for the same packets:
+//! - `one-thread`: `InboundSa::decapsulate` of each packet;
+//! - `split-one-thread`: the deferred opening on one thread, a batch of 64 packets at a time
+//!   (`InboundSa::prepare_open` of the batch, `Opening::open` of each, `InboundSa::finish` of
+//!   each): what staging a batch costs by itself;
+//! - `two-threads`: the deferred opening as a datapath with one crypto thread runs it (this
+//!   thread prepares a batch and hands it over, a second thread opens it, this thread finishes
+//!   it while the second opens the next, up to four batches out).
+//!
+//! AES-128-GCM from the fastest provider, inner packets of 64 and 1400 bytes, 4,096 packets per
+//! iteration (sealed beforehand by this thread, as a receive batch is written by the thread
+//! that reads the socket; untimed). `two-threads` over `one-thread` is what a second core adds
+//! to a receiving datapath whose own work (the checks, the replay window, the parsing) stays
+//! on one: at most the share of that work, less what moving each packet between the cores
+//! costs. Run: `cargo bench -p esp --bench cores -- --warm-up-time 1 --measurement-time 3`
+//! (on a machine with two idle cores).
+
+use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
+use esp::{InboundSa, Opened, Opening, OutboundSa};
+use ipsec_core::child_sa::{ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode};
+use ipsec_core::crypto::{fastest_provider, EncrId, Encryption, IntegId, SecretBytes};
+use ipsec_core::time::Instant;
+use std::hint::black_box;
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BATCH: usize = 64;
+const BATCHES: usize = 64;
+/// Batches handed to the second thread and not back, at most.
+const IN_FLIGHT: usize = 4;
+const NOW: Instant = Instant::ZERO;
+
+fn child() -> ChildSa {
+    let keys = DirectionKeys {
+        spi: 0x0100_0001,
+        encryption_key: SecretBytes::from_slice(&[0x42; 20]),
+        integrity_key: SecretBytes::from_slice(&[]),
+    };
+    ChildSa {
+        tunnel: "bench".into(),
+        proxy_id: None,
+        protocol: IpsecProtocol::Esp,
+        mode: Mode::Tunnel,
+        encryption: Encryption::new(EncrId::ENCR_AES_GCM_16, 128),
+        integrity: IntegId::NONE,
+        esn: false,
+        inbound: keys.clone(),
+        outbound: keys,
+        local_ts: Vec::new(),
+        remote_ts: Vec::new(),
+        local_addr: "192.0.2.1:4500".parse().unwrap(),
+        remote_addr: "192.0.2.2:4500".parse().unwrap(),
+        encapsulation: None,
+        lifetimes: Lifetimes::default(),
+        replay_window: 1024,
+        tfc_padding: false,
+    }
+}
+
+fn inner_packet(len: usize) -> Vec<u8> {
+    let mut p = vec![0x5a; len];
+    p[0] = 0x45;
+    p[1] = 0;
+    p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+    p[9] = 17;
+    p[12..16].copy_from_slice(&[10, 1, 0, 1]);
+    p[16..20].copy_from_slice(&[10, 2, 0, 1]);
+    p
+}
+
+/// The next [`BATCHES`] batches of [`BATCH`] packets `tx` sends.
+fn sealed(tx: &mut OutboundSa, size: usize) -> Vec<Vec<Vec<u8>>> {
+    let inner = inner_packet(size);
+    let head = tx.headroom();
+    (0..BATCHES)
+        .map(|_| {
+            (0..BATCH)
+                .map(|_| {
+                    let mut buf = vec![0u8; head + size + tx.max_tailroom()];
+                    buf[head..head + size].copy_from_slice(&inner);
+                    let r = tx.encapsulate(NOW, &mut buf, head..head + size).unwrap();
+                    buf[r].to_vec()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A batch on its way through the second thread.
+type Job = (Vec<Vec<u8>>, Vec<Opening>, Vec<Opened>);
+
+/// Finishes a batch back from the second thread; its packets, to be dropped after the timing
+/// (as the one-thread loop drops its own).
+fn finish(rx: &mut InboundSa, (mut packets, _, opened): Job) -> Vec<Vec<u8>> {
+    for (o, p) in opened.into_iter().zip(packets.iter_mut()) {
+        let d = rx.finish(NOW, o, p, None).unwrap().unwrap();
+        black_box(d);
+    }
+    packets
+}
+
+fn cores(c: &mut Criterion) {
+    let provider = fastest_provider();
+    let mut group = c.benchmark_group("esp-over-cores");
+    // The second thread: opens each batch it is handed and sends it back.
+    let (to_do, jobs) = mpsc::sync_channel::<Job>(IN_FLIGHT);
+    let (finished, done) = mpsc::sync_channel::<Job>(IN_FLIGHT);
+    std::thread::spawn(move || {
+        while let Ok((mut packets, mut openings, mut opened)) = jobs.recv() {
+            for (o, p) in openings.drain(..).zip(packets.iter_mut()) {
+                opened.push(o.open(p));
+            }
+            if finished.send((packets, openings, opened)).is_err() {
+                break;
+            }
+        }
+    });
+    for size in [64, 1400] {
+        group.throughput(Throughput::Bytes((size * BATCH * BATCHES) as u64));
+        let mut tx = OutboundSa::new(&provider, &child(), NOW).unwrap();
+        let mut rx = InboundSa::new(&provider, &child(), NOW).unwrap();
+        group.bench_with_input(BenchmarkId::new("one-thread", size), &size, |b, &size| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let mut batches = sealed(&mut tx, size);
+                    let start = std::time::Instant::now();
+                    for p in batches.iter_mut().flatten() {
+                        let d = rx.decapsulate(NOW, p).unwrap().unwrap();
+                        black_box(d);
+                    }
+                    spent += start.elapsed();
+                }
+                spent
+            })
+        });
+        group.bench_with_input(
+            BenchmarkId::new("split-one-thread", size),
+            &size,
+            |b, &size| {
+                b.iter_custom(|iters| {
+                    let mut spent = Duration::ZERO;
+                    for _ in 0..iters {
+                        let batches = sealed(&mut tx, size);
+                        let mut kept = Vec::with_capacity(BATCHES);
+                        let start = std::time::Instant::now();
+                        for mut packets in batches {
+                            let openings: Vec<Opening> = packets
+                                .iter()
+                                .map(|p| rx.prepare_open(NOW, p).unwrap())
+                                .collect();
+                            let opened: Vec<Opened> = openings
+                                .into_iter()
+                                .zip(packets.iter_mut())
+                                .map(|(o, p)| o.open(p))
+                                .collect();
+                            kept.push(finish(&mut rx, (packets, Vec::new(), opened)));
+                        }
+                        spent += start.elapsed();
+                        drop(kept);
+                    }
+                    spent
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("two-threads", size), &size, |b, &size| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let batches = sealed(&mut tx, size);
+                    let mut kept = Vec::with_capacity(BATCHES);
+                    let start = std::time::Instant::now();
+                    let mut out = 0;
+                    for packets in batches {
+                        let openings = packets
+                            .iter()
+                            .map(|p| rx.prepare_open(NOW, p).unwrap())
+                            .collect();
+                        if out == IN_FLIGHT {
+                            kept.push(finish(&mut rx, done.recv().unwrap()));
+                            out -= 1;
+                        }
+                        to_do
+                            .send((packets, openings, Vec::with_capacity(BATCH)))
+                            .unwrap();
+                        out += 1;
+                        while let Ok(job) = done.try_recv() {
+                            kept.push(finish(&mut rx, job));
+                            out -= 1;
+                        }
+                    }
+                    for _ in 0..out {
+                        kept.push(finish(&mut rx, done.recv().unwrap()));
+                    }
+                    spent += start.elapsed();
+                    drop(kept);
+                }
+                spent
+            })
+        });
+    }
+    group.finish();
+}
+
+#[allow(missing_docs)]
+mod group {
+    criterion::criterion_group!(benches, super::cores);
+}
+
+criterion_main!(group::benches);
