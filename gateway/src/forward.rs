@@ -84,12 +84,7 @@ impl Gateway {
         buf: &mut [u8],
         packet: Range<usize>,
     ) -> Forwarded {
-        let f = match self.route(now, Ingress::Interface(ingress), buf, packet, None) {
-            Ok((tunnel, packet)) => self.prepare_into(now, tunnel, buf, packet),
-            Err(a) => Forwarded::Done(a),
-        };
-        self.after(now);
-        f
+        self.prepare(now, Ingress::Interface(ingress), buf, packet)
     }
 
     /// [`handle_local`](Self::handle_local) with the encryption deferred, as
@@ -100,7 +95,18 @@ impl Gateway {
         buf: &mut [u8],
         packet: Range<usize>,
     ) -> Forwarded {
-        let f = match self.route(now, Ingress::Local, buf, packet, None) {
+        self.prepare(now, Ingress::Local, buf, packet)
+    }
+
+    /// The two above.
+    fn prepare(
+        &mut self,
+        now: Instant,
+        ingress: Ingress,
+        buf: &mut [u8],
+        packet: Range<usize>,
+    ) -> Forwarded {
+        let f = match self.route(now, ingress, buf, packet, None) {
             Ok((tunnel, packet)) => self.prepare_into(now, tunnel, buf, packet),
             Err(a) => Forwarded::Done(a),
         };

@@ -59,29 +59,29 @@ impl Crypto {
     }
 
     /// Whether a thread holds a job (what the runtime handles itself would wait for it).
-    pub(crate) fn busy(&self) -> bool {
+    fn busy(&self) -> bool {
         self.workers.out() > 0
     }
 
     /// An empty receive batch, with the buffer of an earlier one.
-    pub(crate) fn batch(&mut self) -> Batch {
+    fn batch(&mut self) -> Batch {
         self.batches.pop().unwrap_or_default()
     }
 
     /// An empty TUN job, with the buffers of an earlier one.
-    pub(crate) fn sends(&mut self) -> Sends {
+    fn sends(&mut self) -> Sends {
         self.sends.pop().unwrap_or_default()
     }
 
     /// Keeps a finished receive batch for its buffer.
-    pub(crate) fn put_back_batch(&mut self, b: Batch) {
+    fn put_back_batch(&mut self, b: Batch) {
         if self.batches.len() <= self.workers.capacity() {
             self.batches.push(b);
         }
     }
 
     /// Keeps a finished TUN job for its buffers.
-    pub(crate) fn put_back_sends(&mut self, s: Sends) {
+    fn put_back_sends(&mut self, s: Sends) {
         if self.sends.len() <= self.workers.capacity() {
             self.sends.push(s);
         }
@@ -89,25 +89,75 @@ impl Crypto {
 }
 
 impl Daemon {
+    /// `None` without crypto threads; otherwise whether one holds a job.
+    pub(crate) fn crypto_busy(&self) -> Option<bool> {
+        self.crypto.as_ref().map(Crypto::busy)
+    }
+
+    /// An empty receive batch, with the buffer of an earlier one.
+    pub(crate) fn spare_batch(&mut self) -> Batch {
+        self.crypto.as_mut().map(Crypto::batch).unwrap_or_default()
+    }
+
+    /// An empty TUN job, with the buffers of an earlier one.
+    pub(crate) fn spare_sends(&mut self) -> Sends {
+        self.crypto.as_mut().map(Crypto::sends).unwrap_or_default()
+    }
+
+    /// Hands a prepared receive batch (with its buffer) to a crypto thread; opened and
+    /// finished here when none can take it.
+    pub(crate) fn open_elsewhere(&mut self, job: Batch) {
+        if let Err(Crypt::Open(mut job)) = self.hand_over(Crypt::Open(job)) {
+            job.run();
+            self.finish_batch(&mut job);
+        }
+    }
+
+    /// Hands a prepared TUN job (with its buffers) to a crypto thread; sealed and sent here
+    /// when none can take it.
+    pub(crate) fn seal_elsewhere(&mut self, job: Sends) {
+        if job.is_empty() {
+            // Nothing into a tunnel: kept for its buffers.
+            if let Some(c) = self.crypto.as_mut() {
+                c.put_back_sends(job);
+            }
+            return;
+        }
+        if let Err(Crypt::Seal(mut job)) = self.hand_over(Crypt::Seal(job)) {
+            job.run();
+            self.finish_sends(&mut job);
+        }
+    }
+
     /// Hands `job` to a crypto thread, after finishing the oldest jobs when every thread is
     /// full, and finishes the jobs already back. `Err` gives it back when no thread can take
-    /// it: the caller does it here.
-    pub(crate) fn crypt(&mut self, c: &mut Crypto, job: Crypt) -> Result<(), Crypt> {
+    /// it (what a dead thread held is lost): the caller does it here.
+    fn hand_over(&mut self, job: Crypt) -> Result<(), Crypt> {
+        let Some(mut c) = self.crypto.take() else {
+            return Err(job);
+        };
         while c.workers.is_full() {
             let Some(done) = c.workers.wait() else { break };
-            self.finish(c, done);
+            self.finish(&mut c, done);
         }
-        c.workers.hand_over(job)?;
+        let r = c.workers.hand_over(job);
         while let Some(done) = c.workers.ready() {
-            self.finish(c, done);
+            self.finish(&mut c, done);
         }
-        Ok(())
+        self.keep(c);
+        r
     }
 
     fn finish(&mut self, c: &mut Crypto, job: Crypt) {
         match job {
-            Crypt::Open(b) => self.finish_batch(c, b),
-            Crypt::Seal(s) => self.finish_sends(c, s),
+            Crypt::Open(mut b) => {
+                self.finish_batch(&mut b);
+                c.put_back_batch(b);
+            }
+            Crypt::Seal(mut s) => {
+                self.finish_sends(&mut s);
+                c.put_back_sends(s);
+            }
         }
     }
 
@@ -138,7 +188,7 @@ impl Daemon {
     }
 
     /// Puts the threads back, unless one died.
-    pub(crate) fn keep(&mut self, c: Crypto) {
+    fn keep(&mut self, c: Crypto) {
         if c.workers.failed() {
             tracing::error!("a crypto thread died: the ciphers run on the datapath's thread");
         } else {

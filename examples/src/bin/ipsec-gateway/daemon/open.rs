@@ -13,7 +13,6 @@
 //! property-tests that); a packet whose SA went away meanwhile (a Delete, a lifetime's end, a
 //! reload) is dropped at the finish.
 
-use super::crypto::{Crypt, Crypto};
 use super::io::Outer;
 use super::ordered::HAND_OVER;
 use super::udp::RecvBatch;
@@ -87,7 +86,7 @@ impl Batch {
 
     /// Takes `buf`, the buffer the batch's packets lie in, and leaves the batch's own (a
     /// buffer of the same length) in its place.
-    fn swap_buffer(&mut self, buf: &mut Vec<u8>) {
+    pub(crate) fn swap_buffer(&mut self, buf: &mut Vec<u8>) {
         if self.buf.len() != buf.len() {
             self.buf = vec![0u8; buf.len()];
         }
@@ -113,13 +112,13 @@ impl Daemon {
     /// batch when the daemon has no workers.
     pub(crate) fn receive(&mut self, batch: &mut RecvBatch, outer: Outer) {
         let now = self.now();
-        let defer = self.crypto.as_ref().is_some_and(|c| {
+        let defer = self.crypto_busy().is_some_and(|busy| {
             let (mut esp, mut packets) = (true, 0);
             batch.for_each_in(|buf, at, _| {
                 esp &= outer.esp(buf, at).is_some();
                 packets += 1;
             });
-            esp && (packets >= HAND_OVER || c.busy())
+            esp && (packets >= HAND_OVER || busy)
         });
         if !defer {
             self.settle();
@@ -137,10 +136,7 @@ impl Daemon {
             self.write_batch(batch.buffer());
             return;
         }
-        let Some(mut c) = self.crypto.take() else {
-            return;
-        };
-        let mut job = c.batch();
+        let mut job = self.spare_batch();
         batch.for_each_in(|buf, at, from| {
             let at = outer.payload(buf, at);
             let Some(packet) = buf.get(at.clone()) else {
@@ -152,20 +148,15 @@ impl Daemon {
             }
         });
         job.swap_buffer(batch.buffer());
-        if let Err(Crypt::Open(mut job)) = self.crypt(&mut c, Crypt::Open(job)) {
-            // No worker: decrypted here (what a dead worker held is lost).
-            job.run();
-            self.finish_batch(&mut c, job);
-        }
-        self.keep(c);
+        self.open_elsewhere(job);
     }
 
-    /// Finishes a batch back from a worker, in its buffer.
-    pub(crate) fn finish_batch(&mut self, c: &mut Crypto, mut done: Batch) {
+    /// Finishes a batch back from a crypto thread, in its buffer, and leaves it empty for
+    /// reuse.
+    pub(crate) fn finish_batch(&mut self, done: &mut Batch) {
         let mut buf = std::mem::take(&mut done.buf);
-        self.finish_in(&mut done, &mut buf);
+        self.finish_in(done, &mut buf);
         done.buf = buf;
-        c.put_back_batch(done);
     }
 
     /// Forwards the decrypted packets of `batch` in `buf` and writes what they delivered.

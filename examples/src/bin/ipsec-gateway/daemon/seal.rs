@@ -7,7 +7,6 @@
 //! back, in order (`crypto` says how), the packets are sent. Packets the gateway delivers or
 //! drops are done with at once.
 
-use super::crypto::{Crypt, Crypto};
 use super::ordered::HAND_OVER;
 use super::tun::TunIn;
 use super::workers::Job;
@@ -44,9 +43,14 @@ impl Job for Sends {
 }
 
 impl Sends {
+    /// Whether no packet of the read goes into a tunnel.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
     /// Takes `bufs`, the read's buffers, and leaves the job's own (as many, as long) in their
     /// place.
-    fn swap_buffers(&mut self, bufs: &mut Vec<Vec<u8>>) {
+    pub(crate) fn swap_buffers(&mut self, bufs: &mut Vec<Vec<u8>>) {
         let same = self.bufs.len() == bufs.len()
             && self
                 .bufs
@@ -66,19 +70,15 @@ impl Daemon {
     /// no thread is busy, and sent when the job comes back; the others are done with here.
     pub(crate) fn send_tun(&mut self, input: &mut TunIn) {
         let defer = self
-            .crypto
-            .as_ref()
-            .is_some_and(|c| input.count() >= HAND_OVER || c.busy());
+            .crypto_busy()
+            .is_some_and(|busy| input.count() >= HAND_OVER || busy);
         if !defer {
             self.settle();
             input.for_each(|_, buf, range| self.handle_tun(buf, range));
             return;
         }
-        let Some(mut c) = self.crypto.take() else {
-            return;
-        };
         let now = self.now();
-        let mut job = c.sends();
+        let mut job = self.spare_sends();
         input.for_each(|i, buf, range| {
             let f = match self.tun_ingress(buf, &range) {
                 Some(lan) => self.gw.prepare_inner(now, lan, buf, range),
@@ -94,22 +94,12 @@ impl Daemon {
                 Forwarded::Done(action) => self.act(action, buf),
             }
         });
-        if job.items.is_empty() {
-            c.put_back_sends(job);
-            self.keep(c);
-            return;
-        }
         job.swap_buffers(input.buffers());
-        if let Err(Crypt::Seal(mut job)) = self.crypt(&mut c, Crypt::Seal(job)) {
-            // No thread: sealed here.
-            job.run();
-            self.finish_sends(&mut c, job);
-        }
-        self.keep(c);
+        self.seal_elsewhere(job);
     }
 
-    /// Sends the packets of a job back from a crypto thread.
-    pub(crate) fn finish_sends(&mut self, c: &mut Crypto, mut done: Sends) {
+    /// Sends the packets of a job back from a crypto thread, and leaves it empty for reuse.
+    pub(crate) fn finish_sends(&mut self, done: &mut Sends) {
         for item in done.items.drain(..) {
             let bytes = done
                 .bufs
@@ -120,7 +110,6 @@ impl Daemon {
                 _ => tracing::debug!("a packet into a tunnel could not be sealed"),
             }
         }
-        c.put_back_sends(done);
     }
 }
 
