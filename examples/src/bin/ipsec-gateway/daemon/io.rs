@@ -447,6 +447,36 @@ mod tests {
     }
 
     #[test]
+    fn the_esp_of_each_outer_datagram_is_found() {
+        let udp4500 = Outer::Udp("192.0.2.1:4500".parse().unwrap());
+        let udp500 = Outer::Udp("192.0.2.1:500".parse().unwrap());
+        // A batch buffer with a datagram at 100..140.
+        let mut buf = vec![0u8; 200];
+        let at = 100..140;
+        // ESP in UDP: a non-zero SPI first.
+        buf[100..108].copy_from_slice(&[0, 0, 0x42, 0x42, 0, 0, 0, 1]);
+        assert_eq!(udp4500.esp(&buf, at.clone()), Some(at.clone()));
+        assert_eq!(udp4500.payload(&buf, at.clone()), at);
+        // Port 500 carries IKE alone.
+        assert_eq!(udp500.esp(&buf, at.clone()), None);
+        // IKE after the non-ESP marker, and a NAT keepalive, are not ESP.
+        buf[100..104].fill(0);
+        assert_eq!(udp4500.esp(&buf, at.clone()), None);
+        assert_eq!(udp4500.esp(&buf, 100..101), None);
+        buf[100] = 0xff;
+        assert_eq!(udp4500.esp(&buf, 100..101), None);
+        // Raw ESP over IPv4 comes with its IP header (here with 4 bytes of options), over IPv6
+        // without.
+        buf[100] = 0x46;
+        let v4 = Outer::Raw { v4: true };
+        assert_eq!(v4.esp(&buf, at.clone()), Some(124..140));
+        assert_eq!(Outer::Raw { v4: false }.esp(&buf, at.clone()), Some(at));
+        // A header longer than the datagram leaves nothing, not a range out of it.
+        buf[100] = 0x4f;
+        assert_eq!(v4.payload(&buf, 100..120), 120..120);
+    }
+
+    #[test]
     fn sockets_are_watched_for_input_only_and_read_in_batches() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
