@@ -15,10 +15,13 @@
 //! costs. Run: `cargo bench -p esp --bench cores -- --warm-up-time 1 --measurement-time 3`
 //! (on a machine with two idle cores).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use esp::{InboundSa, Opened, Opening, OutboundSa};
-use ipsec_core::child_sa::{ChildSa, DirectionKeys, IpsecProtocol, Lifetimes, Mode};
-use ipsec_core::crypto::{fastest_provider, EncrId, Encryption, IntegId, SecretBytes};
+use ipsec_core::child_sa::ChildSa;
+use ipsec_core::crypto::{fastest_provider, EncrId, Encryption, IntegId};
 use ipsec_core::time::Instant;
 use std::hint::black_box;
 use std::sync::mpsc;
@@ -30,59 +33,17 @@ const BATCHES: usize = 64;
 const IN_FLIGHT: usize = 4;
 const NOW: Instant = Instant::ZERO;
 
+/// One SA of AES-128-GCM, its two halves keyed alike.
 fn child() -> ChildSa {
-    let keys = DirectionKeys {
-        spi: 0x0100_0001,
-        encryption_key: SecretBytes::from_slice(&[0x42; 20]),
-        integrity_key: SecretBytes::from_slice(&[]),
-    };
-    ChildSa {
-        tunnel: "bench".into(),
-        proxy_id: None,
-        protocol: IpsecProtocol::Esp,
-        mode: Mode::Tunnel,
-        encryption: Encryption::new(EncrId::ENCR_AES_GCM_16, 128),
-        integrity: IntegId::NONE,
-        esn: false,
-        inbound: keys.clone(),
-        outbound: keys,
-        local_ts: Vec::new(),
-        remote_ts: Vec::new(),
-        local_addr: "192.0.2.1:4500".parse().unwrap(),
-        remote_addr: "192.0.2.2:4500".parse().unwrap(),
-        encapsulation: None,
-        lifetimes: Lifetimes::default(),
-        replay_window: 1024,
-        tfc_padding: false,
-    }
-}
-
-fn inner_packet(len: usize) -> Vec<u8> {
-    let mut p = vec![0x5a; len];
-    p[0] = 0x45;
-    p[1] = 0;
-    p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-    p[9] = 17;
-    p[12..16].copy_from_slice(&[10, 1, 0, 1]);
-    p[16..20].copy_from_slice(&[10, 2, 0, 1]);
-    p
+    let aes = Encryption::new(EncrId::ENCR_AES_GCM_16, 128);
+    common::child(aes, IntegId::NONE, &[0x42; 20], &[], 0x0100_0001)
 }
 
 /// The next [`BATCHES`] batches of [`BATCH`] packets `tx` sends.
 fn sealed(tx: &mut OutboundSa, size: usize) -> Vec<Vec<Vec<u8>>> {
-    let inner = inner_packet(size);
-    let head = tx.headroom();
+    let inner = common::udp4(size);
     (0..BATCHES)
-        .map(|_| {
-            (0..BATCH)
-                .map(|_| {
-                    let mut buf = vec![0u8; head + size + tx.max_tailroom()];
-                    buf[head..head + size].copy_from_slice(&inner);
-                    let r = tx.encapsulate(NOW, &mut buf, head..head + size).unwrap();
-                    buf[r].to_vec()
-                })
-                .collect()
-        })
+        .map(|_| (0..BATCH).map(|_| common::seal(tx, NOW, &inner)).collect())
         .collect()
 }
 

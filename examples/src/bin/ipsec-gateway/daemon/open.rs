@@ -86,7 +86,7 @@ impl Batch {
 
     /// Takes `buf`, the buffer the batch's packets lie in, and leaves the batch's own (a
     /// buffer of the same length) in its place.
-    pub(crate) fn swap_buffer(&mut self, buf: &mut Vec<u8>) {
+    fn swap_buffer(&mut self, buf: &mut Vec<u8>) {
         if self.buf.len() != buf.len() {
             self.buf = vec![0u8; buf.len()];
         }

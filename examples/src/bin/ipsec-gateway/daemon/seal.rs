@@ -50,7 +50,7 @@ impl Sends {
 
     /// Takes `bufs`, the read's buffers, and leaves the job's own (as many, as long) in their
     /// place.
-    pub(crate) fn swap_buffers(&mut self, bufs: &mut Vec<Vec<u8>>) {
+    fn swap_buffers(&mut self, bufs: &mut Vec<Vec<u8>>) {
         let same = self.bufs.len() == bufs.len()
             && self
                 .bufs
