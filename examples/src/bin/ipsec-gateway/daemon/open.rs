@@ -176,7 +176,7 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::super::crypto::testing::{inner, sas, NOW};
-    use super::super::workers::Workers;
+    use super::super::workers::{told_within, Workers};
     use super::*;
     use esp::{InboundSa, OutboundSa};
     use std::sync::Arc;
@@ -283,8 +283,7 @@ mod tests {
                     got.extend(g);
                     refused += r;
                 }
-                let told = futures_util::FutureExt::now_or_never(back.notified());
-                assert!(told.is_some(), "the workers woke the runtime");
+                assert!(told_within(&back), "the workers woke the runtime");
             }
         }
         // What the workers still hold is finished when the turn ends.
