@@ -5,15 +5,20 @@
 //!   each): what staging a batch costs by itself;
 //! - `two-threads`: the deferred opening as a datapath with one crypto thread runs it (this
 //!   thread prepares a batch and hands it over, a second thread opens it, this thread finishes
-//!   it while the second opens the next, up to four batches out).
+//!   it while the second opens the next, up to four batches out);
+//! - `shared`: the same two threads both opening: this thread hands a batch over while the
+//!   second has fewer than [`FED`] out, opens it itself otherwise, and finishes every batch in
+//!   the order it came (one opened here waits for those handed over before it).
 //!
-//! AES-128-GCM from the fastest provider, inner packets of 64 and 1400 bytes, 4,096 packets per
-//! iteration (sealed beforehand by this thread, as a receive batch is written by the thread
-//! that reads the socket; untimed). `two-threads` over `one-thread` is what a second core adds
-//! to a receiving datapath whose own work (the checks, the replay window, the parsing) stays
-//! on one: at most the share of that work, less what moving each packet between the cores
-//! costs. Run: `cargo bench -p esp --bench cores -- --warm-up-time 1 --measurement-time 3`
-//! (on a machine with two idle cores).
+//! Two suites from the fastest provider: AES-128-GCM, whose cipher costs about what the
+//! datapath's own work does, and AES-128-CBC with HMAC-SHA-256 (the kind of suite PAN-OS's
+//! default IPsec crypto profile offers), whose cipher costs several times more. Inner packets
+//! of 64 and 1400 bytes, 4,096 packets per iteration (sealed beforehand by this thread, as a
+//! receive batch is written by the thread that reads the socket; untimed). `two-threads` over
+//! `one-thread` is what a second core adds to a receiving datapath whose own work (the checks,
+//! the replay window, the parsing) stays on one: at best the cipher's share taken off the first
+//! core, less what moving each packet between the cores costs. Run: `cargo bench -p esp --bench
+//! cores -- --warm-up-time 1 --measurement-time 3` (on a machine with two idle cores).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -23,6 +28,7 @@ use esp::{InboundSa, Opened, Opening, OutboundSa};
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::crypto::{fastest_provider, EncrId, Encryption, IntegId};
 use ipsec_core::time::Instant;
+use std::collections::VecDeque;
 use std::hint::black_box;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -32,11 +38,29 @@ const BATCHES: usize = 64;
 /// Batches handed to the second thread and not back, at most.
 const IN_FLIGHT: usize = 4;
 const NOW: Instant = Instant::ZERO;
+/// In `shared`, batches kept out at the second thread (one being opened, one waiting).
+const FED: usize = 2;
 
-/// One SA of AES-128-GCM, its two halves keyed alike.
-fn child() -> ChildSa {
-    let aes = Encryption::new(EncrId::ENCR_AES_GCM_16, 128);
-    common::child(aes, IntegId::NONE, &[0x42; 20], &[], 0x0100_0001)
+/// The suites measured: a name and one SA of the suite, its two halves keyed alike.
+fn suites() -> [(&'static str, ChildSa); 2] {
+    let gcm = Encryption::new(EncrId::ENCR_AES_GCM_16, 128);
+    let cbc = Encryption::new(EncrId::ENCR_AES_CBC, 128);
+    [
+        (
+            "aes128gcm16",
+            common::child(gcm, IntegId::NONE, &[0x42; 20], &[], 0x0100_0001),
+        ),
+        (
+            "aes128cbc-sha256",
+            common::child(
+                cbc,
+                IntegId::AUTH_HMAC_SHA2_256_128,
+                &[0x42; 16],
+                &[0x24; 32],
+                0x0100_0002,
+            ),
+        ),
+    ]
 }
 
 /// The next [`BATCHES`] batches of [`BATCH`] packets `tx` sends.
@@ -76,11 +100,15 @@ fn cores(c: &mut Criterion) {
             }
         }
     });
-    for size in [64, 1400] {
+    for ((suite, child), size) in suites()
+        .into_iter()
+        .flat_map(|s| [(s.clone(), 64), (s, 1400)])
+    {
         group.throughput(Throughput::Bytes((size * BATCH * BATCHES) as u64));
-        let mut tx = OutboundSa::new(&provider, &child(), NOW).unwrap();
-        let mut rx = InboundSa::new(&provider, &child(), NOW).unwrap();
-        group.bench_with_input(BenchmarkId::new("one-thread", size), &size, |b, &size| {
+        let mut tx = OutboundSa::new(&provider, &child, NOW).unwrap();
+        let mut rx = InboundSa::new(&provider, &child, NOW).unwrap();
+        let id = |how: &str| BenchmarkId::new(format!("{suite}/{how}"), size);
+        group.bench_with_input(id("one-thread"), &size, |b, &size| {
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
@@ -95,36 +123,32 @@ fn cores(c: &mut Criterion) {
                 spent
             })
         });
-        group.bench_with_input(
-            BenchmarkId::new("split-one-thread", size),
-            &size,
-            |b, &size| {
-                b.iter_custom(|iters| {
-                    let mut spent = Duration::ZERO;
-                    for _ in 0..iters {
-                        let batches = sealed(&mut tx, size);
-                        let mut kept = Vec::with_capacity(BATCHES);
-                        let start = std::time::Instant::now();
-                        for mut packets in batches {
-                            let openings: Vec<Opening> = packets
-                                .iter()
-                                .map(|p| rx.prepare_open(NOW, p).unwrap())
-                                .collect();
-                            let opened: Vec<Opened> = openings
-                                .into_iter()
-                                .zip(packets.iter_mut())
-                                .map(|(o, p)| o.open(p))
-                                .collect();
-                            kept.push(finish(&mut rx, (packets, Vec::new(), opened)));
-                        }
-                        spent += start.elapsed();
-                        drop(kept);
+        group.bench_with_input(id("split-one-thread"), &size, |b, &size| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let batches = sealed(&mut tx, size);
+                    let mut kept = Vec::with_capacity(BATCHES);
+                    let start = std::time::Instant::now();
+                    for mut packets in batches {
+                        let openings: Vec<Opening> = packets
+                            .iter()
+                            .map(|p| rx.prepare_open(NOW, p).unwrap())
+                            .collect();
+                        let opened: Vec<Opened> = openings
+                            .into_iter()
+                            .zip(packets.iter_mut())
+                            .map(|(o, p)| o.open(p))
+                            .collect();
+                        kept.push(finish(&mut rx, (packets, Vec::new(), opened)));
                     }
-                    spent
-                })
-            },
-        );
-        group.bench_with_input(BenchmarkId::new("two-threads", size), &size, |b, &size| {
+                    spent += start.elapsed();
+                    drop(kept);
+                }
+                spent
+            })
+        });
+        group.bench_with_input(id("two-threads"), &size, |b, &size| {
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
@@ -152,6 +176,63 @@ fn cores(c: &mut Criterion) {
                     }
                     for _ in 0..out {
                         kept.push(finish(&mut rx, done.recv().unwrap()));
+                    }
+                    spent += start.elapsed();
+                    drop(kept);
+                }
+                spent
+            })
+        });
+        group.bench_with_input(id("shared"), &size, |b, &size| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let batches = sealed(&mut tx, size);
+                    let mut kept = Vec::with_capacity(BATCHES);
+                    // Every batch not finished, in arrival order: `None` while at the second
+                    // thread (they come back in the order handed over), the job once here.
+                    let mut pending: VecDeque<Option<Job>> = VecDeque::with_capacity(BATCHES);
+                    let mut out = 0;
+                    let start = std::time::Instant::now();
+                    for mut packets in batches {
+                        let openings: Vec<Opening> = packets
+                            .iter()
+                            .map(|p| rx.prepare_open(NOW, p).unwrap())
+                            .collect();
+                        if out < FED {
+                            to_do
+                                .send((packets, openings, Vec::with_capacity(BATCH)))
+                                .unwrap();
+                            out += 1;
+                            pending.push_back(None);
+                        } else {
+                            let opened = openings
+                                .into_iter()
+                                .zip(packets.iter_mut())
+                                .map(|(o, p)| o.open(p))
+                                .collect();
+                            pending.push_back(Some((packets, Vec::new(), opened)));
+                        }
+                        // Whatever is back, in order: the batches handed over before the
+                        // oldest opened here, then it.
+                        while let Some(front) = pending.front_mut() {
+                            if front.is_none() {
+                                match done.try_recv() {
+                                    Ok(job) => *front = Some(job),
+                                    Err(_) => break,
+                                }
+                                out -= 1;
+                            }
+                            let job = pending.pop_front().flatten().unwrap();
+                            kept.push(finish(&mut rx, job));
+                        }
+                    }
+                    for slot in pending {
+                        let job = match slot {
+                            Some(job) => job,
+                            None => done.recv().unwrap(),
+                        };
+                        kept.push(finish(&mut rx, job));
                     }
                     spent += start.elapsed();
                     drop(kept);

@@ -8,7 +8,9 @@
 //!
 //! Order: jobs of both kinds go to one pool ([`Workers`]) and come back in the order they were
 //! handed over, and the runtime finishes them in that order: when it finds one back after
-//! handing another over, or when a thread wakes it ([`collector`]). What the runtime handles
+//! handing another over, or when a thread wakes it ([`collector`]). While every thread has
+//! enough, the runtime does the next job itself and keeps it in the same line
+//! ([`Workers::share`]): with one crypto thread, two cores share the ciphers. What the runtime handles
 //! itself (IKE among the ESP, or a few packets when no thread is busy) first waits for every
 //! job out ([`Daemon::settle`]), so a packet never overtakes one of its flow that arrived
 //! before it, in either direction, and packets of one SA leave in the order of their sequence
@@ -129,9 +131,10 @@ impl Daemon {
         }
     }
 
-    /// Hands `job` to a crypto thread, after finishing the oldest jobs when every thread is
-    /// full, and finishes the jobs already back. `Err` gives it back when no thread can take
-    /// it (what a dead thread held is lost): the caller does it here.
+    /// Hands `job` to a crypto thread, or does it here when every thread has enough
+    /// ([`Workers::share`]), after finishing the oldest jobs when the pool is full, and
+    /// finishes the jobs already back. `Err` gives it back when no thread can take it (what a
+    /// dead thread held is lost): the caller does it here.
     fn hand_over(&mut self, job: Crypt) -> Result<(), Crypt> {
         let Some(mut c) = self.crypto.take() else {
             return Err(job);
@@ -140,7 +143,7 @@ impl Daemon {
             let Some(done) = c.workers.wait() else { break };
             self.finish(&mut c, done);
         }
-        let r = c.workers.hand_over(job);
+        let r = c.workers.share(job);
         while let Some(done) = c.workers.ready() {
             self.finish(&mut c, done);
         }
@@ -187,10 +190,14 @@ impl Daemon {
         self.keep(c);
     }
 
-    /// Puts the threads back, unless one died.
-    fn keep(&mut self, c: Crypto) {
+    /// Puts the threads back, unless one died: then finishes what was done here and drops
+    /// them.
+    fn keep(&mut self, mut c: Crypto) {
         if c.workers.failed() {
             tracing::error!("a crypto thread died: the ciphers run on the datapath's thread");
+            while let Some(done) = c.workers.ready() {
+                self.finish(&mut c, done);
+            }
         } else {
             self.crypto = Some(c);
         }

@@ -252,7 +252,8 @@ mod tests {
                 buf[SLOT + 20] ^= 1;
                 expected.remove(expected.len() - 2);
             }
-            // As the datapath does: a worker for a batch worth it, or while one is busy.
+            // As the datapath does: the pool (a worker, or this thread while they have
+            // enough) for a batch worth it, or while one is busy.
             if usize::from(size) >= HAND_OVER || pool.out() > 0 {
                 while pool.is_full() {
                     let b = pool.wait().unwrap();
@@ -261,7 +262,7 @@ mod tests {
                     refused += r;
                 }
                 batch.swap_buffer(&mut buf);
-                assert!(pool.hand_over(batch).is_ok() && !pool.failed());
+                assert!(pool.share(batch).is_ok() && !pool.failed());
                 assert_eq!(buf.len(), 41 * SLOT, "a spare buffer of the same length");
                 handed += 1;
                 while let Some(b) = pool.ready() {

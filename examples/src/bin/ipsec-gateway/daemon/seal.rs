@@ -171,7 +171,7 @@ mod tests {
                 got.extend(open_all(&mut rx, &mut done));
                 spare.push(done);
             }
-            assert!(pool.hand_over(job).is_ok());
+            assert!(pool.share(job).is_ok());
             while let Some(mut done) = pool.ready() {
                 got.extend(open_all(&mut rx, &mut done));
                 spare.push(done);

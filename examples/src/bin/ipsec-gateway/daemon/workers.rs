@@ -5,10 +5,19 @@
 //! the same turn, so the oldest job out is always the next to come back. A thread tells the
 //! datapath of each job it sends back (a tokio `Notify`), so that the datapath need not wait
 //! for one: it goes on with other work and finishes the job when it is woken.
+//!
+//! The datapath's own core works too ([`Workers::share`]): while every thread has [`FED`] jobs
+//! (one being done, one waiting), the next job is done by the caller at once and kept in line
+//! behind those handed over before it; it comes back in its turn. So with one thread two cores
+//! share the ciphers, and a thread never queues so much that the caller idles while it works.
 
 use super::ordered::{Ordered, IN_FLIGHT};
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
+
+/// Jobs a thread holds before [`Workers::share`] does the next one on the caller's thread.
+pub(crate) const FED: usize = 2;
 
 /// Work to do on a pool thread.
 pub(crate) trait Job: Send + 'static {
@@ -23,8 +32,11 @@ pub(crate) struct Workers<J> {
     next_out: usize,
     /// The thread the next job comes back from: the oldest one out.
     next_back: usize,
-    /// Jobs out on all threads.
-    out: usize,
+    /// Every job not taken back, in the order handed over: `None` while a thread holds it,
+    /// the job once done by the caller ([`share`](Self::share)).
+    line: VecDeque<Option<J>>,
+    /// Jobs the threads hold.
+    at_threads: usize,
     /// A thread died.
     failed: bool,
 }
@@ -47,22 +59,26 @@ impl<J: Job> Workers<J> {
             threads,
             next_out: 0,
             next_back: 0,
-            out: 0,
+            line: VecDeque::new(),
+            at_threads: 0,
             failed: false,
         })
     }
 
-    /// Jobs handed over and not back.
+    /// Jobs handed over and not taken back (done or not).
     pub(crate) fn out(&self) -> usize {
-        self.out
+        self.line.len()
     }
 
-    /// Whether the next hand-over would have to wait for its thread: the caller first takes
-    /// back ([`wait`](Self::wait)) and finishes the oldest job.
+    /// Whether the next hand-over would have to wait: for its thread, or behind as many jobs
+    /// as the pool holds. The caller first takes back ([`wait`](Self::wait)) and finishes the
+    /// oldest job.
     pub(crate) fn is_full(&self) -> bool {
-        self.threads
-            .get(self.next_out)
-            .is_some_and(|w| w.in_flight() >= IN_FLIGHT)
+        self.line.len() >= self.capacity()
+            || self
+                .threads
+                .get(self.next_out)
+                .is_some_and(|w| w.in_flight() >= IN_FLIGHT)
     }
 
     /// Hands `job` over, after every job handed over before it. `Err` gives it back when its
@@ -74,24 +90,38 @@ impl<J: Job> Workers<J> {
         };
         match handed {
             Ok(()) => {
-                self.out += 1;
+                self.line.push_back(None);
+                self.at_threads += 1;
                 self.next_out = (self.next_out + 1) % self.threads.len();
                 Ok(())
             }
             Err(job) => {
-                self.failed = true;
+                self.lost();
                 Err(job)
             }
         }
     }
 
-    /// Whether a thread died (a panic): the jobs out are lost (their packets dropped, as the
-    /// network might) and the caller does the work on its own thread from then on.
+    /// Hands `job` over as [`hand_over`](Self::hand_over) does, unless every thread already
+    /// holds [`FED`] jobs: then does it here, now, and keeps it in line (it comes back after the
+    /// jobs handed over before it).
+    pub(crate) fn share(&mut self, mut job: J) -> Result<(), J> {
+        if self.failed || self.at_threads < FED * self.threads.len() {
+            return self.hand_over(job);
+        }
+        job.run();
+        self.line.push_back(Some(job));
+        Ok(())
+    }
+
+    /// Whether a thread died (a panic): the jobs the threads held are lost (their packets
+    /// dropped, as the network might), those done here still come back, and the caller does
+    /// the work on its own thread from then on.
     pub(crate) fn failed(&self) -> bool {
         self.failed
     }
 
-    /// The oldest job out, if its thread is done with it.
+    /// The oldest job out, if it is done.
     pub(crate) fn ready(&mut self) -> Option<J> {
         self.take_back(false)
     }
@@ -102,26 +132,34 @@ impl<J: Job> Workers<J> {
     }
 
     fn take_back(&mut self, wait: bool) -> Option<J> {
-        if self.out == 0 || self.failed {
-            return None;
+        match self.line.front_mut()? {
+            Some(_) => return self.line.pop_front().flatten(),
+            None if self.failed => return None,
+            None => {}
         }
         let w = self.threads.get_mut(self.next_back)?;
         let back = if wait { w.wait_done() } else { w.try_done() };
         match back {
             Some(job) => {
-                self.out -= 1;
+                self.line.pop_front();
+                self.at_threads -= 1;
                 self.next_back = (self.next_back + 1) % self.threads.len();
                 Some(job)
             }
-            None => {
-                if wait {
-                    // Nothing came back from a thread that held a job: it is gone.
-                    self.failed = true;
-                    self.out = 0;
-                }
-                None
+            None if wait => {
+                // Nothing came back from a thread that held a job: it is gone.
+                self.lost();
+                self.take_back(false)
             }
+            None => None,
         }
+    }
+
+    /// A thread is gone: what the threads held is lost, what was done here stays in line.
+    fn lost(&mut self) {
+        self.failed = true;
+        self.at_threads = 0;
+        self.line.retain(Option::is_some);
     }
 
     /// Jobs the pool can hold at once.
@@ -187,6 +225,65 @@ mod tests {
         names.dedup();
         assert_eq!(names, ["pool-0", "pool-1", "pool-2"], "every thread worked");
         assert!(told_within(&back), "the threads woke the datapath");
+    }
+
+    #[test]
+    fn the_caller_shares_the_jobs_and_they_come_back_in_order() {
+        let back = Arc::new(tokio::sync::Notify::new());
+        let mut w = Workers::spawn("pool", 1, &back).unwrap();
+        let me = std::thread::current().name().map(str::to_owned);
+        let mut done = Vec::new();
+        for i in 0..30 {
+            while w.is_full() {
+                done.push(w.wait().unwrap());
+            }
+            assert!(w.share(Tagged(i, None)).is_ok());
+            if i % 7 == 0 {
+                done.extend(w.ready());
+            }
+        }
+        while let Some(j) = w.wait() {
+            done.push(j);
+        }
+        assert_eq!(w.out(), 0);
+        let order: Vec<u32> = done.iter().map(|j| j.0).collect();
+        assert_eq!(order, (0..30).collect::<Vec<_>>(), "in the order shared");
+        let by = |name: &Option<String>| done.iter().filter(|j| &j.1 == name).count();
+        let (there, here) = (by(&Some("pool-0".into())), by(&me));
+        assert_eq!(there + here, 30);
+        assert!(
+            there >= FED && here > 0,
+            "both threads worked: {there} / {here}"
+        );
+        assert_eq!(
+            done[..FED].iter().map(|j| j.1.clone()).collect::<Vec<_>>(),
+            [Some("pool-0".to_owned()), Some("pool-0".to_owned())],
+            "the thread is fed first"
+        );
+    }
+
+    #[test]
+    fn a_dead_thread_loses_its_jobs_but_not_those_done_here() {
+        let back = Arc::new(tokio::sync::Notify::new());
+        let mut w = Workers::spawn("pool", 1, &back).unwrap();
+        // 112 and 113 go to the thread, which dies on 113; 114 and 115 are done here.
+        for i in 112..116 {
+            assert!(w.share(Tagged(i, None)).is_ok());
+        }
+        let mut back_again = Vec::new();
+        while let Some(j) = w.wait() {
+            back_again.push(j.0);
+        }
+        assert!(w.failed());
+        assert_eq!(
+            back_again,
+            [112, 114, 115],
+            "in order, 113 lost with its thread"
+        );
+        assert!(
+            w.share(Tagged(20, None)).is_err(),
+            "then the caller does it all"
+        );
     }
 
     #[test]
