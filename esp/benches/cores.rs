@@ -71,8 +71,44 @@ fn sealed(tx: &mut OutboundSa, size: usize) -> Vec<Vec<Vec<u8>>> {
         .collect()
 }
 
+/// Times `receive` over fresh batches from `tx`, `iters` times; what it returns (the packets)
+/// is dropped after the timing.
+fn timed<R>(
+    iters: u64,
+    tx: &mut OutboundSa,
+    size: usize,
+    mut receive: impl FnMut(Vec<Vec<Vec<u8>>>) -> R,
+) -> Duration {
+    let mut spent = Duration::ZERO;
+    for _ in 0..iters {
+        let batches = sealed(tx, size);
+        let start = std::time::Instant::now();
+        let kept = receive(batches);
+        spent += start.elapsed();
+        drop(kept);
+    }
+    spent
+}
+
 /// A batch on its way through the second thread.
 type Job = (Vec<Vec<u8>>, Vec<Opening>, Vec<Opened>);
+
+/// The first half of receiving a batch: each packet checked by `rx`.
+fn prepare(rx: &mut InboundSa, packets: &[Vec<u8>]) -> Vec<Opening> {
+    packets
+        .iter()
+        .map(|p| rx.prepare_open(NOW, p).unwrap())
+        .collect()
+}
+
+/// The middle: each packet opened on this thread.
+fn open_here(openings: Vec<Opening>, packets: &mut [Vec<u8>]) -> Vec<Opened> {
+    openings
+        .into_iter()
+        .zip(packets.iter_mut())
+        .map(|(o, p)| o.open(p))
+        .collect()
+}
 
 /// Finishes a batch back from the second thread; its packets, to be dropped after the timing
 /// (as the one-thread loop drops its own).
@@ -110,57 +146,34 @@ fn cores(c: &mut Criterion) {
         let id = |how: &str| BenchmarkId::new(format!("{suite}/{how}"), size);
         group.bench_with_input(id("one-thread"), &size, |b, &size| {
             b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let mut batches = sealed(&mut tx, size);
-                    let start = std::time::Instant::now();
+                timed(iters, &mut tx, size, |mut batches| {
                     for p in batches.iter_mut().flatten() {
                         let d = rx.decapsulate(NOW, p).unwrap().unwrap();
                         black_box(d);
                     }
-                    spent += start.elapsed();
-                }
-                spent
+                    batches
+                })
             })
         });
         group.bench_with_input(id("split-one-thread"), &size, |b, &size| {
             b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let batches = sealed(&mut tx, size);
+                timed(iters, &mut tx, size, |batches| {
                     let mut kept = Vec::with_capacity(BATCHES);
-                    let start = std::time::Instant::now();
                     for mut packets in batches {
-                        let openings: Vec<Opening> = packets
-                            .iter()
-                            .map(|p| rx.prepare_open(NOW, p).unwrap())
-                            .collect();
-                        let opened: Vec<Opened> = openings
-                            .into_iter()
-                            .zip(packets.iter_mut())
-                            .map(|(o, p)| o.open(p))
-                            .collect();
+                        let opened = open_here(prepare(&mut rx, &packets), &mut packets);
                         kept.push(finish(&mut rx, (packets, Vec::new(), opened)));
                     }
-                    spent += start.elapsed();
-                    drop(kept);
-                }
-                spent
+                    kept
+                })
             })
         });
         group.bench_with_input(id("two-threads"), &size, |b, &size| {
             b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let batches = sealed(&mut tx, size);
+                timed(iters, &mut tx, size, |batches| {
                     let mut kept = Vec::with_capacity(BATCHES);
-                    let start = std::time::Instant::now();
                     let mut out = 0;
                     for packets in batches {
-                        let openings = packets
-                            .iter()
-                            .map(|p| rx.prepare_open(NOW, p).unwrap())
-                            .collect();
+                        let openings = prepare(&mut rx, &packets);
                         if out == IN_FLIGHT {
                             kept.push(finish(&mut rx, done.recv().unwrap()));
                             out -= 1;
@@ -177,28 +190,20 @@ fn cores(c: &mut Criterion) {
                     for _ in 0..out {
                         kept.push(finish(&mut rx, done.recv().unwrap()));
                     }
-                    spent += start.elapsed();
-                    drop(kept);
-                }
-                spent
+                    kept
+                })
             })
         });
         group.bench_with_input(id("shared"), &size, |b, &size| {
             b.iter_custom(|iters| {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let batches = sealed(&mut tx, size);
+                timed(iters, &mut tx, size, |batches| {
                     let mut kept = Vec::with_capacity(BATCHES);
                     // Every batch not finished, in arrival order: `None` while at the second
                     // thread (they come back in the order handed over), the job once here.
                     let mut pending: VecDeque<Option<Job>> = VecDeque::with_capacity(BATCHES);
                     let mut out = 0;
-                    let start = std::time::Instant::now();
                     for mut packets in batches {
-                        let openings: Vec<Opening> = packets
-                            .iter()
-                            .map(|p| rx.prepare_open(NOW, p).unwrap())
-                            .collect();
+                        let openings = prepare(&mut rx, &packets);
                         if out < FED {
                             to_do
                                 .send((packets, openings, Vec::with_capacity(BATCH)))
@@ -206,11 +211,7 @@ fn cores(c: &mut Criterion) {
                             out += 1;
                             pending.push_back(None);
                         } else {
-                            let opened = openings
-                                .into_iter()
-                                .zip(packets.iter_mut())
-                                .map(|(o, p)| o.open(p))
-                                .collect();
+                            let opened = open_here(openings, &mut packets);
                             pending.push_back(Some((packets, Vec::new(), opened)));
                         }
                         // Whatever is back, in order: the batches handed over before the
@@ -234,10 +235,8 @@ fn cores(c: &mut Criterion) {
                         };
                         kept.push(finish(&mut rx, job));
                     }
-                    spent += start.elapsed();
-                    drop(kept);
-                }
-                spent
+                    kept
+                })
             })
         });
     }
