@@ -131,8 +131,8 @@ pub(crate) struct RunArgs {
     /// The least severe log level printed: error, warn, info, debug, trace.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     pub(crate) log_level: tracing::Level,
-    /// Threads that encrypt and decrypt ESP beside the datapath's own (0: the datapath runs
-    /// the ciphers itself). By default the host's cores less two, for the datapath's thread
+    /// Threads that encrypt and decrypt ESP beside the datapath's own, which takes a share
+    /// whenever they have work waiting (0: the datapath runs the ciphers alone). By default the host's cores less two, for the datapath's thread
     /// and the thread that writes to the TUN devices (under load each keeps a core busy; on two
     /// cores a third busy thread only takes turns with them), at most [`MAX_CRYPTO_THREADS`].
     #[arg(long, value_name = "N", default_value_t = default_crypto_threads())]
