@@ -10,11 +10,11 @@
 //! handed over, and the runtime finishes them in that order: when it finds one back after
 //! handing another over, or when a thread wakes it ([`collector`]). While every thread has
 //! enough, the runtime does the next job itself and keeps it in the same line
-//! ([`Workers::share`]): with one crypto thread, two cores share the ciphers. What the runtime handles
-//! itself (IKE among the ESP, or a few packets when no thread is busy) first waits for every
-//! job out ([`Daemon::settle`]), so a packet never overtakes one of its flow that arrived
-//! before it, in either direction, and packets of one SA leave in the order of their sequence
-//! numbers. A job is never finished half: between the halves the runtime runs other tasks
+//! ([`Workers::share`]): with one crypto thread, two cores share the ciphers. What the runtime
+//! handles itself (IKE among the ESP, or a few packets when no thread is busy) first waits for
+//! every job out ([`Daemon::settle`]), so a packet never overtakes one of its flow that
+//! arrived before it, in either direction, and packets of one SA leave in the order of their
+//! sequence numbers. A job is never finished half: between the halves the runtime runs other tasks
 //! (the timers, a reload), which the gateway's second halves allow for (a packet whose SA went
 //! meanwhile is dropped).
 
