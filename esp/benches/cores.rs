@@ -1,4 +1,4 @@
-//! Received ESP over two cores, in the same run, for the same packets:
+//! ESP over two cores, in the same run, for the same packets. Received:
 //! - `one-thread`: `InboundSa::decapsulate` of each packet;
 //! - `split-one-thread`: the deferred opening on one thread, a batch of 64 packets at a time
 //!   (`InboundSa::prepare_open` of the batch, `Opening::open` of each, `InboundSa::finish` of
@@ -10,21 +10,28 @@
 //!   second has fewer than [`FED`] out, opens it itself otherwise, and finishes every batch in
 //!   the order it came (one opened here waits for those handed over before it).
 //!
+//! Sent (tunnel mode, inner packets laid in buffers with room for ESP beforehand, as a TUN
+//! read is):
+//! - `seal-one-thread`: `OutboundSa::encapsulate` of each packet;
+//! - `seal-shared`: `OutboundSa::prepare` of each packet of a batch on this thread (sequence
+//!   numbers in order), `Sealing::seal` on the second thread or here as in `shared`, every
+//!   batch "sent" (its ranges taken) in order.
+//!
 //! Two suites from the fastest provider: AES-128-GCM, whose cipher costs about what the
 //! datapath's own work does, and AES-128-CBC with HMAC-SHA-256 (the kind of suite PAN-OS's
 //! default IPsec crypto profile offers), whose cipher costs several times more. Inner packets
 //! of 64 and 1400 bytes, 4,096 packets per iteration (sealed beforehand by this thread, as a
-//! receive batch is written by the thread that reads the socket; untimed). `two-threads` over
-//! `one-thread` is what a second core adds to a receiving datapath whose own work (the checks,
-//! the replay window, the parsing) stays on one: at best the cipher's share taken off the first
-//! core, less what moving each packet between the cores costs. Run: `cargo bench -p esp --bench
-//! cores -- --warm-up-time 1 --measurement-time 3` (on a machine with two idle cores).
+//! receive batch is written by the thread that reads the socket; untimed). `two-threads` and
+//! `shared` over `one-thread` are what a second core adds to a datapath whose own work (the
+//! checks, the replay window, the parsing) stays on one, less what moving each packet between
+//! the cores costs. Run: `cargo bench -p esp --bench cores -- --warm-up-time 1
+//! --measurement-time 3` (on a machine with two idle cores).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
-use esp::{InboundSa, Opened, Opening, OutboundSa};
+use esp::{InboundSa, Opened, Opening, OutboundSa, Sealing};
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::crypto::{fastest_provider, EncrId, Encryption, IntegId};
 use ipsec_core::time::Instant;
@@ -71,23 +78,100 @@ fn sealed(tx: &mut OutboundSa, size: usize) -> Vec<Vec<Vec<u8>>> {
         .collect()
 }
 
-/// Times `receive` over fresh batches from `tx`, `iters` times; what it returns (the packets)
-/// is dropped after the timing.
-fn timed<R>(
-    iters: u64,
-    tx: &mut OutboundSa,
-    size: usize,
-    mut receive: impl FnMut(Vec<Vec<Vec<u8>>>) -> R,
-) -> Duration {
+/// Times `run` over fresh input from `make`, `iters` times; what it returns (the packets) is
+/// dropped after the timing.
+fn timed<B, R>(iters: u64, mut make: impl FnMut() -> B, mut run: impl FnMut(B) -> R) -> Duration {
     let mut spent = Duration::ZERO;
     for _ in 0..iters {
-        let batches = sealed(tx, size);
+        let input = make();
         let start = std::time::Instant::now();
-        let kept = receive(batches);
+        let kept = run(input);
         spent += start.elapsed();
         drop(kept);
     }
     spent
+}
+
+/// The next [`BATCHES`] batches of [`BATCH`] inner packets laid out for `tx` to encapsulate,
+/// each in its own buffer with room for ESP around it.
+fn laid_out(tx: &OutboundSa, size: usize) -> Vec<Vec<Vec<u8>>> {
+    let inner = common::udp4(size);
+    let head = tx.headroom();
+    let mut buf = vec![0u8; head + size + tx.max_tailroom()];
+    buf[head..head + size].copy_from_slice(&inner);
+    vec![vec![buf; BATCH]; BATCHES]
+}
+
+/// A second thread that does `work` on each job it is handed and sends it back, in order.
+fn second_thread<J: Send + 'static>(work: fn(&mut J)) -> (mpsc::SyncSender<J>, mpsc::Receiver<J>) {
+    let (to_do, jobs) = mpsc::sync_channel::<J>(IN_FLIGHT);
+    let (finished, done) = mpsc::sync_channel::<J>(IN_FLIGHT);
+    std::thread::spawn(move || {
+        while let Ok(mut job) = jobs.recv() {
+            work(&mut job);
+            if finished.send(job).is_err() {
+                break;
+            }
+        }
+    });
+    (to_do, done)
+}
+
+/// The jobs of `jobs` through two threads as the daemon's runtime and one crypto thread run
+/// them: each job's middle (`work`) on the second thread while it holds fewer than [`FED`],
+/// here otherwise; `finish` of every job here, in the order of `jobs`.
+fn shared<J>(
+    jobs: impl IntoIterator<Item = J>,
+    (to_do, done): &(mpsc::SyncSender<J>, mpsc::Receiver<J>),
+    work: fn(&mut J),
+    mut finish: impl FnMut(J),
+) {
+    // Every job not finished, in order: `None` while at the second thread (they come back in
+    // the order handed over), the job once done here.
+    let mut pending: VecDeque<Option<J>> = VecDeque::with_capacity(BATCHES);
+    let mut out = 0;
+    for mut job in jobs {
+        if out < FED {
+            to_do.send(job).unwrap();
+            out += 1;
+            pending.push_back(None);
+        } else {
+            work(&mut job);
+            pending.push_back(Some(job));
+        }
+        // Whatever is back, in order: the jobs handed over before the oldest done here, then
+        // it.
+        while let Some(front) = pending.front_mut() {
+            if front.is_none() {
+                match done.try_recv() {
+                    Ok(job) => *front = Some(job),
+                    Err(_) => break,
+                }
+                out -= 1;
+            }
+            finish(pending.pop_front().flatten().unwrap());
+        }
+    }
+    for slot in pending {
+        finish(slot.unwrap_or_else(|| done.recv().unwrap()));
+    }
+}
+
+/// Opens every packet of a received batch.
+fn open_all((packets, openings, opened): &mut Job) {
+    for (o, p) in openings.drain(..).zip(packets.iter_mut()) {
+        opened.push(o.open(p));
+    }
+}
+
+/// A batch to send: its buffers and each one's sealing.
+type Sends = (Vec<Vec<u8>>, Vec<Sealing>);
+
+/// Seals every packet of a batch to send.
+fn seal_all((bufs, sealings): &mut Sends) {
+    for (s, b) in sealings.iter().zip(bufs.iter_mut()) {
+        s.seal(b).unwrap();
+    }
 }
 
 /// A batch on its way through the second thread.
@@ -123,19 +207,9 @@ fn finish(rx: &mut InboundSa, (mut packets, _, opened): Job) -> Vec<Vec<u8>> {
 fn cores(c: &mut Criterion) {
     let provider = fastest_provider();
     let mut group = c.benchmark_group("esp-over-cores");
-    // The second thread: opens each batch it is handed and sends it back.
-    let (to_do, jobs) = mpsc::sync_channel::<Job>(IN_FLIGHT);
-    let (finished, done) = mpsc::sync_channel::<Job>(IN_FLIGHT);
-    std::thread::spawn(move || {
-        while let Ok((mut packets, mut openings, mut opened)) = jobs.recv() {
-            for (o, p) in openings.drain(..).zip(packets.iter_mut()) {
-                opened.push(o.open(p));
-            }
-            if finished.send((packets, openings, opened)).is_err() {
-                break;
-            }
-        }
-    });
+    // The second threads, one for each direction's jobs (one works at a time).
+    let opener = second_thread::<Job>(open_all);
+    let sealer = second_thread::<Sends>(seal_all);
     for ((suite, child), size) in suites()
         .into_iter()
         .flat_map(|s| [(s.clone(), 64), (s, 1400)])
@@ -146,97 +220,133 @@ fn cores(c: &mut Criterion) {
         let id = |how: &str| BenchmarkId::new(format!("{suite}/{how}"), size);
         group.bench_with_input(id("one-thread"), &size, |b, &size| {
             b.iter_custom(|iters| {
-                timed(iters, &mut tx, size, |mut batches| {
-                    for p in batches.iter_mut().flatten() {
-                        let d = rx.decapsulate(NOW, p).unwrap().unwrap();
-                        black_box(d);
-                    }
-                    batches
-                })
+                timed(
+                    iters,
+                    || sealed(&mut tx, size),
+                    |mut batches| {
+                        for p in batches.iter_mut().flatten() {
+                            let d = rx.decapsulate(NOW, p).unwrap().unwrap();
+                            black_box(d);
+                        }
+                        batches
+                    },
+                )
             })
         });
         group.bench_with_input(id("split-one-thread"), &size, |b, &size| {
             b.iter_custom(|iters| {
-                timed(iters, &mut tx, size, |batches| {
-                    let mut kept = Vec::with_capacity(BATCHES);
-                    for mut packets in batches {
-                        let opened = open_here(prepare(&mut rx, &packets), &mut packets);
-                        kept.push(finish(&mut rx, (packets, Vec::new(), opened)));
-                    }
-                    kept
-                })
+                timed(
+                    iters,
+                    || sealed(&mut tx, size),
+                    |batches| {
+                        let mut kept = Vec::with_capacity(BATCHES);
+                        for mut packets in batches {
+                            let opened = open_here(prepare(&mut rx, &packets), &mut packets);
+                            kept.push(finish(&mut rx, (packets, Vec::new(), opened)));
+                        }
+                        kept
+                    },
+                )
             })
         });
         group.bench_with_input(id("two-threads"), &size, |b, &size| {
+            let (to_do, done) = &opener;
             b.iter_custom(|iters| {
-                timed(iters, &mut tx, size, |batches| {
-                    let mut kept = Vec::with_capacity(BATCHES);
-                    let mut out = 0;
-                    for packets in batches {
-                        let openings = prepare(&mut rx, &packets);
-                        if out == IN_FLIGHT {
-                            kept.push(finish(&mut rx, done.recv().unwrap()));
-                            out -= 1;
-                        }
-                        to_do
-                            .send((packets, openings, Vec::with_capacity(BATCH)))
-                            .unwrap();
-                        out += 1;
-                        while let Ok(job) = done.try_recv() {
-                            kept.push(finish(&mut rx, job));
-                            out -= 1;
-                        }
-                    }
-                    for _ in 0..out {
-                        kept.push(finish(&mut rx, done.recv().unwrap()));
-                    }
-                    kept
-                })
-            })
-        });
-        group.bench_with_input(id("shared"), &size, |b, &size| {
-            b.iter_custom(|iters| {
-                timed(iters, &mut tx, size, |batches| {
-                    let mut kept = Vec::with_capacity(BATCHES);
-                    // Every batch not finished, in arrival order: `None` while at the second
-                    // thread (they come back in the order handed over), the job once here.
-                    let mut pending: VecDeque<Option<Job>> = VecDeque::with_capacity(BATCHES);
-                    let mut out = 0;
-                    for mut packets in batches {
-                        let openings = prepare(&mut rx, &packets);
-                        if out < FED {
+                timed(
+                    iters,
+                    || sealed(&mut tx, size),
+                    |batches| {
+                        let mut kept = Vec::with_capacity(BATCHES);
+                        let mut out = 0;
+                        for packets in batches {
+                            let openings = prepare(&mut rx, &packets);
+                            if out == IN_FLIGHT {
+                                kept.push(finish(&mut rx, done.recv().unwrap()));
+                                out -= 1;
+                            }
                             to_do
                                 .send((packets, openings, Vec::with_capacity(BATCH)))
                                 .unwrap();
                             out += 1;
-                            pending.push_back(None);
-                        } else {
-                            let opened = open_here(openings, &mut packets);
-                            pending.push_back(Some((packets, Vec::new(), opened)));
-                        }
-                        // Whatever is back, in order: the batches handed over before the
-                        // oldest opened here, then it.
-                        while let Some(front) = pending.front_mut() {
-                            if front.is_none() {
-                                match done.try_recv() {
-                                    Ok(job) => *front = Some(job),
-                                    Err(_) => break,
-                                }
+                            while let Ok(job) = done.try_recv() {
+                                kept.push(finish(&mut rx, job));
                                 out -= 1;
                             }
-                            let job = pending.pop_front().flatten().unwrap();
-                            kept.push(finish(&mut rx, job));
                         }
-                    }
-                    for slot in pending {
-                        let job = match slot {
-                            Some(job) => job,
-                            None => done.recv().unwrap(),
-                        };
-                        kept.push(finish(&mut rx, job));
-                    }
-                    kept
-                })
+                        for _ in 0..out {
+                            kept.push(finish(&mut rx, done.recv().unwrap()));
+                        }
+                        kept
+                    },
+                )
+            })
+        });
+        group.bench_with_input(id("shared"), &size, |b, &size| {
+            b.iter_custom(|iters| {
+                timed(
+                    iters,
+                    || sealed(&mut tx, size),
+                    |batches| {
+                        let mut kept = Vec::with_capacity(BATCHES);
+                        // Prepared as the batches are handed on (the iterator is lazy), as the
+                        // datapath prepares each batch it reads.
+                        let rx = std::cell::RefCell::new(&mut rx);
+                        let jobs = batches.into_iter().map(|packets| {
+                            let openings = prepare(&mut rx.borrow_mut(), &packets);
+                            (packets, openings, Vec::with_capacity(BATCH))
+                        });
+                        shared(jobs, &opener, open_all, |job| {
+                            kept.push(finish(&mut rx.borrow_mut(), job));
+                        });
+                        kept
+                    },
+                )
+            })
+        });
+        group.bench_with_input(id("seal-one-thread"), &size, |b, &size| {
+            b.iter_custom(|iters| {
+                let reads = laid_out(&tx, size);
+                timed(
+                    iters,
+                    || reads.clone(),
+                    |mut batches| {
+                        let head = tx.headroom();
+                        for buf in batches.iter_mut().flatten() {
+                            let r = tx.encapsulate(NOW, buf, head..head + size).unwrap();
+                            black_box(r);
+                        }
+                        batches
+                    },
+                )
+            })
+        });
+        group.bench_with_input(id("seal-shared"), &size, |b, &size| {
+            b.iter_custom(|iters| {
+                let reads = laid_out(&tx, size);
+                timed(
+                    iters,
+                    || reads.clone(),
+                    |batches| {
+                        let head = tx.headroom();
+                        let mut kept = Vec::with_capacity(BATCHES);
+                        let tx = std::cell::RefCell::new(&mut tx);
+                        let jobs = batches.into_iter().map(|mut bufs| {
+                            let sealings = bufs
+                                .iter_mut()
+                                .map(|b| tx.borrow_mut().prepare(NOW, b, head..head + size))
+                                .collect::<Result<Vec<_>, _>>()
+                                .unwrap();
+                            (bufs, sealings)
+                        });
+                        shared(jobs, &sealer, seal_all, |(bufs, sealings)| {
+                            for s in &sealings {
+                                black_box(s.range());
+                            }
+                            kept.push(bufs);
+                        });
+                        kept
+                    },
+                )
             })
         });
     }
