@@ -30,7 +30,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use esp::{InboundSa, Opened, Opening, OutboundSa, Sealing};
 use ipsec_core::child_sa::ChildSa;
 use ipsec_core::crypto::{fastest_provider, EncrId, Encryption, IntegId};
@@ -90,6 +91,18 @@ fn timed<B, R>(iters: u64, mut make: impl FnMut() -> B, mut run: impl FnMut(B) -
         drop(kept);
     }
     spent
+}
+
+/// Adds benchmark `id` to `group`: [`timed`] runs of `run` over input from `make`.
+fn bench<B, R>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    mut make: impl FnMut() -> B,
+    mut run: impl FnMut(B) -> R,
+) {
+    group.bench_function(id, |b| {
+        b.iter_custom(|iters| timed(iters, &mut make, &mut run))
+    });
 }
 
 /// The next [`BATCHES`] batches of [`BATCH`] inner packets laid out for `tx` to encapsulate,
@@ -218,137 +231,117 @@ fn cores(c: &mut Criterion) {
         let mut tx = OutboundSa::new(&provider, &child, NOW).unwrap();
         let mut rx = InboundSa::new(&provider, &child, NOW).unwrap();
         let id = |how: &str| BenchmarkId::new(format!("{suite}/{how}"), size);
-        group.bench_with_input(id("one-thread"), &size, |b, &size| {
-            b.iter_custom(|iters| {
-                timed(
-                    iters,
-                    || sealed(&mut tx, size),
-                    |mut batches| {
-                        for p in batches.iter_mut().flatten() {
-                            let d = rx.decapsulate(NOW, p).unwrap().unwrap();
-                            black_box(d);
-                        }
-                        batches
-                    },
-                )
-            })
-        });
-        group.bench_with_input(id("split-one-thread"), &size, |b, &size| {
-            b.iter_custom(|iters| {
-                timed(
-                    iters,
-                    || sealed(&mut tx, size),
-                    |batches| {
-                        let mut kept = Vec::with_capacity(BATCHES);
-                        for mut packets in batches {
-                            let opened = open_here(prepare(&mut rx, &packets), &mut packets);
-                            kept.push(finish(&mut rx, (packets, Vec::new(), opened)));
-                        }
-                        kept
-                    },
-                )
-            })
-        });
-        group.bench_with_input(id("two-threads"), &size, |b, &size| {
-            let (to_do, done) = &opener;
-            b.iter_custom(|iters| {
-                timed(
-                    iters,
-                    || sealed(&mut tx, size),
-                    |batches| {
-                        let mut kept = Vec::with_capacity(BATCHES);
-                        let mut out = 0;
-                        for packets in batches {
-                            let openings = prepare(&mut rx, &packets);
-                            if out == IN_FLIGHT {
-                                kept.push(finish(&mut rx, done.recv().unwrap()));
-                                out -= 1;
-                            }
-                            to_do
-                                .send((packets, openings, Vec::with_capacity(BATCH)))
-                                .unwrap();
-                            out += 1;
-                            while let Ok(job) = done.try_recv() {
-                                kept.push(finish(&mut rx, job));
-                                out -= 1;
-                            }
-                        }
-                        for _ in 0..out {
-                            kept.push(finish(&mut rx, done.recv().unwrap()));
-                        }
-                        kept
-                    },
-                )
-            })
-        });
-        group.bench_with_input(id("shared"), &size, |b, &size| {
-            b.iter_custom(|iters| {
-                timed(
-                    iters,
-                    || sealed(&mut tx, size),
-                    |batches| {
-                        let mut kept = Vec::with_capacity(BATCHES);
-                        // Prepared as the batches are handed on (the iterator is lazy), as the
-                        // datapath prepares each batch it reads.
-                        let rx = std::cell::RefCell::new(&mut rx);
-                        let jobs = batches.into_iter().map(|packets| {
-                            let openings = prepare(&mut rx.borrow_mut(), &packets);
-                            (packets, openings, Vec::with_capacity(BATCH))
-                        });
-                        shared(jobs, &opener, open_all, |job| {
-                            kept.push(finish(&mut rx.borrow_mut(), job));
-                        });
-                        kept
-                    },
-                )
-            })
-        });
-        group.bench_with_input(id("seal-one-thread"), &size, |b, &size| {
-            b.iter_custom(|iters| {
-                let reads = laid_out(&tx, size);
-                timed(
-                    iters,
-                    || reads.clone(),
-                    |mut batches| {
-                        let head = tx.headroom();
-                        for buf in batches.iter_mut().flatten() {
-                            let r = tx.encapsulate(NOW, buf, head..head + size).unwrap();
-                            black_box(r);
-                        }
-                        batches
-                    },
-                )
-            })
-        });
-        group.bench_with_input(id("seal-shared"), &size, |b, &size| {
-            b.iter_custom(|iters| {
-                let reads = laid_out(&tx, size);
-                timed(
-                    iters,
-                    || reads.clone(),
-                    |batches| {
-                        let head = tx.headroom();
-                        let mut kept = Vec::with_capacity(BATCHES);
-                        let tx = std::cell::RefCell::new(&mut tx);
-                        let jobs = batches.into_iter().map(|mut bufs| {
-                            let sealings = bufs
-                                .iter_mut()
-                                .map(|b| tx.borrow_mut().prepare(NOW, b, head..head + size))
-                                .collect::<Result<Vec<_>, _>>()
-                                .unwrap();
-                            (bufs, sealings)
-                        });
-                        shared(jobs, &sealer, seal_all, |(bufs, sealings)| {
-                            for s in &sealings {
-                                black_box(s.range());
-                            }
-                            kept.push(bufs);
-                        });
-                        kept
-                    },
-                )
-            })
-        });
+        bench(
+            &mut group,
+            id("one-thread"),
+            || sealed(&mut tx, size),
+            |mut batches| {
+                for p in batches.iter_mut().flatten() {
+                    let d = rx.decapsulate(NOW, p).unwrap().unwrap();
+                    black_box(d);
+                }
+                batches
+            },
+        );
+        bench(
+            &mut group,
+            id("split-one-thread"),
+            || sealed(&mut tx, size),
+            |batches| {
+                let mut kept = Vec::with_capacity(BATCHES);
+                for mut packets in batches {
+                    let opened = open_here(prepare(&mut rx, &packets), &mut packets);
+                    kept.push(finish(&mut rx, (packets, Vec::new(), opened)));
+                }
+                kept
+            },
+        );
+        let (to_do, done) = &opener;
+        bench(
+            &mut group,
+            id("two-threads"),
+            || sealed(&mut tx, size),
+            |batches| {
+                let mut kept = Vec::with_capacity(BATCHES);
+                let mut out = 0;
+                for packets in batches {
+                    let openings = prepare(&mut rx, &packets);
+                    if out == IN_FLIGHT {
+                        kept.push(finish(&mut rx, done.recv().unwrap()));
+                        out -= 1;
+                    }
+                    to_do
+                        .send((packets, openings, Vec::with_capacity(BATCH)))
+                        .unwrap();
+                    out += 1;
+                    while let Ok(job) = done.try_recv() {
+                        kept.push(finish(&mut rx, job));
+                        out -= 1;
+                    }
+                }
+                for _ in 0..out {
+                    kept.push(finish(&mut rx, done.recv().unwrap()));
+                }
+                kept
+            },
+        );
+        bench(
+            &mut group,
+            id("shared"),
+            || sealed(&mut tx, size),
+            |batches| {
+                let mut kept = Vec::with_capacity(BATCHES);
+                // Prepared as the batches are handed on (the iterator is lazy), as the datapath
+                // prepares each batch it reads.
+                let rx = std::cell::RefCell::new(&mut rx);
+                let jobs = batches.into_iter().map(|packets| {
+                    let openings = prepare(&mut rx.borrow_mut(), &packets);
+                    (packets, openings, Vec::with_capacity(BATCH))
+                });
+                shared(jobs, &opener, open_all, |job| {
+                    kept.push(finish(&mut rx.borrow_mut(), job));
+                });
+                kept
+            },
+        );
+        let reads = laid_out(&tx, size);
+        let head = tx.headroom();
+        bench(
+            &mut group,
+            id("seal-one-thread"),
+            || reads.clone(),
+            |mut batches| {
+                for buf in batches.iter_mut().flatten() {
+                    let r = tx.encapsulate(NOW, buf, head..head + size).unwrap();
+                    black_box(r);
+                }
+                batches
+            },
+        );
+        bench(
+            &mut group,
+            id("seal-shared"),
+            || reads.clone(),
+            |batches| {
+                let mut kept = Vec::with_capacity(BATCHES);
+                let tx = std::cell::RefCell::new(&mut tx);
+                let jobs = batches.into_iter().map(|mut bufs| {
+                    let sealings = bufs
+                        .iter_mut()
+                        .map(|b| tx.borrow_mut().prepare(NOW, b, head..head + size))
+                        .collect::<Result<Vec<_>, _>>()
+                        .unwrap();
+                    (bufs, sealings)
+                });
+                shared(jobs, &sealer, seal_all, |(bufs, sealings)| {
+                    for s in &sealings {
+                        black_box(s.range());
+                    }
+                    kept.push(bufs);
+                });
+                kept
+            },
+        );
     }
     group.finish();
 }

@@ -35,8 +35,6 @@ pub(crate) struct Workers<J> {
     /// Every job not taken back, in the order handed over: `None` while a thread holds it,
     /// the job once done by the caller ([`share`](Self::share)).
     line: VecDeque<Option<J>>,
-    /// Jobs the threads hold.
-    at_threads: usize,
     /// A thread died.
     failed: bool,
 }
@@ -60,7 +58,6 @@ impl<J: Job> Workers<J> {
             next_out: 0,
             next_back: 0,
             line: VecDeque::new(),
-            at_threads: 0,
             failed: false,
         })
     }
@@ -91,7 +88,6 @@ impl<J: Job> Workers<J> {
         match handed {
             Ok(()) => {
                 self.line.push_back(None);
-                self.at_threads += 1;
                 self.next_out = (self.next_out + 1) % self.threads.len();
                 Ok(())
             }
@@ -106,7 +102,8 @@ impl<J: Job> Workers<J> {
     /// holds [`FED`] jobs: then does it here, now, and keeps it in line (it comes back after the
     /// jobs handed over before it).
     pub(crate) fn share(&mut self, mut job: J) -> Result<(), J> {
-        if self.failed || self.at_threads < FED * self.threads.len() {
+        let at_threads: usize = self.threads.iter().map(Ordered::in_flight).sum();
+        if self.failed || at_threads < FED * self.threads.len() {
             return self.hand_over(job);
         }
         job.run();
@@ -142,7 +139,6 @@ impl<J: Job> Workers<J> {
         match back {
             Some(job) => {
                 self.line.pop_front();
-                self.at_threads -= 1;
                 self.next_back = (self.next_back + 1) % self.threads.len();
                 Some(job)
             }
@@ -158,7 +154,6 @@ impl<J: Job> Workers<J> {
     /// A thread is gone: what the threads held is lost, what was done here stays in line.
     fn lost(&mut self) {
         self.failed = true;
-        self.at_threads = 0;
         self.line.retain(Option::is_some);
     }
 
